@@ -1,0 +1,146 @@
+"""SQLModel tables.  Only storage/ touches these; the rest of Latchkey sees repositories.
+
+Times are stored as naive UTC and handed back timezone-aware, the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import Column, DateTime, Index, Text, TypeDecorator, text
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator):
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to storage; pass an aware UTC time")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect):
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+def _when(*, index: bool = False, nullable: bool = True):
+    return Field(default=None, sa_column=Column(UTCDateTime(), index=index, nullable=nullable))
+
+
+class RequestRow(SQLModel, table=True):
+    __tablename__ = "access_request"
+    __table_args__ = (
+        # One pending request per person and entitlement, enforced by the database itself so
+        # that a double submit or two replicas cannot create twins.
+        Index("uq_pending_request", "requester", "connector_id", "entitlement_id", unique=True,
+              sqlite_where=text("state = 'pending'"), postgresql_where=text("state = 'pending'")),
+        Index("ix_request_state_expires", "state", "expires_at"),
+        Index("ix_request_state_lease", "state", "lease_until"),
+    )
+
+    id: str = Field(primary_key=True, max_length=32)
+    requester: str = Field(index=True, max_length=64)
+    requester_email: str = Field(max_length=320)
+    account_id: str = Field(max_length=255)
+    connector_id: str = Field(max_length=64)
+    entitlement_id: str = Field(max_length=512)
+    entitlement_name: str = Field(max_length=512)
+    duration_seconds: int
+    justification: str = Field(sa_column=Column(Text, nullable=False))
+    state: str = Field(max_length=16)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    decided_by: str = Field(default="", max_length=1024)  # comma-separated person ids
+    decided_at: datetime | None = _when()
+    decision_reason: str | None = Field(default=None, sa_column=Column(Text))
+    granted_at: datetime | None = _when()
+    expires_at: datetime | None = _when()
+    revoked_at: datetime | None = _when()
+    preexisting: bool | None = None
+    # A worker holds a request in provisioning/revoking until lease_until; after that another
+    # worker (or this one after a restart) may pick it up again.
+    lease_until: datetime | None = _when()
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class ApprovalRow(SQLModel, table=True):
+    __tablename__ = "approval"
+    request_id: str = Field(primary_key=True, foreign_key="access_request.id", max_length=32)
+    approver: str = Field(primary_key=True, max_length=64)
+    approved_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class EntitlementRow(SQLModel, table=True):
+    __tablename__ = "catalog_entitlement"
+    connector_id: str = Field(primary_key=True, max_length=64)
+    id: str = Field(primary_key=True, max_length=512)
+    resource_type: str = Field(max_length=64)
+    resource_id: str = Field(max_length=255)
+    name: str = Field(max_length=512, index=True)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    requestable: bool = True
+
+
+class AccountRow(SQLModel, table=True):
+    __tablename__ = "catalog_account"
+    __table_args__ = (Index("ix_account_email", "connector_id", "email"),)
+    connector_id: str = Field(primary_key=True, max_length=64)
+    id: str = Field(primary_key=True, max_length=255)
+    email: str = Field(max_length=320)  # lower-cased
+    display_name: str = Field(default="", max_length=512)
+    active: bool = True
+
+
+class HoldingRow(SQLModel, table=True):
+    """Who holds what in the target, as of the last sync."""
+
+    __tablename__ = "catalog_holding"
+    connector_id: str = Field(primary_key=True, max_length=64)
+    entitlement_id: str = Field(primary_key=True, max_length=512)
+    account_id: str = Field(primary_key=True, max_length=255)
+
+
+class SyncRow(SQLModel, table=True):
+    __tablename__ = "catalog_sync"
+    connector_id: str = Field(primary_key=True, max_length=64)
+    finished_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    entitlements: int = 0
+    accounts: int = 0
+    holdings: int = 0
+
+
+class AuditRow(SQLModel, table=True):
+    """Append-only: rows are inserted, never updated or deleted."""
+
+    __tablename__ = "audit_event"
+    seq: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    request_id: str | None = Field(default=None, index=True, max_length=32)
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=32)
+    detail: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+
+
+class MessageRow(SQLModel, table=True):
+    """A chat message the bot sent about a request, kept so it can be updated later."""
+
+    __tablename__ = "chat_message"
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(index=True, max_length=32)
+    recipient: str = Field(max_length=64)
+    role: str = Field(max_length=16)  # approver | requester
+    channel: str = Field(max_length=64)
+    ts: str = Field(max_length=32)
+
+
+class PersonRow(SQLModel, table=True):
+    """Chat user → email, cached because Slack's users.info is too slow for the 3 s window."""
+
+    __tablename__ = "person"
+    id: str = Field(primary_key=True, max_length=64)
+    email: str | None = Field(default=None, max_length=320)
+    name: str = Field(default="", max_length=255)
+    fetched_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -1,0 +1,111 @@
+"""Storage guarantees the lifecycle relies on, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import inspect
+
+from storage.engine import current_revision
+from storage.repositories import AuditLog, Catalog, DuplicateError, Requests
+from storage.tables import RequestRow
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+
+
+def _row(request_id: str = "r1", requester: str = "U1", state: str = "pending", **extra) -> RequestRow:
+    return RequestRow(id=request_id, requester=requester, requester_email="u1@acme.com",
+                      account_id="00u1", connector_id="okta", entitlement_id="group:00g1:member",
+                      entitlement_name="eng-admins", duration_seconds=3600, justification="deploy",
+                      state=state, created_at=NOW, **extra)
+
+
+def test_migrations_build_the_schema(engine):
+    """Given an empty database, when migrated, then every table exists at the head revision."""
+    tables = set(inspect(engine).get_table_names())
+    assert {"access_request", "approval", "catalog_entitlement", "catalog_account",
+            "catalog_holding", "audit_event", "chat_message", "person"} <= tables
+    assert current_revision(engine) == "0001"
+
+
+def test_move_is_compare_and_set(engine):
+    """Given a pending request, when two movers race from 'pending', then exactly one wins."""
+    requests = Requests(engine)
+    requests.add(_row())
+    assert requests.move("r1", "pending", state="denied") is True
+    assert requests.move("r1", "pending", state="cancelled") is False
+    assert requests.get("r1").state == "denied"
+
+
+def test_second_pending_request_for_the_same_thing_is_refused(engine):
+    """Given a pending request, when the same person asks again, then the database refuses it."""
+    requests = Requests(engine)
+    requests.add(_row("r1"))
+    with pytest.raises(DuplicateError):
+        requests.add(_row("r2"))
+    requests.move("r1", "pending", state="denied")
+    requests.add(_row("r3"))  # once decided, a new request is fine
+    assert requests.get("r3").state == "pending"
+
+
+def test_concurrent_approvals_are_counted_once_each(engine):
+    """Given 2 approvals needed, when 6 threads approve as 2 people at once, then it is approved exactly once."""
+    requests = Requests(engine)
+    requests.add(_row())
+    outcomes: list[str] = []
+    barrier = threading.Barrier(6)
+
+    def approve(approver: str) -> None:
+        barrier.wait()
+        outcomes.append(requests.approve("r1", approver, 2, NOW)[0])
+
+    threads = [threading.Thread(target=approve, args=(a,)) for a in ["UA", "UB"] * 3]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    row = requests.get("r1")
+    assert row.state == "approved"
+    assert sorted(row.decided_by.split(",")) == ["UA", "UB"]
+    assert outcomes.count("counted") == 2
+
+
+def test_due_and_next_deadline_follow_the_stored_times(engine):
+    """Given active and leased requests, then due() and next_deadline() report them by time."""
+    requests = Requests(engine)
+    requests.add(_row("a", "U1", "active", expires_at=NOW + timedelta(hours=1)))
+    requests.add(_row("b", "U2", "revoking", lease_until=NOW + timedelta(minutes=5)))
+    assert requests.due(NOW) == []
+    assert requests.next_deadline() == NOW + timedelta(minutes=5)
+    later = NOW + timedelta(hours=2)
+    assert sorted(requests.due(later)) == [("a", "active"), ("b", "revoking")]
+
+
+def test_lease_can_be_taken_over_only_after_it_runs_out(engine):
+    """Given a request held under a lease, then another worker may take it only once the lease ends."""
+    requests = Requests(engine)
+    requests.add(_row("a", state="provisioning", lease_until=NOW + timedelta(minutes=2)))
+    assert not requests.renew_lease("a", "provisioning", NOW, NOW + timedelta(minutes=4))
+    assert requests.renew_lease("a", "provisioning", NOW + timedelta(minutes=3), NOW + timedelta(minutes=5))
+
+
+def test_catalog_search_is_case_insensitive_and_treats_wildcards_literally(engine):
+    """Given a synced catalog, when searching, then case is ignored and % or _ match only themselves."""
+    catalog = Catalog(engine)
+    entitlements = [dict(id=f"group:{n}:member", resource_type="group", resource_id=n, name=n,
+                         description="", requestable=n != "app_group")
+                    for n in ("Eng-Admins", "eng_readers", "billing", "app_group", "100%-club")]
+    catalog.replace("okta", entitlements, [], [], NOW)
+    assert [r.name for r in catalog.search("ENG")] == ["Eng-Admins", "eng_readers"]  # shortest name first
+    assert [r.name for r in catalog.search("_")] == ["eng_readers"]
+    assert [r.name for r in catalog.search("%")] == ["100%-club"]
+
+
+def test_audit_log_keeps_order(engine):
+    """Given several events, when read back, then they come in the order they were written."""
+    audit = AuditLog(engine)
+    for action in ("submitted", "approved", "activate"):
+        audit.append(NOW, "U1", action, "r1", note="x")
+    assert [e.action for e in audit.events("r1")] == ["submitted", "approved", "activate"]
