@@ -1,0 +1,1 @@
+"""The request lifecycle's vocabulary: states, the one transition table, policy, errors."""

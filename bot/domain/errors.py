@@ -1,0 +1,51 @@
+"""Named failures of the core, turned into friendly words at the edge (Slack, CLI).
+
+    LatchkeyError
+    ├── InvalidRequestError        a submission failed validation; `.problems` maps field → message
+    ├── RequestNotFoundError       no request with that id
+    ├── NotAllowedError            the person may not do this
+    │   ├── NotAnApproverError     not among the request's approvers
+    │   ├── SelfApprovalError      nobody decides their own request
+    │   └── NotRequesterError      only the requester may cancel
+    └── AlreadyDecidedError        someone acted first; `.request` says who and how
+"""
+
+from __future__ import annotations
+
+from bot.domain.request import AccessRequest
+
+
+class LatchkeyError(Exception):
+    pass
+
+
+class InvalidRequestError(LatchkeyError):
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in problems.items()))
+        self.problems = problems
+
+
+class RequestNotFoundError(LatchkeyError):
+    pass
+
+
+class NotAllowedError(LatchkeyError):
+    pass
+
+
+class NotAnApproverError(NotAllowedError):
+    pass
+
+
+class SelfApprovalError(NotAllowedError):
+    pass
+
+
+class NotRequesterError(NotAllowedError):
+    pass
+
+
+class AlreadyDecidedError(LatchkeyError):
+    def __init__(self, request: AccessRequest) -> None:
+        super().__init__(f"request {request.id} is already {request.state}")
+        self.request = request

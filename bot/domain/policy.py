@@ -1,0 +1,54 @@
+"""Who may decide a request, how many must agree, and for how long access may be held."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+_DURATION = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """'90m', '4h', '1d' → timedelta; anything else is a ValueError that says what is accepted."""
+    match = _DURATION.match(str(text))
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(f"{text!r} is not a duration: use a whole number with m, h or d, e.g. 30m, 4h, 1d")
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def format_duration(duration: timedelta) -> str:
+    """The shortest exact spelling: 1d, 36h, 90m."""
+    minutes = int(duration.total_seconds() // 60)
+    for unit, size in (("d", 1440), ("h", 60)):
+        if minutes % size == 0:
+            return f"{minutes // size}{unit}"
+    return f"{minutes}m"
+
+
+def describe_duration(duration: timedelta) -> str:
+    """Words for people: '1 day', '4 hours', '90 minutes'."""
+    spelled = format_duration(duration)
+    count, unit = int(spelled[:-1]), {"d": "day", "h": "hour", "m": "minute"}[spelled[-1]]
+    return f"{count} {unit}{'' if count == 1 else 's'}"
+
+
+@dataclass(frozen=True)
+class Policy:
+    durations: tuple[timedelta, ...]
+    max_duration: timedelta
+    approvals: int = 1
+
+    def offered_durations(self) -> tuple[timedelta, ...]:
+        """The choices a requester sees: the configured ones, capped by the maximum."""
+        return tuple(sorted(d for d in self.durations if d <= self.max_duration))
+
+    def duration_problem(self, duration: timedelta | None) -> str | None:
+        if duration is None:
+            return "Choose how long you need the access."
+        if duration > self.max_duration:
+            return f"The longest you can ask for is {describe_duration(self.max_duration)}."
+        if duration not in self.offered_durations():
+            return "Choose one of the offered durations."
+        return None

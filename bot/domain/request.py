@@ -1,0 +1,92 @@
+"""An access request, its states, and the ONE table of transitions between them.
+
+    pending ──approve──> approved ──claim──> provisioning ──activate──> active ──expire──> revoking ──finish──> revoked
+       ├─deny──> denied                          └──fail──> failed
+       └─cancel──> cancelled
+
+Stored state changes only through `advance()`, and the repository applies it as a
+compare-and-set (`UPDATE … WHERE id = ? AND state = ?`), so two clicks, a Slack retry or a second
+replica can never move a request twice.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+class State(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    PROVISIONING = "provisioning"
+    ACTIVE = "active"
+    REVOKING = "revoking"
+    REVOKED = "revoked"
+    DENIED = "denied"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class Step(enum.StrEnum):
+    APPROVE = "approve"
+    DENY = "deny"
+    CANCEL = "cancel"
+    CLAIM = "claim"  # a worker takes an approved request to provision it
+    ACTIVATE = "activate"
+    FAIL = "fail"
+    EXPIRE = "expire"
+    FINISH = "finish"
+
+
+TRANSITIONS: dict[tuple[State, Step], State] = {
+    (State.PENDING, Step.APPROVE): State.APPROVED,
+    (State.PENDING, Step.DENY): State.DENIED,
+    (State.PENDING, Step.CANCEL): State.CANCELLED,
+    (State.APPROVED, Step.CLAIM): State.PROVISIONING,
+    (State.PROVISIONING, Step.ACTIVATE): State.ACTIVE,
+    (State.PROVISIONING, Step.FAIL): State.FAILED,
+    (State.ACTIVE, Step.EXPIRE): State.REVOKING,
+    (State.REVOKING, Step.FINISH): State.REVOKED,
+}
+
+DECIDED = frozenset({State.APPROVED, State.PROVISIONING, State.ACTIVE, State.REVOKING,
+                     State.REVOKED, State.FAILED, State.DENIED})
+
+
+class IllegalTransition(Exception):
+    def __init__(self, state: State, step: Step) -> None:
+        super().__init__(f"cannot {step} a request that is {state}")
+        self.state, self.step = state, step
+
+
+def advance(state: State, step: Step) -> State:
+    """The state `step` leads to from `state`, or IllegalTransition."""
+    try:
+        return TRANSITIONS[(state, step)]
+    except KeyError:
+        raise IllegalTransition(state, step) from None
+
+
+@dataclass(frozen=True)
+class AccessRequest:
+    id: str
+    requester: str  # the requester's person id (opaque to the core; Slack user id in practice)
+    requester_email: str
+    account_id: str  # the requester's account in the target system
+    connector_id: str
+    entitlement_id: str
+    entitlement_name: str
+    duration: timedelta
+    justification: str
+    state: State
+    created_at: datetime
+    decided_by: tuple[str, ...] = ()
+    decided_at: datetime | None = None
+    decision_reason: str | None = None
+    granted_at: datetime | None = None
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    preexisting: bool | None = None  # the account held the access before we granted it
+    attempts: int = 0
+    last_error: str | None = None

@@ -1,0 +1,135 @@
+"""The one small interface every connector implements, modelled on ConductorOne's Baton.
+
+A connector describes a target system as resource types, resources, entitlements on those
+resources, accounts (the people the system knows) and grants (who holds which entitlement).
+Every list method returns ONE page and a cursor; the caller decides whether to go on.  Grant and
+revoke are idempotent: "already there" and "already gone" are successes, reported as such.
+
+Errors form one tree, so callers can retry exactly what is worth retrying::
+
+    ConnectorError                  anything the target refused or could not do
+    ├── TransientError              worth retrying later: 5xx, timeouts, network errors
+    │   └── RateLimitedError        429 after our own bounded retries; carries `retry_after`
+    ├── PermissionDeniedError       the credentials lack a right (e.g. Okta read-only admin)
+    ├── NotFoundError               the resource or account does not exist
+    └── InvalidRequestError         the target rejected the request as malformed or disallowed
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+class ConnectorError(Exception):
+    """The target system refused or could not complete a call."""
+
+
+class TransientError(ConnectorError):
+    """A failure that may succeed if tried again later."""
+
+
+class RateLimitedError(TransientError):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermissionDeniedError(ConnectorError):
+    """The credentials are valid but not allowed to do this."""
+
+
+class NotFoundError(ConnectorError):
+    pass
+
+
+class InvalidRequestError(ConnectorError):
+    pass
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    id: str  # e.g. "group"
+    display_name: str
+
+
+@dataclass(frozen=True)
+class Resource:
+    type: str
+    id: str
+    name: str
+    description: str = ""
+    attributes: dict[str, str] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    """Something a person can hold, e.g. membership of one Okta group.
+
+    `id` follows Baton's `<resourceType>:<resourceId>:<slug>`, e.g. `group:00g1abc:member`.
+    `requestable` is False for entitlements the target manages itself (Okta APP_GROUP/BUILT_IN).
+    """
+
+    id: str
+    resource: Resource
+    slug: str
+    display_name: str
+    description: str = ""
+    requestable: bool = True
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    email: str
+    display_name: str
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class Grant:
+    entitlement_id: str
+    account_id: str
+
+
+class GrantOutcome(enum.Enum):
+    GRANTED = "granted"
+    ALREADY_GRANTED = "already_granted"
+
+
+class RevokeOutcome(enum.Enum):
+    REVOKED = "revoked"
+    ALREADY_REVOKED = "already_revoked"
+
+
+class Connector(Protocol):
+    """What Latchkey needs from a target system."""
+
+    def resource_types(self) -> list[ResourceType]: ...
+
+    def list_accounts(self, cursor: str | None = None) -> Page[Account]: ...
+
+    def list_resources(self, resource_type: str, cursor: str | None = None) -> Page[Resource]: ...
+
+    def list_entitlements(self, resource: Resource) -> list[Entitlement]: ...
+
+    def list_grants(self, resource: Resource, cursor: str | None = None) -> Page[Grant]: ...
+
+    def find_account(self, email: str) -> Account | None: ...
+
+    def has_grant(self, entitlement_id: str, account_id: str) -> bool: ...
+
+    def grant(self, entitlement_id: str, account_id: str) -> GrantOutcome: ...
+
+    def revoke(self, entitlement_id: str, account_id: str) -> RevokeOutcome: ...
+
+    def close(self) -> None: ...
