@@ -1,0 +1,155 @@
+"""A stateful, faithful fake of Slack: the Web API the bot calls, and the platform that posts
+signed requests to the bot on behalf of users.  It refuses what Slack refuses.
+
+    with SlackSandbox() as slack:
+        slack.add_user("U1", "ann@example.com")
+        client = WebClient(token=slack.bot_token, base_url=slack.url + "/api/")
+        slack.bot_url = "http://127.0.0.1:8000/slack/events"
+        slack.command("U1", "/request-access")       # the bot opens a modal
+        slack.submit("U1", {"resource": "okta-admins"})
+        slack.click("U2", "approve")                  # the approver's DM button
+
+Routes: `{url}/api/<method>` (Web API), `{url}/response/<id>` (response_url).
+Layout: slack_workspace (state), slack_webapi (methods), slack_platform (deliveries to the bot),
+slack_forms (what a user's client does), blockkit (Block Kit limits).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import time
+from typing import Callable
+from urllib.parse import parse_qsl
+
+from sandbox import blockkit, slack_forms
+from sandbox.server import Call, Reply, SandboxServer
+from sandbox.slack_platform import SlackPlatform
+from sandbox.slack_webapi import WebApi
+from sandbox.slack_workspace import BOT_USER_ID, TEAM_ID, SlackError, Workspace
+
+SCOPES = "chat:write,commands,im:write,users:read,users:read.email"
+
+
+class SlackSandbox(SlackPlatform, SandboxServer):
+    team_id = TEAM_ID
+    bot_user_id = BOT_USER_ID
+
+    def __init__(self, bot_token: str = "xoxb-test", signing_secret: str = "test-secret",
+                 trigger_ttl: float = 3.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.bot_token = bot_token
+        self.signing_secret = signing_secret
+        self.bot_url: str | None = None
+        self.delivery_timeout = 3.0  # Slack gives up on the bot after 3 s
+        self.workspace = Workspace(clock, trigger_ttl)
+        self.api = WebApi(self.workspace, bot_token)
+
+    # -- setup and faults --------------------------------------------------------------------
+    def add_user(self, user_id: str, email: str, real_name: str = "", is_bot: bool = False,
+                 deleted: bool = False) -> dict:
+        with self.lock:
+            return copy.deepcopy(self.workspace.add_user(user_id, email, real_name, is_bot, deleted))
+
+    def rate_limit(self, method: str, times: int = 1, retry_after: int = 1) -> None:
+        """The next `times` calls to `method` get HTTP 429 with an integer Retry-After."""
+        headers = {"Retry-After": str(int(retry_after))}
+        self.inject(lambda call: Reply.json(429, {"ok": False, "error": "ratelimited"}, headers),
+                    path=f"/api/{re.escape(method)}", times=times)
+
+    def fail(self, method: str, error: str = "fatal_error", times: int = 1) -> None:
+        """The next `times` calls to `method` answer 200 with `{"ok": false, "error": error}`."""
+        self.inject(lambda call: Reply.json(200, {"ok": False, "error": error}),
+                    path=f"/api/{re.escape(method)}", times=times)
+
+    # -- inspection (copies, so tests cannot change the workspace by accident) ----------------
+    def messages(self, channel_id: str) -> list[dict]:
+        with self.lock:
+            return copy.deepcopy(self.workspace.messages.get(channel_id, []))
+
+    def dm(self, user_id: str) -> list[dict]:
+        """The messages in the user's DM with the bot as they are now, oldest first."""
+        with self.lock:
+            dm = self.workspace.dm_ids.get(user_id)
+            return self.messages(dm) if dm else []
+
+    def ephemerals(self, user_id: str) -> list[dict]:
+        with self.lock:
+            return copy.deepcopy(self.workspace.ephemerals.get(user_id, []))
+
+    def open_view(self, user_id: str) -> dict | None:
+        """The modal on top of the user's stack, or None."""
+        with self.lock:
+            return copy.deepcopy(self.workspace.top_modal(user_id))
+
+    def home(self, user_id: str) -> dict | None:
+        with self.lock:
+            return copy.deepcopy(self.workspace.home(user_id))
+
+    def responses(self, user_id: str) -> list[dict]:
+        """What the bot answered the user's commands with or posted to their response_urls."""
+        with self.lock:
+            return copy.deepcopy(self.workspace.responses.get(user_id, []))
+
+    def view_errors(self, user_id: str) -> dict:
+        """The errors the bot showed under the inputs of the user's open modal."""
+        with self.lock:
+            return dict(self.workspace.view_errors.get(user_id, {}))
+
+    buttons = staticmethod(slack_forms.buttons)
+
+    # -- HTTP --------------------------------------------------------------------------------
+    def route(self, call: Call) -> Reply:
+        if call.path.startswith("/api/"):
+            return self._web_api(call)
+        if call.path.startswith("/response/"):
+            return self._serve_response_url(call)
+        return Reply(404, b"not found")
+
+    def _web_api(self, call: Call) -> Reply:
+        headers = {"x-oauth-scopes": SCOPES}
+        try:
+            args, token_args = _api_args(call)
+            authorization = call.headers.get("authorization", "")
+            token = authorization[7:] if authorization.lower().startswith("bearer ") \
+                else token_args.get("token")
+            with self.lock:
+                result = self.api.call(call.path.removeprefix("/api/"), token, args)
+                return Reply.json(200, {"ok": True, **result}, headers)
+        except SlackError as refusal:
+            return Reply.json(200, refusal.payload(), headers)
+
+    def _serve_response_url(self, call: Call) -> Reply:
+        """Incoming-webhook style: plain-text answers, 4xx on refusal."""
+        try:
+            body = json.loads(call.body)
+        except ValueError:
+            return Reply(400, b"invalid_payload")
+        if not isinstance(body, dict):
+            return Reply(400, b"invalid_payload")
+        if body.get("blocks") and blockkit.message_problems(body["blocks"]):
+            return Reply(400, b"invalid_blocks")
+        if not (body.get("text") or body.get("blocks") or body.get("delete_original")):
+            return Reply(400, b"no_text")
+        with self.lock:
+            try:
+                self.workspace.respond(call.path.removeprefix("/response/"), body)
+            except SlackError as refusal:
+                return Reply(404, refusal.code.encode())
+        return Reply(200, b"ok", {"Content-Type": "text/plain"})
+
+
+def _api_args(call: Call) -> tuple[dict, dict]:
+    """(all arguments, those that may carry the token): Slack ignores a token in a JSON body."""
+    query = {name: values[0] for name, values in call.query.items()}
+    if call.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body = json.loads(call.body) if call.body.strip() else {}
+        except ValueError:
+            raise SlackError("invalid_json") from None
+        if not isinstance(body, dict):
+            raise SlackError("invalid_json")
+        return {**query, **body}, query
+    form = {**query, **dict(parse_qsl(call.body.decode(), keep_blank_values=True))}
+    return form, form

@@ -1,0 +1,109 @@
+"""What a user's Slack client does with a modal: find what they can click, fill in `state.values`.
+
+Pure functions over views and messages.  They raise AssertionError for what a real user could
+not do (click a button that is not there, submit a required input empty), so a test that tries
+fails at once instead of sending Slack-impossible payloads.  Field names: research/slack.md 2.4.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Iterator
+
+# element type -> the field that holds its value in view.state.values
+VALUE_FIELDS = {
+    "plain_text_input": "value", "number_input": "value", "email_text_input": "value",
+    "url_text_input": "value",
+    "static_select": "selected_option", "external_select": "selected_option",
+    "radio_buttons": "selected_option",
+    "multi_static_select": "selected_options", "multi_external_select": "selected_options",
+    "checkboxes": "selected_options",
+    "datepicker": "selected_date", "timepicker": "selected_time",
+    "datetimepicker": "selected_date_time",
+    "users_select": "selected_user", "multi_users_select": "selected_users",
+    "conversations_select": "selected_conversation", "channels_select": "selected_channel",
+}
+EXTERNAL_SELECTS = {"external_select", "multi_external_select"}
+DEFAULT_MIN_QUERY_LENGTH = 3  # Slack asks for suggestions once this many characters are typed
+
+
+def elements(surface: dict) -> Iterator[tuple[str, dict]]:
+    """(block_id, element) for every interactive element in a message or view."""
+    for block in surface.get("blocks") or []:
+        found = list(block.get("elements") or []) if block.get("type") == "actions" else []
+        found += [block[key] for key in ("accessory", "element") if isinstance(block.get(key), dict)]
+        for element in found:
+            yield block.get("block_id", ""), element
+
+
+def buttons(surface: dict) -> list[dict]:
+    """The buttons of a message or view, each a copy of the element with its `block_id`."""
+    return [{**copy.deepcopy(e), "block_id": block_id}
+            for block_id, e in elements(surface) if e.get("type") == "button"]
+
+
+def external_select(view: dict, action_id: str) -> tuple[str, dict]:
+    for block_id, element in elements(view):
+        if element.get("type") in EXTERNAL_SELECTS and element.get("action_id") == action_id:
+            return block_id, element
+    raise AssertionError(f"no external select {action_id!r} in view {view['id']}")
+
+
+def state_values(view: dict, values: dict[str, Any]) -> dict:
+    """`view.state.values` after the user filled the input blocks: block_id -> raw value.
+
+    A block missing from `values` keeps its initial value, as the client shows it pre-filled;
+    None means the user left it empty.
+    """
+    inputs = {b["block_id"]: b for b in view.get("blocks", []) if b.get("type") == "input"}
+    unknown = set(values) - set(inputs)
+    assert not unknown, f"no input blocks {sorted(unknown)} in view {view['id']}"
+    state = {}
+    for block_id, block in inputs.items():
+        element = block["element"]
+        kind = element["type"]
+        assert kind in VALUE_FIELDS, f"the sandbox cannot fill a {kind}"
+        field = VALUE_FIELDS[kind]
+        raw = values[block_id] if block_id in values else element.get(_initial_key(field))
+        value = _value(element, field, raw)
+        if value in (None, "", []):
+            assert block.get("optional"), f"Slack will not submit: required input {block_id!r} is empty"
+        else:
+            _check_length(element, block_id, value)
+        state[block_id] = {element["action_id"]: {"type": kind, field: value}}
+    return state
+
+
+def _initial_key(field: str) -> str:
+    return "initial_value" if field == "value" else "initial_" + field.removeprefix("selected_")
+
+
+def _value(element: dict, field: str, raw: Any) -> Any:
+    if field == "selected_options":
+        return [_option(element, item) for item in raw or []]
+    if field == "selected_option":
+        return None if raw in (None, "") else _option(element, raw)
+    if field == "value" and raw is not None:
+        return str(raw)  # number_input values arrive as strings too
+    return raw
+
+
+def _option(element: dict, chosen: dict | str) -> dict:
+    """The option as Slack sends it: one of the element's own options unless it loads them."""
+    value = chosen["value"] if isinstance(chosen, dict) else chosen
+    if element["type"] in EXTERNAL_SELECTS:
+        return chosen if isinstance(chosen, dict) else \
+            {"text": {"type": "plain_text", "text": value, "emoji": True}, "value": value}
+    listed = list(element.get("options") or [])
+    for group in element.get("option_groups") or []:
+        listed += group["options"]
+    for option in listed:
+        if option["value"] == value:
+            return copy.deepcopy(option)
+    raise AssertionError(f"{element['action_id']!r} offers no option {value!r}")
+
+
+def _check_length(element: dict, block_id: str, value: Any) -> None:
+    if isinstance(value, str):
+        assert len(value) >= element.get("min_length", 0), f"{block_id!r} is shorter than min_length"
+        assert len(value) <= element.get("max_length", 3000), f"{block_id!r} is longer than max_length"
