@@ -18,6 +18,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.domain.policy import Policy, parse_duration
+from connectors.okta.client import okta_base_url
 
 
 class ConfigError(Exception):
@@ -62,6 +63,12 @@ class OktaConnectorConfig(_Strict):
     provisioning: bool = True
     sync_interval: Duration = Field(default=timedelta(minutes=15))
     page_size: int = Field(default=200, ge=1, le=1000)
+
+    @field_validator("domain")
+    @classmethod
+    def _domain_is_usable(cls, domain: str) -> str:
+        okta_base_url(domain)  # raises ValueError saying what is wrong
+        return domain
 
     @field_validator("owners")
     @classmethod

@@ -1,0 +1,144 @@
+"""Block Kit layouts: pure functions from core objects to views and messages.
+
+Wording comes from wording.py; this module only arranges it, within Slack's limits (titles of
+24 characters, options of 75/150, at most 100 options, 50 blocks a message).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from bot.domain.policy import describe_duration, format_duration
+from bot.domain.request import AccessRequest
+from bot.slack import wording
+from bot.slack.text import clip
+
+REQUEST_MODAL = "request_access"
+DENY_MODAL = "deny_reason"
+ACCESS, DURATION, JUSTIFICATION, REASON = "access", "duration", "justification", "reason"
+ENTITLEMENT_ACTION = "entitlement"
+APPROVE, DENY, CANCEL = "approve", "deny", "cancel"
+
+
+def _plain(text: str, limit: int = 75) -> dict:
+    return {"type": "plain_text", "text": clip(text, limit), "emoji": True}
+
+
+def _section(mrkdwn: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(mrkdwn, 3000)}}
+
+
+def _context(mrkdwn: str) -> dict:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(mrkdwn, 3000)}]}
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict:
+    button = {"type": "button", "text": _plain(text), "action_id": action_id, "value": value}
+    return {**button, "style": style} if style else button
+
+
+# -- the request form --------------------------------------------------------------------
+def entitlement_option(connector_id: str, entitlement_id: str, name: str) -> dict | None:
+    """One typeahead choice; None when the ids cannot fit Slack's 150-character value."""
+    value = f"{connector_id}|{entitlement_id}"
+    return {"text": _plain(name), "value": value} if len(value) <= 150 else None
+
+
+def parse_entitlement_value(value: str) -> tuple[str, str]:
+    connector_id, _, entitlement_id = value.partition("|")
+    return connector_id, entitlement_id
+
+
+def option_groups(rows) -> list[dict]:
+    """Typeahead answer: at most 100 choices, grouped by connector."""
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        option = entitlement_option(row.connector_id, row.id, row.name)
+        if option and sum(map(len, groups.values())) < 100:
+            groups.setdefault(row.connector_id, []).append(option)
+    return [{"label": _plain(connector), "options": options} for connector, options in groups.items()]
+
+
+def request_modal(durations: tuple[timedelta, ...], search: str = "", preselected=None) -> dict:
+    select = {"type": "external_select", "action_id": ENTITLEMENT_ACTION, "min_query_length": 0,
+              "placeholder": _plain("Type to search", 150)}
+    if preselected is not None and (option := entitlement_option(
+            preselected.connector_id, preselected.id, preselected.name)):
+        select["initial_option"] = option
+    duration_options = [{"text": _plain(describe_duration(d)), "value": format_duration(d)}
+                        for d in durations]
+    return {
+        "type": "modal", "callback_id": REQUEST_MODAL,
+        "title": _plain("Request access", 24), "submit": _plain("Request", 24),
+        "close": _plain("Cancel", 24),
+        "private_metadata": json.dumps({"search": clip(search, 200)}),
+        "blocks": [
+            {"type": "input", "block_id": ACCESS, "label": _plain("What do you need?", 2000),
+             "element": select},
+            {"type": "input", "block_id": DURATION, "label": _plain("For how long?", 2000),
+             "element": {"type": "static_select", "action_id": DURATION,
+                         "options": duration_options, "initial_option": duration_options[0]}},
+            {"type": "input", "block_id": JUSTIFICATION, "label": _plain("Why?", 2000),
+             "element": {"type": "plain_text_input", "action_id": JUSTIFICATION,
+                         "multiline": True, "max_length": 2000,
+                         "placeholder": _plain("What you will do with it, and a ticket if there is one", 150)}},
+        ],
+    }
+
+
+def modal_search(view: dict) -> str:
+    try:
+        return str(json.loads(view.get("private_metadata") or "{}").get("search", ""))
+    except (ValueError, AttributeError):
+        return ""
+
+
+def deny_modal(request: AccessRequest) -> dict:
+    return {
+        "type": "modal", "callback_id": DENY_MODAL, "private_metadata": request.id,
+        "title": _plain("Deny request", 24), "submit": _plain("Deny", 24),
+        "close": _plain("Back", 24),
+        "blocks": [
+            _section(wording.deny_prompt(request)),
+            {"type": "input", "block_id": REASON, "label": _plain("Reason (the requester sees it)", 2000),
+             "element": {"type": "plain_text_input", "action_id": REASON, "multiline": True,
+                         "max_length": 1000}},
+        ],
+    }
+
+
+# -- messages ------------------------------------------------------------------------------
+def approver_message(request: AccessRequest, note: str | None = None) -> dict:
+    """The DM an approver gets; with buttons while pending, with the outcome afterwards."""
+    blocks = [
+        {"type": "header", "text": _plain("Access request", 150)},
+        _section(wording.ask_approver(request)),
+        _section(wording.reason(request)),
+        _context(wording.request_footer(request)),
+    ]
+    if request.state == "pending":
+        if note:
+            blocks.append(_context(note))
+        blocks.append({"type": "actions", "block_id": "decision", "elements": [
+            _button("Approve", APPROVE, request.id, "primary"),
+            _button("Deny", DENY, request.id, "danger")]})
+    else:
+        blocks.append(_section(wording.outcome(request)))
+    return {"text": clip(f"Access request {request.id}", 4000), "blocks": blocks}
+
+
+def requester_message(request: AccessRequest, approvers: list[str]) -> dict:
+    if request.state != "pending":
+        return {"text": clip(f"Your access request {request.id}", 4000), "blocks": [
+            _section(wording.your_request(request)), _context(wording.request_footer(request)),
+            _section(wording.outcome(request))]}
+    blocks = [_section(wording.waiting(request, approvers)), _context(wording.request_footer(request)),
+              {"type": "actions", "block_id": "request", "elements": [
+                  _button("Cancel request", CANCEL, request.id)]}]
+    return {"text": clip(f"Your access request {request.id}", 4000), "blocks": blocks}
+
+
+def notice(mrkdwn: str) -> dict:
+    """A plain one-section message (granted, revoked, denied ...)."""
+    return {"text": clip(mrkdwn, 3000), "blocks": [_section(mrkdwn)]}

@@ -1,0 +1,26 @@
+"""`/request-access`: open the request form (or answer `help`)."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.slack import blocks, wording
+from bot.slack.context import Deps
+
+COMMAND = "/request-access"
+
+
+def register(app: App, deps: Deps) -> None:
+    @app.command(COMMAND)
+    def request_access(ack, body, client):
+        text = (body.get("text") or "").strip()
+        if text.lower() in ("help", "-h", "--help"):
+            ack(response_type="ephemeral", text=wording.HELP)
+            return
+        ack()
+        matches = deps.catalog.search(text, limit=2) if text else []
+        view = blocks.request_modal(deps.policy.offered_durations(), search=text,
+                                    preselected=matches[0] if len(matches) == 1 else None)
+        # The trigger id lives 3 s: open the modal first, everything else afterwards.
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+        deps.directory.person(body["user_id"])  # warm the email cache for the submission

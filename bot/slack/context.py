@@ -1,0 +1,18 @@
+"""What the Slack listeners need from the rest of Latchkey, handed over in one object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.domain.policy import Policy
+from bot.lifecycle import Lifecycle
+from bot.slack.directory import SlackDirectory
+from storage.repositories import Catalog
+
+
+@dataclass(frozen=True)
+class Deps:
+    lifecycle: Lifecycle
+    catalog: Catalog
+    directory: SlackDirectory
+    policy: Policy

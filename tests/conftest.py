@@ -1,0 +1,54 @@
+"""Fixtures: sandbox Slack and Okta servers, and the bot wired to them over real HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import parse_config
+from bot.ports import ShiftedClock
+from sandbox.okta import OktaSandbox
+from sandbox.slack import SlackSandbox
+from tests.harness import (BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET, Bot, config_text, make_settings,
+                           seed_okta, seed_slack)
+
+
+@pytest.fixture
+def okta():
+    with OktaSandbox(page_size=3, tokens={OKTA_TOKEN: "super_admin"}) as server:
+        server.ids = seed_okta(server)
+        yield server
+
+
+@pytest.fixture
+def slack():
+    with SlackSandbox(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET) as server:
+        seed_slack(server)
+        yield server
+
+
+@pytest.fixture
+def clock():
+    return ShiftedClock()
+
+
+@pytest.fixture
+def make_bot(tmp_path, slack, okta, clock, monkeypatch):
+    """Build (not start) a bot; keyword arguments change the YAML config."""
+    monkeypatch.setenv("OKTA_API_TOKEN", OKTA_TOKEN)
+    bots = []
+
+    def build(sweep_seconds: float = 0.3, **config) -> Bot:
+        text = config_text(okta.url, **config)
+        (tmp_path / "latchkey.yaml").write_text(text)
+        bot = Bot(make_settings(tmp_path, slack.url, sweep_seconds), parse_config(text), clock, slack)
+        bots.append(bot)
+        return bot
+
+    yield build
+    for bot in bots:
+        bot.stop()
+
+
+@pytest.fixture
+def bot(make_bot):
+    return make_bot().start()

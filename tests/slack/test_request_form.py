@@ -1,0 +1,125 @@
+"""The request form: typeahead, pre-filled search, and every validation answered in the modal."""
+
+from __future__ import annotations
+
+from tests.harness import ALICE, CAROL, ERIN, eventually
+from tests.slack.test_story import request_access
+
+
+def options(slack, user, typed):
+    return [o["text"]["text"] for g in slack.suggest(user, "entitlement", typed)["option_groups"]
+            for o in g["options"]]
+
+
+def submit_form(slack, user=CAROL, access=None, duration="4h", why="Deploy the INC-42 hotfix"):
+    slack.command(user)
+    eventually(lambda: slack.open_view(user))
+    return slack.submit(user, {"access": access, "duration": duration, "justification": why})
+
+
+def option_for(bot, name):
+    row = bot.service.catalog.search(name)[0]
+    return {"text": {"type": "plain_text", "text": row.name}, "value": f"okta|{row.id}"}
+
+
+def assert_refused(bot, slack, user, block_id, words):
+    """The modal stays open with the message under the right field, and nothing was stored or sent."""
+    errors = slack.view_errors(user)
+    assert block_id in errors and words in errors[block_id], errors
+    assert slack.open_view(user) is not None
+    assert bot.service.lifecycle.requests.in_states("pending") == []
+    assert slack.dm(ALICE) == []
+
+
+def test_typeahead_offers_only_requestable_okta_groups(bot, slack):
+    """Given Okta has OKTA_GROUP, APP_GROUP and BUILT_IN groups, then only OKTA_GROUPs are offered."""
+    slack.command(CAROL)
+    eventually(lambda: slack.open_view(CAROL))
+    assert options(slack, CAROL, "ADMIN") == ["eng-admins", "data-admins", "billing-admins"]
+    assert options(slack, CAROL, "Salesforce") == []
+    assert options(slack, CAROL, "Everyone") == []
+
+
+def test_text_after_the_command_prefills_the_search(bot, slack):
+    """Given `/request-access eng-admins`, then the form opens with eng-admins chosen; given
+    `/request-access admins`, then the empty typeahead already lists the matches."""
+    slack.command(CAROL, text="eng-admins")
+    modal = eventually(lambda: slack.open_view(CAROL))
+    assert modal["blocks"][0]["element"]["initial_option"]["text"]["text"] == "eng-admins"
+    slack.command(ALICE, text="admins")
+    eventually(lambda: slack.open_view(ALICE))
+    assert options(slack, ALICE, "") == ["eng-admins", "data-admins", "billing-admins"]
+
+
+def test_durations_are_capped_by_the_policy(bot, slack):
+    """Given durations [1h, 4h, 8h, 1d] and a maximum of 8h, then 1d is not offered."""
+    slack.command(CAROL)
+    modal = eventually(lambda: slack.open_view(CAROL))
+    offered = [o["value"] for o in modal["blocks"][1]["element"]["options"]]
+    assert offered == ["1h", "4h", "8h"]
+
+
+def test_duration_over_the_maximum_is_refused(bot, slack):
+    """Given a tampered submission of 1d, then the modal says the longest allowed is 8 hours."""
+    slack.command(CAROL)
+    eventually(lambda: slack.open_view(CAROL))
+    with slack.lock:  # a modified client adds a choice the bot never offered
+        slack.workspace.top_modal(CAROL)["blocks"][1]["element"]["options"].append(
+            {"text": {"type": "plain_text", "text": "1 day"}, "value": "1d"})
+    slack.submit(CAROL, {"access": option_for(bot, "eng-admins"), "duration": "1d",
+                         "justification": "need it"})
+    assert_refused(bot, slack, CAROL, "duration", "8 hours")
+
+
+def test_empty_justification_is_refused(bot, slack):
+    """Given only spaces as the reason, then the modal asks for one."""
+    submit_form(slack, access=option_for(bot, "eng-admins"), why="   ")
+    assert_refused(bot, slack, CAROL, "justification", "why")
+
+
+def test_unknown_item_is_refused(bot, slack):
+    """Given an item id that is not in the catalog (tampered), then the modal refuses it."""
+    forged = {"text": {"type": "plain_text", "text": "root"}, "value": "okta|group:00gNOPE:member"}
+    submit_form(slack, access=forged)
+    assert_refused(bot, slack, CAROL, "access", "not something you can request")
+
+
+def test_app_group_cannot_be_requested_even_by_a_forged_value(bot, slack, okta):
+    """Given the id of an APP_GROUP (synced, but Okta manages its members), then it is refused."""
+    gid = okta.ids["Salesforce users"]
+    assert bot.service.catalog.entitlement("okta", f"group:{gid}:member") is not None
+    forged = {"text": {"type": "plain_text", "text": "Salesforce users"},
+              "value": f"okta|group:{gid}:member"}
+    submit_form(slack, access=forged)
+    assert_refused(bot, slack, CAROL, "access", "not something you can request")
+
+
+def test_requester_without_okta_account_is_refused(bot, slack):
+    """Given Erin has no Okta account, then her request is refused in the modal, naming her email."""
+    submit_form(slack, user=ERIN, access=option_for(bot, "eng-admins"))
+    assert_refused(bot, slack, ERIN, "access", "erin@acme.com")
+
+
+def test_access_already_held_is_refused(bot, slack):
+    """Given Carol is already in prod-readers, then asking for it is refused (we would never
+    revoke access she had before)."""
+    submit_form(slack, access=option_for(bot, "prod-readers"))
+    assert_refused(bot, slack, CAROL, "access", "already have prod-readers")
+
+
+def test_identical_pending_request_is_refused(bot, slack):
+    """Given a pending request for eng-admins, when Carol asks again, then the second is refused."""
+    request_access(slack)
+    eventually(lambda: slack.dm(ALICE))
+    submit_form(slack, access=option_for(bot, "eng-admins"))
+    errors = slack.view_errors(CAROL)
+    assert "waiting" in errors["access"]
+    assert len(bot.service.lifecycle.requests.in_states("pending")) == 1
+    assert len(slack.dm(ALICE)) == 1
+
+
+def test_help_answers_ephemerally(bot, slack):
+    """Given `/request-access help`, then only the requester sees how to use it; no modal opens."""
+    slack.command(CAROL, text="help")
+    assert "request-access" in str(slack.responses(CAROL)[-1])
+    assert slack.open_view(CAROL) is None
