@@ -62,12 +62,13 @@ def serve(host: str = typer.Option("0.0.0.0", help="address to listen on"),
 
 
 @cli.command()
-def demo(minutes: int = typer.Option(1, min=1, help="how long the demo access lasts")) -> None:
+def demo(minutes: int = typer.Option(1, min=1, help="how long the demo access lasts"),
+         fast: bool = typer.Option(False, help="jump the bot's clock to the expiry instead of waiting")) -> None:
     """Play one whole story against local stand-ins for Slack and Okta: no workspace needed."""
     from bot.demo import run_demo
 
     _setup_logging("WARNING")
-    sys.exit(run_demo(minutes))
+    sys.exit(run_demo(minutes, fast))
 
 
 @db.command("upgrade")
@@ -84,3 +85,6 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
 
 def main() -> None:
     cli()
+
+if __name__ == "__main__":
+    main()

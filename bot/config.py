@@ -63,6 +63,8 @@ class OktaConnectorConfig(_Strict):
     provisioning: bool = True
     sync_interval: Duration = Field(default=timedelta(minutes=15))
     page_size: int = Field(default=200, ge=1, le=1000)
+    max_attempts: int = Field(default=5, ge=1, le=20,
+                              description="tries per API call (429 / 5xx / network) before giving up")
 
     @field_validator("domain")
     @classmethod

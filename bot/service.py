@@ -35,7 +35,8 @@ def build_connector(connector_config) -> Connector:
     if connector_config.type == "okta":
         client = OktaClient(okta_base_url(connector_config.domain),
                             connector_config.token.get_secret_value(),
-                            page_size=connector_config.page_size)
+                            page_size=connector_config.page_size,
+                            max_attempts=connector_config.max_attempts)
         return OktaConnector(client)
     raise ValueError(f"unknown connector type {connector_config.type!r}")
 

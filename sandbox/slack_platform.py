@@ -95,10 +95,20 @@ class SlackPlatform:
         return response
 
     def click(self, user_id: str, action_id: str, *, value: str | None = None,
-              message: dict | None = None, view: dict | None = None) -> httpx.Response:
-        """`user_id` clicks a button they can see (by default in the newest DM message that has it)."""
+              message: dict | None = None, view: dict | None = None,
+              stale: bool = False) -> httpx.Response:
+        """`user_id` clicks a button they can see (by default in the newest DM message that has it).
+
+        With `stale=True` the click comes from `message` as the user's client still shows it,
+        although the bot has updated it since: Slack delivers such late clicks too.
+        """
         with self.lock:
-            seen, button = self._visible_button(user_id, action_id, value, message, view)
+            if stale:
+                seen = self._stale_copy(user_id, message)
+                button = next(b for b in buttons(seen.surface) if b.get("action_id") == action_id
+                              and value in (None, b.get("value")))
+            else:
+                seen, button = self._visible_button(user_id, action_id, value, message, view)
             payload = self._envelope("block_actions", user_id, trigger=True)
             action = {"action_id": action_id, "block_id": button["block_id"], "type": "button",
                       "text": button["text"], "action_ts": f"{time.time():.6f}"}
@@ -193,6 +203,11 @@ class SlackPlatform:
         seen = [_Seen("message", m, dm) for m in reversed(ws.messages.get(dm, []))] if dm else []
         seen += [_Seen("ephemeral", e, e["channel"]) for e in reversed(ws.ephemerals.get(user_id, []))]
         return seen + [_Seen("view", v) for v in (ws.top_modal(user_id), ws.home(user_id)) if v]
+
+    def _stale_copy(self, user_id: str, message: dict | None) -> _Seen:
+        assert message is not None, "a stale click needs the message copy the user still sees"
+        current = self._message_now(user_id, message["ts"])  # checks it is the user's own
+        return _Seen("message", copy.deepcopy(message), current.channel_id)
 
     def _message_now(self, user_id: str, ts: str) -> _Seen:
         """The message as the user sees it now, which may have changed since the test read it."""

@@ -36,7 +36,7 @@ def eventually(check, timeout: float = 5.0, interval: float = 0.02):
 
 
 def config_text(okta_url: str, owners=("alice@acme.com", BOB), approvals: int = 1,
-                durations="[1h, 4h, 8h, 1d]", max_duration="8h") -> str:
+                durations="[1h, 4h, 8h, 1d]", max_duration="8h", max_attempts: int = 5) -> str:
     return f"""
 connectors:
   okta:
@@ -46,6 +46,7 @@ connectors:
     owners: [{", ".join(owners)}]
     provisioning: true
     page_size: 3
+    max_attempts: {max_attempts}
 policy:
   durations: {durations}
   max_duration: {max_duration}

@@ -38,12 +38,12 @@ def request_footer(request: AccessRequest) -> str:
 
 
 def waiting(request: AccessRequest, approvers: list[str]) -> str:
-    return (f"Your request for {item(request)} ({describe_duration(request.duration)}) is waiting "
-            f"for approval by {mentions(approvers)}.")
+    return (f"Your request for {item(request)} for {describe_duration(request.duration)} is "
+            f"waiting for approval by {mentions(approvers)}.")
 
 
 def your_request(request: AccessRequest) -> str:
-    return f"Your request for {item(request)} ({describe_duration(request.duration)})."
+    return f"Your request for {item(request)} for {describe_duration(request.duration)}."
 
 
 def outcome(request: AccessRequest) -> str:
