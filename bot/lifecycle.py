@@ -20,7 +20,8 @@ from bot.domain.errors import (AlreadyDecidedError, InvalidRequestError, NotAnAp
 from bot.domain.policy import Policy, describe_duration
 from bot.domain.request import AccessRequest, State, Step, advance
 from bot.ports import Clock, Notifier, Person
-from connectors.base import Connector, ConnectorError, GrantOutcome, NotFoundError, TransientError
+from connectors.base import (Connector, ConnectorError, GrantOutcome, NotFoundError, Prior,
+                             TransientError)
 from storage.repositories import AuditLog, Catalog, DuplicateError, Requests
 from storage.tables import RequestRow
 
@@ -163,8 +164,9 @@ class Lifecycle:
             if request.preexisting is None:
                 # Recorded once, before our first write, so a retry after a crash cannot
                 # mistake our own grant for access the requester already had.
-                held = connector.has_grant(request.entitlement_id, request.account_id)
-                self.requests.set_once(request_id, "preexisting", held)
+                prior = connector.prior(request.entitlement_id, request.account_id)
+                self.requests.set_once(request_id, "preexisting", prior.held,
+                                       prior_detail=prior.detail)
                 request = self._get(request_id)
             if not request.preexisting:
                 outcome = connector.grant(request.entitlement_id, request.account_id)
@@ -206,7 +208,9 @@ class Lifecycle:
         request = self._get(request_id)
         if not request.preexisting:  # access the requester held before stays in place
             try:
-                self.connectors[request.connector_id].revoke(request.entitlement_id, request.account_id)
+                self.connectors[request.connector_id].revoke(
+                    request.entitlement_id, request.account_id,
+                    Prior(held=False, detail=request.prior_detail))
             except NotFoundError as exc:
                 log.info("request %s: target object gone, nothing to revoke (%s)", request_id, exc)
             except ConnectorError as exc:
@@ -284,4 +288,4 @@ def _to_domain(row: RequestRow) -> AccessRequest:
         decided_by=tuple(filter(None, row.decided_by.split(","))), decided_at=row.decided_at,
         decision_reason=row.decision_reason, granted_at=row.granted_at,
         expires_at=row.expires_at, revoked_at=row.revoked_at, preexisting=row.preexisting,
-        attempts=row.attempts, last_error=row.last_error)
+        prior_detail=row.prior_detail, attempts=row.attempts, last_error=row.last_error)

@@ -77,6 +77,8 @@ class Entitlement:
 
     `id` follows Baton's `<resourceType>:<resourceId>:<slug>`, e.g. `group:00g1abc:member`.
     `requestable` is False for entitlements the target manages itself (Okta APP_GROUP/BUILT_IN).
+    `provisionable` is False where the connector cannot grant it through the API (a Percipio
+    course): such a request, once approved, becomes a task for a person.
     """
 
     id: str
@@ -85,6 +87,7 @@ class Entitlement:
     display_name: str
     description: str = ""
     requestable: bool = True
+    provisionable: bool = True
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,30 @@ class Account:
 class Grant:
     entitlement_id: str
     account_id: str
+
+
+@dataclass(frozen=True)
+class Prior:
+    """What an account had before a grant, read BEFORE Latchkey's first write.
+
+    Latchkey stores it with the request and hands it back to `revoke`, so revoking undoes exactly
+    the grant and nothing else.  `held` means the account already had the entitlement: Latchkey
+    then neither grants nor revokes it.  `detail` is the connector's own note (JSON text), e.g.
+    the Celigo access level to restore.
+    """
+
+    held: bool
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Capability:
+    """One thing a connector can or cannot do with the credentials it was given."""
+
+    action: str  # "sync" or "provision"
+    subject: str  # e.g. "users", "group membership", "admin roles"
+    available: bool
+    reason: str = ""  # why not, in words an operator can act on
 
 
 class GrantOutcome(enum.Enum):
@@ -128,8 +155,12 @@ class Connector(Protocol):
 
     def has_grant(self, entitlement_id: str, account_id: str) -> bool: ...
 
+    def prior(self, entitlement_id: str, account_id: str) -> Prior: ...
+
     def grant(self, entitlement_id: str, account_id: str) -> GrantOutcome: ...
 
-    def revoke(self, entitlement_id: str, account_id: str) -> RevokeOutcome: ...
+    def revoke(self, entitlement_id: str, account_id: str, prior: Prior) -> RevokeOutcome: ...
+
+    def capabilities(self) -> list[Capability]: ...
 
     def close(self) -> None: ...

@@ -54,10 +54,10 @@ class Requests(_Repository):
                                                  RequestRow.lease_until <= now)
         return self._update(stale, request_id, {"lease_until": lease_until})
 
-    def set_once(self, request_id: str, field: str, value) -> bool:
+    def set_once(self, request_id: str, field: str, value, **with_it) -> bool:
         """Record a fact that must never change once known (e.g. access held before the grant)."""
         column = getattr(RequestRow, field)
-        return self._update(column.is_(None), request_id, {field: value})
+        return self._update(column.is_(None), request_id, {field: value, **with_it})
 
     def _update(self, condition, request_id: str, changes: dict) -> bool:
         with self._session() as session:

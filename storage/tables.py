@@ -59,6 +59,7 @@ class RequestRow(SQLModel, table=True):
     expires_at: datetime | None = _when()
     revoked_at: datetime | None = _when()
     preexisting: bool | None = None
+    prior_detail: str | None = Field(default=None, sa_column=Column(Text))
     # A worker holds a request in provisioning/revoking until lease_until; after that another
     # worker (or this one after a restart) may pick it up again.
     lease_until: datetime | None = _when()

@@ -13,6 +13,9 @@ from typing import Protocol
 
 from connectors.base import (
     Account,
+    Capability,
+    ConnectorError,
+    Prior,
     Entitlement,
     Grant,
     GrantOutcome,
@@ -155,13 +158,24 @@ class OktaConnector:
         kind, resource_id, slug = self._parse(entitlement_id)
         return kind.has_grant(resource_id, slug, account_id)
 
+    def prior(self, entitlement_id: str, account_id: str) -> Prior:
+        return Prior(held=self.has_grant(entitlement_id, account_id))
+
     def grant(self, entitlement_id: str, account_id: str) -> GrantOutcome:
         kind, resource_id, slug = self._parse(entitlement_id)
         return kind.grant(resource_id, slug, account_id)
 
-    def revoke(self, entitlement_id: str, account_id: str) -> RevokeOutcome:
+    def revoke(self, entitlement_id: str, account_id: str, prior: Prior) -> RevokeOutcome:
         kind, resource_id, slug = self._parse(entitlement_id)
         return kind.revoke(resource_id, slug, account_id)
+
+    def capabilities(self) -> list[Capability]:
+        try:
+            self._client.get_org()
+        except ConnectorError as exc:
+            return [Capability("sync", "users and groups", False, str(exc))]
+        return [Capability("sync", "users and groups", True),
+                Capability("provision", "group membership", True)]
 
     def close(self) -> None:
         self._client.close()

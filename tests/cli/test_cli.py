@@ -95,4 +95,4 @@ def test_db_upgrade_creates_the_schema(tmp_path):
     """Given an empty database, when `latchkey db upgrade` runs, then it reports the head revision."""
     result = run(["db", "upgrade"], env={"DATABASE_URL": f"sqlite:///{tmp_path}/new.db"})
     assert result.returncode == 0, result.stderr
-    assert "database at revision 0001" in result.stdout
+    assert "database at revision 0002" in result.stdout

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from connectors.base import (
+    Prior,
     ConnectorError,
     GrantOutcome,
     InvalidRequestError,
@@ -25,6 +26,8 @@ from connectors.base import (
 from connectors.okta.client import FIRST_BACKOFF, RATE_LIMIT_JITTER, OktaClient, okta_base_url
 from connectors.okta.connector import OktaConnector
 from sandbox.okta import OktaSandbox
+
+NOTHING_HELD = Prior(held=False)
 
 TOKEN = "okta-super-secret-4f9a2c"  # distinctive, so a leak into a message is easy to spot
 READ_ONLY = "okta-read-only-secret-7b1e0d"
@@ -144,7 +147,7 @@ def test_grant_then_revoke_changes_membership(okta, org, connector):
     finance = member_of(org["Finance"])
     assert connector.grant(finance, org["ada"]) is GrantOutcome.GRANTED
     assert okta.members(org["Finance"]) == {org["ada"]} and connector.has_grant(finance, org["ada"])
-    assert connector.revoke(finance, org["ada"]) is RevokeOutcome.REVOKED
+    assert connector.revoke(finance, org["ada"], NOTHING_HELD) is RevokeOutcome.REVOKED
     assert okta.members(org["Finance"]) == set() and not connector.has_grant(finance, org["ada"])
 
 
@@ -152,7 +155,7 @@ def test_repeated_grant_and_revoke_are_already_done(okta, org, connector):
     """Given a grant, when granting twice and revoking twice, then the repeats are ALREADY_* and write nothing."""
     legal = member_of(org["Legal"])
     outcomes = [connector.grant(legal, org["ada"]), connector.grant(legal, org["ada"]),
-                connector.revoke(legal, org["ada"]), connector.revoke(legal, org["ada"])]
+                connector.revoke(legal, org["ada"], NOTHING_HELD), connector.revoke(legal, org["ada"], NOTHING_HELD)]
     assert outcomes == [GrantOutcome.GRANTED, GrantOutcome.ALREADY_GRANTED,
                         RevokeOutcome.REVOKED, RevokeOutcome.ALREADY_REVOKED]
     assert [c.method for c in okta.membership_writes()] == ["PUT", "DELETE"]
@@ -181,7 +184,7 @@ def test_unknown_entitlement_ids_are_invalid(org, connector, entitlement):
     with pytest.raises(InvalidRequestError):
         connector.grant(entitlement, org["ada"])
     with pytest.raises(InvalidRequestError):
-        connector.revoke(entitlement, org["ada"])
+        connector.revoke(entitlement, org["ada"], NOTHING_HELD)
 
 
 def test_unknown_group_or_user_is_not_found(org, connector):
@@ -189,17 +192,17 @@ def test_unknown_group_or_user_is_not_found(org, connector):
     with pytest.raises(NotFoundError):
         connector.grant(member_of("00gmissing"), org["ada"])
     with pytest.raises(NotFoundError):
-        connector.revoke(member_of(org["eng"]), "00umissing")
+        connector.revoke(member_of(org["eng"]), "00umissing", NOTHING_HELD)
 
 
 def test_revoke_404_means_already_revoked_only_while_group_and_user_exist(okta, org, connector):
     """Given a DELETE answered 404, when the group still exists then ALREADY_REVOKED, and when it is gone then NotFoundError."""
     okta.fail(404, path=MEMBERSHIP, method="DELETE")
-    assert connector.revoke(member_of(org["eng"]), org["ada"]) is RevokeOutcome.ALREADY_REVOKED
+    assert connector.revoke(member_of(org["eng"]), org["ada"], NOTHING_HELD) is RevokeOutcome.ALREADY_REVOKED
     okta.fail(404, path=MEMBERSHIP, method="DELETE")
     okta.fail(404, path=f"/api/v1/groups/{org['eng']}", method="GET")
     with pytest.raises(NotFoundError):
-        connector.revoke(member_of(org["eng"]), org["user0"])
+        connector.revoke(member_of(org["eng"]), org["user0"], NOTHING_HELD)
 
 
 # -- retries ------------------------------------------------------------------------------------
@@ -272,7 +275,7 @@ def test_token_never_appears_in_errors_or_logs(okta, org, waits, caplog):
         wrong.list_accounts,
         lambda: read_only.grant(member_of(org["Finance"]), org["ada"]),
         lambda: full.grant(member_of(org["app"]), org["ada"]),
-        lambda: full.revoke(member_of("00gmissing"), "00umissing"),
+        lambda: full.revoke(member_of("00gmissing"), "00umissing", NOTHING_HELD),
         lambda: full.list_resources("group"),
         lambda: full.has_grant(member_of(org["eng"]), org["user4"]),
         lambda: full.list_resources("app"),

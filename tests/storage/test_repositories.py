@@ -27,7 +27,7 @@ def test_migrations_build_the_schema(engine):
     tables = set(inspect(engine).get_table_names())
     assert {"access_request", "approval", "catalog_entitlement", "catalog_account",
             "catalog_holding", "audit_event", "chat_message", "person"} <= tables
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == "0002"
 
 
 def test_move_is_compare_and_set(engine):
