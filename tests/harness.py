@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.config import Config, Settings, parse_config
+from bot.config import Config, Settings
 from bot.ports import ShiftedClock
 from bot.server import BackgroundServer
 from bot.service import Service

@@ -27,7 +27,7 @@ class SlackDirectory:
             return Person(user_id, cached.email, cached.name)
         try:
             user = self._client.users_info(user=user_id)["user"]
-        except SlackApiError as exc:
+        except SlackApiError:
             if cached:  # better a slightly stale email than no answer at all
                 return Person(user_id, cached.email, cached.name)
             raise

@@ -5,11 +5,8 @@ Latchkey's model (connector.py maps the JSON).  Each list method returns ONE pag
 `after` cursor of the next page (None at the end).  As baton-okta does, the cursor is the `after`
 value of the `Link rel="next"` header, and the next request is rebuilt from our own parameters.
 
-Retries live here, so every call gets the same policy, bounded by `max_attempts` calls in all:
-
-- 429: wait until Okta's window resets (`X-Rate-Limit-Reset` − `Date`, both from Okta's clock),
-  plus a little jitter; without those headers, fall back to exponential backoff.
-- 5xx, 408, timeouts, network errors: exponential backoff with jitter (0.5 s, 1 s, 2 s ...).
+Retries follow connectors/http.py; on a 429 the wait is until Okta's window resets
+(`X-Rate-Limit-Reset` − `Date`, both from Okta's clock).
 
 Retrying writes is safe: Okta's group-membership PUT and DELETE are idempotent.  Errors are the
 tree in connectors/base.py; their messages name the method, path and Okta's errorCode and
@@ -18,8 +15,6 @@ errorSummary, never the token (which lives only in the httpx client's default he
 
 from __future__ import annotations
 
-import logging
-import random
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
@@ -27,24 +22,10 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 
-from connectors.base import (
-    ConnectorError,
-    InvalidRequestError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitedError,
-    TransientError,
-)
-
-log = logging.getLogger(__name__)
+from connectors.base import ConnectorError
+from connectors.http import ApiClient
 
 MAX_PAGE_SIZE = 1000  # Okta caps `limit` here
-RATE_LIMIT_JITTER = 0.5  # seconds added at most to a rate-limit wait, so clients don't stampede
-MAX_RATE_LIMIT_WAIT = 60.0
-FIRST_BACKOFF = 0.5
-MAX_BACKOFF = 30.0
-
-_TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
 def okta_base_url(domain: str) -> str:
@@ -71,28 +52,26 @@ def okta_base_url(domain: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-class OktaClient:
+class OktaClient(ApiClient):
     """One Okta org, one API token, one pooled `httpx.Client`."""
+
+    api_name = "Okta"
 
     def __init__(self, base_url: str, token: str, *, page_size: int = 200, max_attempts: int = 5,
                  timeout: float = 10.0, sleep: Callable[[float], None] = time.sleep) -> None:
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
+        super().__init__(base_url, {"Authorization": f"SSWS {token}", "Accept": "application/json"},
+                         max_attempts=max_attempts, timeout=timeout, sleep=sleep)
         self._page_size = max(1, min(page_size, MAX_PAGE_SIZE))
-        self._max_attempts = max_attempts
-        self._sleep = sleep
-        self._http = httpx.Client(base_url=base_url, timeout=timeout, headers={
-            "Authorization": f"SSWS {token}", "Accept": "application/json"})
 
     # -- reads ----------------------------------------------------------------------------------
     def get_org(self) -> dict:
-        return self._request("GET", "/api/v1/org").json()
+        return self.request("GET", "/api/v1/org").json()
 
     def get_user(self, user_id: str) -> dict:
-        return self._request("GET", f"/api/v1/users/{_segment(user_id)}").json()
+        return self.request("GET", f"/api/v1/users/{_segment(user_id)}").json()
 
     def get_group(self, group_id: str) -> dict:
-        return self._request("GET", f"/api/v1/groups/{_segment(group_id)}").json()
+        return self.request("GET", f"/api/v1/groups/{_segment(group_id)}").json()
 
     def list_users(self, after: str | None = None,
                    search: str | None = None) -> tuple[list[dict], str | None]:
@@ -117,10 +96,10 @@ class OktaClient:
 
     # -- writes ---------------------------------------------------------------------------------
     def add_member(self, group_id: str, user_id: str) -> None:
-        self._request("PUT", _membership_path(group_id, user_id))
+        self.request("PUT", _membership_path(group_id, user_id))
 
     def remove_member(self, group_id: str, user_id: str) -> None:
-        self._request("DELETE", _membership_path(group_id, user_id))
+        self.request("DELETE", _membership_path(group_id, user_id))
 
     def close(self) -> None:
         self._http.close()
@@ -132,50 +111,14 @@ class OktaClient:
         if after:
             params["after"] = after
         params.update({name: value for name, value in filters.items() if value is not None})
-        response = self._request("GET", path, params)
+        response = self.request("GET", path, params=params)
         return response.json(), _next_cursor(response, path)
 
-    def _request(self, method: str, path: str,
-                 params: dict[str, str] | None = None) -> httpx.Response:
-        attempt = 1
-        while True:
-            try:
-                return self._send(method, path, params)
-            except TransientError as error:
-                if attempt >= self._max_attempts:
-                    raise
-                delay = _retry_delay(error, attempt)
-                log.warning("%s; attempt %d of %d, retrying in %.2f s",
-                            error, attempt, self._max_attempts, delay)
-                self._sleep(delay)
-                attempt += 1
+    def describe_error(self, response: httpx.Response) -> str:
+        return _describe(response)
 
-    def _send(self, method: str, path: str, params: dict[str, str] | None) -> httpx.Response:
-        try:
-            response = self._http.request(method, path, params=params)
-        except _TRANSPORT_ERRORS as exc:
-            reason = f"{type(exc).__name__}: {exc}"
-            raise TransientError(f"Okta {method} {path} failed: {reason}") from exc
-        if response.is_success:
-            return response
-        raise _error_for(method, path, response)
-
-
-def _error_for(method: str, path: str, response: httpx.Response) -> ConnectorError:
-    """Map a non-2xx answer onto connectors/base.py's error tree."""
-    status = response.status_code
-    message = f"Okta {method} {path} answered {status} {_describe(response)}"
-    if status == 429:
-        return RateLimitedError(message, retry_after=_rate_limit_reset(response))
-    if status >= 500 or status == 408:
-        return TransientError(message)
-    if status in (401, 403):
-        return PermissionDeniedError(message)
-    if status == 404:
-        return NotFoundError(message)
-    if 400 <= status < 500:
-        return InvalidRequestError(message)
-    return ConnectorError(message)  # e.g. a redirect: we never follow them
+    def retry_after(self, response: httpx.Response) -> float | None:
+        return _rate_limit_reset(response)
 
 
 def _describe(response: httpx.Response) -> str:
@@ -199,13 +142,6 @@ def _rate_limit_reset(response: httpx.Response) -> float | None:
     except (KeyError, ValueError, TypeError):
         return None
     return max(reset - date, 0.0)
-
-
-def _retry_delay(error: TransientError, attempt: int) -> float:
-    if isinstance(error, RateLimitedError) and error.retry_after is not None:
-        return min(error.retry_after + random.uniform(0, RATE_LIMIT_JITTER), MAX_RATE_LIMIT_WAIT)
-    delay = min(FIRST_BACKOFF * 2 ** (attempt - 1), MAX_BACKOFF)
-    return min(delay + random.uniform(0, delay / 4), MAX_BACKOFF)
 
 
 def _next_cursor(response: httpx.Response, path: str) -> str | None:

@@ -23,7 +23,8 @@ from connectors.base import (
     RevokeOutcome,
     TransientError,
 )
-from connectors.okta.client import FIRST_BACKOFF, RATE_LIMIT_JITTER, OktaClient, okta_base_url
+from connectors.http import FIRST_BACKOFF, RATE_LIMIT_JITTER
+from connectors.okta.client import OktaClient, okta_base_url
 from connectors.okta.connector import OktaConnector
 from sandbox.okta import OktaSandbox
 
