@@ -1,0 +1,335 @@
+"""Celigo as a Latchkey connector: maps integrator.io's wire JSON onto connectors/base.py.
+
+Accounts are account shares ("ashares"); an Account's id is the share `_id`, which is what a
+grant writes to.  Two resource types, as in baton-celigo:
+
+- `role`: the account-wide access level, three synthesised resources (`administrator`, `manage`,
+  `monitor`), entitlement `role:<level>:assigned`.  Provisionable: a grant sets the share's
+  `accessLevel`; a revoke puts back the level recorded in `Prior.detail`.
+- `integration`: one resource per integration, entitlements `integration:<id>:manage|monitor`
+  from the shares' per-integration `integrationAccessLevel`.  Sync-only, as in baton-celigo.
+
+Celigo's `PUT /v1/ashares/{id}` replaces the record and erases what the body omits, so every write
+is read-modify-write of the whole record changing `accessLevel` only; per-integration access and
+every other setting go back as they were.  (Celigo offers no ETag, so a change made by someone else
+between our GET and PUT can be overwritten; the window is one round trip.)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Protocol
+
+from connectors.base import (
+    Account,
+    Capability,
+    ConnectorError,
+    Entitlement,
+    Grant,
+    GrantOutcome,
+    InvalidRequestError,
+    Page,
+    PermissionDeniedError,
+    Prior,
+    Resource,
+    ResourceType,
+    RevokeOutcome,
+)
+from connectors.celigo.client import CeligoClient
+
+# Widest first; a grant never lowers a user's access (see _Roles.grant).
+ROLE_RANK = {"administrator": 3, "manage": 2, "monitor": 1}
+ROLE_NAMES = {"administrator": "Administrator", "manage": "Manage (all integrations)",
+              "monitor": "Monitor (all integrations)"}
+INTEGRATION_LEVELS = ("manage", "monitor")
+FULL_ACCESS_SCOPE = "*"  # what Celigo's GET /v1/tokenInfo reports for a Full access token
+
+# Fields Celigo's schema marks read-only (response.yml) or sets itself; left out of a PUT body so
+# the write carries exactly the user's settings.
+READ_ONLY_FIELDS = frozenset({"_id", "accepted", "dismissed", "lastSignIn", "isProductionAdmin",
+                              "createdVia", "sharedWithUser", "createdAt", "lastModified"})
+
+
+def entitlement_id(resource_type: str, resource_id: str, slug: str) -> str:
+    return f"{resource_type}:{resource_id}:{slug}"
+
+
+class _ResourceKind(Protocol):
+    """What the connector needs from one Celigo resource type."""
+
+    resource_type: ResourceType
+
+    def list(self, cursor: str | None) -> Page[Resource]: ...
+
+    def entitlements(self, resource: Resource) -> list[Entitlement]: ...
+
+    def grants(self, resource: Resource, cursor: str | None) -> Page[Grant]: ...
+
+    def has_grant(self, resource_id: str, slug: str, share: dict) -> bool: ...
+
+    def prior(self, resource_id: str, slug: str, share: dict) -> Prior: ...
+
+    def grant(self, resource_id: str, slug: str, share: dict) -> GrantOutcome: ...
+
+    def revoke(self, resource_id: str, slug: str, share: dict, prior: Prior) -> RevokeOutcome: ...
+
+
+class _Roles:
+    """The account-wide access level; `role:<level>:assigned`."""
+
+    resource_type = ResourceType("role", "Celigo account role")
+    SLUG = "assigned"
+
+    def __init__(self, client: CeligoClient) -> None:
+        self._client = client
+
+    def list(self, cursor: str | None) -> Page[Resource]:
+        # Synthesised, as baton-celigo does: the levels are fixed, there is nothing to page.
+        return Page([Resource(type="role", id=level, name=f"Celigo {ROLE_NAMES[level]}")
+                     for level in ROLE_RANK])
+
+    def entitlements(self, resource: Resource) -> list[Entitlement]:
+        return [Entitlement(
+            id=entitlement_id("role", resource.id, self.SLUG), resource=resource, slug=self.SLUG,
+            display_name=resource.name,
+            description=f"Account-wide Celigo access level {resource.id!r}")]
+
+    def grants(self, resource: Resource, cursor: str | None) -> Page[Grant]:
+        shares, next_cursor = self._client.list_shares(cursor)
+        granted = entitlement_id("role", resource.id, self.SLUG)
+        return Page([Grant(granted, share["_id"]) for share in shares
+                     if share.get("accessLevel") == resource.id], next_cursor)
+
+    def has_grant(self, level: str, slug: str, share: dict) -> bool:
+        self._check(level, slug)
+        return share.get("accessLevel") == level
+
+    def prior(self, level: str, slug: str, share: dict) -> Prior:
+        # None (no account-wide level: an integration-only user) is a level to restore too.
+        detail = json.dumps({"accessLevel": share.get("accessLevel")})
+        return Prior(held=self.has_grant(level, slug, share), detail=detail)
+
+    def grant(self, level: str, slug: str, share: dict) -> GrantOutcome:
+        self._check(level, slug)
+        # A user already at this level or a wider one keeps it: a grant must never lower access.
+        if ROLE_RANK.get(share.get("accessLevel"), 0) >= ROLE_RANK[level]:
+            return GrantOutcome.ALREADY_GRANTED
+        self._client.put_share(share["_id"], _with_level(share, level))
+        return GrantOutcome.GRANTED
+
+    def revoke(self, level: str, slug: str, share: dict, prior: Prior) -> RevokeOutcome:
+        self._check(level, slug)
+        previous = _previous_level(prior)
+        # Someone else changed the level since our grant: theirs stands, ours is already gone.
+        if share.get("accessLevel") != level:
+            return RevokeOutcome.ALREADY_REVOKED
+        self._client.put_share(share["_id"], _with_level(share, previous))
+        return RevokeOutcome.REVOKED
+
+    def _check(self, level: str, slug: str) -> None:
+        if level not in ROLE_RANK or slug != self.SLUG:
+            raise InvalidRequestError(f"Celigo roles are role:<{'|'.join(ROLE_RANK)}>:"
+                                      f"{self.SLUG}, not role:{level}:{slug}")
+
+
+class _Integrations:
+    """Integrations and the per-integration access Celigo records on each share; sync-only."""
+
+    resource_type = ResourceType("integration", "Celigo integration")
+
+    def __init__(self, client: CeligoClient) -> None:
+        self._client = client
+
+    def list(self, cursor: str | None) -> Page[Resource]:
+        integrations, next_cursor = self._client.list_integrations(cursor)
+        return Page([_integration_resource(item) for item in integrations], next_cursor)
+
+    def entitlements(self, resource: Resource) -> list[Entitlement]:
+        return [Entitlement(
+            id=entitlement_id("integration", resource.id, level), resource=resource, slug=level,
+            display_name=f"{resource.name} ({level})",
+            description=f"Per-integration {level} access to {resource.name} (managed in Celigo)",
+            requestable=False, provisionable=False) for level in INTEGRATION_LEVELS]
+
+    def grants(self, resource: Resource, cursor: str | None) -> Page[Grant]:
+        # The documented per-integration record is the share's integrationAccessLevel.  Celigo
+        # keeps it, though it ignores it, while the account-wide level is manage or
+        # administrator; the role grant shows that wider access.
+        shares, next_cursor = self._client.list_shares(cursor)
+        return Page([Grant(entitlement_id("integration", resource.id, entry["accessLevel"]),
+                           share["_id"])
+                     for share in shares for entry in share.get("integrationAccessLevel") or []
+                     if entry.get("_integrationId") == resource.id], next_cursor)
+
+    def has_grant(self, integration_id: str, slug: str, share: dict) -> bool:
+        if slug not in INTEGRATION_LEVELS:
+            raise InvalidRequestError(f"Celigo integration access is manage or monitor, "
+                                      f"not {slug!r}")
+        return any(entry.get("_integrationId") == integration_id
+                   and entry.get("accessLevel") == slug
+                   for entry in share.get("integrationAccessLevel") or [])
+
+    def prior(self, integration_id: str, slug: str, share: dict) -> Prior:
+        return Prior(held=self.has_grant(integration_id, slug, share))
+
+    def grant(self, integration_id: str, slug: str, share: dict) -> GrantOutcome:
+        raise self._sync_only()
+
+    def revoke(self, integration_id: str, slug: str, share: dict, prior: Prior) -> RevokeOutcome:
+        raise self._sync_only()
+
+    @staticmethod
+    def _sync_only() -> InvalidRequestError:
+        return InvalidRequestError("Celigo per-integration access is sync-only in Latchkey; "
+                                   "change it in Celigo")
+
+
+class CeligoConnector:
+    """The `Connector` of connectors/base.py for one Celigo account."""
+
+    def __init__(self, client: CeligoClient) -> None:
+        self._client = client
+        kinds: list[_ResourceKind] = [_Roles(client), _Integrations(client)]
+        self._kinds = {kind.resource_type.id: kind for kind in kinds}
+
+    def resource_types(self) -> list[ResourceType]:
+        return [kind.resource_type for kind in self._kinds.values()]
+
+    def list_accounts(self, cursor: str | None = None) -> Page[Account]:
+        shares, next_cursor = self._client.list_shares(cursor)
+        return Page([_account(share) for share in shares], next_cursor)
+
+    def list_resources(self, resource_type: str, cursor: str | None = None) -> Page[Resource]:
+        return self._kind(resource_type).list(cursor)
+
+    def list_entitlements(self, resource: Resource) -> list[Entitlement]:
+        return self._kind(resource.type).entitlements(resource)
+
+    def list_grants(self, resource: Resource, cursor: str | None = None) -> Page[Grant]:
+        return self._kind(resource.type).grants(resource, cursor)
+
+    def find_account(self, email: str) -> Account | None:
+        # Celigo documents no email filter on /v1/ashares, so this walks the shares (an account
+        # has a few hundred users at most); a person has one share per account, so the first
+        # match is the only one.
+        wanted = email.strip().lower()
+        cursor: str | None = None
+        while True:
+            page = self.list_accounts(cursor)
+            match = next((account for account in page.items if account.email == wanted), None)
+            if match is not None or page.next_cursor is None:
+                return match
+            cursor = page.next_cursor
+
+    def has_grant(self, entitlement_id: str, account_id: str) -> bool:
+        kind, resource_id, slug = self._parse(entitlement_id)
+        return kind.has_grant(resource_id, slug, self._client.get_share(account_id))
+
+    def prior(self, entitlement_id: str, account_id: str) -> Prior:
+        kind, resource_id, slug = self._parse(entitlement_id)
+        return kind.prior(resource_id, slug, self._client.get_share(account_id))
+
+    def grant(self, entitlement_id: str, account_id: str) -> GrantOutcome:
+        kind, resource_id, slug = self._parse(entitlement_id)
+        return kind.grant(resource_id, slug, self._client.get_share(account_id))
+
+    def revoke(self, entitlement_id: str, account_id: str, prior: Prior) -> RevokeOutcome:
+        kind, resource_id, slug = self._parse(entitlement_id)
+        return kind.revoke(resource_id, slug, self._client.get_share(account_id), prior)
+
+    def capabilities(self) -> list[Capability]:
+        users = _problem(self._client.list_shares)
+        # Per-integration access is read from the shares, so it needs the users' read too.
+        integrations = _problem(self._client.list_integrations) or users
+        roles = users or self._write_problem()
+        return [
+            Capability("sync", "users and account roles", users is None, users or ""),
+            Capability("sync", "integrations and per-integration access", integrations is None,
+                       integrations or ""),
+            Capability("provision", "account roles (access level)", roles is None, roles or ""),
+            Capability("provision", "per-integration access", False,
+                       "sync-only in Latchkey: change per-integration access in Celigo"),
+        ]
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _write_problem(self) -> str | None:
+        """Why this token cannot change users, or None.  Celigo has no dry-run write, so this
+        reads the token's scope: only a Full access token (issued by an account owner or
+        administrator) may change users; a Custom token cannot (inferred from Celigo's docs)."""
+        try:
+            scope = self._client.token_info().get("scope")
+        except ConnectorError as exc:
+            return _reason(exc)
+        if scope != FULL_ACCESS_SCOPE:
+            return ("permission denied: the token's scope is not Full access; changing a user's "
+                    "access level needs a Full access token from an account owner or administrator")
+        return None
+
+    def _kind(self, resource_type: str) -> _ResourceKind:
+        if resource_type not in self._kinds:
+            raise InvalidRequestError(f"Celigo has no resource type {resource_type!r} in Latchkey "
+                                      f"(known: {', '.join(self._kinds)})")
+        return self._kinds[resource_type]
+
+    def _parse(self, entitlement_id: str) -> tuple[_ResourceKind, str, str]:
+        parts = entitlement_id.split(":")
+        if len(parts) != 3 or not all(parts):
+            raise InvalidRequestError(
+                f"entitlement id {entitlement_id!r} is not <type>:<resourceId>:<slug>")
+        resource_type, resource_id, slug = parts
+        return self._kind(resource_type), resource_id, slug
+
+
+def _problem(probe: Callable[[], object]) -> str | None:
+    """None if `probe()` (one page of a list) works, else why not."""
+    try:
+        probe()
+    except ConnectorError as exc:
+        return _reason(exc)
+    return None
+
+
+def _reason(exc: ConnectorError) -> str:
+    if isinstance(exc, PermissionDeniedError):
+        return f"permission denied: the token may not do this ({exc})"
+    return str(exc)
+
+
+def _previous_level(prior: Prior) -> str | None:
+    """The level recorded before the grant; refusing to guess (baton-celigo always restores
+    monitor, which can raise or lower a user's access)."""
+    try:
+        previous = json.loads(prior.detail or "")["accessLevel"]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InvalidRequestError("Celigo role revoke needs the access level recorded before the "
+                                  f"grant (Prior.detail), got {prior.detail!r}") from exc
+    if previous is not None and previous not in ROLE_RANK:
+        raise InvalidRequestError(f"Prior.detail holds an unknown Celigo access level {previous!r}")
+    return previous
+
+
+def _with_level(share: dict, level: str | None) -> dict:
+    """The share's writable fields as they are, with `accessLevel` set (or removed for None)."""
+    body = {key: value for key, value in share.items()
+            if key not in READ_ONLY_FIELDS and key != "accessLevel"}
+    return body if level is None else {**body, "accessLevel": level}
+
+
+def _integration_resource(integration: dict) -> Resource:
+    return Resource(type="integration", id=integration["_id"],
+                    name=integration.get("name") or integration["_id"],
+                    description=integration.get("description") or "")
+
+
+def _account(share: dict) -> Account:
+    user = share.get("sharedWithUser") or {}
+    email = (user.get("email") or "").lower()
+    # A pending (accepted false) or declined invitation, or a disabled user, cannot sign in.
+    # `accepted` is optional in Celigo's schema, so only an explicit false counts as pending.
+    active = (share.get("accepted") is not False and not share.get("dismissed")
+              and not share.get("disabled"))
+    return Account(id=share["_id"], email=email, display_name=user.get("name") or email,
+                   active=active)
