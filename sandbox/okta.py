@@ -1,11 +1,28 @@
 """A stateful local stand-in for the Okta Management API (`/api/v1`), served over real HTTP.
 
-It answers the calls Latchkey's Okta connector makes the way Okta does (see
-research/connectors.md §2 and §7): `SSWS` token auth with a super-admin or read-only tier, Okta's
-error body, `X-Rate-Limit-*` and `Date` on every response, `Link` pagination with an opaque
-`after` cursor, DEPROVISIONED users hidden unless `search`/`filter` is given, and group
-membership that only OKTA_GROUP groups allow to change.  `page_size` caps every page so tests
-see many pages with a handful of objects.  Faults come from `rate_limit()` and `fail()`.
+It answers the calls Latchkey's Okta connector makes the way Okta does (research/connectors.md §2
+and §7): `SSWS` token auth, Okta's error body, `X-Rate-Limit-*` and `Date` on every response,
+`Link` pagination with an opaque `after` cursor (`page_size` caps every page, so a handful of
+objects makes many pages), DEPROVISIONED users hidden unless `search`/`filter` is given, and
+membership changes only for OKTA_GROUP groups.  Faults come from `rate_limit()` and `fail()`.
+
+Apps: Okta keeps ONE assignment per app and user.  Assigning a group to an app makes its members
+app users of scope GROUP; a direct assignment (scope USER) wins while it exists.  Deleting an app
+user whom an assigned group still covers is refused with 403 E0000046 (as real Okta does, per
+terraform-provider-okta's notes); `POST /apps/{a}/users/{u} {"scope": "GROUP"|"USER"}` converts
+between the two (as Okta's Workflows template "Convert Application Assignment Scope" does).
+
+Admin roles: users and groups hold role assignments (a user's list shows both, with
+assignmentType USER or GROUP); a duplicate direct assignment answers E0000090 (409: status not
+verified); `/groups/{id}/roles` is never paged (no `rel="next"`).
+
+Token tiers (research §2.9), each token owned by an admin service account that `/users/me`
+returns and that no listing shows (so seeded counts stay exact):
+  super_admin      SUPER_ADMIN: everything;
+  group_app_admin  READ_ONLY_ADMIN + APP_ADMIN + USER_ADMIN: reads and group/app writes, but no
+                   admin-role reads or writes (403 E0000006);
+  read_only        a custom role with okta.iam.read (+ users/groups/apps read): every read,
+                   no write.
 """
 
 from __future__ import annotations
@@ -20,10 +37,31 @@ from urllib.parse import unquote, urlencode
 
 from sandbox.server import Call, Reply, SandboxServer
 
-TIERS = ("super_admin", "read_only")
 USER_STATUSES = ("ACTIVE", "DEPROVISIONED", "LOCKED_OUT", "PASSWORD_EXPIRED", "PROVISIONED",
                  "RECOVERY", "STAGED", "SUSPENDED")
 GROUP_TYPES = ("OKTA_GROUP", "APP_GROUP", "BUILT_IN")
+APP_STATUSES = ("ACTIVE", "INACTIVE")
+SIGN_ON_MODES = ("AUTO_LOGIN", "BASIC_AUTH", "BOOKMARK", "BROWSER_PLUGIN", "OPENID_CONNECT",
+                 "SAML_1_1", "SAML_2_0", "SECURE_PASSWORD_STORE", "WS_FEDERATION")
+STANDARD_ROLES = {
+    "API_ACCESS_MANAGEMENT_ADMIN": "API Access Management Administrator",
+    "APP_ADMIN": "Application Administrator",
+    "GROUP_MEMBERSHIP_ADMIN": "Group Membership Administrator",
+    "HELP_DESK_ADMIN": "Help Desk Administrator",
+    "MOBILE_ADMIN": "Mobile Administrator",
+    "ORG_ADMIN": "Organization Administrator",
+    "READ_ONLY_ADMIN": "Read-Only Administrator",
+    "REPORT_ADMIN": "Report Administrator",
+    "SUPER_ADMIN": "Super Administrator",
+    "USER_ADMIN": "Group Administrator",
+}
+# tier → (rights, the owner's standard roles, the owner's custom-role permissions)
+READ_ONLY_PERMISSIONS = ("okta.iam.read", "okta.users.read", "okta.groups.read", "okta.apps.read")
+TIERS = {
+    "super_admin": ({"read", "write", "role_read", "role_write"}, ("SUPER_ADMIN",), ()),
+    "group_app_admin": ({"read", "write"}, ("READ_ONLY_ADMIN", "APP_ADMIN", "USER_ADMIN"), ()),
+    "read_only": ({"read", "role_read"}, (), READ_ONLY_PERMISSIONS),
+}
 
 MAX_LIMIT = 1000  # Okta's own cap on `limit`
 RATE_LIMIT = 600  # requests per minute reported in X-Rate-Limit-Limit (reported, not enforced)
@@ -37,7 +75,9 @@ _SUMMARIES = {
     "E0000011": "Invalid token provided",
     "E0000022": "The endpoint does not support the provided HTTP method",
     "E0000031": "Invalid search criteria.",
+    "E0000046": "Deactivate application for user forbidden.",
     "E0000047": "API call exceeded rate limit due to too many requests.",
+    "E0000090": "Duplicate role assignment exception.",
 }
 _CODE_FOR_STATUS = {400: "E0000001", 401: "E0000011", 403: "E0000006", 404: "E0000007",
                     405: "E0000022", 429: "E0000047"}
@@ -45,6 +85,7 @@ _CODE_FOR_STATUS = {400: "E0000001", 401: "E0000011", 403: "E0000006", 404: "E00
 # The only user queries the connector sends; anything else is refused rather than ignored, so
 # a client relying on an unsupported expression fails here instead of in production.
 _EMAIL_EQ = re.compile(r'profile\.email eq "((?:[^"\\]|\\.)*)"')
+_APP_STATUS_EQ = re.compile(r'status eq "(ACTIVE|INACTIVE)"')
 
 
 class OktaError(Exception):
@@ -57,7 +98,7 @@ class OktaError(Exception):
         self.summary = summary or _SUMMARIES[code]
 
     @classmethod
-    def for_status(cls, status: int) -> "OktaError":
+    def for_status(cls, status: int) -> OktaError:
         fallback = "E0000009" if status >= 500 else "E0000001"
         return cls(status, _CODE_FOR_STATUS.get(status, fallback))
 
@@ -75,8 +116,12 @@ def _not_found(object_id: str, kind: str) -> OktaError:
     return OktaError(404, "E0000007", f"Not found: Resource not found: {object_id} ({kind})")
 
 
-def _iso(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(epoch))
+def _invalid(cause: str) -> OktaError:
+    return OktaError(400, "E0000001", causes=(cause,))
+
+
+def _iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
 
 
 def _okta_id(prefix: str, serial: int) -> str:
@@ -86,56 +131,52 @@ def _okta_id(prefix: str, serial: int) -> str:
 
 
 class OktaSandbox(SandboxServer):
-    """Okta users, groups and group membership behind the Management API."""
+    """Okta users, groups, apps, admin roles and their assignments behind the Management API."""
 
     def __init__(self, page_size: int = 3, tokens: dict[str, str] | None = None) -> None:
         super().__init__()
         self.page_size = page_size
         self.tokens = dict(tokens or {"okta-test-token": "super_admin"})
         if unknown := set(self.tokens.values()) - set(TIERS):
-            raise ValueError(f"unknown token tier(s) {sorted(unknown)}; use one of {TIERS}")
+            raise ValueError(f"unknown token tier(s) {sorted(unknown)}; use one of {list(TIERS)}")
+        self._serial = 0
         self._users: dict[str, dict] = {}
         self._groups: dict[str, dict] = {}
         self._members: dict[str, set[str]] = {}
-        self._writes: list[Call] = []
-        self._serial = 0
+        self._apps: dict[str, dict] = {}
+        self._app_groups: dict[str, dict[str, dict]] = {}  # app → group → assignment
+        self._direct: dict[str, dict[str, dict]] = {}  # app → user → scope USER record
+        self._derived: dict[str, dict[str, dict]] = {}  # app → user → scope GROUP record
+        self._user_roles: dict[str, list[dict]] = {}
+        self._group_roles: dict[str, list[dict]] = {}
+        self._custom_roles: dict[str, dict] = {}
+        self._admins: dict[str, dict] = {}  # token owners: reachable by id, never listed
+        self._owner_of: dict[str, str] = {}  # token → owner id
+        self._accepted: dict[str, list[Call]] = {"membership": [], "app": [], "role": []}
         self._rate_window, self._rate_used = 0, 0
         self._org = {"id": _okta_id("00o", 0), "companyName": "Latchkey Sandbox",
-                     "subdomain": "sandbox", "status": "ACTIVE", "created": _iso(time.time())}
-        self._routes = [
-            (re.compile(r"/api/v1/org"), {"GET": self._get_org}),
-            (re.compile(r"/api/v1/users"), {"GET": self._list_users}),
-            (re.compile(r"/api/v1/users/(?P<uid>[^/]+)"), {"GET": self._get_user}),
-            (re.compile(r"/api/v1/users/(?P<uid>[^/]+)/groups"), {"GET": self._list_user_groups}),
-            (re.compile(r"/api/v1/groups"), {"GET": self._list_groups}),
-            (re.compile(r"/api/v1/groups/(?P<gid>[^/]+)"), {"GET": self._get_group}),
-            (re.compile(r"/api/v1/groups/(?P<gid>[^/]+)/users"), {"GET": self._list_group_users}),
-            (re.compile(r"/api/v1/groups/(?P<gid>[^/]+)/users/(?P<uid>[^/]+)"),
-             {"PUT": self._put_member, "DELETE": self._delete_member}),
-        ]
+                     "subdomain": "sandbox", "status": "ACTIVE", "created": _iso()}
+        for token, tier in self.tokens.items():
+            self._owner_of[token] = self._add_admin(tier)
+        self._routes = self._route_table()
 
     # -- seeding and inspection (for tests) ---------------------------------------------------
     def add_user(self, email: str, first: str = "", last: str = "", status: str = "ACTIVE") -> str:
         if status not in USER_STATUSES:
             raise ValueError(f"unknown user status {status!r}")
         with self.lock:
-            if any(u["profile"]["login"].lower() == email.lower() for u in self._users.values()):
+            if any(u["profile"]["login"].lower() == email.lower()
+                   for u in [*self._users.values(), *self._admins.values()]):
                 raise ValueError(f"login {email!r} already exists")  # Okta logins are unique
-            user_id, now = self._next_id("00u"), _iso(time.time())
-            self._users[user_id] = {
-                "id": user_id, "status": status, "created": now,
-                "activated": None if status == "STAGED" else now,
-                "statusChanged": now, "lastLogin": None, "lastUpdated": now,
-                "profile": {"login": email, "email": email, "firstName": first, "lastName": last,
-                            "displayName": f"{first} {last}".strip() or None, "secondEmail": None},
-            }
-            return user_id
+            user = self._new_user(email, first, last, status)
+            self._users[user["id"]] = user
+            return user["id"]
 
     def add_group(self, name: str, type: str = "OKTA_GROUP", description: str = "") -> str:
         if type not in GROUP_TYPES:
             raise ValueError(f"unknown group type {type!r}")
         with self.lock:
-            group_id, now = self._next_id("00g"), _iso(time.time())
+            group_id, now = self._next_id("00g"), _iso()
             self._groups[group_id] = {
                 "id": group_id, "type": type, "created": now, "lastUpdated": now,
                 "lastMembershipUpdated": now, "objectClass": ["okta:user_group"],
@@ -151,14 +192,80 @@ class OktaSandbox(SandboxServer):
                 raise KeyError(user_id)
             self._members[group_id].add(user_id)
 
+    def add_app(self, label: str, status: str = "ACTIVE", sign_on_mode: str = "SAML_2_0") -> str:
+        if status not in APP_STATUSES or sign_on_mode not in SIGN_ON_MODES:
+            raise ValueError(f"unknown app status {status!r} or sign-on mode {sign_on_mode!r}")
+        with self.lock:
+            app_id, now = self._next_id("0oa"), _iso()
+            name = re.sub(r"\W+", "", label.lower()) or "app"
+            self._apps[app_id] = {
+                "id": app_id, "name": name, "label": label, "status": status,
+                "signOnMode": sign_on_mode, "created": now, "lastUpdated": now,
+                "features": [], "accessibility": {"selfService": False},
+                "visibility": {"autoSubmitToolbar": False, "hide": {"iOS": False, "web": False}},
+            }
+            self._app_groups[app_id], self._direct[app_id], self._derived[app_id] = {}, {}, {}
+            return app_id
+
+    def assign_app_user(self, app_id: str, user_id: str, scope: str = "USER") -> None:
+        """Seed an assignment: USER makes it direct; GROUP turns a direct one back to the group
+        that covers the user (there must be one: GROUP-scope users come from groups)."""
+        with self.lock:
+            self._app(app_id)
+            self._set_scope(app_id, self._user(user_id)["id"], scope)
+
+    def assign_app_group(self, app_id: str, group_id: str) -> None:
+        """Assign a group to an app: its members become app users of scope GROUP."""
+        with self.lock:
+            self._assign_group(self._app(app_id)["id"], self._group(group_id)["id"], {})
+
+    def assign_role(self, user_id: str, role_type: str) -> str:
+        """Give a user a standard admin role directly; returns the assignment id."""
+        if role_type not in STANDARD_ROLES:
+            raise ValueError(f"unknown standard role type {role_type!r}")
+        with self.lock:
+            return self._assign_role(self._user(user_id)["id"], role_type)["id"]
+
+    def assign_group_role(self, group_id: str, role_type: str) -> str:
+        if role_type not in STANDARD_ROLES:
+            raise ValueError(f"unknown standard role type {role_type!r}")
+        with self.lock:
+            self._group(group_id)
+            assignment = self._role_json(role_type, "GROUP", f"/api/v1/groups/{group_id}")
+            self._group_roles.setdefault(group_id, []).append(assignment)
+            return assignment["id"]
+
     def members(self, group_id: str) -> set[str]:
         with self.lock:
             return set(self._members[group_id])
 
+    def app_users(self, app_id: str) -> dict[str, str]:
+        """user id → scope (USER or GROUP) of everyone assigned to the app."""
+        with self.lock:
+            return {uid: scope for uid, (scope, _, _) in self._app_users(app_id).items()}
+
+    def user_roles(self, user_id: str) -> set[tuple[str, str]]:
+        """(role type, assignmentType) pairs the user holds, directly or through groups."""
+        with self.lock:
+            return {(r["type"], r["assignmentType"]) for r in self._roles_of(user_id)}
+
+    def token_owner(self, token: str) -> str:
+        return self._owner_of[token]
+
     def membership_writes(self) -> list[Call]:
         """Membership PUT/DELETE calls that were accepted (not faulted, refused or rejected)."""
         with self.lock:
-            return list(self._writes)
+            return list(self._accepted["membership"])
+
+    def app_writes(self) -> list[Call]:
+        """Accepted app-assignment writes (users and groups)."""
+        with self.lock:
+            return list(self._accepted["app"])
+
+    def role_writes(self) -> list[Call]:
+        """Accepted admin-role POST/DELETE calls."""
+        with self.lock:
+            return list(self._accepted["role"])
 
     # -- faults ---------------------------------------------------------------------------------
     def rate_limit(self, times: int = 1, path: str = ".*", reset_in: int = 1) -> None:
@@ -188,11 +295,52 @@ class OktaSandbox(SandboxServer):
     def route(self, call: Call) -> Reply:
         with self.lock:
             try:
-                self._authorize(call)
-                handler, params = self._resolve(call)
+                token = self._token(call)
+                handler, right, params = self._resolve(call)
+                if right not in TIERS[self.tokens[token]][0]:
+                    raise OktaError(403, "E0000006")
+                if params.get("uid") == "me":
+                    params["uid"] = self._owner_of[token]
                 return handler(call, **params)
             except OktaError as error:
                 return error.reply()
+
+    def _route_table(self) -> list[tuple[re.Pattern, dict[str, tuple[Callable[..., Reply], str]]]]:
+        """path → {method: (handler, the right the token needs: read, write, role_read or
+        role_write)}."""
+        u, g, a = (r"/api/v1/users/(?P<uid>[^/]+)", r"/api/v1/groups/(?P<gid>[^/]+)",
+                   r"/api/v1/apps/(?P<aid>[^/]+)")
+        routes = [
+            (r"/api/v1/org", {"GET": (self._get_org, "read")}),
+            (r"/api/v1/users", {"GET": (self._list_users, "read")}),
+            (u, {"GET": (self._get_user, "read")}),
+            (u + "/groups", {"GET": (self._list_user_groups, "read")}),
+            (u + "/roles", {"GET": (self._list_user_roles, "role_read"),
+                            "POST": (self._post_user_role, "role_write")}),
+            (u + r"/roles/(?P<rid>[^/]+)", {"GET": (self._get_user_role, "role_read"),
+                                            "DELETE": (self._delete_user_role, "role_write")}),
+            (r"/api/v1/groups", {"GET": (self._list_groups, "read")}),
+            (g, {"GET": (self._get_group, "read")}),
+            (g + "/users", {"GET": (self._list_group_users, "read")}),
+            (g + r"/users/(?P<uid>[^/]+)", {"PUT": (self._put_member, "write"),
+                                            "DELETE": (self._delete_member, "write")}),
+            (g + "/roles", {"GET": (self._list_group_roles, "role_read")}),
+            (r"/api/v1/apps", {"GET": (self._list_apps, "read")}),
+            (a, {"GET": (self._get_app, "read")}),
+            (a + "/users", {"GET": (self._list_app_users, "read"),
+                            "POST": (self._post_app_user, "write")}),
+            (a + r"/users/(?P<uid>[^/]+)", {"GET": (self._get_app_user, "read"),
+                                            "POST": (self._update_app_user, "write"),
+                                            "DELETE": (self._delete_app_user, "write")}),
+            (a + "/groups", {"GET": (self._list_app_groups, "read")}),
+            (a + r"/groups/(?P<gid>[^/]+)", {"GET": (self._get_app_group, "read"),
+                                             "PUT": (self._put_app_group, "write"),
+                                             "DELETE": (self._delete_app_group, "write")}),
+            (r"/api/v1/iam/assignees/users", {"GET": (self._list_role_assignees, "role_read")}),
+            (r"/api/v1/iam/roles/(?P<role>[^/]+)/permissions",
+             {"GET": (self._list_role_permissions, "role_read")}),
+        ]
+        return [(re.compile(path), handlers) for path, handlers in routes]
 
     def _standard_headers(self) -> dict[str, str]:
         now = int(time.time())
@@ -205,24 +353,23 @@ class OktaSandbox(SandboxServer):
         return {"Date": formatdate(now, usegmt=True), "X-Rate-Limit-Limit": str(RATE_LIMIT),
                 "X-Rate-Limit-Remaining": str(remaining), "X-Rate-Limit-Reset": str(window + 60)}
 
-    def _authorize(self, call: Call) -> None:
+    def _token(self, call: Call) -> str:
         scheme, _, token = call.headers.get("authorization", "").partition(" ")
-        tier = self.tokens.get(token) if scheme == "SSWS" else None
-        if tier is None:
+        if scheme != "SSWS" or token not in self.tokens:
             raise OktaError(401, "E0000011")
-        if call.method != "GET" and tier != "super_admin":
-            raise OktaError(403, "E0000006")
+        return token
 
-    def _resolve(self, call: Call) -> tuple[Callable[..., Reply], dict[str, str]]:
+    def _resolve(self, call: Call) -> tuple[Callable[..., Reply], str, dict[str, str]]:
         for pattern, handlers in self._routes:
             match = pattern.fullmatch(call.path)
             if match:
                 if call.method not in handlers:
                     raise OktaError(405, "E0000022")
-                return handlers[call.method], {k: unquote(v) for k, v in match.groupdict().items()}
+                handler, right = handlers[call.method]
+                return handler, right, {k: unquote(v) for k, v in match.groupdict().items()}
         raise OktaError(404, "E0000008")
 
-    # -- endpoints ----------------------------------------------------------------------------
+    # -- endpoints: org, users, groups ----------------------------------------------------------
     def _get_org(self, call: Call) -> Reply:
         return self._json({**self._org, "_links": {"self": {"href": f"{self.url}/api/v1/org"}}})
 
@@ -260,19 +407,243 @@ class OktaSandbox(SandboxServer):
         group = self._modifiable_group(gid, uid)
         if uid not in self._members[gid]:
             self._members[gid].add(uid)
-            group["lastMembershipUpdated"] = _iso(time.time())
-        self._writes.append(call)
+            group["lastMembershipUpdated"] = _iso()
+        self._accepted["membership"].append(call)
         return Reply(204)
 
     def _delete_member(self, call: Call, gid: str, uid: str) -> Reply:
         group = self._modifiable_group(gid, uid)
         if uid in self._members[gid]:  # removing a non-member is a 204 too, as in Okta
             self._members[gid].discard(uid)
-            group["lastMembershipUpdated"] = _iso(time.time())
-        self._writes.append(call)
+            group["lastMembershipUpdated"] = _iso()
+        self._accepted["membership"].append(call)
         return Reply(204)
 
-    # -- helpers --------------------------------------------------------------------------------
+    # -- endpoints: apps ------------------------------------------------------------------------
+    def _list_apps(self, call: Call) -> Reply:
+        expression = call.arg("filter")
+        match = _APP_STATUS_EQ.fullmatch(expression) if expression is not None else None
+        if expression is not None and not match:
+            raise OktaError(400, "E0000031", causes=(f"unsupported filter: {expression}",))
+        apps = [self._app_json(app) for app in self._apps.values()
+                if match is None or app["status"] == match.group(1)]
+        return self._page(call, apps, default_limit=MAX_LIMIT, max_limit=200)
+
+    def _get_app(self, call: Call, aid: str) -> Reply:
+        return self._json(self._app_json(self._app(aid)))
+
+    def _list_app_users(self, call: Call, aid: str) -> Reply:
+        users = self._app_users(self._app(aid)["id"])
+        body = [self._app_user_json(aid, uid, *users[uid]) for uid in sorted(users)]
+        return self._page(call, body, default_limit=50, max_limit=500)
+
+    def _get_app_user(self, call: Call, aid: str, uid: str) -> Reply:
+        return self._json(self._app_user_reply(aid, uid))
+
+    def _post_app_user(self, call: Call, aid: str) -> Reply:
+        """Assign a user (`{"id", "scope": "USER", "credentials"}`); an existing assignment is
+        made direct and its credentials updated (inferred: the spec shows only the create)."""
+        body = self._body(call)
+        self._app(aid)
+        uid = self._user(str(body.get("id") or ""))["id"]
+        if body.get("scope", "USER") != "USER":
+            raise _invalid("scope: an assignment created for a user must have scope USER")
+        self._set_scope(aid, uid, "USER", body.get("credentials"))
+        self._accepted["app"].append(call)
+        return self._json(self._app_user_reply(aid, uid))
+
+    def _update_app_user(self, call: Call, aid: str, uid: str) -> Reply:
+        """Update an app user; `scope` converts USER ⇄ GROUP (GROUP needs a covering group)."""
+        body = self._body(call)
+        self._app(aid)
+        uid = self._user(uid)["id"]
+        if "scope" in body:
+            self._set_scope(aid, uid, body["scope"], body.get("credentials"))
+        elif uid not in self._app_users(aid):
+            raise _not_found(uid, "AppUser")
+        self._accepted["app"].append(call)
+        return self._json(self._app_user_reply(aid, uid))
+
+    def _delete_app_user(self, call: Call, aid: str, uid: str) -> Reply:
+        users = self._app_users(self._app(aid)["id"])
+        if uid not in users:
+            raise _not_found(uid, "AppUser")
+        if users[uid][2] is not None:  # a group assigned to the app still covers the user
+            cause = ("The application cannot be unassigned from the user while their group "
+                     "memberships grant them access")
+            raise OktaError(403, "E0000046", causes=(cause,))
+        del self._direct[aid][uid]
+        self._accepted["app"].append(call)
+        return Reply(204)
+
+    def _list_app_groups(self, call: Call, aid: str) -> Reply:
+        assigned = self._app_groups[self._app(aid)["id"]]
+        body = [self._app_group_json(aid, assigned[gid]) for gid in sorted(assigned)]
+        return self._page(call, body, default_limit=20, max_limit=200)
+
+    def _get_app_group(self, call: Call, aid: str, gid: str) -> Reply:
+        assigned = self._app_groups[self._app(aid)["id"]]
+        if gid not in assigned:
+            raise _not_found(gid, "ApplicationGroupAssignment")
+        return self._json(self._app_group_json(aid, assigned[gid]))
+
+    def _put_app_group(self, call: Call, aid: str, gid: str) -> Reply:
+        body = self._body(call) if call.body else {}
+        assignment = self._assign_group(self._app(aid)["id"], self._group(gid)["id"], body)
+        self._accepted["app"].append(call)
+        return self._json(self._app_group_json(aid, assignment))
+
+    def _delete_app_group(self, call: Call, aid: str, gid: str) -> Reply:
+        if self._app_groups[self._app(aid)["id"]].pop(gid, None) is None:
+            raise _not_found(gid, "ApplicationGroupAssignment")
+        self._accepted["app"].append(call)
+        return Reply(204)
+
+    # -- endpoints: admin roles -----------------------------------------------------------------
+    def _list_user_roles(self, call: Call, uid: str) -> Reply:
+        roles = self._roles_of(self._user(uid)["id"])
+        return self._json([self._role_out(role) for role in roles])  # not paged, as in Okta
+
+    def _get_user_role(self, call: Call, uid: str, rid: str) -> Reply:
+        for role in self._roles_of(self._user(uid)["id"]):
+            if role["id"] == rid:
+                return self._json(self._role_out(role))
+        raise _not_found(rid, "RoleAssignment")
+
+    def _post_user_role(self, call: Call, uid: str) -> Reply:
+        role_type = self._body(call).get("type")
+        assignment = self._assign_role(self._user(uid)["id"], role_type)
+        self._accepted["role"].append(call)
+        return Reply.json(201, self._role_out(assignment))
+
+    def _delete_user_role(self, call: Call, uid: str, rid: str) -> Reply:
+        direct = self._user_roles.get(self._user(uid)["id"], [])
+        if not any(role["id"] == rid for role in direct):
+            raise _not_found(rid, "RoleAssignment")
+        self._user_roles[uid] = [role for role in direct if role["id"] != rid]
+        self._accepted["role"].append(call)
+        return Reply(204)
+
+    def _list_group_roles(self, call: Call, gid: str) -> Reply:
+        # Okta answers this whole and without rel="next"; baton-okta would loop on one.
+        roles = self._group_roles.get(self._group(gid)["id"], [])
+        return self._json([self._role_out(role) for role in roles])
+
+    def _list_role_assignees(self, call: Call) -> Reply:
+        holders = sorted(uid for uid in self._users if self._roles_of(uid))
+        items = [{"id": uid, "orn": f"orn:okta:directory:{self._org['id']}:users:{uid}",
+                  "_links": {"self": {"href": f"{self.url}/api/v1/users/{uid}"}}}
+                 for uid in holders]
+        page, links, next_url = self._slice(call, items, default_limit=100, max_limit=MAX_LIMIT)
+        body = {"value": page, "_links": {"next": {"href": next_url}} if next_url else {}}
+        return self._json(body, {"Link": links})
+
+    def _list_role_permissions(self, call: Call, role: str) -> Reply:
+        custom = self._custom_roles.get(role) or next(
+            (r for r in self._custom_roles.values() if r["label"] == role), None)
+        if custom is None:
+            raise _not_found(role, "CustomRole")
+        base = f"{self.url}/api/v1/iam/roles/{custom['id']}/permissions"
+        return self._json({"permissions": [
+            {"label": label, "created": custom["created"], "lastUpdated": custom["created"],
+             "_links": {"self": {"href": f"{base}/{label}"}}} for label in custom["permissions"]],
+            "_links": {"self": {"href": base}}})
+
+    # -- app and role state ---------------------------------------------------------------------
+    def _app_users(self, aid: str) -> dict[str, tuple[str, dict, str | None]]:
+        """user → (scope, record, covering group id or None), derived from the app's direct
+        assignments and the members of its groups; a direct assignment wins."""
+        covering: dict[str, str] = {}
+        for gid in self._app_groups[aid]:
+            for uid in self._members[gid]:
+                covering.setdefault(uid, gid)
+        derived = self._derived[aid]
+        for uid in [uid for uid in derived if uid not in covering or uid in self._direct[aid]]:
+            del derived[uid]  # left the group, or made direct: the GROUP record is gone
+        found = {uid: ("USER", record, covering.get(uid))
+                 for uid, record in self._direct[aid].items()}
+        for uid, gid in covering.items():
+            if uid not in found:
+                found[uid] = ("GROUP", derived.setdefault(uid, self._app_user_record()), gid)
+        return found
+
+    def _set_scope(self, aid: str, uid: str, scope: str, credentials: dict | None = None) -> None:
+        current = self._app_users(aid).get(uid)
+        if scope == "USER":
+            record = current[1] if current else self._app_user_record()
+            self._direct[aid][uid] = record
+        elif scope == "GROUP":
+            if current is None or current[2] is None:
+                raise _invalid(f"scope: user {uid} is not a member of a group assigned to this "
+                               "app, so the assignment cannot be given scope GROUP")
+            record = self._direct[aid].pop(uid, current[1])
+            self._derived[aid][uid] = record
+        else:
+            raise _invalid(f"scope: '{scope}' is not USER or GROUP")
+        record["lastUpdated"] = record["statusChanged"] = _iso()
+        if credentials:
+            record["credentials"] = dict(credentials)
+
+    def _assign_group(self, aid: str, gid: str, body: dict) -> dict:
+        assigned = self._app_groups[aid]
+        assignment = assigned.setdefault(gid, {"id": gid, "priority": len(assigned), "profile": {}})
+        if "priority" in body:
+            assignment["priority"] = body["priority"]
+        if "profile" in body:
+            assignment["profile"] = body["profile"]
+        assignment["lastUpdated"] = _iso()
+        return assignment
+
+    def _assign_role(self, uid: str, role_type) -> dict:
+        if role_type not in STANDARD_ROLES:
+            raise _invalid(f"type: '{role_type}' is not a standard role type this sandbox knows")
+        direct = self._user_roles.setdefault(uid, [])
+        if any(role["type"] == role_type for role in direct):
+            cause = f"The role {role_type} is already assigned to the user"
+            raise OktaError(409, "E0000090", causes=(cause,))
+        assignment = self._role_json(role_type, "USER", f"/api/v1/users/{uid}")
+        direct.append(assignment)
+        return assignment
+
+    def _role_out(self, role: dict) -> dict:
+        """A stored role assignment as Okta shows it (the server's URL is known only once up)."""
+        body = {k: v for k, v in role.items() if k != "_assignee"}
+        return body | {"_links": {"assignee": {"href": f"{self.url}{role['_assignee']}"}}}
+
+    def _roles_of(self, uid: str) -> list[dict]:
+        via_groups = [role for gid, roles in self._group_roles.items()
+                      if uid in self._members.get(gid, ()) for role in roles]
+        return [*self._user_roles.get(uid, []), *via_groups]
+
+    def _role_json(self, role_type: str, assignment_type: str, assignee: str,
+                   custom: dict | None = None) -> dict:
+        now = _iso()
+        self._serial += 1
+        role_id = hashlib.sha1(f"ra{self._serial}".encode()).hexdigest().upper()[:20]
+        body = {"id": "ra" + role_id, "label": custom["label"] if custom else
+                STANDARD_ROLES[role_type], "type": role_type, "status": "ACTIVE", "created": now,
+                "lastUpdated": now, "assignmentType": assignment_type, "_assignee": assignee}
+        if custom:
+            body |= {"role": custom["id"], "resource-set": "iamLatchkeySandboxAll"}
+        return body
+
+    def _add_admin(self, tier: str) -> str:
+        """The admin service account behind a token, holding the tier's admin roles."""
+        user = self._new_user(f"latchkey-{tier}-{len(self._admins) + 1}@sandbox.invalid",
+                              "Latchkey", tier, "ACTIVE")
+        self._admins[user["id"]] = user
+        _, standard, permissions = TIERS[tier]
+        self._user_roles[user["id"]] = [self._role_json(t, "USER", f"/api/v1/users/{user['id']}")
+                                        for t in standard]
+        if permissions:
+            custom = {"id": self._next_id("cr0"), "label": "Latchkey read-only",
+                      "permissions": list(permissions), "created": _iso()}
+            self._custom_roles[custom["id"]] = custom
+            self._user_roles[user["id"]].append(self._role_json(
+                "CUSTOM", "USER", f"/api/v1/users/{user['id']}", custom))
+        return user["id"]
+
+    # -- lookups --------------------------------------------------------------------------------
     def _users_matching(self, call: Call) -> list[dict]:
         expression = call.arg("search") or call.arg("filter")
         if expression is None:  # Okta hides deprovisioned users from a plain listing
@@ -286,10 +657,11 @@ class OktaSandbox(SandboxServer):
         return [u for u in self._users.values() if (u["profile"]["email"] or "").lower() == email]
 
     def _user(self, key: str, by_login: bool = False) -> dict:
-        if key in self._users:
-            return self._users[key]
+        for users in (self._users, self._admins):
+            if key in users:
+                return users[key]
         if by_login:
-            for user in self._users.values():
+            for user in [*self._users.values(), *self._admins.values()]:
                 if user["profile"]["login"].lower() == key.lower():
                     return user
         raise _not_found(key, "User")
@@ -299,28 +671,52 @@ class OktaSandbox(SandboxServer):
             raise _not_found(gid, "UserGroup")
         return self._groups[gid]
 
+    def _app(self, aid: str) -> dict:
+        if aid not in self._apps:
+            raise _not_found(aid, "Application")
+        return self._apps[aid]
+
     def _modifiable_group(self, gid: str, uid: str) -> dict:
         group = self._group(gid)
         self._user(uid)
         if group["type"] != "OKTA_GROUP":
-            raise OktaError(400, "E0000001", "Api validation failed: group membership", causes=(
-                f"Membership of a group of type {group['type']} cannot be modified; "
-                "only OKTA_GROUP memberships can be changed through the API.",))
+            cause = (f"Membership of a group of type {group['type']} cannot be modified; "
+                     "only OKTA_GROUP memberships can be changed through the API.")
+            raise OktaError(400, "E0000001", "Api validation failed: group membership",
+                            causes=(cause,))
         return group
 
-    def _page(self, call: Call, items: list[dict], default_limit: int) -> Reply:
-        """One page of `items` (already in stable id order) with Okta's `Link` header."""
+    @staticmethod
+    def _body(call: Call) -> dict:
+        try:
+            body = call.json()
+        except ValueError:
+            raise _invalid("the request body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise _invalid("the request body must be a JSON object")
+        return body
+
+    # -- pages and JSON -------------------------------------------------------------------------
+    def _page(self, call: Call, items: list[dict], default_limit: int,
+              max_limit: int = MAX_LIMIT) -> Reply:
+        page, links, _ = self._slice(call, items, default_limit, max_limit)
+        return self._json(page, {"Link": links})
+
+    def _slice(self, call: Call, items: list[dict], default_limit: int,
+               max_limit: int) -> tuple[list[dict], str, str | None]:
+        """One page of `items` (in stable id order), its `Link` header and its next URL."""
         requested = self._limit(call, default_limit)
-        size = min(requested, MAX_LIMIT, self.page_size)
+        size = min(requested, max_limit, self.page_size)
         after = call.arg("after")
         rest = [item for item in items if after is None or item["id"] > after]
         page = rest[:size]
         links = [f'<{self._link(call)}>; rel="self"']
-        if len(rest) > size:
-            links.append(f'<{self._link(call, requested, page[-1]["id"])}>; rel="next"')
+        next_url = self._link(call, requested, page[-1]["id"]) if len(rest) > size else None
+        if next_url:
+            links.append(f'<{next_url}>; rel="next"')
         # Real Okta sends one Link header per rel; Reply holds one value per name, so join them
         # with a comma, which RFC 8288 defines as the same thing.
-        return self._json(page, {"Link": ", ".join(links)})
+        return page, ", ".join(links), next_url
 
     @staticmethod
     def _limit(call: Call, default: int) -> int:
@@ -341,6 +737,16 @@ class OktaSandbox(SandboxServer):
             query = [("limit", str(limit)), ("after", after), *kept]
         return f"{self.url}{call.path}" + (f"?{urlencode(query)}" if query else "")
 
+    def _new_user(self, email: str, first: str, last: str, status: str) -> dict:
+        user_id, now = self._next_id("00u"), _iso()
+        return {
+            "id": user_id, "status": status, "created": now,
+            "activated": None if status == "STAGED" else now,
+            "statusChanged": now, "lastLogin": None, "lastUpdated": now,
+            "profile": {"login": email, "email": email, "firstName": first, "lastName": last,
+                        "displayName": f"{first} {last}".strip() or None, "secondEmail": None},
+        }
+
     def _user_json(self, user: dict) -> dict:
         return {**user, "_links": {"self": {"href": f"{self.url}/api/v1/users/{user['id']}"}}}
 
@@ -349,9 +755,46 @@ class OktaSandbox(SandboxServer):
         body = {**group, "_links": {"users": {"href": f"{base}/users"},
                                     "apps": {"href": f"{base}/apps"}}}
         if stats:
+            apps = sum(group["id"] in assigned for assigned in self._app_groups.values())
             body["_embedded"] = {"stats": {"usersCount": len(self._members[group["id"]]),
-                                           "appsCount": 0}}
+                                           "appsCount": apps}}
         return body
+
+    def _app_json(self, app: dict) -> dict:
+        base = f"{self.url}/api/v1/apps/{app['id']}"
+        return {**app, "_links": {"users": {"href": f"{base}/users"},
+                                  "groups": {"href": f"{base}/groups"}}}
+
+    @staticmethod
+    def _app_user_record() -> dict:
+        now = _iso()
+        return {"created": now, "lastUpdated": now, "statusChanged": now, "credentials": None}
+
+    def _app_user_reply(self, aid: str, uid: str) -> dict:
+        users = self._app_users(self._app(aid)["id"])
+        if uid not in users:
+            raise _not_found(uid, "AppUser")
+        return self._app_user_json(aid, uid, *users[uid])
+
+    def _app_user_json(self, aid: str, uid: str, scope: str, record: dict,
+                       gid: str | None) -> dict:
+        login = self._user(uid)["profile"]["login"]
+        links = {"app": {"href": f"{self.url}/api/v1/apps/{aid}"},
+                 "user": {"href": f"{self.url}/api/v1/users/{uid}"}}
+        if scope == "GROUP":
+            links["group"] = {"name": self._groups[gid]["profile"]["name"],
+                              "href": f"{self.url}/api/v1/groups/{gid}"}
+        return {"id": uid, "externalId": None, "created": record["created"],
+                "lastUpdated": record["lastUpdated"], "statusChanged": record["statusChanged"],
+                "passwordChanged": None, "scope": scope, "status": "ACTIVE",
+                "syncState": "DISABLED",
+                "credentials": record["credentials"] or {"userName": login}, "profile": {},
+                "_links": links}
+
+    def _app_group_json(self, aid: str, assignment: dict) -> dict:
+        gid = assignment["id"]
+        return {**assignment, "_links": {"app": {"href": f"{self.url}/api/v1/apps/{aid}"},
+                                         "group": {"href": f"{self.url}/api/v1/groups/{gid}"}}}
 
     def _next_id(self, prefix: str) -> str:
         self._serial += 1

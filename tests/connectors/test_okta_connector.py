@@ -179,9 +179,10 @@ def test_granting_an_app_or_built_in_group_is_invalid(okta, org, connector, enti
 
 
 @pytest.mark.parametrize("entitlement", [
-    "group:00g1:owner", "app:0oa1:access", "group:00g1", "nonsense", "group::member"])
+    "group:00g1:owner", "device:0oa1:access", "app:0oa1:member", "role:NOT_A_ROLE:assigned",
+    "role:SUPER_ADMIN:member", "group:00g1", "nonsense", "group::member"])
 def test_unknown_entitlement_ids_are_invalid(org, connector, entitlement):
-    """Given an entitlement id that is not group:<gid>:member, when granting or revoking, then InvalidRequestError."""
+    """Given an entitlement id of no known type, slug or role, when granting or revoking, then InvalidRequestError."""
     with pytest.raises(InvalidRequestError):
         connector.grant(entitlement, org["ada"])
     with pytest.raises(InvalidRequestError):
@@ -279,7 +280,7 @@ def test_token_never_appears_in_errors_or_logs(okta, org, waits, caplog):
         lambda: full.revoke(member_of("00gmissing"), "00umissing", NOTHING_HELD),
         lambda: full.list_resources("group"),
         lambda: full.has_grant(member_of(org["eng"]), org["user4"]),
-        lambda: full.list_resources("app"),
+        lambda: full.list_resources("device"),
     ]
     texts = []
     for failure in failures:
