@@ -37,13 +37,22 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(extra="ignore")
 
-    slack_bot_token: SecretStr = Field(min_length=1)
-    slack_signing_secret: SecretStr = Field(min_length=1)
-    slack_api_url: str = "https://slack.com/api/"
-    database_url: str = "sqlite:///latchkey.db"
-    latchkey_config: Path = Path("latchkey.yaml")
+    slack_bot_token: SecretStr = Field(min_length=1, description="the Bot User OAuth Token, `xoxb-…`")
+    slack_signing_secret: SecretStr = Field(
+        min_length=1, description="the app's Signing Secret: verifies that HTTP requests come from Slack")
+    slack_app_token: SecretStr | None = Field(
+        default=None, description="an app-level token (`xapp-…`, scope `connections:write`): when set, "
+        "Latchkey connects out to Slack over Socket Mode instead of receiving requests over HTTP")
+    slack_api_url: str = Field(default="https://slack.com/api/", description="Slack Web API base URL "
+                               "(the demo and the tests point it at the sandbox)")
+    database_url: str = Field(default="sqlite:///latchkey.db", description="SQLite for one replica; "
+                              "`postgresql+psycopg://user:password@host/db` for several")
+    latchkey_config: Path = Field(default=Path("latchkey.yaml"), description="path of the YAML file")
     latchkey_sweep_seconds: float = Field(default=15.0, gt=0,
                                           description="how often the safety-net sweep runs")
+    latchkey_log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    latchkey_log_format: Literal["text", "json"] = Field(
+        default="text", description="`json`: one JSON object per line, with the Slack request id")
 
     @field_validator("slack_api_url")
     @classmethod
@@ -55,22 +64,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class OktaConnectorConfig(_Strict):
-    type: Literal["okta"]
-    domain: str = Field(min_length=1, description="acme.okta.com, or a full URL such as http://127.0.0.1:9000")
-    token: SecretStr = Field(min_length=1, description="an Okta API token (SSWS)")
+class _ConnectorConfig(_Strict):
+    """What every connector entry has, whatever its type."""
+
+    token: SecretStr = Field(min_length=1, description="the API token (use ${ENV_VAR})")
     owners: list[str] = Field(min_length=1, description="Slack user ids (U…) or emails of the approvers")
-    provisioning: bool = True
-    sync_interval: Duration = Field(default=timedelta(minutes=15))
-    page_size: int = Field(default=200, ge=1, le=1000)
+    provisioning: bool = Field(default=True, description="false: approved requests become tasks "
+                               "for the owners instead of API calls")
+    sync_interval: Duration = Field(default=timedelta(minutes=15), description="how often the catalog is synced")
     max_attempts: int = Field(default=5, ge=1, le=20,
                               description="tries per API call (429 / 5xx / network) before giving up")
-
-    @field_validator("domain")
-    @classmethod
-    def _domain_is_usable(cls, domain: str) -> str:
-        okta_base_url(domain)  # raises ValueError saying what is wrong
-        return domain
 
     @field_validator("owners")
     @classmethod
@@ -81,13 +84,80 @@ class OktaConnectorConfig(_Strict):
         return owners
 
 
-ConnectorConfig = OktaConnectorConfig  # one type today; a discriminated union as more arrive
+class OktaConnectorConfig(_ConnectorConfig):
+    type: Literal["okta"]
+    domain: str = Field(min_length=1, description="acme.okta.com, or a full URL such as http://127.0.0.1:9000")
+    page_size: int = Field(default=200, ge=1, le=1000, description="items per page when listing")
+    sync_inactive_apps: bool = Field(default=True, description="also sync apps that are not ACTIVE")
+
+    @field_validator("domain")
+    @classmethod
+    def _domain_is_usable(cls, domain: str) -> str:
+        okta_base_url(domain)  # raises ValueError saying what is wrong
+        return domain
+
+    def build(self):
+        from connectors.okta.client import OktaClient
+        from connectors.okta.connector import OktaConnector
+
+        client = OktaClient(okta_base_url(self.domain), self.token.get_secret_value(),
+                            page_size=self.page_size, max_attempts=self.max_attempts)
+        return OktaConnector(client, sync_inactive_apps=self.sync_inactive_apps)
+
+
+class CeligoConnectorConfig(_ConnectorConfig):
+    type: Literal["celigo"]
+    region: Literal["us", "eu"] = Field(default="us", description="the Celigo region of the account")
+    base_url: str | None = Field(default=None, description="override the API URL (e.g. a sandbox)")
+
+    def build(self):
+        from connectors.celigo.client import CeligoClient, celigo_base_url
+        from connectors.celigo.connector import CeligoConnector
+
+        return CeligoConnector(CeligoClient(celigo_base_url(self.region, self.base_url),
+                                            self.token.get_secret_value(), max_attempts=self.max_attempts))
+
+
+class SegmentConnectorConfig(_ConnectorConfig):
+    type: Literal["segment"]
+    base_url: str = Field(default="https://api.segmentapis.com", description="the Public API URL "
+                          "(https://eu1.api.segmentapis.com for EU workspaces)")
+    page_size: int = Field(default=200, ge=1, le=200, description="items per page when listing")
+
+    def build(self):
+        from connectors.segment.client import SegmentClient
+        from connectors.segment.connector import SegmentConnector
+
+        return SegmentConnector(SegmentClient(self.base_url, self.token.get_secret_value(),
+                                              page_size=self.page_size, max_attempts=self.max_attempts))
+
+
+class PercipioConnectorConfig(_ConnectorConfig):
+    type: Literal["percipio"]
+    organization_id: str = Field(min_length=1, description="the Percipio organization UUID")
+    course_ids: list[str] | None = Field(default=None, description="sync only these courses")
+    base_url: str = Field(default="https://api.percipio.com", description="the API URL")
+
+    def build(self):
+        from connectors.percipio.client import PercipioClient
+        from connectors.percipio.connector import PercipioConnector
+
+        client = PercipioClient(self.base_url, self.token.get_secret_value(), self.organization_id,
+                                max_attempts=self.max_attempts)
+        return PercipioConnector(client, course_ids=self.course_ids)
+
+
+ConnectorConfig = Annotated[
+    OktaConnectorConfig | CeligoConnectorConfig | SegmentConnectorConfig | PercipioConnectorConfig,
+    Field(discriminator="type")]
+CONNECTOR_TYPES = ("okta", "celigo", "segment", "percipio")
 
 
 class PolicyConfig(_Strict):
-    durations: list[Duration] = Field(min_length=1)
-    max_duration: Duration
-    approvals: int = Field(default=1, ge=1, le=10)
+    durations: list[Duration] = Field(min_length=1, description="the durations a requester may pick")
+    max_duration: Duration = Field(description="the longest access anyone may get; longer choices are not offered")
+    approvals: int = Field(default=1, ge=1, le=10, description="distinct owners who must approve")
+    max_requests_per_hour: int = Field(default=20, ge=1, description="requests one person may make per hour")
 
     @model_validator(mode="after")
     def _something_offered(self) -> "PolicyConfig":
@@ -96,12 +166,13 @@ class PolicyConfig(_Strict):
         return self
 
     def to_policy(self) -> Policy:
-        return Policy(tuple(self.durations), self.max_duration, self.approvals)
+        return Policy(tuple(self.durations), self.max_duration, self.approvals, self.max_requests_per_hour)
 
 
 class Config(_Strict):
-    connectors: dict[str, ConnectorConfig] = Field(min_length=1)
-    policy: PolicyConfig
+    connectors: dict[str, ConnectorConfig] = Field(
+        min_length=1, description="the systems Latchkey grants access in, by id (shown to users)")
+    policy: PolicyConfig = Field(description="what may be requested, and how it is approved")
 
     @field_validator("connectors")
     @classmethod
@@ -154,7 +225,10 @@ def load_config(path: Path, env=None) -> Config:
 
 
 def _describe(error: dict) -> str:
-    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    loc = list(error["loc"])
+    if len(loc) > 2 and loc[0] == "connectors" and loc[2] in CONNECTOR_TYPES:
+        del loc[2]  # pydantic names the union member; the operator knows it as `type`
+    key = ".".join(str(part) for part in loc) or "(top level)"
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         message = "unknown key"

@@ -70,3 +70,9 @@ class Notifier(Protocol):
     def access_revoked(self, request: AccessRequest) -> None: ...
 
     def revocation_failing(self, request: AccessRequest, approvers: list[str]) -> None: ...
+
+    def task_assigned(self, request: AccessRequest, approvers: list[str]) -> None:
+        """Ask the approvers to grant (state provisioning) or take back (revoking) by hand."""
+
+    def drift_detected(self, request: AccessRequest, finding: str, approvers: list[str]) -> None:
+        """The target no longer matches what Latchkey did (see bot/drift.py)."""

@@ -7,12 +7,14 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from bot.ports import Clock
-from connectors.base import Connector, Page
+from connectors.base import Connector, Page, PermissionDeniedError
 from storage.repositories import Catalog
 from storage.tables import SyncRow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+Progress = Callable[[str, int], None]  # (what, how many more) as the sync goes
 
 
 def pages(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
@@ -26,21 +28,46 @@ def pages(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
         cursor = page.next_cursor
 
 
-def sync_catalog(connector_id: str, connector: Connector, catalog: Catalog, clock: Clock) -> SyncRow:
+def sync_catalog(connector_id: str, connector: Connector, catalog: Catalog, clock: Clock,
+                 progress: Progress = lambda what, count: None) -> SyncRow:
     entitlements, holdings = [], []
     for resource_type in connector.resource_types():
-        for resource in pages(lambda cursor: connector.list_resources(resource_type.id, cursor)):
-            found = connector.list_entitlements(resource)
-            entitlements += [dict(id=e.id, resource_type=resource.type, resource_id=resource.id,
-                                  name=e.display_name, description=e.description,
-                                  requestable=e.requestable) for e in found]
-            # Holdings matter only where someone could ask for the access.
-            if any(e.requestable for e in found):
-                holdings += [dict(entitlement_id=g.entitlement_id, account_id=g.account_id)
-                             for g in pages(lambda cursor: connector.list_grants(resource, cursor))]
-    accounts = (dict(id=a.id, email=a.email.lower(), display_name=a.display_name, active=a.active)
-                for a in pages(connector.list_accounts))
-    summary = catalog.replace(connector_id, entitlements, accounts, holdings, clock.now())
+        try:
+            found_entitlements, found_holdings = _sync_type(connector, resource_type, progress)
+        except PermissionDeniedError as exc:
+            # e.g. Okta admin roles with a token that may not read them: sync the rest, say so.
+            log.warning("%s: cannot sync %s with these credentials: %s", connector_id,
+                        resource_type.display_name, exc)
+            progress(f"{resource_type.display_name} skipped (no permission)", 0)
+            continue
+        entitlements += found_entitlements
+        holdings += found_holdings
+
+    def accounts():
+        for account in pages(connector.list_accounts):
+            progress("accounts", 1)
+            yield dict(id=account.id, email=account.email.lower(), display_name=account.display_name,
+                       active=account.active)
+
+    summary = catalog.replace(connector_id, entitlements, accounts(), holdings, clock.now())
     log.info("synced %s: %d entitlements, %d accounts, %d holdings", connector_id,
              summary.entitlements, summary.accounts, summary.holdings)
     return summary
+
+
+def _sync_type(connector: Connector, resource_type, progress: Progress) -> tuple[list[dict], list[dict]]:
+    """Entitlements of every resource of one type, and who holds the requestable ones."""
+    entitlements, holdings = [], []
+    for resource in pages(lambda cursor: connector.list_resources(resource_type.id, cursor)):
+        found = connector.list_entitlements(resource)
+        entitlements += [dict(id=e.id, resource_type=resource.type, resource_id=resource.id,
+                              name=e.display_name, description=e.description,
+                              requestable=e.requestable, provisionable=e.provisionable)
+                         for e in found]
+        progress(resource_type.display_name, 1)
+        # Holdings matter only where someone could ask for the access.
+        if any(e.requestable for e in found):
+            for grant in pages(lambda cursor: connector.list_grants(resource, cursor)):
+                holdings.append(dict(entitlement_id=grant.entitlement_id, account_id=grant.account_id))
+                progress("grants", 1)
+    return entitlements, holdings

@@ -8,6 +8,7 @@
     │   ├── SelfApprovalError      nobody decides their own request
     │   └── NotRequesterError      only the requester may cancel
     └── AlreadyDecidedError        someone acted first; `.request` says who and how
+        └── TaskAlreadyDoneError   a manual task someone has already marked done
 """
 
 from __future__ import annotations
@@ -49,3 +50,7 @@ class AlreadyDecidedError(LatchkeyError):
     def __init__(self, request: AccessRequest) -> None:
         super().__init__(f"request {request.id} is already {request.state}")
         self.request = request
+
+
+class TaskAlreadyDoneError(AlreadyDecidedError):
+    pass

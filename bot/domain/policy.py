@@ -39,6 +39,7 @@ class Policy:
     durations: tuple[timedelta, ...]
     max_duration: timedelta
     approvals: int = 1
+    max_requests_per_hour: int = 20  # per requester; stops floods of DMs to approvers
 
     def offered_durations(self) -> tuple[timedelta, ...]:
         """The choices a requester sees: the configured ones, capped by the maximum."""

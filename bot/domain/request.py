@@ -88,6 +88,7 @@ class AccessRequest:
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
     preexisting: bool | None = None  # the account held the access before we granted it
+    manual: bool = False  # a person grants and revokes it, following a task from Latchkey
     prior_detail: str | None = None  # the connector's note of what to restore at revocation
     attempts: int = 0
     last_error: str | None = None

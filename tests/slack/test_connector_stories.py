@@ -1,0 +1,113 @@
+"""One whole Slack story per connector type, through the bot, against each sandbox."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from sandbox.celigo import CeligoSandbox
+from sandbox.percipio import DEFAULT_ORGANIZATION, PercipioSandbox
+from tests.harness import ALICE, BOB, CAROL, eventually
+from tests.slack.test_story import request_access, texts
+
+
+@pytest.fixture
+def celigo():
+    with CeligoSandbox(tokens={"celigo-token": "admin"}) as server:
+        yield server
+
+
+@pytest.fixture
+def percipio():
+    with PercipioSandbox(tokens={"percipio-token": "user-management,content-discovery,reporting"}) as server:
+        yield server
+
+
+def test_celigo_administrator_for_a_while_then_back_to_monitor(make_bot, slack, celigo, clock):
+    """Given Carol is a Celigo 'monitor' with access to one integration, when she is granted the
+    administrator role and it expires, then her share is exactly as it was before."""
+    carol = celigo.add_share("carol@acme.com", "Carol", "monitor", accountMFARequired=True)
+    celigo.add_share("alice@acme.com", "Alice", "administrator")
+    celigo.add_integration("Orders to NetSuite", access={carol: "manage"})
+    before = celigo.share(carol)
+    bot = make_bot(more_connectors=f"""  celigo:
+    type: celigo
+    token: celigo-token
+    base_url: {celigo.url}
+    owners: [U0ALICE]""").start()
+
+    request_access(slack, search="Celigo Admin", pick="Celigo Administrator")
+    eventually(lambda: slack.dm(ALICE))
+    slack.click(ALICE, "approve")
+    eventually(lambda: celigo.share(carol)["accessLevel"] == "administrator")
+    assert celigo.share(carol)["integrationAccessLevel"] == before["integrationAccessLevel"]
+    eventually(lambda: "You now have" in texts(slack.dm(CAROL)))
+
+    clock.advance(timedelta(hours=5))
+    eventually(lambda: celigo.share(carol)["accessLevel"] == "monitor")
+    after = celigo.share(carol)
+    assert {k: v for k, v in after.items() if k != "lastModified"} == \
+        {k: v for k, v in before.items() if k != "lastModified"}
+    eventually(lambda: "has ended" in texts(slack.dm(CAROL)))
+
+
+def test_percipio_course_becomes_a_task_for_the_owners(make_bot, slack, percipio, clock):
+    """Given Percipio cannot be provisioned, when Carol's course request is approved, then Bob
+    gets a task with Done; the access starts when he presses it, and at expiry he is asked to
+    take it back. Carol sees the difference."""
+    percipio.add_user("carol@acme.com", "Carol", "Acme")
+    percipio.add_course("Kubernetes Security")
+    bot = make_bot(more_connectors=f"""  learning:
+    type: percipio
+    token: percipio-token
+    organization_id: {DEFAULT_ORGANIZATION}
+    base_url: {percipio.url}
+    owners: [U0BOB]""").start()
+
+    request_access(slack, search="Kubernetes", pick="Kubernetes Security (completed)")
+    eventually(lambda: slack.dm(BOB))
+    slack.click(BOB, "approve")
+    eventually(lambda: "Please give" in texts(slack.dm(BOB)))
+    eventually(lambda: "grant it by hand" in texts(slack.dm(CAROL)))
+    slack.click(BOB, "task_done")
+    eventually(lambda: "granted you" in texts(slack.dm(CAROL)))
+    clock.advance(timedelta(hours=5))
+    eventually(lambda: "Please take" in texts(slack.dm(BOB)))
+    slack.click(BOB, "task_done")
+    eventually(lambda: "taken it back" in texts(slack.dm(CAROL)))
+    # Latchkey never wrote to Percipio: its only POSTs ask for the read-only activity report.
+    assert all("/report-requests/" in c.path for c in percipio.calls_to("POST", ".*"))
+
+
+@pytest.fixture
+def segment():
+    from sandbox.segment import SegmentSandbox
+
+    with SegmentSandbox(tokens={"segment-token": "workspace_owner"}) as server:
+        yield server
+
+
+def test_segment_role_on_one_source_then_back(make_bot, slack, segment, clock):
+    """Given Carol already holds a role on another source, when she is granted 'Source Admin' on
+    the checkout source and it expires, then her permissions are exactly as before."""
+    carol = segment.add_user("carol@acme.com", "Carol")
+    admin = segment.add_role("Source Admin", "Edit the source")
+    reader = segment.add_role("Source Read-only")
+    checkout, billing = segment.add_source("checkout-web"), segment.add_source("billing-api")
+    segment.set_permissions(carol, [{"roleId": reader, "resources": [{"id": billing, "type": "SOURCE"}]}])
+    before = segment.permissions(carol)
+    bot = make_bot(more_connectors=f"""  segment:
+    type: segment
+    token: segment-token
+    base_url: {segment.url}
+    owners: [U0ALICE]""").start()
+
+    request_access(slack, search="checkout", pick="Source Admin on checkout-web")
+    eventually(lambda: slack.dm(ALICE))
+    slack.click(ALICE, "approve")
+    eventually(lambda: any(p["roleId"] == admin for p in segment.permissions(carol)))
+    assert [p for p in segment.permissions(carol) if p["roleId"] == reader] == before
+    clock.advance(timedelta(hours=5))
+    eventually(lambda: segment.permissions(carol) == before)
+    eventually(lambda: "has ended" in texts(slack.dm(CAROL)))
