@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test serve venv clean
+.PHONY: demo test serve docs venv clean
 
 venv: $(VENV)/.installed
 
@@ -22,6 +22,10 @@ test: venv
 
 serve: venv
 	$(BIN)/latchkey serve
+
+# Regenerate the README's configuration reference from bot/config.py (a test checks it is current).
+docs: venv
+	$(BIN)/python -m bot.docs --write README.md
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

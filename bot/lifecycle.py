@@ -9,16 +9,20 @@ leaves a request that the next worker (after a restart, or on another replica) p
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot import metrics
 from bot.approvers import ApproverRouting
 from bot.domain.errors import (AlreadyDecidedError, InvalidRequestError, NotAnApproverError,
-                               NotRequesterError, RequestNotFoundError, SelfApprovalError)
+                               NotRequesterError, RequestNotFoundError, SelfApprovalError,
+                               TaskAlreadyDoneError)
 from bot.domain.policy import Policy, describe_duration
-from bot.domain.request import AccessRequest, State, Step, advance
+from bot.domain.request import AccessRequest, IllegalTransition, State, Step, advance
 from bot.ports import Clock, Notifier, Person
 from connectors.base import (Connector, ConnectorError, GrantOutcome, NotFoundError, Prior,
                              TransientError)
@@ -30,10 +34,23 @@ log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=2)  # how long a worker may hold a request before others take over
 GRANT_ATTEMPTS = 3  # rounds of (already retried) connector calls before a grant is given up
 ALERT_AFTER_FAILED_REVOKES = 3
+DUE_BATCH = 32  # requests read per round of run_due(); rounds repeat until nothing new is due
 
 
 def _backoff(attempt: int) -> timedelta:
     return timedelta(seconds=min(15 * 2 ** (attempt - 1), 600))
+
+
+class Inline(Executor):
+    """Runs each task at once on the caller's thread (the default: one request at a time)."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
 
 
 @dataclass
@@ -48,6 +65,9 @@ class Lifecycle:
     notifier: Notifier
     clock: Clock
     wake: Callable[[datetime], None] = lambda when: None  # tell the scheduler of a new deadline
+    # Where grants and revocations run: a thread pool lets connector calls overlap, and keeps
+    # them off the thread that took an approval click (it must be free for the next click).
+    workers: Executor = field(default_factory=Inline)
 
     # -- submit ----------------------------------------------------------------------------
     def submit(self, requester: Person, connector_id: str, entitlement_id: str,
@@ -57,21 +77,25 @@ class Lifecycle:
                                        justification.strip())
         if problems:
             raise InvalidRequestError(problems)
+        submitted = self.audit.event(row.created_at, requester.id, "submitted", row.id,
+                                     entitlement=row.entitlement_id, connector=connector_id,
+                                     duration=describe_duration(timedelta(seconds=row.duration_seconds)),
+                                     justification=row.justification)
         try:
-            self.requests.add(row)
+            self.requests.add(row, also=[submitted])  # the audit event in the same transaction
         except DuplicateError:
             raise InvalidRequestError({"access": "You already have a pending request for this."}) from None
-        request = _to_domain(row)
-        self.audit.append(request.created_at, requester.id, "submitted", request.id,
-                          entitlement=request.entitlement_id, connector=connector_id,
-                          duration=describe_duration(request.duration),
-                          justification=request.justification)
-        self.notifier.request_submitted(request, self._approvers(request))
+        request = to_domain(row)
+        self.notifier.request_submitted(request, self.approvers_of(request))
         return request
 
     def _validate(self, requester: Person, connector_id: str, entitlement_id: str,
                   duration: timedelta | None, justification: str):
         problems: dict[str, str] = {}
+        hour_ago = self.clock.now() - timedelta(hours=1)
+        if self.requests.count_since(requester.id, hour_ago) >= self.policy.max_requests_per_hour:
+            return {"access": f"You have made {self.policy.max_requests_per_hour} requests in the "
+                              "last hour. Please wait a while before asking again."}, None
         if (duration_problem := self.policy.duration_problem(duration)):
             problems["duration"] = duration_problem
         if not justification:
@@ -89,11 +113,10 @@ class Lifecycle:
             id=secrets.token_hex(6), requester=requester.id, requester_email=requester.email,
             account_id=account.id, connector_id=connector_id, entitlement_id=entitlement.id,
             entitlement_name=entitlement.name, duration_seconds=int(duration.total_seconds()),
-            justification=justification, state=State.PENDING.value, created_at=self.clock.now())
+            justification=justification, state=State.PENDING.value, created_at=self.clock.now(),
+            manual=not (entitlement.provisionable and self.provisioning.get(connector_id, False)))
 
     def _access_problem(self, requester: Person, connector_id: str, entitlement) -> str | None:
-        if not self.provisioning.get(connector_id, False):
-            return f"Latchkey cannot grant {entitlement.name} automatically (provisioning is off)."
         account = requester.email and self.catalog.account_by_email(connector_id, requester.email)
         if not account or not account.active:
             email = requester.email or "your Slack profile (it shows no email)"
@@ -112,19 +135,26 @@ class Lifecycle:
     def approve(self, request_id: str, approver: str) -> AccessRequest:
         """Count an approval; once enough agree, provision the access straight away."""
         request = self.check_decidable(request_id, approver)
-        outcome, row = self.requests.approve(request_id, approver, self.policy.approvals,
-                                             self.clock.now())
-        request = _to_domain(row)
+        now = self.clock.now()
+
+        def recorded(row: RequestRow):  # written in the transaction that counts the approval
+            if row.state != State.APPROVED:
+                return [self.audit.event(now, approver, "approval_counted", request_id)]
+            return [self.audit.event(now, approver, "approved", request_id,
+                                     approvers=row.decided_by.split(","))]
+
+        outcome, row = self.requests.approve(request_id, approver, self.policy.approvals, now,
+                                             also=recorded)
+        request = to_domain(row)
         if outcome != "counted":
             raise AlreadyDecidedError(request)
         if request.state != State.APPROVED:
-            self.audit.append(self.clock.now(), approver, "approval_counted", request_id)
             self.notifier.approval_counted(request, approver, self.policy.approvals)
             return request
-        self.audit.append(request.decided_at, approver, "approved", request_id,
-                          approvers=list(request.decided_by))
+        metrics.request_approved(request)
         self.notifier.request_approved(request)
-        return self.provision(request_id) or request
+        self.workers.submit(self._work_on, (request_id, State.APPROVED))
+        return request
 
     def deny(self, request_id: str, approver: str, reason: str) -> AccessRequest:
         self.check_decidable(request_id, approver)
@@ -147,7 +177,7 @@ class Lifecycle:
         request = self._get(request_id)
         if approver == request.requester:
             raise SelfApprovalError("Nobody can decide their own request.")
-        if approver not in self._approvers(request):
+        if approver not in self.approvers_of(request):
             raise NotAnApproverError("You are not an approver for this access.")
         if request.state != State.PENDING:
             raise AlreadyDecidedError(request)
@@ -159,6 +189,9 @@ class Lifecycle:
         if not self._claim(request_id, State.APPROVED, Step.CLAIM, State.PROVISIONING):
             return None
         request = self._get(request_id)
+        if request.manual:
+            self.notifier.task_assigned(request, self.approvers_of(request))
+            return request
         connector = self.connectors[request.connector_id]
         try:
             if request.preexisting is None:
@@ -178,6 +211,7 @@ class Lifecycle:
         request = self._move(request_id, Step.ACTIVATE, "latchkey", granted_at=now,
                              expires_at=now + request.duration, lease_until=None, last_error=None,
                              audit={"preexisting": request.preexisting})
+        metrics.access_granted(request)
         self.wake(request.expires_at)
         self.notifier.access_granted(request)
         return request
@@ -187,14 +221,36 @@ class Lifecycle:
         if isinstance(exc, TransientError) and attempts < GRANT_ATTEMPTS:
             retry_at = self.clock.now() + _backoff(attempts)
             self.requests.move(request.id, State.PROVISIONING, attempts=attempts,
-                               lease_until=retry_at, last_error=str(exc))
-            self.audit.append(self.clock.now(), "latchkey", "grant_retry", request.id, error=str(exc))
+                               lease_until=retry_at, last_error=str(exc), also=[self.audit.event(
+                                   self.clock.now(), "latchkey", "grant_retry", request.id,
+                                   error=str(exc))])
             self.wake(retry_at)
             return self._get(request.id)
         request = self._move(request.id, Step.FAIL, "latchkey", attempts=attempts,
                              lease_until=None, last_error=str(exc), audit={"error": str(exc)})
         self.notifier.provisioning_failed(request)
         return request
+
+    def end_early(self, request_id: str, person: str) -> AccessRequest | None:
+        """The requester gives the access back before its time is up."""
+        request = self._get(request_id)
+        if person != request.requester:
+            raise NotRequesterError("Only the person who holds the access can end it early.")
+        if request.state is not State.ACTIVE or not self.requests.move(
+                request_id, State.ACTIVE.value, expires_at=min(request.expires_at, self.clock.now()),
+                also=[self.audit.event(self.clock.now(), person, "ended_early", request_id)]):
+            raise AlreadyDecidedError(request)
+        return self.revoke(request_id)
+
+    def of_requester(self, person: str) -> list[AccessRequest]:
+        """The person's own requests that are still waiting or live, oldest first."""
+        return [to_domain(row) for row in self.requests.of_requester(
+            person, ("pending", "approved", "provisioning", "active", "revoking"))]
+
+    def waiting_on(self, person: str) -> list[AccessRequest]:
+        """Pending requests this person may approve and has not approved yet."""
+        return [request for request in map(to_domain, self.requests.in_states("pending"))
+                if person in self.approvers_of(request) and person not in self.requests.approvers(request.id)]
 
     # -- expiry ----------------------------------------------------------------------------
     def revoke(self, request_id: str) -> AccessRequest | None:
@@ -206,79 +262,159 @@ class Lifecycle:
         if not self._claim(request_id, State.ACTIVE, Step.EXPIRE, State.REVOKING):
             return None
         request = self._get(request_id)
+        if request.manual:
+            self.notifier.task_assigned(request, self.approvers_of(request))
+            return request
         if not request.preexisting:  # access the requester held before stays in place
             try:
-                self.connectors[request.connector_id].revoke(
-                    request.entitlement_id, request.account_id,
-                    Prior(held=False, detail=request.prior_detail))
-            except NotFoundError as exc:
-                log.info("request %s: target object gone, nothing to revoke (%s)", request_id, exc)
+                self._take_back(request)
             except ConnectorError as exc:
                 return self._revoke_failed(request, exc)
         request = self._move(request_id, Step.FINISH, "latchkey", revoked_at=self.clock.now(),
                              lease_until=None, last_error=None,
                              audit={"left_in_place": bool(request.preexisting)})
+        metrics.access_revoked(request)
         self.notifier.access_revoked(request)
         return request
+
+    def _take_back(self, request: AccessRequest) -> None:
+        """Revoke through the connector, then read the target back: revoked must mean gone."""
+        connector = self.connectors[request.connector_id]
+        try:
+            connector.revoke(request.entitlement_id, request.account_id,
+                             Prior(held=False, detail=request.prior_detail))
+            still_there = connector.has_grant(request.entitlement_id, request.account_id)
+        except NotFoundError as exc:
+            log.info("request %s: target object gone, nothing to revoke (%s)", request.id, exc)
+            return
+        if still_there:
+            raise ConnectorError("the target still shows the access after it was revoked")
+
+    def verify_revocations(self, within: timedelta = timedelta(hours=24)) -> list[str]:
+        """Read back what Latchkey revoked lately; take back and report anything that returned.
+
+        Returns the ids of requests whose access had come back.
+        """
+        since, returned = self.clock.now() - within, []
+        for row in self.requests.revoked_since(since):
+            request = to_domain(row)
+            if request.preexisting or request.manual or self.requests.open_for(
+                    request.requester, request.connector_id, request.entitlement_id):
+                continue  # not ours to check, or legitimately granted again since
+            connector = self.connectors.get(request.connector_id)
+            try:
+                if connector is None or not connector.has_grant(request.entitlement_id, request.account_id):
+                    continue
+                returned.append(request.id)
+                self._take_back(request)
+                outcome = "it was removed again"
+            except ConnectorError as exc:
+                outcome = f"removing it again failed: {exc}"
+            self.audit.append(self.clock.now(), "latchkey", "access_returned", request.id, outcome=outcome)
+            self.notifier.drift_detected(
+                request, f"The access came back after Latchkey revoked it; {outcome}.",
+                self.approvers_of(request))
+        return returned
 
     def _revoke_failed(self, request: AccessRequest, exc: ConnectorError) -> AccessRequest:
         attempts = request.attempts + 1
         retry_at = self.clock.now() + _backoff(attempts)
         self.requests.move(request.id, State.REVOKING, attempts=attempts, lease_until=retry_at,
-                           last_error=str(exc))
-        self.audit.append(self.clock.now(), "latchkey", "revoke_retry", request.id,
-                          attempt=attempts, error=str(exc))
+                           last_error=str(exc), also=[self.audit.event(
+                               self.clock.now(), "latchkey", "revoke_retry", request.id,
+                               attempt=attempts, error=str(exc))])
         self.wake(retry_at)
         request = self._get(request.id)
         if attempts == ALERT_AFTER_FAILED_REVOKES:
-            self.notifier.revocation_failing(request, self._approvers(request))
+            self.notifier.revocation_failing(request, self.approvers_of(request))
+        return request
+
+    def complete_task(self, request_id: str, person: str) -> AccessRequest:
+        """An approver reports that they granted (or took back) the access by hand."""
+        request = self._get(request_id)
+        if person == request.requester:
+            raise SelfApprovalError("Someone other than the requester must do this task.")
+        if person not in self.approvers_of(request):
+            raise NotAnApproverError("Only an approver of this access can mark the task done.")
+        if not request.manual or request.state not in (State.PROVISIONING, State.REVOKING):
+            raise TaskAlreadyDoneError(request)
+        now = self.clock.now()
+        if request.state is State.PROVISIONING:
+            request = self._move(request_id, Step.ACTIVATE, person, granted_at=now,
+                                 expires_at=now + request.duration, lease_until=None)
+            self.wake(request.expires_at)
+            self.notifier.access_granted(request)
+        else:
+            request = self._move(request_id, Step.FINISH, person, revoked_at=now, lease_until=None)
+            self.notifier.access_revoked(request)
         return request
 
     def run_due(self) -> datetime | None:
-        """Act on everything due now; return the next deadline for the scheduler."""
-        for request_id, state in self.requests.due(self.clock.now()):
-            try:
-                if state in (State.APPROVED, State.PROVISIONING):
-                    self.provision(request_id)
-                else:
-                    self.revoke(request_id)
-            except Exception:  # one broken request must not starve the others
-                log.exception("request %s: worker step failed", request_id)
-        return self.requests.next_deadline()
+        """Act on everything due now, on the workers; return the next deadline for the scheduler.
+
+        Rounds repeat while they find work, so expiries that fall due during a round are taken
+        at once, not a scheduler wake-up later.  A round that finds only what the last one
+        could not move (say, a request whose step keeps failing) ends the run.
+        """
+        last: list[tuple[str, str]] = []
+        while True:
+            batch = self.requests.due(self.clock.now(), limit=DUE_BATCH)
+            if not batch or batch == last:
+                return self.requests.next_deadline()
+            list(self.workers.map(self._work_on, batch))
+            last = batch
+
+    def _work_on(self, due: tuple[str, str]) -> None:
+        request_id, state = due
+        try:
+            if state in (State.APPROVED, State.PROVISIONING):
+                self.provision(request_id)
+            else:
+                self.revoke(request_id)
+        except Exception:  # one broken request must not starve the others
+            log.exception("request %s: worker step failed", request_id)
 
     # -- helpers ---------------------------------------------------------------------------
     def _claim(self, request_id: str, ready: State, step: Step, working: State) -> bool:
         """Take a request into `working` under a lease, or take over one whose lease ran out."""
         now = self.clock.now()
         if self.requests.move(request_id, ready, state=advance(ready, step).value,
-                              lease_until=now + LEASE):
-            self.audit.append(now, "latchkey", step.value, request_id)
+                              lease_until=now + LEASE,
+                              also=[self.audit.event(now, "latchkey", step.value, request_id)]):
             return True
         return self.requests.renew_lease(request_id, working.value, now, now + LEASE)
 
     def _move(self, request_id: str, step: Step, actor: str, audit: dict | None = None,
               **changes) -> AccessRequest:
         request = self._get(request_id)
-        target = advance(request.state, step)
-        if not self.requests.move(request_id, request.state.value, state=target.value, **changes):
+        try:
+            target = advance(request.state, step)
+        except IllegalTransition:
+            raise AlreadyDecidedError(request) from None  # someone or something acted first
+        # The audit event is written in the compare-and-set's own transaction: a crash can
+        # never leave a state change unrecorded.
+        event = self.audit.event(self.clock.now(), actor, step.value, request_id, **(audit or {}),
+                                 **({"reason": changes.get("decision_reason")}
+                                    if step is Step.DENY else {}))
+        if not self.requests.move(request_id, request.state.value, state=target.value,
+                                  also=[event], **changes):
             raise AlreadyDecidedError(self._get(request_id))
-        request = self._get(request_id)
-        self.audit.append(self.clock.now(), actor, step.value, request_id,
-                          **(audit or {}), **({"reason": request.decision_reason}
-                                              if step is Step.DENY else {}))
-        return request
+        return self._get(request_id)
 
     def _get(self, request_id: str) -> AccessRequest:
         row = self.requests.get(request_id)
         if row is None:
-            raise RequestNotFoundError(f"There is no request {request_id}.")
-        return _to_domain(row)
+            # The id may come from a tampered click: never echo it unchecked (it could be
+            # kilobytes long, or mrkdwn such as <!channel>).
+            shown = request_id if re.fullmatch(r"[0-9a-f]{1,32}", str(request_id)) else "with that id"
+            raise RequestNotFoundError(f"There is no request {shown}.")
+        return to_domain(row)
 
-    def _approvers(self, request: AccessRequest) -> list[str]:
+    def approvers_of(self, request: AccessRequest) -> list[str]:
         return [a for a in self.approvers.approvers_for(request.connector_id) if a != request.requester]
 
 
-def _to_domain(row: RequestRow) -> AccessRequest:
+def to_domain(row: RequestRow) -> AccessRequest:
     return AccessRequest(
         id=row.id, requester=row.requester, requester_email=row.requester_email,
         account_id=row.account_id, connector_id=row.connector_id,
@@ -288,4 +424,5 @@ def _to_domain(row: RequestRow) -> AccessRequest:
         decided_by=tuple(filter(None, row.decided_by.split(","))), decided_at=row.decided_at,
         decision_reason=row.decision_reason, granted_at=row.granted_at,
         expires_at=row.expires_at, revoked_at=row.revoked_at, preexisting=row.preexisting,
-        prior_detail=row.prior_detail, attempts=row.attempts, last_error=row.last_error)
+        manual=row.manual, prior_detail=row.prior_detail, attempts=row.attempts,
+        last_error=row.last_error)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -15,30 +16,23 @@ from sqlalchemy import Engine, text
 from bot.approvers import ApproverRouting
 from bot.config import Config, Settings
 from bot.lifecycle import Lifecycle
+from bot.metrics import InstrumentedConnector, Metrics
 from bot.ports import Clock, SystemClock
 from bot.scheduler import Scheduler
 from bot.slack.app import build_app, web_client
 from bot.slack.context import Deps
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackNotifier
-from bot.sync import sync_catalog
-from connectors.base import Connector
-from connectors.okta.client import OktaClient, okta_base_url
-from connectors.okta.connector import OktaConnector
+from bot.drift import report_drift
+from bot.sync import Progress, sync_catalog
 from storage.engine import make_engine, upgrade
-from storage.repositories import AuditLog, Catalog, Messages, People, Requests
+from storage.repositories import AuditLog, Catalog, Messages, Outbox, People, Requests, SeenEvents
 
 log = logging.getLogger(__name__)
 
+WORKERS = 8  # grants and revocations in flight at once (each mostly waits on the target's API)
 
-def build_connector(connector_config) -> Connector:
-    if connector_config.type == "okta":
-        client = OktaClient(okta_base_url(connector_config.domain),
-                            connector_config.token.get_secret_value(),
-                            page_size=connector_config.page_size,
-                            max_attempts=connector_config.max_attempts)
-        return OktaConnector(client)
-    raise ValueError(f"unknown connector type {connector_config.type!r}")
+VERIFY_EVERY = timedelta(minutes=15)  # how often recent revocations are read back from the targets
 
 
 @dataclass
@@ -54,39 +48,56 @@ class Service:
     def __post_init__(self) -> None:
         self.engine = make_engine(self.settings.database_url)
         self.catalog = Catalog(self.engine)
-        self.connectors = {cid: build_connector(c) for cid, c in self.config.connectors.items()}
+        self.connectors = {cid: InstrumentedConnector(cid, c.build())  # counts calls and errors
+                           for cid, c in self.config.connectors.items()}
         client = web_client(self.settings.slack_bot_token.get_secret_value(), self.settings.slack_api_url)
         self.directory = SlackDirectory(client, People(self.engine), self.clock)
-        self.notifier = SlackNotifier(client, Messages(self.engine))
+        requests = Requests(self.engine)
+        self.notifier = SlackNotifier(client, Messages(self.engine), Outbox(self.engine), requests,
+                                      self.clock)
         self.lifecycle = Lifecycle(
-            requests=Requests(self.engine), catalog=self.catalog, audit=AuditLog(self.engine),
+            requests=requests, catalog=self.catalog, audit=AuditLog(self.engine),
             connectors=self.connectors,
             provisioning={cid: c.provisioning for cid, c in self.config.connectors.items()},
             policy=self.config.policy.to_policy(),
             approvers=ApproverRouting({cid: c.owners for cid, c in self.config.connectors.items()},
                                       self.directory),
-            notifier=self.notifier, clock=self.clock)
+            notifier=self.notifier, clock=self.clock,
+            workers=ThreadPoolExecutor(WORKERS, thread_name_prefix="worker"))
         self.scheduler = Scheduler(self.lifecycle.run_due, self.clock,
                                    timedelta(seconds=self.settings.latchkey_sweep_seconds))
         self.lifecycle.wake = self.scheduler.wake_at
+        self.metrics = Metrics(self.lifecycle.requests, self.clock)
         self.slack_app = build_app(client, self.settings.slack_signing_secret.get_secret_value(),
                                    Deps(self.lifecycle, self.catalog, self.directory,
-                                        self.lifecycle.policy))
+                                        self.lifecycle.policy, SeenEvents(self.engine)))
 
     def start(self, migrate: bool = True) -> None:
         if migrate:
             upgrade(self.engine)
         self.scheduler.start()
+        self.notifier.start()
         for connector_id, connector_config in self.config.connectors.items():
             self.scheduler.every(f"sync:{connector_id}", connector_config.sync_interval,
                                  lambda cid=connector_id: self.sync(cid))
+        self.scheduler.every("verify-revocations", VERIFY_EVERY, self.lifecycle.verify_revocations)
+        seen = SeenEvents(self.engine)  # Slack stops retrying an event after minutes; keep a day
+        self.scheduler.every("forget-events", timedelta(hours=1),
+                             lambda: seen.forget_before(self.clock.now() - timedelta(days=1)))
 
-    def sync(self, connector_id: str):
+    def sync(self, connector_id: str, progress: Progress | None = None, raise_errors: bool = False):
+        """Refresh one connector's catalog, then report drift against the fresh snapshot."""
+        started = self.clock.now()
         try:
-            return sync_catalog(connector_id, self.connectors[connector_id], self.catalog, self.clock)
+            summary = sync_catalog(connector_id, self.connectors[connector_id], self.catalog,
+                                   self.clock, *([progress] if progress else []))
         except Exception:
+            if raise_errors:
+                raise
             log.exception("catalog sync of %s failed; the previous catalog stays in use", connector_id)
             return None
+        report_drift(self.lifecycle, connector_id, started)
+        return summary
 
     def ready(self) -> bool:
         try:
@@ -98,6 +109,7 @@ class Service:
 
     def stop(self) -> None:
         self.scheduler.shutdown()
+        self.lifecycle.workers.shutdown(wait=True)
         self.notifier.close()
         for connector in self.connectors.values():
             connector.close()

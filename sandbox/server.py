@@ -70,6 +70,8 @@ class SandboxServer:
         handler = _handler_for(self)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._httpd.daemon_threads = True
+        # Handler threads may sit on idle keep-alive connections; stop() must not wait for them.
+        self._httpd.block_on_close = False
         # shutdown() waits for the serve loop to wake; the default 0.5 s poll made every stop()
         # (so every test using a sandbox) half a second slower.
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True,

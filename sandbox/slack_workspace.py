@@ -206,6 +206,8 @@ class Workspace:
             self.update_message(channel_id, message_ts, body.get("text"), body.get("blocks"))
         elif body.get("response_type") == "in_channel":
             self.post(channel_id, body.get("text"), body.get("blocks"))
+        elif body.get("blocks"):  # an ephemeral answer the user can click in, like any message
+            self.post_ephemeral(channel_id, user_id, body.get("text"), body.get("blocks"))
 
     # -- views -------------------------------------------------------------------------------
     def find_view(self, view_id: str | None = None, external_id: str | None = None) -> dict:

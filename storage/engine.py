@@ -9,6 +9,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Execution option marking a transaction that only reads (see `_Repository._reading`).
+READ_ONLY = "latchkey_read_only"
 
 
 def make_engine(url: str) -> Engine:
@@ -34,7 +36,10 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A reader needs no lock in WAL mode (it reads a snapshot), so it must not queue behind
+        # writers for one: under load that queue, not the queries, made Slack wait (bench/).
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY)
+                             else "BEGIN IMMEDIATE")
 
     return engine
 

@@ -6,17 +6,24 @@ and reports whether it won, so concurrent clicks, retries and replicas cannot do
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
-from collections.abc import Iterable, Iterator
+import threading
+from array import array
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from itertools import islice
+from typing import NamedTuple
 
 from sqlalchemy import Engine, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
+from storage.engine import READ_ONLY
 from storage.tables import (AccountRow, ApprovalRow, AuditRow, EntitlementRow, HoldingRow,
-                            MessageRow, PersonRow, RequestRow, SyncRow)
+                            MessageRow, OutboxRow, PersonRow, RequestRow, SeenEventRow, SyncRow)
 
 
 class DuplicateError(Exception):
@@ -26,27 +33,41 @@ class DuplicateError(Exception):
 class _Repository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._read_engine = engine.execution_options(**{READ_ONLY: True})
 
     def _session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
 
+    def _reading(self) -> Session:
+        """A session that only reads: on SQLite it takes no write lock, so it never waits for one."""
+        return Session(self._read_engine, expire_on_commit=False)
+
+
+# Requests a worker is granting or revoking through a connector.  Manual ones wait for a
+# person to press Done; no lease ever runs out on them.
+_working_automatically = RequestRow.state.in_(("provisioning", "revoking")) & RequestRow.manual.is_(False)
+
 
 class Requests(_Repository):
-    def add(self, row: RequestRow) -> None:
+    """`also`: rows (e.g. the audit event) written in the same transaction as the change, and
+    only if it happens, so a crash can never leave a state change without its record."""
+
+    def add(self, row: RequestRow, also: Iterable = ()) -> None:
         with self._session() as session:
             session.add(row)
+            session.add_all(also)
             try:
                 session.commit()
             except IntegrityError as exc:
                 raise DuplicateError(str(exc.orig)) from None
 
     def get(self, request_id: str) -> RequestRow | None:
-        with self._session() as session:
+        with self._reading() as session:
             return session.get(RequestRow, request_id)
 
-    def move(self, request_id: str, expected_state: str, **changes) -> bool:
+    def move(self, request_id: str, expected_state: str, also: Iterable = (), **changes) -> bool:
         """Apply `changes` only if the request is still in `expected_state`; True if it was."""
-        return self._update(RequestRow.state == expected_state, request_id, changes)
+        return self._update(RequestRow.state == expected_state, request_id, changes, also)
 
     def renew_lease(self, request_id: str, state: str, now: datetime, lease_until: datetime) -> bool:
         """Take over a request whose worker's lease has run out (it crashed or gave up)."""
@@ -59,14 +80,17 @@ class Requests(_Repository):
         column = getattr(RequestRow, field)
         return self._update(column.is_(None), request_id, {field: value, **with_it})
 
-    def _update(self, condition, request_id: str, changes: dict) -> bool:
+    def _update(self, condition, request_id: str, changes: dict, also: Iterable = ()) -> bool:
         with self._session() as session:
             result = session.execute(
                 update(RequestRow).where(RequestRow.id == request_id, condition).values(**changes))
+            if result.rowcount == 1:
+                session.add_all(also)
             session.commit()
             return result.rowcount == 1
 
-    def approve(self, request_id: str, approver: str, needed: int, now: datetime
+    def approve(self, request_id: str, approver: str, needed: int, now: datetime,
+                also: Callable[[RequestRow], Iterable] = lambda row: ()
                 ) -> tuple[str, RequestRow | None]:
         """Count `approver`'s approval; move pending → approved once `needed` distinct ones exist.
 
@@ -87,13 +111,14 @@ class Requests(_Repository):
                 ApprovalRow.request_id == request_id).order_by(ApprovalRow.approved_at)).scalars().all()
             if len(approvers) >= needed:
                 row.state, row.decided_by, row.decided_at = "approved", ",".join(approvers), now
+            session.add_all(also(row))  # e.g. the audit event, which depends on the outcome
             session.commit()
             return "counted", row
 
     def open_for(self, requester: str, connector_id: str, entitlement_id: str) -> RequestRow | None:
         """The requester's undecided or live request for this entitlement, if any."""
         live = ("pending", "approved", "provisioning", "active")
-        with self._session() as session:
+        with self._reading() as session:
             return session.execute(select(RequestRow).where(
                 RequestRow.requester == requester, RequestRow.connector_id == connector_id,
                 RequestRow.entitlement_id == entitlement_id, RequestRow.state.in_(live)
@@ -101,33 +126,65 @@ class Requests(_Repository):
 
     def due(self, now: datetime, limit: int = 500) -> list[tuple[str, str]]:
         """(id, state) of requests a worker should act on now."""
-        with self._session() as session:
+        with self._reading() as session:
             lease_over = or_(RequestRow.lease_until.is_(None), RequestRow.lease_until <= now)
             rows = session.execute(select(RequestRow.id, RequestRow.state).where(or_(
                 RequestRow.state == "approved",
                 (RequestRow.state == "active") & (RequestRow.expires_at <= now),
-                RequestRow.state.in_(("provisioning", "revoking")) & lease_over,
+                _working_automatically & lease_over,
             )).order_by(RequestRow.expires_at).limit(limit)).all()
             return [(row.id, row.state) for row in rows]
 
     def next_deadline(self) -> datetime | None:
         """The earliest moment at which `due()` will return something new."""
-        with self._session() as session:
+        with self._reading() as session:
             candidates = [
                 session.execute(select(func.min(RequestRow.expires_at))
                              .where(RequestRow.state == "active")).scalar(),
                 session.execute(select(func.min(RequestRow.lease_until))
-                             .where(RequestRow.state.in_(("provisioning", "revoking")))).scalar(),
+                             .where(_working_automatically)).scalar(),
                 session.execute(select(func.min(RequestRow.decided_at))
                              .where(RequestRow.state == "approved")).scalar(),
             ]
         # UTCDateTime is bypassed by aggregate functions on SQLite; normalise here.
         return min((_aware(c) for c in candidates if c is not None), default=None)
 
+    def for_connector(self, connector_id: str, *states: str) -> list[RequestRow]:
+        with self._session() as session:
+            return list(session.execute(select(RequestRow).where(
+                RequestRow.connector_id == connector_id, RequestRow.state.in_(states))).scalars())
+
+    def of_requester(self, requester: str, states: tuple[str, ...]) -> list[RequestRow]:
+        with self._session() as session:
+            return list(session.execute(select(RequestRow).where(
+                RequestRow.requester == requester, RequestRow.state.in_(states)
+            ).order_by(RequestRow.created_at)).scalars())
+
+    def approvers(self, request_id: str) -> list[str]:
+        with self._session() as session:
+            return list(session.execute(select(ApprovalRow.approver).where(
+                ApprovalRow.request_id == request_id)).scalars())
+
+    def count_since(self, requester: str, since: datetime) -> int:
+        with self._reading() as session:
+            return session.execute(select(func.count()).select_from(RequestRow).where(
+                RequestRow.requester == requester, RequestRow.created_at >= since)).scalar_one()
+
+    def revoked_since(self, since: datetime) -> list[RequestRow]:
+        with self._session() as session:
+            return list(session.execute(select(RequestRow).where(
+                RequestRow.state == "revoked", RequestRow.revoked_at >= since)).scalars())
+
     def in_states(self, *states: str) -> list[RequestRow]:
         with self._session() as session:
             return list(session.execute(select(RequestRow).where(RequestRow.state.in_(states))
                                      .order_by(RequestRow.created_at)).scalars())
+
+    def count_by_state(self) -> dict[str, int]:
+        """How many requests are in each state (for metrics); one GROUP BY, no rows loaded."""
+        with self._session() as session:
+            return dict(session.execute(select(RequestRow.state, func.count())
+                                        .group_by(RequestRow.state)).all())
 
 
 def _aware(value: datetime | str) -> datetime:
@@ -136,8 +193,50 @@ def _aware(value: datetime | str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
+class SearchHit(NamedTuple):
+    """A typeahead match: enough to offer it and to find the entitlement again."""
+
+    connector_id: str
+    id: str
+    name: str
+    resource_type: str
+
+
+class _SearchIndex:
+    """Requestable entitlements as of one set of syncs, shortest name first (then by name).
+
+    The case-folded names are joined into one string, so a search is `str.find` (C speed)
+    rather than a Python loop over every name.
+    """
+
+    SEPARATOR = "\0"
+
+    def __init__(self, version: tuple, rows) -> None:
+        self.version = version
+        self.hits = sorted((SearchHit(*row) for row in rows), key=lambda h: (len(h.name), h.name))
+        folded = [hit.name.casefold().replace(self.SEPARATOR, " ") for hit in self.hits]
+        self.starts = array("q", itertools.accumulate((len(name) + 1 for name in folded[:-1]),
+                                                      initial=0))
+        self.names = self.SEPARATOR.join(folded)
+
+    def find(self, needle: str, limit: int) -> list[SearchHit]:
+        if not self.hits or self.SEPARATOR in needle:
+            return []
+        found, at = [], 0
+        while len(found) < limit and (at := self.names.find(needle, at)) >= 0:
+            position = bisect.bisect_right(self.starts, at) - 1
+            found.append(self.hits[position])
+            at = self.starts[position + 1] if position + 1 < len(self.starts) else len(self.names)
+        return found
+
+
 class Catalog(_Repository):
     """The synced picture of each connector: entitlements, accounts, and who holds what."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self._index: _SearchIndex | None = None
+        self._index_lock = threading.Lock()
 
     def replace(self, connector_id: str, entitlements: Iterable[dict], accounts: Iterable[dict],
                 holdings: Iterable[dict], now: datetime) -> SyncRow:
@@ -158,31 +257,47 @@ class Catalog(_Repository):
             session.commit()
         return summary
 
-    def search(self, text: str, limit: int = 100) -> list[EntitlementRow]:
-        """Requestable entitlements whose name contains `text` (any case), best first."""
-        pattern = "%" + text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        with self._session() as session:
-            return list(session.execute(select(EntitlementRow).where(
-                EntitlementRow.requestable.is_(True),
-                EntitlementRow.name.ilike(pattern, escape="\\"),
-            ).order_by(func.length(EntitlementRow.name), EntitlementRow.name).limit(limit)).scalars())
+    def search(self, text: str, limit: int = 100) -> list[SearchHit]:
+        """Requestable entitlements whose name contains `text` (any case), shortest name first.
+
+        Answered from a copy of the names held in memory: a typeahead must answer within Slack's
+        window, and `LIKE '%…%'` over tens of thousands of rows is a full scan and a sort on every
+        keystroke (see bench/).  Each call checks, with one small query, whether any sync has
+        finished since the copy was made, so every replica serves a new snapshot at once.
+        """
+        return self._search_index().find(text.strip().casefold(), limit)
+
+    def _search_index(self) -> _SearchIndex:
+        with self._reading() as session:
+            version = tuple(session.execute(select(SyncRow.connector_id, SyncRow.finished_at)
+                                            .order_by(SyncRow.connector_id)).all())
+            index = self._index
+            if index is not None and index.version == version:
+                return index
+            with self._index_lock:  # one thread loads; the others wait for its copy
+                if self._index is None or self._index.version != version:
+                    rows = session.execute(select(EntitlementRow.connector_id, EntitlementRow.id,
+                                                  EntitlementRow.name, EntitlementRow.resource_type)
+                                           .where(EntitlementRow.requestable.is_(True))).all()
+                    self._index = _SearchIndex(version, rows)
+                return self._index
 
     def entitlement(self, connector_id: str, entitlement_id: str) -> EntitlementRow | None:
-        with self._session() as session:
+        with self._reading() as session:
             return session.get(EntitlementRow, (connector_id, entitlement_id))
 
     def account_by_email(self, connector_id: str, email: str) -> AccountRow | None:
-        with self._session() as session:
+        with self._reading() as session:
             return session.execute(select(AccountRow).where(
                 AccountRow.connector_id == connector_id, AccountRow.email == email.lower()
             ).limit(1)).scalars().first()
 
     def holds(self, connector_id: str, entitlement_id: str, account_id: str) -> bool:
-        with self._session() as session:
+        with self._reading() as session:
             return session.get(HoldingRow, (connector_id, entitlement_id, account_id)) is not None
 
     def last_sync(self, connector_id: str) -> SyncRow | None:
-        with self._session() as session:
+        with self._reading() as session:
             return session.get(SyncRow, connector_id)
 
 
@@ -198,9 +313,34 @@ class AuditLog(_Repository):
     def append(self, at: datetime, actor: str, action: str, request_id: str | None = None,
                **detail) -> None:
         with self._session() as session:
-            session.add(AuditRow(at=at, actor=actor, action=action, request_id=request_id,
-                                 detail=json.dumps(detail, default=str, sort_keys=True)))
+            session.add(self.event(at, actor, action, request_id, **detail))
             session.commit()
+
+    @staticmethod
+    def event(at: datetime, actor: str, action: str, request_id: str | None = None,
+              **detail) -> AuditRow:
+        """An event to write along with a state change (`Requests.move(..., also=[event])`)."""
+        return AuditRow(at=at, actor=actor, action=action, request_id=request_id,
+                        detail=json.dumps(detail, default=str, sort_keys=True))
+
+    def has(self, request_id: str, action: str) -> bool:
+        with self._session() as session:
+            return session.execute(select(AuditRow.seq).where(
+                AuditRow.request_id == request_id, AuditRow.action == action).limit(1)).first() is not None
+
+    def stream(self, since: datetime, until: datetime | None = None, batch: int = 1000) -> Iterator[AuditRow]:
+        """Events from `since` on, oldest first, read a batch at a time (the log can be large)."""
+        after = 0
+        while True:
+            with self._session() as session:
+                query = select(AuditRow).where(AuditRow.seq > after, AuditRow.at >= since)
+                if until is not None:
+                    query = query.where(AuditRow.at < until)
+                rows = list(session.execute(query.order_by(AuditRow.seq).limit(batch)).scalars())
+            yield from rows
+            if len(rows) < batch:
+                return
+            after = rows[-1].seq
 
     def events(self, request_id: str | None = None) -> list[AuditRow]:
         with self._session() as session:
@@ -220,7 +360,7 @@ class Messages(_Repository):
             session.commit()
 
     def for_request(self, request_id: str, role: str | None = None) -> list[MessageRow]:
-        with self._session() as session:
+        with self._reading() as session:
             query = select(MessageRow).where(MessageRow.request_id == request_id)
             if role:
                 query = query.where(MessageRow.role == role)
@@ -229,11 +369,91 @@ class Messages(_Repository):
 
 class People(_Repository):
     def get(self, person_id: str) -> PersonRow | None:
-        with self._session() as session:
+        with self._reading() as session:
             return session.get(PersonRow, person_id)
 
     def put(self, person_id: str, email: str | None, name: str, now: datetime) -> None:
         with self._session() as session:
             session.merge(PersonRow(id=person_id, email=email and email.lower(), name=name,
                                     fetched_at=now))
+            session.commit()
+
+
+def _first_undelivered():
+    earlier = aliased(OutboxRow)
+    return OutboxRow.done_at.is_(None) & ~select(earlier.id).where(
+        earlier.request_id == OutboxRow.request_id, earlier.id < OutboxRow.id,
+        earlier.done_at.is_(None)).exists()
+
+
+# An undelivered row with no undelivered row of the same request before it.
+_outbox_head = _first_undelivered()
+
+
+class Outbox(_Repository):
+    """Durable queue of messages to deliver; each row is claimed under a lease, like requests."""
+
+    def add(self, request_id: str, kind: str, args: dict, now: datetime) -> None:
+        with self._session() as session:
+            session.add(OutboxRow(request_id=request_id, kind=kind, args=json.dumps(args),
+                                  created_at=now, next_attempt_at=now))
+            session.commit()
+
+    def claim(self, now: datetime, lease_until: datetime, limit: int = 50) -> list[OutboxRow]:
+        """Take rows that are due, oldest first, skipping any request with an earlier row still
+        undelivered (messages of one request must arrive in order)."""
+        with self._session() as session:
+            candidates = session.execute(select(OutboxRow.id).where(
+                _outbox_head, OutboxRow.next_attempt_at <= now,
+                or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= now),
+            ).order_by(OutboxRow.id).limit(limit)).scalars().all()
+            claimed = []
+            for row_id in candidates:
+                won = session.execute(update(OutboxRow).where(
+                    OutboxRow.id == row_id, OutboxRow.done_at.is_(None),
+                    or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= now)
+                ).values(lease_until=lease_until)).rowcount == 1
+                if won:
+                    claimed.append(row_id)
+            session.commit()
+            return [session.get(OutboxRow, row_id) for row_id in claimed]
+
+    def delivered(self, row_id: int, now: datetime) -> None:
+        self._set(row_id, done_at=now, lease_until=None, last_error=None)
+
+    def retry_later(self, row_id: int, attempts: int, retry_at: datetime, error: str) -> None:
+        self._set(row_id, attempts=attempts, next_attempt_at=retry_at, lease_until=None,
+                  last_error=error)
+
+    def next_due(self) -> datetime | None:
+        with self._session() as session:
+            value = session.execute(select(func.min(OutboxRow.next_attempt_at))
+                                    .where(_outbox_head)).scalar()
+        return None if value is None else _aware(value)
+
+    def pending(self) -> int:
+        with self._session() as session:
+            return session.execute(select(func.count()).select_from(OutboxRow)
+                                   .where(OutboxRow.done_at.is_(None))).scalar_one()
+
+    def _set(self, row_id: int, **values) -> None:
+        with self._session() as session:
+            session.execute(update(OutboxRow).where(OutboxRow.id == row_id).values(**values))
+            session.commit()
+
+
+class SeenEvents(_Repository):
+    def first_time(self, event_id: str, now: datetime) -> bool:
+        """Record the event; False if it was recorded before (by this or another replica)."""
+        with self._session() as session:
+            session.add(SeenEventRow(event_id=event_id[:64], seen_at=now))
+            try:
+                session.commit()
+            except IntegrityError:
+                return False
+        return True
+
+    def forget_before(self, moment: datetime) -> None:
+        with self._session() as session:
+            session.execute(delete(SeenEventRow).where(SeenEventRow.seen_at < moment))
             session.commit()

@@ -59,6 +59,7 @@ class RequestRow(SQLModel, table=True):
     expires_at: datetime | None = _when()
     revoked_at: datetime | None = _when()
     preexisting: bool | None = None
+    manual: bool = False  # granted and revoked by a person following a task, not by a connector
     prior_detail: str | None = Field(default=None, sa_column=Column(Text))
     # A worker holds a request in provisioning/revoking until lease_until; after that another
     # worker (or this one after a restart) may pick it up again.
@@ -83,6 +84,7 @@ class EntitlementRow(SQLModel, table=True):
     name: str = Field(max_length=512, index=True)
     description: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     requestable: bool = True
+    provisionable: bool = True
 
 
 class AccountRow(SQLModel, table=True):
@@ -145,3 +147,32 @@ class PersonRow(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=320)
     name: str = Field(default="", max_length=255)
     fetched_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class OutboxRow(SQLModel, table=True):
+    """A message to deliver (e.g. a Slack DM), kept until it is delivered.
+
+    Written when the lifecycle reports an event, so an outage of the chat service or a restart
+    delays a message but never loses it.  Rows of one request are delivered in `id` order.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "done_at", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(index=True, max_length=32)
+    kind: str = Field(max_length=64)
+    args: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    lease_until: datetime | None = _when()
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    done_at: datetime | None = _when()
+
+
+class SeenEventRow(SQLModel, table=True):
+    """Events API deliveries already handled, so Slack's retries of them have no second effect."""
+
+    __tablename__ = "seen_event"
+    event_id: str = Field(primary_key=True, max_length=64)
+    seen_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))

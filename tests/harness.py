@@ -36,7 +36,8 @@ def eventually(check, timeout: float = 5.0, interval: float = 0.02):
 
 
 def config_text(okta_url: str, owners=("alice@acme.com", BOB), approvals: int = 1,
-                durations="[1h, 4h, 8h, 1d]", max_duration="8h", max_attempts: int = 5) -> str:
+                durations="[1h, 4h, 8h, 1d]", max_duration="8h", max_attempts: int = 5,
+                provisioning: bool = True, max_requests_per_hour: int = 20, more_connectors: str = "") -> str:
     return f"""
 connectors:
   okta:
@@ -44,13 +45,15 @@ connectors:
     domain: {okta_url}
     token: ${{OKTA_API_TOKEN}}
     owners: [{", ".join(owners)}]
-    provisioning: true
+    provisioning: {str(provisioning).lower()}
     page_size: 3
     max_attempts: {max_attempts}
+{more_connectors}
 policy:
   durations: {durations}
   max_duration: {max_duration}
   approvals: {approvals}
+  max_requests_per_hour: {max_requests_per_hour}
 """
 
 
@@ -71,7 +74,8 @@ class Bot:
         self.server = BackgroundServer(self.service).start()
         self.slack.bot_url = self.server.url + "/slack/events"
         if wait_for_sync:
-            eventually(lambda: self.service.catalog.last_sync("okta"), timeout=10)
+            eventually(lambda: all(self.service.catalog.last_sync(c) for c in self.config.connectors),
+                       timeout=10)
         return self
 
     def stop(self) -> None:

@@ -1,4 +1,4 @@
-"""Buttons: Approve, Deny (asks for a reason first) and Cancel.
+"""Buttons: Approve, Deny (asks for a reason first), Cancel, End now, and Done on a manual task.
 
 Who may press them is checked by the lifecycle at click time, never by what the message shows.
 """
@@ -10,39 +10,65 @@ from slack_bolt import App
 from bot.domain.errors import AlreadyDecidedError, LatchkeyError
 from bot.slack import blocks, wording
 from bot.slack.context import Deps
+from bot.slack.errors import guarded
+from bot.slack.home import publish_home
 
 
-def _tell(respond, text: str) -> None:
-    respond(text=text, response_type="ephemeral", replace_original=False)
+def _tell(respond, client, body, text: str) -> None:
+    """Answer only the clicker: ephemerally under the message, or by DM from the Home tab."""
+    if body.get("response_url"):
+        respond(text=text, response_type="ephemeral", replace_original=False)
+    else:
+        client.chat_postMessage(channel=body["user"]["id"], text=text)
 
 
 def register(app: App, deps: Deps) -> None:
+    lifecycle = deps.lifecycle
+
     @app.action(blocks.APPROVE)
-    def approve(ack, body, action, respond):
+    @guarded
+    def approve(ack, body, action, respond, client):
         ack()
-        _decide(respond, lambda: deps.lifecycle.approve(action["value"], body["user"]["id"]))
+        _decide(respond, client, body, deps, lambda: lifecycle.approve(action["value"], body["user"]["id"]))
 
     @app.action(blocks.DENY)
+    @guarded
     def deny(ack, body, action, respond, client):
         ack()
         user = body["user"]["id"]
         # Check before asking for a reason, so a non-approver is not shown a form for nothing.
-        request = _decide(respond, lambda: deps.lifecycle.check_decidable(action["value"], user))
+        request = _decide(respond, client, body, deps, lambda: lifecycle.check_decidable(action["value"], user))
         if request is not None:
             client.views_open(trigger_id=body["trigger_id"], view=blocks.deny_modal(request))
 
-    @app.action(blocks.CANCEL)
-    def cancel(ack, body, action, respond):
+    @app.action(blocks.TASK_DONE)
+    @guarded
+    def task_done(ack, body, action, respond, client):
         ack()
-        _decide(respond, lambda: deps.lifecycle.cancel(action["value"], body["user"]["id"]))
+        _decide(respond, client, body, deps, lambda: lifecycle.complete_task(action["value"], body["user"]["id"]))
+
+    @app.action(blocks.CANCEL)
+    @guarded
+    def cancel(ack, body, action, respond, client):
+        ack()
+        _decide(respond, client, body, deps, lambda: lifecycle.cancel(action["value"], body["user"]["id"]))
+
+    @app.action(blocks.END_NOW)
+    @guarded
+    def end_now(ack, body, action, respond, client):
+        ack()
+        _decide(respond, client, body, deps, lambda: lifecycle.end_early(action["value"], body["user"]["id"]))
 
 
-def _decide(respond, call):
-    """Run a decision; explain a refusal to the clicker only."""
+def _decide(respond, client, body, deps: Deps, call):
+    """Run a decision; explain a refusal to the clicker only; redraw their Home tab if used."""
     try:
         return call()
     except AlreadyDecidedError as error:
-        _tell(respond, wording.already_decided(error))
+        _tell(respond, client, body, wording.already_decided(error))
     except LatchkeyError as error:
-        _tell(respond, str(error))
+        _tell(respond, client, body, str(error))
+    finally:
+        if (body.get("view") or {}).get("type") == "home":
+            publish_home(client, deps, body["user"]["id"])
     return None

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import secrets
-from concurrent.futures import ThreadPoolExecutor
 
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
-from bot.slack import actions, commands, options, views, wording
+from bot.logs import ContextExecutor, bind_request_id
+from bot.slack import actions, commands, home, options, views
 from bot.slack.context import Deps
 
 log = logging.getLogger(__name__)
@@ -26,17 +25,24 @@ def build_app(client: WebClient, signing_secret: str, deps: Deps) -> App:
     app = App(client=client, signing_secret=signing_secret,
               # Start-up must not depend on Slack being reachable; `latchkey check` tests the token.
               token_verification_enabled=False,
-              listener_executor=ThreadPoolExecutor(32, thread_name_prefix="slack-listener"))
-    for module in (commands, options, views, actions):
+              # Runs listeners in the request's context, so their log lines carry its request id.
+              listener_executor=ContextExecutor(32, thread_name_prefix="slack-listener"))
+    app.middleware(bind_request_id)
+
+    @app.middleware
+    def once_per_event(body, next):
+        # Slack re-sends an event it thinks we missed (X-Slack-Retry-Num); act on it only once,
+        # even when the retry reaches another replica.
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and not deps.seen_events.first_time(event_id, deps.lifecycle.clock.now()):
+            return BoltResponse(status=200, body="")
+        return next()
+    for module in (commands, options, views, actions, home):
         module.register(app, deps)
 
     @app.error
-    def on_error(error, body, respond=None, logger=None):
-        # One handler for every listener: log with an id the person can quote to an admin.
-        error_id = secrets.token_hex(4)
-        log.error("error %s in Slack listener (%s): %r", error_id, body.get("type"), error,
-                  exc_info=error)
-        if respond is not None and body.get("response_url"):
-            respond(text=wording.unexpected(error_id), response_type="ephemeral", replace_original=False)
+    def on_error(error, body):
+        # Listeners are guarded (bot/slack/errors.py); this catches failures around them.
+        log.error("error in Slack middleware (%s): %r", body.get("type"), error, exc_info=error)
 
     return app

@@ -18,7 +18,8 @@ REQUEST_MODAL = "request_access"
 DENY_MODAL = "deny_reason"
 ACCESS, DURATION, JUSTIFICATION, REASON = "access", "duration", "justification", "reason"
 ENTITLEMENT_ACTION = "entitlement"
-APPROVE, DENY, CANCEL = "approve", "deny", "cancel"
+APPROVE, DENY, CANCEL, TASK_DONE, END_NOW = "approve", "deny", "cancel", "task_done", "end_now"
+LISTED_AT_MOST = 20  # requests per section: keeps a Home tab within Slack's 100 blocks
 
 
 def _plain(text: str, limit: int = 75) -> dict:
@@ -51,13 +52,13 @@ def parse_entitlement_value(value: str) -> tuple[str, str]:
 
 
 def option_groups(rows) -> list[dict]:
-    """Typeahead answer: at most 100 choices, grouped by connector."""
+    """Typeahead answer: at most 100 choices, grouped by application and kind (okta · group)."""
     groups: dict[str, list[dict]] = {}
     for row in rows:
         option = entitlement_option(row.connector_id, row.id, row.name)
         if option and sum(map(len, groups.values())) < 100:
-            groups.setdefault(row.connector_id, []).append(option)
-    return [{"label": _plain(connector), "options": options} for connector, options in groups.items()]
+            groups.setdefault(f"{row.connector_id} · {row.resource_type}", []).append(option)
+    return [{"label": _plain(label), "options": options} for label, options in groups.items()]
 
 
 def request_modal(durations: tuple[timedelta, ...], search: str = "", preselected=None) -> dict:
@@ -139,6 +140,52 @@ def requester_message(request: AccessRequest, approvers: list[str]) -> dict:
     return {"text": clip(f"Your access request {request.id}", 4000), "blocks": blocks}
 
 
+def task_message(request: AccessRequest, revoke: bool) -> dict:
+    """A to-do for an approver: grant or take back by hand, then press Done."""
+    waiting = request.state == ("revoking" if revoke else "provisioning")
+    blocks = [_section(wording.task(request, revoke)), _context(wording.request_footer(request))]
+    if waiting:
+        blocks.append({"type": "actions", "block_id": "task", "elements": [
+            _button("Done", TASK_DONE, request.id, "primary")]})
+    else:
+        blocks.append(_section(wording.task_done(request, revoke)))
+    return {"text": clip(f"Task for request {request.id}", 4000), "blocks": blocks}
+
+
 def notice(mrkdwn: str) -> dict:
     """A plain one-section message (granted, revoked, denied ...)."""
     return {"text": clip(mrkdwn, 3000), "blocks": [_section(mrkdwn)]}
+
+
+def own_requests(requests: list[AccessRequest], now) -> list[dict]:
+    """The requester's own pending requests and live access, each with what they can do."""
+    if not requests:
+        return [_section(wording.NOTHING_OF_YOURS)]
+    rows = []
+    for request in requests[:LISTED_AT_MOST]:
+        row = _section(wording.listed(request, now))
+        if request.state == "pending":
+            row["accessory"] = _button("Cancel", CANCEL, request.id)
+        elif request.state == "active":
+            row["accessory"] = _button("End now", END_NOW, request.id, "danger")
+        rows.append(row)
+    return rows
+
+
+def request_list(requests: list[AccessRequest], now) -> dict:
+    """The ephemeral answer to `/request-access list`."""
+    return {"response_type": "ephemeral", "text": "Your requests",
+            "blocks": own_requests(requests, now)}
+
+
+def home(mine: list[AccessRequest], waiting: list[AccessRequest], now) -> dict:
+    blocks = [{"type": "header", "text": _plain("Your access", 150)}, *own_requests(mine, now),
+              {"type": "divider"}, {"type": "header", "text": _plain("Waiting on you", 150)}]
+    if not waiting:
+        blocks.append(_section(wording.NOTHING_WAITING))
+    for request in waiting[:LISTED_AT_MOST]:
+        blocks += [_section(wording.waiting_line(request)),
+                   {"type": "actions", "block_id": f"decide-{request.id}", "elements": [
+                       _button("Approve", APPROVE, request.id, "primary"),
+                       _button("Deny", DENY, request.id, "danger")]}]
+    return {"type": "home", "blocks": blocks}

@@ -1,4 +1,4 @@
-"""`/request-access`: open the request form (or answer `help`)."""
+"""`/request-access`: open the request form, or answer `help` and `list`."""
 
 from __future__ import annotations
 
@@ -6,16 +6,22 @@ from slack_bolt import App
 
 from bot.slack import blocks, wording
 from bot.slack.context import Deps
+from bot.slack.errors import guarded
 
 COMMAND = "/request-access"
 
 
 def register(app: App, deps: Deps) -> None:
     @app.command(COMMAND)
+    @guarded
     def request_access(ack, body, client):
         text = (body.get("text") or "").strip()
         if text.lower() in ("help", "-h", "--help"):
             ack(response_type="ephemeral", text=wording.HELP)
+            return
+        if text.lower() == "list":
+            lifecycle = deps.lifecycle
+            ack(**blocks.request_list(lifecycle.of_requester(body["user_id"]), lifecycle.clock.now()))
             return
         ack()
         matches = deps.catalog.search(text, limit=2) if text else []

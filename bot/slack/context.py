@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from bot.domain.policy import Policy
 from bot.lifecycle import Lifecycle
 from bot.slack.directory import SlackDirectory
-from storage.repositories import Catalog
+from storage.repositories import Catalog, SeenEvents
 
 
 @dataclass(frozen=True)
@@ -16,3 +16,4 @@ class Deps:
     catalog: Catalog
     directory: SlackDirectory
     policy: Policy
+    seen_events: SeenEvents

@@ -1,87 +1,131 @@
 """Tells people what happened, by DM, without ever blocking or failing the lifecycle.
 
-Messages are sent from background workers: the Slack listener has already acknowledged, and a
-slow or failing Slack must not hold up a grant or a revocation.  Messages about the same request
-go through the same worker, so they arrive in the order the lifecycle produced them.
+Each event is stored in the outbox first (a quick insert) and delivered by the outbox
+dispatcher in the background: the Slack listener has already acknowledged, a slow or failing
+Slack cannot hold up a grant or a revocation, and a Slack outage or a restart delays messages
+without losing them.  Messages show the request as it is when they are delivered.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import zlib
-from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Callable
 
 from slack_sdk import WebClient
 
 from bot.domain.request import AccessRequest
+from bot.lifecycle import to_domain
+from bot.outbox import OutboxDispatcher
+from bot.ports import Clock
 from bot.slack import blocks, wording
-from storage.repositories import Messages
+from storage.repositories import Messages, Outbox, Requests
+from storage.tables import OutboxRow
 
 log = logging.getLogger(__name__)
 
 
 class SlackNotifier:
-    def __init__(self, client: WebClient, messages: Messages, workers: int = 4) -> None:
-        self._client = client
-        self._messages = messages
-        self._lanes = [ThreadPoolExecutor(1, thread_name_prefix=f"notify-{i}") for i in range(workers)]
+    def __init__(self, client: WebClient, messages: Messages, outbox: Outbox, requests: Requests,
+                 clock: Clock) -> None:
+        self._client, self._messages, self._requests = client, messages, requests
+        self._outbox, self._clock = outbox, clock
+        self.dispatcher = OutboxDispatcher(outbox, self._deliver, clock)
+
+    def start(self) -> None:
+        self.dispatcher.start()
 
     def close(self) -> None:
-        for lane in self._lanes:
-            lane.shutdown(wait=True)
+        self.dispatcher.stop()
 
-    def _later(self, request: AccessRequest, what: str, work: Callable[[], None]) -> None:
-        def run() -> None:
-            try:
-                work()
-            except Exception:  # never raise into the lifecycle; the log says what was missed
-                log.exception("request %s: could not send %s", request.id, what)
+    def _enqueue(self, request: AccessRequest, kind: str, **args) -> None:
+        try:
+            self._outbox.add(request.id, kind, args, self._clock.now())
+        except Exception:  # never raise into the lifecycle; the log says what was missed
+            log.exception("request %s: could not queue %s", request.id, kind)
+            return
+        self.dispatcher.poke()
 
-        lane = self._lanes[zlib.crc32(request.id.encode()) % len(self._lanes)]
-        lane.submit(run)
-
-    # -- the Notifier port ---------------------------------------------------------------
+    # -- the Notifier port: store the event ----------------------------------------------
     def request_submitted(self, request: AccessRequest, approvers: list[str]) -> None:
-        def send() -> None:
-            self._dm(request, request.requester, "requester", blocks.requester_message(request, approvers))
-            for approver in approvers:
-                self._dm(request, approver, "approver", blocks.approver_message(request))
-        self._later(request, "the new request", send)
+        self._enqueue(request, "request_submitted", approvers=approvers)
 
     def approval_counted(self, request: AccessRequest, approver: str, needed: int) -> None:
-        note = wording.partial_approval(approver, needed)
-        self._later(request, "the approval count", lambda: self._refresh(request, note))
+        self._enqueue(request, "approval_counted", approver=approver, needed=needed)
 
     def request_approved(self, request: AccessRequest) -> None:
-        self._later(request, "the approval", lambda: self._refresh(request))
+        self._enqueue(request, "request_approved")
 
     def request_denied(self, request: AccessRequest) -> None:
-        self._later(request, "the denial", lambda: self._refresh(request, notice=wording.denied(request)))
+        self._enqueue(request, "request_denied")
 
     def request_cancelled(self, request: AccessRequest) -> None:
-        self._later(request, "the cancellation",
-                    lambda: self._refresh(request, notice=wording.cancelled(request)))
+        self._enqueue(request, "request_cancelled")
 
     def access_granted(self, request: AccessRequest) -> None:
-        self._later(request, "the grant", lambda: self._refresh(request, notice=wording.granted(request)))
+        self._enqueue(request, "access_granted")
 
     def provisioning_failed(self, request: AccessRequest) -> None:
-        def send() -> None:
-            self._refresh(request, notice=wording.failed(request))
-            for message in self._messages.for_request(request.id, "approver"):
-                self._post(message.channel, blocks.notice(wording.failed(request)))
-        self._later(request, "the failure", send)
+        self._enqueue(request, "provisioning_failed")
 
     def access_revoked(self, request: AccessRequest) -> None:
-        self._later(request, "the revocation",
-                    lambda: self._refresh(request, notice=wording.revoked(request)))
+        self._enqueue(request, "access_revoked")
 
     def revocation_failing(self, request: AccessRequest, approvers: list[str]) -> None:
-        def send() -> None:
-            for approver in approvers:
-                self._post(approver, blocks.notice(wording.revocation_failing(request)))
-        self._later(request, "the revocation alert", send)
+        self._enqueue(request, "revocation_failing", approvers=approvers)
+
+    def task_assigned(self, request: AccessRequest, approvers: list[str]) -> None:
+        self._enqueue(request, "task_assigned", approvers=approvers, revoke=request.state == "revoking")
+
+    def drift_detected(self, request: AccessRequest, finding: str, approvers: list[str]) -> None:
+        self._enqueue(request, "drift_detected", finding=finding, approvers=approvers)
+
+    # -- delivery ------------------------------------------------------------------------
+    def _deliver(self, row: OutboxRow) -> None:
+        request = to_domain(self._requests.get(row.request_id))
+        getattr(self, f"_send_{row.kind}")(request, **json.loads(row.args))
+
+    def _send_request_submitted(self, request: AccessRequest, approvers: list[str]) -> None:
+        self._dm(request, request.requester, "requester", blocks.requester_message(request, approvers))
+        for approver in approvers:
+            self._dm(request, approver, "approver", blocks.approver_message(request))
+
+    def _send_approval_counted(self, request: AccessRequest, approver: str, needed: int) -> None:
+        self._refresh(request, wording.partial_approval(approver, needed))
+
+    def _send_request_approved(self, request: AccessRequest) -> None:
+        self._refresh(request)
+
+    def _send_request_denied(self, request: AccessRequest) -> None:
+        self._refresh(request, notice=wording.denied(request))
+
+    def _send_request_cancelled(self, request: AccessRequest) -> None:
+        self._refresh(request, notice=wording.cancelled(request))
+
+    def _send_access_granted(self, request: AccessRequest) -> None:
+        self._refresh(request, notice=wording.granted(request))
+
+    def _send_provisioning_failed(self, request: AccessRequest) -> None:
+        self._refresh(request, notice=wording.failed(request))
+        for message in self._messages.for_request(request.id, "approver"):
+            self._post(message.channel, blocks.notice(wording.failed(request)))
+
+    def _send_access_revoked(self, request: AccessRequest) -> None:
+        self._refresh(request, notice=wording.revoked(request))
+
+    def _send_revocation_failing(self, request: AccessRequest, approvers: list[str]) -> None:
+        for approver in approvers:
+            self._post(approver, blocks.notice(wording.revocation_failing(request)))
+
+    def _send_task_assigned(self, request: AccessRequest, approvers: list[str], revoke: bool) -> None:
+        role = "task_revoke" if revoke else "task_grant"
+        for approver in approvers:
+            self._dm(request, approver, role, blocks.task_message(request, revoke))
+        if not revoke:
+            self._refresh(request)
+
+    def _send_drift_detected(self, request: AccessRequest, finding: str, approvers: list[str]) -> None:
+        for approver in approvers:
+            self._post(approver, blocks.notice(wording.drift(request, finding)))
 
     # -- helpers -------------------------------------------------------------------------
     def _refresh(self, request: AccessRequest, note: str | None = None, notice: str | None = None) -> None:
@@ -89,6 +133,8 @@ class SlackNotifier:
         for message in self._messages.for_request(request.id):
             if message.role == "approver":
                 body = blocks.approver_message(request, note)
+            elif message.role.startswith("task_"):
+                body = blocks.task_message(request, revoke=message.role == "task_revoke")
             elif request.state != "pending":  # the requester's own message changes on a decision
                 body = blocks.requester_message(request, [])
             else:

@@ -6,10 +6,12 @@ from slack_bolt import App
 
 from bot.slack import blocks
 from bot.slack.context import Deps
+from bot.slack.errors import guarded
 
 
 def register(app: App, deps: Deps) -> None:
     @app.options(blocks.ENTITLEMENT_ACTION)
+    @guarded
     def suggest_entitlements(ack, payload, body):
         typed = (payload.get("value") or "").strip()
         search = typed or blocks.modal_search(body.get("view") or {})

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.domain.errors import AlreadyDecidedError, InvalidRequestError, NotAllowedError
+from bot.domain.errors import AlreadyDecidedError, InvalidRequestError, LatchkeyError
 from bot.domain.policy import parse_duration
 from bot.slack import blocks, wording
 from bot.slack.context import Deps
+from bot.slack.errors import guarded
 
 
 def _selected(values: dict, block_id: str, action_id: str) -> str | None:
@@ -23,6 +24,7 @@ def _typed(values: dict, block_id: str) -> str:
 
 def register(app: App, deps: Deps) -> None:
     @app.view(blocks.REQUEST_MODAL)
+    @guarded
     def submit_request(ack, body, view):
         values = view["state"]["values"]
         choice = _selected(values, blocks.ACCESS, blocks.ENTITLEMENT_ACTION) or ""
@@ -41,6 +43,7 @@ def register(app: App, deps: Deps) -> None:
         ack()
 
     @app.view(blocks.DENY_MODAL)
+    @guarded
     def submit_denial(ack, body, view, client):
         reason = _typed(view["state"]["values"], blocks.REASON).strip()
         if not reason:
@@ -52,5 +55,5 @@ def register(app: App, deps: Deps) -> None:
             deps.lifecycle.deny(view["private_metadata"], user, reason)
         except AlreadyDecidedError as error:
             client.chat_postMessage(channel=user, text=wording.already_decided(error))
-        except NotAllowedError as error:
+        except LatchkeyError as error:  # not allowed, or no such request (a tampered form)
             client.chat_postMessage(channel=user, text=str(error))

@@ -5,7 +5,7 @@ Functions take core objects and return mrkdwn; any user-supplied text is escaped
 
 from __future__ import annotations
 
-from bot.domain.errors import AlreadyDecidedError
+from bot.domain.errors import AlreadyDecidedError, TaskAlreadyDoneError
 from bot.domain.policy import describe_duration
 from bot.domain.request import AccessRequest, State
 from bot.slack.text import clip, escape, mention, mentions, when
@@ -14,6 +14,7 @@ HELP = (
     "*Latchkey* gives you access for a limited time, approved by its owners.\n"
     "• `/request-access` opens the request form.\n"
     "• `/request-access eng-admins` opens it with a search already typed.\n"
+    "• `/request-access list` shows your pending requests and the access you hold.\n"
     "• `/request-access help` shows this message.\n"
     "The owners get a message with Approve / Deny; you get one when they decide, and access "
     "is removed again when the time is up."
@@ -59,6 +60,8 @@ def outcome(request: AccessRequest) -> str:
         return f":wastebasket: Cancelled by the requester {decided}."
     if request.state is State.FAILED:
         return f":warning: Approved by {by} {decided}, but granting failed: {escape(request.last_error or '')}"
+    if request.state is State.PROVISIONING and request.manual:
+        return f":hourglass_flowing_sand: Approved by {by} {decided}. An owner will now grant it by hand."
     if request.state is State.ACTIVE:
         return f":white_check_mark: Approved by {by} {decided}. Granted until {when(request.expires_at)}."
     if request.state is State.REVOKED:
@@ -66,11 +69,30 @@ def outcome(request: AccessRequest) -> str:
     return f":white_check_mark: Approved by {by} {decided}."
 
 
+def task(request: AccessRequest, revoke: bool) -> str:
+    who = f"{mention(request.requester)} ({escape(request.requester_email)}, account `{escape(request.account_id)}`)"
+    if revoke:
+        return (f":wrench: *Task:* the time is up. Please take {item(request)} away from {who}, "
+                "then press *Done*.")
+    return (f":wrench: *Task:* Latchkey cannot grant this automatically. Please give {who} "
+            f"{item(request)}, then press *Done*. It will be taken back in "
+            f"{describe_duration(request.duration)}.")
+
+
+def task_done(request: AccessRequest, revoke: bool) -> str:
+    if revoke:
+        return f":white_check_mark: Taken back {when(request.revoked_at)}."
+    return f":white_check_mark: Granted by hand {when(request.granted_at)}."
+
+
 def partial_approval(approver: str, needed: int) -> str:
     return f":ballot_box_with_check: Approved by {mention(approver)}; {needed} approvals are needed."
 
 
 def granted(request: AccessRequest) -> str:
+    if request.manual:
+        return (f":unlock: An owner has granted you {item(request)} by hand. It will be taken "
+                f"back {when(request.expires_at)}.")
     if request.preexisting:
         return (f":information_source: {item(request)} was approved, but you already had it. "
                 "Latchkey changed nothing and will leave it in place.")
@@ -78,6 +100,8 @@ def granted(request: AccessRequest) -> str:
 
 
 def revoked(request: AccessRequest) -> str:
+    if request.manual:
+        return f":lock: Your access to {item(request)} has ended; an owner has taken it back."
     if request.preexisting:
         return (f":hourglass: Your request for {item(request)} has ended. You held this access "
                 "before, so it stays in place.")
@@ -105,6 +129,8 @@ def revocation_failing(request: AccessRequest) -> str:
 
 def already_decided(error: AlreadyDecidedError) -> str:
     request = error.request
+    if isinstance(error, TaskAlreadyDoneError):
+        return "This task is already done."
     if request.state in (State.PENDING,):
         return "You have already approved this request."
     if request.state is State.CANCELLED:
@@ -114,9 +140,39 @@ def already_decided(error: AlreadyDecidedError) -> str:
     return f"Already approved by {mentions(request.decided_by)}."
 
 
+def drift(request: AccessRequest, finding: str) -> str:
+    return (f":mag: *Drift* on {item(request)} for {mention(request.requester)} (request "
+            f"`{request.id}`): {escape(finding)}")
+
+
 def deny_prompt(request: AccessRequest) -> str:
     return f"You are denying {mention(request.requester)}'s request for {item(request)}."
 
 
 def unexpected(error_id: str) -> str:
     return f"Sorry, something went wrong on our side (error id `{error_id}`). Please try again."
+
+
+def listed(request: AccessRequest, now) -> str:
+    """One line about one of the requester's own requests."""
+    if request.state is State.ACTIVE:
+        left = describe_duration_left(request.expires_at - now)
+        return f":unlock: {item(request)}: yours until {when(request.expires_at)} ({left} left)"
+    if request.state is State.PENDING:
+        return f":hourglass: {item(request)} for {describe_duration(request.duration)}: waiting for approval"
+    return f":gear: {item(request)}: {request.state.value}"
+
+
+def waiting_line(request: AccessRequest) -> str:
+    return f"{ask_approver(request)}\n{reason(request)}"
+
+
+def describe_duration_left(left) -> str:
+    minutes = max(int(left.total_seconds() // 60), 0)
+    if minutes >= 120:
+        return f"{minutes // 60} hours"
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"
+
+
+NOTHING_OF_YOURS = "You have no pending requests and no temporary access right now."
+NOTHING_WAITING = "Nothing is waiting for your approval."

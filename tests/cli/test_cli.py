@@ -95,4 +95,50 @@ def test_db_upgrade_creates_the_schema(tmp_path):
     """Given an empty database, when `latchkey db upgrade` runs, then it reports the head revision."""
     result = run(["db", "upgrade"], env={"DATABASE_URL": f"sqlite:///{tmp_path}/new.db"})
     assert result.returncode == 0, result.stderr
-    assert "database at revision 0002" in result.stdout
+    assert "database at revision 0005" in result.stdout
+
+
+def test_sync_prints_what_it_found(tmp_path, slack, okta):
+    """Given a config, when `latchkey sync` runs, then it reports each connector's counts and exits 0;
+    an unknown connector id exits 2 naming the ones there are."""
+    env = serve_env(tmp_path, slack.url, config_text(okta.url))
+    result = run(["sync"], env=env)
+    assert result.returncode == 0, result.stderr
+    # 6 groups, and the 10 standard admin roles Okta always has
+    assert "okta: 16 entitlements, 4 accounts, 1 grants" in result.stdout
+    result = run(["sync", "jira"], env=env)
+    assert result.returncode == 2 and "have: okta" in result.stderr
+
+
+def test_sync_failure_exits_non_zero(tmp_path, slack, okta):
+    """Given a wrong Okta token, when `latchkey sync` runs, then it says why and exits 1."""
+    env = {**serve_env(tmp_path, slack.url, config_text(okta.url)), "OKTA_API_TOKEN": "wrong"}
+    result = run(["sync"], env=env)
+    assert result.returncode == 1
+    assert "E0000011" in result.stdout and "wrong" not in result.stdout.replace("wrong token", "")
+
+
+def test_audit_export_as_json_lines_and_csv(bot, slack, okta):
+    """Given a request approved and granted, when the audit log is exported, then every event is
+    there in order, as JSON Lines or CSV, with who did what and why."""
+    import csv
+    import io
+    import json
+
+    from tests.slack.test_provisioning import approved
+
+    request = approved(bot, slack)
+    eventually(lambda: bot.request(request.id).state == "active")
+    env = {"DATABASE_URL": bot.settings.database_url}
+    result = run(["audit", "export", "--since", "1d"], env=env)
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [e["action"] for e in events] == ["submitted", "approved", "claim", "activate"]
+    assert events[0]["actor"] == CAROL and events[0]["detail"]["justification"] == "Deploy the INC-42 hotfix"
+    assert events[1]["actor"] == "U0ALICE" and all(e["request_id"] == request.id for e in events)
+    rows = list(csv.DictReader(io.StringIO(run(["audit", "export", "--since", "2000-01-01",
+                                                "--format", "csv"], env=env).stdout)))
+    assert [r["action"] for r in rows] == [e["action"] for e in events]
+    assert run(["audit", "export", "--since", "2999-01-01"], env=env).stdout == ""
+    bad = run(["audit", "export", "--since", "last tuesday"], env=env)
+    assert bad.returncode == 2 and "neither a date" in bad.stderr

@@ -124,3 +124,35 @@ def test_two_approvals_needed(make_bot, slack, okta):
     slack.click(BOB, "approve")
     eventually(lambda: bot.request(request.id).state == "active")
     assert len(okta.membership_writes()) == 1
+
+
+def test_a_broken_click_gets_an_answer_with_an_error_id(bot, slack):
+    """Given a click payload without a button value (tampered), then Slack still gets a prompt
+    200, the clicker is shown an error id, and the request is untouched."""
+    import json
+    import time
+    from urllib.parse import urlencode
+
+    request = pending_request(bot, slack)
+    channel = slack.workspace.dm_id(ALICE)
+    payload = {"type": "block_actions", "user": {"id": ALICE}, "team": {"id": "T0LATCHKEY"},
+               "api_app_id": "A0LATCHKEY", "actions": [{"action_id": "approve", "type": "button"}],
+               "response_url": f"{slack.url}/response/{slack.workspace.issue_response_url(ALICE, channel, None)}"}
+    started = time.monotonic()
+    response = slack.post_raw(urlencode({"payload": json.dumps(payload)}).encode(),
+                              "application/x-www-form-urlencoded")
+    assert response.status_code == 200 and time.monotonic() - started < 1
+    eventually(lambda: "error id" in ephemeral_answers(slack, ALICE))
+    assert bot.request(request.id).state == "pending"
+
+
+def test_cancel_after_approval_is_refused_politely(bot, slack, okta):
+    """Given Alice approved, when Carol presses Cancel on her stale message, then she is told it
+    was already approved and the access stays."""
+    request = pending_request(bot, slack)
+    carols_copy = slack.dm(CAROL)[0]
+    slack.click(ALICE, "approve")
+    eventually(lambda: bot.request(request.id).state == "active")
+    slack.click(CAROL, "cancel", message=carols_copy, stale=True)
+    eventually(lambda: "Already approved by <@U0ALICE>" in ephemeral_answers(slack, CAROL))
+    assert bot.request(request.id).state == "active"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sandbox.server import Reply
 from tests.harness import ALICE, BOB, CAROL, eventually
 from tests.slack.test_decisions import pending_request
 from tests.slack.test_story import texts
@@ -104,3 +105,38 @@ def test_failing_revocation_keeps_trying_and_alerts_the_owners(bot, slack, okta,
     eventually(lambda: "cannot remove" in texts(slack.dm(ALICE)))
     eventually(lambda: bot.request(request.id).state == "revoked")
     assert okta.ids["carol@acme.com"] not in okta.members(okta.ids["eng-admins"])
+
+
+def test_revocation_is_read_back_and_retried_when_the_access_is_still_there(bot, slack, okta, clock):
+    """Given Okta answers the removal with 204 but keeps the membership once, then Latchkey notices
+    on reading it back, retries, and only then calls the request revoked."""
+    request = approved(bot, slack)
+    eventually(lambda: bot.request(request.id).state == "active")
+    okta.inject(lambda call: Reply(204), path=MEMBERSHIP, method="DELETE", times=1)  # says done, did nothing
+    clock.advance(timedelta(hours=5))
+    eventually(lambda: bot.request(request.id).attempts == 1)
+    assert "still shows" in bot.request(request.id).last_error
+    assert bot.request(request.id).state == "revoking"
+    clock.advance(timedelta(minutes=15))
+    bot.service.scheduler.wake_at(clock.now())
+    eventually(lambda: bot.request(request.id).state == "revoked")
+    assert okta.ids["carol@acme.com"] not in okta.members(okta.ids["eng-admins"])
+
+
+def test_access_that_comes_back_after_revocation_is_removed_and_reported(bot, slack, okta, clock):
+    """Given revoked access that someone re-added in Okta, when the periodic read-back runs, then
+    Latchkey removes it again and tells the owners."""
+    import httpx
+
+    from tests.harness import OKTA_TOKEN
+
+    request = approved(bot, slack)
+    eventually(lambda: bot.request(request.id).state == "active")
+    clock.advance(timedelta(hours=5))
+    eventually(lambda: bot.request(request.id).state == "revoked")
+    group, carol = okta.ids["eng-admins"], okta.ids["carol@acme.com"]
+    httpx.put(f"{okta.url}/api/v1/groups/{group}/users/{carol}", headers={"Authorization": f"SSWS {OKTA_TOKEN}"})
+    assert bot.service.lifecycle.verify_revocations() == [request.id]
+    assert carol not in okta.members(group)
+    eventually(lambda: "came back" in texts(slack.dm(ALICE)))
+    assert bot.service.lifecycle.verify_revocations() == []

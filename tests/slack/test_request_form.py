@@ -35,7 +35,7 @@ def test_typeahead_offers_only_requestable_okta_groups(bot, slack):
     """Given Okta has OKTA_GROUP, APP_GROUP and BUILT_IN groups, then only OKTA_GROUPs are offered."""
     slack.command(CAROL)
     eventually(lambda: slack.open_view(CAROL))
-    assert options(slack, CAROL, "ADMIN") == ["eng-admins", "data-admins", "billing-admins"]
+    assert options(slack, CAROL, "ADMINS") == ["eng-admins", "data-admins", "billing-admins"]
     assert options(slack, CAROL, "Salesforce") == []
     assert options(slack, CAROL, "Everyone") == []
 
@@ -123,3 +123,16 @@ def test_help_answers_ephemerally(bot, slack):
     slack.command(CAROL, text="help")
     assert "request-access" in str(slack.responses(CAROL)[-1])
     assert slack.open_view(CAROL) is None
+
+
+def test_requests_per_person_are_rate_limited(make_bot, slack):
+    """Given a limit of 2 requests an hour, when Carol asks a third time, then the form refuses
+    it and no approver is bothered."""
+    bot = make_bot(max_requests_per_hour=2).start()
+    for name in ("eng-admins", "billing-admins"):
+        submit_form(slack, access=option_for(bot, name))
+        assert slack.open_view(CAROL) is None
+    eventually(lambda: len(slack.dm(ALICE)) == 2)
+    submit_form(slack, access=option_for(bot, "data-admins"))
+    assert "2 requests in the last hour" in slack.view_errors(CAROL)["access"]
+    assert len(bot.service.lifecycle.requests.in_states("pending")) == 2

@@ -8,7 +8,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import inspect
 
-from storage.engine import current_revision
+from alembic.script import ScriptDirectory
+
+from storage.engine import alembic_config, current_revision
 from storage.repositories import AuditLog, Catalog, DuplicateError, Requests
 from storage.tables import RequestRow
 
@@ -27,7 +29,7 @@ def test_migrations_build_the_schema(engine):
     tables = set(inspect(engine).get_table_names())
     assert {"access_request", "approval", "catalog_entitlement", "catalog_account",
             "catalog_holding", "audit_event", "chat_message", "person"} <= tables
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
 
 
 def test_move_is_compare_and_set(engine):
@@ -109,3 +111,23 @@ def test_audit_log_keeps_order(engine):
     for action in ("submitted", "approved", "activate"):
         audit.append(NOW, "U1", action, "r1", note="x")
     assert [e.action for e in audit.events("r1")] == ["submitted", "approved", "activate"]
+
+
+def test_outbox_delivers_one_request_in_order_and_others_in_parallel(engine):
+    """Given three messages for one request and one for another, then a claim takes only the
+    first of each request; the next message comes only after the first is delivered."""
+    from storage.repositories import Outbox
+
+    outbox = Outbox(engine)
+    for request_id, kind in (("r1", "a"), ("r1", "b"), ("r2", "c"), ("r1", "d")):
+        outbox.add(request_id, kind, {}, NOW)
+    lease = NOW + timedelta(minutes=1)
+    first = outbox.claim(NOW, lease)
+    assert sorted(row.kind for row in first) == ["a", "c"]
+    assert outbox.claim(NOW, lease) == []  # leased, and the rest wait their turn
+    a = next(row for row in first if row.kind == "a")
+    outbox.retry_later(a.id, 1, NOW + timedelta(seconds=2), "Slack down")
+    assert outbox.claim(NOW, lease) == []  # 'b' still waits behind the failed 'a'
+    assert [row.kind for row in outbox.claim(NOW + timedelta(seconds=2), lease)] == ["a"]
+    outbox.delivered(a.id, NOW)
+    assert [row.kind for row in outbox.claim(NOW, lease)] == ["b"]

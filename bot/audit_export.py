@@ -1,0 +1,49 @@
+"""`latchkey audit export`: the audit log as JSON Lines or CSV, for a SIEM or an auditor."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import TextIO
+
+from bot.domain.policy import parse_duration
+from storage.tables import AuditRow
+
+FIELDS = ("seq", "at", "actor", "action", "request_id", "detail")
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """An ISO date or time (UTC unless it says otherwise), or a span back from now such as 7d."""
+    try:
+        return now - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is neither a date/time (2026-11-01, 2026-11-01T09:00) "
+                         "nor a span back from now (30m, 24h, 7d)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _record(row: AuditRow) -> dict:
+    return {"seq": row.seq, "at": row.at.isoformat(), "actor": row.actor, "action": row.action,
+            "request_id": row.request_id, "detail": json.loads(row.detail)}
+
+
+def write(rows: Iterable[AuditRow], out: TextIO, fmt: str) -> int:
+    """Write `rows` as `json` (one object per line) or `csv`; return how many were written."""
+    count = 0
+    if fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=FIELDS)
+        writer.writeheader()
+    for row in rows:
+        record = _record(row)
+        if fmt == "csv":
+            writer.writerow({**record, "detail": json.dumps(record["detail"], sort_keys=True)})
+        else:
+            out.write(json.dumps(record, sort_keys=True) + "\n")
+        count += 1
+    return count

@@ -1,0 +1,169 @@
+"""Prometheus metrics for `GET /metrics`: what an operator watches to know Latchkey is keeping up.
+
+Two kinds of numbers:
+
+- Events this process saw (latencies, connector calls) are process-wide counters and
+  histograms, prometheus_client's usual shape; sum them over replicas.
+- Facts that live in the database (requests by state, work due now) are read at scrape time by
+  `DatabaseCollector`, so every replica reports the same truth; take `max` over replicas, not `sum`.
+
+Latency is measured from the request's own timestamps, which come from the injected clock, so a
+histogram agrees with the audit log.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram,
+                               PlatformCollector, ProcessCollector, generate_latest)
+from prometheus_client.core import GaugeMetricFamily
+
+from bot.domain.request import AccessRequest, State
+from bot.ports import Clock
+from connectors.base import Connector
+from storage.repositories import Requests
+
+log = logging.getLogger(__name__)
+
+_MINUTE, _HOUR = 60, 3600
+APPROVAL_LATENCY = Histogram(
+    "latchkey_approval_latency_seconds", "Time from a request's submission to its approval.",
+    buckets=(60, 5 * _MINUTE, 15 * _MINUTE, 30 * _MINUTE, _HOUR, 2 * _HOUR, 4 * _HOUR,
+             8 * _HOUR, 24 * _HOUR), registry=None)
+PROVISIONING_LATENCY = Histogram(
+    "latchkey_provisioning_latency_seconds", "Time from approval until the access was granted.",
+    buckets=(0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 5 * _MINUTE, 15 * _MINUTE), registry=None)
+REVOCATION_LAG = Histogram(
+    "latchkey_revocation_lag_seconds", "Time from expiry until the access was taken back.",
+    buckets=(1, 5, 15, 30, 60, 2 * _MINUTE, 5 * _MINUTE, 15 * _MINUTE, _HOUR, 4 * _HOUR),
+    registry=None)
+CONNECTOR_CALLS = Counter(
+    "latchkey_connector_calls", "Calls to a connector, by connector id and method.",
+    ["connector", "method"], registry=None)
+CONNECTOR_ERRORS = Counter(
+    "latchkey_connector_errors", "Connector calls that raised, by connector id, method and error.",
+    ["connector", "method", "error"], registry=None)
+CONNECTOR_SECONDS = Histogram(
+    "latchkey_connector_call_seconds", "Duration of connector calls, retries included.",
+    ["connector", "method"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60), registry=None)
+_PROCESS_WIDE = (APPROVAL_LATENCY, PROVISIONING_LATENCY, REVOCATION_LAG, CONNECTOR_CALLS,
+                 CONNECTOR_ERRORS, CONNECTOR_SECONDS)
+
+QUEUE_DEPTH_CAP = 10_000  # the gauge reads at most this many due requests per scrape
+
+
+# -- the three moments bot/lifecycle.py reports ----------------------------------------------
+def request_approved(request: AccessRequest) -> None:
+    _observe(APPROVAL_LATENCY, request.created_at, request.decided_at)
+
+
+def access_granted(request: AccessRequest) -> None:
+    _observe(PROVISIONING_LATENCY, request.decided_at, request.granted_at)
+
+
+def access_revoked(request: AccessRequest) -> None:
+    # Ending access early ("revoke now") revokes before the expiry: no lag, not a negative one.
+    _observe(REVOCATION_LAG, request.expires_at, request.revoked_at)
+
+
+def _observe(histogram: Histogram, start: datetime | None, end: datetime | None) -> None:
+    if start is not None and end is not None:
+        histogram.observe(max((end - start).total_seconds(), 0.0))
+
+
+# -- connectors ------------------------------------------------------------------------------
+class InstrumentedConnector:
+    """A connector that counts and times every public method call, then delegates.
+
+    Wrapping here keeps connectors/ free of metrics: bot/service.py wraps each connector once.
+    """
+
+    def __init__(self, connector_id: str, inner: Connector) -> None:
+        self._connector_id = connector_id
+        self._inner = inner
+
+    @property
+    def inner(self) -> Connector:
+        return self._inner
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self._inner, name)
+        if name.startswith("_") or name == "close" or not callable(attribute):
+            return attribute
+
+        def call(*args, **kwargs):
+            labels = (self._connector_id, name)
+            CONNECTOR_CALLS.labels(*labels).inc()
+            started = time.perf_counter()
+            try:
+                return attribute(*args, **kwargs)
+            except Exception as exc:
+                CONNECTOR_ERRORS.labels(*labels, type(exc).__name__).inc()
+                raise
+            finally:
+                CONNECTOR_SECONDS.labels(*labels).observe(time.perf_counter() - started)
+
+        call.__name__ = name
+        return call
+
+    def __repr__(self) -> str:
+        return f"InstrumentedConnector({self._connector_id!r}, {self._inner!r})"
+
+
+# -- scrape-time facts from the database --------------------------------------------------------
+class DatabaseCollector:
+    """Requests by state and the scheduler's queue depth, read from the database per scrape."""
+
+    def __init__(self, requests: Requests, clock: Clock) -> None:
+        self._requests = requests
+        self._clock = clock
+
+    def describe(self):  # names only: registration must not touch the database
+        return self._families()
+
+    def collect(self):
+        requests, due, up = self._families()
+        try:
+            counts = self._requests.count_by_state()
+            depth = len(self._requests.due(self._clock.now(), limit=QUEUE_DEPTH_CAP))
+        except Exception as exc:  # a scrape must answer even while the database is away
+            log.warning("metrics: cannot read the database: %s", exc)
+            up.add_metric([], 0)
+            return [up]
+        for state in State:
+            requests.add_metric([state.value], counts.get(state.value, 0))
+        due.add_metric([], depth)
+        up.add_metric([], 1)
+        return [requests, due, up]
+
+    @staticmethod
+    def _families():
+        return (GaugeMetricFamily("latchkey_requests", "Access requests by state (database).",
+                                  labels=["state"]),
+                GaugeMetricFamily("latchkey_scheduler_queue_depth",
+                                  "Requests due for a worker now: grants to make, access to revoke."),
+                GaugeMetricFamily("latchkey_database_up",
+                                  "1 if the last scrape could read the database, else 0."))
+
+
+class Metrics:
+    """One registry per service: the process-wide metrics plus this service's database."""
+
+    def __init__(self, requests: Requests, clock: Clock) -> None:
+        self.registry = CollectorRegistry()
+        for metric in _PROCESS_WIDE:
+            self.registry.register(metric)
+        self.registry.register(DatabaseCollector(requests, clock))
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+
+    def render(self) -> tuple[bytes, str]:
+        """The body and content type of a `GET /metrics` answer."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+    def value(self, name: str, labels: dict[str, str] | None = None) -> float | None:
+        """One sample's current value (for tests and `latchkey check`)."""
+        return self.registry.get_sample_value(name, labels or {})

@@ -1,0 +1,84 @@
+"""Delivers what the notifier stored in the outbox, in the background, until it gets through.
+
+Rows are claimed under a lease (several replicas may each run a dispatcher), delivered in
+parallel across requests and in order within one, and retried with capped backoff when the chat
+service fails.  A crash between delivering and recording it means one message may be sent twice;
+never that one is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from bot.ports import Clock
+from storage.repositories import Outbox
+from storage.tables import OutboxRow
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=1)
+MAX_BACKOFF = timedelta(minutes=5)
+
+
+def backoff(attempt: int) -> timedelta:
+    return min(timedelta(seconds=2 ** attempt), MAX_BACKOFF)
+
+
+class OutboxDispatcher:
+    def __init__(self, outbox: Outbox, deliver: Callable[[OutboxRow], None], clock: Clock,
+                 workers: int = 4) -> None:
+        self._outbox, self._deliver, self._clock = outbox, deliver, clock
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="outbox")
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="outbox-dispatcher")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def poke(self) -> None:
+        """Something new is waiting: deliver it now rather than at the next poll."""
+        self._wake.set()
+
+    def stop(self, drain_for: float = 5.0) -> None:
+        """Deliver what is due (for up to `drain_for` seconds), then stop."""
+        if self._thread.is_alive():
+            self._stopping.set()
+            self._wake.set()
+            self._thread.join(timeout=drain_for)
+        self._pool.shutdown(wait=True)
+
+    def run_once(self) -> int:
+        """Deliver one batch of due rows; return how many were claimed."""
+        now = self._clock.now()
+        rows = self._outbox.claim(now, now + LEASE)
+        list(self._pool.map(self._send, rows))
+        return len(rows)
+
+    def _send(self, row: OutboxRow) -> None:
+        try:
+            self._deliver(row)
+        except Exception as exc:
+            attempts = row.attempts + 1
+            retry_at = self._clock.now() + backoff(attempts)
+            log.warning("request %s: could not deliver %s (attempt %d, next at %s): %s",
+                        row.request_id, row.kind, attempts, retry_at.isoformat(), exc)
+            self._outbox.retry_later(row.id, attempts, retry_at, str(exc)[:2000])
+            return
+        self._outbox.delivered(row.id, self._clock.now())
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                while self.run_once():
+                    pass
+            except Exception:  # the database may be briefly away; try again shortly
+                log.exception("outbox dispatch failed")
+            if self._stopping.is_set():
+                return
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()

@@ -1,0 +1,23 @@
+"""App Home: my requests and access, and the approvals waiting on me."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.slack import blocks
+from bot.slack.context import Deps
+from bot.slack.errors import guarded
+
+
+def publish_home(client, deps: Deps, user_id: str) -> None:
+    lifecycle = deps.lifecycle
+    client.views_publish(user_id=user_id, view=blocks.home(
+        lifecycle.of_requester(user_id), lifecycle.waiting_on(user_id), lifecycle.clock.now()))
+
+
+def register(app: App, deps: Deps) -> None:
+    @app.event("app_home_opened")
+    @guarded
+    def home_opened(event, client):
+        if event.get("tab") == "home":
+            publish_home(client, deps, event["user"])

@@ -1,0 +1,76 @@
+"""`latchkey check` as an operator (or an init container) runs it: a real process, its table and
+its exit status, against the sandbox Slack and Okta."""
+
+from __future__ import annotations
+
+from bot.check import INFO, OK, PROBLEM, Finding, run_checks
+from bot.config import Settings, parse_config
+from tests.cli.test_cli import run, serve_env
+from tests.harness import BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET, config_text
+
+
+def test_check_passes_and_shows_what_each_connector_can_do(tmp_path, slack, okta):
+    """Given a working deployment, when `latchkey check` runs, then it exits 0 and shows the
+    Slack workspace, the database and what the Okta token can sync and provision."""
+    result = run(["check"], env=serve_env(tmp_path, slack.url, config_text(okta.url)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "all checks passed" in out
+    assert "workspace Latchkey Sandbox" in out and "auth.test" in out
+    assert "sync users" in out and "provision group membership" in out
+    assert "problem" not in out
+    for secret in (BOT_TOKEN, SIGNING_SECRET, OKTA_TOKEN):
+        assert secret not in out + result.stderr
+
+
+def test_a_bad_slack_token_fails_the_check_with_a_clear_message(tmp_path, slack, okta):
+    """Given a Slack token the workspace does not know, then `latchkey check` exits 1 and says
+    that Slack refused the token, while still checking the connectors."""
+    env = {**serve_env(tmp_path, slack.url, config_text(okta.url)), "SLACK_BOT_TOKEN": "xoxb-wrong"}
+    result = run(["check"], env=env)
+    assert result.returncode == 1
+    assert "Slack answered invalid_auth: SLACK_BOT_TOKEN is not valid for this workspace" in \
+        " ".join(result.stdout.split())
+    assert "sync users" in result.stdout  # one problem does not hide the other checks
+    assert "xoxb-wrong" not in result.stdout
+
+
+def test_a_bad_connector_token_fails_the_check(tmp_path, slack, okta):
+    env = {**serve_env(tmp_path, slack.url, config_text(okta.url)), "OKTA_API_TOKEN": "wrong"}
+    result = run(["check"], env=env)
+    assert result.returncode == 1
+    assert "okta" in result.stdout and "problem" in result.stdout
+
+
+def test_a_bad_config_fails_the_check_naming_the_key(tmp_path, slack, okta):
+    bad = config_text(okta.url).replace("approvals: 1", "approvals: 0")
+    result = run(["check"], env=serve_env(tmp_path, slack.url, bad))
+    assert result.returncode == 1
+    assert "policy.approvals" in " ".join(result.stdout.split())
+
+
+def test_unreachable_slack_is_a_problem_not_a_crash(tmp_path, okta, monkeypatch):
+    """In-process: Slack's URL answers nothing; the finding says so and the others still run."""
+    monkeypatch.setenv("OKTA_API_TOKEN", OKTA_TOKEN)
+    settings = Settings(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
+                        slack_api_url="http://127.0.0.1:9/api/",
+                        database_url=f"sqlite:///{tmp_path}/c.db")
+    findings = run_checks(settings, parse_config(config_text(okta.url)))
+    by_subject = {f.subject: f for f in findings if f.what in ("auth.test", "connect")}
+    assert by_subject["slack"].status == PROBLEM and by_subject["slack"].detail
+    assert by_subject["database"] == Finding("database", "connect", OK, f"sqlite:///{tmp_path}/c.db")
+    assert any(f.subject == "okta" and f.status == OK for f in findings)
+    schema = next(f for f in findings if f.what == "schema")
+    assert schema.status == INFO and "latchkey db upgrade" in schema.detail  # not a problem
+
+
+def test_details_are_printed_verbatim_with_tokens_masked():
+    """Text from a target system is shown as is (no rich markup), and a quoted token is masked."""
+    from rich.console import Console
+
+    from bot.check import render
+
+    console = Console(width=200, record=True)
+    render([Finding("okta", "sync users", PROBLEM, "[E0000011] Bearer xoxb-1-2 was refused")], console)
+    text = console.export_text()
+    assert "[E0000011] Bearer [redacted] was refused" in text and "xoxb-1-2" not in text

@@ -1,0 +1,138 @@
+"""`GET /metrics`: what an operator's Prometheus sees while Latchkey works."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot.metrics import DatabaseCollector, InstrumentedConnector, Metrics
+from bot.ports import ShiftedClock
+from connectors.base import TransientError
+from tests.harness import ALICE, eventually
+from tests.slack.test_story import request_access
+
+
+def soon(check):
+    """`eventually`, with room for a loaded CI machine."""
+    return eventually(check, timeout=15)
+
+
+def scrape(bot) -> dict[tuple[str, tuple], float]:
+    answer = httpx.get(bot.url + "/metrics")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain; version=")
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(answer.text) for s in family.samples}
+
+
+def value(samples, name: str, **labels) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_metrics_follow_a_request_from_submission_to_revocation(bot, slack, okta, clock):
+    """Given a running bot, when a request is submitted, approved, granted and expires, then
+    /metrics shows it by state at each step, one observation in each latency histogram, and the
+    Okta calls counted under the connector's id."""
+    before = scrape(bot)
+    request_access(slack)
+    pending = soon(lambda: (s := scrape(bot)) and value(s, "latchkey_requests", state="pending") == 1 and s)
+    assert value(pending, "latchkey_requests", state="active") == 0
+    assert value(pending, "latchkey_database_up") == 1
+
+    def observed(samples, histogram: str) -> float:  # observations since the test began
+        return value(samples, histogram + "_count") - value(before, histogram + "_count")
+
+    soon(lambda: [m for m in slack.dm(ALICE) if "Approve" in str(m["blocks"])])
+    slack.click(ALICE, "approve")
+    # The histogram is observed just after the state changes: wait for both.
+    active = soon(lambda: (s := scrape(bot)) and value(s, "latchkey_requests", state="active") == 1
+                        and observed(s, "latchkey_provisioning_latency_seconds") and s)
+    for histogram in ("latchkey_approval_latency_seconds", "latchkey_provisioning_latency_seconds"):
+        assert observed(active, histogram) == 1
+    grants = value(active, "latchkey_connector_calls_total", connector="okta", method="grant")
+    assert grants == value(before, "latchkey_connector_calls_total", connector="okta", method="grant") + 1
+
+    clock.advance(timedelta(hours=4, seconds=1))
+    lag = "latchkey_revocation_lag_seconds"
+    done = soon(lambda: (s := scrape(bot)) and value(s, "latchkey_requests", state="revoked") == 1
+                      and observed(s, lag) and s)
+    assert observed(done, lag) == 1
+    assert 0 <= value(done, lag + "_sum") - value(before, lag + "_sum") < 60
+    assert value(done, "latchkey_scheduler_queue_depth") == 0
+    assert value(done, "latchkey_requests", state="pending") == 0
+
+
+class _Flaky:
+    def grant(self, entitlement_id, account_id):
+        raise TransientError("Okta answered 503")
+
+    def resource_types(self):
+        return []
+
+    def close(self):
+        self.closed = True
+
+
+def test_connector_errors_are_counted_by_connector_method_and_error(tmp_path):
+    """Given a connector whose grant fails, when the wrapper is called, then the call and the
+    error are counted under that connector id and the error still reaches the caller."""
+    metrics = Metrics(_requests(tmp_path), ShiftedClock())
+    connector = InstrumentedConnector("flaky", _Flaky())
+    labels = {"connector": "flaky", "method": "grant"}
+    calls = metrics.value("latchkey_connector_calls_total", labels) or 0
+    errors = metrics.value("latchkey_connector_errors_total", {**labels, "error": "TransientError"}) or 0
+
+    with pytest.raises(TransientError):
+        connector.grant("group:1:member", "u1")
+    assert connector.resource_types() == []
+    connector.close()  # passed through, not counted
+
+    assert metrics.value("latchkey_connector_calls_total", labels) == calls + 1
+    assert metrics.value("latchkey_connector_errors_total", {**labels, "error": "TransientError"}) == errors + 1
+    assert metrics.value("latchkey_connector_calls_total", {"connector": "flaky", "method": "close"}) is None
+
+
+class _Requests:
+    def __init__(self, counts=None, due=(), broken=False):
+        self.counts, self._due, self.broken = counts or {}, list(due), broken
+
+    def count_by_state(self):
+        if self.broken:
+            raise ConnectionError("database is away")
+        return self.counts
+
+    def due(self, now, limit=500):
+        return self._due[:limit]
+
+
+def test_queue_depth_and_states_are_read_at_scrape_time():
+    """Given work due in the database, when Prometheus scrapes, then the gauges show it; every
+    state is present (zero included) so alerts on absent series are not needed."""
+    requests = _Requests({"active": 2, "pending": 1}, due=[("a", "approved"), ("b", "active")])
+    collector = DatabaseCollector(requests, ShiftedClock())
+    samples = {(s.name, tuple(s.labels.values())): s.value
+               for family in collector.collect() for s in family.samples}
+    assert samples[("latchkey_requests", ("active",))] == 2
+    assert samples[("latchkey_requests", ("revoked",))] == 0
+    assert samples[("latchkey_scheduler_queue_depth", ())] == 2
+    assert samples[("latchkey_database_up", ())] == 1
+
+
+def test_a_scrape_answers_while_the_database_is_away():
+    """Given the database is unreachable, when Prometheus scrapes, then it gets
+    latchkey_database_up 0 rather than an error page."""
+    collector = DatabaseCollector(_Requests(broken=True), ShiftedClock())
+    [up] = collector.collect()
+    assert up.name == "latchkey_database_up" and up.samples[0].value == 0
+
+
+def _requests(tmp_path):
+    from storage.engine import make_engine, upgrade
+    from storage.repositories import Requests
+
+    engine = make_engine(f"sqlite:///{tmp_path}/m.db")
+    upgrade(engine)
+    return Requests(engine)

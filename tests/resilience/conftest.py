@@ -1,0 +1,77 @@
+"""Module-scoped sandboxes and bot for the resilience tests, and a throw-away PostgreSQL database.
+
+The property-based tests send hundreds of requests; starting a bot per example would take
+minutes, so each module shares one Okta sandbox, one Slack sandbox and one running bot.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from bot.config import parse_config
+from bot.ports import ShiftedClock
+from sandbox.okta import OktaSandbox
+from tests.harness import (BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET, Bot, config_text, make_settings,
+                           seed_okta, seed_slack)
+from tests.resilience.support import RoutedSlack
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes tens of seconds (still part of the default run)")
+
+
+@pytest.fixture(scope="module")
+def okta_m():
+    with OktaSandbox(page_size=3, tokens={OKTA_TOKEN: "super_admin"}) as server:
+        server.ids = seed_okta(server)
+        yield server
+
+
+@pytest.fixture(scope="module")
+def slack_m():
+    with RoutedSlack(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET) as server:
+        seed_slack(server)
+        yield server
+
+
+@pytest.fixture(scope="module")
+def clock_m():
+    return ShiftedClock()
+
+
+@pytest.fixture(scope="module")
+def make_bot_m(tmp_path_factory, okta_m, slack_m, clock_m):
+    """Build (not start) a module-wide bot; keyword arguments change the YAML config."""
+    os.environ.setdefault("OKTA_API_TOKEN", OKTA_TOKEN)
+    bots = []
+
+    def build(sweep_seconds: float = 0.3, database_url: str | None = None, **config) -> Bot:
+        directory = tmp_path_factory.mktemp("bot")
+        text_ = config_text(okta_m.url, **config)
+        (directory / "latchkey.yaml").write_text(text_)
+        settings = make_settings(directory, slack_m.url, sweep_seconds)
+        if database_url:
+            settings = settings.model_copy(update={"database_url": database_url})
+        bot = Bot(settings, parse_config(text_), clock_m, slack_m)
+        bots.append(bot)
+        return bot
+
+    yield build
+    for bot in bots:
+        bot.stop()
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    """A fresh PostgreSQL database for the module; skipped, saying why, when there is no server."""
+    from tests.storage.conftest import _postgres_database, POSTGRES_URL
+
+    admin, name = _postgres_database()
+    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()

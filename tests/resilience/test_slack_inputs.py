@@ -1,0 +1,361 @@
+"""Property-based tests over every Slack entry point: slash command text, button clicks (each
+action), view submissions (the request form and the deny reason), options requests and events,
+with random, oversized, malformed and tampered values, all correctly signed.
+
+For every input: the bot never answers 5xx; a request it refuses changes no stored state (the
+requests, approvals and audit rows, and Okta's memberships are compared before and after); and
+where a person sent it, that person is told something clear (a modal, a form error or a short
+message, never a traceback, a repr or an echo of kilobytes they typed).  Tampered button values
+(another request's id, another user's id) are refused at click time.
+
+One bot serves the whole module; examples are derandomized (the same on every run).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import urlencode
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+
+from sandbox import blockkit
+from sandbox.slack_workspace import APP_ID, TEAM_DOMAIN, TEAM_ID
+from tests.harness import ALICE, BOB, CAROL, DAVE, ERIN, eventually
+from tests.resilience.support import has_button
+from tests.slack.test_story import request_access
+
+pytestmark = pytest.mark.slow
+
+EXAMPLES = settings(max_examples=60, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PEOPLE = [ALICE, BOB, CAROL, DAVE, ERIN]
+OWNERS = {ALICE, BOB}
+ACTIONS = ["approve", "deny", "cancel", "task_done", "end_now"]
+FORM = "application/x-www-form-urlencoded"
+MAX_MESSAGE = 3000  # a clear message is short; it never echoes kilobytes the person typed
+
+
+# -- inputs ---------------------------------------------------------------------------------------
+NASTY = ["", " ", "\x00", "\u202e", "help", "HELP", "<!channel>", "<@U0ALICE>", "&lt;", "%",
+         "_", "\\", "'; DROP TABLE access_request; --", "okta|", "|", "okta|group:nope:member",
+         "eng", "null", "{}", "[]", "🙂" * 20]
+oversized = st.builds(lambda piece, times: piece * times,
+                      st.sampled_from(["a", "é", "🙂", "<!here>", "x|y", "\x00"]),
+                      st.integers(2000, 12000))
+words = st.one_of(st.sampled_from(NASTY), st.text(max_size=40), oversized)
+
+
+@pytest.fixture(scope="module")
+def bot(make_bot_m):
+    return make_bot_m(max_requests_per_hour=100000).start()
+
+
+@pytest.fixture(scope="module")
+def scene(bot, slack_m, okta_m):
+    """Requests to tamper with: Carol's pending one, Dave's pending one, Dave's active one."""
+    lifecycle = bot.service.lifecycle
+
+    def pending(user, pick):
+        request_access(slack_m, user=user, search=pick[:3], pick=pick, duration="1h")
+        return eventually(lambda: [r for r in lifecycle.requests.in_states("pending")
+                                   if r.requester == user and r.entitlement_name == pick])[0].id
+
+    carols = pending(CAROL, "eng-admins")
+    daves = pending(DAVE, "billing-admins")
+    active = pending(DAVE, "data-admins")
+    eventually(lambda: has_button(slack_m, ALICE, "approve", active))
+    slack_m.click(ALICE, "approve", value=active)
+    eventually(lambda: lifecycle.requests.get(active).state == "active")
+    for request_id in (carols, daves):
+        eventually(lambda: has_button(slack_m, BOB, "approve", request_id))
+    return {"carols": carols, "daves": daves, "active": active}
+
+
+def state(bot, okta) -> tuple:
+    """Everything a refused request must leave alone."""
+    with bot.service.engine.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(text("SELECT * FROM access_request ORDER BY id"))]
+        approvals = [tuple(r) for r in conn.execute(text("SELECT * FROM approval ORDER BY 1, 2"))]
+        audit = tuple(conn.execute(text("SELECT count(*), max(seq) FROM audit_event")).one())
+    memberships = {g: okta.members(gid) for g, gid in okta.ids.items() if g.islower() and "@" not in g}
+    return rows, approvals, audit, len(okta.membership_writes()), memberships
+
+
+def seen_by(slack, user: str) -> dict:
+    """Everything `user` has been shown: answers, DMs, ephemerals, form errors, the open modal."""
+    modal = slack.open_view(user)
+    return {"answers": [json.dumps(r, ensure_ascii=False) for r in slack.responses(user)],
+            "messages": [(m.get("text") or "") + json.dumps(m.get("blocks"), ensure_ascii=False)
+                         for m in slack.dm(user) + slack.ephemerals(user)],
+            "errors": [json.dumps(slack.view_errors(user), ensure_ascii=False)],
+            "modal": [json.dumps(modal, ensure_ascii=False) if modal else ""]}
+
+
+def told(slack, user: str, before: dict, timeout: float = 5.0) -> str:
+    """Wait until `user` is shown something new (a new answer or message, other form errors,
+    another modal); return it."""
+    def news():
+        now = seen_by(slack, user)
+        fresh = now["answers"][len(before["answers"]):] + now["messages"][len(before["messages"]):]
+        fresh += [now[key][0] for key in ("errors", "modal") if now[key] != before[key]]
+        return "\n".join(fresh) if fresh else None
+    return eventually(news, timeout=timeout)
+
+
+def assert_clear(message: str, error_id_allowed: bool = False) -> None:
+    assert message.strip()
+    assert len(message) <= MAX_MESSAGE * 2, f"{len(message)} characters: {message[:200]}…"
+    for sign in ("Traceback", "Exception", "KeyError", "TypeError", "NoneType", "sqlalchemy"):
+        assert sign not in message, message[:500]
+    if not error_id_allowed:
+        assert "error id" not in message, message[:500]
+
+
+def post_payload(slack, payload: dict):
+    return slack.post_raw(urlencode({"payload": json.dumps(payload)}).encode(), FORM)
+
+
+def envelope(slack, kind: str, user: str) -> dict:
+    with slack.lock:
+        trigger = slack.workspace.issue_trigger(user)
+    return {"type": kind, "token": "x", "api_app_id": APP_ID, "trigger_id": trigger,
+            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM_ID},
+            "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN}, "is_enterprise_install": False}
+
+
+# -- slash command ----------------------------------------------------------------------------
+@EXAMPLES
+@given(user=st.sampled_from(PEOPLE), typed=words)
+def test_slash_command_text(bot, scene, slack_m, okta_m, user, typed):
+    """Any text after /request-access opens the form (or answers help) and changes nothing."""
+    before, shown = state(bot, okta_m), seen_by(slack_m, user)
+    with slack_m.lock:
+        slack_m.workspace.clear_modals(user)
+    answer = slack_m.command(user, text=typed)
+    assert answer.status_code == 200, answer.text
+    message = told(slack_m, user, shown)
+    assert_clear(message)
+    modal = slack_m.open_view(user)
+    assert modal or "request-access" in message
+    if modal:
+        assert not blockkit.view_problems(modal, "modal")
+    assert state(bot, okta_m) == before
+
+
+# -- buttons ----------------------------------------------------------------------------------
+def click(slack, user: str, action_id: str, value, *, with_value: bool = True):
+    payload = envelope(slack, "block_actions", user)
+    with slack.lock:
+        channel = slack.workspace.dm_id(user)
+        url_id = slack.workspace.issue_response_url(user, channel, None)
+    action = {"action_id": action_id, "block_id": "decision", "type": "button",
+              "text": {"type": "plain_text", "text": "Approve"}, "action_ts": f"{time.time():.6f}"}
+    if with_value:
+        action["value"] = value
+    payload.update(container={"type": "message", "message_ts": "1.000001", "channel_id": channel},
+                   channel={"id": channel, "name": "directmessage"},
+                   response_url=f"{slack.url}/response/{url_id}", actions=[action])
+    return post_payload(slack, payload)
+
+
+def legitimate(scene, bot, user: str, action_id: str, value) -> bool:
+    """Would this click, from this person, rightly change something?"""
+    row = bot.service.lifecycle.requests.get(value) if isinstance(value, str) and len(value) < 64 else None
+    if row is None:
+        return False
+    if action_id == "approve":
+        return row.state == "pending" and user in OWNERS and user != row.requester
+    if action_id == "cancel":
+        return user == row.requester and row.state == "pending"
+    if action_id == "end_now":
+        return user == row.requester and row.state == "active"
+    return False
+
+
+@EXAMPLES
+@given(data=st.data(), user=st.sampled_from(PEOPLE), action_id=st.sampled_from(ACTIONS))
+def test_button_values(bot, scene, slack_m, okta_m, data, user, action_id):
+    """A click carrying another request's id, another person's id, or a random, oversized or
+    missing value is refused with a clear message to the clicker, and changes nothing."""
+    value = data.draw(st.one_of(st.sampled_from(list(scene.values())), words,
+                                st.integers(), st.just(None)), label="value")
+    with_value = data.draw(st.booleans(), label="with value") or value is not None
+    if legitimate(scene, bot, user, action_id, value):
+        value = value + "x"  # the tampered twin of a click that would rightly act
+    before, shown = state(bot, okta_m), seen_by(slack_m, user)
+    with slack_m.lock:
+        slack_m.workspace.clear_modals(user)
+    answer = click(slack_m, user, action_id, value, with_value=with_value)
+    assert answer.status_code == 200, answer.text
+    message = told(slack_m, user, shown)
+    malformed = not isinstance(value, str) or not with_value
+    assert_clear(message, error_id_allowed=malformed)
+    if not malformed and value in scene.values() and not slack_m.open_view(user):
+        assert any(word in message for word in ("approver", "own request", "requester",
+                                                "already", "Already", "holds the access",
+                                                "task", "cancelled", "denied")), message[:300]
+    assert state(bot, okta_m) == before
+
+
+# -- view submissions -------------------------------------------------------------------------
+def submission(slack, user: str, callback_id: str, values: dict, metadata):
+    payload = envelope(slack, "view_submission", user)
+    payload["view"] = {"id": "V0FUZZ", "type": "modal", "callback_id": callback_id,
+                       "private_metadata": metadata, "blocks": [], "state": {"values": values},
+                       "hash": "1.x", "title": {"type": "plain_text", "text": "x"}}
+    payload["response_urls"] = []
+    return post_payload(slack, payload)
+
+
+@st.composite
+def request_forms(draw, okta_ids):
+    valid_choice = [f"okta|group:{okta_ids[g]}:member" for g in ("eng-admins", "billing-admins",
+                                                                  "prod-readers", "data-admins")]
+    choice = draw(st.one_of(st.sampled_from(valid_choice), words, st.none()))
+    duration = draw(st.one_of(st.sampled_from(["1h", "4h", "8h", "1d", "0m", "-1h", "90m"]),
+                              words, st.none()))
+    why = draw(st.one_of(st.sampled_from(["fix prod", "   "]), words, st.none()))
+    values = {}
+    if draw(st.booleans()) or choice is not None:
+        values["access"] = {"entitlement": {"type": "external_select", "selected_option": (
+            {"text": {"type": "plain_text", "text": "x"}, "value": choice} if choice is not None
+            else None)}}
+    if draw(st.booleans()) or duration is not None:
+        values["duration"] = {"duration": {"type": "static_select", "selected_option": (
+            {"text": {"type": "plain_text", "text": "x"}, "value": duration} if duration is not None
+            else None)}}
+    if draw(st.booleans()) or why is not None:
+        values["justification"] = {"justification": {"type": "plain_text_input", "value": why}}
+    return values
+
+
+@EXAMPLES
+@given(data=st.data(), user=st.sampled_from(PEOPLE))
+def test_request_form_submissions(bot, scene, slack_m, okta_m, data, user):
+    """A request form with random, oversized, missing or tampered values is answered inside the
+    form (errors under the inputs) and stores nothing; only a valid one creates a request."""
+    values = data.draw(request_forms(okta_m.ids), label="values")
+    metadata = data.draw(st.one_of(words, st.just('{"search": 1}')), label="private_metadata")
+    lifecycle = bot.service.lifecycle
+    before = state(bot, okta_m)
+    pending_before = {r.id for r in lifecycle.requests.in_states("pending")}
+    answer = submission(slack_m, user, "request_access", values, metadata)
+    assert answer.status_code == 200, answer.text
+    if answer.content:
+        body = answer.json()
+        assert body["response_action"] == "errors", body
+        assert set(body["errors"]) <= {"access", "duration", "justification"}, body
+        for problem in body["errors"].values():
+            assert_clear(problem)
+        assert state(bot, okta_m) == before
+        return
+    # Accepted: exactly one new pending request, and it is a valid one.
+    new = [r for r in lifecycle.requests.in_states("pending") if r.id not in pending_before]
+    assert len(new) == 1, new
+    row = new[0]
+    assert row.requester == user and row.justification.strip()
+    assert f"{row.connector_id}|{row.entitlement_id}" == values["access"]["entitlement"]["selected_option"]["value"]
+    assert row.duration_seconds in (3600, 4 * 3600, 8 * 3600)
+    eventually(lambda: has_button(slack_m, user, "cancel", row.id))  # the requester is told
+
+
+@EXAMPLES
+@given(data=st.data(), user=st.sampled_from(PEOPLE))
+def test_deny_reason_submissions(bot, scene, slack_m, okta_m, data, user):
+    """The deny form with a tampered request id (another request, a random or oversized one),
+    from anyone, with any reason: refused clearly, nothing changes."""
+    metadata = data.draw(st.one_of(st.sampled_from(list(scene.values())), words), label="request id")
+    reason = data.draw(st.one_of(words, st.none()), label="reason")
+    row = bot.service.lifecycle.requests.get(metadata) if len(metadata) < 64 else None
+    if row is not None and row.state == "pending" and user in OWNERS and user != row.requester \
+            and (reason or "").strip():
+        metadata = metadata + "x"  # the tampered twin of a denial that would rightly act
+    values = {"reason": {"reason": {"type": "plain_text_input", "value": reason}}}
+    before, shown = state(bot, okta_m), seen_by(slack_m, user)
+    answer = submission(slack_m, user, "deny_reason", values, metadata)
+    assert answer.status_code == 200, answer.text
+    if answer.content:
+        body = answer.json()
+        assert body["response_action"] == "errors" and set(body["errors"]) == {"reason"}, body
+        assert_clear(body["errors"]["reason"])
+    else:
+        assert_clear(told(slack_m, user, shown))
+    assert state(bot, okta_m) == before
+
+
+# -- options requests -------------------------------------------------------------------------
+@EXAMPLES
+@given(user=st.sampled_from(PEOPLE), action_id=st.sampled_from(["entitlement", "entitlement", "x"]),
+       typed=words, metadata=st.one_of(words, st.just('{"search": "eng"}'), st.just('{"search": 7}')))
+def test_options_requests(bot, scene, slack_m, okta_m, user, action_id, typed, metadata):
+    """The typeahead, whatever is typed and whatever the view carries, answers with options
+    Slack accepts (or a 404 for an unknown menu), never 5xx, and changes nothing."""
+    before = state(bot, okta_m)
+    payload = envelope(slack_m, "block_suggestion", user)
+    payload.update(action_id=action_id, block_id="access", value=typed,
+                   container={"type": "view", "view_id": "V0FUZZ"},
+                   view={"id": "V0FUZZ", "type": "modal", "callback_id": "request_access",
+                         "private_metadata": metadata, "blocks": [], "state": {"values": {}}})
+    answer = post_payload(slack_m, payload)
+    assert answer.status_code < 500, answer.text
+    if action_id == "entitlement":
+        assert answer.status_code == 200
+        assert not blockkit.options_problems(answer.json()), answer.json()
+    assert state(bot, okta_m) == before
+
+
+# -- events and raw bodies --------------------------------------------------------------------
+events = st.fixed_dictionaries(
+    {"type": st.sampled_from(["app_home_opened", "app_home_opened", "message", "app_mention",
+                              "team_join", "x"])},
+    optional={"user": st.one_of(st.sampled_from(PEOPLE), words, st.none()),
+              "tab": st.sampled_from(["home", "messages", "", None]),
+              "channel": words, "text": words, "event_ts": st.just("1.0"),
+              "view": st.one_of(st.none(), st.just({"id": "V0", "type": "home"}))})
+
+
+@EXAMPLES
+@given(event=events, event_id=st.one_of(st.none(), words.filter(lambda w: len(w) < 200)))
+def test_events(bot, scene, slack_m, okta_m, event, event_id):
+    """Any Events API delivery (known or not, with fields missing or garbled) is acknowledged
+    without 5xx and changes nothing."""
+    before = state(bot, okta_m)
+    answer = slack_m.event(event, event_id=event_id or None)
+    assert answer.status_code < 500, answer.text
+    time.sleep(0.05)
+    assert state(bot, okta_m) == before
+
+
+@EXAMPLES
+@given(body=st.one_of(st.binary(max_size=300), words.map(lambda w: w.encode("utf-8", "surrogatepass")),
+                      st.sampled_from([b"payload=", b"payload=%7B%7D", b"payload=null",
+                                       b'payload={"type":"block_actions"}', b"{}", b"[]", b"null",
+                                       b'{"type":"event_callback"}', b"command=/request-access",
+                                       b'{"type":"url_verification","challenge":"c"}'])),
+       content_type=st.sampled_from([FORM, "application/json", "text/plain", ""]),
+       signed=st.booleans())
+def test_malformed_bodies(bot, scene, slack_m, okta_m, body, content_type, signed):
+    """Bodies that are no valid Slack payload at all, signed or not, never get a 5xx (a 4xx:
+    the sender is a program, not a person) and change nothing."""
+    before = state(bot, okta_m)
+    answer = slack_m.post_raw(body, content_type, **({} if signed else {"secret": "forged"}))
+    assert answer.status_code < 500, (answer.status_code, answer.text)
+    if not signed:
+        assert answer.status_code in (400, 401), answer.status_code
+    assert state(bot, okta_m) == before
+
+
+def test_nothing_changed_in_the_end(bot, scene, slack_m, okta_m):
+    """After all of the above (and a moment for background work), the requests to tamper with
+    are as they were, Okta shows only the one legitimate grant, and nobody was let in."""
+    time.sleep(1)
+    lifecycle = bot.service.lifecycle
+    assert lifecycle.requests.get(scene["carols"]).state == "pending"
+    assert lifecycle.requests.get(scene["daves"]).state == "pending"
+    assert lifecycle.requests.get(scene["active"]).state == "active"
+    assert [c.method for c in okta_m.membership_writes()] == ["PUT"]
+    assert okta_m.members(okta_m.ids["eng-admins"]) == set()
