@@ -45,6 +45,8 @@ def _report(lifecycle: Lifecycle, row, finding: str) -> None:
     if lifecycle.audit.has(row.id, "drift"):
         return  # already told; a sync every few minutes must not repeat it
     log.warning("drift on request %s (%s %s): %s", row.id, row.connector_id, row.entitlement_id, finding)
-    lifecycle.audit.append(lifecycle.clock.now(), "latchkey", "drift", row.id, finding=finding)
-    request = to_domain(row)
-    lifecycle.notifier.drift_detected(request, finding, lifecycle.approvers_of(request))
+    message = lifecycle.notifier.message(row.id, "drift_detected", finding=finding,
+                                         approvers=lifecycle.approvers_of(to_domain(row)))
+    lifecycle.audit.append(lifecycle.clock.now(), "latchkey", "drift", row.id, finding=finding,
+                           also=[message])
+    lifecycle.notifier.wake()

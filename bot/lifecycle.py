@@ -82,12 +82,13 @@ class Lifecycle:
                                      duration=describe_duration(timedelta(seconds=row.duration_seconds)),
                                      justification=row.justification)
         try:
-            self.requests.add(row, also=[submitted])  # the audit event in the same transaction
+            # The audit event and the messages go in the request's own transaction.
+            self.requests.add(row, also=[submitted, self._message(
+                row.id, "request_submitted", approvers=self.approvers_of(to_domain(row)))])
         except DuplicateError:
             raise InvalidRequestError({"access": "You already have a pending request for this."}) from None
-        request = to_domain(row)
-        self.notifier.request_submitted(request, self.approvers_of(request))
-        return request
+        self.notifier.wake()
+        return to_domain(row)
 
     def _validate(self, requester: Person, connector_id: str, entitlement_id: str,
                   duration: timedelta | None, justification: str):
@@ -139,38 +140,37 @@ class Lifecycle:
 
         def recorded(row: RequestRow):  # written in the transaction that counts the approval
             if row.state != State.APPROVED:
-                return [self.audit.event(now, approver, "approval_counted", request_id)]
+                return [self.audit.event(now, approver, "approval_counted", request_id),
+                        self._message(request_id, "approval_counted", approver=approver,
+                                      needed=self.policy.approvals)]
             return [self.audit.event(now, approver, "approved", request_id,
-                                     approvers=row.decided_by.split(","))]
+                                     approvers=row.decided_by.split(",")),
+                    self._message(request_id, "request_approved")]
 
         outcome, row = self.requests.approve(request_id, approver, self.policy.approvals, now,
                                              also=recorded)
         request = to_domain(row)
         if outcome != "counted":
             raise AlreadyDecidedError(request)
+        self.notifier.wake()
         if request.state != State.APPROVED:
-            self.notifier.approval_counted(request, approver, self.policy.approvals)
             return request
         metrics.request_approved(request)
-        self.notifier.request_approved(request)
         self.workers.submit(self._work_on, (request_id, State.APPROVED))
         return request
 
     def deny(self, request_id: str, approver: str, reason: str) -> AccessRequest:
         self.check_decidable(request_id, approver)
         now = self.clock.now()
-        request = self._move(request_id, Step.DENY, approver, decided_by=approver,
-                             decided_at=now, decision_reason=reason.strip() or None)
-        self.notifier.request_denied(request)
-        return request
+        return self._move(request_id, Step.DENY, approver, decided_by=approver, decided_at=now,
+                          decision_reason=reason.strip() or None, tell="request_denied")
 
     def cancel(self, request_id: str, person: str) -> AccessRequest:
         request = self._get(request_id)
         if person != request.requester:
             raise NotRequesterError("Only the requester can cancel a request.")
-        request = self._move(request_id, Step.CANCEL, person, decided_at=self.clock.now())
-        self.notifier.request_cancelled(request)
-        return request
+        return self._move(request_id, Step.CANCEL, person, decided_at=self.clock.now(),
+                          tell="request_cancelled")
 
     def check_decidable(self, request_id: str, approver: str) -> AccessRequest:
         """Authorisation at click time: the clicker must be an approver and not the requester."""
@@ -190,8 +190,7 @@ class Lifecycle:
             return None
         request = self._get(request_id)
         if request.manual:
-            self.notifier.task_assigned(request, self.approvers_of(request))
-            return request
+            return request  # the owners were given the task with the claim
         connector = self.connectors[request.connector_id]
         try:
             if request.preexisting is None:
@@ -210,10 +209,9 @@ class Lifecycle:
         now = self.clock.now()
         request = self._move(request_id, Step.ACTIVATE, "latchkey", granted_at=now,
                              expires_at=now + request.duration, lease_until=None, last_error=None,
-                             audit={"preexisting": request.preexisting})
+                             audit={"preexisting": request.preexisting}, tell="access_granted")
         metrics.access_granted(request)
         self.wake(request.expires_at)
-        self.notifier.access_granted(request)
         return request
 
     def _grant_failed(self, request: AccessRequest, exc: ConnectorError) -> AccessRequest:
@@ -226,10 +224,8 @@ class Lifecycle:
                                    error=str(exc))])
             self.wake(retry_at)
             return self._get(request.id)
-        request = self._move(request.id, Step.FAIL, "latchkey", attempts=attempts,
-                             lease_until=None, last_error=str(exc), audit={"error": str(exc)})
-        self.notifier.provisioning_failed(request)
-        return request
+        return self._move(request.id, Step.FAIL, "latchkey", attempts=attempts, lease_until=None,
+                          last_error=str(exc), audit={"error": str(exc)}, tell="provisioning_failed")
 
     def end_early(self, request_id: str, person: str) -> AccessRequest | None:
         """The requester gives the access back before its time is up."""
@@ -263,8 +259,7 @@ class Lifecycle:
             return None
         request = self._get(request_id)
         if request.manual:
-            self.notifier.task_assigned(request, self.approvers_of(request))
-            return request
+            return request  # the owners were given the take-back task with the claim
         if not request.preexisting:  # access the requester held before stays in place
             try:
                 self._take_back(request)
@@ -272,9 +267,8 @@ class Lifecycle:
                 return self._revoke_failed(request, exc)
         request = self._move(request_id, Step.FINISH, "latchkey", revoked_at=self.clock.now(),
                              lease_until=None, last_error=None,
-                             audit={"left_in_place": bool(request.preexisting)})
+                             audit={"left_in_place": bool(request.preexisting)}, tell="access_revoked")
         metrics.access_revoked(request)
-        self.notifier.access_revoked(request)
         return request
 
     def _take_back(self, request: AccessRequest) -> None:
@@ -310,24 +304,25 @@ class Lifecycle:
                 outcome = "it was removed again"
             except ConnectorError as exc:
                 outcome = f"removing it again failed: {exc}"
-            self.audit.append(self.clock.now(), "latchkey", "access_returned", request.id, outcome=outcome)
-            self.notifier.drift_detected(
-                request, f"The access came back after Latchkey revoked it; {outcome}.",
-                self.approvers_of(request))
+            self.audit.append(self.clock.now(), "latchkey", "access_returned", request.id,
+                              outcome=outcome, also=[self._message(
+                                  request.id, "drift_detected", approvers=self.approvers_of(request),
+                                  finding=f"The access came back after Latchkey revoked it; {outcome}.")])
+            self.notifier.wake()
         return returned
 
     def _revoke_failed(self, request: AccessRequest, exc: ConnectorError) -> AccessRequest:
         attempts = request.attempts + 1
         retry_at = self.clock.now() + _backoff(attempts)
+        alert = [self._message(request.id, "revocation_failing", approvers=self.approvers_of(request))
+                 ] if attempts == ALERT_AFTER_FAILED_REVOKES else []
         self.requests.move(request.id, State.REVOKING, attempts=attempts, lease_until=retry_at,
                            last_error=str(exc), also=[self.audit.event(
                                self.clock.now(), "latchkey", "revoke_retry", request.id,
-                               attempt=attempts, error=str(exc))])
+                               attempt=attempts, error=str(exc)), *alert])
+        self.notifier.wake()
         self.wake(retry_at)
-        request = self._get(request.id)
-        if attempts == ALERT_AFTER_FAILED_REVOKES:
-            self.notifier.revocation_failing(request, self.approvers_of(request))
-        return request
+        return self._get(request.id)
 
     def complete_task(self, request_id: str, person: str) -> AccessRequest:
         """An approver reports that they granted (or took back) the access by hand."""
@@ -341,13 +336,12 @@ class Lifecycle:
         now = self.clock.now()
         if request.state is State.PROVISIONING:
             request = self._move(request_id, Step.ACTIVATE, person, granted_at=now,
-                                 expires_at=now + request.duration, lease_until=None)
+                                 expires_at=now + request.duration, lease_until=None,
+                                 tell="access_granted")
             self.wake(request.expires_at)
-            self.notifier.access_granted(request)
-        else:
-            request = self._move(request_id, Step.FINISH, person, revoked_at=now, lease_until=None)
-            self.notifier.access_revoked(request)
-        return request
+            return request
+        return self._move(request_id, Step.FINISH, person, revoked_at=now, lease_until=None,
+                          tell="access_revoked")
 
     def run_due(self) -> datetime | None:
         """Act on everything due now, on the workers; return the next deadline for the scheduler.
@@ -376,16 +370,24 @@ class Lifecycle:
 
     # -- helpers ---------------------------------------------------------------------------
     def _claim(self, request_id: str, ready: State, step: Step, working: State) -> bool:
-        """Take a request into `working` under a lease, or take over one whose lease ran out."""
+        """Take a request into `working` under a lease, or take over one whose lease ran out.
+
+        A manual request's task goes to the owners in the claim's own transaction."""
         now = self.clock.now()
+        request = self._get(request_id)
+        task = [self._message(request_id, "task_assigned", approvers=self.approvers_of(request),
+                              revoke=working is State.REVOKING)] if request.manual else []
         if self.requests.move(request_id, ready, state=advance(ready, step).value,
                               lease_until=now + LEASE,
-                              also=[self.audit.event(now, "latchkey", step.value, request_id)]):
+                              also=[self.audit.event(now, "latchkey", step.value, request_id), *task]):
+            self.notifier.wake()
             return True
         return self.requests.renew_lease(request_id, working.value, now, now + LEASE)
 
     def _move(self, request_id: str, step: Step, actor: str, audit: dict | None = None,
-              **changes) -> AccessRequest:
+              tell: str | None = None, **changes) -> AccessRequest:
+        """Apply `step` as a compare-and-set, with its audit event and, if `tell` names one, the
+        message that reports it, all in one transaction."""
         request = self._get(request_id)
         try:
             target = advance(request.state, step)
@@ -396,19 +398,25 @@ class Lifecycle:
         event = self.audit.event(self.clock.now(), actor, step.value, request_id, **(audit or {}),
                                  **({"reason": changes.get("decision_reason")}
                                     if step is Step.DENY else {}))
+        also = [event] + ([self._message(request_id, tell)] if tell else [])
         if not self.requests.move(request_id, request.state.value, state=target.value,
-                                  also=[event], **changes):
+                                  also=also, **changes):
             raise AlreadyDecidedError(self._get(request_id))
+        if tell:
+            self.notifier.wake()
         return self._get(request_id)
 
     def _get(self, request_id: str) -> AccessRequest:
-        row = self.requests.get(request_id)
+        row = self.requests.get(request_id) if isinstance(request_id, str) else None
         if row is None:
             # The id may come from a tampered click: never echo it unchecked (it could be
             # kilobytes long, or mrkdwn such as <!channel>).
             shown = request_id if re.fullmatch(r"[0-9a-f]{1,32}", str(request_id)) else "with that id"
             raise RequestNotFoundError(f"There is no request {shown}.")
         return to_domain(row)
+
+    def _message(self, request_id: str, kind: str, **args):
+        return self.notifier.message(request_id, kind, **args)
 
     def approvers_of(self, request: AccessRequest) -> list[str]:
         return [a for a in self.approvers.approvers_for(request.connector_id) if a != request.requester]

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
-from bot.domain.request import AccessRequest
 
 
 class Clock(Protocol):
@@ -51,28 +50,16 @@ class Directory(Protocol):
 
 
 class Notifier(Protocol):
-    """Tells people what happened.  Must never raise: a failed message cannot undo a grant."""
+    """Tells people what happened.
 
-    def request_submitted(self, request: AccessRequest, approvers: list[str]) -> None: ...
+    The lifecycle asks for a `message()` describing an event and writes it in the same
+    transaction as the state change it reports, so a crash can never keep the change and lose
+    the message; `wake()` then asks for prompt delivery.  Kinds: request_submitted (approvers),
+    approval_counted (approver, needed), request_approved, request_denied, request_cancelled,
+    access_granted, provisioning_failed, access_revoked, revocation_failing (approvers),
+    task_assigned (approvers, revoke), drift_detected (finding, approvers).
+    """
 
-    def approval_counted(self, request: AccessRequest, approver: str, needed: int) -> None: ...
+    def message(self, request_id: str, kind: str, **args) -> object: ...
 
-    def request_approved(self, request: AccessRequest) -> None: ...
-
-    def request_denied(self, request: AccessRequest) -> None: ...
-
-    def request_cancelled(self, request: AccessRequest) -> None: ...
-
-    def access_granted(self, request: AccessRequest) -> None: ...
-
-    def provisioning_failed(self, request: AccessRequest) -> None: ...
-
-    def access_revoked(self, request: AccessRequest) -> None: ...
-
-    def revocation_failing(self, request: AccessRequest, approvers: list[str]) -> None: ...
-
-    def task_assigned(self, request: AccessRequest, approvers: list[str]) -> None:
-        """Ask the approvers to grant (state provisioning) or take back (revoking) by hand."""
-
-    def drift_detected(self, request: AccessRequest, finding: str, approvers: list[str]) -> None:
-        """The target no longer matches what Latchkey did (see bot/drift.py)."""
+    def wake(self) -> None: ...

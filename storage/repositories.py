@@ -310,10 +310,12 @@ def _chunks(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
 class AuditLog(_Repository):
     """Append-only record of everything that happened: who, what, when, why."""
 
-    def append(self, at: datetime, actor: str, action: str, request_id: str | None = None,
-               **detail) -> None:
+    def append(self, at: datetime, actor: str, action: str, request_id: str | None = None, *,
+               also: Iterable = (), **detail) -> None:
+        """Write one event (and `also`, e.g. the message that tells people) in one transaction."""
         with self._session() as session:
             session.add(self.event(at, actor, action, request_id, **detail))
+            session.add_all(also)
             session.commit()
 
     @staticmethod
@@ -393,11 +395,11 @@ _outbox_head = _first_undelivered()
 class Outbox(_Repository):
     """Durable queue of messages to deliver; each row is claimed under a lease, like requests."""
 
-    def add(self, request_id: str, kind: str, args: dict, now: datetime) -> None:
-        with self._session() as session:
-            session.add(OutboxRow(request_id=request_id, kind=kind, args=json.dumps(args),
-                                  created_at=now, next_attempt_at=now))
-            session.commit()
+    @staticmethod
+    def message(request_id: str, kind: str, args: dict, now: datetime) -> OutboxRow:
+        """A message to write along with the state change it reports (`also=[...]`)."""
+        return OutboxRow(request_id=request_id, kind=kind, args=json.dumps(args),
+                         created_at=now, next_attempt_at=now)
 
     def claim(self, now: datetime, lease_until: datetime, limit: int = 50) -> list[OutboxRow]:
         """Take rows that are due, oldest first, skipping any request with an earlier row still

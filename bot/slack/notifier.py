@@ -1,7 +1,7 @@
 """Tells people what happened, by DM, without ever blocking or failing the lifecycle.
 
-Each event is stored in the outbox first (a quick insert) and delivered by the outbox
-dispatcher in the background: the Slack listener has already acknowledged, a slow or failing
+Each event is stored in the outbox, in the same transaction as the state change it reports,
+and delivered by the outbox dispatcher in the background: the Slack listener has already acknowledged, a slow or failing
 Slack cannot hold up a grant or a revocation, and a Slack outage or a restart delays messages
 without losing them.  Messages show the request as it is when they are delivered.
 """
@@ -37,47 +37,14 @@ class SlackNotifier:
     def close(self) -> None:
         self.dispatcher.stop()
 
-    def _enqueue(self, request: AccessRequest, kind: str, **args) -> None:
-        try:
-            self._outbox.add(request.id, kind, args, self._clock.now())
-        except Exception:  # never raise into the lifecycle; the log says what was missed
-            log.exception("request %s: could not queue %s", request.id, kind)
-            return
+    # -- the Notifier port ----------------------------------------------------------------
+    def message(self, request_id: str, kind: str, **args) -> OutboxRow:
+        if not hasattr(self, f"_send_{kind}"):
+            raise ValueError(f"no Slack message for {kind!r}")
+        return Outbox.message(request_id, kind, args, self._clock.now())
+
+    def wake(self) -> None:
         self.dispatcher.poke()
-
-    # -- the Notifier port: store the event ----------------------------------------------
-    def request_submitted(self, request: AccessRequest, approvers: list[str]) -> None:
-        self._enqueue(request, "request_submitted", approvers=approvers)
-
-    def approval_counted(self, request: AccessRequest, approver: str, needed: int) -> None:
-        self._enqueue(request, "approval_counted", approver=approver, needed=needed)
-
-    def request_approved(self, request: AccessRequest) -> None:
-        self._enqueue(request, "request_approved")
-
-    def request_denied(self, request: AccessRequest) -> None:
-        self._enqueue(request, "request_denied")
-
-    def request_cancelled(self, request: AccessRequest) -> None:
-        self._enqueue(request, "request_cancelled")
-
-    def access_granted(self, request: AccessRequest) -> None:
-        self._enqueue(request, "access_granted")
-
-    def provisioning_failed(self, request: AccessRequest) -> None:
-        self._enqueue(request, "provisioning_failed")
-
-    def access_revoked(self, request: AccessRequest) -> None:
-        self._enqueue(request, "access_revoked")
-
-    def revocation_failing(self, request: AccessRequest, approvers: list[str]) -> None:
-        self._enqueue(request, "revocation_failing", approvers=approvers)
-
-    def task_assigned(self, request: AccessRequest, approvers: list[str]) -> None:
-        self._enqueue(request, "task_assigned", approvers=approvers, revoke=request.state == "revoking")
-
-    def drift_detected(self, request: AccessRequest, finding: str, approvers: list[str]) -> None:
-        self._enqueue(request, "drift_detected", finding=finding, approvers=approvers)
 
     # -- delivery ------------------------------------------------------------------------
     def _deliver(self, row: OutboxRow) -> None:

@@ -119,8 +119,9 @@ def test_outbox_delivers_one_request_in_order_and_others_in_parallel(engine):
     from storage.repositories import Outbox
 
     outbox = Outbox(engine)
-    for request_id, kind in (("r1", "a"), ("r1", "b"), ("r2", "c"), ("r1", "d")):
-        outbox.add(request_id, kind, {}, NOW)
+    AuditLog(engine).append(NOW, "U1", "test", also=[
+        Outbox.message(request_id, kind, {}, NOW)
+        for request_id, kind in (("r1", "a"), ("r1", "b"), ("r2", "c"), ("r1", "d"))])
     lease = NOW + timedelta(minutes=1)
     first = outbox.claim(NOW, lease)
     assert sorted(row.kind for row in first) == ["a", "c"]
