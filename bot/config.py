@@ -158,6 +158,12 @@ class PolicyConfig(_Strict):
     max_duration: Duration = Field(description="the longest access anyone may get; longer choices are not offered")
     approvals: int = Field(default=1, ge=1, le=10, description="distinct owners who must approve")
     max_requests_per_hour: int = Field(default=20, ge=1, description="requests one person may make per hour")
+    remind_after: Duration | None = Field(default=timedelta(hours=4), description="first reminder to "
+                                          "approvers of a pending request; later ones back off; null: none")
+    pending_timeout: Duration = Field(default=timedelta(days=3), description="a request nobody "
+                                      "decided by then times out")
+    warn_before: Duration | None = Field(default=timedelta(minutes=15), description="warn the "
+                                         "requester this long before the access ends; null: never")
 
     @model_validator(mode="after")
     def _something_offered(self) -> "PolicyConfig":
@@ -166,7 +172,8 @@ class PolicyConfig(_Strict):
         return self
 
     def to_policy(self) -> Policy:
-        return Policy(tuple(self.durations), self.max_duration, self.approvals, self.max_requests_per_hour)
+        return Policy(tuple(self.durations), self.max_duration, self.approvals, self.max_requests_per_hour,
+                      self.remind_after, self.pending_timeout, self.warn_before)
 
 
 class Config(_Strict):

@@ -115,6 +115,7 @@ class Lifecycle:
             account_id=account.id, connector_id=connector_id, entitlement_id=entitlement.id,
             entitlement_name=entitlement.name, duration_seconds=int(duration.total_seconds()),
             justification=justification, state=State.PENDING.value, created_at=self.clock.now(),
+            attention_at=self.policy.first_attention(self.clock.now()),
             manual=not (entitlement.provisionable and self.provisioning.get(connector_id, False)))
 
     def _access_problem(self, requester: Person, connector_id: str, entitlement) -> str | None:
@@ -209,6 +210,7 @@ class Lifecycle:
         now = self.clock.now()
         request = self._move(request_id, Step.ACTIVATE, "latchkey", granted_at=now,
                              expires_at=now + request.duration, lease_until=None, last_error=None,
+                             attention_at=self.policy.warning_at(now, now + request.duration),
                              audit={"preexisting": request.preexisting}, tell="access_granted")
         metrics.access_granted(request)
         self.wake(request.expires_at)
@@ -337,11 +339,40 @@ class Lifecycle:
         if request.state is State.PROVISIONING:
             request = self._move(request_id, Step.ACTIVATE, person, granted_at=now,
                                  expires_at=now + request.duration, lease_until=None,
+                                 attention_at=self.policy.warning_at(now, now + request.duration),
                                  tell="access_granted")
             self.wake(request.expires_at)
             return request
         return self._move(request_id, Step.FINISH, person, revoked_at=now, lease_until=None,
                           tell="access_revoked")
+
+    # -- chasing ---------------------------------------------------------------------------
+    def chase(self, request_id: str) -> AccessRequest | None:
+        """A pending request nobody decided: remind its approvers, or time it out."""
+        request, now = self._get(request_id), self.clock.now()
+        if request.state is not State.PENDING or not request.attention_at or request.attention_at > now:
+            return None
+        if now >= request.created_at + self.policy.pending_timeout:
+            return self._move(request_id, Step.TIME_OUT, "latchkey", decided_at=now,
+                              attention_at=None, tell="request_timed_out")
+        waiting = [a for a in self.approvers_of(request) if a not in self.requests.approvers(request_id)]
+        if self.requests.attend(
+                request_id, State.PENDING.value, request.attention_at, reminders=request.reminders + 1,
+                attention_at=self.policy.next_reminder(request.created_at, now, request.reminders + 1),
+                also=[self.audit.event(now, "latchkey", "reminded", request_id, approvers=waiting),
+                      self._message(request_id, "reminder", approvers=waiting)]):
+            self.notifier.wake()
+        return self._get(request_id)
+
+    def warn_of_expiry(self, request_id: str) -> AccessRequest | None:
+        """Tell the holder their access ends soon (once), with a way to end it now."""
+        request = self._get(request_id)
+        if request.state is not State.ACTIVE or not request.attention_at or request.attention_at > self.clock.now():
+            return None
+        if self.requests.attend(request_id, State.ACTIVE.value, request.attention_at, attention_at=None,
+                                also=[self._message(request_id, "expiry_warning")]):
+            self.notifier.wake()
+        return self._get(request_id)
 
     def run_due(self) -> datetime | None:
         """Act on everything due now, on the workers; return the next deadline for the scheduler.
@@ -363,8 +394,10 @@ class Lifecycle:
         try:
             if state in (State.APPROVED, State.PROVISIONING):
                 self.provision(request_id)
-            else:
-                self.revoke(request_id)
+            elif state == State.PENDING:
+                self.chase(request_id)
+            elif not self.revoke(request_id) and state == State.ACTIVE:
+                self.warn_of_expiry(request_id)  # not expired yet: it was due for its warning
         except Exception:  # one broken request must not starve the others
             log.exception("request %s: worker step failed", request_id)
 
@@ -433,4 +466,4 @@ def to_domain(row: RequestRow) -> AccessRequest:
         decision_reason=row.decision_reason, granted_at=row.granted_at,
         expires_at=row.expires_at, revoked_at=row.revoked_at, preexisting=row.preexisting,
         manual=row.manual, prior_detail=row.prior_detail, attempts=row.attempts,
-        last_error=row.last_error)
+        last_error=row.last_error, attention_at=row.attention_at, reminders=row.reminders)

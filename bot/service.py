@@ -108,8 +108,11 @@ class Service:
         return self.scheduler.running
 
     def stop(self) -> None:
+        # Work not started yet stays in the database (approved, or expired and active) and is
+        # picked up by the next start; work under way finishes.  Workers first, so that a long
+        # run of the scheduler ends with them instead of working off its whole backlog.
+        self.lifecycle.workers.shutdown(wait=True, cancel_futures=True)
         self.scheduler.shutdown()
-        self.lifecycle.workers.shutdown(wait=True)
         self.notifier.close()
         for connector in self.connectors.values():
             connector.close()

@@ -69,6 +69,11 @@ class Requests(_Repository):
         """Apply `changes` only if the request is still in `expected_state`; True if it was."""
         return self._update(RequestRow.state == expected_state, request_id, changes, also)
 
+    def attend(self, request_id: str, state: str, seen: datetime, also: Iterable = (), **changes) -> bool:
+        """Act on `attention_at` once: only if it still holds the time this worker saw."""
+        return self._update((RequestRow.state == state) & (RequestRow.attention_at == seen),
+                            request_id, changes, also)
+
     def renew_lease(self, request_id: str, state: str, now: datetime, lease_until: datetime) -> bool:
         """Take over a request whose worker's lease has run out (it crashed or gave up)."""
         stale = (RequestRow.state == state) & or_(RequestRow.lease_until.is_(None),
@@ -132,6 +137,7 @@ class Requests(_Repository):
                 RequestRow.state == "approved",
                 (RequestRow.state == "active") & (RequestRow.expires_at <= now),
                 _working_automatically & lease_over,
+                RequestRow.state.in_(("pending", "active")) & (RequestRow.attention_at <= now),
             )).order_by(RequestRow.expires_at).limit(limit)).all()
             return [(row.id, row.state) for row in rows]
 
@@ -145,6 +151,8 @@ class Requests(_Repository):
                              .where(_working_automatically)).scalar(),
                 session.execute(select(func.min(RequestRow.decided_at))
                              .where(RequestRow.state == "approved")).scalar(),
+                session.execute(select(func.min(RequestRow.attention_at))
+                             .where(RequestRow.state.in_(("pending", "active")))).scalar(),
             ]
         # UTCDateTime is bypassed by aggregate functions on SQLite; normalise here.
         return min((_aware(c) for c in candidates if c is not None), default=None)

@@ -39,6 +39,7 @@ class RequestRow(SQLModel, table=True):
               sqlite_where=text("state = 'pending'"), postgresql_where=text("state = 'pending'")),
         Index("ix_request_state_expires", "state", "expires_at"),
         Index("ix_request_state_lease", "state", "lease_until"),
+        Index("ix_request_state_attention", "state", "attention_at"),
     )
 
     id: str = Field(primary_key=True, max_length=32)
@@ -66,6 +67,10 @@ class RequestRow(SQLModel, table=True):
     lease_until: datetime | None = _when()
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text))
+    # When a pending request next needs chasing (a reminder, or its timeout) or an active one
+    # its expiry warning; what it means depends on the state.
+    attention_at: datetime | None = _when()
+    reminders: int = 0
 
 
 class ApprovalRow(SQLModel, table=True):

@@ -37,7 +37,8 @@ def eventually(check, timeout: float = 5.0, interval: float = 0.02):
 
 def config_text(okta_url: str, owners=("alice@acme.com", BOB), approvals: int = 1,
                 durations="[1h, 4h, 8h, 1d]", max_duration="8h", max_attempts: int = 5,
-                provisioning: bool = True, max_requests_per_hour: int = 20, more_connectors: str = "") -> str:
+                provisioning: bool = True, max_requests_per_hour: int = 20, more_connectors: str = "",
+                chasing: str = "") -> str:
     return f"""
 connectors:
   okta:
@@ -54,7 +55,7 @@ policy:
   max_duration: {max_duration}
   approvals: {approvals}
   max_requests_per_hour: {max_requests_per_hour}
-"""
+{chasing}"""
 
 
 @dataclass

@@ -40,6 +40,27 @@ class Policy:
     max_duration: timedelta
     approvals: int = 1
     max_requests_per_hour: int = 20  # per requester; stops floods of DMs to approvers
+    remind_after: timedelta | None = timedelta(hours=4)  # first reminder; later ones back off
+    pending_timeout: timedelta = timedelta(days=3)
+    warn_before: timedelta | None = timedelta(minutes=15)  # before expiry
+
+    def first_attention(self, created_at):
+        """When a new request first needs chasing: its first reminder, or its timeout."""
+        timeout = created_at + self.pending_timeout
+        return min(created_at + self.remind_after, timeout) if self.remind_after else timeout
+
+    def next_reminder(self, created_at, now, reminders: int):
+        """Reminders back off (1×, 2×, 4× the first gap …) and never go past the timeout."""
+        timeout = created_at + self.pending_timeout
+        if not self.remind_after:
+            return timeout
+        return min(now + self.remind_after * 2 ** reminders, timeout)
+
+    def warning_at(self, granted_at, expires_at):
+        """When to warn of the expiry; None when the access is too short to warn usefully."""
+        if not self.warn_before or expires_at - granted_at <= 2 * self.warn_before:
+            return None
+        return expires_at - self.warn_before
 
     def offered_durations(self) -> tuple[timedelta, ...]:
         """The choices a requester sees: the configured ones, capped by the maximum."""

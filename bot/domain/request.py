@@ -2,7 +2,8 @@
 
     pending ──approve──> approved ──claim──> provisioning ──activate──> active ──expire──> revoking ──finish──> revoked
        ├─deny──> denied                          └──fail──> failed
-       └─cancel──> cancelled
+       ├─cancel──> cancelled
+       └─time_out──> timed_out   (nobody decided in time)
 
 Stored state changes only through `advance()`, and the repository applies it as a
 compare-and-set (`UPDATE … WHERE id = ? AND state = ?`), so two clicks, a Slack retry or a second
@@ -25,6 +26,7 @@ class State(enum.StrEnum):
     REVOKED = "revoked"
     DENIED = "denied"
     CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
     FAILED = "failed"
 
 
@@ -32,6 +34,7 @@ class Step(enum.StrEnum):
     APPROVE = "approve"
     DENY = "deny"
     CANCEL = "cancel"
+    TIME_OUT = "time_out"
     CLAIM = "claim"  # a worker takes an approved request to provision it
     ACTIVATE = "activate"
     FAIL = "fail"
@@ -43,6 +46,7 @@ TRANSITIONS: dict[tuple[State, Step], State] = {
     (State.PENDING, Step.APPROVE): State.APPROVED,
     (State.PENDING, Step.DENY): State.DENIED,
     (State.PENDING, Step.CANCEL): State.CANCELLED,
+    (State.PENDING, Step.TIME_OUT): State.TIMED_OUT,
     (State.APPROVED, Step.CLAIM): State.PROVISIONING,
     (State.PROVISIONING, Step.ACTIVATE): State.ACTIVE,
     (State.PROVISIONING, Step.FAIL): State.FAILED,
@@ -92,3 +96,5 @@ class AccessRequest:
     prior_detail: str | None = None  # the connector's note of what to restore at revocation
     attempts: int = 0
     last_error: str | None = None
+    attention_at: datetime | None = None  # next reminder / timeout (pending), warning (active)
+    reminders: int = 0

@@ -21,6 +21,19 @@ def web_client(token: str, api_url: str) -> WebClient:
         ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=3)])
 
 
+def _strip_nul(payload: dict) -> None:
+    """Remove NUL characters from every string in a parsed payload, in place."""
+    stack = [payload]
+    while stack:
+        node = stack.pop()
+        for key, value in list(node.items() if isinstance(node, dict) else enumerate(node)):
+            if isinstance(value, str):
+                if "\x00" in value:
+                    node[key] = value.replace("\x00", "")
+            elif isinstance(value, (dict, list)):
+                stack.append(value)
+
+
 def build_app(client: WebClient, signing_secret: str, deps: Deps) -> App:
     app = App(client=client, signing_secret=signing_secret,
               # Start-up must not depend on Slack being reachable; `latchkey check` tests the token.
@@ -28,6 +41,13 @@ def build_app(client: WebClient, signing_secret: str, deps: Deps) -> App:
               # Runs listeners in the request's context, so their log lines carry its request id.
               listener_executor=ContextExecutor(32, thread_name_prefix="slack-listener"))
     app.middleware(bind_request_id)
+
+    @app.middleware
+    def without_nul_characters(body, next):
+        # Slack never sends NUL characters and PostgreSQL cannot store them: one in a payload
+        # was put there by hand.  Drop them before any listener (or query) sees the payload.
+        _strip_nul(body)
+        return next()
 
     @app.middleware
     def once_per_event(body, next):

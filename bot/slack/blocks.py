@@ -189,3 +189,10 @@ def home(mine: list[AccessRequest], waiting: list[AccessRequest], now) -> dict:
                        _button("Approve", APPROVE, request.id, "primary"),
                        _button("Deny", DENY, request.id, "danger")]}]
     return {"type": "home", "blocks": blocks}
+
+
+def expiry_warning(request: AccessRequest) -> dict:
+    return {"text": clip(f"Your access ends soon ({request.id})", 4000), "blocks": [
+        _section(wording.expiry_warning(request)),
+        {"type": "actions", "block_id": "expiry", "elements": [
+            _button("End now", END_NOW, request.id, "danger")]}]}

@@ -90,6 +90,19 @@ class SlackNotifier:
         if not revoke:
             self._refresh(request)
 
+    def _send_reminder(self, request: AccessRequest, approvers: list[str]) -> None:
+        if request.state != "pending":
+            return  # decided since the reminder was due: nothing to chase
+        for approver in approvers:
+            self._post(approver, blocks.notice(wording.reminder(request)))
+
+    def _send_request_timed_out(self, request: AccessRequest) -> None:
+        self._refresh(request, notice=wording.timed_out(request))
+
+    def _send_expiry_warning(self, request: AccessRequest) -> None:
+        if request.state == "active":
+            self._post(request.requester, blocks.expiry_warning(request))
+
     def _send_drift_detected(self, request: AccessRequest, finding: str, approvers: list[str]) -> None:
         for approver in approvers:
             self._post(approver, blocks.notice(wording.drift(request, finding)))

@@ -58,6 +58,8 @@ def outcome(request: AccessRequest) -> str:
         return text
     if request.state is State.CANCELLED:
         return f":wastebasket: Cancelled by the requester {decided}."
+    if request.state is State.TIMED_OUT:
+        return f":hourglass: Nobody decided in time; the request timed out {decided}."
     if request.state is State.FAILED:
         return f":warning: Approved by {by} {decided}, but granting failed: {escape(request.last_error or '')}"
     if request.state is State.PROVISIONING and request.manual:
@@ -135,6 +137,8 @@ def already_decided(error: AlreadyDecidedError) -> str:
         return "You have already approved this request."
     if request.state is State.CANCELLED:
         return "This request was cancelled by the requester."
+    if request.state is State.TIMED_OUT:
+        return "This request timed out before anyone decided."
     if request.state is State.DENIED:
         return f"Already denied by {mentions(request.decided_by)}."
     return f"Already approved by {mentions(request.decided_by)}."
@@ -176,3 +180,19 @@ def describe_duration_left(left) -> str:
 
 NOTHING_OF_YOURS = "You have no pending requests and no temporary access right now."
 NOTHING_WAITING = "Nothing is waiting for your approval."
+
+
+def reminder(request: AccessRequest) -> str:
+    return (f":bell: Reminder: {mention(request.requester)} is still waiting for {item(request)} "
+            f"(request `{request.id}`, asked {when(request.created_at)}). Approve or deny it in the "
+            "message above, or in the Latchkey Home tab.")
+
+
+def timed_out(request: AccessRequest) -> str:
+    return (f":hourglass: Your request for {item(request)} timed out: nobody decided in time. "
+            "Ask again if you still need it.")
+
+
+def expiry_warning(request: AccessRequest) -> str:
+    return (f":alarm_clock: Your access to {item(request)} ends {when(request.expires_at)}. "
+            "If you are done, end it now.")
