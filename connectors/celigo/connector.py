@@ -37,6 +37,7 @@ from connectors.base import (
     RevokeOutcome,
 )
 from connectors.celigo.client import CeligoClient
+from connectors.routing import RoutedByType
 
 # Widest first; a grant never lowers a user's access (see _Roles.grant).
 ROLE_RANK = {"administrator": 3, "manage": 2, "monitor": 1}
@@ -185,29 +186,19 @@ class _Integrations:
                                    "change it in Celigo")
 
 
-class CeligoConnector:
+class CeligoConnector(RoutedByType):
     """The `Connector` of connectors/base.py for one Celigo account."""
+
+    target_name = "Celigo"
 
     def __init__(self, client: CeligoClient) -> None:
         self._client = client
         kinds: list[_ResourceKind] = [_Roles(client), _Integrations(client)]
-        self._kinds = {kind.resource_type.id: kind for kind in kinds}
-
-    def resource_types(self) -> list[ResourceType]:
-        return [kind.resource_type for kind in self._kinds.values()]
+        super().__init__(kinds)
 
     def list_accounts(self, cursor: str | None = None) -> Page[Account]:
         shares, next_cursor = self._client.list_shares(cursor)
         return Page([_account(share) for share in shares], next_cursor)
-
-    def list_resources(self, resource_type: str, cursor: str | None = None) -> Page[Resource]:
-        return self._kind(resource_type).list(cursor)
-
-    def list_entitlements(self, resource: Resource) -> list[Entitlement]:
-        return self._kind(resource.type).entitlements(resource)
-
-    def list_grants(self, resource: Resource, cursor: str | None = None) -> Page[Grant]:
-        return self._kind(resource.type).grants(resource, cursor)
 
     def find_account(self, email: str) -> Account | None:
         # Celigo documents no email filter on /v1/ashares, so this walks the shares (an account
@@ -267,12 +258,6 @@ class CeligoConnector:
             return ("permission denied: the token's scope is not Full access; changing a user's "
                     "access level needs a Full access token from an account owner or administrator")
         return None
-
-    def _kind(self, resource_type: str) -> _ResourceKind:
-        if resource_type not in self._kinds:
-            raise InvalidRequestError(f"Celigo has no resource type {resource_type!r} in Latchkey "
-                                      f"(known: {', '.join(self._kinds)})")
-        return self._kinds[resource_type]
 
     def _parse(self, entitlement_id: str) -> tuple[_ResourceKind, str, str]:
         parts = entitlement_id.split(":")

@@ -9,15 +9,22 @@ error mapping live in `OktaClient`; what the token may do is worked out in capab
 
 from __future__ import annotations
 
-from connectors.base import (Account, Capability, Entitlement, Grant, GrantOutcome,
-                             InvalidRequestError, Page, Prior, Resource, ResourceType,
-                             RevokeOutcome)
+from connectors.base import (
+    Account,
+    Capability,
+    GrantOutcome,
+    InvalidRequestError,
+    Page,
+    Prior,
+    RevokeOutcome,
+)
 from connectors.okta import capabilities
 from connectors.okta.apps import Apps
 from connectors.okta.client import OktaClient
 from connectors.okta.groups import Groups
 from connectors.okta.kinds import ResourceKind, entitlement_id
 from connectors.okta.roles import Roles
+from connectors.routing import RoutedByType
 
 __all__ = ["ACTIVE_STATUSES", "OktaConnector", "entitlement_id"]
 
@@ -25,35 +32,25 @@ __all__ = ["ACTIVE_STATUSES", "OktaConnector", "entitlement_id"]
 ACTIVE_STATUSES = frozenset({"ACTIVE", "PROVISIONED", "RECOVERY", "PASSWORD_EXPIRED", "LOCKED_OUT"})
 
 
-class OktaConnector:
+class OktaConnector(RoutedByType):
     """The `Connector` of connectors/base.py for one Okta org.
 
     `sync_inactive_apps=False` lists only ACTIVE apps (`filter=status eq "ACTIVE"`), as
     baton-okta's flag of the same name does; inactive apps are never requestable either way.
     """
 
+    target_name = "Okta"
+
     def __init__(self, client: OktaClient, sync_inactive_apps: bool = True) -> None:
         self._client = client
         kinds: list[ResourceKind] = [Groups(client), Apps(client, sync_inactive_apps),
                                      Roles(client)]
-        self._kinds = {kind.resource_type.id: kind for kind in kinds}
-
-    def resource_types(self) -> list[ResourceType]:
-        return [kind.resource_type for kind in self._kinds.values()]
+        super().__init__(kinds)
 
     def list_accounts(self, cursor: str | None = None) -> Page[Account]:
         # `search=status pr` is what makes Okta include DEPROVISIONED users (as baton-okta does).
         users, next_cursor = self._client.list_users(after=cursor, search="status pr")
         return Page([_account(user) for user in users], next_cursor)
-
-    def list_resources(self, resource_type: str, cursor: str | None = None) -> Page[Resource]:
-        return self._kind(resource_type).list(cursor)
-
-    def list_entitlements(self, resource: Resource) -> list[Entitlement]:
-        return self._kind(resource.type).entitlements(resource)
-
-    def list_grants(self, resource: Resource, cursor: str | None = None) -> Page[Grant]:
-        return self._kind(resource.type).grants(resource, cursor)
 
     def find_account(self, email: str) -> Account | None:
         wanted = email.strip().lower()
@@ -87,12 +84,6 @@ class OktaConnector:
 
     def close(self) -> None:
         self._client.close()
-
-    def _kind(self, resource_type: str) -> ResourceKind:
-        if resource_type not in self._kinds:
-            raise InvalidRequestError(f"Okta has no resource type {resource_type!r} in Latchkey "
-                                      f"(known: {', '.join(self._kinds)})")
-        return self._kinds[resource_type]
 
     def _parse(self, entitlement_id: str) -> tuple[ResourceKind, str, str]:
         parts = entitlement_id.split(":")

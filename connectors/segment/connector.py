@@ -42,6 +42,7 @@ from connectors.base import (
     ResourceType,
     RevokeOutcome,
 )
+from connectors.routing import RoutedByType
 from connectors.segment.client import SegmentClient
 
 MEMBER = "member"
@@ -314,8 +315,10 @@ class _Sources:
                                         _wire_resource("source", source_id))
 
 
-class SegmentConnector:
+class SegmentConnector(RoutedByType):
     """The `Connector` of connectors/base.py for the Segment workspace the token belongs to."""
+
+    target_name = "Segment"
 
     def __init__(self, client: SegmentClient, *, catalog_ttl: float = CATALOG_TTL,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -324,23 +327,11 @@ class SegmentConnector:
         permissions = _Permissions(client, clock, catalog_ttl)
         kinds: list[_ResourceKind] = [_Workspace(client, roles, permissions), _Groups(client),
                                       _Sources(client, roles, permissions)]
-        self._kinds = {kind.resource_type.id: kind for kind in kinds}
-
-    def resource_types(self) -> list[ResourceType]:
-        return [kind.resource_type for kind in self._kinds.values()]
+        super().__init__(kinds)
 
     def list_accounts(self, cursor: str | None = None) -> Page[Account]:
         users, next_cursor = self._client.list_users(cursor)
         return Page([_account(user) for user in users], next_cursor)
-
-    def list_resources(self, resource_type: str, cursor: str | None = None) -> Page[Resource]:
-        return self._kind(resource_type).list(cursor)
-
-    def list_entitlements(self, resource: Resource) -> list[Entitlement]:
-        return self._kind(resource.type).entitlements(resource)
-
-    def list_grants(self, resource: Resource, cursor: str | None = None) -> Page[Grant]:
-        return self._kind(resource.type).grants(resource, cursor)
 
     def find_account(self, email: str) -> Account | None:
         # Segment cannot filter users by email, so this reads pages until it finds them: bounded
@@ -388,12 +379,6 @@ class SegmentConnector:
                                               [PROBE_EMAIL])
         except (NotFoundError, InvalidRequestError):
             pass  # got past the permission check; the group or address was not there
-
-    def _kind(self, resource_type: str) -> _ResourceKind:
-        if resource_type not in self._kinds:
-            raise InvalidRequestError(f"Segment has no resource type {resource_type!r} in "
-                                      f"Latchkey (known: {', '.join(self._kinds)})")
-        return self._kinds[resource_type]
 
     def _parse(self, entitlement_id: str) -> tuple[_ResourceKind, str, str | None]:
         """`<type>:<id>:member` or `<type>:<id>:role:<roleId>` → (kind, id, roleId or None)."""
