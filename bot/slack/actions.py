@@ -24,12 +24,11 @@ def _tell(respond, client, body, text: str) -> None:
 
 def register(app: App, deps: Deps) -> None:
     lifecycle = deps.lifecycle
-
-    @app.action(blocks.APPROVE)
-    @guarded
-    def approve(ack, body, action, respond, client):
-        ack()
-        _decide(respond, client, body, deps, lambda: lifecycle.approve(action["value"], body["user"]["id"]))
+    # Buttons that act at once: each calls one use case with (request id, clicker).
+    use_cases = {blocks.APPROVE: lifecycle.approve, blocks.CANCEL: lifecycle.cancel,
+                 blocks.TASK_DONE: lifecycle.complete_task, blocks.END_NOW: lifecycle.end_early}
+    for action_id, use_case in use_cases.items():
+        app.action(action_id)(guarded(_button_calling(action_id, use_case, deps)))
 
     @app.action(blocks.DENY)
     @guarded
@@ -41,23 +40,14 @@ def register(app: App, deps: Deps) -> None:
         if request is not None:
             client.views_open(trigger_id=body["trigger_id"], view=blocks.deny_modal(request))
 
-    @app.action(blocks.TASK_DONE)
-    @guarded
-    def task_done(ack, body, action, respond, client):
-        ack()
-        _decide(respond, client, body, deps, lambda: lifecycle.complete_task(action["value"], body["user"]["id"]))
 
-    @app.action(blocks.CANCEL)
-    @guarded
-    def cancel(ack, body, action, respond, client):
+def _button_calling(action_id: str, use_case, deps: Deps):
+    def clicked(ack, body, action, respond, client):
         ack()
-        _decide(respond, client, body, deps, lambda: lifecycle.cancel(action["value"], body["user"]["id"]))
+        _decide(respond, client, body, deps, lambda: use_case(action["value"], body["user"]["id"]))
 
-    @app.action(blocks.END_NOW)
-    @guarded
-    def end_now(ack, body, action, respond, client):
-        ack()
-        _decide(respond, client, body, deps, lambda: lifecycle.end_early(action["value"], body["user"]["id"]))
+    clicked.__name__ = action_id  # names the listener in logs and errors
+    return clicked
 
 
 def _decide(respond, client, body, deps: Deps, call):
