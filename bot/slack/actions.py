@@ -24,9 +24,9 @@ def _tell(respond, client, body, text: str) -> None:
 
 def register(app: App, deps: Deps) -> None:
     lifecycle = deps.lifecycle
-    # Buttons that act at once: each calls one use case with (request id, clicker).
-    use_cases = {blocks.APPROVE: lifecycle.approve, blocks.CANCEL: lifecycle.cancel,
-                 blocks.TASK_DONE: lifecycle.complete_task, blocks.END_NOW: lifecycle.end_early}
+    # Buttons that act at once: each calls one lifecycle use case with (request id, clicker).
+    use_cases = {blocks.APPROVE: "approve", blocks.CANCEL: "cancel",
+                 blocks.TASK_DONE: "complete_task", blocks.END_NOW: "end_early"}
     for action_id, use_case in use_cases.items():
         app.action(action_id)(guarded(_button_calling(action_id, use_case, deps)))
 
@@ -41,10 +41,11 @@ def register(app: App, deps: Deps) -> None:
             client.views_open(trigger_id=body["trigger_id"], view=blocks.deny_modal(request))
 
 
-def _button_calling(action_id: str, use_case, deps: Deps):
+def _button_calling(action_id: str, use_case: str, deps: Deps):
     def clicked(ack, body, action, respond, client):
         ack()
-        _decide(respond, client, body, deps, lambda: use_case(action["value"], body["user"]["id"]))
+        call = getattr(deps.lifecycle, use_case)
+        _decide(respond, client, body, deps, lambda: call(action["value"], body["user"]["id"]))
 
     clicked.__name__ = action_id  # names the listener in logs and errors
     return clicked
