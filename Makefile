@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test serve docs venv clean
+.PHONY: demo test serve docs bench venv clean
 
 venv: $(VENV)/.installed
 
@@ -22,6 +22,15 @@ test: venv
 
 serve: venv
 	$(BIN)/latchkey serve
+
+# Benchmarks of the real `latchkey serve` against the sandboxes (bench/README.md), about 5
+# minutes; writes bench/results/results.md and plot.png.  Not part of `make test`.
+bench: $(VENV)/.bench-installed
+	$(BIN)/python -m bench
+
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@
 
 # Regenerate the README's configuration reference from bot/config.py (a test checks it is current).
 docs: venv

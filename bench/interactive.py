@@ -14,12 +14,13 @@ import random
 import threading
 import time
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import select
 
-from bench.figures import Figure, percentile as _p
+from bench.figures import Figure
+from bench.figures import percentile as _p
 from bench.sandboxes import DeliveryTimeout, TimedOkta, TimedSlack
 from bench.serve import BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET, Serve, config_text
 from storage.engine import make_engine
@@ -114,7 +115,7 @@ def seed_catalog(database_url: str, size: int) -> int:
                                  resource_id=resource_id, name=name,
                                  description=f"Member of the Okta group {name}",
                                  requestable=True, provisionable=True))
-    catalog.replace("okta", entitlements, accounts, holdings, datetime.now(timezone.utc))
+    catalog.replace("okta", entitlements, accounts, holdings, datetime.now(UTC))
     engine.dispose()
     return len(entitlements)
 
@@ -156,12 +157,14 @@ def run(workdir: Path, requesters: int = 50, rounds: int = 3, typeahead_samples:
         figures.append(typeahead(org, typeahead_samples, total))
         figures.append(approve_to_grant(org, grant_samples))
         figures += acks_under_load(org, rounds, serve)
+        figures += acks_under_load(org, 2, serve, pause=None)
         figures.append(Figure("RSS of `latchkey serve` after the load", "—", "MB",
                               [serve.rss_mb()], single=True))
         errors = serve.errors()
         if errors:
             log.warning("latchkey serve logged %d error lines, e.g. %s", len(errors), errors[:3])
     finally:
+        slack.hang_up()
         serve.stop()
         slack.stop()
         okta.stop()
@@ -182,8 +185,9 @@ def typeahead(org: Org, samples: int, catalog_size: int) -> Figure:
                   "ms", acks, passed=_p(acks, 99) < 50)
 
 
-def _request(org: Org, user: str, group_index: int) -> tuple[str | None, dict]:
-    """Open the form, find the group by typing, submit; returns (request id, acks by kind)."""
+def _request(org: Org, user: str, group_index: int, think=lambda: None) -> tuple[str | None, dict]:
+    """Open the form, find the group by typing, submit; returns (request id, acks by kind).
+    `think()` is the pause between one step and the next."""
     slack, acks = org.slack, defaultdict(list)
 
     def timed(kind, deliver):
@@ -205,11 +209,14 @@ def _request(org: Org, user: str, group_index: int) -> tuple[str | None, dict]:
         acks["no_modal"].append(1)
         return None, acks
     name = org.group_name(group_index)
+    think()
     timed("suggest", lambda: slack.suggest(user, "entitlement", name[:4]))
+    think()
     answer = timed("suggest", lambda: slack.suggest(user, "entitlement", name))
     if answer is None:
         return None, acks
     options = [o for g in answer["option_groups"] for o in g["options"] if o["text"]["text"] == name]
+    think()
     response = timed("submit", lambda: slack.submit(user, {"access": options[0], "duration": "1h",
                                                           "justification": "benchmark"}))
     if response is None or response.content:
@@ -240,21 +247,29 @@ def approve_to_grant(org: Org, samples: int) -> Figure:
                   passed=bool(lags) and _p(lags, 50) < 300, note="Okta at full speed, one at a time")
 
 
-def acks_under_load(org: Org, rounds: int, serve: Serve | None = None) -> list[Figure]:
+def acks_under_load(org: Org, rounds: int, serve: Serve | None = None,
+                    pause: tuple[float, float] | None = (0.2, 1.0)) -> list[Figure]:
     """Every requester at once, `rounds` times: form, typeahead, submit, then a click (the owner
-    approves, or the requester cancels); every Okta call takes 2 s."""
+    approves, or the requester cancels); every Okta call takes 2 s.
+
+    `pause`: each requester waits a random time in this range (seconds) between steps, as a
+    person filling in the form does; None sends each step as soon as the last one is answered.
+    """
     org.okta.latency = 2.0
     acks: dict[str, list[float]] = defaultdict(list)
     lock = threading.Lock()
     start = threading.Barrier(len(org.requesters))
 
     def requester(i: int, user: str) -> None:
+        rng = random.Random(i)
+        think = (lambda: time.sleep(rng.uniform(*pause))) if pause else (lambda: None)
         start.wait()
         for r in range(rounds):
-            request_id, got = _request(org, user, org.fresh_group())
+            request_id, got = _request(org, user, org.fresh_group(), think)
             if request_id is not None:
                 owner = OWNERS[i % 2]
                 approve = (i + r) % 3 != 0  # two in three approved, the others cancelled
+                think()
                 try:
                     if approve and poll(lambda: org.has_button(owner, "approve", request_id)):
                         org.slack.click(owner, "approve", value=request_id)
@@ -283,21 +298,25 @@ def acks_under_load(org: Org, rounds: int, serve: Serve | None = None) -> list[F
     org.okta.latency = 0.0
     log.info("load: %.1f s, %s", elapsed, {k: len(v) for k, v in acks.items()})
     problems = {k: len(acks[k]) for k in ("timeouts", "no_modal", "refused") if acks.get(k)}
-    note = (f"{len(org.requesters)} concurrent requesters × {rounds} rounds in {elapsed:.0f} s; Okta 2 s "
-            f"per call; CPU: bot {cpu_bot:.0%}, runner and sandboxes {cpu_here:.0%} of a core")
+    pace = f"pauses of {pause[0]}–{pause[1]} s between steps" if pause else "no pauses"
+    note = (f"{len(org.requesters)} concurrent requesters × {rounds} rounds, {pace}, in {elapsed:.0f} s "
+            f"({sum(map(len, (acks[k] for k in ('command', 'suggest', 'submit', 'click')))) / elapsed:.0f} "
+            f"requests/s); Okta 2 s per call; CPU: bot {cpu_bot:.0%}, runner and sandboxes "
+            f"{cpu_here:.0%} of a core")
     if problems:
         note += f"; problems: {problems}"
     figures = []
     labels = {"command": "slash command", "click": "button click", "submit": "view submission",
               "suggest": "typeahead"}
     everything = []
+    scene = f"{len(org.requesters)} concurrent, {'human pace' if pause else 'no pauses'}"
+    target = "p99 < 100 ms" if pause else "— (stress)"
     for kind, label in labels.items():
         samples = acks.get(kind, [])
         everything += samples
-        figures.append(Figure(f"Slack ack: {label} (50 concurrent, Okta 2 s/call)", "p99 < 100 ms",
-                              "ms", samples, passed=bool(samples) and _p(samples, 99) < 100,
-                              note=note if kind == "command" else ""))
-    figures.append(Figure("Slack ack: all kinds (50 concurrent, Okta 2 s/call)", "p99 < 100 ms", "ms",
-                          everything, passed=bool(everything) and _p(everything, 99) < 100
-                          and not problems, note=note))
+        figures.append(Figure(f"Slack ack: {label} ({scene})", target, "ms", samples,
+                              passed=(bool(samples) and _p(samples, 99) < 100) if pause else None))
+    figures.append(Figure(f"Slack ack: all kinds ({scene})", target, "ms", everything,
+                          passed=(bool(everything) and _p(everything, 99) < 100 and not problems)
+                          if pause else None, note=note))
     return figures

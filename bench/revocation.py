@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import insert
@@ -43,10 +43,14 @@ class Result(list):
         return list(self)
 
 
-def run(workdir: Path, grants: int = 10_000, spread: float = 60.0, margin: float = 15.0) -> Result:
+def run(workdir: Path, grants: int = 2_240, spread: float = 40.0, margin: float = 12.0,
+        drain: float = 20.0) -> Result:
+    """Defaults: 56 expiries a second (the rate of 10,000 over three minutes) for 40 s, so both
+    runs fit the time `make bench` has; `python -m bench --full` runs 10,000 over 180 s."""
     result = Result()
+    workdir.mkdir(parents=True, exist_ok=True)
     figure, series = one_run(workdir / "sqlite", f"sqlite:///{workdir}/sqlite.db", 1,
-                             grants, spread, margin)
+                             grants, spread, margin, drain)
     result.append(figure)
     result.extras["SQLite, 1 replica"] = series
     database = postgres_database()
@@ -56,7 +60,8 @@ def run(workdir: Path, grants: int = 10_000, spread: float = 60.0, margin: float
         return result
     url, drop = database
     try:
-        figure, series = one_run(workdir / "postgres", url, 2, grants, spread, margin)
+        # Two replicas start side by side on two cores: give them longer to be ready.
+        figure, series = one_run(workdir / "postgres", url, 2, grants, spread, margin + 10, drain)
     finally:
         drop()
     result.append(figure)
@@ -113,13 +118,13 @@ def seed(database_url: str, okta: TimedOkta, slack: TimedSlack, grants: int,
 
 
 def one_run(workdir: Path, database_url: str, replicas: int, grants: int, spread: float,
-            margin: float) -> tuple[Figure, dict]:
+            margin: float, drain: float = 90.0) -> tuple[Figure, dict]:
     kind = "SQLite" if database_url.startswith("sqlite") else "PostgreSQL"
     label = f"{kind}, {replicas} replica{'s' if replicas > 1 else ''}"
     slack = TimedSlack(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET).start()
     okta = TimedOkta(page_size=1000, tokens={OKTA_TOKEN: "super_admin"}).start()
     slack.add_user("U0OWNER1", "owner1@bench.example")
-    first_expiry = datetime.now(timezone.utc) + timedelta(seconds=margin)
+    first_expiry = datetime.now(UTC) + timedelta(seconds=margin)
     expiry = seed(database_url, okta, slack, grants, first_expiry, spread)
     log.info("%s: %d grants seeded, expiring from %s over %.0f s", label, len(expiry),
              first_expiry.strftime("%H:%M:%S"), spread)
@@ -130,17 +135,18 @@ def one_run(workdir: Path, database_url: str, replicas: int, grants: int, spread
             serve.start()
         ready = max(serve.wait_ready() for serve in serves)
         slack.bot_url = serves[0].url + "/slack/events"
-        if datetime.now(timezone.utc) > first_expiry:
+        if datetime.now(UTC) > first_expiry:
             log.warning("%s: the first grant expired before latchkey serve was ready", label)
         cpu_at_ready = sum(serve.cpu_seconds() for serve in serves)
         while time.time() < first_expiry.timestamp():
             time.sleep(0.1)
         cpu_at_expiry = sum(serve.cpu_seconds() for serve in serves)
         log.info("%s: CPU %.1f s when ready, %.1f s at the first expiry", label, cpu_at_ready, cpu_at_expiry)
-        deadline = first_expiry.timestamp() + spread + 90
+        deadline = first_expiry.timestamp() + spread + drain
         while time.time() < deadline and len(okta.writes_of("DELETE")) < len(expiry):
             time.sleep(0.5)
         time.sleep(1)  # a late duplicate DELETE would show up here
+        ended = time.time()
         rss = [serve.rss_mb() for serve in serves]
         cpu = sum(serve.cpu_seconds() for serve in serves)
         errors = sum(len(serve.errors()) for serve in serves)
@@ -152,6 +158,11 @@ def one_run(workdir: Path, database_url: str, replicas: int, grants: int, spread
     timed = [(expiry[(w.group_id, w.user_id)].timestamp(), w.at) for w in deletes
              if (w.group_id, w.user_id) in expiry]
     lags = [at - expired for expired, at in timed]
+    # Grants not revoked when the run ended count with the lag they had reached by then (a lower
+    # bound), so a backlog shows in the percentiles instead of vanishing from them.
+    unfinished = [expires_at.timestamp() for pair, expires_at in expiry.items() if pair not in
+                  {(w.group_id, w.user_id) for w in deletes}]
+    lags += [ended - expired for expired in unfinished]
     missing = len(set(expiry) - set(per_membership))
     twice = sum(1 for n in per_membership.values() if n > 1)
     still_members = sum(1 for group, user in expiry if user in okta.members(group))
@@ -160,13 +171,17 @@ def one_run(workdir: Path, database_url: str, replicas: int, grants: int, spread
     okta.stop()
     exactly_once = missing == 0 and twice == 0 and still_members == 0
     note = (f"{len(expiry):,} grants expiring over {spread:.0f} s ({len(expiry) / spread:.0f}/s); "
+            f"{len(unfinished):,} not revoked {drain:.0f} s after the last expiry (counted with "
+            f"the lag reached then); "
             f"revoked exactly once: {'yes' if exactly_once else 'NO'} (missing {missing}, "
             f"twice {twice}, still members {still_members}); final states {states}; "
             f"ready after {ready:.1f} s; CPU {cpu:.0f} s; RSS {', '.join(f'{r:.0f}' for r in rss)} MB; "
             f"{errors} error lines logged")
     log.info("%s: p50 %.2f s, p99 %.2f s, max %.2f s; %s", label, percentile(lags, 50),
              percentile(lags, 99), max(lags, default=float("nan")), note)
-    figure = Figure(f"Revocation lag, {label}", "p99 < 2 s", "s", lags,
+    figure = Figure(f"Revocation lag, {label}, {len(expiry):,} grants at {len(expiry) / spread:.0f}/s",
+                    "p99 < 2 s", "s", lags,
                     passed=bool(lags) and percentile(lags, 99) < 2 and exactly_once, note=note)
-    series = {"expiry": [expired - first_expiry.timestamp() for expired, _ in timed], "lag": lags}
+    series = {"expiry": [expired - first_expiry.timestamp() for expired, _ in timed],
+              "lag": lags[:len(timed)]}
     return figure, series

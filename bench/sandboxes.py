@@ -13,6 +13,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
 
 import httpx
 
@@ -20,6 +21,11 @@ from sandbox.okta import MAX_LIMIT, OktaSandbox
 from sandbox.server import Call, Reply
 from sandbox.slack import SlackSandbox
 from sandbox.slack_platform import sign
+
+# The sandboxes serve with http.server, whose listen backlog is 5: under load, connections beyond
+# it wait for a SYN retry (1 s) before the sandbox even sees them.  Slack and Okta have no such
+# limit, so the benchmark raises it for every sandbox in this process.
+ThreadingHTTPServer.request_queue_size = 256
 
 _MEMBERSHIP = re.compile(r"/api/v1/groups/(?P<gid>[^/]+)/users/(?P<uid>[^/]+)")
 
@@ -60,6 +66,12 @@ class TimedSlack(SlackSandbox):
             raise DeliveryTimeout(f"no answer within {self.delivery_timeout} s") from None
         self._mine.elapsed = time.perf_counter() - started
         return response
+
+    def hang_up(self) -> None:
+        """Close the kept-alive connections to the bot.  `latchkey serve` stops on SIGTERM only
+        once every client connection is closed (waitress keeps serving open ones), so do this
+        before stopping it."""
+        self._client.close()
 
     def stop(self) -> None:
         self._client.close()

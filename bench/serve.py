@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -62,7 +63,7 @@ class Serve:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "Serve":
+    def start(self) -> Serve:
         self._log = self.log_path.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
@@ -114,12 +115,23 @@ class Serve:
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
+                logging.getLogger("bench").warning("latchkey serve did not stop within %.0f s; killed "
+                                                   "(its threads are in %s)", timeout, self.log_path)
+                self._dump_threads()
                 self.process.kill()
                 self.process.wait()
         if self.process:
             self._log.close()
         if getattr(self, "_profiler", None):
             self._profiler.wait(30)
+
+    def _dump_threads(self) -> None:
+        """Where each thread is (py-spy dump), appended to the log, when py-spy is installed."""
+        py_spy = Path(sys.executable).parent / "py-spy"
+        if py_spy.exists():
+            with self.log_path.open("a") as log:
+                subprocess.run([str(py_spy), "dump", "--pid", str(self.process.pid)], stdout=log,
+                               stderr=subprocess.STDOUT, timeout=30)
 
     def errors(self) -> list[str]:
         """ERROR lines and tracebacks in its log."""

@@ -108,6 +108,7 @@ def test_segment_role_on_one_source_then_back(make_bot, slack, segment, clock):
     slack.click(ALICE, "approve")
     eventually(lambda: any(p["roleId"] == admin for p in segment.permissions(carol)))
     assert [p for p in segment.permissions(carol) if p["roleId"] == reader] == before
+    eventually(lambda: "You now have" in texts(slack.dm(CAROL)))  # recorded as active
     clock.advance(timedelta(hours=5))
     eventually(lambda: segment.permissions(carol) == before)
     eventually(lambda: "has ended" in texts(slack.dm(CAROL)))

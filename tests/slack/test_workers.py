@@ -1,0 +1,45 @@
+"""Grants and revocations run on the worker pool, not on the thread that took the click."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from bot.lifecycle import DUE_BATCH
+from sandbox.server import Reply
+from storage.tables import RequestRow
+from tests.harness import ALICE, CAROL, eventually
+from tests.slack.test_decisions import pending_request
+
+
+def test_approve_returns_while_okta_is_still_busy(bot, slack, okta):
+    """Given Okta does not answer yet, when Alice's approval is counted, then approve() returns at
+    once (the Slack listener thread is free again) and the grant follows once Okta answers."""
+    request = pending_request(bot, slack)
+    gate = threading.Event()
+    okta.inject(lambda call: Reply(504) if not gate.wait(30) else okta.route(call),
+                path=r"/api/v1/users/[^/]+/groups", times=1)
+    approved = bot.service.lifecycle.approve(request.id, ALICE)
+    assert approved.state == "approved"
+    gate.set()
+    eventually(lambda: bot.request(request.id).state == "active")
+    assert okta.ids["carol@acme.com"] in okta.members(okta.ids["eng-admins"])
+
+
+def test_one_run_works_off_more_than_one_batch(make_bot, okta, clock):
+    """Given more expired grants than one batch holds, when the worker runs once, then every one
+    of them is revoked in that run."""
+    bot = make_bot(sweep_seconds=3600).start()  # only the start-up sweep; this test runs the rest
+    group, carol = okta.ids["eng-admins"], okta.ids["carol@acme.com"]
+    okta.add_member(group, carol)
+    now = clock.now()
+    for n in range(2 * DUE_BATCH + 1):
+        bot.service.lifecycle.requests.add(RequestRow(
+            id=f"old{n:03d}", requester=CAROL, requester_email="carol@acme.com", account_id=carol,
+            connector_id="okta", entitlement_id=f"group:{group}:member",
+            entitlement_name="eng-admins", duration_seconds=3600, justification="deploy",
+            state="active", created_at=now - timedelta(hours=2), granted_at=now - timedelta(hours=2),
+            expires_at=now - timedelta(minutes=n + 1), preexisting=False))
+    bot.service.lifecycle.run_due()
+    assert bot.service.lifecycle.requests.count_by_state().get("revoked") == 2 * DUE_BATCH + 1
+    assert carol not in okta.members(group)
