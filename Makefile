@@ -17,8 +17,11 @@ $(VENV)/.installed: pyproject.toml
 demo: venv
 	$(BIN)/latchkey demo
 
+# Most tests wait on sockets, not the CPU: four workers roughly halve the time on 2 cores.
+# The crash, replica and fault tests time real processes, so they run on their own afterwards.
 test: venv
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 4 --ignore=tests/resilience
+	$(BIN)/python -m pytest -q tests/resilience
 
 serve: venv
 	$(BIN)/latchkey serve

@@ -60,7 +60,7 @@ def serve(host: str = typer.Option("0.0.0.0", help="address to listen on"),
     logging.getLogger("latchkey").info(describe(socket, host, server.effective_port))
 
     def stop(*_):
-        threading.Thread(target=server.close, daemon=True).start()
+        threading.Thread(target=_shut_down, args=(server,), daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -72,6 +72,21 @@ def serve(host: str = typer.Option("0.0.0.0", help="address to listen on"),
         if socket is not None:
             socket.close()
         service.stop()
+
+
+def _shut_down(server, grace: float = 5.0) -> None:
+    """Stop accepting, let requests in progress finish (for up to `grace` seconds), then close
+    every connection: waitress serves on while any client keeps one open (Slack, a load
+    balancer and pooled clients keep them alive), so SIGTERM alone would not end the process."""
+    import time
+
+    from waitress import wasyncore
+
+    server.close()
+    deadline = time.monotonic() + grace
+    while server.task_dispatcher.active_count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    wasyncore.close_all(server._map, ignore_all=True)
 
 
 @cli.command()

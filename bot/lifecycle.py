@@ -226,6 +226,14 @@ class Lifecycle:
                                    error=str(exc))])
             self.wake(retry_at)
             return self._get(request.id)
+        if isinstance(exc, TransientError) and request.preexisting is False:
+            # A write that timed out or got a 5xx may have been made all the same: take back
+            # whatever landed before we give up (and `verify_revocations` looks again later).
+            try:
+                self._take_back(request)
+            except ConnectorError as cleanup:
+                log.warning("request %s: could not make sure the failed grant left nothing "
+                            "behind (%s); the read-back will look again", request.id, cleanup)
         return self._move(request.id, Step.FAIL, "latchkey", attempts=attempts, lease_until=None,
                           last_error=str(exc), audit={"error": str(exc)}, tell="provisioning_failed")
 
@@ -287,16 +295,17 @@ class Lifecycle:
             raise ConnectorError("the target still shows the access after it was revoked")
 
     def verify_revocations(self, within: timedelta = timedelta(hours=24)) -> list[str]:
-        """Read back what Latchkey revoked lately; take back and report anything that returned.
+        """Read back what Latchkey revoked lately, and grants it gave up (a write that timed out
+        may land later); take back and report any access found.
 
         Returns the ids of requests whose access had come back.
         """
         since, returned = self.clock.now() - within, []
-        for row in self.requests.revoked_since(since):
+        for row in self.requests.revoked_since(since) + self.requests.failed_since(since):
             request = to_domain(row)
-            if request.preexisting or request.manual or self.requests.open_for(
+            if request.preexisting is not False or request.manual or self.requests.open_for(
                     request.requester, request.connector_id, request.entitlement_id):
-                continue  # not ours to check, or legitimately granted again since
+                continue  # not ours to check (or never written), or legitimately granted since
             connector = self.connectors.get(request.connector_id)
             try:
                 if connector is None or not connector.has_grant(request.entitlement_id, request.account_id):
@@ -309,7 +318,9 @@ class Lifecycle:
             self.audit.append(self.clock.now(), "latchkey", "access_returned", request.id,
                               outcome=outcome, also=[self._message(
                                   request.id, "drift_detected", approvers=self.approvers_of(request),
-                                  finding=f"The access came back after Latchkey revoked it; {outcome}.")])
+                                  finding=f"The access came back after Latchkey revoked it; {outcome}."
+                                  if request.state is State.REVOKED else
+                                  f"The access appeared after Latchkey gave up granting it; {outcome}.")])
             self.notifier.wake()
         return returned
 

@@ -17,6 +17,7 @@ from itertools import islice
 from typing import NamedTuple
 
 from sqlalchemy import Engine, delete, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
@@ -183,6 +184,12 @@ class Requests(_Repository):
             return list(session.execute(select(RequestRow).where(
                 RequestRow.state == "revoked", RequestRow.revoked_at >= since)).scalars())
 
+    def failed_since(self, since: datetime) -> list[RequestRow]:
+        """Grants given up (state failed) approved since `since`."""
+        with self._session() as session:
+            return list(session.execute(select(RequestRow).where(
+                RequestRow.state == "failed", RequestRow.decided_at >= since)).scalars())
+
     def in_states(self, *states: str) -> list[RequestRow]:
         with self._session() as session:
             return list(session.execute(select(RequestRow).where(RequestRow.state.in_(states))
@@ -230,6 +237,8 @@ class _SearchIndex:
     def find(self, needle: str, limit: int) -> list[SearchHit]:
         if not self.hits or self.SEPARATOR in needle:
             return []
+        if not needle:  # everything matches ("" would also match at the very end, once more)
+            return self.hits[:limit]
         found, at = [], 0
         while len(found) < limit and (at := self.names.find(needle, at)) >= 0:
             position = bisect.bisect_right(self.starts, at) - 1
@@ -252,6 +261,12 @@ class Catalog(_Repository):
         tables = ((EntitlementRow, entitlements), (AccountRow, accounts), (HoldingRow, holdings))
         counts = {}
         with self._session() as session:
+            if self.engine.dialect.name == "postgresql":
+                # Replicas sync at the same moments: one replace per connector at a time, or
+                # both delete, both insert, and one fails on the other's keys.  (SQLite's
+                # BEGIN IMMEDIATE already serialises writers.)
+                session.execute(select(func.pg_advisory_xact_lock(func.hashtext(
+                    "latchkey.catalog:" + connector_id))))
             for table, rows in tables:
                 session.execute(delete(table).where(table.connector_id == connector_id))
                 counts[table] = 0
@@ -383,9 +398,13 @@ class People(_Repository):
             return session.get(PersonRow, person_id)
 
     def put(self, person_id: str, email: str | None, name: str, now: datetime) -> None:
+        # An upsert, not merge(): two replicas (or two listeners) looking up the same person at
+        # once would both INSERT, and one would fail on the primary key.
+        values = {"email": email and email.lower(), "name": name, "fetched_at": now}
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         with self._session() as session:
-            session.merge(PersonRow(id=person_id, email=email and email.lower(), name=name,
-                                    fetched_at=now))
+            session.execute(dialect.insert(PersonRow).values(id=person_id, **values)
+                            .on_conflict_do_update(index_elements=[PersonRow.id], set_=values))
             session.commit()
 
 

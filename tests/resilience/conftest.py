@@ -6,18 +6,21 @@ minutes, so each module shares one Okta sandbox, one Slack sandbox and one runni
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bot.config import parse_config
 from bot.ports import ShiftedClock
 from sandbox.okta import OktaSandbox
-from tests.harness import (BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET, Bot, config_text, make_settings,
-                           seed_okta, seed_slack)
-from tests.resilience.support import RoutedSlack
+from tests.harness import (
+    BOT_TOKEN,
+    OKTA_TOKEN,
+    SIGNING_SECRET,
+    Bot,
+    seed_okta,
+    seed_slack,
+)
+from tests.resilience.support import RoutedSlack, build_bot
 
 
 def pytest_configure(config):
@@ -46,19 +49,11 @@ def clock_m():
 @pytest.fixture(scope="module")
 def make_bot_m(tmp_path_factory, okta_m, slack_m, clock_m):
     """Build (not start) a module-wide bot; keyword arguments change the YAML config."""
-    os.environ.setdefault("OKTA_API_TOKEN", OKTA_TOKEN)
     bots = []
 
-    def build(sweep_seconds: float = 0.3, database_url: str | None = None, **config) -> Bot:
-        directory = tmp_path_factory.mktemp("bot")
-        text_ = config_text(okta_m.url, **config)
-        (directory / "latchkey.yaml").write_text(text_)
-        settings = make_settings(directory, slack_m.url, sweep_seconds)
-        if database_url:
-            settings = settings.model_copy(update={"database_url": database_url})
-        bot = Bot(settings, parse_config(text_), clock_m, slack_m)
-        bots.append(bot)
-        return bot
+    def build(**options) -> Bot:
+        bots.append(build_bot(tmp_path_factory.mktemp("bot"), okta_m, slack_m, clock_m, **options))
+        return bots[-1]
 
     yield build
     for bot in bots:
@@ -68,7 +63,7 @@ def make_bot_m(tmp_path_factory, okta_m, slack_m, clock_m):
 @pytest.fixture(scope="module")
 def postgres_url():
     """A fresh PostgreSQL database for the module; skipped, saying why, when there is no server."""
-    from tests.storage.conftest import _postgres_database, POSTGRES_URL
+    from tests.storage.conftest import POSTGRES_URL, _postgres_database
 
     admin, name = _postgres_database()
     yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)

@@ -31,13 +31,13 @@ import signal
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 # Imported before any fork, so every bot starts warm.
-from bot.config import load_config, load_settings  # noqa: E402
-from bot.server import BackgroundServer  # noqa: E402
-from bot.service import Service  # noqa: E402
+from bot.config import load_config, load_settings
+from bot.server import BackgroundServer
+from bot.service import Service
 
 
 class FileClock:
@@ -52,7 +52,7 @@ class FileClock:
             self._offset = float(self._path.read_text() or 0)
         except (OSError, ValueError):
             pass  # keep the last offset read
-        return datetime.now(timezone.utc) + timedelta(seconds=self._offset)
+        return datetime.now(UTC) + timedelta(seconds=self._offset)
 
 
 def _die() -> None:
@@ -90,7 +90,8 @@ def _crash_at_a_commit(engine, crash_file: str) -> None:
                 _die()
         original_commit(dbapi_connection)
         if armed:
-            count_path.write_text(str(seen[0]))  # how many so far, for the test to calibrate
+            count_path.with_suffix(".tmp").write_text(str(seen[0]))  # for the test to calibrate
+            os.replace(count_path.with_suffix(".tmp"), count_path)
             if armed == ("after", seen[0]):
                 _die()
 
@@ -158,7 +159,7 @@ def main() -> None:
         if pid == 0:
             try:
                 _run_bot(spec)
-            except BaseException:
+            except BaseException:  # noqa: BLE001 - whatever it was, show it and go
                 import traceback
 
                 traceback.print_exc()
