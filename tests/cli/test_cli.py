@@ -143,5 +143,7 @@ def test_audit_export_as_json_lines_and_csv(bot, slack, okta):
                                                 "--format", "csv"], env=env).stdout)))
     assert [r["action"] for r in rows] == [e["action"] for e in events]
     assert run(["audit", "export", "--since", "2999-01-01"], env=env).stdout == ""
+    for secret in (OKTA_TOKEN, BOT_TOKEN, SIGNING_SECRET):  # no secret ever enters the audit log
+        assert secret not in result.stdout
     bad = run(["audit", "export", "--since", "last tuesday"], env=env)
     assert bad.returncode == 2 and "neither a date" in bad.stderr
