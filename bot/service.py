@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,6 +31,31 @@ from storage.engine import make_engine, upgrade
 from storage.repositories import AuditLog, Catalog, Messages, Outbox, People, Requests, SeenEvents
 
 log = logging.getLogger(__name__)
+
+
+def record_config(audit: AuditLog, config: Config, now) -> None:
+    """Audit the configuration a process starts with whenever it differs from the last one seen.
+
+    Secrets are kept out: the fingerprint is taken of the config with every token masked, and
+    the event names what changed by key, not by value.
+    """
+    shape = config.model_dump(mode="json")  # SecretStr fields dump as '**********'
+    fingerprint = hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
+    last = audit.last("config_loaded")
+    before = json.loads(last.detail) if last else {}
+    if before.get("fingerprint") == fingerprint:
+        return
+    audit.append(now, "latchkey", "config_loaded", fingerprint=fingerprint, shape=shape,
+                 changed=_changed_keys(before.get("shape"), shape))
+
+
+def _changed_keys(old: dict | None, new: dict) -> list[str]:
+    """`connectors.<id>` and `policy` entries that differ (all of them on a first start)."""
+    old = old or {}
+    old_connectors, new_connectors = old.get("connectors", {}), new["connectors"]
+    changed = [f"connectors.{cid}" for cid in sorted(set(old_connectors) | set(new_connectors))
+               if old_connectors.get(cid) != new_connectors.get(cid)]
+    return changed + (["policy"] if old.get("policy") != new["policy"] else [])
 
 WORKERS = 8  # grants and revocations in flight at once (each mostly waits on the target's API)
 
@@ -75,6 +102,7 @@ class Service:
     def start(self, migrate: bool = True) -> None:
         if migrate:
             upgrade(self.engine)
+        record_config(self.lifecycle.audit, self.config, self.clock.now())
         self.scheduler.start()
         self.notifier.start()
         for connector_id, connector_config in self.config.connectors.items():

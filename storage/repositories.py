@@ -367,6 +367,11 @@ class AuditLog(_Repository):
                 return
             after = rows[-1].seq
 
+    def last(self, action: str) -> AuditRow | None:
+        with self._session() as session:
+            return session.execute(select(AuditRow).where(AuditRow.action == action)
+                                   .order_by(AuditRow.seq.desc()).limit(1)).scalars().first()
+
     def events(self, request_id: str | None = None) -> list[AuditRow]:
         with self._session() as session:
             query = select(AuditRow).order_by(AuditRow.seq)

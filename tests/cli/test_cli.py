@@ -135,13 +135,15 @@ def test_audit_export_as_json_lines_and_csv(bot, slack, okta):
     env = {"DATABASE_URL": bot.settings.database_url}
     result = run(["audit", "export", "--since", "1d"], env=env)
     assert result.returncode == 0, result.stderr
-    events = [json.loads(line) for line in result.stdout.splitlines()]
+    everything = [json.loads(line) for line in result.stdout.splitlines()]
+    assert everything[0]["action"] == "config_loaded"  # what the bot started with
+    events = everything[1:]
     assert [e["action"] for e in events] == ["submitted", "approved", "claim", "activate"]
     assert events[0]["actor"] == CAROL and events[0]["detail"]["justification"] == "Deploy the INC-42 hotfix"
     assert events[1]["actor"] == "U0ALICE" and all(e["request_id"] == request.id for e in events)
     rows = list(csv.DictReader(io.StringIO(run(["audit", "export", "--since", "2000-01-01",
                                                 "--format", "csv"], env=env).stdout)))
-    assert [r["action"] for r in rows] == [e["action"] for e in events]
+    assert [r["action"] for r in rows] == [e["action"] for e in everything]
     assert run(["audit", "export", "--since", "2999-01-01"], env=env).stdout == ""
     for secret in (OKTA_TOKEN, BOT_TOKEN, SIGNING_SECRET):  # no secret ever enters the audit log
         assert secret not in result.stdout
