@@ -43,6 +43,15 @@ class RoutedByType:
     def list_grants(self, resource: Resource, cursor: str | None = None) -> Page[Grant]:
         return self._kind(resource.type).grants(resource, cursor)
 
+    def _parse(self, entitlement_id: str):
+        """`<type>:<resourceId>:<slug>` → (the type's class, resource id, slug)."""
+        parts = entitlement_id.split(":")
+        if len(parts) != 3 or not all(parts):
+            raise InvalidRequestError(
+                f"entitlement id {entitlement_id!r} is not <type>:<resourceId>:<slug>")
+        resource_type, resource_id, slug = parts
+        return self._kind(resource_type), resource_id, slug
+
     def _kind(self, resource_type: str):
         if resource_type not in self._kinds:
             raise InvalidRequestError(f"{self.target_name} has no resource type {resource_type!r} "

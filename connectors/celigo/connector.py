@@ -259,14 +259,6 @@ class CeligoConnector(RoutedByType):
                     "access level needs a Full access token from an account owner or administrator")
         return None
 
-    def _parse(self, entitlement_id: str) -> tuple[_ResourceKind, str, str]:
-        parts = entitlement_id.split(":")
-        if len(parts) != 3 or not all(parts):
-            raise InvalidRequestError(
-                f"entitlement id {entitlement_id!r} is not <type>:<resourceId>:<slug>")
-        resource_type, resource_id, slug = parts
-        return self._kind(resource_type), resource_id, slug
-
 
 def _problem(probe: Callable[[], object]) -> str | None:
     """None if `probe()` (one page of a list) works, else why not."""

@@ -13,7 +13,6 @@ from connectors.base import (
     Account,
     Capability,
     GrantOutcome,
-    InvalidRequestError,
     Page,
     Prior,
     RevokeOutcome,
@@ -84,14 +83,6 @@ class OktaConnector(RoutedByType):
 
     def close(self) -> None:
         self._client.close()
-
-    def _parse(self, entitlement_id: str) -> tuple[ResourceKind, str, str]:
-        parts = entitlement_id.split(":")
-        if len(parts) != 3 or not all(parts):
-            raise InvalidRequestError(
-                f"entitlement id {entitlement_id!r} is not <type>:<resourceId>:<slug>")
-        resource_type, resource_id, slug = parts
-        return self._kind(resource_type), resource_id, slug
 
 
 def _account(user: dict) -> Account:
