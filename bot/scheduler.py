@@ -29,6 +29,10 @@ class Scheduler:
         self._clock = clock
         self._sweep_every = sweep_every
         self._run_lock = threading.Lock()
+        # APScheduler's shutdown holds its job-store lock while it waits for running jobs, so a
+        # job that reschedules itself then would deadlock it: wake_at and shutdown take turns here.
+        self._jobs_lock = threading.Lock()
+        self._stopping = False
         self._aps = BackgroundScheduler(timezone=timezone.utc, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
 
@@ -42,6 +46,8 @@ class Scheduler:
                           id="sweep", next_run_time=datetime.now(timezone.utc))
 
     def shutdown(self) -> None:
+        with self._jobs_lock:
+            self._stopping = True
         if self._aps.running:
             self._aps.shutdown(wait=True)
 
@@ -52,14 +58,15 @@ class Scheduler:
 
     def wake_at(self, deadline: datetime, floor: timedelta = timedelta()) -> None:
         """Make sure the worker runs no later than `deadline` (given in the injected clock's time)."""
-        if not self._aps.running:
-            return
         delay = max(deadline - self._clock.now(), floor)
         run_at = datetime.now(timezone.utc) + delay
-        job = self._aps.get_job("wake")
-        if job and job.next_run_time and job.next_run_time <= run_at:
-            return
-        self._aps.add_job(self._run, "date", run_date=run_at, id="wake", replace_existing=True)
+        with self._jobs_lock:
+            if self._stopping or not self._aps.running:
+                return
+            job = self._aps.get_job("wake")
+            if job and job.next_run_time and job.next_run_time <= run_at:
+                return
+            self._aps.add_job(self._run, "date", run_date=run_at, id="wake", replace_existing=True)
 
     def _run(self) -> None:
         with self._run_lock:
