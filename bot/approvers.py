@@ -1,50 +1,81 @@
-"""Who may decide requests for each connector: the configured owners, resolved to people."""
+"""Who the people named in the policy are: person ids, emails and user groups, resolved.
+
+An approver entry is a person id (used as is), an email (looked up once, then cached) or a user
+group (`@handle` or `S…`, whose members are looked up again after a few minutes, so a change in
+the group reaches Latchkey without a restart).  An entry that does not resolve yet (directory
+down, nobody found) is tried again on the next call instead of being dropped for good.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Iterable
 
 from bot.ports import Directory
 
 log = logging.getLogger(__name__)
 
+GROUP_FRESH_FOR = 300.0  # seconds a user group's membership is trusted
+
+
+def is_group(entry: str) -> bool:
+    return entry.startswith("@") or (entry[:1] == "S" and entry[1:].isalnum())
+
 
 class ApproverRouting:
-    """Resolves each connector's owners (person ids or emails) to person ids, caching hits.
-
-    An email that does not resolve yet (directory down, person not found) is tried again on the
-    next call instead of being dropped for good.
-    """
-
     def __init__(self, owners: dict[str, list[str]], directory: Directory) -> None:
-        self._owners = owners
+        self.owners = owners  # connector id → entries; the approvers when a rule names nobody
         self._directory = directory
-        self._resolved: dict[str, str] = {}
+        self._emails: dict[str, str] = {}
+        self._groups: dict[str, tuple[float, list[str]]] = {}
         self._lock = threading.Lock()
 
-    def approvers_for(self, connector_id: str) -> list[str]:
-        people = []
-        for owner in self._owners.get(connector_id, []):
-            person = self._resolve(owner)
-            if person and person not in people:
-                people.append(person)
+    def resolve(self, entries: Iterable[str], connector_id: str) -> list[str]:
+        """Person ids of `entries`, in order, without repeats; no entries: the connector's owners."""
+        entries = tuple(entries) or tuple(self.owners.get(connector_id, ()))
+        people: list[str] = []
+        for entry in entries:
+            for person in self._group(entry) if is_group(entry) else [self._person(entry)]:
+                if person and person not in people:
+                    people.append(person)
         return people
 
-    def _resolve(self, owner: str) -> str | None:
-        if "@" not in owner:
-            return owner
+    def members(self, groups: Iterable[str]) -> set[str]:
+        return {person for group in groups for person in self._group(group)}
+
+    def _person(self, entry: str) -> str | None:
+        if "@" not in entry:
+            return entry
         with self._lock:
-            if owner in self._resolved:
-                return self._resolved[owner]
+            if entry in self._emails:
+                return self._emails[entry]
         try:
-            person = self._directory.person_for_email(owner)
+            person = self._directory.person_for_email(entry)
         except Exception as exc:  # the directory is remote; an outage must not stop approvals
-            log.warning("could not look up approver %s: %s", owner, exc)
+            log.warning("could not look up approver %s: %s", entry, exc)
             return None
         if person is None:
-            log.warning("approver %s has no chat account; they cannot be asked", owner)
+            log.warning("approver %s has no chat account; they cannot be asked", entry)
             return None
         with self._lock:
-            self._resolved[owner] = person.id
+            self._emails[entry] = person.id
         return person.id
+
+    def _group(self, group: str) -> list[str]:
+        with self._lock:
+            fetched_at, members = self._groups.get(group, (None, []))
+        if fetched_at is not None and time.monotonic() - fetched_at < GROUP_FRESH_FOR:
+            return members
+        try:
+            found = self._directory.members_of_group(group)
+        except Exception as exc:
+            log.warning("could not look up user group %s: %s", group, exc)
+            return members  # the last membership known, if any
+        if found is None:
+            log.warning("user group %s does not exist (or is disabled); nobody in it can be asked", group)
+            found = []
+        with self._lock:
+            self._groups[group] = (time.monotonic(), list(found))
+        return list(found)

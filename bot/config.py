@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError,
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError,
                       field_validator, model_validator)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.domain.policy import Policy, parse_duration
+from bot.domain.rules import (ApprovalStep, AutoApproval, Conflict, EntitlementPattern, Rule,
+                              RuleBook)
 from connectors.okta.client import okta_base_url
 
 
@@ -64,11 +66,27 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_PERSON = re.compile(r"[UW][A-Z0-9]{2,}|[^@\s]+@[^@\s]+\.[^@\s]+")
+_GROUP = re.compile(r"@[a-z0-9][a-z0-9._-]*|S[A-Z0-9]{2,}")
+
+
+def _approver_entries(entries: list[str] | None, groups: bool = True) -> list[str] | None:
+    for entry in entries or ():
+        if not (_PERSON.fullmatch(entry) or (groups and _GROUP.fullmatch(entry))):
+            kinds = "a Slack user id (U…), an email address" + (
+                " or a Slack user group (@handle or S…)" if groups else "")
+            raise ValueError(f"{entry!r} is neither {kinds}")
+    return entries
+
+
+Approvers = Annotated[list[str], Field(min_length=1), AfterValidator(_approver_entries)]
+
+
 class _ConnectorConfig(_Strict):
     """What every connector entry has, whatever its type."""
 
     token: SecretStr = Field(min_length=1, description="the API token (use ${ENV_VAR})")
-    owners: list[str] = Field(min_length=1, description="Slack user ids (U…) or emails of the approvers")
+    owners: list[str] = Field(min_length=1, description="the approvers unless a rule says otherwise: Slack user ids (U…), emails or Slack user groups (@handle or S…)")
     provisioning: bool = Field(default=True, description="false: approved requests become tasks "
                                "for the owners instead of API calls")
     sync_interval: Duration = Field(default=timedelta(minutes=15), description="how often the catalog is synced")
@@ -78,10 +96,7 @@ class _ConnectorConfig(_Strict):
     @field_validator("owners")
     @classmethod
     def _owners_look_right(cls, owners: list[str]) -> list[str]:
-        for owner in owners:
-            if not (re.fullmatch(r"[UW][A-Z0-9]{2,}", owner) or re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", owner)):
-                raise ValueError(f"{owner!r} is neither a Slack user id (U…) nor an email address")
-        return owners
+        return _approver_entries(owners)
 
 
 class OktaConnectorConfig(_ConnectorConfig):
@@ -156,7 +171,125 @@ ConnectorConfig = Annotated[
 CONNECTOR_TYPES = ("okta", "celigo", "segment", "percipio")
 
 
-class PolicyConfig(_Strict):
+class StepConfig(_Strict):
+    approvers: Approvers | None = Field(default=None, description="who approves this step; "
+                                        "default: the connector's owners")
+    approvals: int = Field(default=1, ge=1, le=10, description="distinct people of this step who must approve")
+
+
+class TicketConfig(_Strict):
+    required: bool = Field(default=True, description="a request without a ticket is refused")
+    pattern: str | None = Field(default=None, description="a regular expression the whole "
+                                "reference must match, e.g. `(SEC|OPS)-[0-9]+`")
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return pattern
+
+
+class AutoApproveConfig(_Strict):
+    okta_groups: list[str] = Field(default=[], description="Okta group names: members are approved at once")
+    slack_groups: list[Annotated[str, Field(pattern=_GROUP.pattern)]] = Field(
+        default=[], description="Slack user groups (@handle or S…): members are approved at once")
+    max_uses: int | None = Field(default=None, ge=1, description="auto-approvals per person within "
+                                 "`period`; later requests go to the approvers")
+    period: Duration = Field(default=timedelta(days=1), description="the window `max_uses` counts in")
+
+    @model_validator(mode="after")
+    def _names_someone(self) -> "AutoApproveConfig":
+        if not self.okta_groups and not self.slack_groups:
+            raise ValueError("name at least one of okta_groups or slack_groups")
+        return self
+
+    def build(self) -> AutoApproval:
+        return AutoApproval(tuple(self.okta_groups), tuple(self.slack_groups), self.max_uses, self.period)
+
+
+class _RuleSettings(_Strict):
+    """What a rule may set; a rule inherits whatever it leaves out from the policy itself."""
+
+    durations: list[Duration] | None = Field(default=None, min_length=1,
+                                             description="the durations a requester may pick")
+    max_duration: Duration | None = Field(default=None, description="the longest access anyone may "
+                                          "get; longer choices are not offered")
+    approvers: Approvers | None = Field(default=None, description="who approves (one step); "
+                                        "default: the connector's owners")
+    approvals: int | None = Field(default=None, ge=1, le=10, description="distinct approvers needed")
+    steps: list[StepConfig] | None = Field(default=None, min_length=1, description="several "
+                                           "approval steps in order, instead of approvers/approvals")
+    fallback: Approvers | None = Field(default=None, description="asked when the approvers cannot "
+                                       "be (none reachable, or only the requester), and on escalation")
+    escalate_after: int | None = Field(default=None, ge=1, description="reminders before the "
+                                       "fallback approvers are asked too")
+    justification_required: bool | None = Field(default=None, description="a request must say why")
+    ticket: TicketConfig | None = Field(default=None, description="ask for a ticket reference")
+    auto_approve: AutoApproveConfig | None = Field(default=None, description="approve at once "
+                                                   "for members of these groups")
+    break_glass: bool | None = Field(default=None, description="requesters may approve themselves "
+                                     "in an emergency; the fallback approvers are told and review it")
+    extension_needs_approval: bool | None = Field(default=None, description="false: holders may "
+                                                  "extend their access without asking again")
+    remind_after: Duration | None = Field(default=None, description="first reminder to approvers "
+                                          "of a pending request; later ones back off")
+    pending_timeout: Duration | None = Field(default=None, description="a request nobody decided "
+                                             "by then times out")
+    warn_before: Duration | None = Field(default=None, description="warn the requester this long "
+                                         "before the access ends")
+
+    @model_validator(mode="after")
+    def _steps_or_approvers(self):
+        if self.steps and (self.approvers or self.approvals):
+            raise ValueError("use either `steps` or `approvers`/`approvals`, not both")
+        if self.break_glass and self.justification_required is False:
+            raise ValueError("break_glass needs a justification: drop justification_required: false")
+        return self
+
+
+class MatchConfig(_Strict):
+    connector: str | None = Field(default=None, description="connector id (glob)")
+    type: str | None = Field(default=None, description="resource type, e.g. group, app, role (glob)")
+    resource: str | None = Field(default=None, description="resource name (glob), e.g. `prod-*`")
+
+
+class RuleConfig(_RuleSettings):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="shown in the audit log")
+    match: MatchConfig = Field(default_factory=MatchConfig, description="what the rule applies to; "
+                               "rules are tried in order and the first match wins")
+
+
+class ConflictConfig(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="shown to people and in the audit log")
+    entitlements: Annotated[list[str], Field(min_length=2, max_length=2)] = Field(
+        description="two `connector:name` globs that nobody may hold together, e.g. `okta:payments-*`")
+    action: Literal["refuse", "approve"] = Field(default="refuse", description="`refuse` the "
+                                                 "request, or `approve`: it needs an extra step")
+    approvers: Approvers | None = Field(default=None, description="that extra step's approvers")
+
+    @field_validator("entitlements")
+    @classmethod
+    def _patterns(cls, entitlements: list[str]) -> list[str]:
+        for text in entitlements:
+            EntitlementPattern.parse(text)
+        return entitlements
+
+    @model_validator(mode="after")
+    def _approvers_when_approving(self) -> "ConflictConfig":
+        if self.action == "approve" and not self.approvers:
+            raise ValueError("action: approve needs `approvers` for the extra step")
+        return self
+
+    def build(self) -> Conflict:
+        first, second = map(EntitlementPattern.parse, self.entitlements)
+        return Conflict(self.name, first, second, self.action, tuple(self.approvers or ()))
+
+
+class PolicyConfig(_RuleSettings):
     durations: list[Duration] = Field(min_length=1, description="the durations a requester may pick")
     max_duration: Duration = Field(description="the longest access anyone may get; longer choices are not offered")
     approvals: int = Field(default=1, ge=1, le=10, description="distinct owners who must approve")
@@ -167,22 +300,69 @@ class PolicyConfig(_Strict):
                                       "decided by then times out")
     warn_before: Duration | None = Field(default=timedelta(minutes=15), description="warn the "
                                          "requester this long before the access ends; null: never")
+    rules: list[RuleConfig] = Field(default=[], description="exceptions to the settings above, "
+                                    "tried in order; the first that matches a request governs it")
+    conflicts: list[ConflictConfig] = Field(default=[], description="separation of duties: pairs "
+                                            "of entitlements that must not be held together")
 
     @model_validator(mode="after")
     def _something_offered(self) -> "PolicyConfig":
-        if not any(d <= self.max_duration for d in self.durations):
-            raise ValueError("no duration in `durations` is within `max_duration`")
+        for rule in (self, *self.rules):
+            durations = rule.durations or self.durations
+            if not any(d <= (rule.max_duration or self.max_duration) for d in durations):
+                where = f"rule {rule.name!r}" if rule is not self else "policy"
+                raise ValueError(f"{where}: no duration in `durations` is within `max_duration`")
+        names = [rule.name for rule in self.rules]
+        if len(set(names)) != len(names) or "default" in names:
+            raise ValueError("rule names must be unique and not `default`")
         return self
 
-    def to_policy(self) -> Policy:
-        return Policy(tuple(self.durations), self.max_duration, self.approvals, self.max_requests_per_hour,
-                      self.remind_after, self.pending_timeout, self.warn_before)
+    def to_rulebook(self) -> RuleBook:
+        return RuleBook(self._rule("default", self), tuple(self._rule(r.name, r) for r in self.rules),
+                        tuple(c.build() for c in self.conflicts), self.max_requests_per_hour)
+
+    def _rule(self, name: str, settings: _RuleSettings) -> Rule:
+        def inherited(key: str):
+            # A rule's unset key (or `null` left out) falls back to the policy's own setting.
+            return getattr(self, key) if key not in settings.model_fields_set else getattr(settings, key)
+
+        policy = Policy(tuple(inherited("durations")), inherited("max_duration"),
+                        remind_after=inherited("remind_after"),
+                        pending_timeout=inherited("pending_timeout") or self.pending_timeout,
+                        warn_before=inherited("warn_before"))
+        if settings.steps:
+            steps = tuple(ApprovalStep(tuple(s.approvers or ()), s.approvals) for s in settings.steps)
+        elif settings is not self and ({"approvers", "approvals"} & settings.model_fields_set):
+            steps = (ApprovalStep(tuple(settings.approvers or self.approvers or ()),
+                                  settings.approvals or self.approvals),)
+        elif self.steps:
+            steps = tuple(ApprovalStep(tuple(s.approvers or ()), s.approvals) for s in self.steps)
+        else:
+            steps = (ApprovalStep(tuple(self.approvers or ()), self.approvals),)
+        ticket, auto = inherited("ticket"), inherited("auto_approve")
+        justification = inherited("justification_required")
+        return Rule(
+            name=name, policy=policy, steps=steps,
+            connector=getattr(getattr(settings, "match", None), "connector", None),
+            resource_type=getattr(getattr(settings, "match", None), "type", None),
+            resource=getattr(getattr(settings, "match", None), "resource", None),
+            fallback=tuple(inherited("fallback") or ()),
+            escalate_after=inherited("escalate_after") or 2,
+            justification_required=True if justification is None else justification,
+            ticket_required=bool(ticket and ticket.required),
+            ticket_pattern=ticket.pattern if ticket else None,
+            auto_approve=auto.build() if auto else None,
+            break_glass=bool(inherited("break_glass")),
+            extension_needs_approval=inherited("extension_needs_approval") is not False)
 
 
 class Config(_Strict):
     connectors: dict[str, ConnectorConfig] = Field(
         min_length=1, description="the systems Latchkey grants access in, by id (shown to users)")
     policy: PolicyConfig = Field(description="what may be requested, and how it is approved")
+    audit_channel: str | None = Field(default=None, pattern=r"^[CG][A-Z0-9]{2,}$", description=
+                                      "a Slack channel id (C…) that gets one line per audit event; "
+                                      "invite the app to it")
 
     @field_validator("connectors")
     @classmethod

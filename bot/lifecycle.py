@@ -18,11 +18,12 @@ from datetime import datetime, timedelta
 
 from bot import metrics
 from bot.approvers import ApproverRouting
-from bot.domain.errors import (AlreadyDecidedError, InvalidRequestError, NotAnApproverError,
-                               NotRequesterError, RequestNotFoundError, SelfApprovalError,
-                               TaskAlreadyDoneError)
-from bot.domain.policy import Policy, describe_duration
+from bot.domain.errors import (AlreadyDecidedError, InvalidRequestError, NotAllowedError,
+                               NotAnApproverError, NotRequesterError, RequestNotFoundError,
+                               SelfApprovalError, TaskAlreadyDoneError)
+from bot.domain.policy import describe_duration
 from bot.domain.request import AccessRequest, IllegalTransition, State, Step, advance
+from bot.domain.rules import ApprovalStep, Rule, RuleBook, Target, steps_for
 from bot.ports import Clock, Notifier, Person
 from connectors.base import (Connector, ConnectorError, GrantOutcome, NotFoundError, Prior,
                              TransientError)
@@ -60,7 +61,7 @@ class Lifecycle:
     audit: AuditLog
     connectors: dict[str, Connector]
     provisioning: dict[str, bool]  # connector id → may Latchkey change it?
-    policy: Policy
+    rules: RuleBook  # replaced as a whole when the configuration is reloaded
     approvers: ApproverRouting
     notifier: Notifier
     clock: Clock
@@ -68,99 +69,187 @@ class Lifecycle:
     # Where grants and revocations run: a thread pool lets connector calls overlap, and keeps
     # them off the thread that took an approval click (it must be free for the next click).
     workers: Executor = field(default_factory=Inline)
+    connector_types: dict[str, str] = field(default_factory=dict)  # connector id → okta, celigo …
 
     # -- submit ----------------------------------------------------------------------------
     def submit(self, requester: Person, connector_id: str, entitlement_id: str,
-               duration: timedelta | None, justification: str) -> AccessRequest:
-        """Validate and store a new pending request, then ask its approvers."""
-        problems, row = self._validate(requester, connector_id, entitlement_id, duration,
-                                       justification.strip())
-        if problems:
-            raise InvalidRequestError(problems)
-        submitted = self.audit.event(row.created_at, requester.id, "submitted", row.id,
+               duration: timedelta | None, justification: str, ticket: str = "",
+               break_glass: bool = False) -> AccessRequest:
+        """Validate and store a new request under its rule; ask its approvers, or approve it
+        at once when the rule does (auto-approval) or the requester breaks the glass."""
+        row, rule = self._validate(requester, connector_id, entitlement_id, duration,
+                                   justification.strip(), ticket.strip(), break_glass)
+        now = row.created_at
+        submitted = self.audit.event(now, requester.id, "submitted", row.id, rule=rule.name,
                                      entitlement=row.entitlement_id, connector=connector_id,
                                      duration=describe_duration(timedelta(seconds=row.duration_seconds)),
-                                     justification=row.justification)
+                                     justification=row.justification, ticket=row.ticket)
+        if row.route == "people":
+            also = [self._message(row.id, "request_submitted", approvers=self.approvers_of(to_domain(row)))]
+        else:
+            row.state, row.decided_at, row.attention_at = State.APPROVED.value, now, None
+            row.decided_by = requester.id if row.route == "break_glass" else "latchkey"
+            also = self._approved_at_once(to_domain(row), rule)
         try:
-            # The audit event and the messages go in the request's own transaction.
-            self.requests.add(row, also=[submitted, self._message(
-                row.id, "request_submitted", approvers=self.approvers_of(to_domain(row)))])
+            # The audit events and the messages go in the request's own transaction.
+            self.requests.add(row, also=[submitted, *also])
         except DuplicateError:
             raise InvalidRequestError({"access": "You already have a pending request for this."}) from None
         self.notifier.wake()
-        return to_domain(row)
+        request = to_domain(row)
+        if request.state is State.APPROVED:
+            metrics.request_approved(request)
+            self.workers.submit(self._work_on, (request.id, State.APPROVED))
+        return request
+
+    def _approved_at_once(self, request: AccessRequest, rule: Rule) -> list:
+        now = self.clock.now()
+        if request.route == "auto":
+            return [self.audit.event(now, "latchkey", "auto_approved", request.id, rule=rule.name),
+                    self._message(request.id, "request_submitted", approvers=[])]
+        reviewers = self._fallback(request) or self.approvers_of(request)
+        return [self.audit.event(now, request.requester, "break_glass", request.id, rule=rule.name,
+                                 justification=request.justification, reviewers=reviewers),
+                self._message(request.id, "request_submitted", approvers=[]),
+                self._message(request.id, "break_glass_used", reviewers=reviewers)]
 
     def _validate(self, requester: Person, connector_id: str, entitlement_id: str,
-                  duration: timedelta | None, justification: str):
-        problems: dict[str, str] = {}
-        hour_ago = self.clock.now() - timedelta(hours=1)
-        if self.requests.count_since(requester.id, hour_ago) >= self.policy.max_requests_per_hour:
-            return {"access": f"You have made {self.policy.max_requests_per_hour} requests in the "
-                              "last hour. Please wait a while before asking again."}, None
-        if (duration_problem := self.policy.duration_problem(duration)):
-            problems["duration"] = duration_problem
-        if not justification:
-            problems["justification"] = "Say why you need this access."
+                  duration: timedelta | None, justification: str, ticket: str, break_glass: bool):
+        """The row to store and its rule, or InvalidRequestError saying what to fix, by field."""
+        hour_ago, cap = self.clock.now() - timedelta(hours=1), self.rules.max_requests_per_hour
+        if self.requests.count_since(requester.id, hour_ago) >= cap:
+            raise InvalidRequestError({"access": f"You have made {cap} requests in the last hour. "
+                                                 "Please wait a while before asking again."})
         entitlement = self.catalog.entitlement(connector_id, entitlement_id)
         if entitlement is None or not entitlement.requestable:
-            problems["access"] = "That is not something you can request. Pick an item from the list."
-            return problems, None
-        if access_problem := self._access_problem(requester, connector_id, entitlement):
+            raise InvalidRequestError({"access": "That is not something you can request. Pick an item from the list."})
+        rule = self.rules.rule_for(Target(connector_id, entitlement.resource_type,
+                                          entitlement.resource_name or entitlement.name))
+        problems = {field: problem for field, problem in (
+            ("duration", rule.policy.duration_problem(duration)),
+            ("justification", rule.justification_problem(justification)),
+            ("ticket", rule.ticket_problem(ticket)),
+            ("break_glass", None if rule.break_glass or not break_glass
+             else "Break-glass is not allowed for this access: ask for approval instead."),
+        ) if problem}
+        now, account = self.clock.now(), self.catalog.account_by_email(connector_id, requester.email or "")
+        row = RequestRow(
+            id=secrets.token_hex(6), requester=requester.id, requester_email=requester.email or "",
+            account_id=account.id if account else "", connector_id=connector_id,
+            entitlement_id=entitlement.id, entitlement_name=entitlement.name,
+            duration_seconds=int(duration.total_seconds()) if duration else 0,
+            justification=justification, state=State.PENDING.value, created_at=now,
+            attention_at=rule.policy.first_attention(now), rule=rule.name, ticket=ticket or None,
+            manual=not (entitlement.provisionable and self.provisioning.get(connector_id, False)))
+        conflict = self._conflict_with_held(requester, connector_id, entitlement)
+        row.conflict = conflict.name if conflict else None
+        row.route = ("break_glass" if break_glass else
+                     "auto" if not conflict and self._auto_approves(requester, rule) else "people")
+        if conflict and row.route == "break_glass":
+            problems["break_glass"] = f"Break-glass cannot be used here: {self._conflict_text(conflict)}"
+        if access_problem := self._access_problem(requester, entitlement, account, to_domain(row), conflict):
             problems["access"] = access_problem
         if problems:
-            return problems, None
-        account = self.catalog.account_by_email(connector_id, requester.email)
-        return problems, RequestRow(
-            id=secrets.token_hex(6), requester=requester.id, requester_email=requester.email,
-            account_id=account.id, connector_id=connector_id, entitlement_id=entitlement.id,
-            entitlement_name=entitlement.name, duration_seconds=int(duration.total_seconds()),
-            justification=justification, state=State.PENDING.value, created_at=self.clock.now(),
-            attention_at=self.policy.first_attention(self.clock.now()),
-            manual=not (entitlement.provisionable and self.provisioning.get(connector_id, False)))
+            raise InvalidRequestError(problems)
+        return row, rule
 
-    def _access_problem(self, requester: Person, connector_id: str, entitlement) -> str | None:
-        account = requester.email and self.catalog.account_by_email(connector_id, requester.email)
+    def _access_problem(self, requester: Person, entitlement, account, request: AccessRequest,
+                        conflict) -> str | None:
+        connector_id = request.connector_id
         if not account or not account.active:
             email = requester.email or "your Slack profile (it shows no email)"
             return f"There is no active {connector_id} account for {email}."
-        if self.catalog.holds(connector_id, entitlement.id, account.id):
+        if self.catalog.holds(connector_id, entitlement.id, request.account_id):
             return f"You already have {entitlement.name}."
         if (existing := self.requests.open_for(requester.id, connector_id, entitlement.id)):
             if existing.state == State.ACTIVE:
                 return f"You already have {entitlement.name} through request {existing.id}."
             return f"You already have a request for {entitlement.name} waiting ({existing.id})."
-        if not [a for a in self.approvers.approvers_for(connector_id) if a != requester.id]:
-            return "Nobody but you can approve this, and nobody approves their own request."
+        if conflict and conflict.action == "refuse":
+            return self._conflict_text(conflict)
+        if request.route == "people":
+            return self._missing_approvers(request)
         return None
+
+    def _missing_approvers(self, request: AccessRequest) -> str | None:
+        rule = self.rules.named(request.rule)
+        for number, step in enumerate(steps_for(rule, self._conflict(request)), start=1):
+            people = self._people(step.approvers, request) or self._fallback(request)
+            if len(people) < step.approvals:
+                if not people:
+                    return "Nobody but you can approve this, and nobody approves their own request."
+                return (f"Step {number} needs {step.approvals} approvals but only {len(people)} "
+                        "people other than you can give them. Ask an admin to fix the policy.")
+        return None
+
+    def _auto_approves(self, requester: Person, rule: Rule) -> bool:
+        auto = rule.auto_approve
+        if auto is None:
+            return False
+        member = requester.id in self.approvers.members(auto.slack_groups) or any(
+            held for connector_id, kind in self.connector_types.items() if kind == "okta"
+            for held in self.catalog.groups_of(connector_id, requester.email or "")
+            if held in auto.okta_groups)
+        if not member:
+            return False
+        return auto.max_uses is None or self.requests.count_routed(
+            requester.id, rule.name, "auto", self.clock.now() - auto.period) < auto.max_uses
+
+    def _conflict_with_held(self, requester: Person, connector_id: str, entitlement):
+        """The first separation-of-duties rule this request would break, if any."""
+        if not self.rules.conflicts:
+            return None
+        held = set(self.catalog.held_by_email(requester.email or ""))
+        for row in self.requests.of_requester(requester.id, ("approved", "provisioning", "active")):
+            if (other := self.catalog.entitlement(row.connector_id, row.entitlement_id)) is not None:
+                held.add((row.connector_id, other.resource_name or other.name))
+        wanted = (connector_id, entitlement.resource_name or entitlement.name)
+        return next(iter(self.rules.conflicts_for(wanted, held)), None)
+
+    @staticmethod
+    def _conflict_text(conflict) -> str:
+        return (f"Nobody may hold {conflict.first} and {conflict.second} together, and you would "
+                f"(separation of duties: {conflict.name}).")
 
     # -- decisions -------------------------------------------------------------------------
     def approve(self, request_id: str, approver: str) -> AccessRequest:
-        """Count an approval; once enough agree, provision the access straight away."""
+        """Count an approval for the step the request is at; after the last step's approvals,
+        provision the access straight away."""
         request = self.check_decidable(request_id, approver)
+        steps = self._steps(request)
+        step, last = steps[request.step], request.step == len(steps) - 1
+        # Looked up before the transaction: it must not hold the row lock across a Slack call.
+        next_approvers = [] if last else self._step_people(request, request.step + 1)
         now = self.clock.now()
 
-        def recorded(row: RequestRow):  # written in the transaction that counts the approval
-            if row.state != State.APPROVED:
-                return [self.audit.event(now, approver, "approval_counted", request_id),
+        def recorded(row: RequestRow, outcome: str):  # written in the transaction that counts it
+            if outcome == "counted":
+                return [self.audit.event(now, approver, "approval_counted", request_id, step=row.step + 1),
                         self._message(request_id, "approval_counted", approver=approver,
-                                      needed=self.policy.approvals)]
+                                      needed=step.approvals)]
+            if outcome == "next_step":
+                return [self.audit.event(now, approver, "step_approved", request_id, step=row.step,
+                                         next_approvers=next_approvers),
+                        self._message(request_id, "next_step", approver=approver, approvers=next_approvers)]
             return [self.audit.event(now, approver, "approved", request_id,
                                      approvers=row.decided_by.split(",")),
                     self._message(request_id, "request_approved")]
 
-        outcome, row = self.requests.approve(request_id, approver, self.policy.approvals, now,
-                                             also=recorded)
+        outcome, row = self.requests.approve(request_id, approver, request.step, step.approvals,
+                                             last, now, also=recorded)
+        if outcome == "moved":  # another approval finished the step first: check for the new one
+            return self.approve(request_id, approver)
         request = to_domain(row)
-        if outcome != "counted":
+        if outcome in ("closed", "duplicate"):
             raise AlreadyDecidedError(request)
         self.notifier.wake()
-        if request.state != State.APPROVED:
-            return request
-        metrics.request_approved(request)
-        self.workers.submit(self._work_on, (request_id, State.APPROVED))
+        if request.state is State.APPROVED:
+            metrics.request_approved(request)
+            self.workers.submit(self._work_on, (request_id, State.APPROVED))
         return request
 
     def deny(self, request_id: str, approver: str, reason: str) -> AccessRequest:
+        """A deny at any step ends the request."""
         self.check_decidable(request_id, approver)
         now = self.clock.now()
         return self._move(request_id, Step.DENY, approver, decided_by=approver, decided_at=now,
@@ -174,19 +263,110 @@ class Lifecycle:
                           tell="request_cancelled")
 
     def check_decidable(self, request_id: str, approver: str) -> AccessRequest:
-        """Authorisation at click time: the clicker must be an approver and not the requester."""
+        """Authorisation at click time: the clicker must be an approver of the step the request
+        is at, not the requester, and must not have approved it already."""
         request = self._get(request_id)
         if approver == request.requester:
             raise SelfApprovalError("Nobody can decide their own request.")
-        if approver not in self.approvers_of(request):
-            raise NotAnApproverError("You are not an approver for this access.")
         if request.state != State.PENDING:
             raise AlreadyDecidedError(request)
+        if approver in self.requests.approvers(request_id):
+            raise AlreadyDecidedError(request)
+        if approver not in self.approvers_of(request):
+            raise NotAnApproverError("You are not an approver for this access"
+                                     + (" at this step." if request.step else "."))
         return request
+
+    def review(self, request_id: str, person: str) -> AccessRequest:
+        """Someone other than the requester looks over a break-glass use and marks it reviewed."""
+        request = self._get(request_id)
+        if person == request.requester:
+            raise SelfApprovalError("Someone other than the person who broke the glass must review it.")
+        if request.route != "break_glass":
+            raise NotAllowedError("Only break-glass access is reviewed.")
+        if person not in self._fallback(request) + self._step_people(request, 0):
+            raise NotAnApproverError("Only the fallback approvers or approvers of this access can review it.")
+        now = self.clock.now()
+        if not self.requests.set_once(request_id, "reviewed_by", person, also=[
+                self.audit.event(now, person, "reviewed", request_id),
+                self._message(request_id, "break_glass_reviewed")]):
+            raise TaskAlreadyDoneError(self._get(request_id))
+        self.notifier.wake()
+        return self._get(request_id)
+
+    # -- extension -------------------------------------------------------------------------
+    def extend(self, request_id: str, person: str, duration: timedelta | None,
+               justification: str) -> AccessRequest:
+        """Ask for more time on active access.  The extension is a request of its own under the
+        same rule; once approved it moves the expiry, without revoking and granting again."""
+        original = self.check_extendable(request_id, person)
+        rule, now = self.rules.named(original.rule), self.clock.now()
+        problems = {field: problem for field, problem in (
+            ("duration", rule.policy.duration_problem(duration)),
+            ("justification", rule.justification_problem(justification.strip())),
+            ("duration", "You have already asked to extend this access."
+             if self.requests.extension_of(request_id) else None)) if problem}
+        if problems:
+            raise InvalidRequestError(problems)
+        route = "people" if rule.extension_needs_approval else "auto"
+        row = RequestRow(
+            id=secrets.token_hex(6), requester=person, requester_email=original.requester_email,
+            account_id=original.account_id, connector_id=original.connector_id,
+            entitlement_id=original.entitlement_id, entitlement_name=original.entitlement_name,
+            duration_seconds=int(duration.total_seconds()), justification=justification.strip(),
+            state=State.PENDING.value if route == "people" else State.APPROVED.value,
+            created_at=now, rule=original.rule, conflict=original.conflict, route=route,
+            extends=original.id, manual=original.manual, preexisting=original.preexisting,
+            attention_at=rule.policy.first_attention(now) if route == "people" else None,
+            decided_by="" if route == "people" else "latchkey", decided_at=None if route == "people" else now)
+        request = to_domain(row)
+        if route == "people" and (missing := self._missing_approvers(request)):
+            raise InvalidRequestError({"duration": missing})
+        also = [self.audit.event(now, person, "extension_requested", row.id, extends=original.id,
+                                 duration=describe_duration(duration), justification=row.justification),
+                self._message(row.id, "request_submitted",
+                              approvers=self.approvers_of(request) if route == "people" else [])]
+        try:
+            self.requests.add(row, also=also)
+        except DuplicateError:
+            raise InvalidRequestError({"duration": "You have already asked to extend this access."}) from None
+        self.notifier.wake()
+        if request.state is State.APPROVED:
+            self.workers.submit(self._work_on, (row.id, State.APPROVED))
+        return request
+
+    def check_extendable(self, request_id: str, person: str) -> AccessRequest:
+        """Before asking how long: only the holder of active access may extend it."""
+        return self._holder_of_active(request_id, person, "extend it")
+
+    def _apply_extension(self, extension: AccessRequest) -> AccessRequest:
+        """Move the extended access's expiry; both rows change in one transaction, or neither."""
+        original, now = self._get(extension.extends), self.clock.now()
+        if original.state is not State.ACTIVE:
+            return self._move(extension.id, Step.FAIL, "latchkey", lease_until=None,
+                              last_error="the access had already ended", tell="extension_failed",
+                              audit={"error": "the access had already ended"})
+        expires_at = original.expires_at + extension.duration
+        policy = self.rules.named(original.rule).policy
+        if self.requests.apply_extension(
+                extension.id, original.id, original.expires_at,
+                {"expires_at": expires_at, "attention_at": policy.warning_at(now, expires_at)},
+                also=[self.audit.event(now, "latchkey", Step.APPLY.value, extension.id,
+                                       extends=original.id, expires_at=expires_at),
+                      self.audit.event(now, "latchkey", "extended", original.id, by=extension.id,
+                                       expires_at=expires_at),
+                      self._message(extension.id, "access_extended")]):
+            self.notifier.wake()
+            self.wake(expires_at)
+        elif self._get(extension.id).state is State.APPROVED:
+            return self._apply_extension(extension)  # the access changed meanwhile: look again
+        return self._get(extension.id)
 
     # -- provisioning ----------------------------------------------------------------------
     def provision(self, request_id: str) -> AccessRequest | None:
         """Grant approved access.  Returns None when another worker holds the request."""
+        if (extension := self._get(request_id)).extends:
+            return self._apply_extension(extension) if extension.state is State.APPROVED else None
         if not self._claim(request_id, State.APPROVED, Step.CLAIM, State.PROVISIONING):
             return None
         request = self._get(request_id)
@@ -210,7 +390,7 @@ class Lifecycle:
         now = self.clock.now()
         request = self._move(request_id, Step.ACTIVATE, "latchkey", granted_at=now,
                              expires_at=now + request.duration, lease_until=None, last_error=None,
-                             attention_at=self.policy.warning_at(now, now + request.duration),
+                             attention_at=self._policy(request).warning_at(now, now + request.duration),
                              audit={"preexisting": request.preexisting}, tell="access_granted")
         metrics.access_granted(request)
         self.wake(request.expires_at)
@@ -239,14 +419,25 @@ class Lifecycle:
 
     def end_early(self, request_id: str, person: str) -> AccessRequest | None:
         """The requester gives the access back before its time is up."""
-        request = self._get(request_id)
-        if person != request.requester:
-            raise NotRequesterError("Only the person who holds the access can end it early.")
-        if request.state is not State.ACTIVE or not self.requests.move(
+        request = self._holder_of_active(request_id, person, "end it early")
+        if not self.requests.move(
                 request_id, State.ACTIVE.value, expires_at=min(request.expires_at, self.clock.now()),
                 also=[self.audit.event(self.clock.now(), person, "ended_early", request_id)]):
-            raise AlreadyDecidedError(request)
+            raise self._inactive(self._get(request_id))
         return self.revoke(request_id)
+
+    def _holder_of_active(self, request_id: str, person: str, doing: str) -> AccessRequest:
+        request = self._get(request_id)
+        if person != request.requester or request.extends:
+            raise NotRequesterError(f"Only the person who holds the access can {doing}.")
+        if request.state is not State.ACTIVE:
+            raise self._inactive(request)
+        return request
+
+    @staticmethod
+    def _inactive(request: AccessRequest) -> NotAllowedError:
+        return NotAllowedError(f"Request {request.id} is not active access (it is "
+                               f"{request.state.value.replace('_', ' ')}).")
 
     def of_requester(self, person: str) -> list[AccessRequest]:
         """The person's own requests that are still waiting or live, oldest first."""
@@ -350,7 +541,7 @@ class Lifecycle:
         if request.state is State.PROVISIONING:
             request = self._move(request_id, Step.ACTIVATE, person, granted_at=now,
                                  expires_at=now + request.duration, lease_until=None,
-                                 attention_at=self.policy.warning_at(now, now + request.duration),
+                                 attention_at=self._policy(request).warning_at(now, now + request.duration),
                                  tell="access_granted")
             self.wake(request.expires_at)
             return request
@@ -359,19 +550,27 @@ class Lifecycle:
 
     # -- chasing ---------------------------------------------------------------------------
     def chase(self, request_id: str) -> AccessRequest | None:
-        """A pending request nobody decided: remind its approvers, or time it out."""
+        """A pending request nobody decided: remind its approvers (escalating to the fallback
+        approvers after the rule's number of reminders), or time it out."""
         request, now = self._get(request_id), self.clock.now()
         if request.state is not State.PENDING or not request.attention_at or request.attention_at > now:
             return None
-        if now >= request.created_at + self.policy.pending_timeout:
+        rule = self.rules.named(request.rule)
+        if now >= request.created_at + rule.policy.pending_timeout:
             return self._move(request_id, Step.TIME_OUT, "latchkey", decided_at=now,
                               attention_at=None, tell="request_timed_out")
-        waiting = [a for a in self.approvers_of(request) if a not in self.requests.approvers(request_id)]
+        approved, reminders = self.requests.approvers(request_id), request.reminders + 1
+        asked = self.approvers_of(request)
+        waiting = [a for a in asked if a not in approved]
+        also = [self.audit.event(now, "latchkey", "reminded", request_id, approvers=waiting),
+                self._message(request_id, "reminder", approvers=waiting)]
+        if rule.escalate_after == reminders and (newcomers := [
+                p for p in self._fallback(request) if p not in asked and p not in approved]):
+            also += [self.audit.event(now, "latchkey", "escalated", request_id, approvers=newcomers),
+                     self._message(request_id, "escalated", approvers=newcomers)]
         if self.requests.attend(
-                request_id, State.PENDING.value, request.attention_at, reminders=request.reminders + 1,
-                attention_at=self.policy.next_reminder(request.created_at, now, request.reminders + 1),
-                also=[self.audit.event(now, "latchkey", "reminded", request_id, approvers=waiting),
-                      self._message(request_id, "reminder", approvers=waiting)]):
+                request_id, State.PENDING.value, request.attention_at, reminders=reminders,
+                attention_at=rule.policy.next_reminder(request.created_at, now, reminders), also=also):
             self.notifier.wake()
         return self._get(request_id)
 
@@ -463,7 +662,38 @@ class Lifecycle:
         return self.notifier.message(request_id, kind, **args)
 
     def approvers_of(self, request: AccessRequest) -> list[str]:
-        return [a for a in self.approvers.approvers_for(request.connector_id) if a != request.requester]
+        """Who may decide the request now: its current step's approvers; the fallback
+        approvers when none of those can (unreachable, or only the requester), and after
+        escalation as well."""
+        rule = self.rules.named(request.rule)
+        people = self._step_people(request, request.step)
+        if not people or (rule.escalate_after is not None and request.reminders >= rule.escalate_after):
+            people += [p for p in self._fallback(request) if p not in people]
+        return people
+
+    def step_count(self, request: AccessRequest) -> int:
+        return len(self._steps(request))
+
+    def _steps(self, request: AccessRequest) -> tuple[ApprovalStep, ...]:
+        return steps_for(self.rules.named(request.rule), self._conflict(request))
+
+    def _step_people(self, request: AccessRequest, step: int) -> list[str]:
+        steps = self._steps(request)
+        return self._people(steps[min(step, len(steps) - 1)].approvers, request)
+
+    def _conflict(self, request: AccessRequest):
+        return next((c for c in self.rules.conflicts if c.name == request.conflict), None)
+
+    def _people(self, entries, request: AccessRequest) -> list[str]:
+        """Person ids named by `entries` (the connector's owners if none), never the requester."""
+        return [p for p in self.approvers.resolve(entries, request.connector_id) if p != request.requester]
+
+    def _fallback(self, request: AccessRequest) -> list[str]:
+        fallback = self.rules.named(request.rule).fallback
+        return self._people(fallback, request) if fallback else []
+
+    def _policy(self, request: AccessRequest):
+        return self.rules.named(request.rule).policy
 
 
 def to_domain(row: RequestRow) -> AccessRequest:
@@ -477,4 +707,6 @@ def to_domain(row: RequestRow) -> AccessRequest:
         decision_reason=row.decision_reason, granted_at=row.granted_at,
         expires_at=row.expires_at, revoked_at=row.revoked_at, preexisting=row.preexisting,
         manual=row.manual, prior_detail=row.prior_detail, attempts=row.attempts,
-        last_error=row.last_error, attention_at=row.attention_at, reminders=row.reminders)
+        last_error=row.last_error, attention_at=row.attention_at, reminders=row.reminders,
+        rule=row.rule, step=row.step, conflict=row.conflict, ticket=row.ticket, route=row.route,
+        reviewed_by=row.reviewed_by, extends=row.extends)

@@ -81,23 +81,24 @@ class Service:
         self.directory = SlackDirectory(client, People(self.engine), self.clock)
         requests = Requests(self.engine)
         self.notifier = SlackNotifier(client, Messages(self.engine), Outbox(self.engine), requests,
-                                      self.clock)
+                                      self.clock, count_steps=lambda r: self.lifecycle.step_count(r))
         self.lifecycle = Lifecycle(
             requests=requests, catalog=self.catalog, audit=AuditLog(self.engine),
             connectors=self.connectors,
             provisioning={cid: c.provisioning for cid, c in self.config.connectors.items()},
-            policy=self.config.policy.to_policy(),
+            rules=self.config.policy.to_rulebook(),
             approvers=ApproverRouting({cid: c.owners for cid, c in self.config.connectors.items()},
                                       self.directory),
             notifier=self.notifier, clock=self.clock,
-            workers=ThreadPoolExecutor(WORKERS, thread_name_prefix="worker"))
+            workers=ThreadPoolExecutor(WORKERS, thread_name_prefix="worker"),
+            connector_types={cid: c.type for cid, c in self.config.connectors.items()})
         self.scheduler = Scheduler(self.lifecycle.run_due, self.clock,
                                    timedelta(seconds=self.settings.latchkey_sweep_seconds))
         self.lifecycle.wake = self.scheduler.wake_at
         self.metrics = Metrics(self.lifecycle.requests, self.clock)
         self.slack_app = build_app(client, self.settings.slack_signing_secret.get_secret_value(),
                                    Deps(self.lifecycle, self.catalog, self.directory,
-                                        self.lifecycle.policy, SeenEvents(self.engine)))
+                                        SeenEvents(self.engine)))
 
     def start(self, migrate: bool = True) -> None:
         if migrate:

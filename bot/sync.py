@@ -61,7 +61,7 @@ def _sync_type(connector: Connector, resource_type, progress: Progress) -> tuple
     for resource in pages(lambda cursor: connector.list_resources(resource_type.id, cursor)):
         found = connector.list_entitlements(resource)
         entitlements += [dict(id=e.id, resource_type=resource.type, resource_id=resource.id,
-                              name=e.display_name, description=e.description,
+                              name=e.display_name, resource_name=resource.name, description=e.description,
                               requestable=e.requestable, provisionable=e.provisionable)
                          for e in found]
         progress(resource_type.display_name, 1)

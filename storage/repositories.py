@@ -81,10 +81,10 @@ class Requests(_Repository):
                                                  RequestRow.lease_until <= now)
         return self._update(stale, request_id, {"lease_until": lease_until})
 
-    def set_once(self, request_id: str, field: str, value, **with_it) -> bool:
+    def set_once(self, request_id: str, field: str, value, also: Iterable = (), **with_it) -> bool:
         """Record a fact that must never change once known (e.g. access held before the grant)."""
         column = getattr(RequestRow, field)
-        return self._update(column.is_(None), request_id, {field: value, **with_it})
+        return self._update(column.is_(None), request_id, {field: value, **with_it}, also)
 
     def _update(self, condition, request_id: str, changes: dict, also: Iterable = ()) -> bool:
         with self._session() as session:
@@ -95,31 +95,75 @@ class Requests(_Repository):
             session.commit()
             return result.rowcount == 1
 
-    def approve(self, request_id: str, approver: str, needed: int, now: datetime,
-                also: Callable[[RequestRow], Iterable] = lambda row: ()
+    def approve(self, request_id: str, approver: str, step: int, needed: int, last_step: bool,
+                now: datetime, also: Callable[[RequestRow, str], Iterable] = lambda row, outcome: ()
                 ) -> tuple[str, RequestRow | None]:
-        """Count `approver`'s approval; move pending → approved once `needed` distinct ones exist.
+        """Count `approver`'s approval for `step`; once `needed` people of that step agree, move
+        on to the next step, or to approved after the last one.
 
-        Returns (outcome, row after the change); outcome is "counted", "duplicate" (this
-        approver had already approved) or "closed" (the request is no longer pending).  The request row is locked for the whole transaction (FOR UPDATE on
-        PostgreSQL, BEGIN IMMEDIATE on SQLite) so concurrent approvers are counted one at a time.
+        Returns (outcome, row after the change); outcome is "counted" (more approvals needed),
+        "next_step", "approved", "duplicate" (this person already approved, at any step),
+        "moved" (the request is at another step than the approver was checked for) or "closed"
+        (no longer pending).  The request row is locked for the whole transaction (FOR UPDATE
+        on PostgreSQL, BEGIN IMMEDIATE on SQLite) so concurrent approvers are counted one at a time.
         """
         with self._session() as session:
             row = session.execute(select(RequestRow).where(RequestRow.id == request_id)
                                .with_for_update()).scalar_one_or_none()
             if row is None or row.state != "pending":
                 return "closed", row
+            if row.step != step:
+                return "moved", row
             if session.get(ApprovalRow, (request_id, approver)) is not None:
                 return "duplicate", row
-            session.add(ApprovalRow(request_id=request_id, approver=approver, approved_at=now))
+            session.add(ApprovalRow(request_id=request_id, approver=approver, approved_at=now, step=step))
             session.flush()
             approvers = session.execute(select(ApprovalRow.approver).where(
                 ApprovalRow.request_id == request_id).order_by(ApprovalRow.approved_at)).scalars().all()
-            if len(approvers) >= needed:
-                row.state, row.decided_by, row.decided_at = "approved", ",".join(approvers), now
-            session.add_all(also(row))  # e.g. the audit event, which depends on the outcome
+            in_step = session.execute(select(func.count()).select_from(ApprovalRow).where(
+                ApprovalRow.request_id == request_id, ApprovalRow.step == step)).scalar_one()
+            outcome = "counted"
+            if in_step >= needed and last_step:
+                outcome, row.state, row.decided_by, row.decided_at = "approved", "approved", ",".join(approvers), now
+            elif in_step >= needed:
+                outcome, row.step, row.reminders = "next_step", step + 1, 0
+            session.add_all(also(row, outcome))  # e.g. the audit event, which depends on the outcome
             session.commit()
-            return "counted", row
+            return outcome, row
+
+    def apply_extension(self, extension_id: str, original_id: str, seen_expiry: datetime,
+                        changes: dict, also: Iterable = ()) -> bool:
+        """Move the original's expiry and close the approved extension, both or neither.
+
+        Only while the original is still active with the expiry the worker saw, so an
+        extension can never be applied twice or to access that has already ended."""
+        with self._session() as session:
+            moved = session.execute(update(RequestRow).where(
+                RequestRow.id == original_id, RequestRow.state == "active",
+                RequestRow.expires_at == seen_expiry).values(**changes)).rowcount
+            closed = moved and session.execute(update(RequestRow).where(
+                RequestRow.id == extension_id, RequestRow.state == "approved").values(
+                    state="extended", lease_until=None)).rowcount
+            if not (moved and closed):
+                session.rollback()
+                return False
+            session.add_all(also)
+            session.commit()
+            return True
+
+    def count_routed(self, requester: str, rule: str, route: str, since: datetime) -> int:
+        """How often `rule` approved this person's requests by `route` (e.g. auto) lately."""
+        with self._reading() as session:
+            return session.execute(select(func.count()).select_from(RequestRow).where(
+                RequestRow.requester == requester, RequestRow.rule == rule,
+                RequestRow.route == route, RequestRow.created_at >= since)).scalar_one()
+
+    def extension_of(self, original_id: str) -> RequestRow | None:
+        """A pending or approved (not yet applied) extension of this request."""
+        with self._reading() as session:
+            return session.execute(select(RequestRow).where(
+                RequestRow.extends == original_id, RequestRow.state.in_(("pending", "approved"))
+            ).limit(1)).scalars().first()
 
     def open_for(self, requester: str, connector_id: str, entitlement_id: str) -> RequestRow | None:
         """The requester's undecided or live request for this entitlement, if any."""
@@ -314,6 +358,26 @@ class Catalog(_Repository):
             return session.execute(select(AccountRow).where(
                 AccountRow.connector_id == connector_id, AccountRow.email == email.lower()
             ).limit(1)).scalars().first()
+
+    def held_by_email(self, email: str) -> list[tuple[str, str]]:
+        """(connector id, resource name) of everything the accounts with this email hold."""
+        with self._reading() as session:
+            return [tuple(row) for row in session.execute(self._held(email).with_only_columns(
+                EntitlementRow.connector_id, EntitlementRow.resource_name)).all()]
+
+    def groups_of(self, connector_id: str, email: str) -> list[str]:
+        """Names of the groups the connector's account with this email belongs to."""
+        with self._reading() as session:
+            return list(session.execute(self._held(email).with_only_columns(EntitlementRow.resource_name)
+                                        .where(EntitlementRow.connector_id == connector_id,
+                                               EntitlementRow.resource_type == "group")).scalars())
+
+    @staticmethod
+    def _held(email: str):
+        return select(EntitlementRow).join(HoldingRow, (HoldingRow.connector_id == EntitlementRow.connector_id)
+                                           & (HoldingRow.entitlement_id == EntitlementRow.id)).join(
+            AccountRow, (AccountRow.connector_id == HoldingRow.connector_id)
+            & (AccountRow.id == HoldingRow.account_id)).where(AccountRow.email == email.lower())
 
     def holds(self, connector_id: str, entitlement_id: str, account_id: str) -> bool:
         with self._reading() as session:

@@ -71,6 +71,15 @@ class RequestRow(SQLModel, table=True):
     # its expiry warning; what it means depends on the state.
     attention_at: datetime | None = _when()
     reminders: int = 0
+    rule: str = Field(default="default", max_length=64)  # the policy rule it was filed under
+    step: int = 0  # the approval step it waits on (0-based)
+    conflict: str | None = Field(default=None, max_length=64)  # separation-of-duties rule it breaks
+    ticket: str | None = Field(default=None, max_length=255)
+    # How it was approved: "people", "auto" (the rule approved it) or "break_glass" (the
+    # requester did, in an emergency; somebody reviews it afterwards: reviewed_by).
+    route: str = Field(default="people", max_length=16)
+    reviewed_by: str | None = Field(default=None, max_length=64)
+    extends: str | None = Field(default=None, max_length=32)  # the active request it extends
 
 
 class ApprovalRow(SQLModel, table=True):
@@ -78,6 +87,7 @@ class ApprovalRow(SQLModel, table=True):
     request_id: str = Field(primary_key=True, foreign_key="access_request.id", max_length=32)
     approver: str = Field(primary_key=True, max_length=64)
     approved_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    step: int = 0
 
 
 class EntitlementRow(SQLModel, table=True):
@@ -87,6 +97,7 @@ class EntitlementRow(SQLModel, table=True):
     resource_type: str = Field(max_length=64)
     resource_id: str = Field(max_length=255)
     name: str = Field(max_length=512, index=True)
+    resource_name: str = Field(default="", max_length=512)  # what policy rules match on
     description: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     requestable: bool = True
     provisionable: bool = True

@@ -1,4 +1,4 @@
-"""Who may decide a request, how many must agree, and for how long access may be held."""
+"""Durations, and the clock of one rule: how long access may be held, when to remind and warn."""
 
 from __future__ import annotations
 
@@ -38,8 +38,6 @@ def describe_duration(duration: timedelta) -> str:
 class Policy:
     durations: tuple[timedelta, ...]
     max_duration: timedelta
-    approvals: int = 1
-    max_requests_per_hour: int = 20  # per requester; stops floods of DMs to approvers
     remind_after: timedelta | None = timedelta(hours=4)  # first reminder; later ones back off
     pending_timeout: timedelta = timedelta(days=3)
     warn_before: timedelta | None = timedelta(minutes=15)  # before expiry

@@ -5,6 +5,10 @@
        ├─cancel──> cancelled
        └─time_out──> timed_out   (nobody decided in time)
 
+    An extension is a request of its own for more time on active access:
+    pending ──approve──> approved ──apply──> extended   (the access's expiry moved)
+                             └──fail──> failed           (the access had ended meanwhile)
+
 Stored state changes only through `advance()`, and the repository applies it as a
 compare-and-set (`UPDATE … WHERE id = ? AND state = ?`), so two clicks, a Slack retry or a second
 replica can never move a request twice.
@@ -28,6 +32,7 @@ class State(enum.StrEnum):
     CANCELLED = "cancelled"
     TIMED_OUT = "timed_out"
     FAILED = "failed"
+    EXTENDED = "extended"  # an approved extension, applied to the access it extends
 
 
 class Step(enum.StrEnum):
@@ -40,6 +45,7 @@ class Step(enum.StrEnum):
     FAIL = "fail"
     EXPIRE = "expire"
     FINISH = "finish"
+    APPLY = "apply"  # an approved extension moves its access's expiry
 
 
 TRANSITIONS: dict[tuple[State, Step], State] = {
@@ -52,11 +58,9 @@ TRANSITIONS: dict[tuple[State, Step], State] = {
     (State.PROVISIONING, Step.FAIL): State.FAILED,
     (State.ACTIVE, Step.EXPIRE): State.REVOKING,
     (State.REVOKING, Step.FINISH): State.REVOKED,
+    (State.APPROVED, Step.APPLY): State.EXTENDED,
+    (State.APPROVED, Step.FAIL): State.FAILED,  # an extension of access that has already ended
 }
-
-DECIDED = frozenset({State.APPROVED, State.PROVISIONING, State.ACTIVE, State.REVOKING,
-                     State.REVOKED, State.FAILED, State.DENIED})
-
 
 class IllegalTransition(Exception):
     def __init__(self, state: State, step: Step) -> None:
@@ -98,3 +102,10 @@ class AccessRequest:
     last_error: str | None = None
     attention_at: datetime | None = None  # next reminder / timeout (pending), warning (active)
     reminders: int = 0
+    rule: str = "default"  # the policy rule it was filed under
+    step: int = 0  # the approval step it waits on
+    conflict: str | None = None  # the separation-of-duties rule it breaks, if allowed with approval
+    ticket: str | None = None
+    route: str = "people"  # "people", "auto" (approved by the rule) or "break_glass"
+    reviewed_by: str | None = None  # who reviewed a break-glass use
+    extends: str | None = None  # for an extension: the request whose access it extends

@@ -1,4 +1,5 @@
-"""Buttons: Approve, Deny (asks for a reason first), Cancel, End now, and Done on a manual task.
+"""Buttons: Approve, Deny (asks for a reason first), Cancel, Extend (asks how long), End now,
+Mark reviewed (break-glass) and Done on a manual task.
 
 Who may press them is checked by the lifecycle at click time, never by what the message shows.
 """
@@ -25,7 +26,7 @@ def _tell(respond, client, body, text: str) -> None:
 def register(app: App, deps: Deps) -> None:
     lifecycle = deps.lifecycle
     # Buttons that act at once: each calls one lifecycle use case with (request id, clicker).
-    use_cases = {blocks.APPROVE: "approve", blocks.CANCEL: "cancel",
+    use_cases = {blocks.APPROVE: "approve", blocks.CANCEL: "cancel", blocks.REVIEW: "review",
                  blocks.TASK_DONE: "complete_task", blocks.END_NOW: "end_early"}
     for action_id, use_case in use_cases.items():
         app.action(action_id)(guarded(_button_calling(action_id, use_case, deps)))
@@ -39,6 +40,17 @@ def register(app: App, deps: Deps) -> None:
         request = _decide(respond, client, body, deps, lambda: lifecycle.check_decidable(action["value"], user))
         if request is not None:
             client.views_open(trigger_id=body["trigger_id"], view=blocks.deny_modal(request))
+
+
+    @app.action(blocks.EXTEND)
+    @guarded
+    def extend(ack, body, action, respond, client):
+        ack()
+        user = body["user"]["id"]
+        request = _decide(respond, client, body, deps, lambda: lifecycle.check_extendable(action["value"], user))
+        if request is not None:
+            client.views_open(trigger_id=body["trigger_id"], view=blocks.extend_modal(
+                request, lifecycle.rules.named(request.rule).policy.offered_durations()))
 
 
 def _button_calling(action_id: str, use_case: str, deps: Deps):

@@ -11,14 +11,18 @@ from datetime import timedelta
 
 from bot.domain.policy import describe_duration, format_duration
 from bot.domain.request import AccessRequest
+from bot.domain.rules import RuleBook
 from bot.slack import wording
 from bot.slack.text import clip
 
 REQUEST_MODAL = "request_access"
 DENY_MODAL = "deny_reason"
+EXTEND_MODAL = "extend_access"
 ACCESS, DURATION, JUSTIFICATION, REASON = "access", "duration", "justification", "reason"
+TICKET, BREAK_GLASS = "ticket", "break_glass"
 ENTITLEMENT_ACTION = "entitlement"
 APPROVE, DENY, CANCEL, TASK_DONE, END_NOW = "approve", "deny", "cancel", "task_done", "end_now"
+EXTEND, REVIEW = "extend", "review"
 LISTED_AT_MOST = 20  # requests per section: keeps a Home tab within Slack's 100 blocks
 
 
@@ -61,30 +65,61 @@ def option_groups(rows) -> list[dict]:
     return [{"label": _plain(label), "options": options} for label, options in groups.items()]
 
 
-def request_modal(durations: tuple[timedelta, ...], search: str = "", preselected=None) -> dict:
+def request_modal(rules: RuleBook, search: str = "", preselected=None) -> dict:
+    """The form.  It is drawn before the item is chosen, so it offers what some rule allows
+    (every duration, a ticket field, break-glass); the chosen item's rule checks the answers."""
     select = {"type": "external_select", "action_id": ENTITLEMENT_ACTION, "min_query_length": 0,
               "placeholder": _plain("Type to search", 150)}
     if preselected is not None and (option := entitlement_option(
             preselected.connector_id, preselected.id, preselected.name)):
         select["initial_option"] = option
-    duration_options = [{"text": _plain(describe_duration(d)), "value": format_duration(d)}
-                        for d in durations]
+    blocks = [{"type": "input", "block_id": ACCESS, "label": _plain("What do you need?", 2000),
+               "element": select},
+              _duration_input(rules.offered_durations()),
+              _justification_input(optional=not all(
+                  rule.justification_required for rule in (rules.default, *rules.rules)))]
+    if rules.tickets_anywhere:
+        blocks.append({"type": "input", "block_id": TICKET, "optional": True,
+                       "label": _plain("Ticket", 2000), "hint": _plain("Required for some access", 2000),
+                       "element": {"type": "plain_text_input", "action_id": TICKET, "max_length": 255,
+                                   "placeholder": _plain("e.g. SEC-1234", 150)}})
+    if rules.break_glass_anywhere:
+        blocks.append({"type": "input", "block_id": BREAK_GLASS, "optional": True,
+                       "label": _plain("Emergency", 2000), "element": {
+                           "type": "checkboxes", "action_id": BREAK_GLASS, "options": [{
+                               "text": _plain("Break glass: grant it now, without approval", 75),
+                               "description": _plain("Only where allowed. The security contacts are "
+                                                     "told at once and review it afterwards.", 150),
+                               "value": "yes"}]}})
     return {
         "type": "modal", "callback_id": REQUEST_MODAL,
         "title": _plain("Request access", 24), "submit": _plain("Request", 24),
         "close": _plain("Cancel", 24),
         "private_metadata": json.dumps({"search": clip(search, 200)}),
-        "blocks": [
-            {"type": "input", "block_id": ACCESS, "label": _plain("What do you need?", 2000),
-             "element": select},
-            {"type": "input", "block_id": DURATION, "label": _plain("For how long?", 2000),
-             "element": {"type": "static_select", "action_id": DURATION,
-                         "options": duration_options, "initial_option": duration_options[0]}},
-            {"type": "input", "block_id": JUSTIFICATION, "label": _plain("Why?", 2000),
-             "element": {"type": "plain_text_input", "action_id": JUSTIFICATION,
-                         "multiline": True, "max_length": 2000,
-                         "placeholder": _plain("What you will do with it, and a ticket if there is one", 150)}},
-        ],
+        "blocks": blocks,
+    }
+
+
+def _duration_input(durations: tuple[timedelta, ...]) -> dict:
+    options = [{"text": _plain(describe_duration(d)), "value": format_duration(d)} for d in durations]
+    return {"type": "input", "block_id": DURATION, "label": _plain("For how long?", 2000),
+            "element": {"type": "static_select", "action_id": DURATION,
+                        "options": options, "initial_option": options[0]}}
+
+
+def _justification_input(optional: bool = False) -> dict:
+    return {"type": "input", "block_id": JUSTIFICATION, "label": _plain("Why?", 2000), "optional": optional,
+            "element": {"type": "plain_text_input", "action_id": JUSTIFICATION,
+                        "multiline": True, "max_length": 2000,
+                        "placeholder": _plain("What you will do with it", 150)}}
+
+
+def extend_modal(request: AccessRequest, durations: tuple[timedelta, ...]) -> dict:
+    return {
+        "type": "modal", "callback_id": EXTEND_MODAL, "private_metadata": request.id,
+        "title": _plain("Extend access", 24), "submit": _plain("Ask", 24), "close": _plain("Back", 24),
+        "blocks": [_section(wording.extend_prompt(request)), _duration_input(durations),
+                   _justification_input()],
     }
 
 
@@ -110,12 +145,13 @@ def deny_modal(request: AccessRequest) -> dict:
 
 
 # -- messages ------------------------------------------------------------------------------
-def approver_message(request: AccessRequest, note: str | None = None) -> dict:
+def approver_message(request: AccessRequest, note: str | None = None, steps: int = 1) -> dict:
     """The DM an approver gets; with buttons while pending, with the outcome afterwards."""
     blocks = [
-        {"type": "header", "text": _plain("Access request", 150)},
+        {"type": "header", "text": _plain("Extension request" if request.extends else "Access request", 150)},
         _section(wording.ask_approver(request)),
         _section(wording.reason(request)),
+        *([_context(facts)] if (facts := wording.details(request, steps)) else []),
         _context(wording.request_footer(request)),
     ]
     if request.state == "pending":
@@ -152,6 +188,18 @@ def task_message(request: AccessRequest, revoke: bool) -> dict:
     return {"text": clip(f"Task for request {request.id}", 4000), "blocks": blocks}
 
 
+def break_glass_message(request: AccessRequest) -> dict:
+    """What the fallback approvers get when someone breaks the glass: a Review button."""
+    blocks = [_section(wording.break_glass_used(request)), _section(wording.reason(request)),
+              _context(wording.request_footer(request))]
+    if request.reviewed_by:
+        blocks.append(_section(wording.reviewed(request)))
+    else:
+        blocks.append({"type": "actions", "block_id": "review", "elements": [
+            _button("Mark reviewed", REVIEW, request.id, "primary")]})
+    return {"text": clip(f"Break-glass access {request.id}", 4000), "blocks": blocks}
+
+
 def notice(mrkdwn: str) -> dict:
     """A plain one-section message (granted, revoked, denied ...)."""
     return {"text": clip(mrkdwn, 3000), "blocks": [_section(mrkdwn)]}
@@ -164,12 +212,17 @@ def own_requests(requests: list[AccessRequest], now) -> list[dict]:
     rows = []
     for request in requests[:LISTED_AT_MOST]:
         row = _section(wording.listed(request, now))
+        rows.append(row)
         if request.state == "pending":
             row["accessory"] = _button("Cancel", CANCEL, request.id)
         elif request.state == "active":
-            row["accessory"] = _button("End now", END_NOW, request.id, "danger")
-        rows.append(row)
+            rows.append(_holder_actions(request, f"holding-{request.id}"))
     return rows
+
+
+def _holder_actions(request: AccessRequest, block_id: str) -> dict:
+    return {"type": "actions", "block_id": block_id, "elements": [
+        _button("Extend", EXTEND, request.id), _button("End now", END_NOW, request.id, "danger")]}
 
 
 def request_list(requests: list[AccessRequest], now) -> dict:
@@ -193,6 +246,4 @@ def home(mine: list[AccessRequest], waiting: list[AccessRequest], now) -> dict:
 
 def expiry_warning(request: AccessRequest) -> dict:
     return {"text": clip(f"Your access ends soon ({request.id})", 4000), "blocks": [
-        _section(wording.expiry_warning(request)),
-        {"type": "actions", "block_id": "expiry", "elements": [
-            _button("End now", END_NOW, request.id, "danger")]}]}
+        _section(wording.expiry_warning(request)), _holder_actions(request, "expiry")]}

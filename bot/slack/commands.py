@@ -25,7 +25,7 @@ def register(app: App, deps: Deps) -> None:
             return
         ack()
         matches = deps.catalog.search(text, limit=2) if text else []
-        view = blocks.request_modal(deps.policy.offered_durations(), search=text,
+        view = blocks.request_modal(deps.lifecycle.rules, search=text,
                                     preselected=matches[0] if len(matches) == 1 else None)
         # The trigger id lives 3 s: open the modal first, everything else afterwards.
         client.views_open(trigger_id=body["trigger_id"], view=view)

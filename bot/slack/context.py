@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.domain.policy import Policy
 from bot.lifecycle import Lifecycle
 from bot.slack.directory import SlackDirectory
 from storage.repositories import Catalog, SeenEvents
@@ -15,5 +14,4 @@ class Deps:
     lifecycle: Lifecycle
     catalog: Catalog
     directory: SlackDirectory
-    policy: Policy
     seen_events: SeenEvents

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 
 from slack_sdk import WebClient
 
@@ -26,9 +27,10 @@ log = logging.getLogger(__name__)
 
 class SlackNotifier:
     def __init__(self, client: WebClient, messages: Messages, outbox: Outbox, requests: Requests,
-                 clock: Clock) -> None:
+                 clock: Clock, count_steps: Callable[[AccessRequest], int] | None = None) -> None:
         self._client, self._messages, self._requests = client, messages, requests
         self._outbox, self._clock = outbox, clock
+        self._count_steps = count_steps  # how many approval steps a request has (from its rule)
         self.dispatcher = OutboxDispatcher(outbox, self._deliver, clock)
 
     def start(self) -> None:
@@ -53,8 +55,32 @@ class SlackNotifier:
 
     def _send_request_submitted(self, request: AccessRequest, approvers: list[str]) -> None:
         self._dm(request, request.requester, "requester", blocks.requester_message(request, approvers))
+        self._ask(request, approvers)
+
+    def _send_next_step(self, request: AccessRequest, approver: str, approvers: list[str]) -> None:
+        self._refresh(request, wording.next_step(approver, approvers))
+        self._ask(request, approvers)
+
+    def _send_escalated(self, request: AccessRequest, approvers: list[str]) -> None:
+        if request.state != "pending":
+            return
         for approver in approvers:
-            self._dm(request, approver, "approver", blocks.approver_message(request))
+            self._post(approver, blocks.notice(wording.escalated(request)))
+        self._ask(request, approvers)
+
+    def _send_break_glass_used(self, request: AccessRequest, reviewers: list[str]) -> None:
+        for reviewer in reviewers:
+            self._dm(request, reviewer, "reviewer", blocks.break_glass_message(request))
+
+    def _send_break_glass_reviewed(self, request: AccessRequest) -> None:
+        self._refresh(request)
+
+    def _send_access_extended(self, request: AccessRequest) -> None:
+        extended = to_domain(self._requests.get(request.extends))
+        self._refresh(request, notice=wording.extended(extended, extended.expires_at))
+
+    def _send_extension_failed(self, request: AccessRequest) -> None:
+        self._refresh(request, notice=wording.extension_failed(request))
 
     def _send_approval_counted(self, request: AccessRequest, approver: str, needed: int) -> None:
         self._refresh(request, wording.partial_approval(approver, needed))
@@ -108,11 +134,17 @@ class SlackNotifier:
             self._post(approver, blocks.notice(wording.drift(request, finding)))
 
     # -- helpers -------------------------------------------------------------------------
+    def _ask(self, request: AccessRequest, approvers: list[str]) -> None:
+        for approver in approvers:
+            self._dm(request, approver, "approver", blocks.approver_message(request, steps=self._steps(request)))
+
     def _refresh(self, request: AccessRequest, note: str | None = None, notice: str | None = None) -> None:
         """Redraw every message about the request, then tell the requester if there is news."""
         for message in self._messages.for_request(request.id):
             if message.role == "approver":
-                body = blocks.approver_message(request, note)
+                body = blocks.approver_message(request, note, self._steps(request))
+            elif message.role == "reviewer":
+                body = blocks.break_glass_message(request)
             elif message.role.startswith("task_"):
                 body = blocks.task_message(request, revoke=message.role == "task_revoke")
             elif request.state != "pending":  # the requester's own message changes on a decision
@@ -122,6 +154,9 @@ class SlackNotifier:
             self._client.chat_update(channel=message.channel, ts=message.ts, **body)
         if notice:
             self._post(request.requester, blocks.notice(notice))
+
+    def _steps(self, request: AccessRequest) -> int:
+        return self._count_steps(request) if self._count_steps else 1
 
     def _dm(self, request: AccessRequest, user: str, role: str, body: dict) -> None:
         response = self._post(user, body)

@@ -22,6 +22,27 @@ def _typed(values: dict, block_id: str) -> str:
     return state.get("value") or ""
 
 
+def _checked(values: dict, block_id: str) -> bool:
+    state = (values.get(block_id) or {}).get(block_id) or {}
+    return any(isinstance(o, dict) and o.get("value") == "yes" for o in state.get("selected_options") or [])
+
+
+def _duration(values: dict):
+    try:
+        return parse_duration(_selected(values, blocks.DURATION, blocks.DURATION) or "")
+    except ValueError:
+        return None
+
+
+def _shown(problems: dict[str, str], values: dict) -> dict[str, str]:
+    """Errors go under the field they concern; one for a field the form lacks goes under the first."""
+    shown: dict[str, str] = {}
+    for field, problem in problems.items():
+        block = field if field in values else next(iter(values), field)
+        shown[block] = f"{shown[block]} {problem}" if block in shown else problem
+    return shown
+
+
 def register(app: App, deps: Deps) -> None:
     @app.view(blocks.REQUEST_MODAL)
     @guarded
@@ -29,16 +50,31 @@ def register(app: App, deps: Deps) -> None:
         values = view["state"]["values"]
         choice = _selected(values, blocks.ACCESS, blocks.ENTITLEMENT_ACTION) or ""
         connector_id, entitlement_id = blocks.parse_entitlement_value(choice)
-        try:
-            duration = parse_duration(_selected(values, blocks.DURATION, blocks.DURATION) or "")
-        except ValueError:
-            duration = None
+        duration = _duration(values)
         requester = deps.directory.person(body["user"]["id"])
         try:
             deps.lifecycle.submit(requester, connector_id, entitlement_id, duration,
+                                  _typed(values, blocks.JUSTIFICATION), ticket=_typed(values, blocks.TICKET),
+                                  break_glass=_checked(values, blocks.BREAK_GLASS))
+        except InvalidRequestError as error:
+            ack(response_action="errors", errors=_shown(error.problems, values))
+            return
+        ack()
+
+    @app.view(blocks.EXTEND_MODAL)
+    @guarded
+    def submit_extension(ack, body, view, client):
+        values = view["state"]["values"]
+        user = body["user"]["id"]
+        try:
+            deps.lifecycle.extend(view["private_metadata"], user, _duration(values),
                                   _typed(values, blocks.JUSTIFICATION))
         except InvalidRequestError as error:
-            ack(response_action="errors", errors=error.problems)
+            ack(response_action="errors", errors=_shown(error.problems, values))
+            return
+        except LatchkeyError as error:  # ended meanwhile, not the holder, or a tampered form
+            ack()
+            client.chat_postMessage(channel=user, text=str(error))
             return
         ack()
 

@@ -26,8 +26,24 @@ def item(request: AccessRequest) -> str:
 
 
 def ask_approver(request: AccessRequest) -> str:
+    if request.extends:
+        return (f"{mention(request.requester)} asks to keep {item(request)} "
+                f"*{describe_duration(request.duration)}* longer.")
     return (f"{mention(request.requester)} asks for {item(request)} "
             f"for *{describe_duration(request.duration)}*.")
+
+
+def details(request: AccessRequest, steps: int) -> str | None:
+    """The facts an approver weighs besides the reason: ticket, step, conflicts."""
+    facts = []
+    if request.ticket:
+        facts.append(f"*Ticket:* {escape(request.ticket)}")
+    if steps > 1:
+        facts.append(f"*Step {min(request.step, steps - 1) + 1} of {steps}*")
+    if request.conflict:
+        facts.append(f":warning: Breaks separation of duties rule *{escape(request.conflict)}*: "
+                     "approve only if that is intended")
+    return " · ".join(facts) or None
 
 
 def reason(request: AccessRequest) -> str:
@@ -39,18 +55,25 @@ def request_footer(request: AccessRequest) -> str:
 
 
 def waiting(request: AccessRequest, approvers: list[str]) -> str:
-    return (f"Your request for {item(request)} for {describe_duration(request.duration)} is "
-            f"waiting for approval by {mentions(approvers)}.")
+    return f"{your_request(request)[:-1]} is waiting for approval by {mentions(approvers)}."
 
 
 def your_request(request: AccessRequest) -> str:
+    if request.extends:
+        return f"Your request to keep {item(request)} {describe_duration(request.duration)} longer."
     return f"Your request for {item(request)} for {describe_duration(request.duration)}."
 
 
 def outcome(request: AccessRequest) -> str:
     """What happened to a request, for every message that showed its buttons."""
     decided = when(request.decided_at) if request.decided_at else ""
-    by = mentions(request.decided_by)
+    by = {"auto": f"the rule `{escape(request.rule)}` (automatically)",
+          "break_glass": f"{mentions(request.decided_by)} themselves (break-glass)",
+          }.get(request.route, mentions(request.decided_by))
+    if request.state is State.EXTENDED:
+        return f":white_check_mark: Approved by {by} {decided}; the access was extended."
+    if request.state is State.FAILED and request.extends:
+        return f":warning: Approved by {by} {decided}, but the access had already ended."
     if request.state is State.DENIED:
         text = f":no_entry: Denied by {by} {decided}."
         if request.decision_reason:
@@ -132,6 +155,8 @@ def revocation_failing(request: AccessRequest) -> str:
 def already_decided(error: AlreadyDecidedError) -> str:
     request = error.request
     if isinstance(error, TaskAlreadyDoneError):
+        if request.reviewed_by:
+            return f"Already reviewed by {mention(request.reviewed_by)}."
         return "This task is already done."
     if request.state in (State.PENDING,):
         return "You have already approved this request."
@@ -195,4 +220,37 @@ def timed_out(request: AccessRequest) -> str:
 
 def expiry_warning(request: AccessRequest) -> str:
     return (f":alarm_clock: Your access to {item(request)} ends {when(request.expires_at)}. "
-            "If you are done, end it now.")
+            "Extend it if you need more time, or end it now if you are done.")
+
+
+def next_step(approver: str, approvers: list[str]) -> str:
+    return (f":ballot_box_with_check: Approved by {mention(approver)}; now waiting for the next "
+            f"step: {mentions(approvers)}.")
+
+
+def escalated(request: AccessRequest) -> str:
+    return (f":rotating_light: Escalated to you: {mention(request.requester)} has been waiting for "
+            f"{item(request)} since {when(request.created_at)} and the approvers have not answered.")
+
+
+def break_glass_used(request: AccessRequest) -> str:
+    return (f":rotating_light: *Break-glass:* {mention(request.requester)} gave themselves "
+            f"{item(request)} for {describe_duration(request.duration)} without approval.")
+
+
+def reviewed(request: AccessRequest) -> str:
+    return f":white_check_mark: Reviewed by {mention(request.reviewed_by)}."
+
+
+def extended(request: AccessRequest, expires_at) -> str:
+    return f":hourglass: Your access to {item(request)} now lasts until {when(expires_at)}."
+
+
+def extension_failed(request: AccessRequest) -> str:
+    return (f":warning: Your request to keep {item(request)} longer was approved, but the access "
+            "had already ended. Ask for it again if you still need it.")
+
+
+def extend_prompt(request: AccessRequest) -> str:
+    return f"{item(request)} is yours until {when(request.expires_at)}. How much longer do you need it?"
+

@@ -67,9 +67,9 @@ def test_holder_is_warned_before_expiry_and_can_end_it_there(make_bot, slack, ok
     jump(bot, clock, timedelta(hours=3, minutes=44))
     assert "ends" not in texts(slack.dm(CAROL))
     jump(bot, clock, timedelta(minutes=2))
-    eventually(lambda: "If you are done" in texts(slack.dm(CAROL)))
+    eventually(lambda: "end it now if you are done" in texts(slack.dm(CAROL)))
     jump(bot, clock, timedelta(minutes=1))
-    assert len([m for m in slack.dm(CAROL) if "If you are done" in texts([m])]) == 1
+    assert len([m for m in slack.dm(CAROL) if "end it now if you are done" in texts([m])]) == 1
     slack.click(CAROL, "end_now")
     eventually(lambda: bot.request(request.id).state == "revoked")
     assert okta.ids["carol@acme.com"] not in okta.members(okta.ids["eng-admins"])

@@ -1,0 +1,160 @@
+"""Which rule governs a request, and what that rule asks for.
+
+Rules are matched by connector, resource type and resource name (globs), first match wins, over
+a default rule.  A rule says who approves (in one or more steps), who steps in when they cannot,
+what may be asked for and how long, and when nobody needs to be asked at all (auto-approval,
+break-glass).  Pure data and decisions: nothing here talks to Slack, a connector or the database.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from fnmatch import fnmatchcase
+
+from bot.domain.policy import Policy
+
+
+@dataclass(frozen=True)
+class ApprovalStep:
+    """One round of approval.  No approvers named means the connector's owners."""
+
+    approvers: tuple[str, ...] = ()  # person ids, emails, or Slack user groups (@handle / S…)
+    approvals: int = 1  # distinct people of this step who must approve
+
+
+@dataclass(frozen=True)
+class AutoApproval:
+    """Approve without asking anyone when the requester belongs to one of these groups."""
+
+    okta_groups: tuple[str, ...] = ()  # Okta group names, as synced
+    slack_groups: tuple[str, ...] = ()  # Slack user group handles or ids
+    max_uses: int | None = None  # per requester and rule within `period`; None: no cap
+    period: timedelta = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a request is for, as rules see it."""
+
+    connector_id: str
+    resource_type: str
+    resource_name: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    policy: Policy
+    steps: tuple[ApprovalStep, ...] = (ApprovalStep(),)
+    connector: str | None = None  # globs; None matches anything
+    resource_type: str | None = None
+    resource: str | None = None
+    fallback: tuple[str, ...] = ()  # asked when the approvers cannot be, or on escalation
+    escalate_after: int | None = 2  # reminders before the fallback approvers are asked too
+    justification_required: bool = True
+    ticket_required: bool = False
+    ticket_pattern: str | None = None  # a full match is required when given
+    auto_approve: AutoApproval | None = None
+    break_glass: bool = False
+    extension_needs_approval: bool = True
+
+    def matches(self, target: Target) -> bool:
+        wanted = ((self.connector, target.connector_id), (self.resource_type, target.resource_type),
+                  (self.resource, target.resource_name))
+        return all(glob is None or fnmatchcase(value.lower(), glob.lower()) for glob, value in wanted)
+
+    def ticket_problem(self, ticket: str) -> str | None:
+        if not ticket:
+            return "A ticket reference is required for this access." if self.ticket_required else None
+        if self.ticket_pattern and not re.fullmatch(self.ticket_pattern, ticket):
+            return f"That does not look like a ticket reference (expected {self.ticket_pattern})."
+        return None
+
+    def justification_problem(self, justification: str) -> str | None:
+        if self.justification_required and not justification:
+            return "Say why you need this access."
+        return None
+
+
+@dataclass(frozen=True)
+class EntitlementPattern:
+    """`connector:name-glob`, e.g. `okta:finance-*`."""
+
+    connector: str
+    name: str
+
+    @classmethod
+    def parse(cls, text: str) -> "EntitlementPattern":
+        connector, sep, name = text.partition(":")
+        if not sep or not connector or not name:
+            raise ValueError(f"{text!r} should be written connector:name, e.g. okta:finance-*")
+        return cls(connector, name)
+
+    def matches(self, connector_id: str, name: str) -> bool:
+        return fnmatchcase(connector_id, self.connector) and fnmatchcase(name.lower(), self.name.lower())
+
+    def __str__(self) -> str:
+        return f"{self.connector}:{self.name}"
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Two entitlements nobody should hold together (separation of duties)."""
+
+    name: str
+    first: EntitlementPattern
+    second: EntitlementPattern
+    action: str = "refuse"  # or "approve": allowed after an extra step of approval
+    approvers: tuple[str, ...] = ()  # that extra step's approvers
+
+    def created_by(self, wanted: tuple[str, str], held: Iterable[tuple[str, str]]) -> bool:
+        """Would holding `wanted` (connector id, name) next to `held` break this rule?"""
+        held = list(held)
+        for this, other in ((self.first, self.second), (self.second, self.first)):
+            if this.matches(*wanted) and any(other.matches(*pair) for pair in held if pair != wanted):
+                return True
+        return False
+
+    @property
+    def extra_step(self) -> ApprovalStep:
+        return ApprovalStep(self.approvers, 1)
+
+
+@dataclass(frozen=True)
+class RuleBook:
+    default: Rule
+    rules: tuple[Rule, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
+    max_requests_per_hour: int = 20  # per requester; stops floods of DMs to approvers
+
+    def rule_for(self, target: Target) -> Rule:
+        return next((rule for rule in self.rules if rule.matches(target)), self.default)
+
+    def named(self, name: str) -> Rule:
+        """The rule a request was filed under; the default if a reload has removed it."""
+        return next((rule for rule in self.rules if rule.name == name), self.default)
+
+    def conflicts_for(self, wanted: tuple[str, str], held: Iterable[tuple[str, str]]) -> list[Conflict]:
+        held = list(held)
+        return [conflict for conflict in self.conflicts if conflict.created_by(wanted, held)]
+
+    def offered_durations(self) -> tuple[timedelta, ...]:
+        """Every duration some rule offers: the form checks the chosen one against the rule."""
+        every = {d for rule in (self.default, *self.rules) for d in rule.policy.offered_durations()}
+        return tuple(sorted(every))
+
+    @property
+    def break_glass_anywhere(self) -> bool:
+        return any(rule.break_glass for rule in (self.default, *self.rules))
+
+    @property
+    def tickets_anywhere(self) -> bool:
+        return any(rule.ticket_required or rule.ticket_pattern for rule in (self.default, *self.rules))
+
+
+def steps_for(rule: Rule, conflict: Conflict | None) -> tuple[ApprovalStep, ...]:
+    """A conflict that may be approved adds one last step for its approvers."""
+    return rule.steps + ((conflict.extra_step,) if conflict and conflict.action == "approve" else ())
