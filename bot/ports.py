@@ -44,9 +44,15 @@ class Person:
 
 
 class Directory(Protocol):
-    """Finds people; `person_for_email` returns None when nobody has that address."""
+    """Finds people; `person_for_email` returns None when nobody has that address.
+
+    `members_of_group` takes a group's handle ("@security-team") or id ("S0123ABCD") and
+    returns its members' person ids, or None when no enabled group goes by that name.
+    """
 
     def person_for_email(self, email: str) -> Person | None: ...
+
+    def members_of_group(self, group: str) -> list[str] | None: ...
 
 
 class Notifier(Protocol):

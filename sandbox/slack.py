@@ -3,6 +3,7 @@ signed requests to the bot on behalf of users.  It refuses what Slack refuses.
 
     with SlackSandbox() as slack:
         slack.add_user("U1", "ann@example.com")
+        slack.add_user_group("security-team", ["U1"])  # -> "S…", for usergroups.*
         client = WebClient(token=slack.bot_token, base_url=slack.url + "/api/")
         slack.bot_url = "http://127.0.0.1:8000/slack/events"
         slack.command("U1", "/request-access")       # the bot opens a modal
@@ -29,7 +30,7 @@ from sandbox.slack_platform import SlackPlatform
 from sandbox.slack_webapi import WebApi
 from sandbox.slack_workspace import BOT_USER_ID, TEAM_ID, SlackError, Workspace
 
-SCOPES = "chat:write,commands,im:write,users:read,users:read.email"
+SCOPES = "chat:write,commands,im:write,usergroups:read,users:read,users:read.email"
 
 
 class SlackSandbox(SlackPlatform, SandboxServer):
@@ -51,6 +52,22 @@ class SlackSandbox(SlackPlatform, SandboxServer):
                  deleted: bool = False) -> dict:
         with self.lock:
             return copy.deepcopy(self.workspace.add_user(user_id, email, real_name, is_bot, deleted))
+
+    def add_user_group(self, handle: str, members: list[str], name: str = "",
+                       disabled: bool = False) -> str:
+        """A user group (handle without the @) of existing users; returns its id (S…)."""
+        with self.lock:
+            return self.workspace.add_user_group(handle, members, name, disabled)["id"]
+
+    def set_user_group_members(self, group_id: str, members: list[str]) -> None:
+        """Replace the group's members, as an admin (or usergroups.users.update) would."""
+        with self.lock:
+            self.workspace.set_user_group_members(group_id, members)
+
+    def disable_user_group(self, group_id: str) -> None:
+        """Disable the group, as an admin (or usergroups.disable) would."""
+        with self.lock:
+            self.workspace.disable_user_group(group_id)
 
     def rate_limit(self, method: str, times: int = 1, retry_after: int = 1) -> None:
         """The next `times` calls to `method` get HTTP 429 with an integer Retry-After."""

@@ -6,6 +6,7 @@ every refusal is a `SlackError`.  The caller holds the sandbox lock.
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any, Callable
 
@@ -32,6 +33,8 @@ class WebApi:
             "conversations.open": self.conversations_open,
             "users.info": self.users_info,
             "users.lookupByEmail": self.users_lookup_by_email,
+            "usergroups.list": self.usergroups_list,
+            "usergroups.users.list": self.usergroups_users_list,
         }
 
     def call(self, method: str, token: str | None, args: dict) -> dict:
@@ -130,6 +133,18 @@ class WebApi:
     def users_lookup_by_email(self, args: dict) -> dict:
         return {"user": self.ws.user_by_email(args.get("email"))}
 
+    def usergroups_list(self, args: dict) -> dict:
+        """Enabled groups only, unless include_disabled; members and counts only when asked."""
+        include_disabled = _flag(args.get("include_disabled"))
+        groups = [g for g in self.ws.user_groups.values()
+                  if include_disabled or not g["date_delete"]]
+        return {"usergroups": [_listed(g, _flag(args.get("include_users")),
+                                       _flag(args.get("include_count"))) for g in groups]}
+
+    def usergroups_users_list(self, args: dict) -> dict:
+        group = self.ws.user_group(args.get("usergroup"), _flag(args.get("include_disabled")))
+        return {"users": list(group["users"])}
+
 
 # -- argument helpers --------------------------------------------------------------------------
 def _json_arg(args: dict, name: str, error: SlackError) -> Any:
@@ -173,6 +188,16 @@ def _content(args: dict) -> tuple[str | None, list | None]:
     if problems:
         raise SlackError("invalid_blocks", *problems)
     return text, blocks
+
+
+def _listed(group: dict, include_users: bool, include_count: bool) -> dict:
+    """A usergroup object as usergroups.list shows it: `users`/`user_count` only on request."""
+    listed = {k: copy.deepcopy(v) for k, v in group.items() if k != "users"}
+    if include_users:
+        listed["users"] = list(group["users"])
+    if include_count:
+        listed["user_count"] = len(group["users"])
+    return listed
 
 
 def _flag(value: Any) -> bool:

@@ -1,4 +1,5 @@
-"""The state of one fake Slack workspace: users, conversations, views, triggers, response URLs.
+"""The state of one fake Slack workspace: users, user groups, conversations, views, triggers,
+response URLs.
 
 No HTTP here.  Every method expects the caller to hold the sandbox lock.  What the Web API
 would refuse raises `SlackError` with Slack's error code (research/slack.md section 3.2).
@@ -61,6 +62,7 @@ class Workspace:
         self.clock = clock
         self.trigger_ttl = trigger_ttl
         self.users: dict[str, dict] = {}
+        self.user_groups: dict[str, dict] = {}          # id -> usergroup object, with its users
         self.channel_names: dict[str, str] = {GENERAL_CHANNEL: "general"}
         self.dm_ids: dict[str, str] = {}                 # user id -> DM id
         self.messages: dict[str, list[dict]] = {}        # channel id -> messages, oldest first
@@ -103,6 +105,49 @@ class Workspace:
             if email and user["profile"]["email"].lower() == email.lower():
                 return user
         raise SlackError("users_not_found")
+
+    # -- user groups -------------------------------------------------------------------------
+    def add_user_group(self, handle: str, members: list[str], name: str = "",
+                       disabled: bool = False) -> dict:
+        """A user group as an admin would make it; the handle is unique and has no leading @."""
+        if handle.startswith("@") or any(g["handle"] == handle for g in self.user_groups.values()):
+            raise ValueError(f"bad or duplicate user group handle {handle!r}")
+        self._check_members(members)
+        group_id = f"S{self.serial():08d}"
+        self.user_groups[group_id] = {
+            "id": group_id, "team_id": TEAM_ID, "is_usergroup": True, "is_subteam": True,
+            "name": name or handle, "description": "", "handle": handle, "is_external": False,
+            "date_create": TS_EPOCH, "date_update": TS_EPOCH, "date_delete": 0,
+            "auto_type": None, "created_by": "USLACKBOT", "updated_by": "USLACKBOT",
+            "deleted_by": None, "prefs": {"channels": [], "groups": []}, "users": list(members),
+        }
+        if disabled:
+            self.disable_user_group(group_id)
+        return self.user_groups[group_id]
+
+    def user_group(self, group_id: str | None, include_disabled: bool = False) -> dict:
+        """The group, or `no_such_subteam`: the one error Slack documents for a group it will not
+        answer about; a disabled group needs `include_disabled` ("allow results that involve
+        disabled User Groups")."""
+        group = self.user_groups.get(group_id or "")
+        if group is None or (group["date_delete"] and not include_disabled):
+            raise SlackError("no_such_subteam")
+        return group
+
+    def set_user_group_members(self, group_id: str, members: list[str]) -> None:
+        self._check_members(members)
+        group = self.user_group(group_id, include_disabled=True)
+        group.update(users=list(members), date_update=TS_EPOCH + self.serial())
+
+    def disable_user_group(self, group_id: str) -> None:
+        group = self.user_group(group_id, include_disabled=True)
+        group.update(date_delete=TS_EPOCH + self.serial(), deleted_by="USLACKBOT")
+
+    def _check_members(self, members: list[str]) -> None:
+        """Slack only puts real users in a group: a typo in a test's setup should fail loudly."""
+        unknown = [m for m in members if m not in self.users]
+        if unknown:
+            raise ValueError(f"no such users: {unknown}")
 
     # -- conversations -----------------------------------------------------------------------
     def dm_id(self, user_id: str) -> str:

@@ -33,6 +33,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "conversations.open": {"im:write"},
     "users.info": {"users:read", "users:read.email"},  # the email is how people map to accounts
     "users.lookupByEmail": {"users:read.email"},
+    "usergroups.list": {"usergroups:read"}, "usergroups.users.list": {"usergroups:read"},
 }
 # Bot scopes each event subscription needs.
 EVENT_SCOPES: dict[str, set[str]] = {

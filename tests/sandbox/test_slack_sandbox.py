@@ -270,6 +270,61 @@ def test_users_info_and_lookup_by_email(client):
     assert error_of(lambda: client.users_info(user="U404")).response["error"] == "user_not_found"
 
 
+# -- user groups -------------------------------------------------------------------------------
+def test_usergroups_list_shows_enabled_groups_and_members_only_when_asked(slack, client):
+    """usergroups.list: handle without @, date_delete 0; `users` and `user_count` only on request."""
+    group_id = slack.add_user_group("security-team", ["U1", "U2"], name="Security")
+    slack.add_user_group("old-team", ["U1"], disabled=True)
+    response = client.usergroups_list()
+    assert "usergroups:read" in response.headers["x-oauth-scopes"]
+    [group] = response["usergroups"]
+    assert group["id"] == group_id and group_id.startswith("S")
+    assert (group["handle"], group["name"], group["date_delete"]) == ("security-team", "Security", 0)
+    assert "users" not in group and "user_count" not in group
+    [group] = client.usergroups_list(include_users=True, include_count=True)["usergroups"]
+    assert group["users"] == ["U1", "U2"] and group["user_count"] == 2
+
+
+def test_usergroups_list_includes_disabled_groups_only_when_asked(slack, client):
+    slack.add_user_group("security-team", ["U1"])
+    disabled_id = slack.add_user_group("old-team", ["U2"], disabled=True)
+    listed = {g["handle"]: g for g in client.usergroups_list(include_disabled=True)["usergroups"]}
+    assert set(listed) == {"security-team", "old-team"}
+    assert listed["old-team"]["id"] == disabled_id and listed["old-team"]["date_delete"] > 0
+    assert listed["security-team"]["date_delete"] == 0
+
+
+def test_usergroups_users_list_answers_members_and_no_such_subteam(slack, client):
+    """Members by group id; an unknown id, or a disabled group without include_disabled, is
+    no_such_subteam (the error Slack documents for this method)."""
+    group_id = slack.add_user_group("security-team", ["U2", "U1"])
+    assert client.usergroups_users_list(usergroup=group_id)["users"] == ["U2", "U1"]
+    slack.set_user_group_members(group_id, ["U1"])
+    assert client.usergroups_users_list(usergroup=group_id)["users"] == ["U1"]
+    assert error_of(lambda: client.usergroups_users_list(usergroup="S404")) \
+        .response["error"] == "no_such_subteam"
+    slack.disable_user_group(group_id)
+    assert error_of(lambda: client.usergroups_users_list(usergroup=group_id)) \
+        .response["error"] == "no_such_subteam"
+    assert client.usergroups_users_list(usergroup=group_id, include_disabled=True)["users"] == ["U1"]
+    assert client.usergroups_list()["usergroups"] == []
+
+
+def test_usergroups_need_a_valid_token(slack):
+    bad = WebClient(token="xoxb-nope", base_url=slack.url + "/api/")
+    assert error_of(bad.usergroups_list).response["error"] == "invalid_auth"
+    assert httpx.get(slack.url + "/api/usergroups.users.list",
+                     params={"usergroup": "S1"}).json()["error"] == "not_authed"
+
+
+def test_add_user_group_refuses_what_slack_could_not_hold(slack):
+    """Only existing users, one group per handle, and the handle has no @ (a typo fails loudly)."""
+    slack.add_user_group("security-team", ["U1"])
+    for handle, members in [("security-team", ["U2"]), ("@ops", ["U1"]), ("ops", ["U404"])]:
+        with pytest.raises(ValueError):
+            slack.add_user_group(handle, members)
+
+
 # -- faults ------------------------------------------------------------------------------------
 def test_rate_limit_sends_integer_retry_after(slack, client):
     """An injected rate limit is HTTP 429, Retry-After an integer, error ratelimited."""
