@@ -38,7 +38,8 @@ def eventually(check, timeout: float = 5.0, interval: float = 0.02):
 def config_text(okta_url: str, owners=("alice@acme.com", BOB), approvals: int = 1,
                 durations="[1h, 4h, 8h, 1d]", max_duration="8h", max_attempts: int = 5,
                 provisioning: bool = True, max_requests_per_hour: int = 20, more_connectors: str = "",
-                chasing: str = "") -> str:
+                chasing: str = "", rules: str = "", top: str = "") -> str:
+    """The test config; `chasing` and `rules` are YAML lines under `policy:`, `top` at the top."""
     return f"""
 connectors:
   okta:
@@ -55,7 +56,8 @@ policy:
   max_duration: {max_duration}
   approvals: {approvals}
   max_requests_per_hour: {max_requests_per_hour}
-{chasing}"""
+{chasing}{rules}
+{top}"""
 
 
 @dataclass

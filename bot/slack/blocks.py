@@ -88,8 +88,8 @@ def request_modal(rules: RuleBook, search: str = "", preselected=None) -> dict:
                        "label": _plain("Emergency", 2000), "element": {
                            "type": "checkboxes", "action_id": BREAK_GLASS, "options": [{
                                "text": _plain("Break glass: grant it now, without approval", 75),
-                               "description": _plain("Only where allowed. The security contacts are "
-                                                     "told at once and review it afterwards.", 150),
+                               "description": _plain("Only where allowed; security is told at once "
+                                                     "and reviews it.", 75),
                                "value": "yes"}]}})
     return {
         "type": "modal", "callback_id": REQUEST_MODAL,

@@ -1,0 +1,93 @@
+"""Extending active access: same policy as a request, and the expiry moves without a revoke
+and a second grant."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.harness import ALICE, CAROL, DAVE, eventually, forge_click
+from tests.slack.test_chasing import CHASING, jump
+from tests.slack.test_decisions import ephemeral_answers, pending_request
+from tests.slack.test_rules import asked, rule
+from tests.slack.test_story import texts
+
+
+def active_request(bot, slack):
+    request = pending_request(bot, slack)
+    slack.click(ALICE, "approve")
+    eventually(lambda: bot.request(request.id).state == "active")
+    return bot.request(request.id)
+
+
+def ask_to_extend(slack, duration="1h", why="The fix needs another hour"):
+    """Carol presses Extend on her expiry warning and says how long and why."""
+    slack.click(CAROL, "extend")
+    eventually(lambda: slack.open_view(CAROL))
+    return slack.submit(CAROL, {"duration": duration, "justification": why})
+
+
+def test_an_approved_extension_moves_the_expiry_without_regranting(make_bot, slack, okta, clock):
+    """Given 4h of access, when Carol asks for 1h more at the warning and Alice approves, then the
+    membership stays through the old expiry, ends at the new one, and Okta saw one PUT, one DELETE."""
+    bot = make_bot(chasing=CHASING).start()
+    original = active_request(bot, slack)
+    jump(bot, clock, timedelta(hours=3, minutes=46))
+    eventually(lambda: "Extend" in texts(slack.dm(CAROL)))
+    ask_to_extend(slack)
+    eventually(lambda: "asks to keep" in texts(slack.dm(ALICE)))
+    extension = bot.service.lifecycle.requests.in_states("pending")[0]
+    assert extension.extends == original.id
+    slack.click(ALICE, "approve", value=extension.id)
+    eventually(lambda: bot.request(extension.id).state == "extended")
+    assert bot.request(original.id).expires_at == original.expires_at + timedelta(hours=1)
+    eventually(lambda: "now lasts until" in texts(slack.dm(CAROL)))
+
+    carol, group = okta.ids["carol@acme.com"], okta.ids["eng-admins"]
+    jump(bot, clock, timedelta(minutes=30))  # past the old expiry
+    assert bot.request(original.id).state == "active" and carol in okta.members(group)
+    jump(bot, clock, timedelta(minutes=45))  # past the new one
+    eventually(lambda: bot.request(original.id).state == "revoked")
+    assert carol not in okta.members(group)
+    assert [c.method for c in okta.membership_writes()] == ["PUT", "DELETE"]
+
+
+def test_a_rule_may_let_holders_extend_without_asking(make_bot, slack, okta, clock):
+    """Given extension_needs_approval: false, then the expiry moves at once and nobody is asked."""
+    bot = make_bot(chasing=CHASING, rules=rule("""
+- name: self-service
+  extension_needs_approval: false
+""")).start()
+    original = active_request(bot, slack)
+    before = len(slack.dm(ALICE))
+    jump(bot, clock, timedelta(hours=3, minutes=46))
+    eventually(lambda: "Extend" in texts(slack.dm(CAROL)))
+    ask_to_extend(slack, duration="4h")
+    eventually(lambda: bot.request(original.id).expires_at == original.expires_at + timedelta(hours=4))
+    assert len(slack.dm(ALICE)) == before
+
+
+def test_only_the_holder_can_extend(make_bot, slack, okta):
+    """Given Carol's active access, when Dave forges her Extend click, then he is refused."""
+    bot = make_bot().start()
+    original = active_request(bot, slack)
+    forge_click(slack, DAVE, "extend", original.id)
+    eventually(lambda: "Only the person who holds the access" in ephemeral_answers(slack, DAVE))
+    assert slack.open_view(DAVE) is None
+
+
+def test_an_extension_approved_after_the_access_ended_fails_cleanly(make_bot, slack, okta, clock):
+    """Given a pending extension, when Carol ends her access and Alice then approves, then the
+    extension fails, nothing is granted again, and Carol is told."""
+    bot = make_bot(chasing=CHASING).start()
+    original = active_request(bot, slack)
+    jump(bot, clock, timedelta(hours=3, minutes=46))
+    eventually(lambda: "Extend" in texts(slack.dm(CAROL)))
+    ask_to_extend(slack)
+    eventually(lambda: asked(slack, ALICE) and bot.service.lifecycle.requests.in_states("pending"))
+    extension = bot.service.lifecycle.requests.in_states("pending")[0]
+    slack.click(CAROL, "end_now")
+    eventually(lambda: bot.request(original.id).state == "revoked")
+    slack.click(ALICE, "approve", value=extension.id)
+    eventually(lambda: bot.request(extension.id).state == "failed")
+    eventually(lambda: "had already ended" in texts(slack.dm(CAROL)))
+    assert [c.method for c in okta.membership_writes()] == ["PUT", "DELETE"]

@@ -1,0 +1,269 @@
+"""Policy rules over real HTTP: matching, approval steps, user groups, fallback and escalation,
+tickets, per-rule durations, auto-approval, break-glass and separation of duties."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.harness import ALICE, BOB, CAROL, DAVE, eventually, forge_click
+from tests.slack.test_chasing import jump
+from tests.slack.test_decisions import ephemeral_answers
+from tests.slack.test_story import texts
+
+
+def ask(slack, pick: str, user=CAROL, duration="1h", why="Fix the INC-7 outage", **more):
+    """The requester opens the form, picks `pick` from the typeahead and submits."""
+    slack.command(user, text="")
+    eventually(lambda: slack.open_view(user))
+    options = [o for g in slack.suggest(user, "entitlement", pick[:3])["option_groups"] for o in g["options"]]
+    choice = next(o for o in options if o["text"]["text"] == pick)
+    return slack.submit(user, {"access": choice, "duration": duration, "justification": why, **more})
+
+
+def asked(slack, user) -> bool:
+    return any("'approve'" in str(m.get("blocks")) for m in slack.dm(user))
+
+
+def pending(bot):
+    return eventually(lambda: bot.service.lifecycle.requests.in_states("pending"))[0]
+
+
+def rule(text: str) -> str:
+    return "  rules:\n" + "\n".join("    " + line for line in text.strip("\n").splitlines()) + "\n"
+
+
+def test_first_matching_rule_routes_to_its_approvers(make_bot, slack, okta):
+    """Given a rule for data-* approved by Dave, then Carol's data-admins request goes to Dave
+    only, while eng-admins (no rule) still goes to the connector's owners."""
+    bot = make_bot(rules=rule("""
+- name: data
+  match: {connector: okta, type: group, resource: "data-*"}
+  approvers: [U0DAVE]
+""")).start()
+    ask(slack, "data-admins")
+    eventually(lambda: asked(slack, DAVE))
+    assert not asked(slack, ALICE) and not asked(slack, BOB)
+    request = pending(bot)
+    assert request.rule == "data"
+    slack.click(DAVE, "approve")
+    eventually(lambda: bot.request(request.id).state == "active")
+    ask(slack, "eng-admins")
+    eventually(lambda: asked(slack, ALICE) and asked(slack, BOB))
+
+
+def test_steps_run_in_order_and_a_deny_at_the_second_ends_it(make_bot, slack, okta):
+    """Given owner then @security (a Slack user group), then security is asked only after Alice
+    approves, cannot approve before, and Dave's deny at step 2 ends the request with Okta untouched."""
+    slack.add_user_group("security", [BOB, DAVE])
+    bot = make_bot(rules=rule("""
+- name: two-steps
+  steps: [{approvers: [U0ALICE]}, {approvers: ["@security"]}]
+""")).start()
+    ask(slack, "eng-admins")
+    eventually(lambda: asked(slack, ALICE))
+    request = pending(bot)
+    assert not asked(slack, BOB)
+    forge_click(slack, DAVE, "approve", request.id)
+    eventually(lambda: "not an approver for this access" in ephemeral_answers(slack, DAVE))
+    assert bot.request(request.id).step == 0
+
+    slack.click(ALICE, "approve")
+    eventually(lambda: asked(slack, BOB) and asked(slack, DAVE))
+    assert "Step 2 of 2" in texts(slack.dm(DAVE))
+    eventually(lambda: "now waiting for the next step" in texts(slack.dm(ALICE)))
+    assert bot.request(request.id).state == "pending"
+
+    slack.click(DAVE, "deny")
+    slack.submit(DAVE, {"reason": "Not during the freeze"})
+    eventually(lambda: bot.request(request.id).state == "denied")
+    eventually(lambda: "Not during the freeze" in texts(slack.dm(CAROL)))
+    assert okta.membership_writes() == []
+
+
+def test_nobody_counts_twice_across_steps(make_bot, slack, okta):
+    """Given Alice in both steps, then her second Approve does not pass step 2; Dave's does."""
+    bot = make_bot(rules=rule("""
+- name: overlap
+  steps: [{approvers: [U0ALICE, U0BOB]}, {approvers: [U0ALICE, U0DAVE]}]
+""")).start()
+    ask(slack, "eng-admins")
+    eventually(lambda: asked(slack, ALICE))
+    request = pending(bot)
+    slack.click(ALICE, "approve")
+    eventually(lambda: bot.request(request.id).step == 1)
+    forge_click(slack, ALICE, "approve", request.id)
+    eventually(lambda: "already approved" in ephemeral_answers(slack, ALICE))
+    assert bot.request(request.id).state == "pending"
+    eventually(lambda: asked(slack, DAVE))
+    slack.click(DAVE, "approve")
+    eventually(lambda: bot.request(request.id).state == "active")
+    assert sorted(bot.request(request.id).decided_by.split(",")) == [ALICE, DAVE]
+    assert len(okta.membership_writes()) == 1
+
+
+def test_fallback_approvers_step_in_when_only_the_requester_could_approve(make_bot, slack, okta):
+    """Given a rule whose only approver is Carol herself, then her request goes to the fallback."""
+    bot = make_bot(rules=rule("""
+- name: self-owned
+  approvers: [U0CAROL]
+  fallback: [U0DAVE]
+""")).start()
+    ask(slack, "eng-admins")
+    eventually(lambda: asked(slack, DAVE))
+    slack.click(DAVE, "approve")
+    eventually(lambda: bot.request(pending_or_any(bot)).state == "active")
+
+
+def pending_or_any(bot) -> str:
+    return bot.service.lifecycle.requests.of_requester(CAROL, ("pending", "approved", "provisioning",
+                                                                "active"))[0].id
+
+
+def test_unanswered_requests_escalate_to_the_fallback(make_bot, slack, okta, clock):
+    """Given Alice silent for an hour and escalate_after 1, then Dave is asked too and can approve."""
+    bot = make_bot(rules=rule("""
+- name: escalating
+  approvers: [U0ALICE]
+  fallback: [U0DAVE]
+  remind_after: 1h
+  escalate_after: 1
+""")).start()
+    ask(slack, "eng-admins")
+    eventually(lambda: asked(slack, ALICE))
+    request = pending(bot)
+    assert not asked(slack, DAVE)
+    jump(bot, clock, timedelta(hours=1, minutes=1))
+    eventually(lambda: "Escalated to you" in texts(slack.dm(DAVE)) and asked(slack, DAVE))
+    slack.click(DAVE, "approve")
+    eventually(lambda: bot.request(request.id).state == "active")
+    assert [e.action for e in bot.service.lifecycle.audit.events(request.id)].count("escalated") == 1
+
+
+def test_a_ticket_is_required_and_must_match_the_pattern(make_bot, slack, okta):
+    """Given a rule requiring a SEC- ticket, then none or a malformed one is refused in the
+    modal, and a good one reaches the approvers next to the reason."""
+    bot = make_bot(rules=rule("""
+- name: ticketed
+  match: {resource: "eng-*"}
+  ticket: {required: true, pattern: "SEC-[0-9]+"}
+""")).start()
+    ask(slack, "eng-admins")
+    assert "ticket reference is required" in slack.view_errors(CAROL)["ticket"]
+    ask(slack, "eng-admins", ticket="see slack")
+    assert "does not look like a ticket" in slack.view_errors(CAROL)["ticket"]
+    assert bot.service.lifecycle.requests.in_states("pending") == []
+    ask(slack, "eng-admins", ticket="SEC-1234")
+    eventually(lambda: asked(slack, ALICE))
+    assert "SEC-1234" in texts(slack.dm(ALICE))
+    assert pending(bot).ticket == "SEC-1234"
+
+
+def test_each_rule_caps_its_own_durations_and_may_waive_the_justification(make_bot, slack, okta):
+    """Given data-* limited to 1h without a required reason, then 4h is refused for data-admins
+    but fine for eng-admins, and data-admins may be asked for with no reason."""
+    bot = make_bot(rules=rule("""
+- name: short
+  match: {resource: "data-*"}
+  durations: [1h]
+  max_duration: 1h
+  justification_required: false
+""")).start()
+    ask(slack, "data-admins", duration="4h", why=None)
+    assert "longest you can ask for is 1 hour" in slack.view_errors(CAROL)["duration"]
+    ask(slack, "data-admins", duration="1h", why=None)
+    eventually(lambda: asked(slack, ALICE))
+    ask(slack, "eng-admins", duration="4h", why=None)
+    assert "Say why" in slack.view_errors(CAROL)["justification"]
+    ask(slack, "eng-admins", duration="4h", why="Release day")
+    eventually(lambda: len(bot.service.lifecycle.requests.in_states("pending")) == 2)
+
+
+def test_members_of_an_auto_approve_group_get_access_at_once_up_to_the_cap(make_bot, slack, okta):
+    """Given @oncall (Carol) auto-approved once a day, then her first request is granted with no
+    approver asked, and her second goes to the approvers."""
+    slack.add_user_group("oncall", [CAROL])
+    bot = make_bot(rules=rule("""
+- name: oncall
+  auto_approve: {slack_groups: ["@oncall"], max_uses: 1, period: 1d}
+""")).start()
+    ask(slack, "eng-admins")
+    first = eventually(lambda: bot.service.lifecycle.requests.of_requester(CAROL, ("active",)))[0]
+    assert okta.ids["carol@acme.com"] in okta.members(okta.ids["eng-admins"])
+    assert first.route == "auto" and not asked(slack, ALICE)
+    eventually(lambda: "automatically" in texts(slack.dm(CAROL)))
+    ask(slack, "data-admins")
+    eventually(lambda: asked(slack, ALICE))
+    assert pending(bot).route == "people"
+
+
+def test_members_of_an_okta_group_can_be_auto_approved(make_bot, slack, okta):
+    """Given auto-approval for members of the Okta group prod-readers (Carol is one), then her
+    request is granted without asking anyone; Dave's (not a member) is not."""
+    bot = make_bot(rules=rule("""
+- name: readers
+  auto_approve: {okta_groups: [prod-readers]}
+""")).start()
+    ask(slack, "eng-admins")
+    eventually(lambda: bot.service.lifecycle.requests.of_requester(CAROL, ("active",)))
+    ask(slack, "eng-admins", user=DAVE)
+    eventually(lambda: asked(slack, ALICE))
+
+
+def test_break_glass_grants_at_once_tells_the_fallback_and_is_reviewed(make_bot, slack, okta):
+    """Given break-glass allowed for eng-*, then Carol's emergency request is granted without
+    approval, Dave (fallback) is told at once and marks it reviewed; elsewhere it is refused."""
+    bot = make_bot(rules=rule("""
+- name: emergency
+  match: {resource: "eng-*"}
+  break_glass: true
+  fallback: [U0DAVE]
+""")).start()
+    ask(slack, "data-admins", break_glass=["yes"])
+    assert "not allowed for this access" in slack.view_errors(CAROL)["break_glass"]
+    ask(slack, "eng-admins", break_glass=["yes"])
+    request = eventually(lambda: bot.service.lifecycle.requests.of_requester(CAROL, ("active",)))[0]
+    assert request.route == "break_glass" and request.decided_by == CAROL
+    assert okta.ids["carol@acme.com"] in okta.members(okta.ids["eng-admins"])
+    eventually(lambda: "Break-glass" in texts(slack.dm(DAVE)))
+    assert not asked(slack, ALICE)
+    forge_click(slack, CAROL, "review", request.id)
+    eventually(lambda: "Someone other than" in ephemeral_answers(slack, CAROL))
+    slack.click(DAVE, "review")
+    eventually(lambda: bot.request(request.id).reviewed_by == DAVE)
+    eventually(lambda: "Reviewed by <@U0DAVE>" in texts(slack.dm(DAVE)))
+    actions = [e.action for e in bot.service.lifecycle.audit.events(request.id)]
+    assert "break_glass" in actions and "reviewed" in actions
+
+
+def test_a_separation_of_duties_conflict_is_refused(make_bot, slack, okta):
+    """Given prod-readers and eng-admins must not be held together, then Carol (a prod reader)
+    cannot ask for eng-admins; Dave (not a reader) can."""
+    make_bot(rules="""  conflicts:
+    - name: deploy-and-read
+      entitlements: ["okta:eng-*", "okta:prod-readers"]
+""").start()
+    ask(slack, "eng-admins")
+    assert "separation of duties: deploy-and-read" in slack.view_errors(CAROL)["access"]
+    ask(slack, "eng-admins", user=DAVE)
+    eventually(lambda: asked(slack, ALICE))
+
+
+def test_a_conflict_may_instead_need_an_extra_approval(make_bot, slack, okta):
+    """Given the conflict allowed with an extra step for Dave, then after Alice approves Dave is
+    asked, warned of the conflict, and only his approval grants it."""
+    bot = make_bot(rules="""  conflicts:
+    - name: deploy-and-read
+      entitlements: ["okta:eng-*", "okta:prod-readers"]
+      action: approve
+      approvers: [U0DAVE]
+""").start()
+    ask(slack, "eng-admins")
+    eventually(lambda: asked(slack, ALICE))
+    request = pending(bot)
+    assert request.conflict == "deploy-and-read"
+    assert "separation of duties" in texts(slack.dm(ALICE))
+    slack.click(ALICE, "approve")
+    eventually(lambda: asked(slack, DAVE))
+    assert bot.request(request.id).state == "pending"
+    slack.click(DAVE, "approve")
+    eventually(lambda: bot.request(request.id).state == "active")
