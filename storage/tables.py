@@ -192,3 +192,20 @@ class SeenEventRow(SQLModel, table=True):
     __tablename__ = "seen_event"
     event_id: str = Field(primary_key=True, max_length=64)
     seen_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+class RelayCursorRow(SQLModel, table=True):
+    """How far a relay of the audit log (e.g. to the Slack audit channel) has got, and which
+    process is relaying now.
+
+    `position` is the last audit seq handled (posted, or passed over as a gap that never
+    filled).  Only the `holder` of an unexpired lease (`lease_until`) posts; the lease is taken
+    and renewed with compare-and-set UPDATEs, so of several replicas one relays at a time, and
+    the lease of one that crashed simply runs out.
+    """
+
+    __tablename__ = "relay_cursor"
+    name: str = Field(primary_key=True, max_length=64)
+    position: int = 0
+    holder: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = _when()
