@@ -18,8 +18,8 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.domain.policy import Policy, parse_duration
-from bot.domain.rules import (ApprovalStep, AutoApproval, Conflict, EntitlementPattern, Rule,
-                              RuleBook)
+from bot.domain.rules import (BUNDLE, ApprovalStep, AutoApproval, Bundle, Conflict, EntitlementPattern,
+                              Rule, RuleBook)
 from connectors.okta.client import okta_base_url
 
 
@@ -289,6 +289,27 @@ class ConflictConfig(_Strict):
         return Conflict(self.name, first, second, self.action, tuple(self.approvers or ()))
 
 
+class BundleConfig(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="what requesters search for")
+    description: str = Field(default="", max_length=500, description="shown to approvers")
+    items: Annotated[list[str], Field(min_length=2, max_length=20)] = Field(
+        description="`connector:name` of each entitlement (its name as the request form shows it, "
+                    "or its resource's name), e.g. `okta:eng-admins`")
+
+    @field_validator("items")
+    @classmethod
+    def _references(cls, items: list[str]) -> list[str]:
+        for text in items:
+            EntitlementPattern.parse(text)
+        if len(set(items)) != len(items):
+            raise ValueError("an item is listed twice")
+        return items
+
+    def build(self) -> Bundle:
+        return Bundle(self.name, tuple((p.connector, p.name) for p in map(EntitlementPattern.parse, self.items)),
+                      self.description)
+
+
 class PolicyConfig(_RuleSettings):
     durations: list[Duration] = Field(min_length=1, description="the durations a requester may pick")
     max_duration: Duration = Field(description="the longest access anyone may get; longer choices are not offered")
@@ -304,6 +325,8 @@ class PolicyConfig(_RuleSettings):
                                     "tried in order; the first that matches a request governs it")
     conflicts: list[ConflictConfig] = Field(default=[], description="separation of duties: pairs "
                                             "of entitlements that must not be held together")
+    bundles: list[BundleConfig] = Field(default=[], description="sets of entitlements requested and "
+                                        "granted together; rules match them with `type: bundle`")
 
     @model_validator(mode="after")
     def _something_offered(self) -> "PolicyConfig":
@@ -319,7 +342,8 @@ class PolicyConfig(_RuleSettings):
 
     def to_rulebook(self) -> RuleBook:
         return RuleBook(self._rule("default", self), tuple(self._rule(r.name, r) for r in self.rules),
-                        tuple(c.build() for c in self.conflicts), self.max_requests_per_hour)
+                        tuple(c.build() for c in self.conflicts), self.max_requests_per_hour,
+                        tuple(b.build() for b in self.bundles))
 
     def _rule(self, name: str, settings: _RuleSettings) -> Rule:
         def inherited(key: str):
@@ -370,7 +394,18 @@ class Config(_Strict):
         for key in connectors:
             if not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", key):
                 raise ValueError(f"connector id {key!r} must be lower-case letters, digits, - or _")
+            if key == BUNDLE:
+                raise ValueError(f"connector id {key!r} is reserved for bundles")
         return connectors
+
+    @model_validator(mode="after")
+    def _bundles_name_connectors(self) -> "Config":
+        for bundle in self.policy.bundles:
+            for item in bundle.items:
+                if (connector := item.partition(":")[0]) not in self.connectors:
+                    raise ValueError(f"policy.bundles {bundle.name!r}: no connector {connector!r} "
+                                     f"for item {item!r}")
+        return self
 
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -8,12 +8,13 @@ leaves a request that the next worker (after a restart, or on another replica) p
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import secrets
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bot import metrics
@@ -22,8 +23,8 @@ from bot.domain.errors import (AlreadyDecidedError, InvalidRequestError, NotAllo
                                NotAnApproverError, NotRequesterError, RequestNotFoundError,
                                SelfApprovalError, TaskAlreadyDoneError)
 from bot.domain.policy import describe_duration
-from bot.domain.request import AccessRequest, IllegalTransition, State, Step, advance
-from bot.domain.rules import ApprovalStep, Rule, RuleBook, Target, steps_for
+from bot.domain.request import AccessRequest, BundleItem, IllegalTransition, State, Step, advance
+from bot.domain.rules import BUNDLE, ApprovalStep, Rule, RuleBook, Target, steps_for
 from bot.ports import Clock, Notifier, Person
 from connectors.base import (Connector, ConnectorError, GrantOutcome, NotFoundError, Prior,
                              TransientError)
@@ -89,7 +90,7 @@ class Lifecycle:
         else:
             row.state, row.decided_at, row.attention_at = State.APPROVED.value, now, None
             row.decided_by = requester.id if row.route == "break_glass" else "latchkey"
-            also = self._approved_at_once(to_domain(row), rule)
+            also = self._approved_at_once(to_domain(row), rule) + self._items_of(row)
         try:
             # The audit events and the messages go in the request's own transaction.
             self.requests.add(row, also=[submitted, *also])
@@ -120,11 +121,8 @@ class Lifecycle:
         if self.requests.count_since(requester.id, hour_ago) >= cap:
             raise InvalidRequestError({"access": f"You have made {cap} requests in the last hour. "
                                                  "Please wait a while before asking again."})
-        entitlement = self.catalog.entitlement(connector_id, entitlement_id)
-        if entitlement is None or not entitlement.requestable:
-            raise InvalidRequestError({"access": "That is not something you can request. Pick an item from the list."})
-        rule = self.rules.rule_for(Target(connector_id, entitlement.resource_type,
-                                          entitlement.resource_name or entitlement.name))
+        target, entitlements = self._asked_for(connector_id, entitlement_id)
+        rule = self.rules.rule_for(target)
         problems = {field: problem for field, problem in (
             ("duration", rule.policy.duration_problem(duration)),
             ("justification", rule.justification_problem(justification)),
@@ -132,39 +130,72 @@ class Lifecycle:
             ("break_glass", None if rule.break_glass or not break_glass
              else "Break-glass is not allowed for this access: ask for approval instead."),
         ) if problem}
-        now, account = self.clock.now(), self.catalog.account_by_email(connector_id, requester.email or "")
-        row = RequestRow(
-            id=secrets.token_hex(6), requester=requester.id, requester_email=requester.email or "",
-            account_id=account.id if account else "", connector_id=connector_id,
-            entitlement_id=entitlement.id, entitlement_name=entitlement.name,
-            duration_seconds=int(duration.total_seconds()) if duration else 0,
-            justification=justification, state=State.PENDING.value, created_at=now,
-            attention_at=rule.policy.first_attention(now), rule=rule.name, ticket=ticket or None,
-            manual=not (entitlement.provisionable and self.provisioning.get(connector_id, False)))
-        conflict = self._conflict_with_held(requester, connector_id, entitlement)
+        accounts = [self.catalog.account_by_email(e.connector_id, requester.email or "") for e in entitlements]
+        row = self._new_row(requester, target, entitlements, accounts, duration, justification, rule)
+        row.ticket = ticket or None
+        conflict = self._conflict_with_held(requester, [(e.connector_id, e.resource_name or e.name)
+                                                        for e in entitlements])
         row.conflict = conflict.name if conflict else None
         row.route = ("break_glass" if break_glass else
                      "auto" if not conflict and self._auto_approves(requester, rule) else "people")
         if conflict and row.route == "break_glass":
             problems["break_glass"] = f"Break-glass cannot be used here: {self._conflict_text(conflict)}"
-        if access_problem := self._access_problem(requester, entitlement, account, to_domain(row), conflict):
+        if access_problem := self._access_problem(requester, entitlements, accounts, to_domain(row), conflict):
             problems["access"] = access_problem
         if problems:
             raise InvalidRequestError(problems)
         return row, rule
 
-    def _access_problem(self, requester: Person, entitlement, account, request: AccessRequest,
+    def _asked_for(self, connector_id: str, entitlement_id: str):
+        """What a request names: its target for the rules, and the entitlements it would grant."""
+        if connector_id == BUNDLE:
+            bundle = self.rules.bundle(entitlement_id)
+            if bundle is None:
+                raise InvalidRequestError({"access": "There is no such bundle. Pick an item from the list."})
+            entitlements = [self.catalog.entitlement_named(cid, name) for cid, name in bundle.items]
+            if missing := [f"{cid}:{name}" for (cid, name), e in zip(bundle.items, entitlements) if e is None]:
+                raise InvalidRequestError({"access": f"The bundle {bundle.name} includes {', '.join(missing)}, "
+                                                     "which Latchkey cannot find. Ask an admin to fix the bundle."})
+            return bundle.target, entitlements
+        entitlement = self.catalog.entitlement(connector_id, entitlement_id)
+        if entitlement is None or not entitlement.requestable:
+            raise InvalidRequestError({"access": "That is not something you can request. Pick an item from the list."})
+        return Target(connector_id, entitlement.resource_type, entitlement.resource_name or entitlement.name), [entitlement]
+
+    def _new_row(self, requester: Person, target: Target, entitlements, accounts, duration,
+                 justification: str, rule: Rule) -> RequestRow:
+        now, first, account = self.clock.now(), entitlements[0], accounts[0]
+        row = RequestRow(
+            id=secrets.token_hex(6), requester=requester.id, requester_email=requester.email or "",
+            account_id=account.id if account else "", connector_id=first.connector_id,
+            entitlement_id=first.id, entitlement_name=first.name,
+            duration_seconds=int(duration.total_seconds()) if duration else 0,
+            justification=justification, state=State.PENDING.value, created_at=now,
+            attention_at=rule.policy.first_attention(now), rule=rule.name,
+            manual=not self._automatic(first))
+        if target.connector_id == BUNDLE:
+            row.connector_id, row.entitlement_id, row.entitlement_name = BUNDLE, target.resource_name, target.resource_name
+            row.account_id, row.manual = "", False
+            row.items = json.dumps([dict(connector_id=e.connector_id, entitlement_id=e.id, name=e.name,
+                                         account_id=a.id if a else "", manual=not self._automatic(e))
+                                    for e, a in zip(entitlements, accounts)])
+        return row
+
+    def _automatic(self, entitlement) -> bool:
+        return entitlement.provisionable and self.provisioning.get(entitlement.connector_id, False)
+
+    def _access_problem(self, requester: Person, entitlements, accounts, request: AccessRequest,
                         conflict) -> str | None:
-        connector_id = request.connector_id
-        if not account or not account.active:
-            email = requester.email or "your Slack profile (it shows no email)"
-            return f"There is no active {connector_id} account for {email}."
-        if self.catalog.holds(connector_id, entitlement.id, request.account_id):
-            return f"You already have {entitlement.name}."
-        if (existing := self.requests.open_for(requester.id, connector_id, entitlement.id)):
+        for entitlement, account in zip(entitlements, accounts):
+            if not account or not account.active:
+                email = requester.email or "your Slack profile (it shows no email)"
+                return f"There is no active {entitlement.connector_id} account for {email}."
+        if all(self.catalog.holds(e.connector_id, e.id, a.id) for e, a in zip(entitlements, accounts)):
+            return f"You already have {'everything in ' if request.is_bundle else ''}{request.entitlement_name}."
+        if (existing := self.requests.open_for(requester.id, request.connector_id, request.entitlement_id)):
             if existing.state == State.ACTIVE:
-                return f"You already have {entitlement.name} through request {existing.id}."
-            return f"You already have a request for {entitlement.name} waiting ({existing.id})."
+                return f"You already have {request.entitlement_name} through request {existing.id}."
+            return f"You already have a request for {request.entitlement_name} waiting ({existing.id})."
         if conflict and conflict.action == "refuse":
             return self._conflict_text(conflict)
         if request.route == "people":
@@ -172,9 +203,8 @@ class Lifecycle:
         return None
 
     def _missing_approvers(self, request: AccessRequest) -> str | None:
-        rule = self.rules.named(request.rule)
-        for number, step in enumerate(steps_for(rule, self._conflict(request)), start=1):
-            people = self._people(step.approvers, request) or self._fallback(request)
+        for number, step in enumerate(self._steps(request), start=1):
+            people = self._people_of(step, request) or self._fallback(request)
             if len(people) < step.approvals:
                 if not people:
                     return "Nobody but you can approve this, and nobody approves their own request."
@@ -195,16 +225,20 @@ class Lifecycle:
         return auto.max_uses is None or self.requests.count_routed(
             requester.id, rule.name, "auto", self.clock.now() - auto.period) < auto.max_uses
 
-    def _conflict_with_held(self, requester: Person, connector_id: str, entitlement):
-        """The first separation-of-duties rule this request would break, if any."""
+    def _conflict_with_held(self, requester: Person, wanted: list[tuple[str, str]]):
+        """The first separation-of-duties rule this request would break, if any: against what
+        the requester holds, and between the items of a bundle."""
         if not self.rules.conflicts:
             return None
         held = set(self.catalog.held_by_email(requester.email or ""))
         for row in self.requests.of_requester(requester.id, ("approved", "provisioning", "active")):
             if (other := self.catalog.entitlement(row.connector_id, row.entitlement_id)) is not None:
                 held.add((row.connector_id, other.resource_name or other.name))
-        wanted = (connector_id, entitlement.resource_name or entitlement.name)
-        return next(iter(self.rules.conflicts_for(wanted, held)), None)
+        for item in wanted:
+            others = held | (set(wanted) - {item})
+            if conflicts := self.rules.conflicts_for(item, others):
+                return conflicts[0]
+        return None
 
     @staticmethod
     def _conflict_text(conflict) -> str:
@@ -233,7 +267,7 @@ class Lifecycle:
                         self._message(request_id, "next_step", approver=approver, approvers=next_approvers)]
             return [self.audit.event(now, approver, "approved", request_id,
                                      approvers=row.decided_by.split(",")),
-                    self._message(request_id, "request_approved")]
+                    self._message(request_id, "request_approved"), *self._items_of(row)]
 
         outcome, row = self.requests.approve(request_id, approver, request.step, step.approvals,
                                              last, now, also=recorded)
@@ -370,6 +404,8 @@ class Lifecycle:
         if not self._claim(request_id, State.APPROVED, Step.CLAIM, State.PROVISIONING):
             return None
         request = self._get(request_id)
+        if request.is_bundle:
+            return self._settle_bundle(request_id)  # its items are granted as requests of their own
         if request.manual:
             return request  # the owners were given the task with the claim
         connector = self.connectors[request.connector_id]
@@ -387,13 +423,28 @@ class Lifecycle:
                     log.info("request %s: %s was already in place", request_id, request.entitlement_id)
         except ConnectorError as exc:
             return self._grant_failed(request, exc)
-        now = self.clock.now()
-        request = self._move(request_id, Step.ACTIVATE, "latchkey", granted_at=now,
-                             expires_at=now + request.duration, lease_until=None, last_error=None,
-                             attention_at=self._policy(request).warning_at(now, now + request.duration),
-                             audit={"preexisting": request.preexisting}, tell="access_granted")
+        request = self._move(request_id, Step.ACTIVATE, "latchkey", **self._activation(request),
+                             lease_until=None, last_error=None, audit={"preexisting": request.preexisting},
+                             tell=None if request.bundle else "access_granted")
         metrics.access_granted(request)
-        self.wake(request.expires_at)
+        return self._after_item_moved(request)
+
+    def _activation(self, request: AccessRequest) -> dict:
+        """Granted now, until when.  An item of a bundle has no expiry of its own until the
+        whole bundle is active: it then ends with the bundle."""
+        now = self.clock.now()
+        if request.bundle:
+            return dict(granted_at=now, expires_at=None, attention_at=None)
+        expires_at = now + request.duration
+        return dict(granted_at=now, expires_at=expires_at,
+                    attention_at=self._policy(request).warning_at(now, expires_at))
+
+    def _after_item_moved(self, request: AccessRequest) -> AccessRequest:
+        """Tell the scheduler of a new expiry; let the request's bundle move on, if it has one."""
+        if request.state is State.ACTIVE and request.expires_at:
+            self.wake(request.expires_at)
+        if request.bundle:
+            self._settle_bundle(request.bundle)
         return request
 
     def _grant_failed(self, request: AccessRequest, exc: ConnectorError) -> AccessRequest:
@@ -414,8 +465,9 @@ class Lifecycle:
             except ConnectorError as cleanup:
                 log.warning("request %s: could not make sure the failed grant left nothing "
                             "behind (%s); the read-back will look again", request.id, cleanup)
-        return self._move(request.id, Step.FAIL, "latchkey", attempts=attempts, lease_until=None,
-                          last_error=str(exc), audit={"error": str(exc)}, tell="provisioning_failed")
+        return self._after_item_moved(self._move(
+            request.id, Step.FAIL, "latchkey", attempts=attempts, lease_until=None, last_error=str(exc),
+            audit={"error": str(exc)}, tell=None if request.bundle else "provisioning_failed"))
 
     def end_early(self, request_id: str, person: str) -> AccessRequest | None:
         """The requester gives the access back before its time is up."""
@@ -442,7 +494,7 @@ class Lifecycle:
     def of_requester(self, person: str) -> list[AccessRequest]:
         """The person's own requests that are still waiting or live, oldest first."""
         return [to_domain(row) for row in self.requests.of_requester(
-            person, ("pending", "approved", "provisioning", "active", "revoking"))]
+            person, ("pending", "approved", "provisioning", "active", "revoking")) if not row.bundle]
 
     def waiting_on(self, person: str) -> list[AccessRequest]:
         """Pending requests this person may approve and has not approved yet."""
@@ -454,11 +506,13 @@ class Lifecycle:
         """Take back expired access.  Never gives up: a failure is retried with backoff."""
         now = self.clock.now()
         request = self._get(request_id)
-        if request.state == State.ACTIVE and request.expires_at > now:
+        if request.state == State.ACTIVE and (request.expires_at is None or request.expires_at > now):
             return None
         if not self._claim(request_id, State.ACTIVE, Step.EXPIRE, State.REVOKING):
             return None
         request = self._get(request_id)
+        if request.is_bundle:
+            return self._settle_bundle(request_id)  # its items are taken back on their own
         if request.manual:
             return request  # the owners were given the take-back task with the claim
         if not request.preexisting:  # access the requester held before stays in place
@@ -468,9 +522,10 @@ class Lifecycle:
                 return self._revoke_failed(request, exc)
         request = self._move(request_id, Step.FINISH, "latchkey", revoked_at=self.clock.now(),
                              lease_until=None, last_error=None,
-                             audit={"left_in_place": bool(request.preexisting)}, tell="access_revoked")
+                             audit={"left_in_place": bool(request.preexisting)},
+                             tell=None if request.bundle else "access_revoked")
         metrics.access_revoked(request)
-        return request
+        return self._after_item_moved(request)
 
     def _take_back(self, request: AccessRequest) -> None:
         """Revoke through the connector, then read the target back: revoked must mean gone."""
@@ -538,15 +593,57 @@ class Lifecycle:
         if not request.manual or request.state not in (State.PROVISIONING, State.REVOKING):
             raise TaskAlreadyDoneError(request)
         now = self.clock.now()
+        quiet = bool(request.bundle)  # the bundle tells the requester, once, for all its items
         if request.state is State.PROVISIONING:
-            request = self._move(request_id, Step.ACTIVATE, person, granted_at=now,
-                                 expires_at=now + request.duration, lease_until=None,
-                                 attention_at=self._policy(request).warning_at(now, now + request.duration),
-                                 tell="access_granted")
-            self.wake(request.expires_at)
-            return request
-        return self._move(request_id, Step.FINISH, person, revoked_at=now, lease_until=None,
-                          tell="access_revoked")
+            return self._after_item_moved(self._move(
+                request_id, Step.ACTIVATE, person, **self._activation(request), lease_until=None,
+                tell=None if quiet else "access_granted"))
+        return self._after_item_moved(self._move(request_id, Step.FINISH, person, revoked_at=now,
+                                                 lease_until=None, tell=None if quiet else "access_revoked"))
+
+    # -- bundles ---------------------------------------------------------------------------
+    def _items_of(self, row: RequestRow) -> list[RequestRow]:
+        """The item requests an approved bundle becomes, written with its approval."""
+        return [RequestRow(
+            id=secrets.token_hex(6), requester=row.requester, requester_email=row.requester_email,
+            account_id=item.account_id, connector_id=item.connector_id,
+            entitlement_id=item.entitlement_id, entitlement_name=item.name,
+            duration_seconds=row.duration_seconds, justification=row.justification,
+            state=State.APPROVED.value, created_at=row.created_at, decided_by=row.decided_by,
+            decided_at=row.decided_at, rule=row.rule, route=row.route, ticket=row.ticket,
+            manual=item.manual, bundle=row.id) for item in to_domain(row).items]
+
+    def _settle_bundle(self, bundle_id: str) -> AccessRequest:
+        """Move a bundle on as far as its items allow: active once all are, failed as soon as
+        one failed, revoked once all are gone; and end any item still live after it ended."""
+        bundle, now = self._get(bundle_id), self.clock.now()
+        items = [to_domain(row) for row in self.requests.children(bundle_id)]
+        states = {item.state for item in items}
+        try:
+            if bundle.state is State.PROVISIONING and State.FAILED in states:
+                failed = next(item for item in items if item.state is State.FAILED)
+                error = f"{failed.entitlement_name}: {failed.last_error}"
+                bundle = self._move(bundle_id, Step.FAIL, "latchkey", lease_until=None, last_error=error,
+                                    audit={"error": error}, tell="provisioning_failed")
+            elif bundle.state is State.PROVISIONING and states == {State.ACTIVE}:
+                expires_at = now + bundle.duration
+                if self.requests.activate_bundle(bundle_id, dict(
+                        granted_at=now, expires_at=expires_at, lease_until=None, last_error=None,
+                        attention_at=self._policy(bundle).warning_at(now, expires_at)), also=[
+                        self.audit.event(now, "latchkey", Step.ACTIVATE.value, bundle_id),
+                        self._message(bundle_id, "access_granted")]):
+                    self.notifier.wake()
+                    self.wake(expires_at)
+                return self._get(bundle_id)
+            if bundle.state in (State.FAILED, State.REVOKING, State.REVOKED) and \
+                    self.requests.end_children(bundle_id, now):
+                self.wake(now)  # the bundle has ended: so do its items, now
+            if bundle.state is State.REVOKING and states <= {State.REVOKED, State.FAILED}:
+                bundle = self._move(bundle_id, Step.FINISH, "latchkey", revoked_at=now,
+                                    lease_until=None, tell="access_revoked")
+        except AlreadyDecidedError as raced:  # another worker settled it first
+            return raced.request
+        return bundle
 
     # -- chasing ---------------------------------------------------------------------------
     def chase(self, request_id: str) -> AccessRequest | None:
@@ -675,18 +772,29 @@ class Lifecycle:
         return len(self._steps(request))
 
     def _steps(self, request: AccessRequest) -> tuple[ApprovalStep, ...]:
-        return steps_for(self.rules.named(request.rule), self._conflict(request))
+        """The rule's steps.  For a bundle, a step left to "the owners" becomes one step per
+        system in it: each system's owners agree to their part."""
+        steps = steps_for(self.rules.named(request.rule), self._conflict(request))
+        if not request.is_bundle:
+            return steps
+        systems = sorted({item.connector_id for item in request.items})
+        return tuple(expanded for step in steps for expanded in (
+            [replace(step, connector=system) for system in systems] if not step.approvers else [step]))
 
     def _step_people(self, request: AccessRequest, step: int) -> list[str]:
         steps = self._steps(request)
-        return self._people(steps[min(step, len(steps) - 1)].approvers, request)
+        return self._people_of(steps[min(step, len(steps) - 1)], request)
+
+    def _people_of(self, step: ApprovalStep, request: AccessRequest) -> list[str]:
+        return self._people(step.approvers, request, step.connector)
 
     def _conflict(self, request: AccessRequest):
         return next((c for c in self.rules.conflicts if c.name == request.conflict), None)
 
-    def _people(self, entries, request: AccessRequest) -> list[str]:
+    def _people(self, entries, request: AccessRequest, connector_id: str | None = None) -> list[str]:
         """Person ids named by `entries` (the connector's owners if none), never the requester."""
-        return [p for p in self.approvers.resolve(entries, request.connector_id) if p != request.requester]
+        people = self.approvers.resolve(entries, connector_id or request.connector_id)
+        return [p for p in people if p != request.requester]
 
     def _fallback(self, request: AccessRequest) -> list[str]:
         fallback = self.rules.named(request.rule).fallback
@@ -709,4 +817,5 @@ def to_domain(row: RequestRow) -> AccessRequest:
         manual=row.manual, prior_detail=row.prior_detail, attempts=row.attempts,
         last_error=row.last_error, attention_at=row.attention_at, reminders=row.reminders,
         rule=row.rule, step=row.step, conflict=row.conflict, ticket=row.ticket, route=row.route,
-        reviewed_by=row.reviewed_by, extends=row.extends)
+        reviewed_by=row.reviewed_by, extends=row.extends, bundle=row.bundle,
+        items=tuple(BundleItem(**item) for item in json.loads(row.items)) if row.items else ())

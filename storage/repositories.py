@@ -141,6 +141,10 @@ class Requests(_Repository):
             moved = session.execute(update(RequestRow).where(
                 RequestRow.id == original_id, RequestRow.state == "active",
                 RequestRow.expires_at == seen_expiry).values(**changes)).rowcount
+            if moved:  # the items of an extended bundle keep ending with it
+                session.execute(update(RequestRow).where(
+                    RequestRow.bundle == original_id, RequestRow.state == "active").values(
+                        expires_at=changes["expires_at"]))
             closed = moved and session.execute(update(RequestRow).where(
                 RequestRow.id == extension_id, RequestRow.state == "approved").values(
                     state="extended", lease_until=None)).rowcount
@@ -150,6 +154,37 @@ class Requests(_Repository):
             session.add_all(also)
             session.commit()
             return True
+
+    def children(self, bundle_id: str) -> list[RequestRow]:
+        """The item requests of a bundle."""
+        with self._reading() as session:
+            return list(session.execute(select(RequestRow).where(RequestRow.bundle == bundle_id)
+                                        .order_by(RequestRow.entitlement_name)).scalars())
+
+    def activate_bundle(self, bundle_id: str, changes: dict, also: Iterable = ()) -> bool:
+        """Make a bundle active once all its items are, and have every item end when it ends."""
+        with self._session() as session:
+            if not session.execute(update(RequestRow).where(
+                    RequestRow.id == bundle_id, RequestRow.state == "provisioning").values(
+                        state="active", **changes)).rowcount:
+                session.rollback()
+                return False
+            session.execute(update(RequestRow).where(
+                RequestRow.bundle == bundle_id, RequestRow.state == "active").values(
+                    expires_at=changes["expires_at"], attention_at=None))
+            session.add_all(also)
+            session.commit()
+            return True
+
+    def end_children(self, bundle_id: str, now: datetime) -> int:
+        """Bring forward the expiry of a bundle's live items: the bundle has ended."""
+        with self._session() as session:
+            ended = session.execute(update(RequestRow).where(
+                RequestRow.bundle == bundle_id, RequestRow.state == "active",
+                or_(RequestRow.expires_at.is_(None), RequestRow.expires_at > now)).values(
+                    expires_at=now, attention_at=None)).rowcount
+            session.commit()
+            return ended
 
     def count_routed(self, requester: str, rule: str, route: str, since: datetime) -> int:
         """How often `rule` approved this person's requests by `route` (e.g. auto) lately."""
@@ -358,6 +393,18 @@ class Catalog(_Repository):
             return session.execute(select(AccountRow).where(
                 AccountRow.connector_id == connector_id, AccountRow.email == email.lower()
             ).limit(1)).scalars().first()
+
+    def entitlement_named(self, connector_id: str, name: str) -> EntitlementRow | None:
+        """The requestable entitlement called `name`, or the only one of a resource so named."""
+        with self._reading() as session:
+            requestable = select(EntitlementRow).where(EntitlementRow.connector_id == connector_id,
+                                                       EntitlementRow.requestable.is_(True))
+            found = session.execute(requestable.where(EntitlementRow.name == name).limit(1)).scalars().first()
+            if found is None:
+                of_resource = session.execute(requestable.where(
+                    EntitlementRow.resource_name == name).limit(2)).scalars().all()
+                found = of_resource[0] if len(of_resource) == 1 else None
+            return found
 
     def held_by_email(self, email: str) -> list[tuple[str, str]]:
         """(connector id, resource name) of everything the accounts with this email hold."""

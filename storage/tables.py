@@ -80,6 +80,10 @@ class RequestRow(SQLModel, table=True):
     route: str = Field(default="people", max_length=16)
     reviewed_by: str | None = Field(default=None, max_length=64)
     extends: str | None = Field(default=None, max_length=32)  # the active request it extends
+    # A bundle is a request of its own (connector "bundle") whose `items` (JSON) become one
+    # child request each on approval; children name their bundle in `bundle`.
+    bundle: str | None = Field(default=None, max_length=32, index=True)
+    items: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class ApprovalRow(SQLModel, table=True):

@@ -109,3 +109,20 @@ class AccessRequest:
     route: str = "people"  # "people", "auto" (approved by the rule) or "break_glass"
     reviewed_by: str | None = None  # who reviewed a break-glass use
     extends: str | None = None  # for an extension: the request whose access it extends
+    bundle: str | None = None  # for an item of a bundle: the bundle's request
+    items: tuple["BundleItem", ...] = ()  # for a bundle: what it grants
+
+    @property
+    def is_bundle(self) -> bool:
+        return bool(self.items)
+
+
+@dataclass(frozen=True)
+class BundleItem:
+    """One entitlement of a requested bundle, resolved when the request was made."""
+
+    connector_id: str
+    entitlement_id: str
+    name: str
+    account_id: str
+    manual: bool = False

@@ -23,6 +23,7 @@ class ApprovalStep:
 
     approvers: tuple[str, ...] = ()  # person ids, emails, or Slack user groups (@handle / S…)
     approvals: int = 1  # distinct people of this step who must approve
+    connector: str | None = None  # whose owners approve when nobody is named (default: the request's)
 
 
 @dataclass(frozen=True)
@@ -123,12 +124,36 @@ class Conflict:
         return ApprovalStep(self.approvers, 1)
 
 
+BUNDLE = "bundle"  # the connector id and resource type under which bundles are requested
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """Several entitlements requested, approved, granted and taken back together."""
+
+    name: str
+    items: tuple[tuple[str, str], ...]  # (connector id, entitlement or resource name)
+    description: str = ""
+
+    @property
+    def target(self) -> Target:
+        return Target(BUNDLE, BUNDLE, self.name)
+
+
 @dataclass(frozen=True)
 class RuleBook:
     default: Rule
     rules: tuple[Rule, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
     max_requests_per_hour: int = 20  # per requester; stops floods of DMs to approvers
+    bundles: tuple[Bundle, ...] = ()
+
+    def bundle(self, name: str) -> Bundle | None:
+        return next((bundle for bundle in self.bundles if bundle.name == name), None)
+
+    def bundles_matching(self, text: str) -> list[Bundle]:
+        text = text.strip().casefold()
+        return [bundle for bundle in self.bundles if text in bundle.name.casefold()]
 
     def rule_for(self, target: Target) -> Rule:
         return next((rule for rule in self.rules if rule.matches(target)), self.default)

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from bot.domain.policy import describe_duration, format_duration
 from bot.domain.request import AccessRequest
-from bot.domain.rules import RuleBook
+from bot.domain.rules import BUNDLE, Bundle, RuleBook
 from bot.slack import wording
 from bot.slack.text import clip
 
@@ -56,12 +56,16 @@ def parse_entitlement_value(value: str) -> tuple[str, str]:
 
 
 def option_groups(rows) -> list[dict]:
-    """Typeahead answer: at most 100 choices, grouped by application and kind (okta · group)."""
+    """Typeahead answer: at most 100 choices, grouped by application and kind (okta · group),
+    bundles first."""
     groups: dict[str, list[dict]] = {}
     for row in rows:
-        option = entitlement_option(row.connector_id, row.id, row.name)
+        if isinstance(row, Bundle):
+            option, label = entitlement_option(BUNDLE, row.name, row.name), "Bundles"
+        else:
+            option, label = entitlement_option(row.connector_id, row.id, row.name), f"{row.connector_id} · {row.resource_type}"
         if option and sum(map(len, groups.values())) < 100:
-            groups.setdefault(f"{row.connector_id} · {row.resource_type}", []).append(option)
+            groups.setdefault(label, []).append(option)
     return [{"label": _plain(label), "options": options} for label, options in groups.items()]
 
 
@@ -150,6 +154,7 @@ def approver_message(request: AccessRequest, note: str | None = None, steps: int
     blocks = [
         {"type": "header", "text": _plain("Extension request" if request.extends else "Access request", 150)},
         _section(wording.ask_approver(request)),
+        *([_section(wording.bundle_items(request))] if request.is_bundle else []),
         _section(wording.reason(request)),
         *([_context(facts)] if (facts := wording.details(request, steps)) else []),
         _context(wording.request_footer(request)),

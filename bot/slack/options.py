@@ -15,4 +15,5 @@ def register(app: App, deps: Deps) -> None:
     def suggest_entitlements(ack, payload, body):
         typed = (payload.get("value") or "").strip()
         search = typed or blocks.modal_search(body.get("view") or {})
-        ack(option_groups=blocks.option_groups(deps.catalog.search(search[:200], limit=100)))
+        bundles = deps.lifecycle.rules.bundles_matching(search[:200])
+        ack(option_groups=blocks.option_groups(bundles + deps.catalog.search(search[:200], limit=100)))

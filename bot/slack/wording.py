@@ -16,8 +16,10 @@ HELP = (
     "• `/request-access eng-admins` opens it with a search already typed.\n"
     "• `/request-access list` shows your pending requests and the access you hold.\n"
     "• `/request-access help` shows this message.\n"
-    "The owners get a message with Approve / Deny; you get one when they decide, and access "
-    "is removed again when the time is up."
+    "The approvers get a message with Approve / Deny (some access needs several steps, a ticket, "
+    "or is approved at once); you get one when they decide. Before your access ends you can "
+    "*Extend* it or *End now*; bundles grant several items together. In an emergency, where "
+    "allowed, *break glass* grants at once and security reviews it afterwards."
 )
 
 
@@ -44,6 +46,11 @@ def details(request: AccessRequest, steps: int) -> str | None:
         facts.append(f":warning: Breaks separation of duties rule *{escape(request.conflict)}*: "
                      "approve only if that is intended")
     return " · ".join(facts) or None
+
+
+def bundle_items(request: AccessRequest) -> str:
+    return "*Includes:* " + clip(", ".join(f"{escape(i.name)} ({escape(i.connector_id)})"
+                                           for i in request.items), 2900)
 
 
 def reason(request: AccessRequest) -> str:
@@ -115,6 +122,9 @@ def partial_approval(approver: str, needed: int) -> str:
 
 
 def granted(request: AccessRequest) -> str:
+    if request.is_bundle:
+        names = ", ".join(escape(i.name) for i in request.items)
+        return f":unlock: You now have {item(request)} ({clip(names, 2000)}) until {when(request.expires_at)}."
     if request.manual:
         return (f":unlock: An owner has granted you {item(request)} by hand. It will be taken "
                 f"back {when(request.expires_at)}.")
