@@ -146,6 +146,14 @@ class Lifecycle:
             raise InvalidRequestError(problems)
         return row, rule
 
+    def rule_for(self, connector_id: str, entitlement_id: str) -> Rule | None:
+        """The rule a request for this item would be filed under; None if it cannot be asked for."""
+        try:
+            target, _ = self._asked_for(connector_id, entitlement_id)
+        except InvalidRequestError:
+            return None
+        return self.rules.rule_for(target)
+
     def _asked_for(self, connector_id: str, entitlement_id: str):
         """What a request names: its target for the rules, and the entitlements it would grant."""
         if connector_id == BUNDLE:
