@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     latchkey_config: Path = Field(default=Path("latchkey.yaml"), description="path of the YAML file")
     latchkey_sweep_seconds: float = Field(default=15.0, gt=0,
                                           description="how often the safety-net sweep runs")
+    latchkey_reload_seconds: float = Field(default=10.0, gt=0,
+                                           description="how often the config file is checked for changes")
     latchkey_log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     latchkey_log_format: Literal["text", "json"] = Field(
         default="text", description="`json`: one JSON object per line, with the Slack request id")
@@ -258,9 +260,12 @@ class MatchConfig(_Strict):
 
 
 class RuleConfig(_RuleSettings):
+    """A rule may set any of the policy's own keys above except `rules`, `conflicts`, `bundles` and
+    `max_requests_per_hour`; what it leaves unset it takes from the policy."""
+
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="shown in the audit log")
-    match: MatchConfig = Field(default_factory=MatchConfig, description="what the rule applies to; "
-                               "rules are tried in order and the first match wins")
+    match: MatchConfig = Field(default_factory=MatchConfig, description="what the rule applies to "
+                               "(empty: everything); rules are tried in order and the first match wins")
 
 
 class ConflictConfig(_Strict):
@@ -314,6 +319,13 @@ class PolicyConfig(_RuleSettings):
     durations: list[Duration] = Field(min_length=1, description="the durations a requester may pick")
     max_duration: Duration = Field(description="the longest access anyone may get; longer choices are not offered")
     approvals: int = Field(default=1, ge=1, le=10, description="distinct owners who must approve")
+    escalate_after: int = Field(default=2, ge=1, description="reminders before the fallback "
+                                "approvers are asked too")
+    justification_required: bool = Field(default=True, description="a request must say why")
+    break_glass: bool = Field(default=False, description="requesters may approve themselves in an "
+                              "emergency; the fallback approvers are told and review it")
+    extension_needs_approval: bool = Field(default=True, description="false: holders may extend "
+                                           "their access without asking again")
     max_requests_per_hour: int = Field(default=20, ge=1, description="requests one person may make per hour")
     remind_after: Duration | None = Field(default=timedelta(hours=4), description="first reminder to "
                                           "approvers of a pending request; later ones back off; null: none")
@@ -371,13 +383,13 @@ class PolicyConfig(_RuleSettings):
             resource_type=getattr(getattr(settings, "match", None), "type", None),
             resource=getattr(getattr(settings, "match", None), "resource", None),
             fallback=tuple(inherited("fallback") or ()),
-            escalate_after=inherited("escalate_after") or 2,
-            justification_required=True if justification is None else justification,
+            escalate_after=inherited("escalate_after"),
+            justification_required=justification,
             ticket_required=bool(ticket and ticket.required),
             ticket_pattern=ticket.pattern if ticket else None,
             auto_approve=auto.build() if auto else None,
-            break_glass=bool(inherited("break_glass")),
-            extension_needs_approval=inherited("extension_needs_approval") is not False)
+            break_glass=inherited("break_glass"),
+            extension_needs_approval=inherited("extension_needs_approval"))
 
 
 class Config(_Strict):
@@ -427,6 +439,7 @@ def _expand(node, path: str, env):
 
 
 def parse_config(text: str, source: str = "config", env=None) -> Config:
+    env = os.environ if env is None else env
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -434,11 +447,28 @@ def parse_config(text: str, source: str = "config", env=None) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping with `connectors` and `policy`")
     try:
-        return Config.model_validate(_expand(raw, "", os.environ if env is None else env))
+        return Config.model_validate(_expand(raw, "", env))
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     except ValidationError as exc:
-        raise ConfigError(f"{source}: " + "; ".join(_describe(e) for e in exc.errors())) from None
+        problems = "; ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"{source}: " + mask_env_values(problems, text, env)) from None
+
+
+_MASK_FROM = 4  # shorter values (a region, a number) are no secret, and masking them garbles text
+
+
+def mask_env_values(message: str, text: str, env) -> str:
+    """`message` with the value of every ${VAR} that `text` uses written back as `${VAR}`.
+
+    Validation messages may quote a value (`'…' is neither a Slack user id …`), and the value
+    may have come from a secret in the environment: the message goes to logs and the audit log.
+    """
+    values = {name: env[name] for name in set(_ENV_REF.findall(text))
+              if len(env.get(name) or "") >= _MASK_FROM}
+    for name, value in sorted(values.items(), key=lambda item: -len(item[1])):
+        message = message.replace(value, f"${{{name}}}")
+    return message
 
 
 def load_config(path: Path, env=None) -> Config:

@@ -37,7 +37,10 @@ def render() -> str:
              "Any string may use `${VAR}`, replaced by the environment variable `VAR` when the file "
              "is loaded. Durations are a whole number with `m`, `h` or `d` (`30m`, `4h`, `1d`).", ""]
     for title, model in sections():
-        parts += [f"#### {title}", "",
+        parts += [f"#### {title}", ""]
+        if (note := model.__dict__.get("__doc__")):  # the model's own docstring, not one inherited
+            parts += [" ".join(note.split()), ""]
+        parts += [
                   *_table(["key", "type", "default", "meaning"],
                           [[f"`{name}`", *_cells(field)] for name, field in _fields(model)]),
                   ""]
@@ -53,6 +56,8 @@ def sections() -> list[tuple[str, type[BaseModel]]]:
         for name, field in model.model_fields.items():
             nested = _models(field.annotation)
             for child in nested:
+                if any(child is seen for _, seen in found):
+                    continue  # documented once, under the first key that uses it
                 child_path = f"{path}.{name}" if path else name
                 child_path += _container_suffix(field.annotation)
                 title = f"`{child_path}`"
@@ -90,7 +95,7 @@ def generated_part(text: str) -> str:
 
 def _fields(model: type[BaseModel]):
     """A model's fields with a `type` discriminator first: it says which table applies."""
-    return sorted(model.model_fields.items(), key=lambda item: item[0] != "type")
+    return sorted(model.model_fields.items(), key=lambda item: not _is_literal(item[1].annotation))
 
 
 # -- cells -----------------------------------------------------------------------------------
@@ -111,7 +116,9 @@ def _default(field: FieldInfo) -> str:
     value = field.default_factory() if field.default is PydanticUndefined else field.default
     if value is None:
         return "(unset)"
-    return f"`{_yaml_value(value)}`"
+    if isinstance(value, BaseModel):
+        return "(empty)"
+    return f"`{_yaml_value(value)}`" if value != "" else '`""`'
 
 
 def _yaml_value(value) -> str:
@@ -146,9 +153,8 @@ def _bare_type_name(annotation) -> str:
         return _bare_type_name(args[0])
     if origin in (Union, types.UnionType):
         kept = [a for a in args if a is not type(None)]
-        models = _models(annotation)
-        if models and len(models) == len(kept):
-            return "one of: " + ", ".join(f"`type: {_literal_type(m)}`" for m in models)
+        if len(kept) > 1 and all(_models(a) == [a] for a in kept):
+            return "one of: " + ", ".join(f"`type: {_literal_type(m)}`" for m in kept)
         return " or ".join(_bare_type_name(a) for a in kept)
     if origin is Literal:
         return " or ".join(f"`{_yaml_value(a)}`" for a in args)

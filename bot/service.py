@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,10 +17,12 @@ from slack_bolt import App
 from sqlalchemy import Engine, text
 
 from bot.approvers import ApproverRouting
+from bot.audit_channel import AuditChannelRelay
 from bot.config import Config, Settings
 from bot.lifecycle import Lifecycle
 from bot.metrics import InstrumentedConnector, Metrics
 from bot.ports import Clock, SystemClock
+from bot.reload import ConfigWatcher
 from bot.scheduler import Scheduler
 from bot.slack.app import build_app, web_client
 from bot.slack.context import Deps
@@ -57,6 +60,22 @@ def _changed_keys(old: dict | None, new: dict) -> list[str]:
                if old_connectors.get(cid) != new_connectors.get(cid)]
     return changed + (["policy"] if old.get("policy") != new["policy"] else [])
 
+
+def _needs_restart(old: Config, new: Config) -> dict[str, str]:
+    """Connector id → what about it changed that only a restart applies (never a value)."""
+    found = {}
+    for cid in sorted(set(old.connectors) | set(new.connectors)):
+        before, after = old.connectors.get(cid), new.connectors.get(cid)
+        if before is None or after is None:
+            found[cid] = "added" if before is None else "removed"
+        elif before.type != after.type:
+            found[cid] = "type"
+        elif keys := [k for k in type(before).model_fields
+                      if k != "owners" and getattr(before, k) != getattr(after, k)]:
+            found[cid] = ", ".join(keys)
+    return found
+
+
 WORKERS = 8  # grants and revocations in flight at once (each mostly waits on the target's API)
 
 VERIFY_EVERY = timedelta(minutes=15)  # how often recent revocations are read back from the targets
@@ -82,6 +101,8 @@ class Service:
         requests = Requests(self.engine)
         self.notifier = SlackNotifier(client, Messages(self.engine), Outbox(self.engine), requests,
                                       self.clock, count_steps=lambda r: self.lifecycle.step_count(r))
+        # Always built: with no channel configured it does nothing, and a reload may set one.
+        self.audit_relay = AuditChannelRelay(self.engine, client, self.config.audit_channel, self.clock)
         self.lifecycle = Lifecycle(
             requests=requests, catalog=self.catalog, audit=AuditLog(self.engine),
             connectors=self.connectors,
@@ -99,6 +120,11 @@ class Service:
         self.slack_app = build_app(client, self.settings.slack_signing_secret.get_secret_value(),
                                    Deps(self.lifecycle, self.catalog, self.directory,
                                         SeenEvents(self.engine)))
+        self._config_lock = threading.Lock()
+        # The baseline is the file as it is now, i.e. (give or take a moment) what `config` was
+        # loaded from: only a later change is applied.
+        self.watcher = ConfigWatcher(self.settings.latchkey_config, self.apply_config,
+                                     self._config_rejected)
 
     def start(self, migrate: bool = True) -> None:
         if migrate:
@@ -106,6 +132,7 @@ class Service:
         record_config(self.lifecycle.audit, self.config, self.clock.now())
         self.scheduler.start()
         self.notifier.start()
+        self.audit_relay.start()
         for connector_id, connector_config in self.config.connectors.items():
             self.scheduler.every(f"sync:{connector_id}", connector_config.sync_interval,
                                  lambda cid=connector_id: self.sync(cid))
@@ -113,6 +140,49 @@ class Service:
         seen = SeenEvents(self.engine)  # Slack stops retrying an event after minutes; keep a day
         self.scheduler.every("forget-events", timedelta(hours=1),
                              lambda: seen.forget_before(self.clock.now() - timedelta(days=1)))
+        self.scheduler.every("reload-config", timedelta(seconds=self.settings.latchkey_reload_seconds),
+                             self.check_config)
+
+    # -- configuration reload ----------------------------------------------------------------
+
+    def check_config(self) -> bool:
+        """Apply the config file now if it changed (the scheduler does this every
+        LATCHKEY_RELOAD_SECONDS); True when a new config was applied."""
+        return self.watcher.check()
+
+    def apply_config(self, new: Config) -> None:
+        """Switch to a new, validated config without a restart, as far as that is possible.
+
+        The policy, each connector's owners and `audit_channel` change at once.  A connector
+        added, removed, or changed in anything but its owners (type, domain, token, provisioning,
+        intervals …) needs a restart: a warning says so and the running connector keeps its old
+        settings until then.  What is in force afterwards is audited by `record_config`.
+        """
+        with self._config_lock:
+            old = self.config
+            needs_restart = _needs_restart(old, new)
+            if needs_restart:
+                log.warning("config file %s: restart Latchkey to apply changes to connector(s) %s; "
+                            "until then they keep their current settings (policy and owners are "
+                            "applied now)", self.settings.latchkey_config,
+                            ", ".join(f"{cid} ({what})" for cid, what in needs_restart.items()))
+            connectors = {cid: c.model_copy(update={"owners": new.connectors[cid].owners})
+                          if cid in new.connectors else c for cid, c in old.connectors.items()}
+            effective = new.model_copy(update={"connectors": connectors})
+            rules = effective.policy.to_rulebook()
+            # Audited before it takes effect: if the audit log cannot be written, nothing changes
+            # and the watcher tries the same file again at its next check.
+            record_config(self.lifecycle.audit, effective, self.clock.now())
+            self.lifecycle.rules = rules  # requests keep their rule by name (RuleBook.named)
+            self.lifecycle.approvers.owners = {cid: list(c.owners) for cid, c in connectors.items()}
+            self.audit_relay.channel = effective.audit_channel
+            self.config = effective
+        log.info("applied the changed config file %s", self.settings.latchkey_config)
+
+    def _config_rejected(self, message: str) -> None:
+        """The changed file does not validate: keep the running config and say why."""
+        log.error("config file rejected, the running configuration stays in force: %s", message)
+        self.lifecycle.audit.append(self.clock.now(), "latchkey", "config_rejected", error=message)
 
     def sync(self, connector_id: str, progress: Progress | None = None, raise_errors: bool = False):
         """Refresh one connector's catalog, then report drift against the fresh snapshot."""
@@ -143,6 +213,7 @@ class Service:
         self.lifecycle.workers.shutdown(wait=True, cancel_futures=True)
         self.scheduler.shutdown()
         self.notifier.close()
+        self.audit_relay.stop()
         for connector in self.connectors.values():
             connector.close()
         self.engine.dispose()

@@ -74,6 +74,7 @@ def test_steps_run_in_order_and_a_deny_at_the_second_ends_it(make_bot, slack, ok
     assert bot.request(request.id).state == "pending"
 
     slack.click(DAVE, "deny")
+    eventually(lambda: slack.open_view(DAVE))
     slack.submit(DAVE, {"reason": "Not during the freeze"})
     eventually(lambda: bot.request(request.id).state == "denied")
     eventually(lambda: "Not during the freeze" in texts(slack.dm(CAROL)))
@@ -212,7 +213,7 @@ def test_members_of_an_okta_group_can_be_auto_approved(make_bot, slack, okta):
 def test_break_glass_grants_at_once_tells_the_fallback_and_is_reviewed(make_bot, slack, okta):
     """Given break-glass allowed for eng-*, then Carol's emergency request is granted without
     approval, Dave (fallback) is told at once and marks it reviewed; elsewhere it is refused."""
-    bot = make_bot(rules=rule("""
+    bot = make_bot(top="audit_channel: C0GENERAL", rules=rule("""
 - name: emergency
   match: {resource: "eng-*"}
   break_glass: true
@@ -225,6 +226,7 @@ def test_break_glass_grants_at_once_tells_the_fallback_and_is_reviewed(make_bot,
     assert request.route == "break_glass" and request.decided_by == CAROL
     assert okta.ids["carol@acme.com"] in okta.members(okta.ids["eng-admins"])
     eventually(lambda: "Break-glass" in texts(slack.dm(DAVE)))
+    eventually(lambda: "used break-glass for" in texts(slack.messages("C0GENERAL")))  # the audit channel
     assert not asked(slack, ALICE)
     forge_click(slack, CAROL, "review", request.id)
     eventually(lambda: "Someone other than" in ephemeral_answers(slack, CAROL))
