@@ -67,6 +67,7 @@ def _crash_at_a_commit(engine, crash_file: str) -> None:
     """
     plan_path, count_path, seen = Path(crash_file), Path(crash_file + ".count"), [0]
     dialect, changes_at_begin = engine.dialect, {}
+    counting = threading.Lock()  # workers, the outbox and the scheduler commit concurrently
     original_begin, original_commit = dialect.do_begin, dialect.do_commit
 
     def plan() -> tuple[str, int] | None:
@@ -84,12 +85,16 @@ def _crash_at_a_commit(engine, crash_file: str) -> None:
         before = changes_at_begin.get(id(dbapi_connection))
         wrote = before is None or dbapi_connection.total_changes != before
         armed = plan() if wrote else None
-        if armed:
+        if not armed:
+            original_commit(dbapi_connection)
+            return
+        # One commit at a time while armed, so that "the N-th commit" is well defined and the
+        # count file is written by one thread at a time.
+        with counting:
             seen[0] += 1
             if armed == ("before", seen[0]):
                 _die()
-        original_commit(dbapi_connection)
-        if armed:
+            original_commit(dbapi_connection)
             count_path.with_suffix(".tmp").write_text(str(seen[0]))  # for the test to calibrate
             os.replace(count_path.with_suffix(".tmp"), count_path)
             if armed == ("after", seen[0]):
