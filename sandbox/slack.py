@@ -7,7 +7,9 @@ signed requests to the bot on behalf of users.  It refuses what Slack refuses.
         client = WebClient(token=slack.bot_token, base_url=slack.url + "/api/")
         slack.bot_url = "http://127.0.0.1:8000/slack/events"
         slack.command("U1", "/request-access")       # the bot opens a modal
-        slack.submit("U1", {"resource": "okta-admins"})
+        slack.fill("U1", {"reason": "incident 42"})   # typed, not sent
+        slack.select("U1", "pick", "okta-admins")     # sent only if the input dispatches
+        slack.submit("U1")                            # what was entered (or pass values)
         slack.click("U2", "approve")                  # the approver's DM button
 
 Routes: `{url}/api/<method>` (Web API), `{url}/response/<id>` (response_url).

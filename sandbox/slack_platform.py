@@ -20,7 +20,9 @@ from urllib.parse import urlencode
 import httpx
 
 from sandbox import blockkit
-from sandbox.slack_forms import DEFAULT_MIN_QUERY_LENGTH, buttons, external_select, state_values
+from sandbox.slack_forms import (DEFAULT_MIN_QUERY_LENGTH, VALUE_FIELDS, buttons, chosen,
+                                 external_select, input_blocks, input_with, kept_on_update,
+                                 shown_state, state_values)
 from sandbox.slack_workspace import APP_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID, SlackError, Workspace
 
 FORM = "application/x-www-form-urlencoded"
@@ -119,17 +121,61 @@ class SlackPlatform:
             payload.update(self._surface_fields(user_id, seen))
         return self._post_payload(payload)
 
-    def submit(self, user_id: str, values: dict[str, Any], view: dict | None = None) -> httpx.Response:
-        """`user_id` fills the open modal's inputs (block_id -> raw value) and presses Submit."""
+    def submit(self, user_id: str, values: dict[str, Any] | None = None,
+               view: dict | None = None) -> httpx.Response:
+        """`user_id` fills the open modal's inputs (block_id -> raw value) and presses Submit.
+
+        Inputs not in `values` keep what the user entered before (`select`, an earlier refused
+        submission), else their initial value.
+        """
         with self.lock:
             current = self._modal(user_id, view)
-            submitted = {**copy.deepcopy(current), "state": {"values": state_values(current, values)}}
+            state = state_values(current, values or {}, current["state"]["values"])
+            submitted = {**copy.deepcopy(current), "state": {"values": state}}
             payload = self._envelope("view_submission", user_id, trigger=True)
             payload.update(view=submitted, response_urls=[])
         response = self._post_payload(payload)
         with self.lock:
             self._apply_submission_answer(user_id, submitted, response)
         return response
+
+    def fill(self, user_id: str, values: dict[str, Any], view: dict | None = None) -> None:
+        """`user_id` types into (or chooses in) inputs of the open modal without submitting:
+        block_id -> raw value, kept in the view's state.  Nothing reaches the bot; an input that
+        would tell it (dispatch_action) must be driven with `select` instead."""
+        with self.lock:
+            current = self._modal(user_id, view)
+            inputs = input_blocks(current)
+            unknown = set(values) - set(inputs)
+            assert not unknown, f"no input blocks {sorted(unknown)} in view {current['id']}"
+            filled = shown_state(current, values=values)
+            for block_id in values:
+                assert not inputs[block_id].get("dispatch_action"), f"{block_id!r} dispatches: use select()"
+                current["state"]["values"][block_id] = filled[block_id]
+
+    def select(self, user_id: str, action_id: str, option: dict | str,
+               view: dict | None = None) -> httpx.Response | None:
+        """`user_id` picks `option` (an option object, or its value) in a select of an input block
+        of the open modal.  The client keeps the choice in the view's state; only when the input
+        block has `dispatch_action: true` does Slack also post `block_actions` to the bot (with the
+        view, its hash and current state).  Returns the bot's answer, or None when nothing was sent.
+        """
+        with self.lock:
+            current = self._modal(user_id, view)
+            block, element = input_with(current, action_id)
+            kind = element["type"]
+            assert VALUE_FIELDS.get(kind) == "selected_option", f"{action_id!r} is a {kind}, not a select"
+            picked = chosen(element, option)
+            current["state"]["values"][block["block_id"]] = {
+                action_id: {"type": kind, "selected_option": picked}}
+            if not block.get("dispatch_action"):
+                return None
+            payload = self._envelope("block_actions", user_id, trigger=True)
+            payload["actions"] = [{"type": kind, "action_id": action_id, "block_id": block["block_id"],
+                                   "selected_option": copy.deepcopy(picked),
+                                   "action_ts": f"{time.time():.6f}"}]
+            payload.update(self._surface_fields(user_id, _Seen("view", current)))
+        return self._post_payload(payload)
 
     def suggest(self, user_id: str, action_id: str, value: str, view: dict | None = None) -> dict:
         """`user_id` types `value` into an external select; returns the options the bot offers."""
@@ -251,8 +297,9 @@ class SlackPlatform:
 
     def _surface_fields(self, user_id: str, seen: _Seen) -> dict:
         if seen.kind == "view":
-            return {"container": {"type": "view", "view_id": seen.surface["id"]},
-                    "view": copy.deepcopy(seen.surface)}
+            view = copy.deepcopy(seen.surface)
+            view["state"] = {"values": shown_state(view, view["state"]["values"])}
+            return {"container": {"type": "view", "view_id": view["id"]}, "view": view}
         ts, channel = seen.surface["ts"], seen.channel_id or ""
         fields = {
             "container": {"type": "message", "message_ts": ts, "channel_id": channel,
@@ -293,7 +340,8 @@ class SlackPlatform:
             problems = blockkit.view_problems(answer.get("view"), "modal")
             assert not problems, f"Slack would reject the {action}d view: {problems}"
             if action == "update":
-                ws.replace_view(view_id, answer["view"])
+                updated = ws.replace_view(view_id, answer["view"])
+                updated["state"]["values"] = kept_on_update(submitted["state"]["values"], updated)
             else:
                 ws.push_modal(user_id, answer["view"])
         elif action == "clear":

@@ -11,6 +11,7 @@ import json
 from typing import Any, Callable
 
 from sandbox import blockkit
+from sandbox.slack_forms import kept_on_update
 from sandbox.slack_workspace import (
     APP_ID, BOT_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID, SlackError, Workspace,
 )
@@ -70,7 +71,10 @@ class WebApi:
         view = _checked_view(args, current["type"])
         _check_hash(args, current)
         self.ws.check_external_id(view, replacing=current["id"])
-        return {"view": self.ws.replace_view(current["id"], view)}
+        entered = current["state"]["values"]
+        updated = self.ws.replace_view(current["id"], view)  # with a new hash
+        updated["state"]["values"] = kept_on_update(entered, updated)
+        return {"view": updated}
 
     def views_publish(self, args: dict) -> dict:
         user_id = args.get("user_id")

@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from bot.logs import ContextExecutor, bind_request_id
-from bot.slack import actions, commands, home, options, views
+from bot.slack import actions, commands, form, home, options, views
 from bot.slack.context import Deps
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def build_app(client: WebClient, signing_secret: str, deps: Deps) -> App:
         if event_id and not deps.seen_events.first_time(event_id, deps.lifecycle.clock.now()):
             return BoltResponse(status=200, body="")
         return next()
-    for module in (commands, options, views, actions, home):
+    for module in (commands, options, views, actions, form, home):
         module.register(app, deps)
 
     @app.error

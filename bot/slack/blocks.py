@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from bot.domain.policy import describe_duration, format_duration
 from bot.domain.request import AccessRequest
-from bot.domain.rules import BUNDLE, Bundle, RuleBook
+from bot.domain.rules import BUNDLE, Bundle, Rule, RuleBook
 from bot.slack import wording
 from bot.slack.text import clip
 
@@ -69,25 +69,49 @@ def option_groups(rows) -> list[dict]:
     return [{"label": _plain(label), "options": options} for label, options in groups.items()]
 
 
-def request_modal(rules: RuleBook, search: str = "", preselected=None) -> dict:
-    """The form.  It is drawn before the item is chosen, so it offers what some rule allows
-    (every duration, a ticket field, break-glass); the chosen item's rule checks the answers."""
+def request_modal(rules: RuleBook, search: str = "", preselected=None, rule: Rule | None = None) -> dict:
+    """The form as it opens.  Until an item is chosen it offers what some rule allows (every
+    duration, a ticket field, break-glass); the chosen item's rule checks the answers.  Given the
+    `rule` of a `preselected` item, it is drawn for that rule at once (see `request_modal_for`)."""
+    chosen = None
+    if preselected is not None:
+        chosen = entitlement_option(preselected.connector_id, preselected.id, preselected.name)
+    if rule is not None:
+        return request_modal_for(rule, search, chosen)
+    everyone = (rules.default, *rules.rules)
+    ticket = _ticket_input(required=False, hint="Required for some access",
+                           placeholder="e.g. SEC-1234") if rules.tickets_anywhere else None
+    return _request_form(search, chosen, _duration_input(rules.offered_durations()),
+                         _justification_input(optional=not all(r.justification_required for r in everyone)),
+                         ticket, rules.break_glass_anywhere)
+
+
+def request_modal_for(rule: Rule, search: str = "", chosen: dict | None = None,
+                      duration: str | None = None) -> dict:
+    """The form redrawn once the requester has picked `chosen`, for the rule that governs it:
+    only its durations (keeping `duration` if it still offers it), the ticket field only if it
+    asks for tickets, break-glass only if it allows it, the reason required only if it wants one.
+
+    Blocks and elements keep their ids, so Slack keeps what the requester already typed or chose
+    (views.update: "Preserving input entry")."""
+    return _request_form(search, chosen, _duration_input(rule.policy.offered_durations(), duration),
+                         _justification_input(optional=not rule.justification_required),
+                         _rule_ticket_input(rule), rule.break_glass)
+
+
+def _request_form(search: str, chosen: dict | None, duration: dict, justification: dict,
+                  ticket: dict | None, break_glass: bool) -> dict:
     select = {"type": "external_select", "action_id": ENTITLEMENT_ACTION, "min_query_length": 0,
               "placeholder": _plain("Type to search", 150)}
-    if preselected is not None and (option := entitlement_option(
-            preselected.connector_id, preselected.id, preselected.name)):
-        select["initial_option"] = option
-    blocks = [{"type": "input", "block_id": ACCESS, "label": _plain("What do you need?", 2000),
-               "element": select},
-              _duration_input(rules.offered_durations()),
-              _justification_input(optional=not all(
-                  rule.justification_required for rule in (rules.default, *rules.rules)))]
-    if rules.tickets_anywhere:
-        blocks.append({"type": "input", "block_id": TICKET, "optional": True,
-                       "label": _plain("Ticket", 2000), "hint": _plain("Required for some access", 2000),
-                       "element": {"type": "plain_text_input", "action_id": TICKET, "max_length": 255,
-                                   "placeholder": _plain("e.g. SEC-1234", 150)}})
-    if rules.break_glass_anywhere:
+    if chosen is not None:
+        select["initial_option"] = chosen
+    # dispatch_action: Slack tells the bot when the choice changes, so it can redraw the form.
+    blocks = [{"type": "input", "block_id": ACCESS, "dispatch_action": True,
+               "label": _plain("What do you need?", 2000), "element": select},
+              duration, justification]
+    if ticket is not None:
+        blocks.append(ticket)
+    if break_glass:
         blocks.append({"type": "input", "block_id": BREAK_GLASS, "optional": True,
                        "label": _plain("Emergency", 2000), "element": {
                            "type": "checkboxes", "action_id": BREAK_GLASS, "options": [{
@@ -104,11 +128,30 @@ def request_modal(rules: RuleBook, search: str = "", preselected=None) -> dict:
     }
 
 
-def _duration_input(durations: tuple[timedelta, ...]) -> dict:
+def _rule_ticket_input(rule: Rule) -> dict | None:
+    if not (rule.ticket_required or rule.ticket_pattern):
+        return None
+    hint = "Required for this access" if rule.ticket_required else "Optional for this access"
+    if rule.ticket_pattern:
+        hint += f", written as {rule.ticket_pattern}"
+    return _ticket_input(required=rule.ticket_required, hint=hint,
+                         placeholder=None if rule.ticket_pattern else "e.g. SEC-1234")
+
+
+def _ticket_input(required: bool, hint: str, placeholder: str | None) -> dict:
+    element = {"type": "plain_text_input", "action_id": TICKET, "max_length": 255}
+    if placeholder:
+        element["placeholder"] = _plain(placeholder, 150)
+    return {"type": "input", "block_id": TICKET, "optional": not required,
+            "label": _plain("Ticket", 2000), "hint": _plain(hint, 2000), "element": element}
+
+
+def _duration_input(durations: tuple[timedelta, ...], selected: str | None = None) -> dict:
     options = [{"text": _plain(describe_duration(d)), "value": format_duration(d)} for d in durations]
+    initial = next((o for o in options if o["value"] == selected), options[0])
     return {"type": "input", "block_id": DURATION, "label": _plain("For how long?", 2000),
             "element": {"type": "static_select", "action_id": DURATION,
-                        "options": options, "initial_option": options[0]}}
+                        "options": options, "initial_option": initial}}
 
 
 def _justification_input(optional: bool = False) -> dict:

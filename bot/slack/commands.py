@@ -25,8 +25,9 @@ def register(app: App, deps: Deps) -> None:
             return
         ack()
         matches = deps.catalog.search(text, limit=2) if text else []
-        view = blocks.request_modal(deps.lifecycle.rules, search=text,
-                                    preselected=matches[0] if len(matches) == 1 else None)
+        chosen = matches[0] if len(matches) == 1 else None
+        view = blocks.request_modal(deps.lifecycle.rules, search=text, preselected=chosen, rule=chosen and
+                                    deps.lifecycle.rule_for(chosen.connector_id, chosen.id))
         # The trigger id lives 3 s: open the modal first, everything else afterwards.
         client.views_open(trigger_id=body["trigger_id"], view=view)
         deps.directory.person(body["user_id"])  # warm the email cache for the submission

@@ -438,3 +438,105 @@ def test_event_retry_repeats_event_id_with_headers(slack, bot):
     body, headers = json.loads(bot.last().body), bot.last().headers
     assert body["type"] == "event_callback" and body["event_id"] == "Ev1"
     assert headers["x-slack-retry-num"] == "2" and headers["x-slack-retry-reason"] == "http_timeout"
+
+
+# -- selecting in a modal, and what survives views.update ----------------------------------------
+PICK_FORM = [
+    {"type": "input", "block_id": "item", "dispatch_action": True,
+     "label": {"type": "plain_text", "text": "Item"},
+     "element": {"type": "external_select", "action_id": "search", "min_query_length": 0}},
+    {"type": "input", "block_id": "size", "label": {"type": "plain_text", "text": "Size"},
+     "element": {"type": "static_select", "action_id": "pick", "options": [
+         {"text": {"type": "plain_text", "text": size}, "value": size} for size in ("S", "M", "L")],
+         "initial_option": {"text": {"type": "plain_text", "text": "S"}, "value": "S"}}},
+    {"type": "input", "block_id": "why", "label": {"type": "plain_text", "text": "Why"},
+     "element": {"type": "plain_text_input", "action_id": "text"}},
+]
+OKTA_ADMINS = {"text": {"type": "plain_text", "text": "Okta admins"}, "value": "okta-admins"}
+
+
+def open_pick_form(slack, bot, client) -> dict:
+    return client.views_open(trigger_id=trigger_from_command(slack, bot),
+                             view=modal(blocks=PICK_FORM, callback_id="request"))["view"]
+
+
+def test_select_dispatches_block_actions_only_from_a_dispatching_input(slack, bot, client):
+    """Picking in an input without dispatch_action sends nothing; picking in one with it posts
+    block_actions carrying the view (id, hash, state with both choices) and the action."""
+    opened = open_pick_form(slack, bot, client)
+    calls = len(bot.calls)
+    assert slack.select("U1", "pick", "L") is None
+    assert len(bot.calls) == calls
+    assert slack.open_view("U1")["state"]["values"]["size"]["pick"]["selected_option"]["value"] == "L"
+    slack.fill("U1", {"why": "incident 42"})
+    assert len(bot.calls) == calls
+
+    assert slack.select("U1", "search", OKTA_ADMINS).status_code == 200
+    payload = bot.last_payload()
+    assert payload["type"] == "block_actions" and payload["trigger_id"]
+    assert payload["container"] == {"type": "view", "view_id": opened["id"]}
+    assert payload["view"]["id"] == opened["id"] and payload["view"]["hash"] == opened["hash"]
+    action = payload["actions"][0]
+    assert (action["type"], action["action_id"], action["block_id"]) == ("external_select", "search", "item")
+    assert action["selected_option"] == OKTA_ADMINS and action["action_ts"]
+    values = payload["view"]["state"]["values"]
+    assert values["item"]["search"]["selected_option"] == OKTA_ADMINS
+    assert values["size"]["pick"]["selected_option"]["value"] == "L"
+    assert values["why"]["text"] == {"type": "plain_text_input", "value": "incident 42"}
+    with pytest.raises(AssertionError):
+        slack.select("U1", "pick", "XL")  # not an option of that select
+    with pytest.raises(AssertionError):
+        slack.fill("U1", {"item": OKTA_ADMINS})  # a dispatching input is driven by select()
+
+
+def test_submit_sends_what_the_user_entered_unless_told_otherwise(slack, bot, client):
+    """submit() with no values sends the choices and text entered so far; values still override."""
+    open_pick_form(slack, bot, client)
+    slack.select("U1", "search", OKTA_ADMINS)
+    slack.select("U1", "pick", "M")
+    slack.fill("U1", {"why": "incident 42"})
+    bot.reply = Reply.json(200, {"response_action": "errors", "errors": {"why": "Say more"}})
+    slack.submit("U1")
+    values = bot.last_payload()["view"]["state"]["values"]
+    assert values["item"]["search"]["selected_option"] == OKTA_ADMINS
+    assert values["size"]["pick"]["selected_option"]["value"] == "M"
+    assert values["why"]["text"]["value"] == "incident 42"
+    bot.reply = Reply(200)
+    slack.submit("U1", {"why": "incident 42, the payments outage"})
+    values = bot.last_payload()["view"]["state"]["values"]
+    assert values["why"]["text"]["value"] == "incident 42, the payments outage"
+    assert values["size"]["pick"]["selected_option"]["value"] == "M"
+    assert slack.open_view("U1") is None
+
+
+def test_views_update_keeps_entries_whose_ids_stay_and_issues_a_new_hash(slack, bot, client):
+    """Slack keeps what was entered in inputs whose block_id and action_id are unchanged; an
+    input with a new action_id starts empty, and a choice the new select no longer offers goes."""
+    opened = open_pick_form(slack, bot, client)
+    slack.select("U1", "search", OKTA_ADMINS)
+    slack.select("U1", "pick", "L")
+    slack.fill("U1", {"why": "incident 42"})
+    fewer_sizes = [PICK_FORM[0], {**PICK_FORM[1], "element": {**PICK_FORM[1]["element"], "options": [
+        {"text": {"type": "plain_text", "text": "S"}, "value": "S"}]}}, PICK_FORM[2]]
+    updated = client.views_update(view_id=opened["id"], hash=opened["hash"],
+                                  view=modal(blocks=fewer_sizes, callback_id="request"))["view"]
+    assert updated["hash"] != opened["hash"]
+    bot.reply = Reply(200)
+    slack.submit("U1")
+    values = bot.last_payload()["view"]["state"]["values"]
+    assert values["item"]["search"]["selected_option"] == OKTA_ADMINS
+    assert values["why"]["text"]["value"] == "incident 42"
+    assert values["size"]["pick"]["selected_option"]["value"] == "S"  # L is gone: the initial shows
+
+    again = open_pick_form(slack, bot, client)
+    slack.select("U1", "search", OKTA_ADMINS)
+    slack.fill("U1", {"why": "incident 42"})
+    renamed_input = {**PICK_FORM[2]["element"], "action_id": "reason"}
+    renamed = [*PICK_FORM[:2], {**PICK_FORM[2], "element": renamed_input}]
+    client.views_update(view_id=again["id"], hash=again["hash"], view=modal(blocks=renamed))
+    assert set(slack.open_view("U1")["state"]["values"]) == {"item"}
+    with pytest.raises(AssertionError, match="'why' is empty"):
+        slack.submit("U1")  # "why" is required and now empty
+    stale = error_of(lambda: client.views_update(view_id=again["id"], hash=again["hash"],
+                                                 view=modal(blocks=PICK_FORM)))
+    assert stale.response["error"] == "hash_conflict"
