@@ -115,6 +115,22 @@ def test_fallback_approvers_step_in_when_only_the_requester_could_approve(make_b
     eventually(lambda: bot.request(pending_or_any(bot)).state == "active")
 
 
+def test_fallback_approvers_step_in_when_the_approvers_cannot_be_reached(make_bot, slack, okta):
+    """Given a rule whose approvers are an address nobody in Slack has and an empty user group,
+    then the fallback approver is asked instead and can approve."""
+    slack.add_user_group("ghosts", [])
+    bot = make_bot(rules=rule("""
+- name: unreachable
+  approvers: [gone@acme.com, "@ghosts"]
+  fallback: [U0DAVE]
+""")).start()
+    ask(slack, "eng-admins")
+    eventually(lambda: asked(slack, DAVE))
+    assert not asked(slack, ALICE) and not asked(slack, BOB)
+    slack.click(DAVE, "approve")
+    eventually(lambda: bot.request(pending_or_any(bot)).state == "active")
+
+
 def pending_or_any(bot) -> str:
     return bot.service.lifecycle.requests.of_requester(CAROL, ("pending", "approved", "provisioning",
                                                                 "active"))[0].id
