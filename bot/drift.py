@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from bot.lifecycle import Lifecycle, to_domain
+from bot.lifecycle import Lifecycle
+from bot.records import to_domain
 
 log = logging.getLogger(__name__)
 

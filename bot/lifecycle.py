@@ -1,6 +1,8 @@
-"""The request lifecycle: submit · approve · deny · cancel · provision · expire · revoke.
+"""The request lifecycle: submit · approve · deny · cancel · review · extend · provision ·
+expire · revoke, for single entitlements and bundles.
 
-Every state change goes through `_move()`, which checks the step against the transition table
+What a new request must satisfy lives in bot/intake.py, who may decide it in bot/routing.py;
+this module changes state.  Every state change goes through `_move()`, which checks the step against the transition table
 and applies it as a compare-and-set in the database; whoever loses a race simply stops.  Slow
 calls to the target system happen outside any transaction, under a lease, so a crash mid-way
 leaves a request that the next worker (after a restart, or on another replica) picks up again.
@@ -8,13 +10,12 @@ leaves a request that the next worker (after a restart, or on another replica) p
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import secrets
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot import metrics
@@ -23,8 +24,11 @@ from bot.domain.errors import (AlreadyDecidedError, InvalidRequestError, NotAllo
                                NotAnApproverError, NotRequesterError, RequestNotFoundError,
                                SelfApprovalError, TaskAlreadyDoneError)
 from bot.domain.policy import describe_duration
-from bot.domain.request import AccessRequest, BundleItem, IllegalTransition, State, Step, advance
-from bot.domain.rules import BUNDLE, ApprovalStep, Rule, RuleBook, Target, steps_for
+from bot.domain.request import AccessRequest, IllegalTransition, State, Step, advance
+from bot.domain.rules import Rule, RuleBook
+from bot.intake import Intake
+from bot.records import to_domain
+from bot.routing import Routing
 from bot.ports import Clock, Notifier, Person
 from connectors.base import (Connector, ConnectorError, GrantOutcome, NotFoundError, Prior,
                              TransientError)
@@ -71,6 +75,23 @@ class Lifecycle:
     # them off the thread that took an approval click (it must be free for the next click).
     workers: Executor = field(default_factory=Inline)
     connector_types: dict[str, str] = field(default_factory=dict)  # connector id → okta, celigo …
+    routing: Routing = field(init=False)
+    intake: Intake = field(init=False)
+
+    def __post_init__(self) -> None:
+        rules = lambda: self.rules  # noqa: E731 - a reload replaces self.rules as a whole
+        self.routing = Routing(rules, self.approvers)
+        self.intake = Intake(self.requests, self.catalog, rules, self.routing, self.approvers,
+                             self.clock, self.provisioning, self.connector_types)
+
+    def approvers_of(self, request: AccessRequest) -> list[str]:
+        return self.routing.approvers_of(request)
+
+    def step_count(self, request: AccessRequest) -> int:
+        return len(self.routing.steps(request))
+
+    def rule_for(self, connector_id: str, entitlement_id: str) -> Rule | None:
+        return self.intake.rule_for(connector_id, entitlement_id)
 
     # -- submit ----------------------------------------------------------------------------
     def submit(self, requester: Person, connector_id: str, entitlement_id: str,
@@ -78,7 +99,7 @@ class Lifecycle:
                break_glass: bool = False) -> AccessRequest:
         """Validate and store a new request under its rule; ask its approvers, or approve it
         at once when the rule does (auto-approval) or the requester breaks the glass."""
-        row, rule = self._validate(requester, connector_id, entitlement_id, duration,
+        row, rule = self.intake.validate(requester, connector_id, entitlement_id, duration,
                                    justification.strip(), ticket.strip(), break_glass)
         now = row.created_at
         submitted = self.audit.event(now, requester.id, "submitted", row.id, rule=rule.name,
@@ -108,160 +129,21 @@ class Lifecycle:
         if request.route == "auto":
             return [self.audit.event(now, "latchkey", "auto_approved", request.id, rule=rule.name),
                     self._message(request.id, "request_submitted", approvers=[])]
-        reviewers = self._fallback(request) or self.approvers_of(request)
+        reviewers = self.routing.fallback(request) or self.approvers_of(request)
         return [self.audit.event(now, request.requester, "break_glass", request.id, rule=rule.name,
                                  justification=request.justification, reviewers=reviewers),
                 self._message(request.id, "request_submitted", approvers=[]),
                 self._message(request.id, "break_glass_used", reviewers=reviewers)]
-
-    def _validate(self, requester: Person, connector_id: str, entitlement_id: str,
-                  duration: timedelta | None, justification: str, ticket: str, break_glass: bool):
-        """The row to store and its rule, or InvalidRequestError saying what to fix, by field."""
-        hour_ago, cap = self.clock.now() - timedelta(hours=1), self.rules.max_requests_per_hour
-        if self.requests.count_since(requester.id, hour_ago) >= cap:
-            raise InvalidRequestError({"access": f"You have made {cap} requests in the last hour. "
-                                                 "Please wait a while before asking again."})
-        target, entitlements = self._asked_for(connector_id, entitlement_id)
-        rule = self.rules.rule_for(target)
-        problems = {field: problem for field, problem in (
-            ("duration", rule.policy.duration_problem(duration)),
-            ("justification", rule.justification_problem(justification)),
-            ("ticket", rule.ticket_problem(ticket)),
-            ("break_glass", None if rule.break_glass or not break_glass
-             else "Break-glass is not allowed for this access: ask for approval instead."),
-        ) if problem}
-        accounts = [self.catalog.account_by_email(e.connector_id, requester.email or "") for e in entitlements]
-        row = self._new_row(requester, target, entitlements, accounts, duration, justification, rule)
-        row.ticket = ticket or None
-        conflict = self._conflict_with_held(requester, [(e.connector_id, e.resource_name or e.name)
-                                                        for e in entitlements])
-        row.conflict = conflict.name if conflict else None
-        row.route = ("break_glass" if break_glass else
-                     "auto" if not conflict and self._auto_approves(requester, rule) else "people")
-        if conflict and row.route == "break_glass":
-            problems["break_glass"] = f"Break-glass cannot be used here: {self._conflict_text(conflict)}"
-        if access_problem := self._access_problem(requester, entitlements, accounts, to_domain(row), conflict):
-            problems["access"] = access_problem
-        if problems:
-            raise InvalidRequestError(problems)
-        return row, rule
-
-    def rule_for(self, connector_id: str, entitlement_id: str) -> Rule | None:
-        """The rule a request for this item would be filed under; None if it cannot be asked for."""
-        try:
-            target, _ = self._asked_for(connector_id, entitlement_id)
-        except InvalidRequestError:
-            return None
-        return self.rules.rule_for(target)
-
-    def _asked_for(self, connector_id: str, entitlement_id: str):
-        """What a request names: its target for the rules, and the entitlements it would grant."""
-        if connector_id == BUNDLE:
-            bundle = self.rules.bundle(entitlement_id)
-            if bundle is None:
-                raise InvalidRequestError({"access": "There is no such bundle. Pick an item from the list."})
-            entitlements = [self.catalog.entitlement_named(cid, name) for cid, name in bundle.items]
-            if missing := [f"{cid}:{name}" for (cid, name), e in zip(bundle.items, entitlements) if e is None]:
-                raise InvalidRequestError({"access": f"The bundle {bundle.name} includes {', '.join(missing)}, "
-                                                     "which Latchkey cannot find. Ask an admin to fix the bundle."})
-            return bundle.target, entitlements
-        entitlement = self.catalog.entitlement(connector_id, entitlement_id)
-        if entitlement is None or not entitlement.requestable:
-            raise InvalidRequestError({"access": "That is not something you can request. Pick an item from the list."})
-        return Target(connector_id, entitlement.resource_type, entitlement.resource_name or entitlement.name), [entitlement]
-
-    def _new_row(self, requester: Person, target: Target, entitlements, accounts, duration,
-                 justification: str, rule: Rule) -> RequestRow:
-        now, first, account = self.clock.now(), entitlements[0], accounts[0]
-        row = RequestRow(
-            id=secrets.token_hex(6), requester=requester.id, requester_email=requester.email or "",
-            account_id=account.id if account else "", connector_id=first.connector_id,
-            entitlement_id=first.id, entitlement_name=first.name,
-            duration_seconds=int(duration.total_seconds()) if duration else 0,
-            justification=justification, state=State.PENDING.value, created_at=now,
-            attention_at=rule.policy.first_attention(now), rule=rule.name,
-            manual=not self._automatic(first))
-        if target.connector_id == BUNDLE:
-            row.connector_id, row.entitlement_id, row.entitlement_name = BUNDLE, target.resource_name, target.resource_name
-            row.account_id, row.manual = "", False
-            row.items = json.dumps([dict(connector_id=e.connector_id, entitlement_id=e.id, name=e.name,
-                                         account_id=a.id if a else "", manual=not self._automatic(e))
-                                    for e, a in zip(entitlements, accounts)])
-        return row
-
-    def _automatic(self, entitlement) -> bool:
-        return entitlement.provisionable and self.provisioning.get(entitlement.connector_id, False)
-
-    def _access_problem(self, requester: Person, entitlements, accounts, request: AccessRequest,
-                        conflict) -> str | None:
-        for entitlement, account in zip(entitlements, accounts):
-            if not account or not account.active:
-                email = requester.email or "your Slack profile (it shows no email)"
-                return f"There is no active {entitlement.connector_id} account for {email}."
-        if all(self.catalog.holds(e.connector_id, e.id, a.id) for e, a in zip(entitlements, accounts)):
-            return f"You already have {'everything in ' if request.is_bundle else ''}{request.entitlement_name}."
-        if (existing := self.requests.open_for(requester.id, request.connector_id, request.entitlement_id)):
-            if existing.state == State.ACTIVE:
-                return f"You already have {request.entitlement_name} through request {existing.id}."
-            return f"You already have a request for {request.entitlement_name} waiting ({existing.id})."
-        if conflict and conflict.action == "refuse":
-            return self._conflict_text(conflict)
-        if request.route == "people":
-            return self._missing_approvers(request)
-        return None
-
-    def _missing_approvers(self, request: AccessRequest) -> str | None:
-        for number, step in enumerate(self._steps(request), start=1):
-            people = self._people_of(step, request) or self._fallback(request)
-            if len(people) < step.approvals:
-                if not people:
-                    return "Nobody but you can approve this, and nobody approves their own request."
-                return (f"Step {number} needs {step.approvals} approvals but only {len(people)} "
-                        "people other than you can give them. Ask an admin to fix the policy.")
-        return None
-
-    def _auto_approves(self, requester: Person, rule: Rule) -> bool:
-        auto = rule.auto_approve
-        if auto is None:
-            return False
-        member = requester.id in self.approvers.members(auto.slack_groups) or any(
-            held for connector_id, kind in self.connector_types.items() if kind == "okta"
-            for held in self.catalog.groups_of(connector_id, requester.email or "")
-            if held in auto.okta_groups)
-        if not member:
-            return False
-        return auto.max_uses is None or self.requests.count_routed(
-            requester.id, rule.name, "auto", self.clock.now() - auto.period) < auto.max_uses
-
-    def _conflict_with_held(self, requester: Person, wanted: list[tuple[str, str]]):
-        """The first separation-of-duties rule this request would break, if any: against what
-        the requester holds, and between the items of a bundle."""
-        if not self.rules.conflicts:
-            return None
-        held = set(self.catalog.held_by_email(requester.email or ""))
-        for row in self.requests.of_requester(requester.id, ("approved", "provisioning", "active")):
-            if (other := self.catalog.entitlement(row.connector_id, row.entitlement_id)) is not None:
-                held.add((row.connector_id, other.resource_name or other.name))
-        for item in wanted:
-            others = held | (set(wanted) - {item})
-            if conflicts := self.rules.conflicts_for(item, others):
-                return conflicts[0]
-        return None
-
-    @staticmethod
-    def _conflict_text(conflict) -> str:
-        return (f"Nobody may hold {conflict.first} and {conflict.second} together, and you would "
-                f"(separation of duties: {conflict.name}).")
 
     # -- decisions -------------------------------------------------------------------------
     def approve(self, request_id: str, approver: str) -> AccessRequest:
         """Count an approval for the step the request is at; after the last step's approvals,
         provision the access straight away."""
         request = self.check_decidable(request_id, approver)
-        steps = self._steps(request)
+        steps = self.routing.steps(request)
         step, last = steps[request.step], request.step == len(steps) - 1
         # Looked up before the transaction: it must not hold the row lock across a Slack call.
-        next_approvers = [] if last else self._step_people(request, request.step + 1)
+        next_approvers = [] if last else self.routing.step_people(request, request.step + 1)
         now = self.clock.now()
 
         def recorded(row: RequestRow, outcome: str):  # written in the transaction that counts it
@@ -326,7 +208,7 @@ class Lifecycle:
             raise SelfApprovalError("Someone other than the person who broke the glass must review it.")
         if request.route != "break_glass":
             raise NotAllowedError("Only break-glass access is reviewed.")
-        if person not in self._fallback(request) + self._step_people(request, 0):
+        if person not in self.routing.fallback(request) + self.routing.step_people(request, 0):
             raise NotAnApproverError("Only the fallback approvers or approvers of this access can review it.")
         now = self.clock.now()
         if not self.requests.set_once(request_id, "reviewed_by", person, also=[
@@ -362,7 +244,7 @@ class Lifecycle:
             attention_at=rule.policy.first_attention(now) if route == "people" else None,
             decided_by="" if route == "people" else "latchkey", decided_at=None if route == "people" else now)
         request = to_domain(row)
-        if route == "people" and (missing := self._missing_approvers(request)):
+        if route == "people" and (missing := self.routing.missing_approvers(request)):
             raise InvalidRequestError({"duration": missing})
         also = [self.audit.event(now, person, "extension_requested", row.id, extends=original.id,
                                  duration=describe_duration(duration), justification=row.justification),
@@ -670,7 +552,7 @@ class Lifecycle:
         also = [self.audit.event(now, "latchkey", "reminded", request_id, approvers=waiting),
                 self._message(request_id, "reminder", approvers=waiting)]
         if rule.escalate_after == reminders and (newcomers := [
-                p for p in self._fallback(request) if p not in asked and p not in approved]):
+                p for p in self.routing.fallback(request) if p not in asked and p not in approved]):
             also += [self.audit.event(now, "latchkey", "escalated", request_id, approvers=newcomers),
                      self._message(request_id, "escalated", approvers=newcomers)]
         if self.requests.attend(
@@ -766,64 +648,5 @@ class Lifecycle:
     def _message(self, request_id: str, kind: str, **args):
         return self.notifier.message(request_id, kind, **args)
 
-    def approvers_of(self, request: AccessRequest) -> list[str]:
-        """Who may decide the request now: its current step's approvers; the fallback
-        approvers when none of those can (unreachable, or only the requester), and after
-        escalation as well."""
-        rule = self.rules.named(request.rule)
-        people = self._step_people(request, request.step)
-        if not people or (rule.escalate_after is not None and request.reminders >= rule.escalate_after):
-            people += [p for p in self._fallback(request) if p not in people]
-        return people
-
-    def step_count(self, request: AccessRequest) -> int:
-        return len(self._steps(request))
-
-    def _steps(self, request: AccessRequest) -> tuple[ApprovalStep, ...]:
-        """The rule's steps.  For a bundle, a step left to "the owners" becomes one step per
-        system in it: each system's owners agree to their part."""
-        steps = steps_for(self.rules.named(request.rule), self._conflict(request))
-        if not request.is_bundle:
-            return steps
-        systems = sorted({item.connector_id for item in request.items})
-        return tuple(expanded for step in steps for expanded in (
-            [replace(step, connector=system) for system in systems] if not step.approvers else [step]))
-
-    def _step_people(self, request: AccessRequest, step: int) -> list[str]:
-        steps = self._steps(request)
-        return self._people_of(steps[min(step, len(steps) - 1)], request)
-
-    def _people_of(self, step: ApprovalStep, request: AccessRequest) -> list[str]:
-        return self._people(step.approvers, request, step.connector)
-
-    def _conflict(self, request: AccessRequest):
-        return next((c for c in self.rules.conflicts if c.name == request.conflict), None)
-
-    def _people(self, entries, request: AccessRequest, connector_id: str | None = None) -> list[str]:
-        """Person ids named by `entries` (the connector's owners if none), never the requester."""
-        people = self.approvers.resolve(entries, connector_id or request.connector_id)
-        return [p for p in people if p != request.requester]
-
-    def _fallback(self, request: AccessRequest) -> list[str]:
-        fallback = self.rules.named(request.rule).fallback
-        return self._people(fallback, request) if fallback else []
-
     def _policy(self, request: AccessRequest):
         return self.rules.named(request.rule).policy
-
-
-def to_domain(row: RequestRow) -> AccessRequest:
-    return AccessRequest(
-        id=row.id, requester=row.requester, requester_email=row.requester_email,
-        account_id=row.account_id, connector_id=row.connector_id,
-        entitlement_id=row.entitlement_id, entitlement_name=row.entitlement_name,
-        duration=timedelta(seconds=row.duration_seconds), justification=row.justification,
-        state=State(row.state), created_at=row.created_at,
-        decided_by=tuple(filter(None, row.decided_by.split(","))), decided_at=row.decided_at,
-        decision_reason=row.decision_reason, granted_at=row.granted_at,
-        expires_at=row.expires_at, revoked_at=row.revoked_at, preexisting=row.preexisting,
-        manual=row.manual, prior_detail=row.prior_detail, attempts=row.attempts,
-        last_error=row.last_error, attention_at=row.attention_at, reminders=row.reminders,
-        rule=row.rule, step=row.step, conflict=row.conflict, ticket=row.ticket, route=row.route,
-        reviewed_by=row.reviewed_by, extends=row.extends, bundle=row.bundle,
-        items=tuple(BundleItem(**item) for item in json.loads(row.items)) if row.items else ())

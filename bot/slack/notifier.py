@@ -15,7 +15,7 @@ from collections.abc import Callable
 from slack_sdk import WebClient
 
 from bot.domain.request import AccessRequest
-from bot.lifecycle import to_domain
+from bot.records import to_domain
 from bot.outbox import OutboxDispatcher
 from bot.ports import Clock
 from bot.slack import blocks, wording

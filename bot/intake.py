@@ -1,0 +1,164 @@
+"""A new request, checked before it is stored: what it names, the rule that governs it, and
+everything the requester must fix, by form field.
+
+Pure reading: nothing here writes, asks anyone or calls a connector.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.approvers import ApproverRouting
+from bot.domain.errors import InvalidRequestError
+from bot.domain.request import AccessRequest, State
+from bot.domain.rules import BUNDLE, Conflict, Rule, RuleBook, Target
+from bot.ports import Clock, Person
+from bot.records import to_domain
+from bot.routing import Routing
+from storage.repositories import Catalog, Requests
+from storage.tables import RequestRow
+
+
+@dataclass
+class Intake:
+    requests: Requests
+    catalog: Catalog
+    rules: Callable[[], RuleBook]
+    routing: Routing
+    approvers: ApproverRouting
+    clock: Clock
+    provisioning: dict[str, bool]  # connector id → may Latchkey change it?
+    connector_types: dict[str, str]  # connector id → okta, celigo …
+
+    def validate(self, requester: Person, connector_id: str, entitlement_id: str,
+                  duration: timedelta | None, justification: str, ticket: str, break_glass: bool):
+        """The row to store and its rule, or InvalidRequestError saying what to fix, by field."""
+        hour_ago, cap = self.clock.now() - timedelta(hours=1), self.rules().max_requests_per_hour
+        if self.requests.count_since(requester.id, hour_ago) >= cap:
+            raise InvalidRequestError({"access": f"You have made {cap} requests in the last hour. "
+                                                 "Please wait a while before asking again."})
+        target, entitlements = self._asked_for(connector_id, entitlement_id)
+        rule = self.rules().rule_for(target)
+        problems = {field: problem for field, problem in (
+            ("duration", rule.policy.duration_problem(duration)),
+            ("justification", rule.justification_problem(justification)),
+            ("ticket", rule.ticket_problem(ticket)),
+            ("break_glass", None if rule.break_glass or not break_glass
+             else "Break-glass is not allowed for this access: ask for approval instead."),
+        ) if problem}
+        accounts = [self.catalog.account_by_email(e.connector_id, requester.email or "") for e in entitlements]
+        row = self._new_row(requester, target, entitlements, accounts, duration, justification, rule)
+        row.ticket = ticket or None
+        conflict = self._conflict_with_held(requester, [(e.connector_id, e.resource_name or e.name)
+                                                        for e in entitlements])
+        row.conflict = conflict.name if conflict else None
+        row.route = ("break_glass" if break_glass else
+                     "auto" if not conflict and self._auto_approves(requester, rule) else "people")
+        if conflict and row.route == "break_glass":
+            problems["break_glass"] = f"Break-glass cannot be used here: {self._conflict_text(conflict)}"
+        if access_problem := self._access_problem(requester, entitlements, accounts, to_domain(row), conflict):
+            problems["access"] = access_problem
+        if problems:
+            raise InvalidRequestError(problems)
+        return row, rule
+
+    def rule_for(self, connector_id: str, entitlement_id: str) -> Rule | None:
+        """The rule a request for this item would be filed under; None if it cannot be asked for."""
+        try:
+            target, _ = self._asked_for(connector_id, entitlement_id)
+        except InvalidRequestError:
+            return None
+        return self.rules().rule_for(target)
+
+    def _asked_for(self, connector_id: str, entitlement_id: str):
+        """What a request names: its target for the rules, and the entitlements it would grant."""
+        if connector_id == BUNDLE:
+            bundle = self.rules().bundle(entitlement_id)
+            if bundle is None:
+                raise InvalidRequestError({"access": "There is no such bundle. Pick an item from the list."})
+            entitlements = [self.catalog.entitlement_named(cid, name) for cid, name in bundle.items]
+            if missing := [f"{cid}:{name}" for (cid, name), e in zip(bundle.items, entitlements) if e is None]:
+                raise InvalidRequestError({"access": f"The bundle {bundle.name} includes {', '.join(missing)}, "
+                                                     "which Latchkey cannot find. Ask an admin to fix the bundle."})
+            return bundle.target, entitlements
+        entitlement = self.catalog.entitlement(connector_id, entitlement_id)
+        if entitlement is None or not entitlement.requestable:
+            raise InvalidRequestError({"access": "That is not something you can request. Pick an item from the list."})
+        return Target(connector_id, entitlement.resource_type, entitlement.resource_name or entitlement.name), [entitlement]
+
+    def _new_row(self, requester: Person, target: Target, entitlements, accounts, duration,
+                 justification: str, rule: Rule) -> RequestRow:
+        now, first, account = self.clock.now(), entitlements[0], accounts[0]
+        row = RequestRow(
+            id=secrets.token_hex(6), requester=requester.id, requester_email=requester.email or "",
+            account_id=account.id if account else "", connector_id=first.connector_id,
+            entitlement_id=first.id, entitlement_name=first.name,
+            duration_seconds=int(duration.total_seconds()) if duration else 0,
+            justification=justification, state=State.PENDING.value, created_at=now,
+            attention_at=rule.policy.first_attention(now), rule=rule.name,
+            manual=not self._automatic(first))
+        if target.connector_id == BUNDLE:
+            row.connector_id, row.entitlement_id, row.entitlement_name = BUNDLE, target.resource_name, target.resource_name
+            row.account_id, row.manual = "", False
+            row.items = json.dumps([dict(connector_id=e.connector_id, entitlement_id=e.id, name=e.name,
+                                         account_id=a.id if a else "", manual=not self._automatic(e))
+                                    for e, a in zip(entitlements, accounts)])
+        return row
+
+    def _automatic(self, entitlement) -> bool:
+        return entitlement.provisionable and self.provisioning.get(entitlement.connector_id, False)
+
+    def _access_problem(self, requester: Person, entitlements, accounts, request: AccessRequest,
+                        conflict) -> str | None:
+        for entitlement, account in zip(entitlements, accounts):
+            if not account or not account.active:
+                email = requester.email or "your Slack profile (it shows no email)"
+                return f"There is no active {entitlement.connector_id} account for {email}."
+        if all(self.catalog.holds(e.connector_id, e.id, a.id) for e, a in zip(entitlements, accounts)):
+            return f"You already have {'everything in ' if request.is_bundle else ''}{request.entitlement_name}."
+        if (existing := self.requests.open_for(requester.id, request.connector_id, request.entitlement_id)):
+            if existing.state == State.ACTIVE:
+                return f"You already have {request.entitlement_name} through request {existing.id}."
+            return f"You already have a request for {request.entitlement_name} waiting ({existing.id})."
+        if conflict and conflict.action == "refuse":
+            return self._conflict_text(conflict)
+        if request.route == "people":
+            return self.routing.missing_approvers(request)
+        return None
+
+    def _auto_approves(self, requester: Person, rule: Rule) -> bool:
+        auto = rule.auto_approve
+        if auto is None:
+            return False
+        member = requester.id in self.approvers.members(auto.slack_groups) or any(
+            held for connector_id, kind in self.connector_types.items() if kind == "okta"
+            for held in self.catalog.groups_of(connector_id, requester.email or "")
+            if held in auto.okta_groups)
+        if not member:
+            return False
+        return auto.max_uses is None or self.requests.count_routed(
+            requester.id, rule.name, "auto", self.clock.now() - auto.period) < auto.max_uses
+
+    def _conflict_with_held(self, requester: Person, wanted: list[tuple[str, str]]):
+        """The first separation-of-duties rule this request would break, if any: against what
+        the requester holds, and between the items of a bundle."""
+        if not self.rules().conflicts:
+            return None
+        held = set(self.catalog.held_by_email(requester.email or ""))
+        for row in self.requests.of_requester(requester.id, ("approved", "provisioning", "active")):
+            if (other := self.catalog.entitlement(row.connector_id, row.entitlement_id)) is not None:
+                held.add((row.connector_id, other.resource_name or other.name))
+        for item in wanted:
+            others = held | (set(wanted) - {item})
+            if conflicts := self.rules().conflicts_for(item, others):
+                return conflicts[0]
+        return None
+
+    @staticmethod
+    def _conflict_text(conflict: Conflict) -> str:
+        return (f"Nobody may hold {conflict.first} and {conflict.second} together, and you would "
+                f"(separation of duties: {conflict.name}).")
