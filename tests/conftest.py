@@ -6,12 +6,15 @@ import shutil
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from bot.config import parse_config
 from bot.ports import ShiftedClock
 from sandbox.okta import OktaSandbox
 from sandbox.slack import SlackSandbox
 from storage.engine import make_engine, upgrade
+from tests.storage.conftest import POSTGRES_URL, _postgres_database
 from tests.harness import (BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET, Bot, config_text, make_settings,
                            seed_okta, seed_slack)
 
@@ -68,3 +71,22 @@ def make_bot(tmp_path, slack, okta, clock, monkeypatch, migrated_database):
 @pytest.fixture
 def bot(make_bot):
     return make_bot().start()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path, migrated_database):
+    """An empty, migrated database per test: SQLite always, PostgreSQL when the server is there."""
+    if request.param == "sqlite":
+        shutil.copy(migrated_database, tmp_path / "test.db")
+        engine = make_engine(f"sqlite:///{tmp_path}/test.db")
+        yield engine
+        engine.dispose()
+        return
+    admin, name = _postgres_database()
+    engine = make_engine(make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False))
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    admin.dispose()

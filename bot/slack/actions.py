@@ -31,26 +31,25 @@ def register(app: App, deps: Deps) -> None:
     for action_id, use_case in use_cases.items():
         app.action(action_id)(guarded(_button_calling(action_id, use_case, deps)))
 
-    @app.action(blocks.DENY)
-    @guarded
-    def deny(ack, body, action, respond, client):
-        ack()
-        user = body["user"]["id"]
-        # Check before asking for a reason, so a non-approver is not shown a form for nothing.
-        request = _decide(respond, client, body, deps, lambda: lifecycle.check_decidable(action["value"], user))
-        if request is not None:
-            client.views_open(trigger_id=body["trigger_id"], view=blocks.deny_modal(request))
+    # Buttons that ask something first: check the clicker may, then open the form.  The check
+    # comes first so that nobody is shown a form for nothing.
+    forms = {blocks.DENY: ("check_decidable", blocks.deny_modal),
+             blocks.EXTEND: ("check_extendable", lambda request: blocks.extend_modal(
+                 request, lifecycle.rules.named(request.rule).policy.offered_durations()))}
+    for action_id, (check, form) in forms.items():
+        app.action(action_id)(guarded(_button_opening(action_id, check, form, deps)))
 
 
-    @app.action(blocks.EXTEND)
-    @guarded
-    def extend(ack, body, action, respond, client):
+def _button_opening(action_id: str, check: str, form, deps: Deps):
+    def clicked(ack, body, action, respond, client):
         ack()
-        user = body["user"]["id"]
-        request = _decide(respond, client, body, deps, lambda: lifecycle.check_extendable(action["value"], user))
+        call = getattr(deps.lifecycle, check)
+        request = _decide(respond, client, body, deps, lambda: call(action["value"], body["user"]["id"]))
         if request is not None:
-            client.views_open(trigger_id=body["trigger_id"], view=blocks.extend_modal(
-                request, lifecycle.rules.named(request.rule).policy.offered_durations()))
+            client.views_open(trigger_id=body["trigger_id"], view=form(request))
+
+    clicked.__name__ = action_id
+    return clicked
 
 
 def _button_calling(action_id: str, use_case: str, deps: Deps):

@@ -9,48 +9,25 @@ from __future__ import annotations
 import json
 import logging
 import re
-import shutil
 import threading
 import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from slack_sdk import WebClient
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from bot.audit_channel import (CURSOR, GAP_WAIT, LEASE, MAX_CHARS, MAX_LINES, AuditChannelRelay,
                                format_line)
 from bot.slack.app import web_client
 from sandbox.server import Reply
-from storage.engine import make_engine, upgrade
+from storage.engine import make_engine
 from storage.relay_cursor import RelayCursors
 from storage.repositories import AuditLog, Requests
 from storage.tables import AuditRow, RequestRow
 from tests.harness import ALICE, BOB, BOT_TOKEN, CAROL, eventually
 
 CHANNEL = "C0GENERAL"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path, migrated_database):
-    if request.param == "sqlite":
-        shutil.copy(migrated_database, tmp_path / "latchkey.db")
-        engine = make_engine(f"sqlite:///{tmp_path}/latchkey.db")
-        yield engine
-        engine.dispose()
-        return
-    from tests.storage.conftest import POSTGRES_URL, _postgres_database
-
-    admin, name = _postgres_database()
-    engine = make_engine(make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False))
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""An empty, migrated database per test: SQLite always, PostgreSQL when the server is there."""
+"""Throw-away PostgreSQL databases for tests (the `engine` fixture in tests/conftest.py uses them)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from storage.engine import make_engine, upgrade
 
 POSTGRES_URL = os.environ.get("LATCHKEY_TEST_POSTGRES_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -27,21 +26,3 @@ def _postgres_database():
         pytest.skip(f"PostgreSQL not reachable at {make_url(POSTGRES_URL).render_as_string()}: "
                     f"{type(exc).__name__} (start it, or set LATCHKEY_TEST_POSTGRES_URL)")
     return admin, name
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path):
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path}/test.db")
-        upgrade(engine)
-        yield engine
-        engine.dispose()
-        return
-    admin, name = _postgres_database()
-    engine = make_engine(make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False))
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
