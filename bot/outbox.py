@@ -56,10 +56,14 @@ class OutboxDispatcher:
         """Deliver one batch of due rows; return how many were claimed."""
         now = self._clock.now()
         rows = self._outbox.claim(now, now + LEASE)
-        list(self._pool.map(self._send, rows))
+        sent = [row.id for row, ok in zip(rows, self._pool.map(self._send, rows)) if ok]
+        # One write for the whole batch.  The next message of a request waits for it (order
+        # within a request), and a crash before it means these may be sent again, never lost.
+        self._outbox.delivered_all(sent, self._clock.now())
         return len(rows)
 
-    def _send(self, row: OutboxRow) -> None:
+    def _send(self, row: OutboxRow) -> bool:
+        """Deliver one row; True if it got through, else schedule its retry."""
         try:
             self._deliver(row)
         except Exception as exc:
@@ -68,8 +72,8 @@ class OutboxDispatcher:
             log.warning("request %s: could not deliver %s (attempt %d, next at %s): %s",
                         row.request_id, row.kind, attempts, retry_at.isoformat(), exc)
             self._outbox.retry_later(row.id, attempts, retry_at, str(exc)[:2000])
-            return
-        self._outbox.delivered(row.id, self._clock.now())
+            return False
+        return True
 
     def _loop(self) -> None:
         while True:
