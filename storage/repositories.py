@@ -259,17 +259,14 @@ class Requests(_Repository):
 
     def next_deadline(self) -> datetime | None:
         """The earliest moment at which `due()` will return something new."""
+        earliest = [  # one query: the scheduler asks after every run
+            select(func.min(RequestRow.expires_at)).where(RequestRow.state == "active"),
+            select(func.min(RequestRow.lease_until)).where(_working_automatically),
+            select(func.min(RequestRow.decided_at)).where(RequestRow.state == "approved"),
+            select(func.min(RequestRow.attention_at)).where(RequestRow.state.in_(("pending", "active"))),
+        ]
         with self._reading() as session:
-            candidates = [
-                session.execute(select(func.min(RequestRow.expires_at))
-                             .where(RequestRow.state == "active")).scalar(),
-                session.execute(select(func.min(RequestRow.lease_until))
-                             .where(_working_automatically)).scalar(),
-                session.execute(select(func.min(RequestRow.decided_at))
-                             .where(RequestRow.state == "approved")).scalar(),
-                session.execute(select(func.min(RequestRow.attention_at))
-                             .where(RequestRow.state.in_(("pending", "active")))).scalar(),
-            ]
+            candidates = session.execute(select(*(query.scalar_subquery() for query in earliest))).one()
         # UTCDateTime is bypassed by aggregate functions on SQLite; normalise here.
         return min((_aware(c) for c in candidates if c is not None), default=None)
 
