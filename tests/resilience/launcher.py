@@ -90,8 +90,11 @@ def _crash_at_a_commit(engine, crash_file: str) -> None:
                 _die()
         original_commit(dbapi_connection)
         if armed:
-            count_path.with_suffix(".tmp").write_text(str(seen[0]))  # for the test to calibrate
-            os.replace(count_path.with_suffix(".tmp"), count_path)
+            # For the test to calibrate.  One file per thread: another thread's commit may
+            # land while this one writes, and the two renames must not take each other's file.
+            tmp = count_path.with_suffix(f".{threading.get_ident()}.tmp")
+            tmp.write_text(str(seen[0]))
+            os.replace(tmp, count_path)
             if armed == ("after", seen[0]):
                 _die()
 
