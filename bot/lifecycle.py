@@ -36,6 +36,7 @@ LEASE = timedelta(minutes=2)  # how long a worker may hold a request before othe
 GRANT_ATTEMPTS = 3  # rounds of (already retried) connector calls before a grant is given up
 ALERT_AFTER_FAILED_REVOKES = 3
 DUE_BATCH = 32  # requests read per round of run_due(); rounds repeat until nothing new is due
+GATHER = timedelta(seconds=0.25)  # least time between runs that revoke (see run_due)
 
 
 def _backoff(attempt: int) -> timedelta:
@@ -615,21 +616,35 @@ class Lifecycle:
         """Act on everything due now, on the workers; return the next deadline for the scheduler.
 
         Each round claims a batch of due revocations in one transaction (replicas take disjoint
-        batches), and looks up the rest of what is due.  Rounds repeat while they find work, so
-        expiries that fall due during a round are taken at once, not a scheduler wake-up later.
-        A round that finds only what the last one could not move (say, a request whose step
-        keeps failing) ends the run.
+        batches), and looks up the rest of what is due.  Rounds repeat while they find other
+        work or a full batch of revocations (a backlog is worked off at once); a round that
+        revoked less asks to run again `GATHER` later at the earliest, so a stream of expiries
+        is taken a few at a time.  A round that finds only what the last one could not move
+        (say, a request whose step keeps failing), twice in a row, ends the run.
         """
         last: list[tuple[str, str]] = []
+        looked_again = False
         while True:
             lease_until = self.clock.now() + LEASE
             claimed = self._claim_revocations(lease_until)
             batch = self.requests.due(self.clock.now(), limit=DUE_BATCH, revocations=False)
             fresh = batch if batch != last else []
-            if not claimed and not fresh:
-                return self.requests.next_deadline()
-            self._on_workers(claimed, lease_until, fresh)
-            last = batch
+            if claimed or fresh:
+                self._on_workers(claimed, lease_until, fresh)
+                last, looked_again = batch, False
+                if fresh or len(claimed) == DUE_BATCH:
+                    continue
+                # Revocations are keeping up: let the next ones gather for a moment rather than
+                # pay a run's fixed cost (claim, look-ups, next deadline) for each expiry.
+                deadline = self.requests.next_deadline()
+                return deadline and max(deadline, self.clock.now() + GATHER)
+            deadline = self.requests.next_deadline()
+            # A deadline already past is most often an expiry that fell due since the claim
+            # (dozens a second at peak): look once more rather than leave it to the scheduler,
+            # which waits a second before it runs for a deadline in the past.
+            if looked_again or deadline is None or deadline > self.clock.now():
+                return deadline
+            looked_again = True
 
     def _claim_revocations(self, lease_until: datetime) -> list[AccessRequest]:
         """Claim a batch of expired (or abandoned) connector revocations under one lease, each
