@@ -147,20 +147,14 @@ class Requests(_Repository):
         time), so replicas claiming at once take disjoint batches.  Returns the rows as claimed,
         soonest expiry first."""
         with self._session() as session:
-            taken_over = self._claim_batch(session, _revoking_abandoned(now),
-                                           {"lease_until": lease_until}, limit)
-            claimed = self._claim_batch(session, _expired(now) & RequestRow.manual.is_(False),
-                                        {"state": "revoking", "lease_until": lease_until},
-                                        limit - len(taken_over))
+            taken_over = _claim_rows(session, RequestRow, _revoking_abandoned(now),
+                                     RequestRow.expires_at, limit, {"lease_until": lease_until})
+            claimed = _claim_rows(session, RequestRow, _expired(now) & RequestRow.manual.is_(False),
+                                  RequestRow.expires_at, limit - len(taken_over),
+                                  {"state": "revoking", "lease_until": lease_until})
             session.add_all([row for request in claimed for row in also(request)])
             session.commit()
         return sorted(taken_over + claimed, key=lambda row: row.expires_at)
-
-    @staticmethod
-    def _claim_batch(session: Session, condition, changes: dict, limit: int) -> list[RequestRow]:
-        if limit <= 0:
-            return []
-        return _claim_rows(session, RequestRow, condition, RequestRow.expires_at, limit, changes)
 
     def approve(self, request_id: str, approver: str, step: int, needed: int, last_step: bool,
                 now: datetime, also: Callable[[RequestRow, str], Iterable] = lambda row, outcome: ()
@@ -322,6 +316,8 @@ def _claim_rows(session: Session, model, condition, order_by, limit: int, change
     The rows are chosen in a materialised CTE, run once: PostgreSQL may re-run an `IN (SELECT …
     LIMIT n FOR UPDATE SKIP LOCKED)` subquery for each row, and then skips the rows this very
     UPDATE has changed and takes the next ones, far beyond `limit`."""
+    if limit <= 0:
+        return []
     chosen = (select(model.id).where(condition).order_by(order_by).limit(limit)
               .with_for_update(skip_locked=True).cte("chosen").prefix_with("MATERIALIZED"))
     return list(session.execute(
