@@ -14,7 +14,7 @@ import logging
 import re
 import secrets
 from collections.abc import Callable
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -41,6 +41,7 @@ LEASE = timedelta(minutes=2)  # how long a worker may hold a request before othe
 GRANT_ATTEMPTS = 3  # rounds of (already retried) connector calls before a grant is given up
 ALERT_AFTER_FAILED_REVOKES = 3
 DUE_BATCH = 32  # requests read per round of run_due(); rounds repeat until nothing new is due
+GATHER = timedelta(seconds=0.25)  # least time between runs that revoke (see run_due)
 
 
 def _backoff(attempt: int) -> timedelta:
@@ -400,22 +401,50 @@ class Lifecycle:
             return None
         if not self._claim(request_id, State.ACTIVE, Step.EXPIRE, State.REVOKING):
             return None
-        request = self._get(request_id)
+        return self._revoke_claimed(self._get(request_id))
+
+    def _revoke_claimed(self, request: AccessRequest) -> AccessRequest:
+        """Finish a revocation this worker holds the lease on (`request` as claimed)."""
         if request.is_bundle:
-            return self._settle_bundle(request_id)  # its items are taken back on their own
+            return self._settle_bundle(request.id)  # its items are taken back on their own
         if request.manual:
             return request  # the owners were given the take-back task with the claim
+        try:
+            revoked_at = self._take_back_claimed(request)
+        except ConnectorError as exc:
+            return self._revoke_failed(request, exc)
+        finished = self._record_revoked([(request, revoked_at)])
+        if not finished:
+            raise AlreadyDecidedError(self._get(request.id))
+        return finished[0]
+
+    def _take_back_claimed(self, request: AccessRequest) -> datetime:
+        """The connector's part of a claimed revocation; returns when it was done."""
         if not request.preexisting:  # access the requester held before stays in place
-            try:
-                self._take_back(request)
-            except ConnectorError as exc:
-                return self._revoke_failed(request, exc)
-        request = self._move(request_id, Step.FINISH, "latchkey", revoked_at=self.clock.now(),
-                             lease_until=None, last_error=None,
-                             audit={"left_in_place": bool(request.preexisting)},
-                             tell=None if request.bundle else "access_revoked")
-        metrics.access_revoked(request)
-        return self._after_item_moved(request)
+            self._take_back(request)
+        return self.clock.now()
+
+    def _record_revoked(self, taken_back: list[tuple[AccessRequest, datetime]]) -> list[AccessRequest]:
+        """Move requests whose access was taken back (at the time given) to revoked, in one
+        transaction, each its own compare-and-set with its audit event and message.  Returns
+        those that moved; one that another worker finished first is left as it is."""
+        if not taken_back:
+            return []
+        rows = self.requests.move_each([self._step(
+            request, Step.FINISH, "latchkey", audit={"left_in_place": bool(request.preexisting)},
+            tell=None if request.bundle else "access_revoked", revoked_at=revoked_at,
+            lease_until=None, last_error=None)
+            for request, revoked_at in taken_back])
+        self.notifier.wake()
+        finished = []
+        for (request, _), row in zip(taken_back, rows):
+            if row is None:
+                log.warning("request %s: its revocation was already recorded", request.id)
+                continue
+            finished.append(to_domain(row))
+            metrics.access_revoked(finished[-1])
+            self._after_item_moved(finished[-1])
+        return finished
 
     def _take_back(self, request: AccessRequest) -> None:
         """Revoke through the connector, then read the target back: revoked must mean gone."""
@@ -574,17 +603,80 @@ class Lifecycle:
     def run_due(self) -> datetime | None:
         """Act on everything due now, on the workers; return the next deadline for the scheduler.
 
-        Rounds repeat while they find work, so expiries that fall due during a round are taken
-        at once, not a scheduler wake-up later.  A round that finds only what the last one
-        could not move (say, a request whose step keeps failing) ends the run.
+        Each round claims a batch of due revocations in one transaction (replicas take disjoint
+        batches), and looks up the rest of what is due.  Rounds repeat while they find other
+        work or a full batch of revocations (a backlog is worked off at once); a round that
+        revoked less asks to run again `GATHER` later at the earliest, so a stream of expiries
+        is taken a few at a time.  A round that finds only what the last one could not move
+        (say, a request whose step keeps failing), twice in a row, ends the run.
         """
         last: list[tuple[str, str]] = []
+        looked_again = False
         while True:
-            batch = self.requests.due(self.clock.now(), limit=DUE_BATCH)
-            if not batch or batch == last:
-                return self.requests.next_deadline()
-            list(self.workers.map(self._work_on, batch))
-            last = batch
+            lease_until = self.clock.now() + LEASE
+            claimed = self._claim_revocations(lease_until)
+            batch = self.requests.due(self.clock.now(), limit=DUE_BATCH, revocations=False)
+            fresh = batch if batch != last else []
+            if claimed or fresh:
+                self._on_workers(claimed, lease_until, fresh)
+                last, looked_again = batch, False
+                if fresh or len(claimed) == DUE_BATCH:
+                    continue
+                # Revocations are keeping up: let the next ones gather for a moment rather than
+                # pay a run's fixed cost (claim, look-ups, next deadline) for each expiry.
+                deadline = self.requests.next_deadline()
+                return deadline and max(deadline, self.clock.now() + GATHER)
+            deadline = self.requests.next_deadline()
+            # A deadline already past is most often an expiry that fell due since the claim
+            # (dozens a second at peak): look once more rather than leave it to the scheduler,
+            # which waits a second before it runs for a deadline in the past.
+            if looked_again or deadline is None or deadline > self.clock.now():
+                return deadline
+            looked_again = True
+
+    def _claim_revocations(self, lease_until: datetime) -> list[AccessRequest]:
+        """Claim a batch of expired (or abandoned) connector revocations under one lease, each
+        expiry with its audit event (manual ones are claimed one by one, with their task)."""
+        now = self.clock.now()
+        rows = self.requests.claim_revocations(
+            now, lease_until, DUE_BATCH,
+            also=lambda row: [self.audit.event(now, "latchkey", Step.EXPIRE.value, row.id)])
+        return [to_domain(row) for row in rows]
+
+    def _on_workers(self, claimed: list[AccessRequest], lease_until: datetime,
+                    due: list[tuple[str, str]]) -> None:
+        """Work on a round and wait for it; the round's revocations are recorded together.
+        Claims no worker started (the pool shut down) are released, so the next start takes
+        them at once instead of after the lease."""
+        started: dict[str, Future] = {}
+        try:
+            for request in claimed:
+                started[request.id] = self.workers.submit(self._work_on_claimed, request)
+            others = [self.workers.submit(self._work_on, one) for one in due]
+            wait(started.values())
+            self._record_revoked([future.result() for future in started.values()
+                                  if not future.cancelled() and future.result()])
+            for future in others:
+                future.result()
+        finally:
+            for request in claimed:
+                if request.id not in started or started[request.id].cancelled():
+                    self.requests.release(request.id, State.REVOKING.value, lease_until)
+
+    def _work_on_claimed(self, request: AccessRequest) -> tuple[AccessRequest, datetime] | None:
+        """The connector's part of a claimed revocation, on a worker: (request, when) once the
+        access is gone, None if it must be tried again later."""
+        try:
+            try:
+                if request.is_bundle:  # nothing to take back itself: it ends with its items
+                    self._settle_bundle(request.id)
+                    return None
+                return request, self._take_back_claimed(request)
+            except ConnectorError as exc:
+                self._revoke_failed(request, exc)  # tried again when the lease it sets runs out
+        except Exception:  # one broken request must not starve the others
+            log.exception("request %s: worker step failed", request.id)
+        return None
 
     def _work_on(self, due: tuple[str, str]) -> None:
         request_id, state = due
@@ -615,26 +707,32 @@ class Lifecycle:
         return self.requests.renew_lease(request_id, working.value, now, now + LEASE)
 
     def _move(self, request_id: str, step: Step, actor: str, audit: dict | None = None,
-              tell: str | None = None, **changes) -> AccessRequest:
+              tell: str | None = None, seen: AccessRequest | None = None, **changes) -> AccessRequest:
         """Apply `step` as a compare-and-set, with its audit event and, if `tell` names one, the
-        message that reports it, all in one transaction."""
-        request = self._get(request_id)
+        message that reports it, all in one transaction.  `seen`: the request as the caller
+        last read it, if it did (saves reading it again; the compare-and-set checks it)."""
+        request = seen or self._get(request_id)
+        row, = self.requests.move_each([self._step(request, step, actor, audit, tell, **changes)])
+        if row is None:
+            raise AlreadyDecidedError(self._get(request_id))
+        if tell:
+            self.notifier.wake()
+        return to_domain(row)
+
+    def _step(self, request: AccessRequest, step: Step, actor: str, audit: dict | None = None,
+              tell: str | None = None, **changes) -> tuple[str, str, dict, list]:
+        """`step` applied to `request` as read: a compare-and-set for `Requests.move_each`."""
         try:
             target = advance(request.state, step)
         except IllegalTransition:
             raise AlreadyDecidedError(request) from None  # someone or something acted first
         # The audit event is written in the compare-and-set's own transaction: a crash can
         # never leave a state change unrecorded.
-        event = self.audit.event(self.clock.now(), actor, step.value, request_id, **(audit or {}),
+        event = self.audit.event(self.clock.now(), actor, step.value, request.id, **(audit or {}),
                                  **({"reason": changes.get("decision_reason")}
                                     if step is Step.DENY else {}))
-        also = [event] + ([self._message(request_id, tell)] if tell else [])
-        if not self.requests.move(request_id, request.state.value, state=target.value,
-                                  also=also, **changes):
-            raise AlreadyDecidedError(self._get(request_id))
-        if tell:
-            self.notifier.wake()
-        return self._get(request_id)
+        also = [event] + ([self._message(request.id, tell)] if tell else [])
+        return request.id, request.state.value, {"state": target.value, **changes}, also
 
     def _get(self, request_id: str) -> AccessRequest:
         row = self.requests.get(request_id) if isinstance(request_id, str) else None

@@ -35,6 +35,10 @@ class OutboxDispatcher:
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="outbox")
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        # Held while a batch is claimed and handed to the pool: once stop() has closed the pool
+        # under it, nothing more is claimed (a claim the pool then refused would sit under
+        # its lease, a minute, after the restart).
+        self._claiming, self._closed = threading.Lock(), False
         self._thread = threading.Thread(target=self._loop, daemon=True, name="outbox-dispatcher")
 
     def start(self) -> None:
@@ -50,16 +54,26 @@ class OutboxDispatcher:
             self._stopping.set()
             self._wake.set()
             self._thread.join(timeout=drain_for)
+        with self._claiming:
+            self._closed = True
         self._pool.shutdown(wait=True)
 
     def run_once(self) -> int:
         """Deliver one batch of due rows; return how many were claimed."""
-        now = self._clock.now()
-        rows = self._outbox.claim(now, now + LEASE)
-        list(self._pool.map(self._send, rows))
+        with self._claiming:
+            if self._closed:
+                return 0
+            now = self._clock.now()
+            rows = self._outbox.claim(now, now + LEASE)
+            sending = [self._pool.submit(self._send, row) for row in rows]
+        sent = [row.id for row, future in zip(rows, sending) if future.result()]
+        # One write for the whole batch.  The next message of a request waits for it (order
+        # within a request), and a crash before it means these may be sent again, never lost.
+        self._outbox.delivered_all(sent, self._clock.now())
         return len(rows)
 
-    def _send(self, row: OutboxRow) -> None:
+    def _send(self, row: OutboxRow) -> bool:
+        """Deliver one row; True if it got through, else schedule its retry."""
         try:
             self._deliver(row)
         except Exception as exc:
@@ -68,8 +82,8 @@ class OutboxDispatcher:
             log.warning("request %s: could not deliver %s (attempt %d, next at %s): %s",
                         row.request_id, row.kind, attempts, retry_at.isoformat(), exc)
             self._outbox.retry_later(row.id, attempts, retry_at, str(exc)[:2000])
-            return
-        self._outbox.delivered(row.id, self._clock.now())
+            return False
+        return True
 
     def _loop(self) -> None:
         while True:

@@ -49,6 +49,19 @@ class _Repository:
 _working_automatically = RequestRow.state.in_(("provisioning", "revoking")) & RequestRow.manual.is_(False)
 
 
+def _lease_over(now: datetime):
+    return or_(RequestRow.lease_until.is_(None), RequestRow.lease_until <= now)
+
+
+def _expired(now: datetime):
+    return (RequestRow.state == "active") & (RequestRow.expires_at <= now)
+
+
+def _revoking_abandoned(now: datetime):
+    """A connector revocation whose worker's lease ran out (it crashed, or waits to retry)."""
+    return (RequestRow.state == "revoking") & RequestRow.manual.is_(False) & _lease_over(now)
+
+
 class Requests(_Repository):
     """`also`: rows (e.g. the audit event) written in the same transaction as the change, and
     only if it happens, so a crash can never leave a state change without its record."""
@@ -70,6 +83,22 @@ class Requests(_Repository):
         """Apply `changes` only if the request is still in `expected_state`; True if it was."""
         return self._update(RequestRow.state == expected_state, request_id, changes, also)
 
+    def move_each(self, moves: Iterable[tuple[str, str, dict, Iterable]]) -> list[RequestRow | None]:
+        """Several `move()`s, each (request id, expected state, changes, also), in one
+        transaction.  Each is its own compare-and-set: one that loses changes nothing and writes
+        none of its `also`.  Returns each row as its change left it, or None where it lost
+        (read by the UPDATE itself, RETURNING, not by another query)."""
+        with self._session() as session:
+            rows = []
+            for request_id, expected_state, changes, also in moves:
+                rows.append(session.execute(
+                    self._cas(RequestRow.state == expected_state, request_id, changes)
+                    .returning(RequestRow)).scalar_one_or_none())
+                if rows[-1] is not None:
+                    session.add_all(also)
+            session.commit()
+        return rows
+
     def attend(self, request_id: str, state: str, seen: datetime, also: Iterable = (), **changes) -> bool:
         """Act on `attention_at` once: only if it still holds the time this worker saw."""
         return self._update((RequestRow.state == state) & (RequestRow.attention_at == seen),
@@ -77,9 +106,14 @@ class Requests(_Repository):
 
     def renew_lease(self, request_id: str, state: str, now: datetime, lease_until: datetime) -> bool:
         """Take over a request whose worker's lease has run out (it crashed or gave up)."""
-        stale = (RequestRow.state == state) & or_(RequestRow.lease_until.is_(None),
-                                                 RequestRow.lease_until <= now)
+        stale = (RequestRow.state == state) & _lease_over(now)
         return self._update(stale, request_id, {"lease_until": lease_until})
+
+    def release(self, request_id: str, state: str, lease_until: datetime) -> bool:
+        """Give up a lease no work was started under (only if it is still this one), so the
+        request is due again at once rather than when the lease runs out."""
+        held = (RequestRow.state == state) & (RequestRow.lease_until == lease_until)
+        return self._update(held, request_id, {"lease_until": None})
 
     def set_once(self, request_id: str, field: str, value, also: Iterable = (), **with_it) -> bool:
         """Record a fact that must never change once known (e.g. access held before the grant)."""
@@ -88,12 +122,39 @@ class Requests(_Repository):
 
     def _update(self, condition, request_id: str, changes: dict, also: Iterable = ()) -> bool:
         with self._session() as session:
-            result = session.execute(
-                update(RequestRow).where(RequestRow.id == request_id, condition).values(**changes))
+            result = session.execute(self._cas(condition, request_id, changes))
             if result.rowcount == 1:
                 session.add_all(also)
             session.commit()
             return result.rowcount == 1
+
+    @staticmethod
+    def _cas(condition, request_id: str, changes: dict):
+        # The session holds no copy of the row to keep in step: skip the ORM's synchronisation.
+        return (update(RequestRow).where(RequestRow.id == request_id, condition).values(**changes)
+                .execution_options(synchronize_session=False))
+
+    def claim_revocations(self, now: datetime, lease_until: datetime, limit: int,
+                          also: Callable[[RequestRow], Iterable] = lambda row: ()) -> list[RequestRow]:
+        """Take up to `limit` connector revocations due now, in one transaction, each under a
+        lease until `lease_until`: revocations whose worker's lease ran out are taken over
+        (as `renew_lease` does), then expired active grants move to revoking, each with
+        `also(row)` (its audit event).  Manual requests are left to `move()`: their claim
+        hands the owners a task.
+
+        Each row is a compare-and-set, and rows another transaction holds are skipped (FOR
+        UPDATE SKIP LOCKED on PostgreSQL; on SQLite BEGIN IMMEDIATE admits one writer at a
+        time), so replicas claiming at once take disjoint batches.  Returns the rows as claimed,
+        soonest expiry first."""
+        with self._session() as session:
+            taken_over = _claim_rows(session, RequestRow, _revoking_abandoned(now),
+                                     RequestRow.expires_at, limit, {"lease_until": lease_until})
+            claimed = _claim_rows(session, RequestRow, _expired(now) & RequestRow.manual.is_(False),
+                                  RequestRow.expires_at, limit - len(taken_over),
+                                  {"state": "revoking", "lease_until": lease_until})
+            session.add_all([row for request in claimed for row in also(request)])
+            session.commit()
+        return sorted(taken_over + claimed, key=lambda row: row.expires_at)
 
     def approve(self, request_id: str, approver: str, step: int, needed: int, last_step: bool,
                 now: datetime, also: Callable[[RequestRow, str], Iterable] = lambda row, outcome: ()
@@ -209,31 +270,32 @@ class Requests(_Repository):
                 RequestRow.entitlement_id == entitlement_id, RequestRow.state.in_(live)
             ).limit(1)).scalars().first()
 
-    def due(self, now: datetime, limit: int = 500) -> list[tuple[str, str]]:
-        """(id, state) of requests a worker should act on now."""
+    def due(self, now: datetime, limit: int = 500, revocations: bool = True) -> list[tuple[str, str]]:
+        """(id, state) of requests a worker should act on now.  `revocations=False` leaves out
+        what `claim_revocations()` takes (and the expiry warnings of those expired grants)."""
         with self._reading() as session:
-            lease_over = or_(RequestRow.lease_until.is_(None), RequestRow.lease_until <= now)
-            rows = session.execute(select(RequestRow.id, RequestRow.state).where(or_(
-                RequestRow.state == "approved",
-                (RequestRow.state == "active") & (RequestRow.expires_at <= now),
-                _working_automatically & lease_over,
-                RequestRow.state.in_(("pending", "active")) & (RequestRow.attention_at <= now),
-            )).order_by(RequestRow.expires_at).limit(limit)).all()
+            work = [RequestRow.state == "approved",
+                    _expired(now),
+                    _working_automatically & _lease_over(now),
+                    RequestRow.state.in_(("pending", "active")) & (RequestRow.attention_at <= now)]
+            if not revocations:
+                connector_revocation = RequestRow.manual.is_(False) & (
+                    _expired(now) | (RequestRow.state == "revoking"))
+                work = [condition & ~connector_revocation for condition in work]
+            rows = session.execute(select(RequestRow.id, RequestRow.state).where(or_(*work))
+                                   .order_by(RequestRow.expires_at).limit(limit)).all()
             return [(row.id, row.state) for row in rows]
 
     def next_deadline(self) -> datetime | None:
         """The earliest moment at which `due()` will return something new."""
+        earliest = [  # one query: the scheduler asks after every run
+            select(func.min(RequestRow.expires_at)).where(RequestRow.state == "active"),
+            select(func.min(RequestRow.lease_until)).where(_working_automatically),
+            select(func.min(RequestRow.decided_at)).where(RequestRow.state == "approved"),
+            select(func.min(RequestRow.attention_at)).where(RequestRow.state.in_(("pending", "active"))),
+        ]
         with self._reading() as session:
-            candidates = [
-                session.execute(select(func.min(RequestRow.expires_at))
-                             .where(RequestRow.state == "active")).scalar(),
-                session.execute(select(func.min(RequestRow.lease_until))
-                             .where(_working_automatically)).scalar(),
-                session.execute(select(func.min(RequestRow.decided_at))
-                             .where(RequestRow.state == "approved")).scalar(),
-                session.execute(select(func.min(RequestRow.attention_at))
-                             .where(RequestRow.state.in_(("pending", "active")))).scalar(),
-            ]
+            candidates = session.execute(select(*(query.scalar_subquery() for query in earliest))).one()
         # UTCDateTime is bypassed by aggregate functions on SQLite; normalise here.
         return min((_aware(c) for c in candidates if c is not None), default=None)
 
@@ -279,6 +341,23 @@ class Requests(_Repository):
         with self._session() as session:
             return dict(session.execute(select(RequestRow.state, func.count())
                                         .group_by(RequestRow.state)).all())
+
+
+def _claim_rows(session: Session, model, condition, order_by, limit: int, changes: dict) -> list:
+    """UPDATE up to `limit` rows meeting `condition` (first by `order_by`) with `changes`, each a
+    compare-and-set (`condition` is checked again on the row), skipping rows another transaction
+    has locked; returns them as changed.
+
+    The rows are chosen in a materialised CTE, run once: PostgreSQL may re-run an `IN (SELECT …
+    LIMIT n FOR UPDATE SKIP LOCKED)` subquery for each row, and then skips the rows this very
+    UPDATE has changed and takes the next ones, far beyond `limit`."""
+    if limit <= 0:
+        return []
+    chosen = (select(model.id).where(condition).order_by(order_by).limit(limit)
+              .with_for_update(skip_locked=True).cte("chosen").prefix_with("MATERIALIZED"))
+    return list(session.execute(
+        update(model).where(model.id.in_(select(chosen.c.id)), condition).values(**changes)
+        .returning(model).execution_options(synchronize_session=False)).scalars())
 
 
 def _aware(value: datetime | str) -> datetime:
@@ -546,29 +625,29 @@ class Outbox(_Repository):
 
     def claim(self, now: datetime, lease_until: datetime, limit: int = 50) -> list[OutboxRow]:
         """Take rows that are due, oldest first, skipping any request with an earlier row still
-        undelivered (messages of one request must arrive in order)."""
+        undelivered (messages of one request must arrive in order).
+
+        One UPDATE claims the batch; its compare-and-set repeats the conditions on each row, and
+        rows another dispatcher is claiming are skipped (FOR UPDATE SKIP LOCKED on PostgreSQL;
+        BEGIN IMMEDIATE serialises claims on SQLite), so replicas take disjoint batches."""
+        due = _outbox_head & (OutboxRow.next_attempt_at <= now) & or_(
+            OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= now)
         with self._session() as session:
-            candidates = session.execute(select(OutboxRow.id).where(
-                _outbox_head, OutboxRow.next_attempt_at <= now,
-                or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= now),
-            ).order_by(OutboxRow.id).limit(limit)).scalars().all()
-            claimed = []
-            for row_id in candidates:
-                won = session.execute(update(OutboxRow).where(
-                    OutboxRow.id == row_id, OutboxRow.done_at.is_(None),
-                    or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= now)
-                ).values(lease_until=lease_until)).rowcount == 1
-                if won:
-                    claimed.append(row_id)
+            rows = _claim_rows(session, OutboxRow, due, OutboxRow.id, limit, {"lease_until": lease_until})
             session.commit()
-            return [session.get(OutboxRow, row_id) for row_id in claimed]
+        return sorted(rows, key=lambda row: row.id)
 
     def delivered(self, row_id: int, now: datetime) -> None:
-        self._set(row_id, done_at=now, lease_until=None, last_error=None)
+        self.delivered_all([row_id], now)
+
+    def delivered_all(self, row_ids: list[int], now: datetime) -> None:
+        """Record a batch's deliveries in one statement."""
+        if row_ids:
+            self._set(OutboxRow.id.in_(row_ids), done_at=now, lease_until=None, last_error=None)
 
     def retry_later(self, row_id: int, attempts: int, retry_at: datetime, error: str) -> None:
-        self._set(row_id, attempts=attempts, next_attempt_at=retry_at, lease_until=None,
-                  last_error=error)
+        self._set(OutboxRow.id == row_id, attempts=attempts, next_attempt_at=retry_at,
+                  lease_until=None, last_error=error)
 
     def next_due(self) -> datetime | None:
         with self._session() as session:
@@ -581,9 +660,10 @@ class Outbox(_Repository):
             return session.execute(select(func.count()).select_from(OutboxRow)
                                    .where(OutboxRow.done_at.is_(None))).scalar_one()
 
-    def _set(self, row_id: int, **values) -> None:
+    def _set(self, which, **values) -> None:
         with self._session() as session:
-            session.execute(update(OutboxRow).where(OutboxRow.id == row_id).values(**values))
+            session.execute(update(OutboxRow).where(which).values(**values)
+                            .execution_options(synchronize_session=False))
             session.commit()
 
 

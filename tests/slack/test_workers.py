@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-from bot.lifecycle import DUE_BATCH
+from bot.lifecycle import DUE_BATCH, LEASE
 from sandbox.server import Reply
 from storage.tables import RequestRow
 from tests.harness import ALICE, CAROL, eventually
@@ -43,3 +43,41 @@ def test_one_run_works_off_more_than_one_batch(make_bot, okta, clock):
     bot.service.lifecycle.run_due()
     assert bot.service.lifecycle.requests.count_by_state().get("revoked") == 2 * DUE_BATCH + 1
     assert carol not in okta.members(group)
+
+
+def _expired_grants(bot, okta, clock, count: int) -> list[str]:
+    """`count` expired grants of eng-admins to different Okta users, in place in Okta."""
+    group, now = okta.ids["eng-admins"], clock.now()
+    ids = []
+    for n in range(count):
+        account = okta.add_user(f"abandoned{n}@acme.com")
+        okta.add_member(group, account)
+        ids.append(f"gone{n:03d}")
+        bot.service.lifecycle.requests.add(RequestRow(
+            id=ids[-1], requester=f"U0GONE{n:03d}", requester_email=f"abandoned{n}@acme.com",
+            account_id=account, connector_id="okta", entitlement_id=f"group:{group}:member",
+            entitlement_name="eng-admins", duration_seconds=3600, justification="deploy",
+            state="active", created_at=now - timedelta(hours=2), granted_at=now - timedelta(hours=2),
+            expires_at=now - timedelta(minutes=n + 1), preexisting=False))
+    return ids
+
+
+def test_a_batch_claimed_by_a_worker_that_died_is_revoked_after_its_lease(make_bot, okta, clock):
+    """Given a batch of expired grants claimed by a worker (another replica, say) that then died,
+    when the worker runs, then it leaves them alone while the lease runs, and once it has run
+    out revokes each exactly once, with one 'expire' and one 'finish' event each."""
+    bot = make_bot(sweep_seconds=3600).start()  # only the start-up sweep; this test runs the rest
+    lifecycle = bot.service.lifecycle
+    ids = _expired_grants(bot, okta, clock, 3)
+    died = lifecycle._claim_revocations(clock.now() + LEASE)  # the claim, then nothing
+    assert sorted(r.id for r in died) == ids
+    writes = len(okta.membership_writes())
+    lifecycle.run_due()
+    assert {lifecycle.requests.get(i).state for i in ids} == {"revoking"}
+    assert len(okta.membership_writes()) == writes
+    clock.advance(LEASE + timedelta(seconds=1))
+    lifecycle.run_due()
+    assert {lifecycle.requests.get(i).state for i in ids} == {"revoked"}
+    assert [w.method for w in okta.membership_writes()[writes:]] == ["DELETE"] * 3
+    for request_id in ids:
+        assert [e.action for e in lifecycle.audit.events(request_id)] == ["expire", "finish"]

@@ -133,3 +133,115 @@ def test_outbox_delivers_one_request_in_order_and_others_in_parallel(engine):
     assert [row.kind for row in outbox.claim(NOW + timedelta(seconds=2), lease)] == ["a"]
     outbox.delivered(a.id, NOW)
     assert [row.kind for row in outbox.claim(NOW, lease)] == ["b"]
+
+
+def _expired_grants(requests: Requests, count: int, **extra) -> list[str]:
+    ids = [f"x{n:03d}" for n in range(count)]
+    for n, request_id in enumerate(ids):
+        requests.add(_row(request_id, f"U{n}", "active", expires_at=NOW - timedelta(seconds=count - n),
+                          **extra))
+    return ids
+
+
+def test_replicas_claiming_revocations_at_once_take_disjoint_batches(engine):
+    """Given 60 expired grants, when 4 workers (each its own engine, like replicas) claim batches
+    of 8 at once until none is left, then every grant is claimed exactly once, with one
+    'expire' audit event each."""
+    requests, audit = Requests(engine), AuditLog(engine)
+    ids = _expired_grants(requests, 60)
+    claims: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def replica() -> None:
+        mine = Requests(type(engine)(engine.pool.recreate(), engine.dialect, engine.url))
+        barrier.wait()
+        while batch := mine.claim_revocations(NOW, NOW + timedelta(minutes=2), 8, also=lambda row: [
+                AuditLog.event(NOW, "latchkey", "expire", row.id)]):
+            claims.extend(row.id for row in batch)
+
+    threads = [threading.Thread(target=replica) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(claims) == ids
+    assert {requests.get(i).state for i in ids} == {"revoking"}
+    assert [e.request_id for e in audit.events() if e.action == "expire"].count(ids[0]) == 1
+    assert len([e for e in audit.events() if e.action == "expire"]) == 60
+
+
+def test_an_abandoned_batch_of_revocations_is_taken_over_only_after_its_lease(engine):
+    """Given a batch claimed by a worker that then died, when others claim, then they get
+    nothing while the lease runs and the whole batch (without a second 'expire' event) after."""
+    requests, audit = Requests(engine), AuditLog(engine)
+    ids = _expired_grants(requests, 5)
+    expire = lambda row: [AuditLog.event(NOW, "latchkey", "expire", row.id)]  # noqa: E731
+    first = requests.claim_revocations(NOW, NOW + timedelta(minutes=2), 10, also=expire)
+    assert [row.id for row in first] == ids  # soonest expiry first
+    assert requests.claim_revocations(NOW + timedelta(minutes=1), NOW + timedelta(minutes=3), 10,
+                                      also=expire) == []
+    later = NOW + timedelta(minutes=3)
+    again = requests.claim_revocations(later, later + timedelta(minutes=2), 3, also=expire)
+    assert [row.id for row in again] == ids[:3]
+    assert {row.lease_until for row in again} == {later + timedelta(minutes=2)}
+    assert len([e for e in audit.events() if e.action == "expire"]) == 5
+
+
+def test_claiming_revocations_leaves_manual_and_unexpired_grants_to_the_others(engine):
+    """Given a manual expired grant and an unexpired one, then the batch claim takes neither,
+    and due() without revocations still lists the manual one, but not what the claim takes."""
+    requests = Requests(engine)
+    requests.add(_row("manual", "U1", "active", expires_at=NOW - timedelta(minutes=1), manual=True))
+    requests.add(_row("later", "U2", "active", expires_at=NOW + timedelta(hours=1)))
+    requests.add(_row("auto", "U3", "active", expires_at=NOW - timedelta(minutes=1)))
+    assert [r.id for r in requests.claim_revocations(NOW, NOW + timedelta(minutes=2), 10)] == ["auto"]
+    assert requests.due(NOW, revocations=False) == [("manual", "active")]
+    assert sorted(requests.due(NOW + timedelta(minutes=3))) == [("auto", "revoking"), ("manual", "active")]
+    assert sorted(requests.due(NOW + timedelta(minutes=3), revocations=False)) == [("manual", "active")]
+
+
+def test_a_released_claim_is_due_again_at_once_but_only_the_holder_can_release(engine):
+    requests = Requests(engine)
+    _expired_grants(requests, 1)
+    lease = NOW + timedelta(minutes=2)
+    requests.claim_revocations(NOW, lease, 10)
+    assert not requests.release("x000", "revoking", lease + timedelta(seconds=1))
+    assert requests.release("x000", "revoking", lease)
+    assert [r.id for r in requests.claim_revocations(NOW, lease, 10)] == ["x000"]
+
+
+def test_move_each_applies_each_compare_and_set_on_its_own(engine):
+    """Given two requests, when one transaction moves both but one is no longer in the expected
+    state, then only the other changes, and only its audit event is written."""
+    requests, audit = Requests(engine), AuditLog(engine)
+    requests.add(_row("a", "U1", "revoking"))
+    requests.add(_row("b", "U2", "revoked"))
+    rows = requests.move_each([
+        (request_id, "revoking", {"state": "revoked", "revoked_at": NOW},
+         [AuditLog.event(NOW, "latchkey", "finish", request_id)]) for request_id in ("a", "b")])
+    assert rows[1] is None and rows[0].state == "revoked" and rows[0].revoked_at == NOW
+    assert [e.request_id for e in audit.events()] == ["a"]
+
+
+def test_dispatchers_claiming_the_outbox_at_once_take_disjoint_rows(engine):
+    """Given 40 messages of 40 requests, when 4 dispatchers claim at once, then each is claimed once."""
+    from storage.repositories import Outbox
+
+    AuditLog(engine).append(NOW, "U1", "test", also=[Outbox.message(f"r{n}", "a", {}, NOW) for n in range(40)])
+    claims: list[int] = []
+    barrier = threading.Barrier(4)
+
+    def dispatcher() -> None:
+        outbox = Outbox(type(engine)(engine.pool.recreate(), engine.dialect, engine.url))
+        barrier.wait()
+        while rows := outbox.claim(NOW, NOW + timedelta(minutes=1), limit=5):
+            claims.extend(row.id for row in rows)
+            outbox.delivered_all([row.id for row in rows], NOW)
+
+    threads = [threading.Thread(target=dispatcher) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(claims) == len(set(claims)) == 40
+    assert Outbox(engine).pending() == 0
