@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -21,6 +22,11 @@ def make_engine(url: str) -> Engine:
 
 def _sqlite_engine(url: str) -> Engine:
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    # SQLite has one writer at a time, and a writer that finds the lock taken sleeps in steps
+    # of up to 100 ms before it tries again: under load those sleeps, not the writes, made
+    # Slack wait (bench/).  Within this process writers queue on a lock instead, which hands
+    # over the moment the last one commits; other processes still meet SQLite's busy wait.
+    writer = threading.RLock()
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn, _record):
@@ -38,10 +44,35 @@ def _sqlite_engine(url: str) -> Engine:
     def _begin(conn):
         # A reader needs no lock in WAL mode (it reads a snapshot), so it must not queue behind
         # writers for one: under load that queue, not the queries, made Slack wait (bench/).
-        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY)
-                             else "BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+            return
+        writer.acquire()
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            writer.release()
+            raise
+        holders.add(id(conn.connection))  # the pooled connection do_commit will be given
 
+    # Handed over once SQLite has really committed (or rolled back): SQLAlchemy's own commit
+    # event comes just before, when the database lock is still held.
+    holders: set[int] = set()
+    dialect = engine.dialect
+    dialect.do_commit = _then_release(dialect.do_commit, holders, writer)
+    dialect.do_rollback = _then_release(dialect.do_rollback, holders, writer)
     return engine
+
+
+def _then_release(end_transaction, holders: set[int], writer):
+    def ended(dbapi_connection) -> None:
+        try:
+            end_transaction(dbapi_connection)
+        finally:
+            if id(dbapi_connection) in holders:
+                holders.discard(id(dbapi_connection))
+                writer.release()
+    return ended
 
 
 def alembic_config(engine: Engine) -> Config:
