@@ -35,14 +35,15 @@ class Intake:
     connector_types: dict[str, str]  # connector id → okta, celigo …
 
     def validate(self, requester: Person, connector_id: str, entitlement_id: str,
-                  duration: timedelta | None, justification: str, ticket: str, break_glass: bool):
+                 duration: timedelta | None, justification: str, ticket: str, break_glass: bool):
         """The row to store and its rule, or InvalidRequestError saying what to fix, by field."""
-        hour_ago, cap = self.clock.now() - timedelta(hours=1), self.rules().max_requests_per_hour
+        rules = self.rules()  # one reading throughout, even if a reload swaps them meanwhile
+        hour_ago, cap = self.clock.now() - timedelta(hours=1), rules.max_requests_per_hour
         if self.requests.count_since(requester.id, hour_ago) >= cap:
             raise InvalidRequestError({"access": f"You have made {cap} requests in the last hour. "
                                                  "Please wait a while before asking again."})
         target, entitlements = self._asked_for(connector_id, entitlement_id)
-        rule = self.rules().rule_for(target)
+        rule = rules.rule_for(target)
         problems = {field: problem for field, problem in (
             ("duration", rule.policy.duration_problem(duration)),
             ("justification", rule.justification_problem(justification)),
