@@ -57,6 +57,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import Engine
 
+from bot.background import BackgroundLoop
 from bot.ports import Clock
 from bot.slack.text import clip, escape, mention
 from storage.relay_cursor import RelayCursors
@@ -78,7 +79,7 @@ CHANNEL_ERRORS = frozenset({"not_in_channel", "channel_not_found", "is_archived"
 _SLACK_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 
 
-class AuditChannelRelay:
+class AuditChannelRelay(BackgroundLoop):
     """Posts the audit log to `channel`, one line per event (see the module docstring).
 
     `start()` runs it in the background (a pass every `poll_every` seconds, or soon after
@@ -90,9 +91,10 @@ class AuditChannelRelay:
     def __init__(self, engine: Engine, client: WebClient, channel: str | None, clock: Clock,
                  poll_every: float = 2.0, *, min_interval: float = 1.0,
                  gap_wait: timedelta = GAP_WAIT, backfill: timedelta = BACKFILL) -> None:
+        super().__init__("audit-channel", poll_every)
         self._cursors = RelayCursors(engine)
         self._client, self._channel, self._clock = client, channel, clock
-        self._poll_every, self._min_interval = poll_every, min_interval
+        self._min_interval = min_interval
         self._gap_wait, self._backfill = gap_wait, backfill
         self._holder = secrets.token_hex(8)  # this relay, in the cursor's lease
         self._holes: dict[tuple[int, int], datetime] = {}  # missing seq range → first seen missing
@@ -101,10 +103,7 @@ class AuditChannelRelay:
         self._warned: str | None = None  # the error last warned about, to warn once
         self._last_post = float("-inf")  # time.monotonic() of our last message
         self._pass = threading.Lock()
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
         self._drain_until = float("inf")  # time.monotonic() after which a stopping pass ends
-        self._thread = threading.Thread(target=self._loop, daemon=True, name="audit-channel")
 
     # -- running ---------------------------------------------------------------------------
     @property
@@ -119,20 +118,10 @@ class AuditChannelRelay:
             self._channel, self._retry_at, self._failures, self._warned = channel, None, 0, None
             self.poke()
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def poke(self) -> None:
-        """Something was audited: relay it now rather than at the next poll."""
-        self._wake.set()
-
     def stop(self, drain_for: float = 5.0) -> None:
         """Post what is ready (for up to `drain_for` seconds), then stop."""
-        if self._thread.is_alive():
-            self._drain_until = time.monotonic() + drain_for
-            self._stopping.set()
-            self._wake.set()
-            self._thread.join(timeout=drain_for)
+        self._drain_until = time.monotonic() + drain_for
+        super().stop(drain_for)
 
     def relay_once(self) -> int:
         """One pass: post every event that is ready, in seq order; return how many lines were
@@ -251,19 +240,12 @@ class AuditChannelRelay:
         self._warned = error
 
     # -- background ------------------------------------------------------------------------
-    def _loop(self) -> None:
-        while True:
-            try:
-                self.relay_once()
-            except Exception:  # the database may be briefly away; try again at the next poll
-                log.exception("audit channel relay failed")
-            if self._stopping.is_set():
-                return
-            timeout = self._poll_every
-            if self._retry_at is not None:
-                timeout = max(0.0, min(timeout, (self._retry_at - self._clock.now()).total_seconds()))
-            self._wake.wait(timeout=timeout)
-            self._wake.clear()
+    run_once = relay_once  # what the background loop repeats
+
+    def _next_wait(self) -> float:
+        if self._retry_at is None:
+            return self._poll_every
+        return max(0.0, min(self._poll_every, (self._retry_at - self._clock.now()).total_seconds()))
 
 
 def _describe(exc: Exception) -> tuple[str, int | None, float | None]:

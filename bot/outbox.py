@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+from bot.background import BackgroundLoop
 from bot.ports import Clock
 from storage.repositories import Outbox
 from storage.tables import OutboxRow
@@ -28,32 +29,20 @@ def backoff(attempt: int) -> timedelta:
     return min(timedelta(seconds=2 ** attempt), MAX_BACKOFF)
 
 
-class OutboxDispatcher:
+class OutboxDispatcher(BackgroundLoop):
     def __init__(self, outbox: Outbox, deliver: Callable[[OutboxRow], None], clock: Clock,
                  workers: int = 4) -> None:
+        super().__init__("outbox-dispatcher", poll_every=1.0)
         self._outbox, self._deliver, self._clock = outbox, deliver, clock
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="outbox")
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
         # Held while a batch is claimed and handed to the pool: once stop() has closed the pool
         # under it, nothing more is claimed (a claim the pool then refused would sit under
         # its lease, a minute, after the restart).
         self._claiming, self._closed = threading.Lock(), False
-        self._thread = threading.Thread(target=self._loop, daemon=True, name="outbox-dispatcher")
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def poke(self) -> None:
-        """Something new is waiting: deliver it now rather than at the next poll."""
-        self._wake.set()
 
     def stop(self, drain_for: float = 5.0) -> None:
         """Deliver what is due (for up to `drain_for` seconds), then stop."""
-        if self._thread.is_alive():
-            self._stopping.set()
-            self._wake.set()
-            self._thread.join(timeout=drain_for)
+        super().stop(drain_for)
         with self._claiming:
             self._closed = True
         self._pool.shutdown(wait=True)
@@ -84,15 +73,3 @@ class OutboxDispatcher:
             self._outbox.retry_later(row.id, attempts, retry_at, str(exc)[:2000])
             return False
         return True
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                while self.run_once():
-                    pass
-            except Exception:  # the database may be briefly away; try again shortly
-                log.exception("outbox dispatch failed")
-            if self._stopping.is_set():
-                return
-            self._wake.wait(timeout=1.0)
-            self._wake.clear()

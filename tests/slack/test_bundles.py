@@ -30,6 +30,16 @@ def bundle_of(bot):
         "pending", "approved", "provisioning", "active") if r.connector_id == "bundle"])[0]
 
 
+def active_bundle(bot, slack):
+    """Carol asks for the bundle, Alice approves it, and it becomes active."""
+    ask(slack, "oncall", duration="1h")
+    eventually(lambda: asked(slack, ALICE))
+    slack.click(ALICE, "approve")
+    bundle = bundle_of(bot)
+    eventually(lambda: bot.request(bundle.id).state == "active")
+    return bundle
+
+
 def test_a_bundle_is_approved_once_granted_together_and_revoked_together(make_bot, slack, okta, clock):
     """Given the oncall bundle, when Carol asks for it and Alice approves once, then both groups
     are granted, Carol gets one message naming both, and at expiry both are removed."""
@@ -72,11 +82,7 @@ def test_when_one_item_cannot_be_granted_the_bundle_fails_and_nothing_stays(make
 def test_ending_a_bundle_early_removes_every_item(make_bot, slack, okta):
     """Given an active bundle, when Carol presses End now in her list, then both groups go."""
     bot = make_bot(rules=BUNDLE).start()
-    ask(slack, "oncall", duration="1h")
-    eventually(lambda: asked(slack, ALICE))
-    slack.click(ALICE, "approve")
-    bundle = bundle_of(bot)
-    eventually(lambda: bot.request(bundle.id).state == "active")
+    bundle = active_bundle(bot, slack)
     slack.command(CAROL, text="list")
     listed = eventually(lambda: slack.responses(CAROL) or slack.ephemerals(CAROL))
     assert "oncall" in str(listed) and "eng-admins" not in str(listed)  # the bundle, not its items
@@ -88,11 +94,7 @@ def test_ending_a_bundle_early_removes_every_item(make_bot, slack, okta):
 def test_an_item_already_held_stays_when_the_bundle_ends(make_bot, slack, okta, clock):
     """Given Carol already reads prod, when a bundle with prod-readers ends, then she still does."""
     bot = make_bot(rules=BUNDLE.replace('"okta:data-admins"', '"okta:prod-readers"')).start()
-    ask(slack, "oncall", duration="1h")
-    eventually(lambda: asked(slack, ALICE))
-    slack.click(ALICE, "approve")
-    bundle = bundle_of(bot)
-    eventually(lambda: bot.request(bundle.id).state == "active")
+    bundle = active_bundle(bot, slack)
     jump(bot, clock, timedelta(hours=1, minutes=1))
     eventually(lambda: bot.request(bundle.id).state == "revoked")
     assert members(okta, "eng-admins", "prod-readers") == [False, True]
