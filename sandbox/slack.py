@@ -49,6 +49,10 @@ class SlackSandbox(SlackPlatform, SandboxServer):
         self.workspace = Workspace(clock, trigger_ttl)
         self.api = WebApi(self.workspace, bot_token)
 
+    def stop(self) -> None:
+        self.close_connections()
+        super().stop()
+
     # -- setup and faults --------------------------------------------------------------------
     def add_user(self, user_id: str, email: str, real_name: str = "", is_bot: bool = False,
                  deleted: bool = False) -> dict:

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from pathlib import Path
 
 import httpx
 
 from bot.config import parse_config
 from sandbox.slack import SlackSandbox
-from sandbox.slack_platform import sign
 from tests.harness import OKTA_TOKEN, Bot, config_text, make_settings
 
 
 class RoutedSlack(SlackSandbox):
     """The Slack sandbox, delivering to the bot the calling thread chose with `via()` (so a test
     can spread deliveries over replicas), and able to deliver the last payload again."""
+
+    keep_alive = True  # replicas are SIGKILLed, never stopped cleanly
 
     def __init__(self, *args, **kwargs) -> None:
         self._route = threading.local()  # per sandbox and thread: the bot chosen, the last body
@@ -35,35 +35,9 @@ class RoutedSlack(SlackSandbox):
         self._route.url = url
         return self
 
-    def post_raw(self, body: bytes, content_type: str, *, timestamp=None, secret=None,
-                 signature=None, headers=None) -> httpx.Response:
-        """As SlackSandbox.post_raw, over one pooled client: `httpx.post` builds a new client
-        (and TLS context) per call, ~90 ms, which hundreds of property-based examples feel."""
-        self._route.last = (body, content_type)
-        assert self.bot_url, "set sandbox.bot_url before delivering to the bot"
-        ts = str(int(time.time())) if timestamp is None else str(timestamp)
-        if signature is None:
-            signature = sign(self.signing_secret if secret is None else secret, ts, body)
-        sent = {"Content-Type": content_type}
-        if ts:
-            sent["X-Slack-Request-Timestamp"] = ts
-        if signature:
-            sent["X-Slack-Signature"] = signature
-        sent.update(headers or {})
-        return self._client().post(self.bot_url, content=body, headers=sent,
-                                   timeout=self.delivery_timeout)
-
-    def _client(self) -> httpx.Client:
-        with self.lock:
-            if getattr(self, "_http", None) is None:
-                self._http = httpx.Client(limits=httpx.Limits(max_connections=200))
-            return self._http
-
-    def stop(self) -> None:
-        if getattr(self, "_http", None) is not None:
-            self._http.close()
-            self._http = None
-        super().stop()
+    def post_raw(self, body: bytes, content_type: str, **signing) -> httpx.Response:
+        self._route.last = (body, content_type)  # for deliver_again
+        return super().post_raw(body, content_type, **signing)
 
     def last_delivery(self) -> tuple[bytes, str]:
         """The body and content type this thread delivered last."""
