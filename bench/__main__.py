@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from bench import interactive, report, revocation, sync
-from bench.figures import Figure
+from bench.figures import Figure, Results
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SCENARIOS = {
@@ -47,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
             began = time.monotonic()
             logging.info("scenario %s", name)
             found = SCENARIOS[name](work / name)
-            figures += found.figures if hasattr(found, "figures") else found
-            if hasattr(found, "extras"):
+            figures += found
+            if isinstance(found, Results):
                 extras[name] = found.extras
             logging.info("scenario %s took %.0f s", name, time.monotonic() - began)
     finally:

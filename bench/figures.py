@@ -15,6 +15,14 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[rank - 1]
 
 
+class Results(list):
+    """A scenario's figures, plus what its plot needs (`extras`, e.g. the lag of every revoke)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.extras: dict = {}
+
+
 @dataclass
 class Figure:
     name: str

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from bench.figures import Figure, percentile
+from bench.figures import Figure, Results, percentile
 from bench.sandboxes import TimedOkta, TimedSlack
 from bench.serve import BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET, Serve, config_text
 from storage.engine import make_engine, upgrade
@@ -31,23 +31,11 @@ POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 USERS, GROUPS = 1000, 100  # 10 groups per user, 100 users per group: 10,000 memberships
 
 
-class Result(list):
-    """Figures plus what the plot needs (expiry offset and lag of every revoke)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.extras: dict = {}
-
-    @property
-    def figures(self) -> list[Figure]:
-        return list(self)
-
-
 def run(workdir: Path, grants: int = 2_240, spread: float = 40.0, margin: float = 12.0,
-        drain: float = 20.0) -> Result:
+        drain: float = 20.0) -> Results:
     """Defaults: 56 expiries a second (the rate of 10,000 over three minutes) for 40 s, so both
     runs fit the time `make bench` has; `python -m bench --full` runs 10,000 over 180 s."""
-    result = Result()
+    result = Results()
     workdir.mkdir(parents=True, exist_ok=True)
     figure, series = one_run(workdir / "sqlite", f"sqlite:///{workdir}/sqlite.db", 1,
                              grants, spread, margin, drain)

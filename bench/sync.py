@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.figures import Figure
+from bench.figures import Figure, Results
 from bench.sandboxes import TimedOkta, TimedSlack
 from bench.serve import BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET, Serve, config_text
 from storage.engine import make_engine
@@ -28,16 +28,6 @@ PAGE = 1000  # Okta's largest page, and the page size configured here
 # rl-global-mgmt/): the buckets a catalog sync draws on.
 OKTA_LIMITS = {"/api/v1/users": 600, "/api/v1/groups": 500, "/api/v1/groups/{id}": 1000,
                "/api/v1/apps": 100, "/api/v1/users/{id}": 2000, "/api/v1": 1200}
-
-
-class Result(list):
-    def __init__(self) -> None:
-        super().__init__()
-        self.extras: dict = {}
-
-    @property
-    def figures(self) -> list[Figure]:
-        return list(self)
 
 
 def build_org(okta: TimedOkta, users: int, groups: int) -> int:
@@ -108,8 +98,8 @@ def _synced(engine) -> bool:
         return False
 
 
-def run(workdir: Path, users: int = 100_000, groups: int = 10_000) -> Result:
-    result = Result()
+def run(workdir: Path, users: int = 100_000, groups: int = 10_000) -> Results:
+    result = Results()
     small = measure(workdir / "small", users // 10, groups // 10)
     big = measure(workdir / "big", users, groups)
     result.extras = {"small": small, "big": big}
