@@ -220,6 +220,10 @@ class _RuleSettings(_Strict):
                                              description="the durations a requester may pick")
     max_duration: Duration | None = Field(default=None, description="the longest access anyone may "
                                           "get; longer choices are not offered")
+    max_total_duration: Duration | None = Field(
+        default=None, description="the longest the access may be held in all, from the first grant, "
+        "extensions included, without people approving; an extension past it goes to the approvers "
+        "(default: `max_duration`)")
     approvers: Approvers | None = Field(default=None, description="who approves (one step); "
                                         "default: the connector's owners")
     approvals: int | None = Field(default=None, ge=1, le=10, description="distinct approvers needed")
@@ -246,7 +250,7 @@ class _RuleSettings(_Strict):
 
     @model_validator(mode="after")
     def _steps_or_approvers(self):
-        if self.steps and (self.approvers or self.approvals):
+        if self.steps and {"approvers", "approvals"} & self.model_fields_set:
             raise ValueError("use either `steps` or `approvers`/`approvals`, not both")
         if self.break_glass and self.justification_required is False:
             raise ValueError("break_glass needs a justification: drop justification_required: false")
@@ -344,9 +348,12 @@ class PolicyConfig(_RuleSettings):
     def _something_offered(self) -> "PolicyConfig":
         for rule in (self, *self.rules):
             durations = rule.durations or self.durations
+            where = f"rule {rule.name!r}" if rule is not self else "policy"
             if not any(d <= (rule.max_duration or self.max_duration) for d in durations):
-                where = f"rule {rule.name!r}" if rule is not self else "policy"
                 raise ValueError(f"{where}: no duration in `durations` is within `max_duration`")
+            total = rule.max_total_duration or self.max_total_duration
+            if total is not None and total < (rule.max_duration or self.max_duration):
+                raise ValueError(f"{where}: `max_total_duration` is shorter than `max_duration`")
         names = [rule.name for rule in self.rules]
         if len(set(names)) != len(names) or "default" in names:
             raise ValueError("rule names must be unique and not `default`")
@@ -365,7 +372,7 @@ class PolicyConfig(_RuleSettings):
         policy = Policy(tuple(inherited("durations")), inherited("max_duration"),
                         remind_after=inherited("remind_after"),
                         pending_timeout=inherited("pending_timeout") or self.pending_timeout,
-                        warn_before=inherited("warn_before"))
+                        warn_before=inherited("warn_before"), max_total=inherited("max_total_duration"))
         if settings.steps:
             steps = tuple(ApprovalStep(tuple(s.approvers or ()), s.approvals) for s in settings.steps)
         elif settings is not self and ({"approvers", "approvals"} & settings.model_fields_set):
@@ -417,6 +424,15 @@ class Config(_Strict):
                 if (connector := item.partition(":")[0]) not in self.connectors:
                     raise ValueError(f"policy.bundles {bundle.name!r}: no connector {connector!r} "
                                      f"for item {item!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _policy_can_be_kept(self) -> "Config":
+        """Guarantees the config alone can break (bot/invariants.py checks them again at run time)."""
+        book = self.policy.to_rulebook()
+        owners = {connector_id: tuple(c.owners) for connector_id, c in self.connectors.items()}
+        if problems := book.unreviewable_break_glass(owners) + book.weaker_bundles():
+            raise ValueError("policy: " + "; ".join(problems))
         return self
 
 

@@ -16,11 +16,24 @@ from bot.approvers import ApproverRouting
 from bot.domain.errors import InvalidRequestError
 from bot.domain.request import AccessRequest, State
 from bot.domain.rules import BUNDLE, Conflict, Rule, RuleBook, Target
+from bot.invariants import Invariants, conflict_text
 from bot.ports import Clock, Person
-from bot.records import to_domain
+from bot.records import RequesterLedger, to_domain
 from bot.routing import Routing
 from storage.repositories import Catalog, Requests
 from storage.tables import RequestRow
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A checked submission, ready to be filed: its row and rule, and what was found about the
+    requester when it was checked (filing checks it again under their lock)."""
+
+    row: RequestRow
+    rule: Rule
+    conflicts: tuple[str, ...]  # names of the separation-of-duties rules it would break
+    approvers: list[str]  # whom to ask if people decide it
+    missing: str | None  # why people could never approve it, if so
 
 
 @dataclass
@@ -30,18 +43,15 @@ class Intake:
     rules: Callable[[], RuleBook]
     routing: Routing
     approvers: ApproverRouting
+    invariants: Invariants
     clock: Clock
     provisioning: dict[str, bool]  # connector id → may Latchkey change it?
     connector_types: dict[str, str]  # connector id → okta, celigo …
 
     def validate(self, requester: Person, connector_id: str, entitlement_id: str,
-                 duration: timedelta | None, justification: str, ticket: str, break_glass: bool):
-        """The row to store and its rule, or InvalidRequestError saying what to fix, by field."""
+                 duration: timedelta | None, justification: str, ticket: str, break_glass: bool) -> Draft:
+        """The checked submission, or InvalidRequestError saying what to fix, by field."""
         rules = self.rules()  # one reading throughout, even if a reload swaps them meanwhile
-        hour_ago, cap = self.clock.now() - timedelta(hours=1), rules.max_requests_per_hour
-        if self.requests.count_since(requester.id, hour_ago) >= cap:
-            raise InvalidRequestError({"access": f"You have made {cap} requests in the last hour. "
-                                                 "Please wait a while before asking again."})
         target, entitlements = self._asked_for(connector_id, entitlement_id)
         rule = rules.rule_for(target)
         problems = {field: problem for field, problem in (
@@ -54,18 +64,30 @@ class Intake:
         accounts = [self.catalog.account_by_email(e.connector_id, requester.email or "") for e in entitlements]
         row = self._new_row(requester, target, entitlements, accounts, duration, justification, rule)
         row.ticket = ticket or None
-        conflict = self._conflict_with_held(requester, [(e.connector_id, e.resource_name or e.name)
-                                                        for e in entitlements])
-        row.conflict = conflict.name if conflict else None
+        conflicts = self.requests.read_as(requester.id, lambda reads: self.invariants.conflicts(
+            to_domain(row), RequesterLedger(reads)))
+        # A request may carry one conflict's extra approval step; any other conflict refuses it.
+        refusing = [c for c in conflicts if c.action == "refuse"] or conflicts[1:]
+        row.conflict = conflicts[0].name if conflicts and not refusing else None
+        people = to_domain(row)  # as it would be if people decide it
         row.route = ("break_glass" if break_glass else
-                     "auto" if not conflict and self._auto_approves(requester, rule) else "people")
-        if conflict and row.route == "break_glass":
-            problems["break_glass"] = f"Break-glass cannot be used here: {self._conflict_text(conflict)}"
-        if access_problem := self._access_problem(requester, entitlements, accounts, to_domain(row), conflict):
+                     "auto" if not conflicts and self._auto_approves(requester, rule) else "people")
+        if conflicts and row.route == "break_glass":
+            problems["break_glass"] = f"Break-glass cannot be used here: {conflict_text(conflicts[0])}"
+        elif row.route == "break_glass" and not self.routing.break_glass_reviewers(people):
+            problems["break_glass"] = ("Break-glass cannot be used here: nobody but you could review it "
+                                       "afterwards. Ask for approval instead.")
+        missing = self.routing.missing_approvers(people)
+        if access_problem := self._access_problem(requester, entitlements, accounts, to_domain(row),
+                                                  refusing, missing):
             problems["access"] = access_problem
+        if target.connector_id == BUNDLE and (weaker := self.invariants.bundle_problem(
+                rule, [self._target_of(e) for e in entitlements])):
+            problems["access"] = weaker
         if problems:
             raise InvalidRequestError(problems)
-        return row, rule
+        return Draft(row, rule, tuple(c.name for c in conflicts),
+                     self.routing.approvers_of(people), missing)
 
     def rule_for(self, connector_id: str, entitlement_id: str) -> Rule | None:
         """The rule a request for this item would be filed under; None if it cannot be asked for."""
@@ -89,7 +111,12 @@ class Intake:
         entitlement = self.catalog.entitlement(connector_id, entitlement_id)
         if entitlement is None or not entitlement.requestable:
             raise InvalidRequestError({"access": "That is not something you can request. Pick an item from the list."})
-        return Target(connector_id, entitlement.resource_type, entitlement.resource_name or entitlement.name), [entitlement]
+        return self._target_of(entitlement), [entitlement]
+
+    @staticmethod
+    def _target_of(entitlement) -> Target:
+        return Target(entitlement.connector_id, entitlement.resource_type,
+                      entitlement.resource_name or entitlement.name)
 
     def _new_row(self, requester: Person, target: Target, entitlements, accounts, duration,
                  justification: str, rule: Rule) -> RequestRow:
@@ -114,7 +141,7 @@ class Intake:
         return entitlement.provisionable and self.provisioning.get(entitlement.connector_id, False)
 
     def _access_problem(self, requester: Person, entitlements, accounts, request: AccessRequest,
-                        conflict) -> str | None:
+                        refusing: list[Conflict], missing: str | None) -> str | None:
         for entitlement, account in zip(entitlements, accounts):
             if not account or not account.active:
                 email = requester.email or "your Slack profile (it shows no email)"
@@ -125,41 +152,19 @@ class Intake:
             if existing.state == State.ACTIVE:
                 return f"You already have {request.entitlement_name} through request {existing.id}."
             return f"You already have a request for {request.entitlement_name} waiting ({existing.id})."
-        if conflict and conflict.action == "refuse":
-            return self._conflict_text(conflict)
+        if refusing:
+            return conflict_text(refusing[0])
         if request.route == "people":
-            return self.routing.missing_approvers(request)
+            return missing
         return None
 
     def _auto_approves(self, requester: Person, rule: Rule) -> bool:
+        """Is the requester in one of the rule's auto-approval groups?  (Its cap on uses is
+        counted when the request is filed, under the requester's lock.)"""
         auto = rule.auto_approve
         if auto is None:
             return False
-        member = requester.id in self.approvers.members(auto.slack_groups) or any(
+        return requester.id in self.approvers.members(auto.slack_groups) or any(
             held for connector_id, kind in self.connector_types.items() if kind == "okta"
             for held in self.catalog.groups_of(connector_id, requester.email or "")
             if held in auto.okta_groups)
-        if not member:
-            return False
-        return auto.max_uses is None or self.requests.count_routed(
-            requester.id, rule.name, "auto", self.clock.now() - auto.period) < auto.max_uses
-
-    def _conflict_with_held(self, requester: Person, wanted: list[tuple[str, str]]):
-        """The first separation-of-duties rule this request would break, if any: against what
-        the requester holds, and between the items of a bundle."""
-        if not self.rules().conflicts:
-            return None
-        held = set(self.catalog.held_by_email(requester.email or ""))
-        for row in self.requests.of_requester(requester.id, ("approved", "provisioning", "active")):
-            if (other := self.catalog.entitlement(row.connector_id, row.entitlement_id)) is not None:
-                held.add((row.connector_id, other.resource_name or other.name))
-        for item in wanted:
-            others = held | (set(wanted) - {item})
-            if conflicts := self.rules().conflicts_for(item, others):
-                return conflicts[0]
-        return None
-
-    @staticmethod
-    def _conflict_text(conflict: Conflict) -> str:
-        return (f"Nobody may hold {conflict.first} and {conflict.second} together, and you would "
-                f"(separation of duties: {conflict.name}).")

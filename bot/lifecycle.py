@@ -26,8 +26,9 @@ from bot.domain.errors import (AlreadyDecidedError, InvalidRequestError, NotAllo
 from bot.domain.policy import describe_duration
 from bot.domain.request import AccessRequest, IllegalTransition, State, Step, advance
 from bot.domain.rules import Rule, RuleBook
-from bot.intake import Intake
-from bot.records import to_domain
+from bot.intake import Draft, Intake
+from bot.invariants import Invariants, PolicyViolation, StandingChanged, conflict_text
+from bot.records import RequesterLedger, to_domain
 from bot.routing import Routing
 from bot.ports import Clock, Notifier, Person
 from connectors.base import (Connector, ConnectorError, GrantOutcome, NotFoundError, Prior,
@@ -42,6 +43,7 @@ GRANT_ATTEMPTS = 3  # rounds of (already retried) connector calls before a grant
 ALERT_AFTER_FAILED_REVOKES = 3
 DUE_BATCH = 32  # requests read per round of run_due(); rounds repeat until nothing new is due
 GATHER = timedelta(seconds=0.25)  # least time between runs that revoke (see run_due)
+FILING_TRIES = 3  # checks of a submission whose requester's other requests keep changing
 
 
 def _backoff(attempt: int) -> timedelta:
@@ -77,13 +79,15 @@ class Lifecycle:
     workers: Executor = field(default_factory=Inline)
     connector_types: dict[str, str] = field(default_factory=dict)  # connector id → okta, celigo …
     routing: Routing = field(init=False)
+    invariants: Invariants = field(init=False)
     intake: Intake = field(init=False)
 
     def __post_init__(self) -> None:
         rules = lambda: self.rules  # noqa: E731 - a reload replaces self.rules as a whole
         self.routing = Routing(rules, self.approvers)
+        self.invariants = Invariants(rules, self.catalog)
         self.intake = Intake(self.requests, self.catalog, rules, self.routing, self.approvers,
-                             self.clock, self.provisioning, self.connector_types)
+                             self.invariants, self.clock, self.provisioning, self.connector_types)
 
     def approvers_of(self, request: AccessRequest) -> list[str]:
         return self.routing.approvers_of(request)
@@ -100,37 +104,64 @@ class Lifecycle:
                break_glass: bool = False) -> AccessRequest:
         """Validate and store a new request under its rule; ask its approvers, or approve it
         at once when the rule does (auto-approval) or the requester breaks the glass."""
-        row, rule = self.intake.validate(requester, connector_id, entitlement_id, duration,
-                                   justification.strip(), ticket.strip(), break_glass)
+        for _ in range(FILING_TRIES):
+            draft = self.intake.validate(requester, connector_id, entitlement_id, duration,
+                                         justification.strip(), ticket.strip(), break_glass)
+            try:
+                request = self._file(draft)
+            except StandingChanged:
+                continue  # another of their requests changed what this one needs: check again
+            self.notifier.wake()
+            if request.state is State.APPROVED:
+                metrics.request_approved(request)
+                self.workers.submit(self._work_on, (request.id, State.APPROVED))
+            return request
+        raise InvalidRequestError({"access": "Your other requests changed while this one was being "
+                                             "filed. Please submit it again."})
+
+    def _file(self, draft: Draft) -> AccessRequest:
+        """Store a checked submission, checking again under the requester's lock what depends on
+        their other requests: the hourly cap, separation of duties, auto-approval uses."""
+        row, rule, now = draft.row, draft.rule, draft.row.created_at
+
+        def decide(reads):
+            ledger = RequesterLedger(reads)
+            if problem := self.invariants.rate_problem(ledger, now):
+                raise InvalidRequestError({"access": problem})
+            if tuple(c.name for c in self.invariants.conflicts(to_domain(row), ledger)) != draft.conflicts:
+                raise StandingChanged()
+            if row.route == "auto" and not self.invariants.auto_approval_left(rule, ledger, now):
+                if draft.missing:
+                    raise InvalidRequestError({"access": draft.missing})
+                row.route = "people"  # the rule's auto-approvals are used up: people decide
+            return [row, *self._submission(row, rule, draft.approvers)], []
+
+        try:
+            self.requests.guarded(row.requester, decide)
+        except DuplicateError:
+            raise InvalidRequestError({"access": "You already have a pending request for this."}) from None
+        return to_domain(row)
+
+    def _submission(self, row: RequestRow, rule: Rule, approvers: list[str]) -> list:
+        """What is written with a new request: its audit event and messages; when it needs no
+        people (auto-approval, break-glass), its approval, and a bundle's items."""
         now = row.created_at
-        submitted = self.audit.event(now, requester.id, "submitted", row.id, rule=rule.name,
-                                     entitlement=row.entitlement_id, connector=connector_id,
+        submitted = self.audit.event(now, row.requester, "submitted", row.id, rule=rule.name,
+                                     entitlement=row.entitlement_id, connector=row.connector_id,
                                      duration=describe_duration(timedelta(seconds=row.duration_seconds)),
                                      justification=row.justification, ticket=row.ticket)
         if row.route == "people":
-            also = [self._message(row.id, "request_submitted", approvers=self.approvers_of(to_domain(row)))]
-        else:
-            row.state, row.decided_at, row.attention_at = State.APPROVED.value, now, None
-            row.decided_by = requester.id if row.route == "break_glass" else "latchkey"
-            also = self._approved_at_once(to_domain(row), rule) + self._items_of(row)
-        try:
-            # The audit events and the messages go in the request's own transaction.
-            self.requests.add(row, also=[submitted, *also])
-        except DuplicateError:
-            raise InvalidRequestError({"access": "You already have a pending request for this."}) from None
-        self.notifier.wake()
-        request = to_domain(row)
-        if request.state is State.APPROVED:
-            metrics.request_approved(request)
-            self.workers.submit(self._work_on, (request.id, State.APPROVED))
-        return request
+            return [submitted, self._message(row.id, "request_submitted", approvers=approvers)]
+        row.state, row.decided_at, row.attention_at = State.APPROVED.value, now, None
+        row.decided_by = row.requester if row.route == "break_glass" else "latchkey"
+        return [submitted, *self._approved_at_once(to_domain(row), rule), *self._items_of(row)]
 
     def _approved_at_once(self, request: AccessRequest, rule: Rule) -> list:
         now = self.clock.now()
         if request.route == "auto":
             return [self.audit.event(now, "latchkey", "auto_approved", request.id, rule=rule.name),
                     self._message(request.id, "request_submitted", approvers=[])]
-        reviewers = self.routing.fallback(request) or self.approvers_of(request)
+        reviewers = self.routing.fallback(request) or self.routing.break_glass_reviewers(request)
         return [self.audit.event(now, request.requester, "break_glass", request.id, rule=rule.name,
                                  justification=request.justification, reviewers=reviewers),
                 self._message(request.id, "request_submitted", approvers=[]),
@@ -160,8 +191,9 @@ class Lifecycle:
                                      approvers=row.decided_by.split(",")),
                     self._message(request_id, "request_approved"), *self._items_of(row)]
 
-        outcome, row = self.requests.approve(request_id, approver, request.step, step.approvals,
-                                             last, now, also=recorded)
+        outcome, row = self.requests.approve(
+            request_id, approver, request.step, step.approvals, last, now, also=recorded,
+            guard=lambda reads, row: self.invariants.check_conflicts(to_domain(row), RequesterLedger(reads)))
         if outcome == "moved":  # another approval finished the step first: check for the new one
             return self.approve(request_id, approver)
         request = to_domain(row)
@@ -200,6 +232,9 @@ class Lifecycle:
         if approver not in self.approvers_of(request):
             raise NotAnApproverError("You are not an approver for this access"
                                      + (" at this step." if request.step else "."))
+        if request.extends and self._get(request.extends).state is not State.ACTIVE:
+            self._close_extensions(request.extends)
+            raise AlreadyDecidedError(self._get(request_id))
         return request
 
     def review(self, request_id: str, person: str) -> AccessRequest:
@@ -209,7 +244,7 @@ class Lifecycle:
             raise SelfApprovalError("Someone other than the person who broke the glass must review it.")
         if request.route != "break_glass":
             raise NotAllowedError("Only break-glass access is reviewed.")
-        if person not in self.routing.fallback(request) + self.routing.step_people(request, 0):
+        if person not in self.routing.break_glass_reviewers(request):
             raise NotAnApproverError("Only the fallback approvers or approvers of this access can review it.")
         now = self.clock.now()
         if not self.requests.set_once(request_id, "reviewed_by", person, also=[
@@ -223,17 +258,19 @@ class Lifecycle:
     def extend(self, request_id: str, person: str, duration: timedelta | None,
                justification: str) -> AccessRequest:
         """Ask for more time on active access.  The extension is a request of its own under the
-        same rule; once approved it moves the expiry, without revoking and granting again."""
+        same rule; once approved it moves the expiry, without revoking and granting again.
+
+        It goes to people when the rule says so, and always when it would take the access past
+        the rule's whole window (`max_total_duration`, counted from the first grant)."""
         original = self.check_extendable(request_id, person)
         rule, now = self.rules.named(original.rule), self.clock.now()
         problems = {field: problem for field, problem in (
             ("duration", rule.policy.duration_problem(duration)),
-            ("justification", rule.justification_problem(justification.strip())),
-            ("duration", "You have already asked to extend this access."
-             if self.requests.extension_of(request_id) else None)) if problem}
+            ("justification", rule.justification_problem(justification.strip()))) if problem}
         if problems:
             raise InvalidRequestError(problems)
-        route = "people" if rule.extension_needs_approval else "auto"
+        route = "people" if rule.extension_needs_approval or self.invariants.window_exceeded(
+            original, duration, rule) else "auto"
         row = RequestRow(
             id=secrets.token_hex(6), requester=person, requester_email=original.requester_email,
             account_id=original.account_id, connector_id=original.connector_id,
@@ -251,10 +288,19 @@ class Lifecycle:
                                  duration=describe_duration(duration), justification=row.justification),
                 self._message(row.id, "request_submitted",
                               approvers=self.approvers_of(request) if route == "people" else [])]
-        try:
-            self.requests.add(row, also=also)
-        except DuplicateError:
-            raise InvalidRequestError({"duration": "You have already asked to extend this access."}) from None
+
+        def decide(reads):  # under the requester's lock: see bot/invariants.py
+            ledger = RequesterLedger(reads)
+            if any(other.extends == original.id and other.state in (State.PENDING, State.APPROVED)
+                   for other in ledger.live()):
+                raise InvalidRequestError({"duration": "You have already asked to extend this access."})
+            if problem := self.invariants.rate_problem(ledger, now):
+                raise InvalidRequestError({"duration": problem})
+            if broken := self.invariants.uncarried(request, ledger):
+                raise InvalidRequestError({"duration": conflict_text(broken[0])})
+            return [row, *also], []
+
+        self.requests.guarded(person, decide)
         self.notifier.wake()
         if request.state is State.APPROVED:
             self.workers.submit(self._work_on, (row.id, State.APPROVED))
@@ -267,12 +313,18 @@ class Lifecycle:
     def _apply_extension(self, extension: AccessRequest) -> AccessRequest:
         """Move the extended access's expiry; both rows change in one transaction, or neither."""
         original, now = self._get(extension.extends), self.clock.now()
+        rule = self.rules.named(original.rule)
         if original.state is not State.ACTIVE:
-            return self._move(extension.id, Step.FAIL, "latchkey", lease_until=None,
-                              last_error="the access had already ended", tell="extension_failed",
-                              audit={"error": "the access had already ended"})
+            error = "the access had already ended"
+        elif extension.route == "auto" and self.invariants.window_exceeded(original, extension.duration, rule):
+            error = "it would keep the access past the rule's max_total_duration without approval"
+        else:
+            error = None
+        if error:
+            return self._move(extension.id, Step.FAIL, "latchkey", lease_until=None, last_error=error,
+                              tell="extension_failed", audit={"error": error})
         expires_at = original.expires_at + extension.duration
-        policy = self.rules.named(original.rule).policy
+        policy = rule.policy
         if self.requests.apply_extension(
                 extension.id, original.id, original.expires_at,
                 {"expires_at": expires_at, "attention_at": policy.warning_at(now, expires_at)},
@@ -292,11 +344,15 @@ class Lifecycle:
         """Grant approved access.  Returns None when another worker holds the request."""
         if (extension := self._get(request_id)).extends:
             return self._apply_extension(extension) if extension.state is State.APPROVED else None
-        if not self._claim(request_id, State.APPROVED, Step.CLAIM, State.PROVISIONING):
+        request = self._claim_grant(request_id)
+        if request is None:
             return None
-        request = self._get(request_id)
-        if request.is_bundle:
-            return self._settle_bundle(request_id)  # its items are granted as requests of their own
+        if request.state is State.FAILED:  # refused at the claim: nothing was granted
+            return self._after_item_moved(request)
+        if request.is_bundle:  # its items are granted as requests of their own, starting now
+            for item in self.requests.children(request_id):
+                self.workers.submit(self._work_on, (item.id, State.APPROVED))
+            return self._settle_bundle(request_id)
         if request.manual:
             return request  # the owners were given the task with the claim
         connector = self.connectors[request.connector_id]
@@ -320,6 +376,36 @@ class Lifecycle:
         metrics.access_granted(request)
         return self._after_item_moved(request)
 
+    def _claim_grant(self, request_id: str) -> AccessRequest | None:
+        """Take an approved request into provisioning under a lease (or take over one whose
+        worker's lease ran out); None if another worker has it.  Separation of duties is checked
+        again under the requester's lock: a request that would now break it fails instead, and
+        nothing is granted."""
+        request, now = self._get(request_id), self.clock.now()
+        if request.state is State.PROVISIONING:
+            renewed = self.requests.renew_lease(request_id, State.PROVISIONING.value, now, now + LEASE)
+            return self._get(request_id) if renewed else None
+        if request.state is not State.APPROVED:
+            return None
+        task = [self._message(request_id, "task_assigned", approvers=self.approvers_of(request),
+                              revoke=False)] if request.manual else []
+
+        def decide(reads):  # see bot/invariants.py
+            if broken := self.invariants.uncarried(request, RequesterLedger(reads)):
+                error = conflict_text(broken[0])
+                return [], [self._step(request, Step.FAIL, "latchkey", audit={"error": error},
+                                       tell=None if request.bundle else "provisioning_failed",
+                                       last_error=error, lease_until=None)]
+            request_id_, state, changes, also = self._step(request, Step.CLAIM, "latchkey",
+                                                           lease_until=now + LEASE)
+            return [], [(request_id_, state, changes, [*also, *task])]
+
+        row, = self.requests.guarded(request.requester, decide)
+        if row is None:
+            return None
+        self.notifier.wake()
+        return to_domain(row)
+
     def _activation(self, request: AccessRequest) -> dict:
         """Granted now, until when.  An item of a bundle has no expiry of its own until the
         whole bundle is active: it then ends with the bundle."""
@@ -334,6 +420,8 @@ class Lifecycle:
         """Tell the scheduler of a new expiry; let the request's bundle move on, if it has one."""
         if request.state is State.ACTIVE and request.expires_at:
             self.wake(request.expires_at)
+        if request.state is State.REVOKED:
+            self._close_extensions(request.id)
         if request.bundle:
             self._settle_bundle(request.bundle)
         return request
@@ -367,7 +455,21 @@ class Lifecycle:
                 request_id, State.ACTIVE.value, expires_at=min(request.expires_at, self.clock.now()),
                 also=[self.audit.event(self.clock.now(), person, "ended_early", request_id)]):
             raise self._inactive(self._get(request_id))
+        self._close_extensions(request_id)
         return self.revoke(request_id)
+
+    def _close_extensions(self, original_id: str) -> None:
+        """The access has ended: a pending extension of it has nothing left to extend.  It is
+        closed, and its messages say so (the approvers' buttons go)."""
+        extension = self.requests.extension_of(original_id)
+        if extension is None or extension.state != State.PENDING:
+            return  # an approved one fails when it is applied, and says why
+        try:
+            self._move(extension.id, Step.CANCEL, "latchkey", decided_by="latchkey",
+                       decided_at=self.clock.now(), attention_at=None, tell="extension_closed",
+                       decision_reason="the access it would extend has ended")
+        except AlreadyDecidedError:
+            pass  # decided meanwhile: applying it finds the access ended
 
     def _holder_of_active(self, request_id: str, person: str, doing: str) -> AccessRequest:
         request = self._get(request_id)
@@ -530,6 +632,7 @@ class Lifecycle:
             duration_seconds=row.duration_seconds, justification=row.justification,
             state=State.APPROVED.value, created_at=row.created_at, decided_by=row.decided_by,
             decided_at=row.decided_at, rule=row.rule, route=row.route, ticket=row.ticket,
+            conflict=row.conflict,
             manual=item.manual, bundle=row.id) for item in to_domain(row).items]
 
     def _settle_bundle(self, bundle_id: str) -> AccessRequest:
@@ -556,7 +659,9 @@ class Lifecycle:
                 return self._get(bundle_id)
             if bundle.state in (State.FAILED, State.REVOKING, State.REVOKED) and \
                     self.requests.end_children(bundle_id, now):
-                self.wake(now)  # the bundle has ended: so do its items, now
+                for item in items:  # the bundle has ended: so do its items, now
+                    if item.state is State.ACTIVE:
+                        self.workers.submit(self._work_on, (item.id, State.ACTIVE))
             if bundle.state is State.REVOKING and states <= {State.REVOKED, State.FAILED}:
                 bundle = self._move(bundle_id, Step.FINISH, "latchkey", revoked_at=now,
                                     lease_until=None, tell="access_revoked")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.domain.request import AccessRequest, BundleItem, State
+from storage.repositories import RequesterReads
 from storage.tables import RequestRow
 
 
@@ -24,3 +25,19 @@ def to_domain(row: RequestRow) -> AccessRequest:
         rule=row.rule, step=row.step, conflict=row.conflict, ticket=row.ticket, route=row.route,
         reviewed_by=row.reviewed_by, extends=row.extends, bundle=row.bundle,
         items=tuple(BundleItem(**item) for item in json.loads(row.items)) if row.items else ())
+
+
+class RequesterLedger:
+    """A requester's stored requests as the invariants read them (bot/invariants.py `Ledger`)."""
+
+    def __init__(self, reads: RequesterReads) -> None:
+        self._reads = reads
+
+    def live(self) -> list[AccessRequest]:
+        return [to_domain(row) for row in self._reads.live()]
+
+    def asked_since(self, since: datetime) -> int:
+        return self._reads.asked_since(since)
+
+    def routed_since(self, rule: str, route: str, since: datetime) -> int:
+        return self._reads.routed_since(rule, route, since)

@@ -53,6 +53,11 @@ class Routing:
         fallback = self.rule(request).fallback
         return self.people(fallback, request) if fallback else []
 
+    def break_glass_reviewers(self, request: AccessRequest) -> list[str]:
+        """Who may review a break-glass use: the fallback approvers and the first step's."""
+        fallback = self.fallback(request)
+        return fallback + [p for p in self.step_people(request, 0) if p not in fallback]
+
     def people(self, entries, request: AccessRequest, connector_id: str | None = None) -> list[str]:
         """Person ids named by `entries` (the connector's owners if none), never the requester."""
         people = self.approvers.resolve(entries, connector_id or request.connector_id)

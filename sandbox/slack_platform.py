@@ -13,6 +13,7 @@ import hmac
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -159,6 +160,28 @@ class SlackPlatform:
         with self.lock:
             self._apply_submission_answer(user_id, submitted, response)
         return response
+
+    def submit_at_once(self, user_id: str, choices: list[dict[str, Any]]) -> list[httpx.Response]:
+        """The open modal submitted with each of `choices` at the same instant, as from two
+        clients of one person (a laptop and a phone); returns the bot's answers in order.  The
+        modal itself is left as it was."""
+        with self.lock:
+            current = self._modal(user_id, None)
+            payloads = []
+            for values in choices:
+                state = state_values(current, values, current["state"]["values"])
+                payload = self._envelope("view_submission", user_id, trigger=True)
+                payload.update(view={**copy.deepcopy(current), "state": {"values": state}},
+                               response_urls=[])
+                payloads.append(payload)
+        barrier = threading.Barrier(len(payloads))
+
+        def send(payload: dict) -> httpx.Response:
+            barrier.wait()
+            return self._post_payload(payload)
+
+        with ThreadPoolExecutor(len(payloads)) as pool:
+            return list(pool.map(send, payloads))
 
     def fill(self, user_id: str, values: dict[str, Any], view: dict | None = None) -> None:
         """`user_id` types into (or chooses in) inputs of the open modal without submitting:

@@ -7,6 +7,7 @@ and reports whether it won, so concurrent clicks, retries and replicas cannot do
 from __future__ import annotations
 
 import bisect
+import hashlib
 import itertools
 import json
 import threading
@@ -62,6 +63,48 @@ def _revoking_abandoned(now: datetime):
     return (RequestRow.state == "revoking") & RequestRow.manual.is_(False) & _lease_over(now)
 
 
+_LIVE = ("pending", "approved", "provisioning", "active", "revoking")
+
+
+def _lock_requester(session: Session, requester: str) -> None:
+    """Hold `requester`'s lock until the transaction ends.  On PostgreSQL an advisory lock
+    serialises their guarded transitions across replicas; on SQLite the transaction began with
+    BEGIN IMMEDIATE, so it holds the database's one write lock already."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.blake2b(requester.encode(), digest_size=8).digest(), "big", signed=True)
+        session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+class RequesterReads:
+    """One requester's requests, read inside a transaction that holds their lock: what a
+    guarded transition sees is what is there when it commits."""
+
+    def __init__(self, session: Session, requester: str) -> None:
+        self._session, self.requester = session, requester
+
+    def live(self) -> list[RequestRow]:
+        """Their requests that are waiting, approved, being granted, held or being taken back."""
+        return list(self._session.execute(select(RequestRow).where(
+            RequestRow.requester == self.requester, RequestRow.state.in_(_LIVE))).scalars())
+
+    def asked_since(self, since: datetime) -> int:
+        """How many requests (extensions included) they filed since `since`; a bundle's items
+        are written by its approval, not asked for, so they do not count."""
+        return self._session.execute(select(func.count()).select_from(RequestRow).where(
+            RequestRow.requester == self.requester, RequestRow.bundle.is_(None),
+            RequestRow.created_at >= since)).scalar_one()
+
+    def routed_since(self, rule: str, route: str, since: datetime) -> int:
+        """How often `rule` approved their requests by `route` (e.g. auto) since `since`."""
+        return self._session.execute(select(func.count()).select_from(RequestRow).where(
+            RequestRow.requester == self.requester, RequestRow.rule == rule,
+            RequestRow.route == route, RequestRow.bundle.is_(None),
+            RequestRow.created_at >= since)).scalar_one()
+
+
+Move = tuple[str, str, dict, Iterable]  # request id, expected state, changes, rows written with it
+
+
 class Requests(_Repository):
     """`also`: rows (e.g. the audit event) written in the same transaction as the change, and
     only if it happens, so a crash can never leave a state change without its record."""
@@ -75,6 +118,36 @@ class Requests(_Repository):
             except IntegrityError as exc:
                 raise DuplicateError(str(exc.orig)) from None
 
+    def guarded(self, requester: str,
+                decide: Callable[[RequesterReads], tuple[Iterable, Iterable[Move]]]
+                ) -> list[RequestRow | None]:
+        """Check and change one requester's requests atomically.
+
+        `decide(reads)` runs with the requester's lock held, reads what it needs, and returns the
+        writes: (rows to add, moves); it raises to write nothing.  Each move is a compare-and-set
+        as in `move_each()`.  Two transitions of one person's requests at the same instant (two
+        forms, two approvals, a grant and an extension, on any replica) are so checked one after
+        the other, each seeing what the other wrote.  Returns the moved rows (None where a move
+        lost); a uniqueness rule broken by an added row raises DuplicateError."""
+        with self._session() as session:
+            _lock_requester(session, requester)
+            added, moves = decide(RequesterReads(session, requester))
+            session.add_all(added)
+            try:
+                session.flush()
+            except IntegrityError as exc:
+                session.rollback()
+                raise DuplicateError(str(exc.orig)) from None
+            rows = [self._apply(session, move) for move in moves]
+            session.commit()
+        return rows
+
+    def read_as(self, requester: str, look: Callable[[RequesterReads], object]):
+        """`look(reads)` over the requester's requests as they stand, without their lock (what
+        it finds is checked again by `guarded()` when something is written)."""
+        with self._reading() as session:
+            return look(RequesterReads(session, requester))
+
     def get(self, request_id: str) -> RequestRow | None:
         with self._reading() as session:
             return session.get(RequestRow, request_id)
@@ -83,21 +156,23 @@ class Requests(_Repository):
         """Apply `changes` only if the request is still in `expected_state`; True if it was."""
         return self._update(RequestRow.state == expected_state, request_id, changes, also)
 
-    def move_each(self, moves: Iterable[tuple[str, str, dict, Iterable]]) -> list[RequestRow | None]:
+    def move_each(self, moves: Iterable[Move]) -> list[RequestRow | None]:
         """Several `move()`s, each (request id, expected state, changes, also), in one
         transaction.  Each is its own compare-and-set: one that loses changes nothing and writes
         none of its `also`.  Returns each row as its change left it, or None where it lost
         (read by the UPDATE itself, RETURNING, not by another query)."""
         with self._session() as session:
-            rows = []
-            for request_id, expected_state, changes, also in moves:
-                rows.append(session.execute(
-                    self._cas(RequestRow.state == expected_state, request_id, changes)
-                    .returning(RequestRow)).scalar_one_or_none())
-                if rows[-1] is not None:
-                    session.add_all(also)
+            rows = [self._apply(session, move) for move in moves]
             session.commit()
         return rows
+
+    def _apply(self, session: Session, move: Move) -> RequestRow | None:
+        request_id, expected_state, changes, also = move
+        row = session.execute(self._cas(RequestRow.state == expected_state, request_id, changes)
+                              .returning(RequestRow)).scalar_one_or_none()
+        if row is not None:
+            session.add_all(also)
+        return row
 
     def attend(self, request_id: str, state: str, seen: datetime, also: Iterable = (), **changes) -> bool:
         """Act on `attention_at` once: only if it still holds the time this worker saw."""
@@ -157,7 +232,8 @@ class Requests(_Repository):
         return sorted(taken_over + claimed, key=lambda row: row.expires_at)
 
     def approve(self, request_id: str, approver: str, step: int, needed: int, last_step: bool,
-                now: datetime, also: Callable[[RequestRow, str], Iterable] = lambda row, outcome: ()
+                now: datetime, also: Callable[[RequestRow, str], Iterable] = lambda row, outcome: (),
+                guard: Callable[[RequesterReads, RequestRow], None] | None = None
                 ) -> tuple[str, RequestRow | None]:
         """Count `approver`'s approval for `step`; once `needed` people of that step agree, move
         on to the next step, or to approved after the last one.
@@ -167,8 +243,15 @@ class Requests(_Repository):
         "moved" (the request is at another step than the approver was checked for) or "closed"
         (no longer pending).  The request row is locked for the whole transaction (FOR UPDATE
         on PostgreSQL, BEGIN IMMEDIATE on SQLite) so concurrent approvers are counted one at a time.
+
+        `guard(reads, row)` is called, under the requester's lock, before the approval that
+        approves the request is written; it raises to write nothing (see `guarded()`).
         """
         with self._session() as session:
+            if guard is not None:  # the requester never changes: their lock comes before the row's
+                requester = session.execute(select(RequestRow.requester).where(
+                    RequestRow.id == request_id)).scalar_one_or_none()
+                _lock_requester(session, requester or "")
             row = session.execute(select(RequestRow).where(RequestRow.id == request_id)
                                .with_for_update()).scalar_one_or_none()
             if row is None or row.state != "pending":
@@ -185,6 +268,8 @@ class Requests(_Repository):
                 ApprovalRow.request_id == request_id, ApprovalRow.step == step)).scalar_one()
             outcome = "counted"
             if in_step >= needed and last_step:
+                if guard is not None:
+                    guard(RequesterReads(session, row.requester), row)
                 outcome, row.state, row.decided_by, row.decided_at = "approved", "approved", ",".join(approvers), now
             elif in_step >= needed:
                 outcome, row.step, row.reminders = "next_step", step + 1, 0

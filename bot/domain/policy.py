@@ -41,6 +41,12 @@ class Policy:
     remind_after: timedelta | None = timedelta(hours=4)  # first reminder; later ones back off
     pending_timeout: timedelta = timedelta(days=3)
     warn_before: timedelta | None = timedelta(minutes=15)  # before expiry
+    max_total: timedelta | None = None  # the whole window from the first grant; None: max_duration
+
+    @property
+    def max_total_duration(self) -> timedelta:
+        """How long access may be held in all, extensions included, without people approving."""
+        return self.max_total or self.max_duration
 
     def first_attention(self, created_at):
         """When a new request first needs chasing: its first reminder, or its timeout."""

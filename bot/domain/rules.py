@@ -35,6 +35,13 @@ class AutoApproval:
     max_uses: int | None = None  # per requester and rule within `period`; None: no cap
     period: timedelta = timedelta(days=1)
 
+    def within(self, other: "AutoApproval | None") -> bool:
+        """Does this approve no one, and no more often, than `other` would?"""
+        return other is not None and set(self.okta_groups) <= set(other.okta_groups) \
+            and set(self.slack_groups) <= set(other.slack_groups) \
+            and (other.max_uses is None or (self.max_uses is not None and self.max_uses <= other.max_uses
+                                            and self.period >= other.period))
+
 
 @dataclass(frozen=True)
 class Target:
@@ -63,9 +70,35 @@ class Rule:
     extension_needs_approval: bool = True
 
     def matches(self, target: Target) -> bool:
+        if target.resource_type == BUNDLE and self.resource_type is None:
+            return False  # a bundle is governed only by rules that say `type: bundle`
         wanted = ((self.connector, target.connector_id), (self.resource_type, target.resource_type),
                   (self.resource, target.resource_name))
         return all(glob is None or fnmatchcase(value.lower(), glob.lower()) for glob, value in wanted)
+
+    def weaker_than(self, other: "Rule") -> list[str]:
+        """Where this rule asks less than `other` (a bundle's rule against an item's): each
+        approval step of `other`, the ticket and justification it wants, its limits on time,
+        and its bars on break-glass, auto-approval and unapproved extensions."""
+        weaker = [f"it lacks the approval step of {_step_text(step)}" for step in other.steps
+                  if not any(set(mine.approvers) == set(step.approvers) and mine.approvals >= step.approvals
+                             for mine in self.steps)]
+        if other.justification_required and not self.justification_required:
+            weaker.append("it does not require a justification")
+        if (other.ticket_required, other.ticket_pattern) != (self.ticket_required, self.ticket_pattern) \
+                and (other.ticket_required or other.ticket_pattern):
+            weaker.append("it does not ask for the same ticket")
+        if self.policy.max_duration > other.policy.max_duration:
+            weaker.append("its max_duration is longer")
+        if self.policy.max_total_duration > other.policy.max_total_duration:
+            weaker.append("its max_total_duration is longer")
+        if self.break_glass and not other.break_glass:
+            weaker.append("it allows break-glass")
+        if other.extension_needs_approval and not self.extension_needs_approval:
+            weaker.append("it lets extensions through without approval")
+        if self.auto_approve and not self.auto_approve.within(other.auto_approve):
+            weaker.append("it approves automatically where the item's rule does not")
+        return weaker
 
     def ticket_problem(self, ticket: str) -> str | None:
         if not ticket:
@@ -78,6 +111,15 @@ class Rule:
         if self.justification_required and not justification:
             return "Say why you need this access."
         return None
+
+
+def _is_group(entry: str) -> bool:
+    return entry.startswith("@") or (entry[:1] == "S" and entry[1:].isalnum())
+
+
+def _step_text(step: ApprovalStep) -> str:
+    who = ", ".join(step.approvers) or "the owners"
+    return f"{who} ({step.approvals} approval{'s' if step.approvals > 1 else ''})"
 
 
 @dataclass(frozen=True)
@@ -170,6 +212,44 @@ class RuleBook:
         """Every duration some rule offers: the form checks the chosen one against the rule."""
         every = {d for rule in (self.default, *self.rules) for d in rule.policy.offered_durations()}
         return tuple(sorted(every))
+
+    def unreviewable_break_glass(self, owners: dict[str, tuple[str, ...]]) -> list[str]:
+        """Rules that allow break-glass where nobody but the requester might be left to review
+        it: fewer than two people among the fallback and first-step approvers (the owners of
+        each connector the rule can match, when it names no approvers).  A user group counts as
+        enough; its members are known only when a request is made, and checked then."""
+        problems = []
+        for rule in (self.default, *self.rules):
+            if not rule.break_glass:
+                continue
+            named = rule.steps[0].approvers if rule.steps else ()
+            for connector, entries in owners.items():
+                if not named and rule.connector and not fnmatchcase(connector, rule.connector):
+                    continue
+                reviewers = set(rule.fallback) | set(named or entries)
+                if len(reviewers) < 2 and not any(_is_group(entry) for entry in reviewers):
+                    problems.append(f"rule {rule.name!r} allows break_glass, but only "
+                                    f"{', '.join(sorted(reviewers)) or 'nobody'} could review it "
+                                    f"(for connector {connector!r}), and nobody reviews their own: "
+                                    "add a `fallback` or a second approver")
+                    break
+        return problems
+
+    def weaker_bundles(self) -> list[str]:
+        """Bundles whose rule asks less than the rule of one of their items, as far as the
+        config alone tells (a rule that matches on resource type is checked when a bundle is
+        requested, when the items' types are known)."""
+        problems = []
+        for bundle in self.bundles:
+            rule = self.rule_for(bundle.target)
+            for connector, name in bundle.items:
+                item_rule = next((r for r in self.rules if r.resource_type is None
+                                  and r.matches(Target(connector, "", name))), self.default)
+                if item_rule is not rule and (weaker := rule.weaker_than(item_rule)):
+                    problems.append(f"bundle {bundle.name!r} is weaker than its item "
+                                    f"{connector}:{name}: its rule {rule.name!r} asks less than "
+                                    f"rule {item_rule.name!r} ({'; '.join(weaker)})")
+        return problems
 
     @property
     def break_glass_anywhere(self) -> bool:

@@ -79,6 +79,9 @@ class SlackNotifier:
         extended = to_domain(self._requests.get(request.extends))
         self._refresh(request, notice=wording.extended(extended, extended.expires_at))
 
+    def _send_extension_closed(self, request: AccessRequest) -> None:
+        self._refresh(request, notice=wording.extension_closed(request))
+
     def _send_extension_failed(self, request: AccessRequest) -> None:
         self._refresh(request, notice=wording.extension_failed(request))
 

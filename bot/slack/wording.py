@@ -86,6 +86,8 @@ def outcome(request: AccessRequest) -> str:
         if request.decision_reason:
             text += f"\n*Reason:* {clip(escape(request.decision_reason), 2000)}"
         return text
+    if request.state is State.CANCELLED and request.extends and request.decided_by:
+        return f":wastebasket: Closed {decided}: the access it would extend has ended. Nothing to do."
     if request.state is State.CANCELLED:
         return f":wastebasket: Cancelled by the requester {decided}."
     if request.state is State.TIMED_OUT:
@@ -170,6 +172,8 @@ def already_decided(error: AlreadyDecidedError) -> str:
         return "This task is already done."
     if request.state in (State.PENDING,):
         return "You have already approved this request."
+    if request.state is State.CANCELLED and request.extends and request.decided_by:
+        return "This extension was closed: the access it would extend has ended."
     if request.state is State.CANCELLED:
         return "This request was cancelled by the requester."
     if request.state is State.TIMED_OUT:
@@ -254,6 +258,11 @@ def reviewed(request: AccessRequest) -> str:
 
 def extended(request: AccessRequest, expires_at) -> str:
     return f":hourglass: Your access to {item(request)} now lasts until {when(expires_at)}."
+
+
+def extension_closed(request: AccessRequest) -> str:
+    return (f"Your request to keep {item(request)} longer was closed: the access has ended. "
+            "Ask for it again if you still need it.")
 
 
 def extension_failed(request: AccessRequest) -> str:

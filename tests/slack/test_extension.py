@@ -75,9 +75,10 @@ def test_only_the_holder_can_extend(make_bot, slack, okta):
     assert slack.open_view(DAVE) is None
 
 
-def test_an_extension_approved_after_the_access_ended_fails_cleanly(make_bot, slack, okta, clock):
-    """Given a pending extension, when Carol ends her access and Alice then approves, then the
-    extension fails, nothing is granted again, and Carol is told."""
+def test_ending_access_closes_its_pending_extension(make_bot, slack, okta, clock):
+    """Given a pending extension, when Carol ends her access, then the extension is closed at
+    once: Alice's DM loses its buttons and says so, Carol is told, `list` no longer shows it, a
+    late (forged) Approve is refused, and nothing is granted again."""
     bot = make_bot(chasing=CHASING).start()
     original = active_request(bot, slack)
     jump(bot, clock, timedelta(hours=3, minutes=46))
@@ -87,7 +88,13 @@ def test_an_extension_approved_after_the_access_ended_fails_cleanly(make_bot, sl
     extension = bot.service.lifecycle.requests.in_states("pending")[0]
     slack.click(CAROL, "end_now")
     eventually(lambda: bot.request(original.id).state == "revoked")
-    slack.click(ALICE, "approve", value=extension.id)
-    eventually(lambda: bot.request(extension.id).state == "failed")
-    eventually(lambda: "had already ended" in texts(slack.dm(CAROL)))
+    eventually(lambda: bot.request(extension.id).state == "cancelled")
+    eventually(lambda: not asked(slack, ALICE))
+    assert "the access it would extend has ended" in texts(slack.dm(ALICE))
+    eventually(lambda: "was closed: the access has ended" in texts(slack.dm(CAROL)))
+    forge_click(slack, ALICE, "approve", extension.id)
+    eventually(lambda: "extension was closed" in ephemeral_answers(slack, ALICE))
+    assert bot.request(extension.id).state == "cancelled"
+    slack.command(CAROL, text="list")
+    assert extension.id not in str(slack.responses(CAROL)[-1])
     assert [c.method for c in okta.membership_writes()] == ["PUT", "DELETE"]

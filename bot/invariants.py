@@ -1,0 +1,164 @@
+"""The policy's guarantees, each enforced by one function at every transition that could break it.
+
+    guarantee                                               checked at
+    ------------------------------------------------------  ---------------------------------------
+    separation of duties: no conflicting pair held or       submit, extend, approve (the approval
+      asked for together (pending included), unless the       that approves), grant
+      request carries the conflict's extra approval step
+    requests per hour, extensions included                  submit, extend
+    auto-approval uses per person and period                submit (beyond the cap: people decide)
+    the access window, from the first grant, stays within   extend (beyond it: people decide), and
+      `max_total_duration` unless people approve it           when an extension is applied
+    somebody other than the requester can review            config load (bot/config.py), submit
+      a break-glass use
+    a bundle is at least as strict as each item's rule      config load (bot/config.py), submit
+
+Nobody deciding their own request is kept by routing itself (bot/routing.py: the requester is
+never among the people asked, reviewers included) and checked again at every click.
+
+The checks that depend on what else the requester has (conflicts, caps) read it through a
+`Ledger` taken inside `Requests.guarded()` or the approval's own transaction: with the
+requester's lock held, in the transaction that applies the transition.  Two transitions at the
+same instant (two forms, two approvals, a grant next to an extension, on two replicas) are so
+checked one after the other, and cannot both pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bot.domain.errors import NotAllowedError
+from bot.domain.policy import describe_duration
+from bot.domain.request import AccessRequest, State
+from bot.domain.rules import Conflict, Rule, RuleBook, Target
+from storage.repositories import Catalog
+
+HOUR = timedelta(hours=1)
+
+
+class Ledger(Protocol):
+    """What one requester has, as read under their lock."""
+
+    def live(self) -> list[AccessRequest]:
+        """Their requests that are pending, approved, being granted, held or being taken back."""
+
+    def asked_since(self, since: datetime) -> int:
+        """How many requests they filed since then, extensions included, bundle items not."""
+
+    def routed_since(self, rule: str, route: str, since: datetime) -> int:
+        """How many of their requests `rule` approved by `route` (auto) since then."""
+
+
+class PolicyViolation(NotAllowedError):
+    """A transition would break one of the policy's guarantees; the message says which."""
+
+
+class StandingChanged(Exception):
+    """What the requester holds or asked for changed since the request was checked: check it
+    again (it may now need an extra approval step)."""
+
+
+def conflict_text(conflict: Conflict) -> str:
+    return (f"Nobody may hold {conflict.first} and {conflict.second} together, and you would "
+            f"(separation of duties: {conflict.name}).")
+
+
+@dataclass
+class Invariants:
+    rules: Callable[[], RuleBook]  # the rules in force (a reload replaces them)
+    catalog: Catalog
+
+    # -- separation of duties --------------------------------------------------------------
+    def conflicts(self, request: AccessRequest, ledger: Ledger, pending_too: bool = True) -> list[Conflict]:
+        """The separation-of-duties rules `request` would break next to what its requester
+        holds (as synced) or is getting (approved or live requests) and, with `pending_too`,
+        what they are still asking for.  A new request is checked against pending ones too, so
+        two sides are never asked for together; an approval or a grant against what is approved,
+        so that of two sides filed before the conflict existed, the first approved wins.  Its
+        own bundle, items and extensions do not count against it: conflicts among a bundle's
+        items were settled when the bundle was filed."""
+        book = self.rules()
+        if not book.conflicts:
+            return []
+        family = {request.id, request.bundle, request.extends} - {None}
+        others = set(self.catalog.held_by_email(request.requester_email or ""))
+        for other in ledger.live():
+            if (pending_too or other.state is not State.PENDING) and \
+                    not family & {other.id, other.bundle, other.extends}:
+                others.update(self.names(other))
+        wanted = self.names(request)
+        found: list[Conflict] = []
+        for item in wanted:
+            for conflict in book.conflicts_for(item, others | (set(wanted) - {item})):
+                if conflict not in found:
+                    found.append(conflict)
+        return found
+
+    def uncarried(self, request: AccessRequest, ledger: Ledger) -> list[Conflict]:
+        """At approval, grant and extension: the conflicts `request` would break next to what
+        is approved or held that it carries no approval for: all but the one whose extra step
+        it carries (`request.conflict`)."""
+        return [c for c in self.conflicts(request, ledger, pending_too=False)
+                if not (c.action == "approve" and c.name == request.conflict)]
+
+    def check_conflicts(self, request: AccessRequest, ledger: Ledger) -> None:
+        """At approval and grant: refuse a request that would break separation of duties."""
+        if broken := self.uncarried(request, ledger):
+            raise PolicyViolation(conflict_text(broken[0]))
+
+    def names(self, request: AccessRequest) -> list[tuple[str, str]]:
+        """(connector id, name as conflicts match it) of what `request` grants."""
+        parts = ([(item.connector_id, item.entitlement_id, item.name) for item in request.items]
+                 if request.is_bundle else
+                 [(request.connector_id, request.entitlement_id, request.entitlement_name)])
+        named = []
+        for connector_id, entitlement_id, name in parts:
+            entitlement = self.catalog.entitlement(connector_id, entitlement_id)
+            named.append((connector_id, (entitlement.resource_name or entitlement.name)
+                          if entitlement is not None else name))
+        return named
+
+    # -- caps ------------------------------------------------------------------------------
+    def rate_problem(self, ledger: Ledger, now: datetime) -> str | None:
+        """Requests per hour, per person: a new request or an extension past the cap is refused."""
+        cap = self.rules().max_requests_per_hour
+        if ledger.asked_since(now - HOUR) >= cap:
+            return (f"You have made {cap} requests in the last hour. "
+                    "Please wait a while before asking again.")
+        return None
+
+    @staticmethod
+    def auto_approval_left(rule: Rule, ledger: Ledger, now: datetime) -> bool:
+        """Whether the rule's auto-approval cap leaves this person another use."""
+        auto = rule.auto_approve
+        return auto is not None and (auto.max_uses is None or ledger.routed_since(
+            rule.name, "auto", now - auto.period) < auto.max_uses)
+
+    # -- the access window -----------------------------------------------------------------
+    @staticmethod
+    def window_exceeded(original: AccessRequest, more: timedelta, rule: Rule) -> bool:
+        """Would `more` time take the access past the rule's whole window, counted from the
+        first grant?  Beyond it, people must approve the extension."""
+        if original.granted_at is None or original.expires_at is None:
+            return False
+        return original.expires_at + more - original.granted_at > rule.policy.max_total_duration
+
+    @staticmethod
+    def window_text(rule: Rule) -> str:
+        return (f"This would keep the access longer than {describe_duration(rule.policy.max_total_duration)} "
+                "in all, the most this access may be held without approval.")
+
+    # -- bundles ---------------------------------------------------------------------------
+    def bundle_problem(self, rule: Rule, item_targets: list[Target]) -> str | None:
+        """A bundle must ask at least as much as the rule of each of its items."""
+        book = self.rules()
+        for target in item_targets:
+            item_rule = book.rule_for(target)
+            if item_rule.name != rule.name and (weaker := rule.weaker_than(item_rule)):
+                return (f"This bundle cannot be requested: its rule ({rule.name}) asks less than "
+                        f"the rule for {target.resource_name} ({item_rule.name}): {weaker[0]}. "
+                        "Ask an admin to fix the policy.")
+        return None
