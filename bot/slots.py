@@ -40,6 +40,12 @@ def covered(connector: Connector, slot: Slot, held: list[str]) -> bool:
                for other in filter(None, (slot_of(connector, entitlement) for entitlement in held)))
 
 
+def level_to_set(slot: Slot, baseline: str | None, granted: list[str]) -> str | None:
+    """The highest of the levels Latchkey still grants, or the baseline when none is.  The
+    baseline counts too: a grant never lowers a level the account had before."""
+    return max([baseline, *granted], key=slot.rank)
+
+
 class Slots:
     def __init__(self, requests: Requests, baselines: SlotBaselines) -> None:
         self._requests = requests
@@ -75,12 +81,11 @@ class Slots:
 
     def _wanted(self, request: AccessRequest, connector: Connector, slot: Slot,
                 leaving: bool) -> tuple[str | None, bool] | None:
-        """(the level to set, whether any grant is left), or None when no baseline is stored.
-        The baseline counts too: a grant never lowers a level the account had before."""
+        """(the level to set, whether any grant is left), or None when no baseline is stored."""
         stored = self._baselines.get(request.connector_id, slot.key, request.account_id)
         if stored is None:
             return None
         granted = [other.level for row in self._requests.granting_on(
             request.connector_id, request.account_id) if not (leaving and row.id == request.id)
             if (other := slot_of(connector, row.entitlement_id)) and other.key == slot.key]
-        return max([stored.level, *granted], key=slot.rank), bool(granted)
+        return level_to_set(slot, stored.level, granted), bool(granted)
