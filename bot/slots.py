@@ -60,7 +60,9 @@ class Slots:
             *where, connector.slot_level(slot, request.account_id))
         if baseline == slot.level:
             self._baselines.clear_unless_granted(*where, leaving=request.id)
-        return Prior(held=baseline == slot.level, detail=json.dumps({"baseline": baseline}))
+        # Kept with the request too, as {slot key: baseline} (the shape Celigo's own prior
+        # used before slots existed), for a revocation once the stored one is gone.
+        return Prior(held=baseline == slot.level, detail=json.dumps({slot.key: baseline}))
 
     def settle(self, request: AccessRequest, connector: SlotConnector, slot: Slot,
                leaving: bool = False) -> None:
@@ -69,7 +71,7 @@ class Slots:
         for _ in range(SETTLE_ROUNDS):
             wanted = self._wanted(request, connector, slot, leaving)
             if wanted is None:
-                return  # no baseline: the last grant's revocation already restored it
+                return  # no baseline known at all: nothing Latchkey could put back
             level, left = wanted
             if connector.slot_level(slot, request.account_id) == level:
                 if not left:
@@ -81,11 +83,26 @@ class Slots:
 
     def _wanted(self, request: AccessRequest, connector: Connector, slot: Slot,
                 leaving: bool) -> tuple[str | None, bool] | None:
-        """(the level to set, whether any grant is left), or None when no baseline is stored."""
+        """(the level to set, whether any grant is left), or None when no baseline is known.
+
+        Without a stored baseline (no grant was left, or the request predates slots), the one
+        recorded with the request is used: the same value, read before the same first grant."""
         stored = self._baselines.get(request.connector_id, slot.key, request.account_id)
-        if stored is None:
+        baseline = stored.level if stored else _recorded_baseline(request, slot)
+        if baseline is _UNKNOWN:
             return None
         granted = [other.level for row in self._requests.granting_on(
             request.connector_id, request.account_id) if not (leaving and row.id == request.id)
             if (other := slot_of(connector, row.entitlement_id)) and other.key == slot.key]
-        return level_to_set(slot, stored.level, granted), bool(granted)
+        return level_to_set(slot, baseline, granted), bool(granted)
+
+
+_UNKNOWN = object()
+
+
+def _recorded_baseline(request: AccessRequest, slot: Slot):
+    """The baseline in the request's prior detail, or _UNKNOWN."""
+    try:
+        return json.loads(request.prior_detail or "")[slot.key]
+    except (ValueError, TypeError, KeyError):
+        return _UNKNOWN

@@ -219,3 +219,24 @@ def test_two_grants_at_once_agree_on_one_baseline_and_the_highest_level(world, c
     assert celigo.share(carol)["accessLevel"] == "manage"
     world.take_back(connector, world.get("m"))
     assert celigo.share(carol)["accessLevel"] == "monitor"
+
+
+def test_access_put_back_after_the_last_grant_ended_is_removed_to_the_recorded_baseline(
+        world, connector, celigo, carol):
+    """Given Manage granted and ended (no baseline stored any more), when someone sets Manage in
+    Celigo again and the read-back takes it back, then the level returns to monitor."""
+    world.grant(connector, world.request("m", MANAGE))
+    world.take_back(connector, world.get("m"))
+    connector.set_slot_level(slot_of(connector, MANAGE), carol, "manage")
+    world.slots.settle(world.get("m"), connector, slot_of(connector, MANAGE), leaving=True)
+    assert celigo.share(carol)["accessLevel"] == "monitor"
+
+
+def test_a_grant_made_before_slots_existed_is_revoked_to_its_recorded_level(world, connector, celigo, carol):
+    """Given an active Administrator grant recorded by the earlier Celigo prior ({"accessLevel":
+    "monitor"}, no stored baseline), when it ends, then the level returns to monitor."""
+    world.request("old", ADMIN, state="active")
+    world.requests.set_once("old", "preexisting", False, prior_detail='{"accessLevel": "monitor"}')
+    connector.set_slot_level(slot_of(connector, ADMIN), carol, "administrator")
+    world.take_back(connector, world.get("old"))
+    assert celigo.share(carol)["accessLevel"] == "monitor"
