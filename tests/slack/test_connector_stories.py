@@ -179,3 +179,31 @@ def test_segment_role_on_one_source_then_back(make_bot, slack, segment, clock):
     clock.advance(timedelta(hours=5))
     eventually(lambda: segment.permissions(carol) == before)
     eventually(lambda: "has ended" in texts(slack.dm(CAROL)))
+
+
+@pytest.mark.parametrize("group_assigned", ["before the last sync", "after the last sync"])
+def test_okta_app_access_held_through_a_group_is_granted_directly_either_way(
+        make_bot, slack, okta, clock, group_assigned):
+    """Given Carol uses Salesforce through a group assigned to the app (before or after the
+    last sync), when she asks for Salesforce, then the form accepts it both times, a direct
+    assignment is made, and at expiry it goes back to the group's (GROUP scope), which stays."""
+    app, carol = okta.add_app("Salesforce"), okta.ids["carol@acme.com"]
+    assign_group = lambda: okta.assign_app_group(app, okta.ids["prod-readers"])  # noqa: E731
+    if group_assigned == "before the last sync":
+        assign_group()
+    bot = make_bot().start()
+    if group_assigned == "after the last sync":
+        assign_group()
+    assert okta.app_users(app) == {carol: "GROUP"}
+
+    _, answer = request_access(slack, search="Salesforce", pick="Salesforce", duration="1h")
+    assert answer.status_code == 200 and not answer.content, answer.text  # no "You already have"
+    eventually(lambda: slack.dm(ALICE))
+    slack.click(ALICE, "approve")
+    eventually(lambda: okta.app_users(app) == {carol: "USER"})
+    [request] = bot.service.lifecycle.of_requester(CAROL)
+    eventually(lambda: bot.request(request.id).state == "active")
+
+    clock.advance(timedelta(hours=2))
+    eventually(lambda: bot.request(request.id).state == "revoked")
+    assert okta.app_users(app) == {carol: "GROUP"}
