@@ -102,6 +102,10 @@ class Account:
 class Grant:
     entitlement_id: str
     account_id: str
+    # False: the account has it only through something else the target manages (an Okta group
+    # assigned to the app or role).  Such access counts for separation of duties, but it is not
+    # "already held" for a request, and Latchkey neither grants nor revokes it.
+    direct: bool = True
 
 
 @dataclass(frozen=True)

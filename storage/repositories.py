@@ -502,7 +502,8 @@ class Catalog(_Repository):
             return found
 
     def held_by_email(self, email: str) -> list[tuple[str, str]]:
-        """(connector id, resource name) of everything the accounts with this email hold."""
+        """(connector id, resource name) of everything the accounts with this email hold,
+        through a group too (what separation of duties looks at)."""
         with self._reading() as session:
             return [tuple(row) for row in session.execute(self._held(email).with_only_columns(
                 EntitlementRow.connector_id, EntitlementRow.resource_name)).all()]
@@ -522,14 +523,16 @@ class Catalog(_Repository):
             & (AccountRow.id == HoldingRow.account_id)).where(AccountRow.email == email.lower())
 
     def holds(self, connector_id: str, entitlement_id: str, account_id: str) -> bool:
+        """Whether the account holds it directly (not only through a group), as of the last sync."""
         with self._reading() as session:
-            return session.get(HoldingRow, (connector_id, entitlement_id, account_id)) is not None
+            row = session.get(HoldingRow, (connector_id, entitlement_id, account_id))
+            return row is not None and row.direct
 
     def held_by_account(self, connector_id: str, account_id: str) -> list[str]:
-        """The entitlement ids one account holds, as of the last sync."""
+        """The entitlement ids one account holds directly, as of the last sync."""
         with self._reading() as session:
             return list(session.execute(select(HoldingRow.entitlement_id).where(
-                HoldingRow.connector_id == connector_id,
+                HoldingRow.connector_id == connector_id, HoldingRow.direct.is_(True),
                 HoldingRow.account_id == account_id)).scalars())
 
     def last_sync(self, connector_id: str) -> SyncRow | None:

@@ -124,6 +124,8 @@ class HoldingRow(SQLModel, table=True):
     connector_id: str = Field(primary_key=True, max_length=64)
     entitlement_id: str = Field(primary_key=True, max_length=512)
     account_id: str = Field(primary_key=True, max_length=255)
+    # False: held only through e.g. an Okta group (see connectors.base.Grant.direct)
+    direct: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
 
 
 class SyncRow(SQLModel, table=True):

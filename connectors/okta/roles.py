@@ -3,7 +3,7 @@ entitlement `assigned` (`role:<TYPE>:assigned`), granted to users only.
 
 A user can hold a role type directly (assignmentType USER) and through a group (GROUP); Latchkey
 grants and revokes only the direct assignment, so `prior().held` is True only when one exists,
-and sync lists only direct assignments too (the catalog must agree with the live check).
+and sync marks a role held only through a group `direct=False` (the catalog agrees with it).
 Grant is `POST /users/{id}/roles {"type": TYPE}`; Okta's E0000090 (duplicate) means it is already
 there.  Revoke deletes only the direct assignment of that type, found by listing the user's roles;
 other roles, and the same role held through a group, stay.
@@ -57,13 +57,19 @@ class Roles:
         )]
 
     def grants(self, resource: Resource, cursor: str | None) -> Page[Grant]:
-        """Direct holders of this role type among one page of Okta's users-with-roles list;
-        each needs its own roles read, as Okta has no per-type listing."""
+        """Holders of this role type (directly, or only through a group) among one page of
+        Okta's users-with-roles list; each needs its own roles read, as Okta has no per-type
+        listing."""
         assignees, next_cursor = self._client.list_role_assignees(after=cursor)
         granted = entitlement_id("role", resource.id, self.SLUG)
-        holders = [user["id"] for user in assignees
-                   if any(_direct(role, resource.id) for role in self._client.list_user_roles(user["id"]))]
-        return Page([Grant(granted, user_id) for user_id in holders], next_cursor)
+        grants = []
+        for user in assignees:
+            held = [role for role in self._client.list_user_roles(user["id"])
+                    if role.get("type") == resource.id and role.get("status", "ACTIVE") == "ACTIVE"]
+            if held:
+                grants.append(Grant(granted, user["id"],
+                                    direct=any(_direct(role, resource.id) for role in held)))
+        return Page(grants, next_cursor)
 
     def has_grant(self, role_type: str, slug: str, account_id: str) -> bool:
         return self._direct_assignment(role_type, slug, account_id) is not None

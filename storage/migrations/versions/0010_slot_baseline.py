@@ -1,4 +1,5 @@
-"""slot baselines: the level an account held in a single-valued slot before Latchkey's first grant
+"""slot baselines (the level an account held in a single-valued slot before Latchkey's first
+grant); holdings marked direct or only through a group
 
 Revision ID: 0010
 Revises: 0009
@@ -22,7 +23,12 @@ def upgrade() -> None:
         sa.Column("level", sa.String(length=255), nullable=True),
         sa.PrimaryKeyConstraint("connector_id", "slot", "account_id"),
     )
+    with op.batch_alter_table("catalog_holding") as batch_op:
+        batch_op.add_column(sa.Column("direct", sa.Boolean(), nullable=False,
+                                      server_default=sa.true()))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("catalog_holding") as batch_op:
+        batch_op.drop_column("direct")
     op.drop_table("slot_baseline")
