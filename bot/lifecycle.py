@@ -303,8 +303,8 @@ class Lifecycle:
         if request.manual:
             return request  # the owners were given the task with the claim
         connector = self.connectors[request.connector_id]
-        slot = slot_of(connector, request.entitlement_id)  # a level shared with other grants?
         try:
+            slot = slot_of(connector, request.entitlement_id)  # a level shared with other grants?
             if request.preexisting is None:
                 # Recorded once, before our first write, so a retry after a crash cannot
                 # mistake our own grant for access the requester already had.
