@@ -127,7 +127,8 @@ class OktaConnectorConfig(_ConnectorConfig):
 
 class CeligoConnectorConfig(_ConnectorConfig):
     type: Literal["celigo"]
-    region: Literal["us", "eu"] = Field(default="us", description="the Celigo region of the account")
+    region: Literal["us", "eu", "au", "ca"] = Field(default="us", description="the Celigo region of "
+                                                    "the account (its API host)")
     base_url: str | None = Field(default=None, description="override the API URL (e.g. a sandbox)")
 
     def build(self):
@@ -142,7 +143,8 @@ class SegmentConnectorConfig(_ConnectorConfig):
     type: Literal["segment"]
     base_url: str = Field(default="https://api.segmentapis.com", description="the Public API URL "
                           "(https://eu1.api.segmentapis.com for EU workspaces)")
-    page_size: int = Field(default=200, ge=1, le=200, description="items per page when listing")
+    page_size: int = Field(default=200, ge=1, le=1000, description="items per page when listing "
+                           "(Segment's default 200; up to 1000 means fewer calls)")
 
     def build(self):
         from connectors.segment.client import SegmentClient

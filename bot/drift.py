@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from bot.lifecycle import Lifecycle
 from bot.records import to_domain
+from bot.slots import covered, slot_of
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,11 @@ def report_drift(lifecycle: Lifecycle, connector_id: str, snapshot_started: date
         if catalog.entitlement(connector_id, row.entitlement_id) is None:
             continue  # not in this snapshot (e.g. a type the token may not read): nothing to compare
         held = catalog.holds(connector_id, row.entitlement_id, row.account_id)
+        if not held and row.state == "active" and (slot := slot_of(
+                lifecycle.connectors[connector_id], row.entitlement_id)):
+            # A wider level in the slot (another live grant, or the baseline) includes this one.
+            held = covered(lifecycle.connectors[connector_id], slot,
+                           catalog.held_by_account(connector_id, row.account_id))
         if row.state == "active" and row.granted_at < snapshot_started and not held:
             findings.append((row, MISSING))
         elif (row.state == "revoked" and row.revoked_at < snapshot_started

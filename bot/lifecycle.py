@@ -30,10 +30,11 @@ from bot.intake import Draft, Intake
 from bot.invariants import Invariants, PolicyViolation, StandingChanged, conflict_text
 from bot.records import RequesterLedger, to_domain
 from bot.routing import Routing
+from bot.slots import Slots, slot_of
 from bot.ports import Clock, Notifier, Person
 from connectors.base import (Connector, ConnectorError, GrantOutcome, NotFoundError, Prior,
                              TransientError)
-from storage.repositories import AuditLog, Catalog, DuplicateError, Requests
+from storage.repositories import AuditLog, Catalog, DuplicateError, Requests, SlotBaselines
 from storage.tables import RequestRow
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class Lifecycle:
     routing: Routing = field(init=False)
     invariants: Invariants = field(init=False)
     intake: Intake = field(init=False)
+    slots: Slots = field(init=False)
 
     def __post_init__(self) -> None:
         rules = lambda: self.rules  # noqa: E731 - a reload replaces self.rules as a whole
@@ -88,6 +90,7 @@ class Lifecycle:
         self.invariants = Invariants(rules, self.catalog)
         self.intake = Intake(self.requests, self.catalog, rules, self.routing, self.approvers,
                              self.invariants, self.clock, self.provisioning, self.connector_types)
+        self.slots = Slots(self.requests, SlotBaselines(self.requests.engine))
 
     def approvers_of(self, request: AccessRequest) -> list[str]:
         return self.routing.approvers_of(request)
@@ -357,17 +360,20 @@ class Lifecycle:
             return request  # the owners were given the task with the claim
         connector = self.connectors[request.connector_id]
         try:
+            slot = slot_of(connector, request.entitlement_id)  # a level shared with other grants?
             if request.preexisting is None:
                 # Recorded once, before our first write, so a retry after a crash cannot
                 # mistake our own grant for access the requester already had.
-                prior = connector.prior(request.entitlement_id, request.account_id)
+                prior = (self.slots.prior(request, connector, slot) if slot else
+                         connector.prior(request.entitlement_id, request.account_id))
                 self.requests.set_once(request_id, "preexisting", prior.held,
                                        prior_detail=prior.detail)
                 request = self._get(request_id)
-            if not request.preexisting:
-                outcome = connector.grant(request.entitlement_id, request.account_id)
-                if outcome is GrantOutcome.ALREADY_GRANTED:
-                    log.info("request %s: %s was already in place", request_id, request.entitlement_id)
+            if slot and not request.preexisting:
+                self.slots.settle(request, connector, slot)
+            elif not request.preexisting and connector.grant(request.entitlement_id,
+                                 request.account_id) is GrantOutcome.ALREADY_GRANTED:
+                log.info("request %s: %s was already in place", request_id, request.entitlement_id)
         except ConnectorError as exc:
             return self._grant_failed(request, exc)
         request = self._move(request_id, Step.ACTIVATE, "latchkey", **self._activation(request),
@@ -552,6 +558,9 @@ class Lifecycle:
         """Revoke through the connector, then read the target back: revoked must mean gone."""
         connector = self.connectors[request.connector_id]
         try:
+            if slot := slot_of(connector, request.entitlement_id):
+                # Back to what Latchkey still grants, else the baseline; settle reads it back.
+                return self.slots.settle(request, connector, slot, leaving=True)
             connector.revoke(request.entitlement_id, request.account_id,
                              Prior(held=False, detail=request.prior_detail))
             still_there = connector.has_grant(request.entitlement_id, request.account_id)

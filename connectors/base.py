@@ -102,6 +102,10 @@ class Account:
 class Grant:
     entitlement_id: str
     account_id: str
+    # False: the account has it only through something else the target manages (an Okta group
+    # assigned to the app or role).  Such access counts for separation of duties, but it is not
+    # "already held" for a request, and Latchkey neither grants nor revokes it.
+    direct: bool = True
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,26 @@ class Prior:
 
     held: bool
     detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where an entitlement lives when the target keeps ONE value per account for several
+    entitlements (Celigo's account-wide access level: monitor, manage or administrator).
+
+    `key` names the slot (one per account), `level` is the value a grant of this entitlement
+    sets, and `levels` lists the slot's values from lowest to highest.  Latchkey sets such a
+    slot to the highest level it still grants, else to the level found before its first grant
+    (bot/slots.py); the connector only reads and writes the value it is told.
+    """
+
+    key: str
+    level: str
+    levels: tuple[str, ...]
+
+    def rank(self, level: str | None) -> int:
+        """Higher is wider; a level outside `levels` (or none) ranks below all of them."""
+        return self.levels.index(level) if level in self.levels else -1
 
 
 @dataclass(frozen=True)
@@ -164,3 +188,15 @@ class Connector(Protocol):
     def capabilities(self) -> list[Capability]: ...
 
     def close(self) -> None: ...
+
+
+class SlotConnector(Connector, Protocol):
+    """A connector with single-valued slots (see `Slot`).  For an entitlement in a slot, the
+    lifecycle calls these instead of prior/grant/revoke, and `has_grant` means "the account's
+    level is exactly this one"."""
+
+    def slot(self, entitlement_id: str) -> Slot | None: ...
+
+    def slot_level(self, slot: Slot, account_id: str) -> str | None: ...
+
+    def set_slot_level(self, slot: Slot, account_id: str, level: str | None) -> None: ...

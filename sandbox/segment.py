@@ -6,7 +6,7 @@ research/connectors.md §4 and §7, and Segment's SDKs and docs):
 - `Authorization: Bearer <token>`; a token has a tier: `workspace_owner` may do anything,
   `read_only` may read but lacks the IAM write permission (403 on every write).
 - Answers are `application/vnd.segment.v1+json`, `{"data": {...}}` or `{"errors": [...]}`.
-- Lists need `pagination[count]` (1..200; `pagination.count` works too) and take
+- Lists need `pagination[count]` (1..1000; `pagination.count` works too) and take
   `pagination[cursor]`; `data.pagination.next` is null on the last page.  Cursors are base64
   offsets, as Segment's are ("MA==", "Mw==" ...).  `page_size` caps every page.
 - `GET /groups/{id}` answers `data.userGroup`; lists leave out `permissions`.
@@ -39,7 +39,7 @@ from sandbox.server import Call, Reply, SandboxServer
 TIERS = ("workspace_owner", "read_only")
 MEDIA_TYPE = "application/vnd.segment.v1+json"
 BODY_TYPES = ("application/json", "application/vnd.segment.v1")  # v1, v1beta, v1alpha
-MAX_COUNT = 200
+MAX_COUNT = 1000
 WRITE_LIMIT = 60  # per minute, documented for group membership and permission writes
 READ_LIMIT = 600  # per minute, reported in headers but not enforced
 WINDOW = 60.0

@@ -25,7 +25,8 @@ from sqlmodel import Session
 
 from storage.engine import READ_ONLY
 from storage.tables import (AccountRow, ApprovalRow, AuditRow, EntitlementRow, HoldingRow,
-                            MessageRow, OutboxRow, PersonRow, RequestRow, SeenEventRow, SyncRow)
+                            MessageRow, OutboxRow, PersonRow, RequestRow, SeenEventRow,
+                            SlotBaselineRow, SyncRow)
 
 
 class DuplicateError(Exception):
@@ -48,6 +49,15 @@ class _Repository:
 # Requests a worker is granting or revoking through a connector.  Manual ones wait for a
 # person to press Done; no lease ever runs out on them.
 _working_automatically = RequestRow.state.in_(("provisioning", "revoking")) & RequestRow.manual.is_(False)
+
+
+def _granting_on(connector_id: str, account_id: str):
+    """Latchkey's own live grants to one account in one connector: being granted or active,
+    not held before the request, not an extension (it rides on its original)."""
+    return ((RequestRow.connector_id == connector_id) & (RequestRow.account_id == account_id)
+            & RequestRow.state.in_(("provisioning", "active")) & RequestRow.extends.is_(None)
+            & RequestRow.manual.is_(False)
+            & or_(RequestRow.preexisting.is_(None), RequestRow.preexisting.is_(False)))
 
 
 def _lease_over(now: datetime):
@@ -389,6 +399,12 @@ class Requests(_Repository):
             return list(session.execute(select(RequestRow).where(
                 RequestRow.connector_id == connector_id, RequestRow.state.in_(states))).scalars())
 
+    def granting_on(self, connector_id: str, account_id: str) -> list[RequestRow]:
+        """Latchkey's own live grants to one account in one connector (see _granting_on)."""
+        with self._reading() as session:
+            return list(session.execute(select(RequestRow).where(
+                _granting_on(connector_id, account_id))).scalars())
+
     def of_requester(self, requester: str, states: tuple[str, ...]) -> list[RequestRow]:
         with self._session() as session:
             return list(session.execute(select(RequestRow).where(
@@ -571,7 +587,8 @@ class Catalog(_Repository):
             return found
 
     def held_by_email(self, email: str) -> list[tuple[str, str]]:
-        """(connector id, resource name) of everything the accounts with this email hold."""
+        """(connector id, resource name) of everything the accounts with this email hold,
+        through a group too (what separation of duties looks at)."""
         with self._reading() as session:
             return [tuple(row) for row in session.execute(self._held(email).with_only_columns(
                 EntitlementRow.connector_id, EntitlementRow.resource_name)).all()]
@@ -591,8 +608,17 @@ class Catalog(_Repository):
             & (AccountRow.id == HoldingRow.account_id)).where(AccountRow.email == email.lower())
 
     def holds(self, connector_id: str, entitlement_id: str, account_id: str) -> bool:
+        """Whether the account holds it directly (not only through a group), as of the last sync."""
         with self._reading() as session:
-            return session.get(HoldingRow, (connector_id, entitlement_id, account_id)) is not None
+            row = session.get(HoldingRow, (connector_id, entitlement_id, account_id))
+            return row is not None and row.direct
+
+    def held_by_account(self, connector_id: str, account_id: str) -> list[str]:
+        """The entitlement ids one account holds directly, as of the last sync."""
+        with self._reading() as session:
+            return list(session.execute(select(HoldingRow.entitlement_id).where(
+                HoldingRow.connector_id == connector_id, HoldingRow.direct.is_(True),
+                HoldingRow.account_id == account_id)).scalars())
 
     def last_sync(self, connector_id: str) -> SyncRow | None:
         with self._reading() as session:
@@ -653,6 +679,43 @@ class AuditLog(_Repository):
             if request_id:
                 query = query.where(AuditRow.request_id == request_id)
             return list(session.execute(query).scalars())
+
+
+class SlotBaselines(_Repository):
+    """Set-once records of the level an account had in a single-valued slot before Latchkey's
+    first grant there (see bot/slots.py)."""
+
+    def get(self, connector_id: str, slot: str, account_id: str) -> SlotBaselineRow | None:
+        with self._reading() as session:
+            return session.get(SlotBaselineRow, (connector_id, slot, account_id))
+
+    def record_once(self, connector_id: str, slot: str, account_id: str, level: str | None) -> str | None:
+        """Store `level` unless a baseline is already stored; return the stored one (a racing
+        replica's, if it was first)."""
+        try:
+            with self._session() as session:
+                session.add(SlotBaselineRow(connector_id=connector_id, slot=slot,
+                                            account_id=account_id, level=level))
+                session.commit()
+        except IntegrityError:
+            pass  # another worker recorded it first: theirs was read before any write too
+        stored = self.get(connector_id, slot, account_id)
+        return stored.level if stored else level
+
+    def clear_unless_granted(self, connector_id: str, slot: str, account_id: str,
+                             leaving: str) -> None:
+        """Forget the baseline unless Latchkey still grants anything to the account in this
+        connector (request `leaving` aside).  One statement, so a grant claimed at the same
+        moment either keeps the baseline or, claimed just after, reads the target afresh.
+        (Any live grant of the account keeps it, not only the slot's: the connector ids are all
+        the database knows, and a baseline kept a little longer is still the one found.)"""
+        live = select(RequestRow.id).where(_granting_on(connector_id, account_id),
+                                           RequestRow.id != leaving)
+        with self._session() as session:
+            session.execute(delete(SlotBaselineRow).where(
+                SlotBaselineRow.connector_id == connector_id, SlotBaselineRow.slot == slot,
+                SlotBaselineRow.account_id == account_id, ~live.exists()))
+            session.commit()
 
 
 class Messages(_Repository):

@@ -124,6 +124,8 @@ class HoldingRow(SQLModel, table=True):
     connector_id: str = Field(primary_key=True, max_length=64)
     entitlement_id: str = Field(primary_key=True, max_length=512)
     account_id: str = Field(primary_key=True, max_length=255)
+    # False: held only through e.g. an Okta group (see connectors.base.Grant.direct)
+    direct: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
 
 
 class SyncRow(SQLModel, table=True):
@@ -213,3 +215,14 @@ class RelayCursorRow(SQLModel, table=True):
     position: int = 0
     holder: str | None = Field(default=None, max_length=64)
     lease_until: datetime | None = _when()
+
+
+class SlotBaselineRow(SQLModel, table=True):
+    """The level an account held in a single-valued slot (e.g. Celigo's access level) before
+    Latchkey's first grant on it; kept while any Latchkey grant on the slot lives."""
+
+    __tablename__ = "slot_baseline"
+    connector_id: str = Field(primary_key=True, max_length=64)
+    slot: str = Field(primary_key=True, max_length=64)
+    account_id: str = Field(primary_key=True, max_length=255)
+    level: str | None = Field(default=None, max_length=255)  # None: the account had no level

@@ -23,11 +23,13 @@ import httpx
 from connectors.base import ConnectorError
 from connectors.http import ApiClient
 
-REGION_HOSTS = {"us": "https://api.integrator.io", "eu": "https://api.eu.integrator.io"}
+# The hosts Celigo's API reference lists, one per region an account can live in.
+REGION_HOSTS = {"us": "https://api.integrator.io", "eu": "https://api.eu.integrator.io",
+                "au": "https://api.au.integrator.io", "ca": "https://api.ca.integrator.io"}
 
 
 def celigo_base_url(region: str, base_url: str | None = None) -> str:
-    """The API root for a region (`us`, `eu`), or `base_url` (e.g. a sandbox) when given.
+    """The API root for a region (`us`, `eu`, `au`, `ca`), or `base_url` (e.g. a sandbox) when given.
 
     Paths (`/v1/...`) are added by the client, so an override must be a bare origin: anything that
     would change where requests go (a path, query, fragment or credentials) is refused.

@@ -4,8 +4,10 @@ Accounts are account shares ("ashares"); an Account's id is the share `_id`, whi
 grant writes to.  Two resource types, as in baton-celigo:
 
 - `role`: the account-wide access level, three synthesised resources (`administrator`, `manage`,
-  `monitor`), entitlement `role:<level>:assigned`.  Provisionable: a grant sets the share's
-  `accessLevel`; a revoke puts back the level recorded in `Prior.detail`.
+  `monitor`), entitlement `role:<level>:assigned`.  Provisionable, and a single-valued slot (a
+  user holds one level at a time): Latchkey's lifecycle decides the level to set from every
+  grant still live (bot/slots.py) and calls `slot_level`/`set_slot_level`; `grant`/`revoke` do
+  one grant on their own (a grant never lowers, a revoke puts back `Prior.detail`'s level).
 - `integration`: one resource per integration, entitlements `integration:<id>:manage|monitor`
   from the shares' per-integration `integrationAccessLevel`.  Sync-only, as in baton-celigo.
 
@@ -35,12 +37,15 @@ from connectors.base import (
     Resource,
     ResourceType,
     RevokeOutcome,
+    Slot,
 )
 from connectors.celigo.client import CeligoClient
 from connectors.routing import RoutedByType
 
 # Widest first; a grant never lowers a user's access (see _Roles.grant).
 ROLE_RANK = {"administrator": 3, "manage": 2, "monitor": 1}
+ACCESS_LEVEL = "accessLevel"  # the slot: a user holds one account-wide level at a time
+LEVELS = tuple(sorted(ROLE_RANK, key=ROLE_RANK.__getitem__))  # lowest first, as Slot wants
 ROLE_NAMES = {"administrator": "Administrator", "manage": "Manage (all integrations)",
               "monitor": "Monitor (all integrations)"}
 INTEGRATION_LEVELS = ("manage", "monitor")
@@ -103,7 +108,7 @@ class _Roles:
                      if share.get("accessLevel") == resource.id], next_cursor)
 
     def has_grant(self, level: str, slug: str, share: dict) -> bool:
-        self._check(level, slug)
+        self.check(level, slug)
         return share.get("accessLevel") == level
 
     def prior(self, level: str, slug: str, share: dict) -> Prior:
@@ -112,7 +117,7 @@ class _Roles:
         return Prior(held=self.has_grant(level, slug, share), detail=detail)
 
     def grant(self, level: str, slug: str, share: dict) -> GrantOutcome:
-        self._check(level, slug)
+        self.check(level, slug)
         # A user already at this level or a wider one keeps it: a grant must never lower access.
         if ROLE_RANK.get(share.get("accessLevel"), 0) >= ROLE_RANK[level]:
             return GrantOutcome.ALREADY_GRANTED
@@ -120,7 +125,7 @@ class _Roles:
         return GrantOutcome.GRANTED
 
     def revoke(self, level: str, slug: str, share: dict, prior: Prior) -> RevokeOutcome:
-        self._check(level, slug)
+        self.check(level, slug)
         previous = _previous_level(prior)
         # Someone else changed the level since our grant: theirs stands, ours is already gone.
         if share.get("accessLevel") != level:
@@ -128,7 +133,7 @@ class _Roles:
         self._client.put_share(share["_id"], _with_level(share, previous))
         return RevokeOutcome.REVOKED
 
-    def _check(self, level: str, slug: str) -> None:
+    def check(self, level: str, slug: str) -> None:
         if level not in ROLE_RANK or slug != self.SLUG:
             raise InvalidRequestError(f"Celigo roles are role:<{'|'.join(ROLE_RANK)}>:"
                                       f"{self.SLUG}, not role:{level}:{slug}")
@@ -228,6 +233,22 @@ class CeligoConnector(RoutedByType):
     def revoke(self, entitlement_id: str, account_id: str, prior: Prior) -> RevokeOutcome:
         kind, resource_id, slug = self._parse(entitlement_id)
         return kind.revoke(resource_id, slug, self._client.get_share(account_id), prior)
+
+    # -- the account-wide access level: one value per user, so a single-valued slot -----------
+    def slot(self, entitlement_id: str) -> Slot | None:
+        kind, level, slug = self._parse(entitlement_id)
+        if not isinstance(kind, _Roles):
+            return None
+        kind.check(level, slug)
+        return Slot(ACCESS_LEVEL, level, LEVELS)
+
+    def slot_level(self, slot: Slot, account_id: str) -> str | None:
+        return self._client.get_share(account_id).get("accessLevel")
+
+    def set_slot_level(self, slot: Slot, account_id: str, level: str | None) -> None:
+        share = self._client.get_share(account_id)
+        if share.get("accessLevel") != level:
+            self._client.put_share(share["_id"], _with_level(share, level))
 
     def capabilities(self) -> list[Capability]:
         users = _problem(self._client.list_shares)

@@ -14,7 +14,10 @@ direct assignment, leaving the grant at the mercy of the group):
 - `revoke` removes only the direct assignment: DELETE it, or, when Okta answers E0000046, turn it
   back to scope GROUP, so group-derived access stays exactly as the groups define it.
 
-`grants` (sync) lists everyone who can use the app, whatever the scope, as Okta's own list does.
+`grants` (sync) lists everyone who can use the app, as Okta's own list does, marking
+group-derived access `direct=False`: only direct assignments are "already held", as `prior` says,
+so a request for direct access on top of a group's is granted whether the group came before or
+after the last sync.
 """
 
 from __future__ import annotations
@@ -55,7 +58,8 @@ class Apps:
     def grants(self, resource: Resource, cursor: str | None) -> Page[Grant]:
         users, next_cursor = self._client.list_app_users(resource.id, after=cursor)
         granted = entitlement_id("app", resource.id, self.SLUG)
-        return Page([Grant(granted, user["id"]) for user in users], next_cursor)
+        return Page([Grant(granted, user["id"], direct=user.get("scope") == DIRECT)
+                     for user in users], next_cursor)
 
     def has_grant(self, app_id: str, slug: str, account_id: str) -> bool:
         require_slug("apps", self.SLUG, slug)

@@ -2,7 +2,8 @@
 entitlement `assigned` (`role:<TYPE>:assigned`), granted to users only.
 
 A user can hold a role type directly (assignmentType USER) and through a group (GROUP); Latchkey
-grants and revokes only the direct assignment, so `prior().held` is True only when one exists.
+grants and revokes only the direct assignment, so `prior().held` is True only when one exists,
+and sync marks a role held only through a group `direct=False` (the catalog agrees with it).
 Grant is `POST /users/{id}/roles {"type": TYPE}`; Okta's E0000090 (duplicate) means it is already
 there.  Revoke deletes only the direct assignment of that type, found by listing the user's roles;
 other roles, and the same role held through a group, stay.
@@ -56,14 +57,19 @@ class Roles:
         )]
 
     def grants(self, resource: Resource, cursor: str | None) -> Page[Grant]:
-        """Holders of this role type (directly or through a group) among one page of Okta's
-        users-with-roles list; each needs its own roles read, as Okta has no per-type listing."""
+        """Holders of this role type (directly, or only through a group) among one page of
+        Okta's users-with-roles list; each needs its own roles read, as Okta has no per-type
+        listing."""
         assignees, next_cursor = self._client.list_role_assignees(after=cursor)
         granted = entitlement_id("role", resource.id, self.SLUG)
-        holders = [user["id"] for user in assignees
-                   if any(role.get("type") == resource.id and role.get("status") == "ACTIVE"
-                          for role in self._client.list_user_roles(user["id"]))]
-        return Page([Grant(granted, user_id) for user_id in holders], next_cursor)
+        grants = []
+        for user in assignees:
+            held = [role for role in self._client.list_user_roles(user["id"])
+                    if role.get("type") == resource.id and role.get("status", "ACTIVE") == "ACTIVE"]
+            if held:
+                grants.append(Grant(granted, user["id"],
+                                    direct=any(_direct(role, resource.id) for role in held)))
+        return Page(grants, next_cursor)
 
     def has_grant(self, role_type: str, slug: str, account_id: str) -> bool:
         return self._direct_assignment(role_type, slug, account_id) is not None
@@ -95,11 +101,16 @@ class Roles:
     def _direct_assignment(self, role_type: str, slug: str, account_id: str) -> dict | None:
         self._check(role_type, slug)
         return next((role for role in self._client.list_user_roles(account_id)
-                     if role.get("type") == role_type and role.get("assignmentType") == "USER"
-                     and role.get("status", "ACTIVE") == "ACTIVE"), None)
+                     if _direct(role, role_type)), None)
 
     def _check(self, role_type: str, slug: str) -> None:
         require_slug("roles", self.SLUG, slug)
         if role_type not in STANDARD_ROLES:
             raise InvalidRequestError(f"{role_type!r} is not one of Okta's standard admin role "
                                       f"types ({', '.join(STANDARD_ROLES)})")
+
+
+def _direct(role: dict, role_type: str) -> bool:
+    """An active assignment of `role_type` made to the user itself, not through a group."""
+    return (role.get("type") == role_type and role.get("assignmentType") == "USER"
+            and role.get("status", "ACTIVE") == "ACTIVE")

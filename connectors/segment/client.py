@@ -9,7 +9,7 @@ Wire facts, from Segment's own SDKs (segmentio/public-api-sdk-go, -typescript) a
 - Hosts: `https://api.segmentapis.com` (US); EU workspaces use `https://eu1.api.segmentapis.com`
   (the US host redirects there, and we never follow redirects, so set `base_url`).
 - `Authorization: Bearer <token>`; media type `application/vnd.segment.v1+json`.
-- Pagination: `pagination[count]` (1..200) and `pagination[cursor]`, bracket style as the Go SDK
+- Pagination: `pagination[count]` (1..1000; 200 where it may be left out) and `pagination[cursor]`, bracket style as the Go SDK
   and baton-segment send it (the docs' examples use `pagination.count`; we infer both work).
 - Group members are removed with `DELETE /group/{id}/users` (singular `group`), one
   `emails.<i>=<address>` parameter per address, exactly as the Go SDK sends it.
@@ -36,7 +36,8 @@ from connectors.http import ApiClient, retry_after_header
 DEFAULT_BASE_URL = "https://api.segmentapis.com"
 EU_BASE_URL = "https://eu1.api.segmentapis.com"
 MEDIA_TYPE = "application/vnd.segment.v1+json"
-MAX_PAGE_SIZE = 200  # Segment's cap on pagination[count]
+DEFAULT_PAGE_SIZE = 200  # what Segment uses when a list may leave out pagination
+MAX_PAGE_SIZE = 1000  # Segment's cap on pagination[count]
 
 Items = tuple[list[dict], str | None]
 
@@ -46,7 +47,7 @@ class SegmentClient(ApiClient):
 
     api_name = "Segment"
 
-    def __init__(self, base_url: str, token: str, *, page_size: int = MAX_PAGE_SIZE,
+    def __init__(self, base_url: str, token: str, *, page_size: int = DEFAULT_PAGE_SIZE,
                  max_attempts: int = 5, timeout: float = 10.0,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         super().__init__(base_url.rstrip("/") or DEFAULT_BASE_URL,

@@ -370,6 +370,8 @@ def test_token_never_appears_in_errors_or_logs(celigo, org, waits, caplog):
     ("us", None, "https://api.integrator.io"),
     ("eu", None, "https://api.eu.integrator.io"),
     (" EU ", None, "https://api.eu.integrator.io"),
+    ("au", None, "https://api.au.integrator.io"),
+    ("ca", None, "https://api.ca.integrator.io"),
     ("eu", "http://127.0.0.1:9000/", "http://127.0.0.1:9000"),
 ])
 def test_celigo_base_url_per_region_or_override(region, base_url, url):

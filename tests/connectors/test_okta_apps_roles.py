@@ -131,13 +131,14 @@ def test_sync_inactive_apps_false_asks_okta_for_active_apps_only(okta, org, wait
 
 
 def test_app_assignments_sync_direct_and_group_users_in_the_fewest_pages(okta, org, connector):
-    """Given 4 direct and 3 group-derived users (one both) on Salesforce, when draining grants, then 2 calls bring the 6 users."""
+    """Given 4 direct and 3 group-derived users (one both) on Salesforce, when draining grants, then 2 calls bring the 6 users, only the 4 direct ones marked direct (as `prior` says)."""
     grants = drain(lambda cursor: connector.list_grants(app_resource(connector, org["salesforce"]),
                                                         cursor))
     path = f"/api/v1/apps/{org['salesforce']}/users"
     assert len(okta.calls_to("GET", path)) == math.ceil(6 / PAGE)
     assert {g.account_id for g in grants} == {org[k] for k in (
         "ada", "user0", "user1", "user2", "user3", "user4")}
+    assert {g.account_id for g in grants if g.direct} == {org[k] for k in ("ada", "user0", "user1", "user2")}
     assert {g.entitlement_id for g in grants} == {access(org["salesforce"])}
 
 
@@ -153,14 +154,15 @@ def test_roles_are_the_ten_standard_types_listed_without_a_call(okta, connector)
 
 
 def test_role_grants_sync_in_the_fewest_calls(okta, org, connector):
-    """Given 7 users holding roles (2 through a group) and page size 3, when draining APP_ADMIN and HELP_DESK_ADMIN grants, then each takes 3 assignee pages + 7 role reads."""
+    """Given 7 users holding roles (2 through a group) and page size 3, when draining APP_ADMIN and HELP_DESK_ADMIN grants, then each takes 3 assignee pages + 7 role reads, group-held ones marked not direct."""
     resources = {r.id: r for r in drain(lambda c: connector.list_resources("role", c))}
     app_admins = drain(lambda c: connector.list_grants(resources["APP_ADMIN"], c))
     assert len(okta.calls_to("GET", "/api/v1/iam/assignees/users")) == math.ceil(7 / PAGE)
     assert len(okta.calls_to("GET", USER_ROLES)) == 7
     help_desk = drain(lambda c: connector.list_grants(resources["HELP_DESK_ADMIN"], c))
     assert {g.account_id for g in app_admins} == {org[f"user{i}"] for i in range(4)}
-    assert {g.account_id for g in help_desk} == {org["user4"], org["user5"]}
+    assert {(g.account_id, g.direct) for g in help_desk} == {(org["user4"], False), (org["user5"], False)}
+    assert all(g.direct for g in app_admins)
     assert {g.entitlement_id for g in app_admins} == {role("APP_ADMIN")}
 
 

@@ -141,6 +141,19 @@ def test_accounts_sync_in_the_fewest_pages(segment, ws, connector):
     assert accounts[ws["user0"]].display_name == "user0@example.com"
 
 
+def test_a_page_of_up_to_1000_is_asked_for_and_served_in_one_call(waits):
+    """Given 250 users and page_size 1000 (Segment's documented maximum), when listing accounts, then one call with pagination[count]=1000 brings all 250."""
+    with SegmentSandbox(page_size=1000, tokens={TOKEN: "workspace_owner"}) as big:
+        for i in range(250):
+            big.add_user(f"person{i}@example.com")
+        client = SegmentClient(big.url, TOKEN, page_size=1000, sleep=waits.append)
+        page = SegmentConnector(client).list_accounts()
+        client.close()
+        asked = big.calls_to("GET", "/users")
+    assert (len(page.items), page.next_cursor) == (250, None)
+    assert [call.arg("pagination[count]") for call in asked] == ["1000"]
+
+
 def test_catalog_sync_reads_every_list_to_its_end_in_the_fewest_calls(segment, ws, connector):
     """Given many-page lists, when syncing every resource, entitlement and grant, then each list is read once per purpose in ceil(n/3) calls and everything arrives."""
     catalog = {t.id: resources(connector, t.id) for t in connector.resource_types()}

@@ -74,3 +74,29 @@ def test_details_are_printed_verbatim_with_tokens_masked():
     render([Finding("okta", "sync users", PROBLEM, "[E0000011] Bearer xoxb-1-2 was refused")], console)
     text = console.export_text()
     assert "[E0000011] Bearer [redacted] was refused" in text and "xoxb-1-2" not in text
+
+
+def test_segment_write_rights_cost_one_iam_write_that_changes_nothing(tmp_path, okta, slack, monkeypatch):
+    """Segment has no read-only way to show a token's rights: the check proves them with one
+    IAM write (counted against the 60-a-minute limit, as the README says) that removes an
+    address nobody has, so every group keeps its members."""
+    from sandbox.segment import SegmentSandbox
+
+    monkeypatch.setenv("OKTA_API_TOKEN", OKTA_TOKEN)
+    monkeypatch.setenv("SEGMENT_TOKEN", "sgp-check-token")
+    with SegmentSandbox(tokens={"sgp-check-token": "workspace_owner"}) as segment:
+        group = segment.add_group("Engineering")
+        segment.add_member(group, segment.add_user("ada@acme.com"))
+        settings = Settings(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
+                            slack_api_url=slack.url, database_url=f"sqlite:///{tmp_path}/c.db")
+        findings = run_checks(settings, parse_config(config_text(okta.url, more_connectors=f"""  segment:
+    type: segment
+    token: ${{SEGMENT_TOKEN}}
+    base_url: {segment.url}
+    owners: [U0ALICE]""")))
+        [probe] = segment.writes()
+        members = segment.members(group)
+    assert {f.what: f.status for f in findings if f.subject == "segment"}[
+        "provision group membership"] == OK
+    assert probe.method == "DELETE" and probe.path == f"/group/{group}/users"
+    assert len(members) == 1

@@ -64,10 +64,10 @@ def test_users_page_by_cursor_until_next_is_null(segment, http, style):
 
 
 @pytest.mark.parametrize("params", [
-    {}, page_params(0), page_params(201), {"pagination[count]": "x"},
+    {}, page_params(0), page_params(1001), {"pagination[count]": "x"},
     page_params(3, cursor="not-a-cursor"), page_params(3, cursor=base64.b64encode(b"-3").decode())])
 def test_lists_need_valid_pagination(http, params):
-    """Given a list call without pagination, a count outside 1..200 or a foreign cursor, then 422 in the errors envelope."""
+    """Given a list call without pagination, a count outside 1..1000 or a foreign cursor, then 422 in the errors envelope."""
     response = http.get("/users", params=params)
     assert response.status_code == 422
     [error] = response.json()["errors"]

@@ -266,6 +266,19 @@ def test_a_separation_of_duties_conflict_is_refused(make_bot, slack, okta):
     eventually(lambda: asked(slack, ALICE))
 
 
+def test_access_held_only_through_a_group_still_counts_for_separation_of_duties(make_bot, slack, okta):
+    """Given Salesforce and eng-admins must not be held together, and Carol uses Salesforce only
+    through prod-readers (assigned to the app), then she cannot ask for eng-admins."""
+    salesforce = okta.add_app("Salesforce")
+    okta.assign_app_group(salesforce, okta.ids["prod-readers"])
+    make_bot(rules="""  conflicts:
+    - name: sell-and-deploy
+      entitlements: ["okta:eng-*", "okta:Salesforce"]
+""").start()
+    ask(slack, "eng-admins")
+    assert "separation of duties: sell-and-deploy" in slack.view_errors(CAROL)["access"]
+
+
 def test_a_conflict_may_instead_need_an_extra_approval(make_bot, slack, okta):
     """Given the conflict allowed with an extra step for Dave, then after Alice approves Dave is
     asked, warned of the conflict, and only his approval grants it."""
