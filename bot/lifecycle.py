@@ -668,8 +668,9 @@ class Lifecycle:
                 return self._get(bundle_id)
             if bundle.state in (State.FAILED, State.REVOKING, State.REVOKED) and \
                     self.requests.end_children(bundle_id, now):
-                for item in items:  # the bundle has ended: so do its items, now
-                    if item.state is State.ACTIVE:
+                self.wake(now)  # the bundle has ended: so do its items, now
+                for item in self.requests.children(bundle_id):  # as they are after the change
+                    if item.state == State.ACTIVE:
                         self.workers.submit(self._work_on, (item.id, State.ACTIVE))
             if bundle.state is State.REVOKING and states <= {State.REVOKED, State.FAILED}:
                 bundle = self._move(bundle_id, Step.FINISH, "latchkey", revoked_at=now,
