@@ -315,6 +315,12 @@ class Requests(_Repository):
             return list(session.execute(select(ApprovalRow.approver).where(
                 ApprovalRow.request_id == request_id)).scalars())
 
+    def approvals(self, request_id: str) -> dict[str, int]:
+        """Who approved the request so far, each with the step they approved (0-based)."""
+        with self._session() as session:
+            return dict(session.execute(select(ApprovalRow.approver, ApprovalRow.step).where(
+                ApprovalRow.request_id == request_id).order_by(ApprovalRow.approved_at)).all())
+
     def count_since(self, requester: str, since: datetime) -> int:
         with self._reading() as session:
             return session.execute(select(func.count()).select_from(RequestRow).where(
