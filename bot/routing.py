@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 from bot.approvers import ApproverRouting
 from bot.domain.request import AccessRequest
-from bot.domain.rules import ApprovalStep, Conflict, Rule, RuleBook, steps_for
+from bot.domain.rules import ApprovalStep, Conflict, Rule, RuleBook, first_unfillable, steps_for
 
 
 @dataclass
@@ -76,36 +76,27 @@ class Routing:
 
     def missing_approvers(self, request: AccessRequest, approved: Mapping[str, int] | None = None
                           ) -> str | None:
-        """Why the request could never be approved from here (None if it can be).
-
-        Each step still needs some approvals, each from a different person (nobody counts
-        twice, not even across steps, and nobody approves their own request), taken from the
-        step's approvers or the fallback (who step in when a step has too few).  Checking the
-        steps one by one is not enough: steps [alice or bob] then [alice] can be completed
-        only if bob takes the first, and steps [alice] then [alice] never.  So this matches
-        people to the approvals still needed, all steps at once, and the request can be
-        approved exactly when every approval finds someone.  `approved`: person → the step they
-        approved, for a request under way (checked before counting a click, so that a click
-        that would leave a later step with nobody is refused instead of stranding the request).
-        """
+        """Why the request could never be approved from here (None if it can be): each
+        approval still needed must come from a different person (rules.first_unfillable), of the
+        step's approvers or the fallback (who step in when a step has too few).  `approved`:
+        person → the step they approved, for a request under way; checked before counting a
+        click, so that a click that would leave a later step with nobody is refused instead of
+        stranding the request."""
         approved = approved or {}
         steps, fallback = self.steps(request), self.fallback(request)
-        slots = []  # (step number, the people who may give that approval)
-        for number, step in enumerate(steps[request.step:], start=request.step):
-            given = sum(1 for at in approved.values() if at == number)
-            eligible = [p for p in dict.fromkeys(self.people_of(step, request) + fallback)
-                        if p not in approved]
-            slots += [(number, eligible)] * max(step.approvals - given, 0)
-        short = _unfilled(slots)
+        needs = [(step.approvals - sum(1 for at in approved.values() if at == number),
+                  [p for p in self.people_of(step, request) + fallback if p not in approved])
+                 for number, step in enumerate(steps)][request.step:]
+        short = first_unfillable(needs)
         if short is None:
             return None
-        number, eligible = short
-        if not eligible and not approved:
+        number = request.step + short
+        if not needs[short][1] and not approved:
             return "Nobody but you can approve this, and nobody approves their own request."
-        needs = steps[number].approvals
-        return (f"Step {number + 1} needs {needs} approval{'s' if needs > 1 else ''} from people "
-                "who have not approved another step, and too few people other than you can give "
-                "them. Ask an admin to fix the policy.")
+        return (f"Step {number + 1} needs {steps[number].approvals} "
+                f"approval{'s' if steps[number].approvals > 1 else ''} from people who have not "
+                "approved another step, and too few people other than you can give them. "
+                "Ask an admin to fix the policy.")
 
 
 @dataclass(frozen=True)
@@ -120,21 +111,3 @@ class Progress:
 
     def approvers_of_step(self, step: int) -> list[str]:
         return [person for person, at in self.approved.items() if at == step]
-
-
-def _unfilled(slots: list[tuple[int, list[str]]]) -> tuple[int, list[str]] | None:
-    """The first approval slot no distinct person can fill, or None when all can
-    (a bipartite matching by augmenting paths; steps and approvers are few)."""
-    holder: dict[str, int] = {}  # person → the slot they fill
-
-    def place(slot: int, seen: set[str]) -> bool:
-        for person in slots[slot][1]:
-            if person in seen:
-                continue
-            seen.add(person)
-            if person not in holder or place(holder[person], seen):
-                holder[person] = slot
-                return True
-        return False
-
-    return next((slots[slot] for slot in range(len(slots)) if not place(slot, set())), None)

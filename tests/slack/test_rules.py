@@ -324,11 +324,11 @@ def test_an_approval_that_would_leave_a_later_step_with_nobody_is_refused(make_b
 
 
 def test_steps_that_can_never_be_completed_are_refused_in_the_form(make_bot, slack, okta):
-    """Given steps [Alice] then [Alice] and no fallback, then Carol's request is refused in the
-    form, since Alice may not count twice."""
+    """Given steps [Alice] then [alice@acme.com] (her again, which only Slack can tell) and no
+    fallback, then Carol's request is refused in the form, since Alice may not count twice."""
     bot = make_bot(rules=rule("""
 - name: alice-twice
-  steps: [{approvers: [U0ALICE]}, {approvers: [U0ALICE]}]
+  steps: [{approvers: [U0ALICE]}, {approvers: [alice@acme.com]}]
 """)).start()
     ask(slack, "eng-admins")
     assert "Step 2 needs 1 approval" in slack.view_errors(CAROL)["access"]
