@@ -92,9 +92,6 @@ class Lifecycle:
         """Who approved the pending request so far, and who may act on it now."""
         return self.routing.progress(request, self.requests.approvals(request.id))
 
-    def step_count(self, request: AccessRequest) -> int:
-        return len(self.routing.steps(request))
-
     def rule_for(self, connector_id: str, entitlement_id: str) -> Rule | None:
         return self.intake.rule_for(connector_id, entitlement_id)
 

@@ -12,7 +12,7 @@ from bot.domain.errors import AlreadyDecidedError, LatchkeyError
 from bot.slack import blocks, wording
 from bot.slack.context import Deps
 from bot.slack.errors import guarded
-from bot.slack.home import publish_home
+from bot.slack.home import own_list, publish_home
 
 
 def _tell(respond, client, body, text: str) -> None:
@@ -63,7 +63,7 @@ def _button_calling(action_id: str, use_case: str, deps: Deps):
 
 
 def _decide(respond, client, body, deps: Deps, call):
-    """Run a decision; explain a refusal to the clicker only; redraw their Home tab if used."""
+    """Run a decision; explain a refusal to the clicker only; redraw the list it came from."""
     try:
         return call()
     except AlreadyDecidedError as error:
@@ -71,6 +71,15 @@ def _decide(respond, client, body, deps: Deps, call):
     except LatchkeyError as error:
         _tell(respond, client, body, str(error))
     finally:
-        if (body.get("view") or {}).get("type") == "home":
-            publish_home(client, deps, body["user"]["id"])
+        _redraw_list(respond, client, body, deps)
     return None
+
+
+def _redraw_list(respond, client, body, deps: Deps) -> None:
+    """A click in a list of the clicker's own requests (the Home tab, or the ephemeral answer
+    to `/request-access list`) redraws that list, so it shows no stale state or buttons."""
+    user = body["user"]["id"]
+    if (body.get("view") or {}).get("type") == "home":
+        publish_home(client, deps, user)
+    elif (body.get("container") or {}).get("is_ephemeral") and body.get("response_url"):
+        respond(replace_original=True, **own_list(deps, user))

@@ -70,7 +70,8 @@ def test_steps_run_in_order_and_a_deny_at_the_second_ends_it(make_bot, slack, ok
     slack.click(ALICE, "approve")
     eventually(lambda: asked(slack, BOB) and asked(slack, DAVE))
     assert "Step 2 of 2" in texts(slack.dm(DAVE))
-    eventually(lambda: "now waiting for the next step" in texts(slack.dm(ALICE)))
+    eventually(lambda: "Step 1 approved by <@U0ALICE>; now with <@U0BOB>, <@U0DAVE>" in texts(slack.dm(ALICE)))
+    assert not slack.buttons(slack.dm(ALICE)[-1])
     assert bot.request(request.id).state == "pending"
 
     slack.click(DAVE, "deny")
