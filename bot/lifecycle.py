@@ -585,11 +585,11 @@ class Lifecycle:
             return self._move(request_id, Step.TIME_OUT, "latchkey", decided_at=now,
                               attention_at=None, tell="request_timed_out")
         approved, reminders = self.requests.approvals(request_id), request.reminders + 1
-        waiting = asked = self.routing.deciders(request, approved)
+        waiting = self.routing.deciders(request, approved)
         also = [self.audit.event(now, "latchkey", "reminded", request_id, approvers=waiting),
                 self._message(request_id, "reminder", approvers=waiting)]
         if rule.escalate_after == reminders and (newcomers := [
-                p for p in self.routing.fallback(request) if p not in asked and p not in approved]):
+                p for p in self.routing.fallback(request) if p not in waiting and p not in approved]):
             also += [self.audit.event(now, "latchkey", "escalated", request_id, approvers=newcomers),
                      self._message(request_id, "escalated", approvers=newcomers)]
         if self.requests.attend(

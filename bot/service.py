@@ -101,7 +101,7 @@ class Service:
         requests = Requests(self.engine)
         self.notifier = SlackNotifier(client, Messages(self.engine), Outbox(self.engine), requests,
                                       self.clock, progress=lambda r: self.lifecycle.progress(r),
-                                      name_of=lambda person: self.directory.person(person).name)
+                                      name_of=self.directory.name)
         # Always built: with no channel configured it does nothing, and a reload may set one.
         self.audit_relay = AuditChannelRelay(self.engine, client, self.config.audit_channel, self.clock)
         self.lifecycle = Lifecycle(

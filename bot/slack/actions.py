@@ -13,14 +13,16 @@ from bot.slack import blocks, wording
 from bot.slack.context import Deps
 from bot.slack.errors import guarded
 from bot.slack.home import own_list, publish_home
+from bot.slack.notifier import post_notice
 
 
-def _tell(respond, client, body, text: str) -> None:
-    """Answer only the clicker: ephemerally under the message, or by DM from the Home tab."""
+def _tell(respond, client, body, deps: Deps, text: str) -> None:
+    """Answer only the clicker: ephemerally under the message, or by DM from the Home tab
+    (its notification in plain words)."""
     if body.get("response_url"):
         respond(text=text, response_type="ephemeral", replace_original=False)
     else:
-        client.chat_postMessage(channel=body["user"]["id"], text=text)
+        post_notice(client, body["user"]["id"], text, deps.directory.name)
 
 
 def register(app: App, deps: Deps) -> None:
@@ -67,9 +69,9 @@ def _decide(respond, client, body, deps: Deps, call):
     try:
         return call()
     except AlreadyDecidedError as error:
-        _tell(respond, client, body, wording.already_decided(error))
+        _tell(respond, client, body, deps, wording.already_decided(error))
     except LatchkeyError as error:
-        _tell(respond, client, body, str(error))
+        _tell(respond, client, body, deps, str(error))
     finally:
         _redraw_list(respond, client, body, deps)
     return None

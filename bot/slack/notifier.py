@@ -27,6 +27,12 @@ from storage.tables import OutboxRow
 log = logging.getLogger(__name__)
 
 
+def post_notice(client: WebClient, user: str, mrkdwn: str, name_of: Callable[[str], str]) -> dict:
+    """DM `user` one section of mrkdwn, its notification `text` in plain words."""
+    return client.chat_postMessage(channel=user, text=clip(plain(mrkdwn, name_of), 4000),
+                                   blocks=blocks.notice(mrkdwn)["blocks"])
+
+
 class SlackNotifier:
     def __init__(self, client: WebClient, messages: Messages, outbox: Outbox, requests: Requests,
                  clock: Clock, progress: Callable[[AccessRequest], Progress],
@@ -177,11 +183,4 @@ class SlackNotifier:
 
     def _plain(self, body: dict) -> dict:
         """The message with its `text` (what a notification shows) in plain words."""
-        return {**body, "text": clip(plain(body["text"], self._name), 4000)}
-
-    def _name(self, person: str) -> str:
-        try:
-            return self._name_of(person)
-        except Exception as exc:  # a name is a nicety: the message must still go out
-            log.warning("no name for %s in a notification (%s)", person, exc)
-            return "someone"
+        return {**body, "text": clip(plain(body["text"], self._name_of), 4000)}

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 from tests.harness import ALICE, BOB, CAROL, DAVE, eventually
 from tests.slack.test_chasing import CHASING, jump
-from tests.slack.test_extension import active_request, ask_to_extend
-from tests.slack.test_rules import ask, asked, pending, rule
+from tests.slack.test_extension import active_request, extension_asked
+from tests.slack.test_rules import ask, asked, rule
 from tests.slack.test_story import texts
 
 
@@ -59,11 +59,7 @@ def test_after_an_extension_the_grant_shows_its_new_end(make_bot, slack, okta, c
     granted until the new end."""
     bot = make_bot(chasing=CHASING).start()
     original = active_request(bot, slack)
-    jump(bot, clock, timedelta(hours=3, minutes=46))
-    eventually(lambda: "Extend" in texts(slack.dm(CAROL)))
-    ask_to_extend(slack)
-    eventually(lambda: "asks to keep" in texts(slack.dm(ALICE)))
-    extension = pending(bot)
+    extension = extension_asked(bot, slack, clock)
     slack.click(ALICE, "approve", value=extension.id)
     eventually(lambda: bot.request(extension.id).state == "extended")
     new_end = (original.expires_at + timedelta(hours=1)).strftime("%Y-%m-%d %H:%M UTC")
@@ -90,11 +86,7 @@ def test_notification_texts_are_plain_words(make_bot, slack, okta, clock):
     (what a phone shows) has no mrkdwn and says what and for whom."""
     bot = make_bot(chasing=CHASING).start()
     active_request(bot, slack)
-    jump(bot, clock, timedelta(hours=3, minutes=46))
-    eventually(lambda: "Extend" in texts(slack.dm(CAROL)))
-    ask_to_extend(slack)
-    eventually(lambda: "asks to keep" in texts(slack.dm(ALICE)))
-    slack.click(ALICE, "approve", value=pending(bot).id)
+    slack.click(ALICE, "approve", value=extension_asked(bot, slack, clock).id)
     eventually(lambda: "now lasts until" in texts(slack.dm(CAROL)))
     notifications = [m["text"] for user in (ALICE, BOB, CAROL, DAVE) for m in slack.dm(user)]
     assert [text for text in notifications if MARKUP.search(text)] == []
