@@ -146,6 +146,8 @@ class Lifecycle:
         step, last = steps[request.step], request.step == len(steps) - 1
         # Looked up before the transaction: it must not hold the row lock across a Slack call.
         approved = {**self.requests.approvals(request_id), approver: request.step}
+        # An approval that would leave a later step with nobody is refused: someone else can
+        # take this step, and the clicker the later one.
         if self.routing.missing_approvers(request, approved):
             raise NotAllowedError("Your approval is needed at a later step, where nobody else can "
                                   "give it: please leave this step to another approver.")
@@ -196,8 +198,7 @@ class Lifecycle:
     def check_decidable(self, request_id: str, approver: str) -> AccessRequest:
         """Authorisation at click time: the clicker must be one of those who may act at the
         step the request is at (routing.deciders): not the requester, not someone who approved
-        already.  An approval that would leave a later step with nobody to approve it is
-        refused, so that the clicker can leave this step to someone else."""
+        already."""
         request = self._get(request_id)
         if approver == request.requester:
             raise SelfApprovalError("Nobody can decide their own request.")

@@ -310,11 +310,6 @@ class Requests(_Repository):
                 RequestRow.requester == requester, RequestRow.state.in_(states)
             ).order_by(RequestRow.created_at)).scalars())
 
-    def approvers(self, request_id: str) -> list[str]:
-        with self._session() as session:
-            return list(session.execute(select(ApprovalRow.approver).where(
-                ApprovalRow.request_id == request_id)).scalars())
-
     def approvals(self, request_id: str) -> dict[str, int]:
         """Who approved the request so far, each with the step they approved (0-based)."""
         with self._session() as session:
