@@ -6,7 +6,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from bot.approvers import ApproverRouting
+from bot.config import ConfigError, parse_config
 from bot.domain.policy import Policy
 from bot.domain.request import AccessRequest, State
 from bot.domain.rules import ApprovalStep, Rule, RuleBook
@@ -94,10 +97,6 @@ def test_a_config_whose_steps_can_never_be_approved_is_refused_at_load():
     """Given a rule with steps [U1] then [U1] and no fallback, then the config is refused naming
     the rule and the step; with a fallback, a user group or the owners it loads (those are
     checked for each request, when the people are known)."""
-    import pytest
-
-    from bot.config import ConfigError, parse_config
-
     twice = "    - {name: twice, steps: [{approvers: [U0ONE]}, {approvers: [U0ONE]}]"
     with pytest.raises(ConfigError, match="rule 'twice': step 2 can never be approved"):
         parse_config(config(twice + "}"))

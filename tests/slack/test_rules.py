@@ -152,6 +152,7 @@ def test_unanswered_requests_escalate_to_the_fallback(make_bot, slack, okta, clo
     assert not asked(slack, DAVE)
     jump(bot, clock, timedelta(hours=1, minutes=1))
     eventually(lambda: "Escalated to you" in texts(slack.dm(DAVE)) and asked(slack, DAVE))
+    eventually(lambda: "from <@U0ALICE>, <@U0DAVE>" in texts(slack.dm(CAROL)))  # whom she waits on
     slack.click(DAVE, "approve")
     eventually(lambda: bot.request(request.id).state == "active")
     assert [e.action for e in bot.service.lifecycle.audit.events(request.id)].count("escalated") == 1
