@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.domain.policy import Policy, parse_duration
 from bot.domain.rules import (BUNDLE, ApprovalStep, AutoApproval, Bundle, Conflict, EntitlementPattern,
-                              Rule, RuleBook)
+                              Rule, RuleBook, first_unfillable)
 from connectors.okta.client import okta_base_url
 
 
@@ -359,6 +359,27 @@ class PolicyConfig(_RuleSettings):
         names = [rule.name for rule in self.rules]
         if len(set(names)) != len(names) or "default" in names:
             raise ValueError("rule names must be unique and not `default`")
+        return self
+
+    @model_validator(mode="after")
+    def _steps_can_be_completed(self) -> "PolicyConfig":
+        """Refuse steps that could never all be approved, where the config alone tells: every
+        step names its approvers, and neither they nor the fallback are user groups (whose
+        size is not known yet).  Names are taken as distinct people and the requester as none
+        of them, so only a rule that fails even then is refused; the rest is checked for each
+        request when it is made (routing.missing_approvers)."""
+        rules = self.to_rulebook()
+        for rule in (rules.default, *rules.rules):
+            named = [entry for step in rule.steps for entry in step.approvers] + list(rule.fallback)
+            if not all(step.approvers for step in rule.steps) or any(_GROUP.fullmatch(entry) for entry in named):
+                continue
+            short = first_unfillable([(step.approvals, [*step.approvers, *rule.fallback])
+                                      for step in rule.steps])
+            if short is not None:
+                where = f"rule {rule.name!r}" if rule is not rules.default else "policy"
+                raise ValueError(f"{where}: step {short + 1} can never be approved: nobody "
+                                 "counts twice, not even across steps, and too few people are "
+                                 "named for it (add approvers or a fallback)")
         return self
 
     def to_rulebook(self) -> RuleBook:

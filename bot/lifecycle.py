@@ -15,7 +15,7 @@ import re
 import secrets
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from bot import metrics
@@ -29,7 +29,7 @@ from bot.domain.rules import Rule, RuleBook
 from bot.intake import Draft, Intake
 from bot.invariants import Invariants, PolicyViolation, StandingChanged, conflict_text
 from bot.records import RequesterLedger, to_domain
-from bot.routing import Routing
+from bot.routing import Progress, Routing
 from bot.slots import Slots, slot_of
 from bot.ports import Clock, Notifier, Person
 from connectors.base import (Connector, ConnectorError, GrantOutcome, NotFoundError, Prior,
@@ -95,8 +95,9 @@ class Lifecycle:
     def approvers_of(self, request: AccessRequest) -> list[str]:
         return self.routing.approvers_of(request)
 
-    def step_count(self, request: AccessRequest) -> int:
-        return len(self.routing.steps(request))
+    def progress(self, request: AccessRequest) -> Progress:
+        """Who approved the pending request so far, and who may act on it now."""
+        return self.routing.progress(request, self.requests.approvals(request.id))
 
     def rule_for(self, connector_id: str, entitlement_id: str) -> Rule | None:
         return self.intake.rule_for(connector_id, entitlement_id)
@@ -178,7 +179,14 @@ class Lifecycle:
         steps = self.routing.steps(request)
         step, last = steps[request.step], request.step == len(steps) - 1
         # Looked up before the transaction: it must not hold the row lock across a Slack call.
-        next_approvers = [] if last else self.routing.step_people(request, request.step + 1)
+        approved = {**self.requests.approvals(request_id), approver: request.step}
+        # An approval that would leave a later step with nobody is refused: someone else can
+        # take this step, and the clicker the later one.
+        if self.routing.missing_approvers(request, approved):
+            raise NotAllowedError("Your approval is needed at a later step, where nobody else can "
+                                  "give it: please leave this step to another approver.")
+        next_approvers = [] if last else self.routing.deciders(
+            replace(request, step=request.step + 1), approved)
         now = self.clock.now()
 
         def recorded(row: RequestRow, outcome: str):  # written in the transaction that counts it
@@ -223,16 +231,18 @@ class Lifecycle:
                           tell="request_cancelled")
 
     def check_decidable(self, request_id: str, approver: str) -> AccessRequest:
-        """Authorisation at click time: the clicker must be an approver of the step the request
-        is at, not the requester, and must not have approved it already."""
+        """Authorisation at click time: the clicker must be one of those who may act at the
+        step the request is at (routing.deciders): not the requester, not someone who approved
+        already."""
         request = self._get(request_id)
         if approver == request.requester:
             raise SelfApprovalError("Nobody can decide their own request.")
         if request.state != State.PENDING:
             raise AlreadyDecidedError(request)
-        if approver in self.requests.approvers(request_id):
+        approved = self.requests.approvals(request_id)
+        if approver in approved:
             raise AlreadyDecidedError(request)
-        if approver not in self.approvers_of(request):
+        if approver not in self.routing.deciders(request, approved):
             raise NotAnApproverError("You are not an approver for this access"
                                      + (" at this step." if request.step else "."))
         if request.extends and self._get(request.extends).state is not State.ACTIVE:
@@ -498,7 +508,7 @@ class Lifecycle:
     def waiting_on(self, person: str) -> list[AccessRequest]:
         """Pending requests this person may approve and has not approved yet."""
         return [request for request in map(to_domain, self.requests.in_states("pending"))
-                if person in self.approvers_of(request) and person not in self.requests.approvers(request.id)]
+                if person in self.progress(request).deciders]
 
     # -- expiry ----------------------------------------------------------------------------
     def revoke(self, request_id: str) -> AccessRequest | None:
@@ -690,13 +700,12 @@ class Lifecycle:
         if now >= request.created_at + rule.policy.pending_timeout:
             return self._move(request_id, Step.TIME_OUT, "latchkey", decided_at=now,
                               attention_at=None, tell="request_timed_out")
-        approved, reminders = self.requests.approvers(request_id), request.reminders + 1
-        asked = self.approvers_of(request)
-        waiting = [a for a in asked if a not in approved]
+        approved, reminders = self.requests.approvals(request_id), request.reminders + 1
+        waiting = self.routing.deciders(request, approved)
         also = [self.audit.event(now, "latchkey", "reminded", request_id, approvers=waiting),
                 self._message(request_id, "reminder", approvers=waiting)]
         if rule.escalate_after == reminders and (newcomers := [
-                p for p in self.routing.fallback(request) if p not in asked and p not in approved]):
+                p for p in self.routing.fallback(request) if p not in waiting and p not in approved]):
             also += [self.audit.event(now, "latchkey", "escalated", request_id, approvers=newcomers),
                      self._message(request_id, "escalated", approvers=newcomers)]
         if self.requests.attend(

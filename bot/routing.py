@@ -6,12 +6,12 @@ entries name; it never changes anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 
 from bot.approvers import ApproverRouting
 from bot.domain.request import AccessRequest
-from bot.domain.rules import ApprovalStep, Conflict, Rule, RuleBook, steps_for
+from bot.domain.rules import ApprovalStep, Conflict, Rule, RuleBook, first_unfillable, steps_for
 
 
 @dataclass
@@ -23,14 +23,27 @@ class Routing:
         return self.rules().named(request.rule)
 
     def approvers_of(self, request: AccessRequest) -> list[str]:
-        """Who may decide the request now: its current step's approvers; the fallback
-        approvers when none of those can (unreachable, or only the requester), and after
-        escalation as well."""
-        rule = self.rule(request)
-        people = self.step_people(request, request.step)
-        if not people or (rule.escalate_after is not None and request.reminders >= rule.escalate_after):
-            people += [p for p in self.fallback(request) if p not in people]
-        return people
+        """Who may decide the request before anyone has approved it."""
+        return self.deciders(request, {})
+
+    def deciders(self, request: AccessRequest, approved: Mapping[str, int]) -> list[str]:
+        """Who may act now at the step the request is at: that step's approvers, less the
+        requester and anyone who approved any step already (nobody counts twice); the fallback
+        approvers as well when those are too few for the approvals the step still needs, and
+        after escalation."""
+        return self.progress(request, approved).deciders
+
+    def progress(self, request: AccessRequest, approved: Mapping[str, int]) -> "Progress":
+        """Where a pending request stands: who approved which step, who may act now."""
+        rule, steps = self.rule(request), self.steps(request)
+        at = min(request.step, len(steps) - 1)
+        needed = steps[at].approvals - sum(1 for step in approved.values() if step == at)
+        people = [p for p in self.people_of(steps[at], request) if p not in approved]
+        escalated = rule.escalate_after is not None and request.reminders >= rule.escalate_after
+        if len(people) < needed or escalated:
+            people += [p for p in self.fallback(request) if p not in people and p not in approved]
+        return Progress(step=at, steps=len(steps), needed=max(needed, 0), deciders=people,
+                        approved=dict(approved))
 
     def steps(self, request: AccessRequest) -> tuple[ApprovalStep, ...]:
         """The rule's steps.  For a bundle, a step left to "the owners" becomes one step per
@@ -66,13 +79,40 @@ class Routing:
     def conflict(self, request: AccessRequest) -> Conflict | None:
         return next((c for c in self.rules().conflicts if c.name == request.conflict), None)
 
-    def missing_approvers(self, request: AccessRequest) -> str | None:
-        """Why the request could never be approved (too few people besides the requester)."""
-        for number, step in enumerate(self.steps(request), start=1):
-            people = self.people_of(step, request) or self.fallback(request)
-            if len(people) < step.approvals:
-                if not people:
-                    return "Nobody but you can approve this, and nobody approves their own request."
-                return (f"Step {number} needs {step.approvals} approvals but only {len(people)} "
-                        "people other than you can give them. Ask an admin to fix the policy.")
-        return None
+    def missing_approvers(self, request: AccessRequest, approved: Mapping[str, int] | None = None
+                          ) -> str | None:
+        """Why the request could never be approved from here (None if it can be): each
+        approval still needed must come from a different person (rules.first_unfillable), of the
+        step's approvers or the fallback (who step in when a step has too few).  `approved`:
+        person → the step they approved, for a request under way; checked before counting a
+        click, so that a click that would leave a later step with nobody is refused instead of
+        stranding the request."""
+        approved = approved or {}
+        steps, fallback = self.steps(request), self.fallback(request)
+        needs = [(step.approvals - sum(1 for at in approved.values() if at == number),
+                  [p for p in self.people_of(step, request) + fallback if p not in approved])
+                 for number, step in enumerate(steps)][request.step:]
+        short = first_unfillable(needs)
+        if short is None:
+            return None
+        number = request.step + short
+        if not needs[short][1] and not approved:
+            return "Nobody but you can approve this, and nobody approves their own request."
+        return (f"Step {number + 1} needs {steps[number].approvals} "
+                f"approval{'s' if steps[number].approvals > 1 else ''} from people who have not "
+                "approved another step, and too few people other than you can give them. "
+                "Ask an admin to fix the policy.")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a pending request stands, for whoever shows it."""
+
+    step: int  # the step it is at (0-based)
+    steps: int  # how many steps it has
+    needed: int  # approvals still missing at this step
+    deciders: list[str]  # who may approve or deny now
+    approved: dict[str, int] = field(default_factory=dict)  # person → the step they approved
+
+    def approvers_of_step(self, step: int) -> list[str]:
+        return [person for person, at in self.approved.items() if at == step]

@@ -100,7 +100,8 @@ class Service:
         self.directory = SlackDirectory(client, People(self.engine), self.clock)
         requests = Requests(self.engine)
         self.notifier = SlackNotifier(client, Messages(self.engine), Outbox(self.engine), requests,
-                                      self.clock, count_steps=lambda r: self.lifecycle.step_count(r))
+                                      self.clock, progress=lambda r: self.lifecycle.progress(r),
+                                      name_of=self.directory.name)
         # Always built: with no channel configured it does nothing, and a reload may set one.
         self.audit_relay = AuditChannelRelay(self.engine, client, self.config.audit_channel, self.clock)
         self.lifecycle = Lifecycle(

@@ -350,8 +350,7 @@ class SlackPlatform:
                           "is_ephemeral": seen.kind == "ephemeral"},
             "channel": {"id": channel, "name": self.workspace.channel_names.get(channel, channel)},
             "state": {"values": {}},
-            "response_url": self._new_response_url(
-                user_id, channel, ts if seen.kind == "message" else None),
+            "response_url": self._new_response_url(user_id, channel, ts),
         }
         if seen.kind == "message":  # Slack sends no copy of an ephemeral message
             fields["message"] = copy.deepcopy(seen.surface)

@@ -245,7 +245,14 @@ class Workspace:
                         body: dict) -> None:
         """Keep what the user was told, and apply it to the conversation as Slack does."""
         self.responses.setdefault(user_id, []).append(copy.deepcopy(body))
-        if message_ts and body.get("delete_original"):
+        ephemeral = next((e for e in self.ephemerals.get(user_id, []) if e["ts"] == message_ts), None)
+        if ephemeral is not None and (body.get("delete_original") or body.get("replace_original")):
+            # A click on an ephemeral message may replace or delete it through its response_url.
+            shown = self.ephemerals[user_id]
+            at = shown.index(ephemeral)
+            shown[at:at + 1] = [] if body.get("delete_original") else [
+                {**ephemeral, "text": body.get("text") or "", "blocks": with_ids(body.get("blocks") or [])}]
+        elif message_ts and body.get("delete_original"):
             self.delete_message(channel_id, message_ts)
         elif message_ts and body.get("replace_original"):
             self.update_message(channel_id, message_ts, body.get("text"), body.get("blocks"))

@@ -411,10 +411,11 @@ class Requests(_Repository):
                 RequestRow.requester == requester, RequestRow.state.in_(states)
             ).order_by(RequestRow.created_at)).scalars())
 
-    def approvers(self, request_id: str) -> list[str]:
+    def approvals(self, request_id: str) -> dict[str, int]:
+        """Who approved the request so far, each with the step they approved (0-based)."""
         with self._session() as session:
-            return list(session.execute(select(ApprovalRow.approver).where(
-                ApprovalRow.request_id == request_id)).scalars())
+            return dict(session.execute(select(ApprovalRow.approver, ApprovalRow.step).where(
+                ApprovalRow.request_id == request_id).order_by(ApprovalRow.approved_at)).all())
 
     def count_since(self, requester: str, since: datetime) -> int:
         with self._reading() as session:

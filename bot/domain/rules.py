@@ -9,7 +9,7 @@ break-glass).  Pure data and decisions: nothing here talks to Slack, a connector
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from fnmatch import fnmatchcase
@@ -263,3 +263,26 @@ class RuleBook:
 def steps_for(rule: Rule, conflict: Conflict | None) -> tuple[ApprovalStep, ...]:
     """A conflict that may be approved adds one last step for its approvers."""
     return rule.steps + ((conflict.extra_step,) if conflict and conflict.action == "approve" else ())
+
+
+def first_unfillable(needs: Sequence[tuple[int, Sequence[str]]]) -> int | None:
+    """The first step whose approvals cannot all be given, or None when every step can be.
+
+    `needs`: per step, (approvals still needed, the people who may give them).  Nobody counts
+    twice, not even across steps, so checking the steps one by one is not enough: [alice or
+    bob] then [alice] works only if bob takes the first, [alice] then [alice] never.  This
+    matches people to all the approvals at once (augmenting paths; steps and people are few).
+    """
+    slots = [step for step, (needed, _) in enumerate(needs) for _ in range(max(needed, 0))]
+    holder: dict[str, int] = {}  # person → the slot they fill
+
+    def place(slot: int, seen: set[str]) -> bool:
+        for person in needs[slots[slot]][1]:
+            if person not in seen:
+                seen.add(person)
+                if person not in holder or place(holder[person], seen):
+                    holder[person] = slot
+                    return True
+        return False
+
+    return next((slots[slot] for slot in range(len(slots)) if not place(slot, set())), None)

@@ -12,15 +12,17 @@ from bot.domain.errors import AlreadyDecidedError, LatchkeyError
 from bot.slack import blocks, wording
 from bot.slack.context import Deps
 from bot.slack.errors import guarded
-from bot.slack.home import publish_home
+from bot.slack.home import own_list, publish_home
+from bot.slack.notifier import post_notice
 
 
-def _tell(respond, client, body, text: str) -> None:
-    """Answer only the clicker: ephemerally under the message, or by DM from the Home tab."""
+def _tell(respond, client, body, deps: Deps, text: str) -> None:
+    """Answer only the clicker: ephemerally under the message, or by DM from the Home tab
+    (its notification in plain words)."""
     if body.get("response_url"):
         respond(text=text, response_type="ephemeral", replace_original=False)
     else:
-        client.chat_postMessage(channel=body["user"]["id"], text=text)
+        post_notice(client, body["user"]["id"], text, deps.directory.name)
 
 
 def register(app: App, deps: Deps) -> None:
@@ -63,14 +65,23 @@ def _button_calling(action_id: str, use_case: str, deps: Deps):
 
 
 def _decide(respond, client, body, deps: Deps, call):
-    """Run a decision; explain a refusal to the clicker only; redraw their Home tab if used."""
+    """Run a decision; explain a refusal to the clicker only; redraw the list it came from."""
     try:
         return call()
     except AlreadyDecidedError as error:
-        _tell(respond, client, body, wording.already_decided(error))
+        _tell(respond, client, body, deps, wording.already_decided(error))
     except LatchkeyError as error:
-        _tell(respond, client, body, str(error))
+        _tell(respond, client, body, deps, str(error))
     finally:
-        if (body.get("view") or {}).get("type") == "home":
-            publish_home(client, deps, body["user"]["id"])
+        _redraw_list(respond, client, body, deps)
     return None
+
+
+def _redraw_list(respond, client, body, deps: Deps) -> None:
+    """A click in a list of the clicker's own requests (the Home tab, or the ephemeral answer
+    to `/request-access list`) redraws that list, so it shows no stale state or buttons."""
+    user = body["user"]["id"]
+    if (body.get("view") or {}).get("type") == "home":
+        publish_home(client, deps, user)
+    elif (body.get("container") or {}).get("is_ephemeral") and body.get("response_url"):
+        respond(replace_original=True, **own_list(deps, user))

@@ -12,6 +12,7 @@ from datetime import timedelta
 from bot.domain.policy import describe_duration, format_duration
 from bot.domain.request import AccessRequest
 from bot.domain.rules import BUNDLE, Bundle, Rule, RuleBook
+from bot.routing import Progress
 from bot.slack import wording
 from bot.slack.text import clip
 
@@ -192,36 +193,38 @@ def deny_modal(request: AccessRequest) -> dict:
 
 
 # -- messages ------------------------------------------------------------------------------
-def approver_message(request: AccessRequest, note: str | None = None, steps: int = 1) -> dict:
-    """The DM an approver gets; with buttons while pending, with the outcome afterwards."""
+def approver_message(request: AccessRequest, progress: Progress, viewer: str) -> dict:
+    """The DM an approver gets: Approve / Deny only while `viewer` may act on the request now;
+    where it stands while pending; the outcome afterwards."""
     blocks = [
         {"type": "header", "text": _plain("Extension request" if request.extends else "Access request", 150)},
         _section(wording.ask_approver(request)),
         *([_section(wording.bundle_items(request))] if request.is_bundle else []),
         _section(wording.reason(request)),
-        *([_context(facts)] if (facts := wording.details(request, steps)) else []),
+        *([_context(facts)] if (facts := wording.details(request, progress.steps)) else []),
         _context(wording.request_footer(request)),
     ]
-    if request.state == "pending":
-        if note:
-            blocks.append(_context(note))
+    if request.state != "pending":
+        blocks.append(_section(wording.outcome(request)))
+    elif standing := wording.standing(progress, viewer):
+        blocks.append(_context(standing))
+    if request.state == "pending" and viewer in progress.deciders:
         blocks.append({"type": "actions", "block_id": "decision", "elements": [
             _button("Approve", APPROVE, request.id, "primary"),
             _button("Deny", DENY, request.id, "danger")]})
-    else:
-        blocks.append(_section(wording.outcome(request)))
-    return {"text": clip(f"Access request {request.id}", 4000), "blocks": blocks}
+    return {"text": wording.ask_approver(request), "blocks": blocks}
 
 
-def requester_message(request: AccessRequest, approvers: list[str]) -> dict:
+def requester_message(request: AccessRequest, progress: Progress) -> dict:
     if request.state != "pending":
-        return {"text": clip(f"Your access request {request.id}", 4000), "blocks": [
+        return {"text": wording.outcome(request), "blocks": [
             _section(wording.your_request(request)), _context(wording.request_footer(request)),
             _section(wording.outcome(request))]}
-    blocks = [_section(wording.waiting(request, approvers)), _context(wording.request_footer(request)),
+    waiting = wording.waiting(request, progress)
+    blocks = [_section(waiting), _context(wording.request_footer(request)),
               {"type": "actions", "block_id": "request", "elements": [
                   _button("Cancel request", CANCEL, request.id)]}]
-    return {"text": clip(f"Your access request {request.id}", 4000), "blocks": blocks}
+    return {"text": waiting, "blocks": blocks}
 
 
 def task_message(request: AccessRequest, revoke: bool) -> dict:
@@ -233,7 +236,7 @@ def task_message(request: AccessRequest, revoke: bool) -> dict:
             _button("Done", TASK_DONE, request.id, "primary")]})
     else:
         blocks.append(_section(wording.task_done(request, revoke)))
-    return {"text": clip(f"Task for request {request.id}", 4000), "blocks": blocks}
+    return {"text": wording.task(request, revoke), "blocks": blocks}
 
 
 def break_glass_message(request: AccessRequest) -> dict:
@@ -245,12 +248,12 @@ def break_glass_message(request: AccessRequest) -> dict:
     else:
         blocks.append({"type": "actions", "block_id": "review", "elements": [
             _button("Mark reviewed", REVIEW, request.id, "primary")]})
-    return {"text": clip(f"Break-glass access {request.id}", 4000), "blocks": blocks}
+    return {"text": wording.break_glass_used(request), "blocks": blocks}
 
 
 def notice(mrkdwn: str) -> dict:
     """A plain one-section message (granted, revoked, denied ...)."""
-    return {"text": clip(mrkdwn, 3000), "blocks": [_section(mrkdwn)]}
+    return {"text": mrkdwn, "blocks": [_section(mrkdwn)]}
 
 
 def own_requests(requests: list[AccessRequest], now) -> list[dict]:
@@ -293,5 +296,7 @@ def home(mine: list[AccessRequest], waiting: list[AccessRequest], now) -> dict:
 
 
 def expiry_warning(request: AccessRequest) -> dict:
-    return {"text": clip(f"Your access ends soon ({request.id})", 4000), "blocks": [
-        _section(wording.expiry_warning(request)), _holder_actions(request, "expiry")]}
+    """The warning before access ends, with End now / Extend while the access lasts."""
+    text = wording.expiry_warning(request)
+    return {"text": text, "blocks": [_section(text), *(
+        [_holder_actions(request, "expiry")] if request.state == "active" else [])]}

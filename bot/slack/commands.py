@@ -7,6 +7,7 @@ from slack_bolt import App
 from bot.slack import blocks, wording
 from bot.slack.context import Deps
 from bot.slack.errors import guarded
+from bot.slack.home import own_list
 
 COMMAND = "/request-access"
 
@@ -20,8 +21,7 @@ def register(app: App, deps: Deps) -> None:
             ack(response_type="ephemeral", text=wording.HELP)
             return
         if text.lower() == "list":
-            lifecycle = deps.lifecycle
-            ack(**blocks.request_list(lifecycle.of_requester(body["user_id"]), lifecycle.clock.now()))
+            ack(**own_list(deps, body["user_id"]))
             return
         ack()
         matches = deps.catalog.search(text, limit=2) if text else []

@@ -41,6 +41,14 @@ class SlackDirectory:
         self._people.put(user_id, email, name, self._clock.now())
         return Person(user_id, email and email.lower(), name)
 
+    def name(self, user_id: str) -> str:
+        """What to call someone in a notification; "someone" when Slack cannot say."""
+        try:
+            return self.person(user_id).name
+        except Exception as exc:  # a name is a nicety: the message must still go out
+            log.warning("no name for %s (%s)", user_id, exc)
+            return "someone"
+
     def person_for_email(self, email: str) -> Person | None:
         try:
             user = self._client.users_lookupByEmail(email=email)["user"]

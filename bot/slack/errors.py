@@ -13,6 +13,7 @@ import logging
 import secrets
 
 from bot.slack import wording
+from bot.slack.notifier import post_notice
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,6 @@ def _tell(kwargs: dict, body: dict, text: str) -> None:
         if kwargs.get("respond") is not None and (body.get("response_url") or body.get("response_urls")):
             kwargs["respond"](text=text, response_type="ephemeral", replace_original=False)
         elif kwargs.get("client") is not None and (user := (body.get("user") or {}).get("id")):
-            kwargs["client"].chat_postMessage(channel=user, text=text)
+            post_notice(kwargs["client"], user, text, name_of=str)  # the text names nobody
     except Exception:  # telling is best effort; the log line above is what matters
         log.warning("could not tell the user about the error", exc_info=True)

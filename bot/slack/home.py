@@ -1,4 +1,4 @@
-"""App Home: my requests and access, and the approvals waiting on me."""
+"""App Home, and the `list` answer: my requests and access, and the approvals waiting on me."""
 
 from __future__ import annotations
 
@@ -13,6 +13,12 @@ def publish_home(client, deps: Deps, user_id: str) -> None:
     lifecycle = deps.lifecycle
     client.views_publish(user_id=user_id, view=blocks.home(
         lifecycle.of_requester(user_id), lifecycle.waiting_on(user_id), lifecycle.clock.now()))
+
+
+def own_list(deps: Deps, user_id: str) -> dict:
+    """The ephemeral `/request-access list`: the person's pending requests and live access."""
+    lifecycle = deps.lifecycle
+    return blocks.request_list(lifecycle.of_requester(user_id), lifecycle.clock.now())
 
 
 def register(app: App, deps: Deps) -> None:

@@ -18,19 +18,29 @@ from bot.domain.request import AccessRequest
 from bot.records import to_domain
 from bot.outbox import OutboxDispatcher
 from bot.ports import Clock
+from bot.routing import Progress
 from bot.slack import blocks, wording
+from bot.slack.text import clip, plain
 from storage.repositories import Messages, Outbox, Requests
 from storage.tables import OutboxRow
 
 log = logging.getLogger(__name__)
 
 
+def post_notice(client: WebClient, user: str, mrkdwn: str, name_of: Callable[[str], str]) -> dict:
+    """DM `user` one section of mrkdwn, its notification `text` in plain words."""
+    return client.chat_postMessage(channel=user, text=clip(plain(mrkdwn, name_of), 4000),
+                                   blocks=blocks.notice(mrkdwn)["blocks"])
+
+
 class SlackNotifier:
     def __init__(self, client: WebClient, messages: Messages, outbox: Outbox, requests: Requests,
-                 clock: Clock, count_steps: Callable[[AccessRequest], int] | None = None) -> None:
+                 clock: Clock, progress: Callable[[AccessRequest], Progress],
+                 name_of: Callable[[str], str]) -> None:
         self._client, self._messages, self._requests = client, messages, requests
         self._outbox, self._clock = outbox, clock
-        self._count_steps = count_steps  # how many approval steps a request has (from its rule)
+        self._progress = progress  # who approved a request, and who may act on it now
+        self._name_of = name_of  # a person's name, for notification texts
         self.dispatcher = OutboxDispatcher(outbox, self._deliver, clock)
 
     def start(self) -> None:
@@ -54,19 +64,21 @@ class SlackNotifier:
         getattr(self, f"_send_{row.kind}")(request, **json.loads(row.args))
 
     def _send_request_submitted(self, request: AccessRequest, approvers: list[str]) -> None:
-        self._dm(request, request.requester, "requester", blocks.requester_message(request, approvers))
-        self._ask(request, approvers)
+        progress = self._progress(request)
+        self._dm(request, request.requester, "requester", blocks.requester_message(request, progress))
+        self._ask(request, approvers, progress)
 
     def _send_next_step(self, request: AccessRequest, approver: str, approvers: list[str]) -> None:
-        self._refresh(request, wording.next_step(approver, approvers))
-        self._ask(request, approvers)
+        self._refresh(request)
+        self._ask(request, approvers, self._progress(request))
 
     def _send_escalated(self, request: AccessRequest, approvers: list[str]) -> None:
         if request.state != "pending":
             return
         for approver in approvers:
             self._post(approver, blocks.notice(wording.escalated(request)))
-        self._ask(request, approvers)
+        self._refresh(request)  # the requester now waits on the fallback approvers too
+        self._ask(request, approvers, self._progress(request))
 
     def _send_break_glass_used(self, request: AccessRequest, reviewers: list[str]) -> None:
         for reviewer in reviewers:
@@ -77,6 +89,7 @@ class SlackNotifier:
 
     def _send_access_extended(self, request: AccessRequest) -> None:
         extended = to_domain(self._requests.get(request.extends))
+        self._refresh(extended)  # the grant's messages show the new end
         self._refresh(request, notice=wording.extended(extended, extended.expires_at))
 
     def _send_extension_closed(self, request: AccessRequest) -> None:
@@ -86,7 +99,7 @@ class SlackNotifier:
         self._refresh(request, notice=wording.extension_failed(request))
 
     def _send_approval_counted(self, request: AccessRequest, approver: str, needed: int) -> None:
-        self._refresh(request, wording.partial_approval(approver, needed))
+        self._refresh(request)
 
     def _send_request_approved(self, request: AccessRequest) -> None:
         self._refresh(request)
@@ -129,37 +142,39 @@ class SlackNotifier:
         self._refresh(request, notice=wording.timed_out(request))
 
     def _send_expiry_warning(self, request: AccessRequest) -> None:
-        if request.state == "active":
-            self._post(request.requester, blocks.expiry_warning(request))
+        if request.state == "active":  # kept, so that its buttons go when the access ends
+            self._dm(request, request.requester, "holder", blocks.expiry_warning(request))
 
     def _send_drift_detected(self, request: AccessRequest, finding: str, approvers: list[str]) -> None:
         for approver in approvers:
             self._post(approver, blocks.notice(wording.drift(request, finding)))
 
     # -- helpers -------------------------------------------------------------------------
-    def _ask(self, request: AccessRequest, approvers: list[str]) -> None:
+    def _ask(self, request: AccessRequest, approvers: list[str], progress: Progress) -> None:
         for approver in approvers:
-            self._dm(request, approver, "approver", blocks.approver_message(request, steps=self._steps(request)))
+            self._dm(request, approver, "approver", blocks.approver_message(request, progress, approver))
 
-    def _refresh(self, request: AccessRequest, note: str | None = None, notice: str | None = None) -> None:
-        """Redraw every message about the request, then tell the requester if there is news."""
+    def _refresh(self, request: AccessRequest, notice: str | None = None) -> None:
+        """Redraw every message about the request as it is now, then tell the requester if
+        there is news."""
+        progress = self._progress(request)
         for message in self._messages.for_request(request.id):
-            if message.role == "approver":
-                body = blocks.approver_message(request, note, self._steps(request))
-            elif message.role == "reviewer":
-                body = blocks.break_glass_message(request)
-            elif message.role.startswith("task_"):
-                body = blocks.task_message(request, revoke=message.role == "task_revoke")
-            elif request.state != "pending":  # the requester's own message changes on a decision
-                body = blocks.requester_message(request, [])
-            else:
-                continue
-            self._client.chat_update(channel=message.channel, ts=message.ts, **body)
+            body = self._redrawn(request, progress, message.role, message.recipient)
+            self._client.chat_update(channel=message.channel, ts=message.ts, **self._plain(body))
         if notice:
             self._post(request.requester, blocks.notice(notice))
 
-    def _steps(self, request: AccessRequest) -> int:
-        return self._count_steps(request) if self._count_steps else 1
+    @staticmethod
+    def _redrawn(request: AccessRequest, progress: Progress, role: str, recipient: str) -> dict:
+        if role == "approver":
+            return blocks.approver_message(request, progress, recipient)
+        if role == "reviewer":
+            return blocks.break_glass_message(request)
+        if role == "holder":
+            return blocks.expiry_warning(request)
+        if role.startswith("task_"):
+            return blocks.task_message(request, revoke=role == "task_revoke")
+        return blocks.requester_message(request, progress)
 
     def _dm(self, request: AccessRequest, user: str, role: str, body: dict) -> None:
         response = self._post(user, body)
@@ -167,4 +182,8 @@ class SlackNotifier:
 
     def _post(self, channel: str, body: dict):
         # Posting to a user id delivers to the app's DM with that user.
-        return self._client.chat_postMessage(channel=channel, **body)
+        return self._client.chat_postMessage(channel=channel, **self._plain(body))
+
+    def _plain(self, body: dict) -> dict:
+        """The message with its `text` (what a notification shows) in plain words."""
+        return {**body, "text": clip(plain(body["text"], self._name_of), 4000)}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import datetime
 
 
@@ -27,3 +29,23 @@ def when(moment: datetime) -> str:
     """A time every reader sees in their own time zone, with a UTC fallback."""
     fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+_DATE = re.compile(r"<!date\^\d+\^[^|>]*\|([^>]*)>")
+_MENTION = re.compile(r"<@([A-Z0-9]+)>")
+_EMOJI = re.compile(r"(?<!\S):[a-z0-9_+-]+:[ ]?")
+# *bold*, _italic_, ~strike~, `code`: a marker that opens before a word and closes after one
+_MARKED = re.compile(r"(?<![\w*_~`])([*_~`])(?=\S)(.+?)(?<=\S)\1(?![\w*_~`])")
+
+
+def plain(mrkdwn: str, name_of: Callable[[str], str]) -> str:
+    """The words of a mrkdwn text, for the `text` of a message (what a phone notification
+    shows): dates as their fallback, mentions as names, no emoji codes and no formatting marks.
+    User text stays escaped (`&amp;`, `&lt;`, `&gt;`), as Slack requires there too."""
+    text = _DATE.sub(lambda match: match.group(1), mrkdwn)
+    text = _MENTION.sub(lambda match: escape(name_of(match.group(1))), text)
+    text = _EMOJI.sub("", text)
+    previous = None
+    while previous != text:  # marks may nest: *Step 1 of 2* inside _…_
+        previous, text = text, _MARKED.sub(r"\2", text)
+    return text.strip()

@@ -9,6 +9,7 @@ from bot.domain.policy import parse_duration
 from bot.slack import blocks, wording
 from bot.slack.context import Deps
 from bot.slack.errors import guarded
+from bot.slack.notifier import post_notice
 
 
 def _selected(values: dict, block_id: str, action_id: str) -> str | None:
@@ -74,7 +75,7 @@ def register(app: App, deps: Deps) -> None:
             return
         except LatchkeyError as error:  # ended meanwhile, not the holder, or a tampered form
             ack()
-            client.chat_postMessage(channel=user, text=str(error))
+            post_notice(client, user, str(error), deps.directory.name)
             return
         ack()
 
@@ -90,6 +91,6 @@ def register(app: App, deps: Deps) -> None:
         try:
             deps.lifecycle.deny(view["private_metadata"], user, reason)
         except AlreadyDecidedError as error:
-            client.chat_postMessage(channel=user, text=wording.already_decided(error))
+            post_notice(client, user, wording.already_decided(error), deps.directory.name)
         except LatchkeyError as error:  # not allowed, or no such request (a tampered form)
-            client.chat_postMessage(channel=user, text=str(error))
+            post_notice(client, user, str(error), deps.directory.name)

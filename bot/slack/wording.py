@@ -5,9 +5,12 @@ Functions take core objects and return mrkdwn; any user-supplied text is escaped
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.domain.errors import AlreadyDecidedError, TaskAlreadyDoneError
 from bot.domain.policy import describe_duration
 from bot.domain.request import AccessRequest, State
+from bot.routing import Progress
 from bot.slack.text import clip, escape, mention, mentions, when
 
 HELP = (
@@ -61,8 +64,38 @@ def request_footer(request: AccessRequest) -> str:
     return f"Request `{request.id}` · submitted {when(request.created_at)}"
 
 
-def waiting(request: AccessRequest, approvers: list[str]) -> str:
-    return f"{your_request(request)[:-1]} is waiting for approval by {mentions(approvers)}."
+def waiting(request: AccessRequest, progress: Progress) -> str:
+    """The requester's view of a pending request: who it waits on now, and who approved."""
+    text = (f"{your_request(request)[:-1]} is waiting for {_approvals(progress)} from "
+            f"{mentions(progress.deciders)}.")
+    if progress.approved:
+        text += f" Approved so far by {mentions(progress.approved)}."
+    return text
+
+
+def standing(progress: Progress, viewer: str) -> str | None:
+    """Where a pending request stands, for an approver's message: who may act now, unless the
+    viewer is one of them and nobody has approved yet (their buttons say it all)."""
+    at_step = progress.approvers_of_step(progress.step)
+    if viewer in at_step:
+        return (f":ballot_box_with_check: You approved; waiting for {_approvals(progress)} from "
+                f"{mentions(progress.deciders)}.")
+    done = ([f"Step {progress.step} approved by {mentions(progress.approvers_of_step(progress.step - 1))}"]
+            if progress.step else []) + ([f"approved by {mentions(at_step)}"] if at_step else [])
+    if viewer not in progress.deciders:
+        said = "; ".join(done + [f"now with {mentions(progress.deciders)}"])
+    elif done:
+        said = "; ".join(done + [f"{_approvals(progress)} needed"])
+    else:
+        return None
+    return f":ballot_box_with_check: {said[0].upper()}{said[1:]}."
+
+
+def _approvals(progress: Progress) -> str:
+    """'approval', '2 approvals', or '1 more approval' once someone at the step has approved."""
+    if progress.approvers_of_step(progress.step):
+        return f"{progress.needed} more approval{'s' if progress.needed != 1 else ''}"
+    return "approval" if progress.needed == 1 else f"{progress.needed} approvals"
 
 
 def your_request(request: AccessRequest) -> str:
@@ -117,10 +150,6 @@ def task_done(request: AccessRequest, revoke: bool) -> str:
     if revoke:
         return f":white_check_mark: Taken back {when(request.revoked_at)}."
     return f":white_check_mark: Granted by hand {when(request.granted_at)}."
-
-
-def partial_approval(approver: str, needed: int) -> str:
-    return f":ballot_box_with_check: Approved by {mention(approver)}; {needed} approvals are needed."
 
 
 def granted(request: AccessRequest) -> str:
@@ -199,8 +228,8 @@ def unexpected(error_id: str) -> str:
 def listed(request: AccessRequest, now) -> str:
     """One line about one of the requester's own requests."""
     if request.state is State.ACTIVE:
-        left = describe_duration_left(request.expires_at - now)
-        return f":unlock: {item(request)}: yours until {when(request.expires_at)} ({left} left)"
+        return (f":unlock: {item(request)}: yours until {when(request.expires_at)} "
+                f"({time_left(request.expires_at - now)})")
     if request.state is State.PENDING:
         return f":hourglass: {item(request)} for {describe_duration(request.duration)}: waiting for approval"
     return f":gear: {item(request)}: {request.state.value}"
@@ -210,11 +239,25 @@ def waiting_line(request: AccessRequest) -> str:
     return f"{ask_approver(request)}\n{reason(request)}"
 
 
-def describe_duration_left(left) -> str:
+def time_left(left: timedelta) -> str:
+    """How long until access ends, rounded down so it never promises more: 'less than a minute
+    left', '59 minutes left', '1 hour left', '1 hour 30 minutes left', '5 hours left', '2 days left'."""
     minutes = max(int(left.total_seconds() // 60), 0)
-    if minutes >= 120:
-        return f"{minutes // 60} hours"
-    return f"{minutes} minute{'' if minutes == 1 else 's'}"
+
+    def count(number: int, unit: str) -> str:
+        return f"{number} {unit}{'' if number == 1 else 's'}"
+
+    if minutes < 1:
+        return "less than a minute left"
+    if minutes < 60:
+        words = [count(minutes, "minute")]
+    elif minutes < 120:  # minutes still matter in the last two hours
+        words = [count(1, "hour")] + ([count(minutes - 60, "minute")] if minutes > 60 else [])
+    elif minutes < 48 * 60:
+        words = [count(minutes // 60, "hour")]
+    else:
+        words = [count(minutes // 1440, "day")]
+    return " ".join(words) + " left"
 
 
 NOTHING_OF_YOURS = "You have no pending requests and no temporary access right now."
@@ -233,13 +276,11 @@ def timed_out(request: AccessRequest) -> str:
 
 
 def expiry_warning(request: AccessRequest) -> str:
+    if request.state is not State.ACTIVE:
+        return f":lock: Your access to {item(request)} has ended" + (
+            f" {when(request.revoked_at)}." if request.revoked_at else ".")
     return (f":alarm_clock: Your access to {item(request)} ends {when(request.expires_at)}. "
             "Extend it if you need more time, or end it now if you are done.")
-
-
-def next_step(approver: str, approvers: list[str]) -> str:
-    return (f":ballot_box_with_check: Approved by {mention(approver)}; now waiting for the next "
-            f"step: {mentions(approvers)}.")
 
 
 def escalated(request: AccessRequest) -> str:

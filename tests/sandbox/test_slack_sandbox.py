@@ -386,6 +386,22 @@ def test_click_sends_block_actions_for_a_visible_button(slack, bot, client):
     assert slack.dm("U2")[0]["text"] == "Approved"
 
 
+def test_a_click_in_an_ephemeral_answer_can_replace_or_delete_it(slack, bot):
+    """A command's ephemeral answer with a button: the click's response_url replaces it in place
+    (replace_original) or removes it (delete_original), as Slack does for ephemeral messages."""
+    bot.reply = Reply.json(200, {"response_type": "ephemeral", "text": "list", "blocks": approve_blocks()})
+    slack.command("U1")
+    slack.click("U1", "approve")
+    payload = bot.last_payload()
+    assert payload["container"]["is_ephemeral"] is True and "message" not in payload
+    httpx.post(payload["response_url"], json={"replace_original": True, "text": "redrawn",
+                                              "blocks": approve_blocks()})
+    assert [e["text"] for e in slack.ephemerals("U1")] == ["redrawn"]
+    slack.click("U1", "approve")
+    httpx.post(bot.last_payload()["response_url"], json={"delete_original": True})
+    assert slack.ephemerals("U1") == []
+
+
 def test_click_refuses_buttons_the_user_cannot_see(slack, bot, client):
     """Clicking a button that is not shown to that user, or no longer shown, raises AssertionError."""
     posted = client.chat_postMessage(channel="U2", text="Ann wants access", blocks=approve_blocks())

@@ -51,7 +51,7 @@ def test_an_approver_who_already_approved_is_not_reminded(make_bot, slack, okta,
     bot = make_bot(chasing=CHASING, approvals=2).start()
     pending_request(bot, slack)
     slack.click(ALICE, "approve")
-    eventually(lambda: "2 approvals are needed" in texts(slack.dm(BOB)))
+    eventually(lambda: "1 more approval needed" in texts(slack.dm(BOB)))
     jump(bot, clock, timedelta(hours=1, minutes=1))
     eventually(lambda: reminders(slack, BOB) == 1)
     assert reminders(slack, ALICE) == 0

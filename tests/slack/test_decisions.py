@@ -112,13 +112,18 @@ def test_only_the_requester_can_cancel(bot, slack):
 
 
 def test_two_approvals_needed(make_bot, slack, okta):
-    """Given a policy of 2 approvals, when Alice approves then Bob, then the grant waits for Bob."""
+    """Given a policy of 2 approvals, when Alice approves then Bob, then the grant waits for Bob;
+    Alice's own DM loses its buttons and says whom it waits on."""
     bot = make_bot(approvals=2).start()
     request = pending_request(bot, slack)
+    alices_copy = slack.dm(ALICE)[-1]
     slack.click(ALICE, "approve")
-    eventually(lambda: "2 approvals are needed" in texts(slack.dm(BOB)))
+    eventually(lambda: "1 more approval needed" in texts(slack.dm(BOB)))
     assert bot.request(request.id).state == "pending" and okta.membership_writes() == []
-    slack.click(ALICE, "approve")  # a second click by the same person does not count twice
+    eventually(lambda: "You approved; waiting for 1 more approval from <@U0BOB>" in texts(slack.dm(ALICE)))
+    assert not slack.buttons(slack.dm(ALICE)[-1])
+    # a second click (from the copy her client showed before) does not count twice
+    slack.click(ALICE, "approve", message=alices_copy, stale=True)
     eventually(lambda: "already approved" in ephemeral_answers(slack, ALICE))
     assert bot.request(request.id).state == "pending"
     slack.click(BOB, "approve")

@@ -26,16 +26,21 @@ def ask_to_extend(slack, duration="1h", why="The fix needs another hour"):
     return slack.submit(CAROL, {"duration": duration, "justification": why})
 
 
+def extension_asked(bot, slack, clock):
+    """Carol, warned 14 minutes before her 4h end, asks for 1h more; Alice is asked."""
+    jump(bot, clock, timedelta(hours=3, minutes=46))
+    eventually(lambda: "Extend" in texts(slack.dm(CAROL)))
+    ask_to_extend(slack)
+    eventually(lambda: "asks to keep" in texts(slack.dm(ALICE)))
+    return bot.service.lifecycle.requests.in_states("pending")[0]
+
+
 def test_an_approved_extension_moves_the_expiry_without_regranting(make_bot, slack, okta, clock):
     """Given 4h of access, when Carol asks for 1h more at the warning and Alice approves, then the
     membership stays through the old expiry, ends at the new one, and Okta saw one PUT, one DELETE."""
     bot = make_bot(chasing=CHASING).start()
     original = active_request(bot, slack)
-    jump(bot, clock, timedelta(hours=3, minutes=46))
-    eventually(lambda: "Extend" in texts(slack.dm(CAROL)))
-    ask_to_extend(slack)
-    eventually(lambda: "asks to keep" in texts(slack.dm(ALICE)))
-    extension = bot.service.lifecycle.requests.in_states("pending")[0]
+    extension = extension_asked(bot, slack, clock)
     assert extension.extends == original.id
     slack.click(ALICE, "approve", value=extension.id)
     eventually(lambda: bot.request(extension.id).state == "extended")

@@ -70,7 +70,8 @@ def test_steps_run_in_order_and_a_deny_at_the_second_ends_it(make_bot, slack, ok
     slack.click(ALICE, "approve")
     eventually(lambda: asked(slack, BOB) and asked(slack, DAVE))
     assert "Step 2 of 2" in texts(slack.dm(DAVE))
-    eventually(lambda: "now waiting for the next step" in texts(slack.dm(ALICE)))
+    eventually(lambda: "Step 1 approved by <@U0ALICE>; now with <@U0BOB>, <@U0DAVE>" in texts(slack.dm(ALICE)))
+    assert not slack.buttons(slack.dm(ALICE)[-1])
     assert bot.request(request.id).state == "pending"
 
     slack.click(DAVE, "deny")
@@ -151,6 +152,7 @@ def test_unanswered_requests_escalate_to_the_fallback(make_bot, slack, okta, clo
     assert not asked(slack, DAVE)
     jump(bot, clock, timedelta(hours=1, minutes=1))
     eventually(lambda: "Escalated to you" in texts(slack.dm(DAVE)) and asked(slack, DAVE))
+    eventually(lambda: "from <@U0ALICE>, <@U0DAVE>" in texts(slack.dm(CAROL)))  # whom she waits on
     slack.click(DAVE, "approve")
     eventually(lambda: bot.request(request.id).state == "active")
     assert [e.action for e in bot.service.lifecycle.audit.events(request.id)].count("escalated") == 1
@@ -298,3 +300,51 @@ def test_a_conflict_may_instead_need_an_extra_approval(make_bot, slack, okta):
     assert bot.request(request.id).state == "pending"
     slack.click(DAVE, "approve")
     eventually(lambda: bot.request(request.id).state == "active")
+
+
+OWNERS_THEN_ALICE = """
+- name: owners-then-alice
+  steps: [{approvals: 1}, {approvers: [U0ALICE]}]
+"""
+
+
+def test_a_step_left_with_nobody_goes_to_the_fallback_at_once(make_bot, slack, okta):
+    """Given steps [owners] then [Alice] and fallback Dave, when Alice approves step 1, then
+    step 2 (where she may not count twice) goes to Dave at once, and his Approve grants it."""
+    bot = make_bot(rules=rule(OWNERS_THEN_ALICE + "  fallback: [U0DAVE]\n")).start()
+    ask(slack, "eng-admins")
+    eventually(lambda: asked(slack, ALICE))
+    request = pending(bot)
+    slack.click(ALICE, "approve")
+    eventually(lambda: asked(slack, DAVE))
+    slack.click(DAVE, "approve")
+    eventually(lambda: bot.request(request.id).state == "active")
+    assert sorted(bot.request(request.id).decided_by.split(",")) == [ALICE, DAVE]
+
+
+def test_an_approval_that_would_leave_a_later_step_with_nobody_is_refused(make_bot, slack, okta):
+    """Given steps [owners] then [Alice] and no fallback, when Alice approves step 1, then she
+    is told to leave it to another owner and nothing is counted; Bob approves step 1, Alice step 2."""
+    bot = make_bot(rules=rule(OWNERS_THEN_ALICE)).start()
+    ask(slack, "eng-admins")
+    eventually(lambda: asked(slack, ALICE) and asked(slack, BOB))
+    request = pending(bot)
+    slack.click(ALICE, "approve")
+    eventually(lambda: "leave this step to another approver" in ephemeral_answers(slack, ALICE))
+    assert bot.service.lifecycle.requests.approvals(request.id) == {}
+    slack.click(BOB, "approve")
+    eventually(lambda: bot.request(request.id).step == 1)
+    slack.click(ALICE, "approve", value=request.id)
+    eventually(lambda: bot.request(request.id).state == "active")
+
+
+def test_steps_that_can_never_be_completed_are_refused_in_the_form(make_bot, slack, okta):
+    """Given steps [Alice] then [alice@acme.com] (her again, which only Slack can tell) and no
+    fallback, then Carol's request is refused in the form, since Alice may not count twice."""
+    bot = make_bot(rules=rule("""
+- name: alice-twice
+  steps: [{approvers: [U0ALICE]}, {approvers: [alice@acme.com]}]
+""")).start()
+    ask(slack, "eng-admins")
+    assert "Step 2 needs 1 approval" in slack.view_errors(CAROL)["access"]
+    assert bot.service.lifecycle.requests.in_states("pending") == []

@@ -75,6 +75,16 @@ def test_concurrent_approvals_are_counted_once_each(engine):
     assert set(outcomes) - {"approved", "counted"} <= {"duplicate", "closed"}
 
 
+def test_approvals_say_who_approved_which_step_in_order(engine):
+    """Given step 1 approved by UA and step 2 by UB, then approvals maps each to their step."""
+    requests = Requests(engine)
+    requests.add(_row())
+    requests.approve("r1", "UA", 0, 1, False, NOW)
+    requests.approve("r1", "UB", 1, 1, False, NOW + timedelta(seconds=1))
+    assert list(requests.approvals("r1").items()) == [("UA", 0), ("UB", 1)]
+    assert requests.approvals("r2") == {}
+
+
 def test_due_and_next_deadline_follow_the_stored_times(engine):
     """Given active and leased requests, then due() and next_deadline() report them by time."""
     requests = Requests(engine)
