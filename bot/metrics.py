@@ -49,8 +49,12 @@ CONNECTOR_ERRORS = Counter(
 CONNECTOR_SECONDS = Histogram(
     "latchkey_connector_call_seconds", "Duration of connector calls, retries included.",
     ["connector", "method"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60), registry=None)
+REFUSED_ATTEMPTS = Counter(
+    "latchkey_refused_attempts", "Clicks and submissions refused as probes (bot/refusals.py), by "
+    "what was attempted and why it was refused; every one, also those not written to the audit log.",
+    ["attempted", "refusal"], registry=None)
 _PROCESS_WIDE = (APPROVAL_LATENCY, PROVISIONING_LATENCY, REVOCATION_LAG, CONNECTOR_CALLS,
-                 CONNECTOR_ERRORS, CONNECTOR_SECONDS)
+                 CONNECTOR_ERRORS, CONNECTOR_SECONDS, REFUSED_ATTEMPTS)
 
 QUEUE_DEPTH_CAP = 10_000  # the gauge reads at most this many due requests per scrape
 

@@ -22,6 +22,7 @@ from bot.config import Config, Settings
 from bot.lifecycle import Lifecycle
 from bot.metrics import InstrumentedConnector, Metrics
 from bot.ports import Clock, SystemClock
+from bot.refusals import RefusedAttempts
 from bot.reload import ConfigWatcher
 from bot.scheduler import Scheduler
 from bot.slack.app import build_app, web_client
@@ -119,7 +120,8 @@ class Service:
         self.metrics = Metrics(self.lifecycle.requests, self.clock)
         self.slack_app = build_app(client, self.settings.slack_signing_secret.get_secret_value(),
                                    Deps(self.lifecycle, self.catalog, self.directory,
-                                        SeenEvents(self.engine)))
+                                        SeenEvents(self.engine),
+                                        RefusedAttempts(self.lifecycle.audit, self.clock)))
         self._config_lock = threading.Lock()
         # The baseline is the file as it is now, i.e. (give or take a moment) what `config` was
         # loaded from: only a later change is applied.

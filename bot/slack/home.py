@@ -18,6 +18,6 @@ def publish_home(client, deps: Deps, user_id: str) -> None:
 def register(app: App, deps: Deps) -> None:
     @app.event("app_home_opened")
     @guarded
-    def home_opened(event, client):
+    def home_opened(event, body, client):  # body: for guarded, to tell the person
         if event.get("tab") == "home":
             publish_home(client, deps, event["user"])
