@@ -12,9 +12,10 @@ from bot.domain.errors import InvalidRequestError, LatchkeyError
 from bot.domain.policy import format_duration, parse_duration
 from bot.domain.rules import RuleBook
 from bot.refusals import Refusal
-from bot.slack import blocks
+from bot.slack import blocks, wording
 from bot.slack.context import Deps
 from bot.slack.errors import explain, guarded
+from bot.slack.options import still_reading
 
 
 def _selected(values: dict, block_id: str, action_id: str) -> str | None:
@@ -86,6 +87,9 @@ def register(app: App, deps: Deps) -> None:
         def submit(values, person):
             choice = _selected(values, blocks.ACCESS, blocks.ENTITLEMENT_ACTION) or ""
             connector_id, entitlement_id = blocks.parse_entitlement_value(str(choice))
+            if not entitlement_id and connector_id in still_reading(deps, set()):
+                raise InvalidRequestError({blocks.ACCESS: wording.still_reading(connector_id)
+                                           + " Try again in a minute."})
             lifecycle.submit(deps.directory.person(person), connector_id, entitlement_id,
                              _duration(values), _typed(values, blocks.JUSTIFICATION),
                              ticket=_typed(values, blocks.TICKET),
