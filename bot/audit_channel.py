@@ -308,6 +308,8 @@ WORDS = {
     "ended_early": "gave back the access of",
     "drift": "found drift on",
     "access_returned": "found access back for",
+    "refused": "was refused",
+    "refused_more": "kept being refused",
 }
 
 # action → a note that says why or what it means.
@@ -316,6 +318,7 @@ NOTES = {
     "auto_approved": "its rule approves it without people",
     "time_out": "nobody decided in time",
     "expire": "its time is up",
+    "refused_more": "more refused attempts this minute are only counted in /metrics",
 }
 
 TEXT_LIMIT = 200  # a reason, justification, error or finding
@@ -388,6 +391,10 @@ def _details(detail: dict, entitlement: str | None) -> list[str]:
         parts.append("already held before the request")
     if detail.get("attempt"):
         parts.append(f"attempt {_text(detail['attempt'], 10)}")
+    if detail.get("attempted"):  # a refused attempt (bot/refusals.py)
+        parts.append("tried " + _text(str(detail["attempted"]).replace("_", " "), 40))
+    if detail.get("refusal"):
+        parts.append(_text(str(detail["refusal"]).replace("_", " "), 40))
     for key in ("error", "finding", "outcome"):
         if detail.get(key):
             parts.append(f"{key}: " + _text(detail[key], TEXT_LIMIT))

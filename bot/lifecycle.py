@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from bot import metrics
 from bot.approvers import ApproverRouting
-from bot.domain.errors import (AlreadyDecidedError, InvalidRequestError, NotAllowedError,
+from bot.domain.errors import (AlreadyDecidedError, InvalidRequestError, NotActiveError, NotAllowedError,
                                NotAnApproverError, NotRequesterError, RequestNotFoundError,
                                SelfApprovalError, TaskAlreadyDoneError)
 from bot.domain.policy import describe_duration
@@ -496,8 +496,8 @@ class Lifecycle:
         return request
 
     @staticmethod
-    def _inactive(request: AccessRequest) -> NotAllowedError:
-        return NotAllowedError(f"Request {request.id} is not active access (it is "
+    def _inactive(request: AccessRequest) -> NotActiveError:
+        return NotActiveError(f"Request {request.id} is not active access (it is "
                                f"{request.state.value.replace('_', ' ')}).")
 
     def of_requester(self, person: str) -> list[AccessRequest]:

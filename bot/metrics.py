@@ -17,14 +17,14 @@ import logging
 import time
 from datetime import datetime
 
-from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram,
+from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram,
                                PlatformCollector, ProcessCollector, generate_latest)
 from prometheus_client.core import GaugeMetricFamily
 
 from bot.domain.request import AccessRequest, State
 from bot.ports import Clock
 from connectors.base import Connector
-from storage.repositories import Requests
+from storage.repositories import Catalog, Requests
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,23 @@ CONNECTOR_ERRORS = Counter(
 CONNECTOR_SECONDS = Histogram(
     "latchkey_connector_call_seconds", "Duration of connector calls, retries included.",
     ["connector", "method"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60), registry=None)
+REFUSED_ATTEMPTS = Counter(
+    "latchkey_refused_attempts", "Clicks and submissions refused as probes (bot/refusals.py), by "
+    "what was attempted and why it was refused; every one, also those not written to the audit log.",
+    ["attempted", "refusal"], registry=None)
+CATALOG_SYNCING = Gauge(
+    "latchkey_catalog_sync_in_progress", "1 while this process syncs the connector's catalog.",
+    ["connector"], registry=None)
+CATALOG_SYNC_FAILURES = Counter(
+    "latchkey_catalog_sync_failures", "Catalog syncs that failed as a whole (the previous "
+    "catalog stays in use), by connector id and error.", ["connector", "error"], registry=None)
+CATALOG_TYPES_SKIPPED = Counter(
+    "latchkey_catalog_types_skipped", "Resource types a catalog sync skipped because listing "
+    "them failed (the other types were synced), by connector id, type and error.",
+    ["connector", "resource_type", "error"], registry=None)
 _PROCESS_WIDE = (APPROVAL_LATENCY, PROVISIONING_LATENCY, REVOCATION_LAG, CONNECTOR_CALLS,
-                 CONNECTOR_ERRORS, CONNECTOR_SECONDS)
+                 CONNECTOR_ERRORS, CONNECTOR_SECONDS, REFUSED_ATTEMPTS, CATALOG_SYNCING,
+                 CATALOG_SYNC_FAILURES, CATALOG_TYPES_SKIPPED)
 
 QUEUE_DEPTH_CAP = 10_000  # the gauge reads at most this many due requests per scrape
 
@@ -149,14 +164,45 @@ class DatabaseCollector:
                                   "1 if the last scrape could read the database, else 0."))
 
 
+class CatalogCollector:
+    """When each connector's catalog last finished syncing (database; 0: never yet)."""
+
+    def __init__(self, catalog: Catalog, connector_ids: tuple[str, ...]) -> None:
+        self._catalog, self._connector_ids = catalog, connector_ids
+
+    def describe(self):
+        return [self._family()]
+
+    def collect(self):
+        family = self._family()
+        try:
+            synced = {cid: self._catalog.last_sync(cid) for cid in self._connector_ids}
+        except Exception as exc:  # DatabaseCollector reports the database as down
+            log.warning("metrics: cannot read the catalog syncs: %s", exc)
+            return []
+        for connector_id, sync in synced.items():
+            family.add_metric([connector_id], sync.finished_at.timestamp() if sync else 0)
+        return [family]
+
+    @staticmethod
+    def _family():
+        return GaugeMetricFamily(
+            "latchkey_catalog_last_sync_timestamp_seconds", "When the connector's catalog last "
+            "finished syncing (Unix time, database); 0 while the first sync is still running.",
+            labels=["connector"])
+
+
 class Metrics:
     """One registry per service: the process-wide metrics plus this service's database."""
 
-    def __init__(self, requests: Requests, clock: Clock) -> None:
+    def __init__(self, requests: Requests, clock: Clock, catalog: Catalog | None = None,
+                 connector_ids: tuple[str, ...] = ()) -> None:
         self.registry = CollectorRegistry()
         for metric in _PROCESS_WIDE:
             self.registry.register(metric)
         self.registry.register(DatabaseCollector(requests, clock))
+        if catalog is not None:
+            self.registry.register(CatalogCollector(catalog, connector_ids))
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
 

@@ -20,8 +20,9 @@ from bot.approvers import ApproverRouting
 from bot.audit_channel import AuditChannelRelay
 from bot.config import Config, Settings
 from bot.lifecycle import Lifecycle
-from bot.metrics import InstrumentedConnector, Metrics
+from bot.metrics import CATALOG_SYNC_FAILURES, CATALOG_SYNCING, InstrumentedConnector, Metrics
 from bot.ports import Clock, SystemClock
+from bot.refusals import RefusedAttempts
 from bot.reload import ConfigWatcher
 from bot.scheduler import Scheduler
 from bot.slack.app import build_app, web_client
@@ -117,10 +118,12 @@ class Service:
         self.scheduler = Scheduler(self.lifecycle.run_due, self.clock,
                                    timedelta(seconds=self.settings.latchkey_sweep_seconds))
         self.lifecycle.wake = self.scheduler.wake_at
-        self.metrics = Metrics(self.lifecycle.requests, self.clock)
+        self.metrics = Metrics(self.lifecycle.requests, self.clock, self.catalog,
+                               tuple(self.config.connectors))
         self.slack_app = build_app(client, self.settings.slack_signing_secret.get_secret_value(),
                                    Deps(self.lifecycle, self.catalog, self.directory,
-                                        SeenEvents(self.engine)))
+                                        SeenEvents(self.engine),
+                                        RefusedAttempts(self.lifecycle.audit, self.clock)))
         self._config_lock = threading.Lock()
         # The baseline is the file as it is now, i.e. (give or take a moment) what `config` was
         # loaded from: only a later change is applied.
@@ -189,9 +192,11 @@ class Service:
         """Refresh one connector's catalog, then report drift against the fresh snapshot."""
         started = self.clock.now()
         try:
-            summary = sync_catalog(connector_id, self.connectors[connector_id], self.catalog,
-                                   self.clock, *([progress] if progress else []))
-        except Exception:
+            with CATALOG_SYNCING.labels(connector_id).track_inprogress():
+                summary = sync_catalog(connector_id, self.connectors[connector_id], self.catalog,
+                                       self.clock, *([progress] if progress else []))
+        except Exception as exc:
+            CATALOG_SYNC_FAILURES.labels(connector_id, type(exc).__name__).inc()
             if raise_errors:
                 raise
             log.exception("catalog sync of %s failed; the previous catalog stays in use", connector_id)

@@ -6,8 +6,9 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
+from bot.metrics import CATALOG_TYPES_SKIPPED
 from bot.ports import Clock
-from connectors.base import Connector, Page, PermissionDeniedError
+from connectors.base import Connector, ConnectorError, Page, PermissionDeniedError, TransientError
 from storage.repositories import Catalog
 from storage.tables import SyncRow
 
@@ -34,11 +35,13 @@ def sync_catalog(connector_id: str, connector: Connector, catalog: Catalog, cloc
     for resource_type in connector.resource_types():
         try:
             found_entitlements, found_holdings = _sync_type(connector, resource_type, progress)
-        except PermissionDeniedError as exc:
-            # e.g. Okta admin roles with a token that may not read them: sync the rest, say so.
-            log.warning("%s: cannot sync %s with these credentials: %s", connector_id,
-                        resource_type.display_name, exc)
-            progress(f"{resource_type.display_name} skipped (no permission)", 0)
+        except TransientError:
+            raise  # the target is unwell, not this type: keep the whole previous catalog for now
+        except ConnectorError as exc:
+            # A type the token may not read (Okta admin roles without a super admin token), an
+            # API this org does not have (404), a list the target refuses (400): the other types
+            # are still worth having.  Drift is not reported for what this snapshot lacks.
+            _skipped(connector_id, resource_type, exc, progress)
             continue
         entitlements += found_entitlements
         holdings += found_holdings
@@ -53,6 +56,18 @@ def sync_catalog(connector_id: str, connector: Connector, catalog: Catalog, cloc
     log.info("synced %s: %d entitlements, %d accounts, %d holdings", connector_id,
              summary.entitlements, summary.accounts, summary.holdings)
     return summary
+
+
+def _skipped(connector_id: str, resource_type, exc: ConnectorError, progress: Progress) -> None:
+    why = "no permission" if isinstance(exc, PermissionDeniedError) else type(exc).__name__
+    if isinstance(exc, PermissionDeniedError):
+        log.warning("%s: cannot sync %s with these credentials: %s", connector_id,
+                    resource_type.display_name, exc)
+    else:
+        log.error("%s: cannot sync %s, skipped; the other kinds are synced: %s", connector_id,
+                  resource_type.display_name, exc)
+    CATALOG_TYPES_SKIPPED.labels(connector_id, resource_type.id, type(exc).__name__).inc()
+    progress(f"{resource_type.display_name} skipped ({why})", 0)
 
 
 def _sync_type(connector: Connector, resource_type, progress: Progress) -> tuple[list[dict], list[dict]]:

@@ -105,6 +105,17 @@ class SandboxServer:
         with self.lock:
             self._faults.append(_Fault(re.compile(method), re.compile(path), times, make_reply))
 
+    def hold(self, *, path: str = ".*", method: str = ".*", timeout: float = 30.0) -> threading.Event:
+        """Keep matching calls waiting (an API that has not answered yet) until the returned
+        event is set, or `timeout` passes; then answer them as usual."""
+        released = threading.Event()
+
+        def held(call: Call) -> Reply:
+            released.wait(timeout)
+            return self.route(call)
+        self.inject(held, path=path, method=method, times=1_000_000)
+        return released
+
     def calls_to(self, method: str, path_regex: str) -> list[Call]:
         with self.lock:
             return [c for c in self.calls

@@ -59,6 +59,11 @@ class SlackSandbox(SlackPlatform, SandboxServer):
         with self.lock:
             return copy.deepcopy(self.workspace.add_user(user_id, email, real_name, is_bot, deleted))
 
+    def add_channel(self, channel_id: str, name: str) -> None:
+        """A public channel (without the #) where users can type commands."""
+        with self.lock:
+            self.workspace.channel_names[channel_id] = name
+
     def add_user_group(self, handle: str, members: list[str], name: str = "",
                        disabled: bool = False) -> str:
         """A user group (handle without the @) of existing users; returns its id (S…)."""

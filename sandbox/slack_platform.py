@@ -24,7 +24,7 @@ from sandbox import blockkit
 from sandbox.slack_forms import (DEFAULT_MIN_QUERY_LENGTH, VALUE_FIELDS, buttons, chosen,
                                  external_select, input_blocks, input_with, kept_on_update,
                                  shown_state, state_values)
-from sandbox.slack_workspace import APP_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID, SlackError, Workspace
+from sandbox.slack_workspace import APP_ID, BOT_USER_ID, TEAM_ID, SlackError, Workspace
 
 FORM = "application/x-www-form-urlencoded"
 VERIFICATION_TOKEN = "sandbox-verification-token"  # deprecated by Slack; bolt ignores it
@@ -102,7 +102,7 @@ class SlackPlatform:
         with self.lock:
             user = self._user(user_id)
             fields = {
-                "token": VERIFICATION_TOKEN, "team_id": TEAM_ID, "team_domain": TEAM_DOMAIN,
+                "token": VERIFICATION_TOKEN, "team_id": TEAM_ID, "team_domain": self.workspace.team_domain,
                 "channel_id": channel_id,
                 "channel_name": self.workspace.channel_names.get(channel_id, channel_id.lower()),
                 "user_id": user_id, "user_name": user["name"], "command": command, "text": text,
@@ -332,7 +332,7 @@ class SlackPlatform:
         payload = {
             "type": kind, "token": VERIFICATION_TOKEN, "api_app_id": APP_ID,
             "user": {"id": user_id, "username": user["name"], "name": user["name"], "team_id": TEAM_ID},
-            "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN}, "enterprise": None,
+            "team": {"id": TEAM_ID, "domain": self.workspace.team_domain}, "enterprise": None,
             "is_enterprise_install": False,
         }
         if trigger:

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from sandbox import blockkit
 from sandbox.slack_forms import kept_on_update
 from sandbox.slack_workspace import (
-    APP_ID, BOT_ID, BOT_USER_ID, TEAM_DOMAIN, TEAM_ID, SlackError, Workspace,
+    APP_ID, BOT_ID, BOT_USER_ID, TEAM_ID, SlackError, Workspace,
 )
 
 MAX_UPDATE_TEXT = 4000
@@ -49,7 +49,7 @@ class WebApi:
 
     # -- methods -----------------------------------------------------------------------------
     def auth_test(self, args: dict) -> dict:
-        return {"url": f"https://{TEAM_DOMAIN}.slack.com/", "team": "Latchkey Sandbox",
+        return {"url": f"https://{self.ws.team_domain}.slack.com/", "team": "Latchkey Sandbox",
                 "user": "latchkey", "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": BOT_ID,
                 "app_id": APP_ID, "is_enterprise_install": False}
 

@@ -61,6 +61,7 @@ class Workspace:
     def __init__(self, clock: Callable[[], float], trigger_ttl: float) -> None:
         self.clock = clock
         self.trigger_ttl = trigger_ttl
+        self.team_domain = TEAM_DOMAIN                   # the workspace's URL name: DOMAIN.slack.com
         self.users: dict[str, dict] = {}
         self.user_groups: dict[str, dict] = {}          # id -> usergroup object, with its users
         self.channel_names: dict[str, str] = {GENERAL_CHANNEL: "general"}

@@ -7,6 +7,7 @@
     │   ├── NotAnApproverError     not among the request's approvers
     │   ├── SelfApprovalError      nobody decides their own request
     │   └── NotRequesterError      only the requester may cancel
+    ├── NotActiveError             the access is not active (any more): ended, or not granted yet
     └── AlreadyDecidedError        someone acted first; `.request` says who and how
         └── TaskAlreadyDoneError   a manual task someone has already marked done
 """
@@ -43,6 +44,10 @@ class SelfApprovalError(NotAllowedError):
 
 
 class NotRequesterError(NotAllowedError):
+    pass
+
+
+class NotActiveError(LatchkeyError):
     pass
 
 

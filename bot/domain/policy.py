@@ -8,14 +8,22 @@ from datetime import timedelta
 
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 _DURATION = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
+# Nothing Latchkey handles lasts longer.  A bigger number is a typo or a tampered form, and
+# would overflow timedelta (or a date after adding it) instead of being refused with words.
+LONGEST = timedelta(days=3650)
 
 
 def parse_duration(text: str) -> timedelta:
-    """'90m', '4h', '1d' → timedelta; anything else is a ValueError that says what is accepted."""
+    """'90m', '4h', '1d' → timedelta; anything else (zero, or more than ten years included) is a
+    ValueError that says what is accepted."""
     match = _DURATION.match(str(text))
     if not match or int(match.group(1)) == 0:
-        raise ValueError(f"{text!r} is not a duration: use a whole number with m, h or d, e.g. 30m, 4h, 1d")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        raise ValueError(f"{str(text)[:40]!r} is not a duration: use a whole number with m, h or d, "
+                         "e.g. 30m, 4h, 1d")
+    count, unit = int(match.group(1)), _UNITS[match.group(2)]
+    if count > LONGEST / timedelta(**{unit: 1}):
+        raise ValueError(f"{str(text)[:40]!r} is too long: at most {format_duration(LONGEST)}")
+    return timedelta(**{unit: count})
 
 
 def format_duration(duration: timedelta) -> str:

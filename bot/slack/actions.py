@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.domain.errors import AlreadyDecidedError, LatchkeyError
-from bot.slack import blocks, wording
+from bot.domain.errors import LatchkeyError
+from bot.slack import blocks
 from bot.slack.context import Deps
-from bot.slack.errors import guarded
+from bot.slack.errors import explain, guarded
 from bot.slack.home import own_list, publish_home
 from bot.slack.notifier import post_notice
 
@@ -45,8 +45,7 @@ def register(app: App, deps: Deps) -> None:
 def _button_opening(action_id: str, check: str, form, deps: Deps):
     def clicked(ack, body, action, respond, client):
         ack()
-        call = getattr(deps.lifecycle, check)
-        request = _decide(respond, client, body, deps, lambda: call(action["value"], body["user"]["id"]))
+        request = _decide(respond, client, body, action, deps, getattr(deps.lifecycle, check))
         if request is not None:
             client.views_open(trigger_id=body["trigger_id"], view=form(request))
 
@@ -57,21 +56,20 @@ def _button_opening(action_id: str, check: str, form, deps: Deps):
 def _button_calling(action_id: str, use_case: str, deps: Deps):
     def clicked(ack, body, action, respond, client):
         ack()
-        call = getattr(deps.lifecycle, use_case)
-        _decide(respond, client, body, deps, lambda: call(action["value"], body["user"]["id"]))
+        _decide(respond, client, body, action, deps, getattr(deps.lifecycle, use_case))
 
     clicked.__name__ = action_id  # names the listener in logs and errors
     return clicked
 
 
-def _decide(respond, client, body, deps: Deps, call):
-    """Run a decision; explain a refusal to the clicker only; redraw the list it came from."""
+def _decide(respond, client, body, action, deps: Deps, use_case):
+    """Run `use_case(request id, clicker)`; explain a refusal to the clicker only; redraw the
+    list it came from."""
+    clicker = body["user"]["id"]
     try:
-        return call()
-    except AlreadyDecidedError as error:
-        _tell(respond, client, body, deps, wording.already_decided(error))
+        return use_case(action["value"], clicker)
     except LatchkeyError as error:
-        _tell(respond, client, body, deps, str(error))
+        _tell(respond, client, body, deps, explain(error, deps, clicker, action["action_id"], action["value"]))
     finally:
         _redraw_list(respond, client, body, deps)
     return None

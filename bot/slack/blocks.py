@@ -56,10 +56,18 @@ def parse_entitlement_value(value: str) -> tuple[str, str]:
     return connector_id, entitlement_id
 
 
-def option_groups(rows) -> list[dict]:
+def still_reading_option(connector_id: str) -> dict:
+    """A choice that says why a connector offers nothing yet.  Its value names no entitlement,
+    so submitting it is refused (bot/slack/views.py)."""
+    return {"text": _plain(wording.still_reading(connector_id)), "value": f"{connector_id}|"[:150]}
+
+
+def option_groups(rows, still_reading: tuple[str, ...] = ()) -> list[dict]:
     """Typeahead answer: at most 100 choices, grouped by application and kind (okta · group),
-    bundles first."""
+    bundles first; first of all, the connectors whose catalog is still being read."""
     groups: dict[str, list[dict]] = {}
+    if still_reading:
+        groups["Not here yet"] = [still_reading_option(cid) for cid in still_reading[:100]]
     for row in rows:
         if isinstance(row, Bundle):
             option, label = entitlement_option(BUNDLE, row.name, row.name), "Bundles"

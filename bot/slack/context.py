@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.lifecycle import Lifecycle
+from bot.refusals import RefusedAttempts
 from bot.slack.directory import SlackDirectory
 from storage.repositories import Catalog, SeenEvents
 
@@ -15,3 +16,4 @@ class Deps:
     catalog: Catalog
     directory: SlackDirectory
     seen_events: SeenEvents
+    refusals: RefusedAttempts

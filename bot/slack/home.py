@@ -24,6 +24,6 @@ def own_list(deps: Deps, user_id: str) -> dict:
 def register(app: App, deps: Deps) -> None:
     @app.event("app_home_opened")
     @guarded
-    def home_opened(event, client):
+    def home_opened(event, body, client):  # body: for guarded, to tell the person
         if event.get("tab") == "home":
             publish_home(client, deps, event["user"])

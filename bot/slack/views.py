@@ -1,15 +1,21 @@
-"""Modal submissions: the request form and the deny reason."""
+"""Modal submissions: the request form, the extension form and the deny reason.
+
+Every problem with a submission is answered inside the form (`response_action: errors`), under
+the field it concerns: the form stays open with what the person entered.
+"""
 
 from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.domain.errors import AlreadyDecidedError, InvalidRequestError, LatchkeyError
-from bot.domain.policy import parse_duration
+from bot.domain.errors import InvalidRequestError, LatchkeyError
+from bot.domain.policy import format_duration, parse_duration
+from bot.domain.rules import RuleBook
+from bot.refusals import Refusal
 from bot.slack import blocks, wording
 from bot.slack.context import Deps
-from bot.slack.errors import guarded
-from bot.slack.notifier import post_notice
+from bot.slack.errors import explain, guarded
+from bot.slack.options import still_reading
 
 
 def _selected(values: dict, block_id: str, action_id: str) -> str | None:
@@ -29,10 +35,20 @@ def _checked(values: dict, block_id: str) -> bool:
 
 
 def _duration(values: dict):
+    """The chosen duration; None when there is none, or it is no duration at all (tampered)."""
     try:
-        return parse_duration(_selected(values, blocks.DURATION, blocks.DURATION) or "")
+        return parse_duration(str(_selected(values, blocks.DURATION, blocks.DURATION) or ""))
     except ValueError:
         return None
+
+
+def _tampered(values: dict, rules: RuleBook) -> bool:
+    """True for answers the form never offered: a duration no rule offers, or break-glass where
+    no rule allows it (the form then has no such box)."""
+    duration = _selected(values, blocks.DURATION, blocks.DURATION)
+    offered = {format_duration(d) for d in rules.offered_durations()}
+    return (duration is not None and duration not in offered) or \
+        (_checked(values, blocks.BREAK_GLASS) and not rules.break_glass_anywhere)
 
 
 def _shown(problems: dict[str, str], values: dict) -> dict[str, str]:
@@ -44,53 +60,59 @@ def _shown(problems: dict[str, str], values: dict) -> dict[str, str]:
     return shown
 
 
+def _submitted(ack, body, view, deps: Deps, attempted: str, request_id: str | None, submit) -> None:
+    """Run `submit()`; answer any refusal inside the form, else close it.  A form carrying
+    answers it never offered is recorded as a refused attempt (bot/refusals.py)."""
+    values, person = view["state"]["values"], body["user"]["id"]
+    if _tampered(values, deps.lifecycle.rules):
+        deps.refusals.record(person, attempted, Refusal.TAMPERED_FORM, request_id)
+    try:
+        submit(values, person)
+    except InvalidRequestError as error:
+        ack(response_action="errors", errors=_shown(error.problems, values))
+        return
+    except LatchkeyError as error:  # ended meanwhile, already decided, not theirs, no such request
+        problem = explain(error, deps, person, attempted, request_id)
+        ack(response_action="errors", errors=_shown({"": problem}, values))
+        return
+    ack()
+
+
 def register(app: App, deps: Deps) -> None:
+    lifecycle = deps.lifecycle
+
     @app.view(blocks.REQUEST_MODAL)
     @guarded
     def submit_request(ack, body, view):
-        values = view["state"]["values"]
-        choice = _selected(values, blocks.ACCESS, blocks.ENTITLEMENT_ACTION) or ""
-        connector_id, entitlement_id = blocks.parse_entitlement_value(choice)
-        duration = _duration(values)
-        requester = deps.directory.person(body["user"]["id"])
-        try:
-            deps.lifecycle.submit(requester, connector_id, entitlement_id, duration,
-                                  _typed(values, blocks.JUSTIFICATION), ticket=_typed(values, blocks.TICKET),
-                                  break_glass=_checked(values, blocks.BREAK_GLASS))
-        except InvalidRequestError as error:
-            ack(response_action="errors", errors=_shown(error.problems, values))
-            return
-        ack()
+        def submit(values, person):
+            choice = _selected(values, blocks.ACCESS, blocks.ENTITLEMENT_ACTION) or ""
+            connector_id, entitlement_id = blocks.parse_entitlement_value(str(choice))
+            if not entitlement_id and connector_id in still_reading(deps, set()):
+                raise InvalidRequestError({blocks.ACCESS: wording.still_reading(connector_id)
+                                           + " Try again in a minute."})
+            lifecycle.submit(deps.directory.person(person), connector_id, entitlement_id,
+                             _duration(values), _typed(values, blocks.JUSTIFICATION),
+                             ticket=_typed(values, blocks.TICKET),
+                             break_glass=_checked(values, blocks.BREAK_GLASS))
+        _submitted(ack, body, view, deps, blocks.REQUEST_MODAL, None, submit)
 
     @app.view(blocks.EXTEND_MODAL)
     @guarded
-    def submit_extension(ack, body, view, client):
-        values = view["state"]["values"]
-        user = body["user"]["id"]
-        try:
-            deps.lifecycle.extend(view["private_metadata"], user, _duration(values),
-                                  _typed(values, blocks.JUSTIFICATION))
-        except InvalidRequestError as error:
-            ack(response_action="errors", errors=_shown(error.problems, values))
-            return
-        except LatchkeyError as error:  # ended meanwhile, not the holder, or a tampered form
-            ack()
-            post_notice(client, user, str(error), deps.directory.name)
-            return
-        ack()
+    def submit_extension(ack, body, view):
+        request_id = view["private_metadata"]
+
+        def extend(values, person):
+            lifecycle.extend(request_id, person, _duration(values), _typed(values, blocks.JUSTIFICATION))
+        _submitted(ack, body, view, deps, blocks.EXTEND_MODAL, request_id, extend)
 
     @app.view(blocks.DENY_MODAL)
     @guarded
-    def submit_denial(ack, body, view, client):
-        reason = _typed(view["state"]["values"], blocks.REASON).strip()
-        if not reason:
-            ack(response_action="errors", errors={blocks.REASON: "Say why, so the requester knows."})
-            return
-        ack()
-        user = body["user"]["id"]
-        try:
-            deps.lifecycle.deny(view["private_metadata"], user, reason)
-        except AlreadyDecidedError as error:
-            post_notice(client, user, wording.already_decided(error), deps.directory.name)
-        except LatchkeyError as error:  # not allowed, or no such request (a tampered form)
-            post_notice(client, user, str(error), deps.directory.name)
+    def submit_denial(ack, body, view):
+        request_id = view["private_metadata"]
+
+        def deny(values, person):
+            reason = _typed(values, blocks.REASON).strip()
+            if not reason:
+                raise InvalidRequestError({blocks.REASON: "Say why, so the requester knows."})
+            lifecycle.deny(request_id, person, reason)
+        _submitted(ack, body, view, deps, blocks.DENY_MODAL, request_id, deny)

@@ -221,6 +221,10 @@ def deny_prompt(request: AccessRequest) -> str:
     return f"You are denying {mention(request.requester)}'s request for {item(request)}."
 
 
+def still_reading(connector_id: str) -> str:
+    return f"Still reading the catalog from {connector_id}…"
+
+
 def unexpected(error_id: str) -> str:
     return f"Sorry, something went wrong on our side (error id `{error_id}`). Please try again."
 

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+from prometheus_client import CollectorRegistry
+
+from bot.metrics import CATALOG_TYPES_SKIPPED
 from bot.ports import SystemClock
 from bot.sync import sync_catalog
+from connectors.base import TransientError
 from connectors.okta.client import OktaClient
 from connectors.okta.connector import OktaConnector
 from sandbox.okta import OktaSandbox
 from storage.engine import make_engine, upgrade
 from storage.repositories import Catalog
+
+REGISTRY = CollectorRegistry()
+REGISTRY.register(CATALOG_TYPES_SKIPPED)
 
 
 def test_types_the_token_cannot_read_are_skipped_with_a_warning(tmp_path, caplog):
@@ -31,3 +39,51 @@ def test_types_the_token_cannot_read_are_skipped_with_a_warning(tmp_path, caplog
     assert [row.name for row in catalog.search("")] == ["Grafana", "eng-admins"]
     assert "cannot sync" in caplog.text and "role" in caplog.text.lower()
     assert "E0000006" in caplog.text
+
+
+def okta_org(okta: OktaSandbox) -> None:
+    carol = okta.add_user("carol@acme.com", "Carol")
+    group = okta.add_group("eng-admins")
+    okta.add_member(group, carol)
+    okta.add_app("Grafana")
+
+
+def skipped(connector_id: str, resource_type: str, error: str) -> float:
+    return REGISTRY.get_sample_value("latchkey_catalog_types_skipped_total", {
+        "connector": connector_id, "resource_type": resource_type, "error": error}) or 0.0
+
+
+@pytest.mark.parametrize("status, error", [(404, "NotFoundError"), (400, "InvalidRequestError")])
+def test_a_type_that_fails_to_list_is_skipped_and_reported(tmp_path, caplog, status, error):
+    """Given Okta answers 404 (or 400) when listing apps, when syncing, then groups and users
+    still arrive, apps are skipped, and the log and the metric say which type and why."""
+    with OktaSandbox(tokens={"t": "super_admin"}) as okta:
+        okta_org(okta)
+        okta.fail(status, path="/api/v1/apps")
+        engine = make_engine(f"sqlite:///{tmp_path}/c.db")
+        upgrade(engine)
+        before = skipped("okta-404", "app", error)
+        with caplog.at_level(logging.WARNING):
+            summary = sync_catalog("okta-404", OktaConnector(OktaClient(okta.url, "t", max_attempts=1)),
+                                   Catalog(engine), SystemClock())
+    assert summary.accounts == 1 and summary.holdings == 1
+    names = [row.name for row in Catalog(engine).search("")]
+    assert "eng-admins" in names and "Super Administrator" in names and "Grafana" not in names
+    assert "cannot sync Okta application" in caplog.text
+    assert skipped("okta-404", "app", error) == before + 1
+
+
+def test_a_target_that_is_down_keeps_the_previous_catalog(tmp_path):
+    """Given Okta answers 503 (retries exhausted) when listing apps, then the sync fails as a
+    whole and the catalog read before stays, rather than losing the apps for a while."""
+    with OktaSandbox(tokens={"t": "super_admin"}) as okta:
+        okta_org(okta)
+        engine = make_engine(f"sqlite:///{tmp_path}/c.db")
+        upgrade(engine)
+        connector = OktaConnector(OktaClient(okta.url, "t", max_attempts=1))
+        sync_catalog("okta", connector, Catalog(engine), SystemClock())
+        before = [row.name for row in Catalog(engine).search("")]
+        okta.fail(503, path="/api/v1/apps")
+        with pytest.raises(TransientError):
+            sync_catalog("okta", connector, Catalog(engine), SystemClock())
+    assert "Grafana" in before and [row.name for row in Catalog(engine).search("")] == before

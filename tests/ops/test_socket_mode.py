@@ -78,7 +78,8 @@ def test_in_socket_mode_the_http_port_serves_probes_and_metrics_but_not_slack(ma
 
 def test_a_slash_command_over_the_socket_opens_the_form(make_bot, slack, monkeypatch):
     """Given Slack reachable only over Socket Mode, when Carol types /request-access, then the
-    envelope is acknowledged over the socket and the request form opens."""
+    envelope is acknowledged over the socket and the request form opens (with "payload" in the
+    text, which only HTTP bodies needed a workaround for: see bot/server.py)."""
     with SocketModeServer() as socket_server:
         web_api = slack.api.call
 
@@ -99,7 +100,7 @@ def test_a_slash_command_over_the_socket_opens_the_form(make_bot, slack, monkeyp
                                     "token": "x", "team_id": TEAM_ID, "team_domain": TEAM_DOMAIN,
                                     "channel_id": "C0GENERAL", "channel_name": "general",
                                     "user_id": CAROL, "user_name": "carol", "command": "/request-access",
-                                    "text": "", "api_app_id": APP_ID,
+                                    "text": "payload-admins", "api_app_id": APP_ID,
                                     "response_url": "https://hooks.slack.invalid/commands/1",
                                     "trigger_id": slack.workspace.issue_trigger(CAROL)}})
             soon(lambda: socket_server.acknowledgement("env-1"))

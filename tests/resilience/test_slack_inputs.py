@@ -104,11 +104,14 @@ def scene(world):
 
 
 def state(bot, okta) -> tuple:
-    """Everything a refused request must leave alone."""
+    """Everything a refused request must leave alone (the audit log may only have gained the
+    record of refused attempts, bot/refusals.py)."""
     with bot.service.engine.connect() as conn:
         rows = [tuple(r) for r in conn.execute(text("SELECT * FROM access_request ORDER BY id"))]
         approvals = [tuple(r) for r in conn.execute(text("SELECT * FROM approval ORDER BY 1, 2"))]
-        audit = tuple(conn.execute(text("SELECT count(*), max(seq) FROM audit_event")).one())
+        audit = tuple(conn.execute(text(
+            "SELECT count(*), max(seq) FROM audit_event WHERE action NOT IN ('refused', 'refused_more')"
+        )).one())
     memberships = {g: okta.members(gid) for g, gid in okta.ids.items() if g.islower() and "@" not in g}
     return rows, approvals, audit, len(okta.membership_writes()), memberships
 

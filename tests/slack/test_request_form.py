@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.harness import ALICE, CAROL, ERIN, eventually
 from tests.slack.test_story import request_access
 
@@ -49,6 +51,38 @@ def test_text_after_the_command_prefills_the_search(bot, slack):
     slack.command(ALICE, text="admins")
     eventually(lambda: slack.open_view(ALICE))
     assert options(slack, ALICE, "") == ["eng-admins", "data-admins", "billing-admins"]
+
+
+@pytest.mark.parametrize("where", ["command text", "channel name", "team domain", "user name"])
+def test_the_word_payload_anywhere_in_a_command_opens_the_form(bot, slack, where):
+    """Given "payload" in the command text, the channel's name, the workspace's domain or the
+    user's name, when they type `/request-access`, then the form opens as for anyone else."""
+    user, text, channel = CAROL, "admins", "C0GENERAL"
+    if where == "command text":
+        text = "payload-admins"
+    elif where == "channel name":
+        channel = "C0PAYLOAD"
+        slack.add_channel(channel, "payload-team")
+    elif where == "team domain":
+        slack.workspace.team_domain = "payloadco"
+    else:
+        user = "U0PAYLOAD"
+        slack.add_user(user, "payload.fan@acme.com")
+    response = slack.command(user, text=text, channel_id=channel)
+    assert response.status_code == 200, response.text
+    modal = eventually(lambda: slack.open_view(user))
+    assert text in modal["private_metadata"]
+
+
+def test_a_workspace_named_payload_can_request_and_approve(bot, slack):
+    """Given the workspace `payloadco`, then the whole story works: command, typeahead,
+    submission, the owner's Approve click."""
+    slack.workspace.team_domain = "payloadco"
+    request_access(slack)
+    eventually(lambda: slack.dm(ALICE))
+    slack.click(ALICE, "approve")
+    request = bot.service.lifecycle.requests.in_states("pending", "approved", "provisioning", "active")[0]
+    eventually(lambda: bot.request(request.id).state == "active")
 
 
 def test_durations_are_capped_by_the_policy(bot, slack):
