@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from bot.domain.errors import NotAllowedError
+from bot.domain.errors import PolicyError
 from bot.domain.policy import describe_duration
 from bot.domain.request import AccessRequest, State
 from bot.domain.rules import Conflict, Rule, RuleBook, Target
@@ -50,10 +50,6 @@ class Ledger(Protocol):
 
     def routed_since(self, rule: str, route: str, since: datetime) -> int:
         """How many of their requests `rule` approved by `route` (auto) since then."""
-
-
-class PolicyViolation(NotAllowedError):
-    """A transition would break one of the policy's guarantees; the message says which."""
 
 
 class StandingChanged(Exception):
@@ -107,7 +103,7 @@ class Invariants:
     def check_conflicts(self, request: AccessRequest, ledger: Ledger) -> None:
         """At approval and grant: refuse a request that would break separation of duties."""
         if broken := self.uncarried(request, ledger):
-            raise PolicyViolation(conflict_text(broken[0]))
+            raise PolicyError(conflict_text(broken[0]))
 
     def names(self, request: AccessRequest) -> list[tuple[str, str]]:
         """(connector id, name as conflicts match it) of what `request` grants."""

@@ -20,14 +20,14 @@ from datetime import datetime, timedelta
 
 from bot import metrics
 from bot.approvers import ApproverRouting
-from bot.domain.errors import (AlreadyDecidedError, InvalidRequestError, NotActiveError, NotAllowedError,
-                               NotAnApproverError, NotRequesterError, RequestNotFoundError,
-                               SelfApprovalError, TaskAlreadyDoneError)
+from bot.domain.errors import (AlreadyDecidedError, InvalidRequestError, NotActiveError,
+                               NotAllowedError, NotAnApproverError, NotRequesterError, PolicyError,
+                               RequestNotFoundError, SelfApprovalError, TaskAlreadyDoneError)
 from bot.domain.policy import describe_duration
 from bot.domain.request import AccessRequest, IllegalTransition, State, Step, advance
 from bot.domain.rules import Rule, RuleBook
 from bot.intake import Draft, Intake
-from bot.invariants import Invariants, PolicyViolation, StandingChanged, conflict_text
+from bot.invariants import Invariants, StandingChanged, conflict_text
 from bot.records import RequesterLedger, to_domain
 from bot.routing import Progress, Routing
 from bot.slots import Slots, slot_of
@@ -183,7 +183,7 @@ class Lifecycle:
         # An approval that would leave a later step with nobody is refused: someone else can
         # take this step, and the clicker the later one.
         if self.routing.missing_approvers(request, approved):
-            raise NotAllowedError("Your approval is needed at a later step, where nobody else can "
+            raise PolicyError("Your approval is needed at a later step, where nobody else can "
                                   "give it: please leave this step to another approver.")
         next_approvers = [] if last else self.routing.deciders(
             replace(request, step=request.step + 1), approved)

@@ -8,6 +8,8 @@
     │   ├── SelfApprovalError      nobody decides their own request
     │   └── NotRequesterError      only the requester may cancel
     ├── NotActiveError             the access is not active (any more): ended, or not granted yet
+    ├── PolicyError                the step would break the policy now (a conflict, a later
+    │                              step left with nobody); no probe, the message says why
     └── AlreadyDecidedError        someone acted first; `.request` says who and how
         └── TaskAlreadyDoneError   a manual task someone has already marked done
 """
@@ -48,6 +50,10 @@ class NotRequesterError(NotAllowedError):
 
 
 class NotActiveError(LatchkeyError):
+    pass
+
+
+class PolicyError(LatchkeyError):
     pass
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-from tests.harness import ALICE, BOB, CAROL, DAVE, eventually, forge_click
+from tests.harness import ALICE, BOB, CAROL, eventually
 from tests.slack.test_chasing import CHASING, jump
 from tests.slack.test_decisions import ephemeral_answers
 from tests.slack.test_extension import active_request, ask_to_extend
