@@ -100,3 +100,13 @@ def test_segment_write_rights_cost_one_iam_write_that_changes_nothing(tmp_path, 
         "provision group membership"] == OK
     assert probe.method == "DELETE" and probe.path == f"/group/{group}/users"
     assert len(members) == 1
+
+
+def test_break_glass_nobody_else_could_review_fails_the_check(tmp_path, slack, okta):
+    """Given break-glass on a connector whose one owner could be the requester, then `latchkey
+    check` exits 1 and says who alone could review it and what to add."""
+    config = config_text(okta.url, owners=("U0ALICE",), chasing="  break_glass: true\n")
+    result = run(["check"], env=serve_env(tmp_path, slack.url, config))
+    assert result.returncode == 1
+    said = " ".join(result.stdout.split())
+    assert "allows break_glass, but only U0ALICE could review it" in said and "add a `fallback`" in said
