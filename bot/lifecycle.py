@@ -184,7 +184,7 @@ class Lifecycle:
         # take this step, and the clicker the later one.
         if self.routing.missing_approvers(request, approved):
             raise PolicyError("Your approval is needed at a later step, where nobody else can "
-                                  "give it: please leave this step to another approver.")
+                              "give it: please leave this step to another approver.")
         next_approvers = [] if last else self.routing.deciders(
             replace(request, step=request.step + 1), approved)
         now = self.clock.now()
