@@ -12,6 +12,7 @@ from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetr
 from bot.logs import ContextExecutor, bind_request_id
 from bot.slack import actions, commands, form, home, options, views
 from bot.slack.context import Deps
+from masking import mask_all
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +23,21 @@ log = logging.getLogger(__name__)
 LISTENER_THREADS = 256
 
 
+class MaskingWebClient(WebClient):
+    """Masks every text it sends to Slack (`masking.mask_all`): whatever a message, a form, the
+    Home tab or the audit channel quotes, no secret leaves for Slack.  The last line of
+    defence: error texts are masked where they are made and where they are stored."""
+
+    def api_call(self, api_method: str, *, data: dict | None = None, params: dict | None = None,
+                 json: dict | None = None, **kwargs):
+        return super().api_call(api_method, data=mask_all(data), params=mask_all(params),
+                                json=mask_all(json), **kwargs)
+
+
 def web_client(token: str, api_url: str) -> WebClient:
-    """A Web API client that waits out Slack's 429s (Retry-After) and retries dropped connections."""
-    return WebClient(token=token, base_url=api_url, timeout=10, retry_handlers=[
+    """A Web API client that waits out Slack's 429s (Retry-After), retries dropped connections
+    and masks what it sends."""
+    return MaskingWebClient(token=token, base_url=api_url, timeout=10, retry_handlers=[
         ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=3)])
 
 
