@@ -54,56 +54,58 @@ _CREDENTIALS = [re.compile(pattern) for pattern in (
     r"(://)([^/\s@\"'\[]+)(?=@)",
 )]
 
-_lock = threading.Lock()
-_known: frozenset[str] = frozenset()
-_known_pattern: re.Pattern | None = None
 
 
-def remember(values: Iterable[str | None]) -> None:
-    """Mask these secret values from now on, for the life of the process (a secret rotated out
-    of the config stays masked: texts about the time it was used may still quote it)."""
-    global _known, _known_pattern
-    forms = {form for value in values if value and len(value) >= MIN_SECRET
-             for form in (value, quote(value, safe=""), json.dumps(value)[1:-1])}
-    with _lock:
-        if forms <= _known:
-            return
-        _known = _known | forms
-        _known_pattern = _alternatives(_known)
+class Secrets:
+    """The secret values to mask, and the masking itself.  The process has one (`remember`,
+    `mask`, `mask_all` and `excerpt` below are its methods); a test may make its own."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._known: frozenset[str] = frozenset()
+        self._pattern: re.Pattern | None = None
+
+    def remember(self, values: Iterable[str | None]) -> None:
+        """Mask these secret values from now on, for the life of the process (a secret rotated
+        out of the config stays masked: texts from the time it was used may still quote it)."""
+        forms = {form for value in values if value and len(value) >= MIN_SECRET
+                 for form in (value, quote(value, safe=""), json.dumps(value)[1:-1])}
+        with self._lock:
+            if not forms <= self._known:
+                self._known = self._known | forms
+                # Longest first, so that a secret containing another is masked whole.
+                self._pattern = re.compile("|".join(
+                    re.escape(v) for v in sorted(self._known, key=len, reverse=True)))
+
+    def mask(self, text: str, also: Mapping[str, str] | None = None) -> str:
+        """`text` with every remembered secret, every value in `also` (written as its label
+        instead) and everything shaped like a credential replaced."""
+        if also:
+            for value in sorted((v for v in also if len(v) >= MIN_SECRET), key=len, reverse=True):
+                text = text.replace(value, also[value])
+        pattern = self._pattern
+        if pattern is not None:
+            text = pattern.sub(MASK, text)
+        for credential in _CREDENTIALS:
+            text = credential.sub(rf"\1{MASK}", text)
+        return text
+
+    def mask_all(self, value):
+        """`mask()` applied to every string inside `value` (dicts, lists and tuples walked)."""
+        if isinstance(value, str):
+            return self.mask(value)
+        if isinstance(value, Mapping):
+            return {key: self.mask_all(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.mask_all(item) for item in value]
+        return value
+
+    def excerpt(self, text: str, limit: int = 300) -> str:
+        """A raw body (an API's answer) fit to be quoted in an error: masked first, so that no
+        secret is cut in two where the mask could no longer know it; then one line, clipped."""
+        text = " ".join(self.mask(text).split())
+        return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def mask(text: str, also: Mapping[str, str] | None = None) -> str:
-    """`text` with every remembered secret, every value in `also` (written as its label
-    instead) and everything shaped like a credential replaced."""
-    if also:
-        for value in sorted((v for v in also if len(v) >= MIN_SECRET), key=len, reverse=True):
-            text = text.replace(value, also[value])
-    pattern = _known_pattern
-    if pattern is not None:
-        text = pattern.sub(MASK, text)
-    for credential in _CREDENTIALS:
-        text = credential.sub(rf"\1{MASK}", text)
-    return text
-
-
-def mask_all(value):
-    """`mask()` applied to every string inside `value` (dicts, lists and tuples walked)."""
-    if isinstance(value, str):
-        return mask(value)
-    if isinstance(value, Mapping):
-        return {key: mask_all(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [mask_all(item) for item in value]
-    return value
-
-
-def excerpt(text: str, limit: int = 300) -> str:
-    """A raw body (an API's answer) fit to be quoted in an error: masked first, so that no
-    secret is cut in two where a mask could no longer recognise it; then one line, clipped."""
-    text = " ".join(mask(text).split())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def _alternatives(values: Iterable[str]) -> re.Pattern:
-    # Longest first, so that a secret containing another is masked whole.
-    return re.compile("|".join(re.escape(v) for v in sorted(values, key=len, reverse=True)))
+_process = Secrets()
+remember, mask, mask_all, excerpt = _process.remember, _process.mask, _process.mask_all, _process.excerpt

@@ -12,6 +12,7 @@ from sqlmodel import Session
 from bot.audit_channel import format_line
 from bot.audit_export import write
 from bot.config import Settings
+from bot.slack.app import web_client
 from storage.repositories import AuditLog
 from storage.tables import AuditRow
 from tests.cli.test_cli import run
@@ -76,3 +77,14 @@ def test_an_old_audit_event_holding_a_token_is_masked_in_the_export_and_the_chan
     write([row], exported, "json")
     for text in (exported.getvalue(), format_line(row)):
         assert SIGNING_SECRET not in text and "xoxb-9-9-abc" not in text and "[redacted]" in text
+
+
+def test_whatever_the_bot_sends_slack_is_masked_on_the_way_out(slack):
+    """Given a text that quotes a configured secret and a Slack token (a message no earlier
+    mask saw), when the bot's Web API client posts it, then Slack receives it masked."""
+    Settings(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET)
+    client = web_client(BOT_TOKEN, slack.url + "/api/")
+    client.chat_postMessage(channel=CAROL, text=f"secret {SIGNING_SECRET}, token xoxp-1-2-abc",
+                            blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": SIGNING_SECRET}}])
+    assert leaked(sent_to_slack(slack)) == [] and "xoxp-1-2-abc" not in sent_to_slack(slack)
+    assert "secret [redacted], token [redacted]" in texts(slack.dm(CAROL))
