@@ -30,8 +30,14 @@ class MaskingWebClient(WebClient):
 
     def api_call(self, api_method: str, *, data: dict | None = None, params: dict | None = None,
                  json: dict | None = None, **kwargs):
-        return super().api_call(api_method, data=mask_all(data), params=mask_all(params),
-                                json=mask_all(json), **kwargs)
+        return super().api_call(api_method, data=_masked(data), params=_masked(params),
+                                json=_masked(json), **kwargs)
+
+
+def _masked(payload: dict | None) -> dict | None:
+    # `token` is the call's own credential (e.g. the app-level token of apps.connections.open,
+    # which slack_sdk sends as the Authorization header): the one value that must go as it is.
+    return payload and {key: value if key == "token" else mask_all(value) for key, value in payload.items()}
 
 
 def web_client(token: str, api_url: str) -> WebClient:
