@@ -17,11 +17,9 @@ from pathlib import Path
 
 from bench.figures import Figure
 from bench.figures import percentile as _p
-from bench.interactive import OWNERS, Org, poll
-from bench.sandboxes import DeliveryTimeout, TimedOkta, TimedSlack
-from bench.serve import BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET, Serve, config_text
-from storage.engine import make_engine
-from storage.repositories import Catalog
+from bench.interactive import Org, poll, synced_bot
+from bench.sandboxes import DeliveryTimeout
+from bench.serve import Serve
 
 log = logging.getLogger("bench")
 
@@ -30,28 +28,10 @@ SLACK_LATENCY = 0.3  # seconds each Web API call takes (views.open, users.info),
 
 
 def run(workdir: Path, sizes: tuple[int, ...] = (40, 80), bursts: int = 5) -> list[Figure]:
-    slack = TimedSlack(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET).start()
-    okta = TimedOkta(page_size=1000, tokens={OKTA_TOKEN: "super_admin"}).start()
-    slack.keep_alive = False  # an incident's commands arrive on fresh connections
-    slack.latency = SLACK_LATENCY
-    org = Org(slack, okta, max(sizes))
-    database_url = f"sqlite:///{workdir}/latchkey.db"
-    serve = Serve(workdir, slack.url, database_url, config_text(okta.url, OWNERS)).start()
-    figures = []
-    try:
-        serve.wait_ready()
-        slack.bot_url = serve.url + "/slack/events"
-        engine = make_engine(database_url)
-        poll(lambda: Catalog(engine).last_sync("okta"), timeout=60)
-        engine.dispose()
-        for size in sizes:
-            figures.append(_figure(org, serve, size, bursts))
-    finally:
-        slack.hang_up()
-        serve.stop()
-        slack.stop()
-        okta.stop()
-    return figures
+    with synced_bot(workdir, max(sizes)) as (org, serve, _):
+        org.slack.keep_alive = False  # an incident's commands arrive on fresh connections
+        org.slack.latency = SLACK_LATENCY
+        return [_figure(org, serve, size, bursts) for size in sizes]
 
 
 def _figure(org: Org, serve: Serve, size: int, bursts: int) -> Figure:
