@@ -30,13 +30,16 @@ class UTCDateTime(TypeDecorator):
 
 class MaskedText(TypeDecorator):
     """Text that may quote what a target or Slack answered (an error): masked on its way in,
-    so the database never holds a secret such an answer echoed."""
+    so the database never holds a secret such an answer echoed, and on its way out, for rows
+    written before masking existed."""
 
     impl = Text
     cache_ok = True
 
     def process_bind_param(self, value: str | None, dialect):
         return None if value is None else mask(value)
+
+    process_result_value = process_bind_param
 
 
 def _when(*, index: bool = False, nullable: bool = True):

@@ -7,14 +7,15 @@ from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session
 
 from bot.audit_channel import format_line
 from bot.audit_export import write
 from bot.config import Settings
 from bot.slack.app import web_client
-from storage.repositories import AuditLog
-from storage.tables import AuditRow
+from storage.repositories import AuditLog, Requests
+from storage.tables import AuditRow, RequestRow
 from tests.cli.test_cli import run
 from tests.harness import BOB, BOT_TOKEN, CAROL, OKTA_TOKEN, SIGNING_SECRET, eventually
 from tests.slack.test_provisioning import MEMBERSHIP, approved
@@ -88,3 +89,16 @@ def test_whatever_the_bot_sends_slack_is_masked_on_the_way_out(slack):
                             blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": SIGNING_SECRET}}])
     assert leaked(sent_to_slack(slack)) == [] and "xoxp-1-2-abc" not in sent_to_slack(slack)
     assert "secret [redacted], token [redacted]" in texts(slack.dm(CAROL))
+
+
+def test_an_error_stored_before_masking_existed_is_read_back_masked(engine):
+    """Given a request whose stored error holds a token (written by an older Latchkey), then
+    every reader (DMs, Home tab, `/request-access list`) gets it masked."""
+    Requests(engine).add(RequestRow(
+        id="a1b2c3", requester=CAROL, requester_email="carol@acme.com", account_id="00u1",
+        connector_id="okta", entitlement_id="group:00g1:member", entitlement_name="eng-admins",
+        duration_seconds=3600, justification="x", state="failed", created_at=datetime.now(UTC)))
+    with engine.begin() as conn:  # as an older version wrote it, past today's column type
+        conn.execute(text("UPDATE access_request SET last_error = :error"),
+                     {"error": "answered 403 (Authorization: SSWS 00aBcD-1234)"})
+    assert Requests(engine).get("a1b2c3").last_error == "answered 403 (Authorization: SSWS [redacted])"
