@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import quote
 
 MASK = "[redacted]"
-MIN_SECRET = 6  # shorter values (a region, a port) are no secret, and masking them garbles text
+MIN_SECRET = 4  # shorter values (a region, a number) are no secret, and masking them garbles text
 
 _VALUE = r"[^\s\"'&,;<>()\[\]{}]+"  # a credential's characters, up to a delimiter
 _SEP = r"""["']?\s*[:=]\s*["']?"""  # key=value, key: value, "key": "value"
