@@ -53,9 +53,9 @@ _CREDENTIALS = [re.compile(pattern) for pattern in (
     # The user info of a URL: scheme://user:password@host.
     r"(://)([^/\s@\"'\[]+)(?=@)",
 )]
-# A word each pattern above needs: most texts (labels, names, ids) hold none and are passed by
-# one search instead of a substitution per pattern.
-_HINT = re.compile(r"(?i)authoriz|ssws|bearer|basic|dpop|xox|xapp|token|key|passw|secret|signature|://")
+# A word each pattern above needs: most texts (labels, names, ids) hold none of these and no
+# known secret, and are passed by one search instead of a substitution per pattern.
+_HINTS = r"(?i:authoriz|ssws|bearer|basic|dpop|xox|xapp|token|key|passw|secret|signature|://)"
 
 
 
@@ -67,6 +67,7 @@ class Secrets:
         self._lock = threading.Lock()
         self._known: frozenset[str] = frozenset()
         self._pattern: re.Pattern | None = None
+        self._worth_a_look = re.compile(_HINTS)  # a known secret or a hint
 
     def remember(self, values: Iterable[str | None]) -> None:
         """Mask these secret values from now on, for the life of the process (a secret rotated
@@ -77,8 +78,9 @@ class Secrets:
             if not forms <= self._known:
                 self._known = self._known | forms
                 # Longest first, so that a secret containing another is masked whole.
-                self._pattern = re.compile("|".join(
-                    re.escape(v) for v in sorted(self._known, key=len, reverse=True)))
+                known = "|".join(re.escape(v) for v in sorted(self._known, key=len, reverse=True))
+                self._pattern = re.compile(known)
+                self._worth_a_look = re.compile(f"{known}|{_HINTS}")
 
     def mask(self, text: str, also: Mapping[str, str] | None = None) -> str:
         """`text` with every remembered secret, every value in `also` (written as its label
@@ -86,12 +88,13 @@ class Secrets:
         if also:
             for value in sorted((v for v in also if len(v) >= MIN_SECRET), key=len, reverse=True):
                 text = text.replace(value, also[value])
-        pattern = self._pattern
+        pattern, worth_a_look = self._pattern, self._worth_a_look
+        if not worth_a_look.search(text):
+            return text
         if pattern is not None:
             text = pattern.sub(MASK, text)
-        if _HINT.search(text):
-            for credential in _CREDENTIALS:
-                text = credential.sub(rf"\1{MASK}", text)
+        for credential in _CREDENTIALS:
+            text = credential.sub(rf"\1{MASK}", text)
         return text
 
     def mask_all(self, value):
