@@ -11,12 +11,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import interactive, report, revocation, sync
+from bench import burst, interactive, report, revocation, sync
 from bench.figures import Figure, Results
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SCENARIOS = {
     "interactive": interactive.run,
+    "burst": burst.run,
     "revocation": revocation.run,
     "sync": sync.run,
 }

@@ -14,6 +14,8 @@ import random
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -130,20 +132,36 @@ def typeahead_queries(count: int) -> list[str]:
     return queries[:count]
 
 
-def run(workdir: Path, requesters: int = 50, rounds: int = 3, typeahead_samples: int = 300,
-        grant_samples: int = 40) -> list[Figure]:
+@contextmanager
+def synced_bot(workdir: Path, requesters: int) -> Iterator[tuple[Org, Serve, str]]:
+    """The sandboxes with `requesters` people and the real groups, and one `latchkey serve`
+    that has synced them: (org, serve, database URL); all stopped afterwards."""
     slack = TimedSlack(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET).start()
     okta = TimedOkta(page_size=1000, tokens={OKTA_TOKEN: "super_admin"}).start()
     org = Org(slack, okta, requesters)
     database_url = f"sqlite:///{workdir}/latchkey.db"
     serve = Serve(workdir, slack.url, database_url, config_text(okta.url, OWNERS)).start()
-    figures = []
     try:
         serve.wait_ready()
         slack.bot_url = serve.url + "/slack/events"
         engine = make_engine(database_url)
         poll(lambda: Catalog(engine).last_sync("okta"), timeout=60)
         engine.dispose()
+        yield org, serve, database_url
+        errors = serve.errors()
+        if errors:
+            log.warning("latchkey serve logged %d error lines, e.g. %s", len(errors), errors[:3])
+    finally:
+        slack.hang_up()
+        serve.stop()
+        slack.stop()
+        okta.stop()
+
+
+def run(workdir: Path, requesters: int = 50, rounds: int = 3, typeahead_samples: int = 300,
+        grant_samples: int = 40) -> list[Figure]:
+    figures = []
+    with synced_bot(workdir, requesters) as (org, serve, database_url):
         time.sleep(3)  # let the first sync's garbage settle
         idle = serve.rss_mb()
         figures.append(Figure("Idle RSS of one `latchkey serve`", "< 150 MB", "MB", [idle],
@@ -160,14 +178,6 @@ def run(workdir: Path, requesters: int = 50, rounds: int = 3, typeahead_samples:
         figures += acks_under_load(org, 2, serve, pause=None)
         figures.append(Figure("RSS of `latchkey serve` after the load", "—", "MB",
                               [serve.rss_mb()], single=True))
-        errors = serve.errors()
-        if errors:
-            log.warning("latchkey serve logged %d error lines, e.g. %s", len(errors), errors[:3])
-    finally:
-        slack.hang_up()
-        serve.stop()
-        slack.stop()
-        okta.stop()
     return figures
 
 

@@ -37,8 +37,8 @@ bursts (one approval writes approved, claim and activate within milliseconds; a 
 outage can write dozens), so one message per event would run into 429s and fall behind exactly
 when the channel matters, while a batch keeps lines in order and readable as a log.
 
-Nothing secret reaches the channel: the audit log holds no secrets, lines show only chosen,
-clipped fields (never an event's raw detail; `config_loaded` shows its fingerprint and the
+Nothing secret reaches the channel: the audit log holds no secrets (details are masked as
+they are written), lines show only chosen fields, masked again and clipped (never an event's raw detail; `config_loaded` shows its fingerprint and the
 names of the changed keys), and all user text is escaped for mrkdwn.  People appear as
 mentions (<@U…>), so a person who is in the audit channel is notified of lines about them.
 """
@@ -60,6 +60,7 @@ from sqlalchemy import Engine
 from bot.background import BackgroundLoop
 from bot.ports import Clock
 from bot.slack.text import clip, escape, mention
+from masking import mask
 from storage.relay_cursor import RelayCursors
 from storage.tables import AuditRow
 
@@ -424,5 +425,6 @@ def _person(actor: str) -> str:
 
 
 def _text(value, limit: int) -> str:
-    """User text on one line, clipped, then escaped for mrkdwn."""
-    return escape(clip(" ".join(str(value).split()), limit))
+    """Text from an event on one line, masked (before it is clipped, so that no secret is cut
+    where the mask would no longer know it), clipped, then escaped for mrkdwn."""
+    return escape(clip(" ".join(mask(str(value)).split()), limit))

@@ -1,4 +1,7 @@
-"""`latchkey audit export`: the audit log as JSON Lines or CSV, for a SIEM or an auditor."""
+"""`latchkey audit export`: the audit log as JSON Lines or CSV, for a SIEM or an auditor.
+
+Each event's detail is masked once more on the way out (details are masked as they are written;
+this also covers events written before that, or before a secret was configured)."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from datetime import datetime, timezone
 from typing import TextIO
 
 from bot.domain.policy import parse_duration
+from masking import mask_all
 from storage.tables import AuditRow
 
 FIELDS = ("seq", "at", "actor", "action", "request_id", "detail")
@@ -30,7 +34,7 @@ def parse_since(text: str, now: datetime) -> datetime:
 
 def _record(row: AuditRow) -> dict:
     return {"seq": row.seq, "at": row.at.isoformat(), "actor": row.actor, "action": row.action,
-            "request_id": row.request_id, "detail": json.loads(row.detail)}
+            "request_id": row.request_id, "detail": mask_all(json.loads(row.detail))}
 
 
 def write(rows: Iterable[AuditRow], out: TextIO, fmt: str) -> int:

@@ -17,7 +17,7 @@ from rich.table import Table
 from slack_sdk.errors import SlackApiError
 
 from bot.config import Config, ConfigError, Settings, load_config, load_settings
-from bot.logs import redact
+from masking import mask
 
 OK, INFO, PROBLEM = "ok", "info", "problem"
 
@@ -132,12 +132,12 @@ def render(findings: list[Finding], console: Console) -> None:
     style = {OK: "green", INFO: "yellow", PROBLEM: "bold red"}
     for f in findings:
         table.add_row(escape(f.subject), escape(f.what), f"[{style[f.status]}]{f.status}[/]",
-                      escape(redact(f.detail)))
+                      escape(mask(f.detail)))
     console.print(table)
     problems = [f for f in findings if f.status == PROBLEM]
     if problems:
         console.print(f"[bold red]{len(problems)} problem(s):[/] "
-                      + escape(redact("; ".join(f"{f.subject} {f.what}: {f.detail}" for f in problems))))
+                      + escape(mask("; ".join(f"{f.subject} {f.what}: {f.detail}" for f in problems))))
     else:
         console.print("[green]all checks passed[/]")
 

@@ -173,6 +173,10 @@ def audit_export(since: str = typer.Option(..., help="2026-11-01, 2026-11-01T09:
         end = export.parse_since(until, now) if until else None
     except ValueError as exc:
         _fail(str(exc))
+    try:  # loading them remembers the configured secrets, to mask them too, not only patterns
+        load_config(load_settings().latchkey_config)
+    except ConfigError:
+        pass  # not serve's environment: the events were masked as they were written
     engine = make_engine(os.environ.get("DATABASE_URL", "sqlite:///latchkey.db"))
     count = export.write(AuditLog(engine).stream(start, end), output, fmt)
     typer.echo(f"{count} events", err=True)

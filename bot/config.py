@@ -1,16 +1,20 @@
 """Settings from the environment and the YAML config file, each validated once at start-up.
 
 Secrets come from the environment (directly, or through `${VAR}` in the YAML file) and are held
-as SecretStr so they never end up in a log line or a repr.
+as SecretStr so they never end up in a log line or a repr.  Every Settings and Config made
+(loaded, reloaded) hands its secrets to `masking.remember`, so that no text Latchkey stores,
+shows, exports or logs can quote one.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError,
@@ -21,10 +25,26 @@ from bot.domain.policy import Policy, parse_duration
 from bot.domain.rules import (BUNDLE, ApprovalStep, AutoApproval, Bundle, Conflict, EntitlementPattern,
                               Rule, RuleBook, first_unfillable)
 from connectors.okta.client import okta_base_url
+from masking import mask, remember
 
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message names the key and what is wrong."""
+
+
+def secrets_in(value) -> Iterator[str]:
+    """Every SecretStr value inside `value` (a model, dict or list), e.g. each connector's token."""
+    if isinstance(value, SecretStr):
+        yield value.get_secret_value()
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from secrets_in(getattr(value, name))
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from secrets_in(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from secrets_in(item)
 
 
 def _duration(value) -> timedelta:
@@ -62,6 +82,11 @@ class Settings(BaseSettings):
     @classmethod
     def _trailing_slash(cls, url: str) -> str:
         return url if url.endswith("/") else url + "/"
+
+    @model_validator(mode="after")
+    def _remember_secrets(self) -> "Settings":
+        remember([*secrets_in(self), urlsplit(self.database_url).password])
+        return self
 
 
 class _Strict(BaseModel):
@@ -441,6 +466,11 @@ class Config(_Strict):
         return connectors
 
     @model_validator(mode="after")
+    def _remember_secrets(self) -> "Config":
+        remember(secrets_in(self))  # at start-up and at every reload
+        return self
+
+    @model_validator(mode="after")
     def _bundles_name_connectors(self) -> "Config":
         for bundle in self.policy.bundles:
             for item in bundle.items:
@@ -494,20 +524,14 @@ def parse_config(text: str, source: str = "config", env=None) -> Config:
         raise ConfigError(f"{source}: " + mask_env_values(problems, text, env)) from None
 
 
-_MASK_FROM = 4  # shorter values (a region, a number) are no secret, and masking them garbles text
-
-
 def mask_env_values(message: str, text: str, env) -> str:
     """`message` with the value of every ${VAR} that `text` uses written back as `${VAR}`.
 
     Validation messages may quote a value (`'…' is neither a Slack user id …`), and the value
     may have come from a secret in the environment: the message goes to logs and the audit log.
     """
-    values = {name: env[name] for name in set(_ENV_REF.findall(text))
-              if len(env.get(name) or "") >= _MASK_FROM}
-    for name, value in sorted(values.items(), key=lambda item: -len(item[1])):
-        message = message.replace(value, f"${{{name}}}")
-    return message
+    return mask(message, also={env[name]: f"${{{name}}}" for name in set(_ENV_REF.findall(text))
+                               if env.get(name)})
 
 
 def load_config(path: Path, env=None) -> Config:

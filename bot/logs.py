@@ -3,7 +3,7 @@ a log pipeline, each line carrying the id of the Slack request it belongs to.
 
 The id is set by a bolt middleware (`bind_request_id`) in a context variable; `ContextExecutor`
 carries it into the listener threads, and `RequestIdFilter` stamps it on every record.  Both
-formats pass through `redact()`, a last line of defence: secrets are SecretStr and never
+formats pass through `masking.mask()`, a last line of defence: secrets are SecretStr and never
 logged on purpose, but a token quoted by a library's error message would be masked.
 """
 
@@ -12,12 +12,13 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import re
 import secrets
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Literal
+
+from masking import mask
 
 LogFormat = Literal["text", "json"]
 
@@ -27,18 +28,6 @@ request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("latchke
 # Libraries that log request details (URLs, headers, payloads) at DEBUG; kept at WARNING.
 NOISY = ("slack_sdk", "slack_bolt", "httpx", "httpcore", "apscheduler", "waitress.queue",
          "urllib3", "websocket")
-
-_SECRET = re.compile(
-    r"\bxox[abposr]-[A-Za-z0-9-]+"  # Slack bot/user/refresh tokens
-    r"|\bxapp-[A-Za-z0-9-]+"  # Slack app-level tokens
-    r"|(?<=SSWS )[^\s\"',]+"  # Okta API tokens in an Authorization header
-    r"|(?<=Bearer )[^\s\"',]+"
-    r"|(?<=://)[^/\s:@]+:[^/\s@]+(?=@)")  # user:password in a database URL
-
-
-def redact(text: str) -> str:
-    return _SECRET.sub("[redacted]", text)
-
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
@@ -54,7 +43,7 @@ class TextFormatter(logging.Formatter):
         line = super().format(record)
         if getattr(record, "request_id", None):
             line += f" [request {record.request_id}]"
-        return redact(line)
+        return mask(line)
 
 
 class JsonFormatter(logging.Formatter):
@@ -65,13 +54,13 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": redact(record.getMessage()),
+            "message": mask(record.getMessage()),
             "thread": record.threadName,
         }
         if getattr(record, "request_id", None):
             entry["request_id"] = record.request_id
         if record.exc_info:
-            entry["exception"] = redact(self.formatException(record.exc_info))
+            entry["exception"] = mask(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 

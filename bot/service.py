@@ -25,7 +25,7 @@ from bot.ports import Clock, SystemClock
 from bot.refusals import RefusedAttempts
 from bot.reload import ConfigWatcher
 from bot.scheduler import Scheduler
-from bot.slack.app import build_app, web_client
+from bot.slack.app import build_app, learn_identity, web_client
 from bot.slack.context import Deps
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackNotifier
@@ -134,6 +134,8 @@ class Service:
         if migrate:
             upgrade(self.engine)
         record_config(self.lifecycle.audit, self.config, self.clock.now())
+        threading.Thread(target=learn_identity, args=(self.slack_app,), daemon=True,
+                         name="slack-identity").start()
         self.scheduler.start()
         self.notifier.start()
         self.audit_relay.start()

@@ -21,11 +21,20 @@ import enum
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
+from masking import mask
+
 T = TypeVar("T")
 
 
 class ConnectorError(Exception):
-    """The target system refused or could not complete a call."""
+    """The target system refused or could not complete a call.
+
+    The message is masked as the error is made: it may quote what the target answered, and
+    it is stored, shown to people and logged from here on.
+    """
+
+    def __init__(self, message: str = "", *args) -> None:
+        super().__init__(mask(str(message)), *args)
 
 
 class TransientError(ConnectorError):

@@ -7,8 +7,10 @@ Retries, bounded by `max_attempts` calls in all:
   a plain Retry-After elsewhere) plus a little jitter; without it, exponential backoff.
 - 5xx, 408, timeouts, network errors: exponential backoff with jitter (0.5 s, 1 s, 2 s ...).
 
-Every error message names the API, method and path and what the API said, never a credential
-(credentials live only in the httpx client's default headers).
+Every error message names the API, method and path and what the API said, never a credential:
+credentials live only in the httpx client's default headers, and what an answer quotes is
+masked and clipped (`masking.excerpt`), so a proxy that echoes the request's Authorization
+header cannot carry the token into a message.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import httpx
 
 from connectors.base import (ConnectorError, InvalidRequestError, NotFoundError,
                              PermissionDeniedError, RateLimitedError, TransientError)
+from masking import excerpt
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,9 @@ RATE_LIMIT_JITTER = 0.5  # seconds added at most to a rate-limit wait, so client
 MAX_RATE_LIMIT_WAIT = 60.0
 FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
+
+QUOTED = 300  # characters of an API's error account quoted in a message, at most
+READ_AT_MOST = 4000  # of a raw body: more could never show within QUOTED, however it is masked
 
 _TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
@@ -79,7 +85,8 @@ class ApiClient:
     def error_for(self, method: str, path: str, response: httpx.Response) -> ConnectorError:
         """Map a non-2xx answer onto connectors/base.py's error tree."""
         status = response.status_code
-        message = f"{self.api_name} {method} {path} answered {status} {self.describe_error(response)}"
+        said = excerpt(self.describe_error(response), QUOTED)
+        message = f"{self.api_name} {method} {path} answered {status} {said}"
         if status == 429:
             return RateLimitedError(message, retry_after=self.retry_after(response))
         if status >= 500 or status == 408:
@@ -93,9 +100,10 @@ class ApiClient:
         return ConnectorError(message)  # e.g. a redirect: we never follow them
 
     def describe_error(self, response: httpx.Response) -> str:
-        """A short account of the error body; override for an API's own error shape."""
-        text = response.text.strip().replace("\n", " ")
-        return f"{response.reason_phrase}: {text[:300]}" if text else response.reason_phrase
+        """An account of the error body (`error_for` masks and clips it); override for an API's
+        own error shape."""
+        text = response.text[:READ_AT_MOST].strip()
+        return f"{response.reason_phrase}: {text}" if text else response.reason_phrase
 
     def retry_after(self, response: httpx.Response) -> float | None:
         """Seconds to wait after a 429, from `Retry-After` (seconds or an HTTP date)."""

@@ -284,6 +284,17 @@ class OktaSandbox(SandboxServer):
         self.inject(lambda _call: OktaError.for_status(status).reply(),
                     path=path, method=method, times=times)
 
+    def echo_credentials(self, status: int = 403, times: int = 1, path: str = ".*",
+                         method: str = ".*") -> None:
+        """Refuse the next `times` matching calls with Okta's error body whose cause quotes the
+        request's Authorization header back: what a proxy or gateway in front of Okta that
+        rejects a request, or a misbehaving API, may answer."""
+        def echo(call: Call) -> Reply:
+            error = OktaError.for_status(status)
+            error.causes = (f"proxy rejected request (Authorization: {call.headers.get('authorization')})",)
+            return error.reply()
+        self.inject(echo, path=path, method=method, times=times)
+
     # -- HTTP -------------------------------------------------------------------------------------
     def dispatch(self, call: Call) -> Reply:
         # Added here rather than in route() so injected faults carry the headers too.

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
+from masking import mask_all
 from storage.engine import READ_ONLY
 from storage.tables import (AccountRow, ApprovalRow, AuditRow, EntitlementRow, HoldingRow,
                             MessageRow, OutboxRow, PersonRow, RequestRow, SeenEventRow,
@@ -646,9 +647,10 @@ class AuditLog(_Repository):
     @staticmethod
     def event(at: datetime, actor: str, action: str, request_id: str | None = None,
               **detail) -> AuditRow:
-        """An event to write along with a state change (`Requests.move(..., also=[event])`)."""
+        """An event to write along with a state change (`Requests.move(..., also=[event])`).
+        Every text in `detail` is masked: an error or a finding may quote a target's answer."""
         return AuditRow(at=at, actor=actor, action=action, request_id=request_id,
-                        detail=json.dumps(detail, default=str, sort_keys=True))
+                        detail=json.dumps(mask_all(detail), default=str, sort_keys=True))
 
     def has(self, request_id: str, action: str) -> bool:
         with self._session() as session:
@@ -769,7 +771,7 @@ class Outbox(_Repository):
     @staticmethod
     def message(request_id: str, kind: str, args: dict, now: datetime) -> OutboxRow:
         """A message to write along with the state change it reports (`also=[...]`)."""
-        return OutboxRow(request_id=request_id, kind=kind, args=json.dumps(args),
+        return OutboxRow(request_id=request_id, kind=kind, args=json.dumps(mask_all(args)),
                          created_at=now, next_attempt_at=now)
 
     def claim(self, now: datetime, lease_until: datetime, limit: int = 50) -> list[OutboxRow]:

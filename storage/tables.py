@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 from sqlalchemy import Column, DateTime, Index, Text, TypeDecorator, text
 from sqlmodel import Field, SQLModel
 
+from masking import mask
+
 
 class UTCDateTime(TypeDecorator):
     impl = DateTime
@@ -24,6 +26,20 @@ class UTCDateTime(TypeDecorator):
 
     def process_result_value(self, value: datetime | None, dialect):
         return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class MaskedText(TypeDecorator):
+    """Text that may quote what a target or Slack answered (an error): masked on its way in,
+    so the database never holds a secret such an answer echoed, and on its way out, for rows
+    written before masking existed."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect):
+        return None if value is None else mask(value)
+
+    process_result_value = process_bind_param
 
 
 def _when(*, index: bool = False, nullable: bool = True):
@@ -66,7 +82,7 @@ class RequestRow(SQLModel, table=True):
     # worker (or this one after a restart) may pick it up again.
     lease_until: datetime | None = _when()
     attempts: int = 0
-    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    last_error: str | None = Field(default=None, sa_column=Column(MaskedText))
     # When a pending request next needs chasing (a reminder, or its timeout) or an active one
     # its expiry warning; what it means depends on the state.
     attention_at: datetime | None = _when()
@@ -188,7 +204,7 @@ class OutboxRow(SQLModel, table=True):
     next_attempt_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     lease_until: datetime | None = _when()
     attempts: int = 0
-    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    last_error: str | None = Field(default=None, sa_column=Column(MaskedText))
     done_at: datetime | None = _when()
 
 

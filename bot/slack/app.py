@@ -5,20 +5,62 @@ from __future__ import annotations
 import logging
 
 from slack_bolt import App, BoltResponse
+from slack_bolt.middleware.authorization import SingleTeamAuthorization
 from slack_sdk import WebClient
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from bot.logs import ContextExecutor, bind_request_id
 from bot.slack import actions, commands, form, home, options, views
 from bot.slack.context import Deps
+from masking import mask_all
 
 log = logging.getLogger(__name__)
 
+# Each listener keeps its thread through the Slack round trips it makes after `ack()` (views.open,
+# users.info), and bolt starts the next listener, whose `ack()` answers Slack, only on a free
+# thread: so the pool must hold a whole burst (an incident brings dozens of people at once), or
+# acknowledgements queue behind other people's round trips.  Threads are made only when needed.
+LISTENER_THREADS = 256
+
+
+class MaskingWebClient(WebClient):
+    """Masks every text it sends to Slack (`masking.mask_all`): whatever a message, a form, the
+    Home tab or the audit channel quotes, no secret leaves for Slack.  The last line of
+    defence: error texts are masked where they are made and where they are stored."""
+
+    def api_call(self, api_method: str, *, data: dict | None = None, params: dict | None = None,
+                 json: dict | None = None, **kwargs):
+        return super().api_call(api_method, data=_masked(data), params=_masked(params),
+                                json=_masked(json), **kwargs)
+
+
+def _masked(payload: dict | None) -> dict | None:
+    # `token` is the call's own credential (e.g. the app-level token of apps.connections.open,
+    # which slack_sdk sends as the Authorization header): the one value that must go as it is.
+    return payload and {key: value if key == "token" else mask_all(value) for key, value in payload.items()}
+
 
 def web_client(token: str, api_url: str) -> WebClient:
-    """A Web API client that waits out Slack's 429s (Retry-After) and retries dropped connections."""
-    return WebClient(token=token, base_url=api_url, timeout=10, retry_handlers=[
+    """A Web API client that waits out Slack's 429s (Retry-After), retries dropped connections
+    and masks what it sends."""
+    return MaskingWebClient(token=token, base_url=api_url, timeout=10, retry_handlers=[
         ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=3)])
+
+
+def learn_identity(app: App) -> None:
+    """Ask Slack who the app is (`auth.test`) now, so that no request waits for it.
+
+    Bolt asks lazily, on the first request, before any listener runs; a burst arriving at a
+    freshly started process would make one such round trip per request, each holding a server
+    thread, before a single acknowledgement.  Meant to run in the background at start-up: if
+    Slack cannot be reached, bolt still asks on the first request as before.
+    """
+    for middleware in app._middleware_list:  # bolt offers no public way to hand it the answer
+        if isinstance(middleware, SingleTeamAuthorization) and not middleware.auth_test_result:
+            try:
+                middleware.auth_test_result = app.client.auth_test()
+            except Exception as exc:  # noqa: BLE001 - the first request will ask again
+                log.warning("could not ask Slack who this app is (auth.test): %s", exc)
 
 
 def _strip_nul(payload: dict) -> None:
@@ -39,7 +81,7 @@ def build_app(client: WebClient, signing_secret: str, deps: Deps) -> App:
               # Start-up must not depend on Slack being reachable; `latchkey check` tests the token.
               token_verification_enabled=False,
               # Runs listeners in the request's context, so their log lines carry its request id.
-              listener_executor=ContextExecutor(32, thread_name_prefix="slack-listener"))
+              listener_executor=ContextExecutor(LISTENER_THREADS, thread_name_prefix="slack-listener"))
     app.middleware(bind_request_id)
 
     @app.middleware
