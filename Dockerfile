@@ -9,7 +9,6 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY connectors ./connectors
 COPY storage ./storage
-COPY masking ./masking
 COPY sandbox ./sandbox
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 

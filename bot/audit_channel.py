@@ -60,7 +60,7 @@ from sqlalchemy import Engine
 from bot.background import BackgroundLoop
 from bot.ports import Clock
 from bot.slack.text import clip, escape, mention
-from masking import mask
+from connectors.masking import mask
 from storage.relay_cursor import RelayCursors
 from storage.tables import AuditRow
 

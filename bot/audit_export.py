@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import TextIO
 
 from bot.domain.policy import parse_duration
-from masking import mask_all
+from connectors.masking import mask_all
 from storage.tables import AuditRow
 
 FIELDS = ("seq", "at", "actor", "action", "request_id", "detail")

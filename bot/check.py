@@ -17,7 +17,7 @@ from rich.table import Table
 from slack_sdk.errors import SlackApiError
 
 from bot.config import Config, ConfigError, Settings, load_config, load_settings
-from masking import mask
+from connectors.masking import mask
 
 OK, INFO, PROBLEM = "ok", "info", "problem"
 

@@ -25,7 +25,7 @@ from bot.domain.policy import Policy, parse_duration
 from bot.domain.rules import (BUNDLE, ApprovalStep, AutoApproval, Bundle, Conflict, EntitlementPattern,
                               Rule, RuleBook, first_unfillable)
 from connectors.okta.client import okta_base_url
-from masking import mask, remember
+from connectors.masking import mask, remember
 
 
 class ConfigError(Exception):

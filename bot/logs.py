@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Literal
 
-from masking import mask
+from connectors.masking import mask
 
 LogFormat = Literal["text", "json"]
 

@@ -21,7 +21,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-from masking import mask
+from connectors.masking import mask
 
 T = TypeVar("T")
 

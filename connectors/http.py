@@ -25,7 +25,7 @@ import httpx
 
 from connectors.base import (ConnectorError, InvalidRequestError, NotFoundError,
                              PermissionDeniedError, RateLimitedError, TransientError)
-from masking import excerpt
+from connectors.masking import excerpt
 
 log = logging.getLogger(__name__)
 

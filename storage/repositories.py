@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from masking import mask_all
+from connectors.masking import mask_all
 from storage.engine import READ_ONLY
 from storage.tables import (AccountRow, ApprovalRow, AuditRow, EntitlementRow, HoldingRow,
                             MessageRow, OutboxRow, PersonRow, RequestRow, SeenEventRow,

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from sqlalchemy import Column, DateTime, Index, Text, TypeDecorator, text
 from sqlmodel import Field, SQLModel
 
-from masking import mask
+from connectors.masking import mask
 
 
 class UTCDateTime(TypeDecorator):

@@ -12,7 +12,7 @@ from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetr
 from bot.logs import ContextExecutor, bind_request_id
 from bot.slack import actions, commands, form, home, options, views
 from bot.slack.context import Deps
-from masking import mask_all
+from connectors.masking import mask_all
 
 log = logging.getLogger(__name__)
 

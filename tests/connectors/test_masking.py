@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from bot.config import Settings, parse_config
 from connectors.base import TransientError
 from connectors.http import ApiClient
-from masking import MASK, Secrets, mask, remember
+from connectors.masking import MASK, Secrets, mask, remember
 
 TOKEN_CHARS = st.characters(codec="ascii", categories=("L", "N"), include_characters="-_.~+/=")
 ANY_TEXT = st.text(max_size=300)

@@ -15,7 +15,9 @@ It masks two things:
   token after SSWS / Bearer / Basic / DPoP, Slack tokens, `token=` / `api_key=` /
   `password=`-style pairs (also as JSON), and the user info of a URL.
 
-It lives outside `bot`, `connectors` and `storage` so that all three can use it.
+It lives in `connectors`, the layer below the rest: connectors mask where error texts are born,
+and `storage` and `bot` may import it without breaking the dependency rule (nothing here
+imports anything of Latchkey's).
 """
 
 from __future__ import annotations
