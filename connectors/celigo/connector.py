@@ -20,13 +20,11 @@ between our GET and PUT can be overwritten; the window is one round trip.)
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Protocol
 
 from connectors.base import (
     Account,
     Capability,
-    ConnectorError,
     Entitlement,
     Grant,
     GrantOutcome,
@@ -39,6 +37,7 @@ from connectors.base import (
     RevokeOutcome,
     Slot,
 )
+from connectors.capabilities import denied, refusal
 from connectors.celigo.client import CeligoClient
 from connectors.routing import RoutedByType
 
@@ -251,15 +250,16 @@ class CeligoConnector(RoutedByType):
             self._client.put_share(share["_id"], _with_level(share, level))
 
     def capabilities(self) -> list[Capability]:
-        users = _problem(self._client.list_shares)
+        users = refusal(self._client.list_shares)
         # Per-integration access is read from the shares, so it needs the users' read too.
-        integrations = _problem(self._client.list_integrations) or users
-        roles = users or self._write_problem()
+        integrations = refusal(self._client.list_integrations) or users
+        roles = denied(users) if users else self._write_problem()
         return [
-            Capability("sync", "users and account roles", users is None, users or ""),
+            Capability("sync", "users and account roles", users is None,
+                       denied(users) if users else ""),
             Capability("sync", "integrations and per-integration access", integrations is None,
-                       integrations or ""),
-            Capability("provision", "account roles (access level)", roles is None, roles or ""),
+                       denied(integrations) if integrations else ""),
+            Capability("provision", "account roles (access level)", not roles, roles),
             Capability("provision", "per-integration access", False,
                        "sync-only in Latchkey: change per-integration access in Celigo"),
         ]
@@ -267,33 +267,18 @@ class CeligoConnector(RoutedByType):
     def close(self) -> None:
         self._client.close()
 
-    def _write_problem(self) -> str | None:
-        """Why this token cannot change users, or None.  Celigo has no dry-run write, so this
+    def _write_problem(self) -> str:
+        """Why this token cannot change users, or ''.  Celigo has no dry-run write, so this
         reads the token's scope: only a Full access token (issued by an account owner or
         administrator) may change users; a Custom token cannot (inferred from Celigo's docs)."""
         try:
             scope = self._client.token_info().get("scope")
-        except ConnectorError as exc:
-            return _reason(exc)
+        except PermissionDeniedError as refused:  # an outage propagates (connectors/capabilities.py)
+            return denied(refused)
         if scope != FULL_ACCESS_SCOPE:
             return ("permission denied: the token's scope is not Full access; changing a user's "
                     "access level needs a Full access token from an account owner or administrator")
-        return None
-
-
-def _problem(probe: Callable[[], object]) -> str | None:
-    """None if `probe()` (one page of a list) works, else why not."""
-    try:
-        probe()
-    except ConnectorError as exc:
-        return _reason(exc)
-    return None
-
-
-def _reason(exc: ConnectorError) -> str:
-    if isinstance(exc, PermissionDeniedError):
-        return f"permission denied: the token may not do this ({exc})"
-    return str(exc)
+        return ""
 
 
 def _previous_level(prior: Prior) -> str | None:

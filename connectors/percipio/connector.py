@@ -28,12 +28,12 @@ from connectors.base import (
     GrantOutcome,
     InvalidRequestError,
     Page,
-    PermissionDeniedError,
     Prior,
     Resource,
     ResourceType,
     RevokeOutcome,
 )
+from connectors.capabilities import probe
 from connectors.percipio.client import CatalogCursor, PercipioClient
 
 log = logging.getLogger(__name__)
@@ -119,9 +119,9 @@ class PercipioConnector:
         raise InvalidRequestError(f"{NOT_PROVISIONABLE}: {entitlement_id}")
 
     def capabilities(self) -> list[Capability]:
-        return [_probe("users", self._client.probe_users),
-                _probe("courses", self._client.probe_content),
-                _probe("completions", self._client.probe_reporting),
+        return [probe("sync", "users", self._client.probe_users),
+                probe("sync", "courses", self._client.probe_content),
+                probe("sync", "completions", self._client.probe_reporting),
                 Capability("provision", "course assignment", False, NOT_PROVISIONABLE)]
 
     def close(self) -> None:
@@ -148,16 +148,6 @@ class PercipioConnector:
                 self._statuses = _statuses(self._client.learning_activity_report())
                 self._statuses_at = now
             return self._statuses
-
-
-def _probe(subject: str, call: Callable[[], None]) -> Capability:
-    """A refusal (401/403) is the answer; any other failure (Percipio down, rate limited after
-    retries) says nothing about the token, so it is raised rather than reported."""
-    try:
-        call()
-    except PermissionDeniedError as exc:
-        return Capability("sync", subject, False, str(exc))
-    return Capability("sync", subject, True)
 
 
 def _statuses(rows: list[dict]) -> dict[str, dict[str, str]]:

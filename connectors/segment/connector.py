@@ -42,6 +42,7 @@ from connectors.base import (
     ResourceType,
     RevokeOutcome,
 )
+from connectors.capabilities import denied, refusal
 from connectors.routing import RoutedByType
 from connectors.segment.client import SegmentClient
 
@@ -359,8 +360,8 @@ class SegmentConnector(RoutedByType):
         reads = {"workspace": self._client.get_workspace, "users": self._client.list_users,
                  "groups": self._client.list_groups, "roles": self._client.list_roles,
                  "sources": self._client.list_sources}
-        unreadable = {subject: _failure(probe) for subject, probe in reads.items()}
-        cannot_write = _failure(self._probe_iam_write)
+        unreadable = {subject: _refused(probe) for subject, probe in reads.items()}
+        cannot_write = _refused(self._probe_iam_write)
         needs = {"group membership": ("users", "groups"),
                  "roles on sources": ("users", "groups", "roles", "sources")}
         provision = [Capability("provision", subject, not reason, reason) for subject, reason in (
@@ -464,15 +465,10 @@ def _require_member(role_id: str | None, principal: str) -> None:
         raise InvalidRequestError("a Segment user group cannot be a member of another group")
 
 
-def _failure(probe: Callable[[], object]) -> str:
-    """'' when the call works, else why not, in words an operator can act on."""
-    try:
-        probe()
-    except PermissionDeniedError as exc:
-        return f"the token lacks the permission: {exc}"
-    except ConnectorError as exc:
-        return str(exc)
-    return ""
+def _refused(probe: Callable[[], object]) -> str:
+    """'' when the call works, else the refusal; an outage propagates (connectors/capabilities.py)."""
+    refused = refusal(probe)
+    return denied(refused) if refused else ""
 
 
 def _first_unreadable(unreadable: dict[str, str], wanted: Iterable[str]) -> str:

@@ -336,6 +336,15 @@ def test_capabilities_follow_the_token(celigo, org, waits):
     assert all(c.reason for caps in found.values() for c in caps.values() if not c.available)
 
 
+
+@pytest.mark.parametrize("path", ["/v1/ashares", "/v1/integrations", "/v1/tokenInfo"])
+def test_an_outage_while_probing_is_an_error_not_a_missing_capability(celigo, org, connector, path):
+    """Given one probed call answering 503 on every try, when asking capabilities, then TransientError, not an unavailable capability."""
+    celigo.fail(503, times=MAX_ATTEMPTS, path=path)
+    with pytest.raises(TransientError):
+        connector.capabilities()
+
+
 def test_token_never_appears_in_errors_or_logs(celigo, org, waits, caplog):
     """Given every kind of failure, when each is raised, then no token appears in messages, causes or logs."""
     caplog.set_level(logging.DEBUG)

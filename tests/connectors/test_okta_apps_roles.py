@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from connectors.base import (ConnectorError, GrantOutcome, Page, PermissionDeniedError, Prior,
-                             Resource, RevokeOutcome)
+                             Resource, RevokeOutcome, TransientError)
 from connectors.http import FIRST_BACKOFF, RATE_LIMIT_JITTER
 from connectors.okta.client import OktaClient
 from connectors.okta.connector import OktaConnector
@@ -361,6 +361,15 @@ def test_a_refused_token_is_reported_on_every_item(okta, waits):
     found = capabilities_of(okta, waits, "okta-unknown-token")
     assert set(found) == SUBJECTS
     assert all(not ok and "E0000011" in why for ok, why in found.values())
+
+
+
+@pytest.mark.parametrize("path", [r"/api/v1/users/me", r"/api/v1/groups", r"/api/v1/users/[^/]+/roles"])
+def test_an_outage_while_probing_is_an_error_not_a_missing_capability(okta, connector, path):
+    """Given one probed call answering 503 on every try, when probing, then TransientError, not an unavailable item."""
+    okta.fail(503, times=MAX_ATTEMPTS, path=path)
+    with pytest.raises(TransientError):
+        connector.capabilities()
 
 
 def test_group_app_admin_role_sync_fails_loudly_but_apps_and_groups_provision(okta, org, waits):

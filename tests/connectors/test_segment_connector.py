@@ -424,6 +424,15 @@ def test_capabilities_name_the_unreadable_thing(segment, ws, connector):
     assert caps[("provision", "group membership")] == (True, "")
 
 
+
+@pytest.mark.parametrize("path", ["/sources", r"/group/[^/]+/users"])
+def test_an_outage_while_probing_is_an_error_not_a_missing_capability(segment, ws, connector, path):
+    """Given one probed call (a read, or the IAM-write probe) answering 503 on every try, when asking capabilities(), then TransientError, not an unavailable capability."""
+    segment.fail(503, times=MAX_ATTEMPTS, path=path)
+    with pytest.raises(TransientError):
+        connector.capabilities()
+
+
 def test_token_never_appears_in_errors_or_logs(segment, ws, waits, caplog):
     """Given every kind of failure, when each is raised, then no token appears in messages, causes or logs."""
     caplog.set_level(logging.DEBUG)
