@@ -25,9 +25,9 @@ from __future__ import annotations
 import json
 
 from connectors.base import (Entitlement, Grant, GrantOutcome, NotFoundError, Page,
-                             PermissionDeniedError, Prior, Resource, ResourceType, RevokeOutcome)
+                             PermissionDeniedError, Prior, Resource, ResourceType, RevokeOutcome, entitlement_id)
 from connectors.okta.client import OktaClient, okta_code
-from connectors.okta.kinds import entitlement_id, require_slug
+from connectors.okta.kinds import require_slug
 
 DIRECT, VIA_GROUP = "USER", "GROUP"
 GROUP_STILL_GRANTS = "E0000046"  # "Deactivate application for user forbidden"

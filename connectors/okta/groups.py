@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from connectors.base import (Entitlement, Grant, GrantOutcome, NotFoundError, Page, Prior,
-                             Resource, ResourceType, RevokeOutcome)
+                             Resource, ResourceType, RevokeOutcome, entitlement_id)
 from connectors.okta.client import OktaClient
-from connectors.okta.kinds import entitlement_id, require_slug
+from connectors.okta.kinds import require_slug
+from connectors.routing import HeldBefore
 
 
-class Groups:
+class Groups(HeldBefore):
     resource_type = ResourceType("group", "Okta group")
     SLUG = "member"
 
@@ -46,9 +47,6 @@ class Groups:
                 return True
             if cursor is None:
                 return False
-
-    def prior(self, group_id: str, slug: str, account_id: str) -> Prior:
-        return Prior(held=self.has_grant(group_id, slug, account_id))
 
     def grant(self, group_id: str, slug: str, account_id: str) -> GrantOutcome:
         if self.has_grant(group_id, slug, account_id):

@@ -1,8 +1,7 @@
 """Twilio Segment as a Latchkey connector: maps the Public API's wire JSON onto connectors/base.py.
 
-Entitlement ids are Baton's `<resourceType>:<resourceId>:<slug>`; every part is percent-encoded
-(`:` → `%3A`, `%` → `%25`, ...), so an id holding a colon cannot split the id.  Segment's own ids
-are letters, digits and `_`, which stay as they are::
+Entitlement ids are Baton's `<resourceType>:<resourceId>:<slug>` (connectors.base.entitlement_id),
+with a two-part slug for roles::
 
     workspace:<workspaceId>:member          in the workspace at all          sync only
     workspace:<workspaceId>:role:<roleId>   a role on the whole workspace    sync only
@@ -23,8 +22,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Protocol
-from urllib.parse import quote, unquote
 
 from connectors.base import (
     Account,
@@ -41,9 +38,10 @@ from connectors.base import (
     Resource,
     ResourceType,
     RevokeOutcome,
+    entitlement_id,
 )
 from connectors.capabilities import denied, refusal
-from connectors.routing import RoutedByType
+from connectors.routing import HeldBefore, ResourceKind, RoutedByType, SyncOnly
 from connectors.segment.client import SegmentClient
 
 MEMBER = "member"
@@ -57,10 +55,6 @@ PROBE_EMAIL = "latchkey-capability-probe@latchkey.invalid"
 PROBE_GROUP_ID = "latchkey-capability-probe"  # only when the workspace has no group at all
 
 Principals = list[tuple[str, list[dict]]]  # (principal, its permissions), one API page of them
-
-
-def entitlement_id(resource_type: str, resource_id: str, *slug: str) -> str:
-    return ":".join(quote(part, safe="") for part in (resource_type, resource_id, *slug))
 
 
 def group_principal(group_id: str) -> str:
@@ -156,29 +150,12 @@ class _Permissions:
             self._client.replace_user_permissions(principal, permissions)
 
 
-class _ResourceKind(Protocol):
-    """What the connector needs from one Segment resource type; `role_id` None means `member`."""
-
-    resource_type: ResourceType
-
-    def list(self, cursor: str | None) -> Page[Resource]: ...
-
-    def entitlements(self, resource: Resource) -> list[Entitlement]: ...
-
-    def grants(self, resource: Resource, cursor: str | None) -> Page[Grant]: ...
-
-    def has_grant(self, resource_id: str, role_id: str | None, principal: str) -> bool: ...
-
-    def grant(self, resource_id: str, role_id: str | None, principal: str) -> GrantOutcome: ...
-
-    def revoke(self, resource_id: str, role_id: str | None, principal: str) -> RevokeOutcome: ...
-
-
-class _Workspace:
+class _Workspace(HeldBefore, SyncOnly):
     """The workspace the token belongs to: who is in it and who holds which role across it.
     Sync only: granting a workspace-wide role (Workspace Owner ...) is not offered."""
 
     resource_type = ResourceType("workspace", "Segment workspace")
+    why = "Segment workspace access is sync only in Latchkey"
 
     def __init__(self, client: SegmentClient, roles: _Roles, permissions: _Permissions) -> None:
         self._client, self._roles, self._permissions = client, roles, permissions
@@ -205,7 +182,8 @@ class _Workspace:
         roles = _role_grants(found, "workspace", resource.id, self._roles.all())
         return Page(members + roles, next_cursor)
 
-    def has_grant(self, workspace_id: str, role_id: str | None, principal: str) -> bool:
+    def has_grant(self, workspace_id: str, slug: str, principal: str) -> bool:
+        role_id = _role_of(slug)
         if role_id is None:
             try:
                 return not _group_id(principal) and bool(self._client.get_user(principal))
@@ -214,14 +192,9 @@ class _Workspace:
         return self._permissions.holds(principal, role_id,
                                        _wire_resource("workspace", workspace_id))
 
-    def grant(self, workspace_id: str, role_id: str | None, principal: str) -> GrantOutcome:
-        raise InvalidRequestError("Segment workspace access is sync only in Latchkey")
-
-    def revoke(self, workspace_id: str, role_id: str | None, principal: str) -> RevokeOutcome:
-        raise InvalidRequestError("Segment workspace access is sync only in Latchkey")
 
 
-class _Groups:
+class _Groups(HeldBefore):
     """Segment user groups; the one entitlement is membership, changed by email."""
 
     resource_type = ResourceType("group", "Segment user group")
@@ -244,8 +217,8 @@ class _Groups:
         granted = entitlement_id("group", resource.id, MEMBER)
         return Page([Grant(granted, user["id"]) for user in users], next_cursor)
 
-    def has_grant(self, group_id: str, role_id: str | None, user_id: str) -> bool:
-        _require_member(role_id, user_id)
+    def has_grant(self, group_id: str, slug: str, user_id: str) -> bool:
+        _require_member(_role_of(slug), user_id)
         # A user is in few groups: walking all of their pages is bounded and cheap.
         cursor: str | None = None
         while True:
@@ -255,14 +228,14 @@ class _Groups:
             if cursor is None:
                 return False
 
-    def grant(self, group_id: str, role_id: str | None, user_id: str) -> GrantOutcome:
-        if self.has_grant(group_id, role_id, user_id):
+    def grant(self, group_id: str, slug: str, user_id: str) -> GrantOutcome:
+        if self.has_grant(group_id, slug, user_id):
             return GrantOutcome.ALREADY_GRANTED
         self._client.add_group_members(group_id, [self._email(user_id)])
         return GrantOutcome.GRANTED
 
-    def revoke(self, group_id: str, role_id: str | None, user_id: str) -> RevokeOutcome:
-        if not self.has_grant(group_id, role_id, user_id):
+    def revoke(self, group_id: str, slug: str, user_id: str, prior: Prior) -> RevokeOutcome:
+        if not self.has_grant(group_id, slug, user_id):
             return RevokeOutcome.ALREADY_REVOKED
         self._client.remove_group_members(group_id, [self._email(user_id)])
         return RevokeOutcome.REVOKED
@@ -275,7 +248,7 @@ class _Groups:
         return email
 
 
-class _Sources:
+class _Sources(HeldBefore):
     """Sources, and the Source roles (Source Admin, Source Read-only) held on each one."""
 
     resource_type = ResourceType("source", "Segment source")
@@ -300,19 +273,19 @@ class _Sources:
         return Page(_role_grants(found, "source", resource.id, self._roles.for_sources()),
                     next_cursor)
 
-    def has_grant(self, source_id: str, role_id: str | None, principal: str) -> bool:
-        return self._permissions.holds(principal, _require_role(role_id),
+    def has_grant(self, source_id: str, slug: str, principal: str) -> bool:
+        return self._permissions.holds(principal, _require_role(slug),
                                        _wire_resource("source", source_id))
 
-    def grant(self, source_id: str, role_id: str | None, principal: str) -> GrantOutcome:
-        role_id = _require_role(role_id)
+    def grant(self, source_id: str, slug: str, principal: str) -> GrantOutcome:
+        role_id = _require_role(slug)
         if role_id not in self._roles.for_sources():
             raise InvalidRequestError(f"Segment role {role_id!r} is not a Source role")
         return self._permissions.add(principal, role_id, _wire_resource("source", source_id))
 
-    def revoke(self, source_id: str, role_id: str | None, principal: str) -> RevokeOutcome:
+    def revoke(self, source_id: str, slug: str, principal: str, prior: Prior) -> RevokeOutcome:
         # No role check here: a role renamed or deleted since the grant must not block revoking.
-        return self._permissions.remove(principal, _require_role(role_id),
+        return self._permissions.remove(principal, _require_role(slug),
                                         _wire_resource("source", source_id))
 
 
@@ -326,7 +299,7 @@ class SegmentConnector(RoutedByType):
         self._client = client
         roles = _Roles(client, clock, catalog_ttl)
         permissions = _Permissions(client, clock, catalog_ttl)
-        kinds: list[_ResourceKind] = [_Workspace(client, roles, permissions), _Groups(client),
+        kinds: list[ResourceKind] = [_Workspace(client, roles, permissions), _Groups(client),
                                       _Sources(client, roles, permissions)]
         super().__init__(kinds)
 
@@ -340,21 +313,6 @@ class SegmentConnector(RoutedByType):
         wanted = email.strip().lower()
         return next((account for account in map(_account, _items(self._client.list_users))
                      if account.email == wanted), None)
-
-    def has_grant(self, entitlement_id: str, account_id: str) -> bool:
-        kind, resource_id, role_id = self._parse(entitlement_id)
-        return kind.has_grant(resource_id, role_id, account_id)
-
-    def prior(self, entitlement_id: str, account_id: str) -> Prior:
-        return Prior(held=self.has_grant(entitlement_id, account_id))
-
-    def grant(self, entitlement_id: str, account_id: str) -> GrantOutcome:
-        kind, resource_id, role_id = self._parse(entitlement_id)
-        return kind.grant(resource_id, role_id, account_id)
-
-    def revoke(self, entitlement_id: str, account_id: str, prior: Prior) -> RevokeOutcome:
-        kind, resource_id, role_id = self._parse(entitlement_id)
-        return kind.revoke(resource_id, role_id, account_id)
 
     def capabilities(self) -> list[Capability]:
         reads = {"workspace": self._client.get_workspace, "users": self._client.list_users,
@@ -380,16 +338,6 @@ class SegmentConnector(RoutedByType):
                                               [PROBE_EMAIL])
         except (NotFoundError, InvalidRequestError):
             pass  # got past the permission check; the group or address was not there
-
-    def _parse(self, entitlement_id: str) -> tuple[_ResourceKind, str, str | None]:
-        """`<type>:<id>:member` or `<type>:<id>:role:<roleId>` → (kind, id, roleId or None)."""
-        parts = [unquote(part) for part in entitlement_id.split(":")]
-        if all(parts) and len(parts) == 3 and parts[2] == MEMBER:
-            return self._kind(parts[0]), parts[1], None
-        if all(parts) and len(parts) == 4 and parts[2] == ROLE:
-            return self._kind(parts[0]), parts[1], parts[3]
-        raise InvalidRequestError(f"entitlement id {entitlement_id!r} is not "
-                                  "<type>:<resourceId>:member or <type>:<resourceId>:role:<roleId>")
 
 
 # -- permission lists: pure functions over Segment's wire shape ---------------------------------
@@ -452,7 +400,19 @@ def _group_id(principal: str) -> str | None:
     return principal[len(GROUP_PRINCIPAL):] if principal.startswith(GROUP_PRINCIPAL) else None
 
 
-def _require_role(role_id: str | None) -> str:
+def _role_of(slug: str) -> str | None:
+    """`member` → None; `role:<roleId>` → the role id."""
+    if slug == MEMBER:
+        return None
+    kind, _, role_id = slug.partition(":")
+    if kind != ROLE or not role_id or ":" in role_id:  # Segment's ids are letters, digits and _
+        raise InvalidRequestError(f"Segment entitlements end in :member or :role:<roleId>, "
+                                  f"not {slug!r}")
+    return role_id
+
+
+def _require_role(slug: str) -> str:
+    role_id = _role_of(slug)
     if role_id is None:
         raise InvalidRequestError("Segment sources have role entitlements only, not 'member'")
     return role_id
