@@ -25,7 +25,8 @@ from __future__ import annotations
 import json
 
 from connectors.base import (Entitlement, Grant, GrantOutcome, NotFoundError, Page,
-                             PermissionDeniedError, Prior, Resource, ResourceType, RevokeOutcome, entitlement_id)
+                             PermissionDeniedError, Prior, Resource, ResourceType, RevokeOutcome,
+                             entitlement_id)
 from connectors.okta.client import OktaClient, okta_code
 from connectors.okta.kinds import require_slug
 

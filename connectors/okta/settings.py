@@ -13,7 +13,8 @@ from connectors.settings import ConnectorSettings
 
 class OktaSettings(ConnectorSettings):
     type: Literal["okta"]
-    domain: str = Field(min_length=1, description="acme.okta.com, or a full URL such as http://127.0.0.1:9000")
+    domain: str = Field(min_length=1, description="acme.okta.com, or a full URL such as "
+                        "http://127.0.0.1:9000")
     page_size: int = Field(default=200, ge=1, le=1000, description="items per page when listing")
     sync_inactive_apps: bool = Field(default=True, description="also sync apps that are not ACTIVE")
     timeout: float = Field(default=10.0, gt=0, le=300, description="seconds to wait for each answer "

@@ -33,7 +33,6 @@ from connectors.base import (
     InvalidRequestError,
     NotFoundError,
     Page,
-    PermissionDeniedError,
     Prior,
     Resource,
     ResourceType,

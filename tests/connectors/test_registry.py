@@ -16,8 +16,9 @@ from bot.config import Config
 from connectors.base import Connector
 from connectors.registry import CONNECTOR_TYPES
 
+# Each type's required keys beyond the token.
 MINIMAL = {"okta": {"domain": "acme.okta.com"}, "celigo": {}, "segment": {},
-           "percipio": {"organization_id": "0a7e5c1e-3f5b-4c38-9b54-3c1d0e6f2b11"}}  # each type's required keys beyond the token
+           "percipio": {"organization_id": "0a7e5c1e-3f5b-4c38-9b54-3c1d0e6f2b11"}}
 
 
 def test_the_config_accepts_exactly_the_registered_types():
