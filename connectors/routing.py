@@ -45,6 +45,13 @@ class ResourceKind(Protocol):
                prior: Prior) -> RevokeOutcome: ...
 
 
+def require_slug(what: str, slug: str, allowed: tuple[str, ...]) -> None:
+    """Refuse an entitlement the kind does not have, naming the ones it has."""
+    if slug not in allowed:
+        raise InvalidRequestError(f"{what} have only the {' or '.join(map(repr, allowed))} "
+                                  f"entitlement, not {slug!r}")
+
+
 class HeldBefore:
     """`prior` for a kind whose revoke needs nothing recorded: whether the account held it."""
 

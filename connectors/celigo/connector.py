@@ -39,7 +39,7 @@ from connectors.base import (
 )
 from connectors.capabilities import denied, refusal
 from connectors.celigo.client import CeligoClient
-from connectors.routing import HeldBefore, ResourceKind, RoutedByType, SyncOnly
+from connectors.routing import HeldBefore, ResourceKind, RoutedByType, SyncOnly, require_slug
 
 # Widest first; a grant never lowers a user's access (see _Roles.grant).
 ROLE_RANK = {"administrator": 3, "manage": 2, "monitor": 1}
@@ -148,9 +148,7 @@ class _Integrations(HeldBefore, SyncOnly):
                      if entry.get("_integrationId") == resource.id], next_cursor)
 
     def has_grant(self, integration_id: str, slug: str, account_id: str) -> bool:
-        if slug not in INTEGRATION_LEVELS:
-            raise InvalidRequestError(f"Celigo integration access is manage or monitor, "
-                                      f"not {slug!r}")
+        require_slug("Celigo integrations", slug, INTEGRATION_LEVELS)
         share = self._client.get_share(account_id)
         return any(entry.get("_integrationId") == integration_id
                    and entry.get("accessLevel") == slug

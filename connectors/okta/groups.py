@@ -6,8 +6,7 @@ from __future__ import annotations
 from connectors.base import (Entitlement, Grant, GrantOutcome, NotFoundError, Page, Prior,
                              Resource, ResourceType, RevokeOutcome, entitlement_id)
 from connectors.okta.client import OktaClient
-from connectors.okta.kinds import require_slug
-from connectors.routing import HeldBefore
+from connectors.routing import HeldBefore, require_slug
 
 
 class Groups(HeldBefore):
@@ -37,7 +36,7 @@ class Groups(HeldBefore):
         return Page([Grant(granted, user["id"]) for user in users], next_cursor)
 
     def has_grant(self, group_id: str, slug: str, account_id: str) -> bool:
-        require_slug("groups", self.SLUG, slug)
+        require_slug("Okta groups", slug, (self.SLUG,))
         # A user belongs to few groups, and this is the only per-user membership query Okta has,
         # so walking all of the user's pages here is bounded and cheap.
         cursor: str | None = None

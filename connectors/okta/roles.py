@@ -18,8 +18,7 @@ from connectors.base import (ConnectorError, Entitlement, Grant, GrantOutcome, I
                              NotFoundError, Page, Prior, Resource, ResourceType, RevokeOutcome,
                              entitlement_id)
 from connectors.okta.client import OktaClient, okta_code
-from connectors.okta.kinds import require_slug
-from connectors.routing import HeldBefore
+from connectors.routing import HeldBefore, require_slug
 
 # baton-okta's list (role.go); USER_ADMIN is what Okta's console calls "Group Administrator".
 STANDARD_ROLES = {
@@ -103,7 +102,7 @@ class Roles(HeldBefore):
                      if _direct(role, role_type)), None)
 
     def _check(self, role_type: str, slug: str) -> None:
-        require_slug("roles", self.SLUG, slug)
+        require_slug("Okta roles", slug, (self.SLUG,))
         if role_type not in STANDARD_ROLES:
             raise InvalidRequestError(f"{role_type!r} is not one of Okta's standard admin role "
                                       f"types ({', '.join(STANDARD_ROLES)})")

@@ -34,7 +34,7 @@ from connectors.base import (
 )
 from connectors.capabilities import probe
 from connectors.percipio.client import CatalogCursor, PercipioClient
-from connectors.routing import RoutedByType, SyncOnly
+from connectors.routing import RoutedByType, SyncOnly, require_slug
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +81,11 @@ class _Courses(SyncOnly):
 
     def has_grant(self, course_id: str, slug: str, account_id: str) -> bool:
         """Answered from the learning-activity report, which may take long to build (see above)."""
-        _require_slug(slug)
+        require_slug("Percipio courses", slug, SLUGS)
         return self._report().get(course_id, {}).get(account_id) == slug
 
     def prior(self, course_id: str, slug: str, account_id: str) -> Prior:
-        _require_slug(slug)
+        require_slug("Percipio courses", slug, SLUGS)
         return Prior(held=False)  # Latchkey never writes to Percipio: there is nothing to undo
 
     def _listed_courses(self, cursor: str | None) -> Page[Resource]:
@@ -207,9 +207,3 @@ def _offset(cursor: str | None) -> int:
     if not cursor.isdigit():
         raise InvalidRequestError(f"not a Percipio cursor: {cursor[:80]!r}")
     return int(cursor)
-
-
-def _require_slug(slug: str) -> None:
-    if slug not in SLUGS:
-        raise InvalidRequestError(f"Percipio course entitlements end in :{' or :'.join(SLUGS)}, "
-                                  f"not {slug!r}")
