@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from connectors.base import (Entitlement, Grant, GrantOutcome, NotFoundError, Page, Prior,
                              Resource, ResourceType, RevokeOutcome, entitlement_id)
+from connectors.http import every_item
 from connectors.okta.client import OktaClient
 from connectors.routing import HeldBefore, require_slug
 
@@ -39,13 +40,8 @@ class Groups(HeldBefore):
         require_slug("Okta groups", slug, (self.SLUG,))
         # A user belongs to few groups, and this is the only per-user membership query Okta has,
         # so walking all of the user's pages here is bounded and cheap.
-        cursor: str | None = None
-        while True:
-            groups, cursor = self._client.list_user_groups(account_id, after=cursor)
-            if any(group["id"] == group_id for group in groups):
-                return True
-            if cursor is None:
-                return False
+        groups = every_item(lambda cursor: self._client.list_user_groups(account_id, after=cursor))
+        return any(group["id"] == group_id for group in groups)
 
     def grant(self, group_id: str, slug: str, account_id: str) -> GrantOutcome:
         if self.has_grant(group_id, slug, account_id):

@@ -23,10 +23,11 @@ from collections.abc import Callable, Iterable
 
 from connectors.base import Account, Capability, InvalidRequestError, NotFoundError, Page
 from connectors.capabilities import denied, refusal
+from connectors.http import every_item
 from connectors.routing import ResourceKind, RoutedByType
 from connectors.segment.client import SegmentClient
 from connectors.segment.kinds import Groups, Sources, Workspace
-from connectors.segment.permissions import (CATALOG_TTL, Permissions, RoleCatalog, every_item,
+from connectors.segment.permissions import (CATALOG_TTL, Permissions, RoleCatalog,
                                             group_principal)
 
 __all__ = ["SegmentConnector", "group_principal"]

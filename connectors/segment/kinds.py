@@ -11,6 +11,7 @@ from __future__ import annotations
 from connectors.base import (ConnectorError, Entitlement, Grant, GrantOutcome, InvalidRequestError,
                              NotFoundError, Page, Prior, Resource, ResourceType, RevokeOutcome,
                              entitlement_id)
+from connectors.http import every_item
 from connectors.routing import HeldBefore, SyncOnly
 from connectors.segment.client import SegmentClient
 from connectors.segment.permissions import (ROLE, Permissions, RoleCatalog, group_id_of,
@@ -89,13 +90,8 @@ class Groups(HeldBefore):
     def has_grant(self, group_id: str, slug: str, user_id: str) -> bool:
         _require_member(_role_of(slug), user_id)
         # A user is in few groups: walking all of their pages is bounded and cheap.
-        cursor: str | None = None
-        while True:
-            groups, cursor = self._client.list_user_groups(user_id, cursor)
-            if any(group["id"] == group_id for group in groups):
-                return True
-            if cursor is None:
-                return False
+        groups = every_item(lambda cursor: self._client.list_user_groups(user_id, cursor))
+        return any(group["id"] == group_id for group in groups)
 
     def grant(self, group_id: str, slug: str, user_id: str) -> GrantOutcome:
         if self.has_grant(group_id, slug, user_id):

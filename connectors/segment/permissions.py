@@ -11,10 +11,11 @@ nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 
 from connectors.base import (Grant, GrantOutcome, InvalidRequestError, NotFoundError, RevokeOutcome,
                              entitlement_id)
+from connectors.http import every_item
 from connectors.segment.client import SegmentClient
 
 ROLE = "role"
@@ -30,16 +31,6 @@ def group_principal(group_id: str) -> str:
 
 def group_id_of(principal: str) -> str | None:
     return principal[len(GROUP_PRINCIPAL):] if principal.startswith(GROUP_PRINCIPAL) else None
-
-
-def every_item(fetch: Callable[[str | None], tuple[list[dict], str | None]]) -> Iterator[dict]:
-    """Every item of a client list, one page at a time, stopping when the caller stops."""
-    cursor = None
-    while True:
-        page, cursor = fetch(cursor)
-        yield from page
-        if cursor is None:
-            return
 
 
 class RoleCatalog:
