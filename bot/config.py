@@ -13,19 +13,20 @@ import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Union
 from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError,
-                      field_validator, model_validator)
+                      create_model, field_validator, model_validator)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.domain.policy import Policy, parse_duration
 from bot.domain.rules import (BUNDLE, ApprovalStep, AutoApproval, Bundle, Conflict, EntitlementPattern,
                               Rule, RuleBook, first_unfillable)
-from connectors.okta.client import okta_base_url
 from connectors.masking import mask, remember
+from connectors.registry import CONNECTOR_TYPES
+from connectors.settings import ConnectorSettings
 
 
 class ConfigError(Exception):
@@ -109,16 +110,14 @@ def _approver_entries(entries: list[str] | None, groups: bool = True) -> list[st
 Approvers = Annotated[list[str], Field(min_length=1), AfterValidator(_approver_entries)]
 
 
-class _ConnectorConfig(_Strict):
-    """What every connector entry has, whatever its type."""
+class _ConnectorUse(_Strict):
+    """What every connector entry says about how Latchkey uses it, whatever its type; the type's
+    own keys (token, URL, …) come from its settings model in connectors/registry.py."""
 
-    token: SecretStr = Field(min_length=1, description="the API token (use ${ENV_VAR})")
     owners: list[str] = Field(min_length=1, description="the approvers unless a rule says otherwise: Slack user ids (U…), emails or Slack user groups (@handle or S…)")
     provisioning: bool = Field(default=True, description="false: approved requests become tasks "
                                "for the owners instead of API calls")
     sync_interval: Duration = Field(default=timedelta(minutes=15), description="how often the catalog is synced")
-    max_attempts: int = Field(default=5, ge=1, le=20,
-                              description="tries per API call (429 / 5xx / network) before giving up")
 
     @field_validator("owners")
     @classmethod
@@ -126,78 +125,15 @@ class _ConnectorConfig(_Strict):
         return _approver_entries(owners)
 
 
-class OktaConnectorConfig(_ConnectorConfig):
-    type: Literal["okta"]
-    domain: str = Field(min_length=1, description="acme.okta.com, or a full URL such as http://127.0.0.1:9000")
-    page_size: int = Field(default=200, ge=1, le=1000, description="items per page when listing")
-    sync_inactive_apps: bool = Field(default=True, description="also sync apps that are not ACTIVE")
-    timeout: float = Field(default=10.0, gt=0, le=300, description="seconds to wait for each answer "
-                           "from Okta; a call that takes longer is retried like a 5xx")
-
-    @field_validator("domain")
-    @classmethod
-    def _domain_is_usable(cls, domain: str) -> str:
-        okta_base_url(domain)  # raises ValueError saying what is wrong
-        return domain
-
-    def build(self):
-        from connectors.okta.client import OktaClient
-        from connectors.okta.connector import OktaConnector
-
-        client = OktaClient(okta_base_url(self.domain), self.token.get_secret_value(),
-                            page_size=self.page_size, max_attempts=self.max_attempts,
-                            timeout=self.timeout)
-        return OktaConnector(client, sync_inactive_apps=self.sync_inactive_apps)
+def _entry(settings: type[ConnectorSettings]) -> type[BaseModel]:
+    """The YAML entry of one connector type: the type's own settings plus `_ConnectorUse`."""
+    return create_model(f"{settings.__name__.removesuffix('Settings')}ConnectorConfig",
+                        __base__=(_ConnectorUse, settings), __module__=__name__)
 
 
-class CeligoConnectorConfig(_ConnectorConfig):
-    type: Literal["celigo"]
-    region: Literal["us", "eu", "au", "ca"] = Field(default="us", description="the Celigo region of "
-                                                    "the account (its API host)")
-    base_url: str | None = Field(default=None, description="override the API URL (e.g. a sandbox)")
-
-    def build(self):
-        from connectors.celigo.client import CeligoClient, celigo_base_url
-        from connectors.celigo.connector import CeligoConnector
-
-        return CeligoConnector(CeligoClient(celigo_base_url(self.region, self.base_url),
-                                            self.token.get_secret_value(), max_attempts=self.max_attempts))
-
-
-class SegmentConnectorConfig(_ConnectorConfig):
-    type: Literal["segment"]
-    base_url: str = Field(default="https://api.segmentapis.com", description="the Public API URL "
-                          "(https://eu1.api.segmentapis.com for EU workspaces)")
-    page_size: int = Field(default=200, ge=1, le=1000, description="items per page when listing "
-                           "(Segment's default 200; up to 1000 means fewer calls)")
-
-    def build(self):
-        from connectors.segment.client import SegmentClient
-        from connectors.segment.connector import SegmentConnector
-
-        return SegmentConnector(SegmentClient(self.base_url, self.token.get_secret_value(),
-                                              page_size=self.page_size, max_attempts=self.max_attempts))
-
-
-class PercipioConnectorConfig(_ConnectorConfig):
-    type: Literal["percipio"]
-    organization_id: str = Field(min_length=1, description="the Percipio organization UUID")
-    course_ids: list[str] | None = Field(default=None, description="sync only these courses")
-    base_url: str = Field(default="https://api.percipio.com", description="the API URL")
-
-    def build(self):
-        from connectors.percipio.client import PercipioClient
-        from connectors.percipio.connector import PercipioConnector
-
-        client = PercipioClient(self.base_url, self.token.get_secret_value(), self.organization_id,
-                                max_attempts=self.max_attempts)
-        return PercipioConnector(client, course_ids=self.course_ids)
-
-
-ConnectorConfig = Annotated[
-    OktaConnectorConfig | CeligoConnectorConfig | SegmentConnectorConfig | PercipioConnectorConfig,
-    Field(discriminator="type")]
-CONNECTOR_TYPES = ("okta", "celigo", "segment", "percipio")
+# Union[...] rather than `|`: the members come from the registry, as a tuple, at run time.
+ConnectorConfig = Annotated[Union[tuple(_entry(s) for s in CONNECTOR_TYPES.values())],
+                            Field(discriminator="type")]
 
 
 class StepConfig(_Strict):

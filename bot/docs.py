@@ -3,7 +3,8 @@
 `make docs` (``python -m bot.docs --write README.md``) replaces the text between the markers;
 a test fails when the README and the models disagree.  The walk starts at `Settings` (the
 environment) and `Config` (the YAML file) and follows every nested model, so a new connector type
-or policy section appears here as soon as it is part of `Config`.
+appears here as soon as it is registered (connectors/registry.py), and a policy section as soon as
+it is part of `Config`.
 """
 
 from __future__ import annotations

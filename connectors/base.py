@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
+from urllib.parse import quote, unquote
 
 from connectors.masking import mask
 
@@ -84,7 +85,8 @@ class Resource:
 class Entitlement:
     """Something a person can hold, e.g. membership of one Okta group.
 
-    `id` follows Baton's `<resourceType>:<resourceId>:<slug>`, e.g. `group:00g1abc:member`.
+    `id` follows Baton's `<resourceType>:<resourceId>:<slug>` (see `entitlement_id`), e.g.
+    `group:00g1abc:member`.
     `requestable` is False for entitlements the target manages itself (Okta APP_GROUP/BUILT_IN).
     `provisionable` is False where the connector cannot grant it through the API (a Percipio
     course): such a request, once approved, becomes a task for a person.
@@ -97,6 +99,26 @@ class Entitlement:
     description: str = ""
     requestable: bool = True
     provisionable: bool = True
+
+
+def entitlement_id(resource_type: str, resource_id: str, *slug: str) -> str:
+    """The one encoding of an entitlement id, stored with every request and catalog row.
+
+    Baton's `<resourceType>:<resourceId>:<slug>`; a slug may have several parts (Segment's
+    `role:<roleId>`).  Each part is percent-encoded (`:` → `%3A`, `%` → `%25`), so an id holding
+    a colon cannot split the id; the ids the targets hand out (letters, digits, `-`, `_`) stay
+    as they are, which is why ids stored before this codec existed read back unchanged.
+    """
+    return ":".join(quote(part, safe="") for part in (resource_type, resource_id, *slug))
+
+
+def parse_entitlement_id(text: str) -> tuple[str, str, str]:
+    """`entitlement_id`'s inverse: (resource type, resource id, slug), the slug's parts joined
+    by `:` as `Entitlement.slug` holds them (`role:<roleId>`)."""
+    parts = [unquote(part) for part in text.split(":")]
+    if len(parts) < 3 or not all(parts):
+        raise InvalidRequestError(f"entitlement id {text!r} is not <type>:<resourceId>:<slug>")
+    return parts[0], parts[1], ":".join(parts[2:])
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from email.utils import parsedate_to_datetime
 
 import httpx
@@ -129,3 +129,14 @@ def retry_delay(error: TransientError, attempt: int) -> float:
         return min(error.retry_after + random.uniform(0, RATE_LIMIT_JITTER), MAX_RATE_LIMIT_WAIT)
     delay = min(FIRST_BACKOFF * 2 ** (attempt - 1), MAX_BACKOFF)
     return min(delay + random.uniform(0, delay / 4), MAX_BACKOFF)
+
+
+def every_item(fetch: Callable[[str | None], tuple[list[dict], str | None]]) -> Iterator[dict]:
+    """Every item of a client's list, one page at a time, stopping when the caller stops: for
+    lists known to be short (a user's groups) or read until a match (a user by email)."""
+    cursor = None
+    while True:
+        page, cursor = fetch(cursor)
+        yield from page
+        if cursor is None:
+            return

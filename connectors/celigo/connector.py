@@ -20,13 +20,10 @@ between our GET and PUT can be overwritten; the window is one round trip.)
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Protocol
 
 from connectors.base import (
     Account,
     Capability,
-    ConnectorError,
     Entitlement,
     Grant,
     GrantOutcome,
@@ -38,9 +35,11 @@ from connectors.base import (
     ResourceType,
     RevokeOutcome,
     Slot,
+    entitlement_id,
 )
+from connectors.capabilities import denied, refusal
 from connectors.celigo.client import CeligoClient
-from connectors.routing import RoutedByType
+from connectors.routing import HeldBefore, ResourceKind, RoutedByType, SyncOnly, require_slug
 
 # Widest first; a grant never lowers a user's access (see _Roles.grant).
 ROLE_RANK = {"administrator": 3, "manage": 2, "monitor": 1}
@@ -55,30 +54,6 @@ FULL_ACCESS_SCOPE = "*"  # what Celigo's GET /v1/tokenInfo reports for a Full ac
 # the write carries exactly the user's settings.
 READ_ONLY_FIELDS = frozenset({"_id", "accepted", "dismissed", "lastSignIn", "isProductionAdmin",
                               "createdVia", "sharedWithUser", "createdAt", "lastModified"})
-
-
-def entitlement_id(resource_type: str, resource_id: str, slug: str) -> str:
-    return f"{resource_type}:{resource_id}:{slug}"
-
-
-class _ResourceKind(Protocol):
-    """What the connector needs from one Celigo resource type."""
-
-    resource_type: ResourceType
-
-    def list(self, cursor: str | None) -> Page[Resource]: ...
-
-    def entitlements(self, resource: Resource) -> list[Entitlement]: ...
-
-    def grants(self, resource: Resource, cursor: str | None) -> Page[Grant]: ...
-
-    def has_grant(self, resource_id: str, slug: str, share: dict) -> bool: ...
-
-    def prior(self, resource_id: str, slug: str, share: dict) -> Prior: ...
-
-    def grant(self, resource_id: str, slug: str, share: dict) -> GrantOutcome: ...
-
-    def revoke(self, resource_id: str, slug: str, share: dict, prior: Prior) -> RevokeOutcome: ...
 
 
 class _Roles:
@@ -107,26 +82,29 @@ class _Roles:
         return Page([Grant(granted, share["_id"]) for share in shares
                      if share.get("accessLevel") == resource.id], next_cursor)
 
-    def has_grant(self, level: str, slug: str, share: dict) -> bool:
+    def has_grant(self, level: str, slug: str, account_id: str) -> bool:
         self.check(level, slug)
-        return share.get("accessLevel") == level
+        return self._client.get_share(account_id).get("accessLevel") == level
 
-    def prior(self, level: str, slug: str, share: dict) -> Prior:
+    def prior(self, level: str, slug: str, account_id: str) -> Prior:
+        self.check(level, slug)
+        held = self._client.get_share(account_id).get("accessLevel")
         # None (no account-wide level: an integration-only user) is a level to restore too.
-        detail = json.dumps({"accessLevel": share.get("accessLevel")})
-        return Prior(held=self.has_grant(level, slug, share), detail=detail)
+        return Prior(held=held == level, detail=json.dumps({"accessLevel": held}))
 
-    def grant(self, level: str, slug: str, share: dict) -> GrantOutcome:
+    def grant(self, level: str, slug: str, account_id: str) -> GrantOutcome:
         self.check(level, slug)
+        share = self._client.get_share(account_id)
         # A user already at this level or a wider one keeps it: a grant must never lower access.
         if ROLE_RANK.get(share.get("accessLevel"), 0) >= ROLE_RANK[level]:
             return GrantOutcome.ALREADY_GRANTED
         self._client.put_share(share["_id"], _with_level(share, level))
         return GrantOutcome.GRANTED
 
-    def revoke(self, level: str, slug: str, share: dict, prior: Prior) -> RevokeOutcome:
+    def revoke(self, level: str, slug: str, account_id: str, prior: Prior) -> RevokeOutcome:
         self.check(level, slug)
         previous = _previous_level(prior)
+        share = self._client.get_share(account_id)
         # Someone else changed the level since our grant: theirs stands, ours is already gone.
         if share.get("accessLevel") != level:
             return RevokeOutcome.ALREADY_REVOKED
@@ -139,10 +117,11 @@ class _Roles:
                                       f"{self.SLUG}, not role:{level}:{slug}")
 
 
-class _Integrations:
+class _Integrations(HeldBefore, SyncOnly):
     """Integrations and the per-integration access Celigo records on each share; sync-only."""
 
     resource_type = ResourceType("integration", "Celigo integration")
+    why = "Celigo per-integration access is sync-only in Latchkey; change it in Celigo"
 
     def __init__(self, client: CeligoClient) -> None:
         self._client = client
@@ -168,27 +147,12 @@ class _Integrations:
                      for share in shares for entry in share.get("integrationAccessLevel") or []
                      if entry.get("_integrationId") == resource.id], next_cursor)
 
-    def has_grant(self, integration_id: str, slug: str, share: dict) -> bool:
-        if slug not in INTEGRATION_LEVELS:
-            raise InvalidRequestError(f"Celigo integration access is manage or monitor, "
-                                      f"not {slug!r}")
+    def has_grant(self, integration_id: str, slug: str, account_id: str) -> bool:
+        require_slug("Celigo integrations", slug, INTEGRATION_LEVELS)
+        share = self._client.get_share(account_id)
         return any(entry.get("_integrationId") == integration_id
                    and entry.get("accessLevel") == slug
                    for entry in share.get("integrationAccessLevel") or [])
-
-    def prior(self, integration_id: str, slug: str, share: dict) -> Prior:
-        return Prior(held=self.has_grant(integration_id, slug, share))
-
-    def grant(self, integration_id: str, slug: str, share: dict) -> GrantOutcome:
-        raise self._sync_only()
-
-    def revoke(self, integration_id: str, slug: str, share: dict, prior: Prior) -> RevokeOutcome:
-        raise self._sync_only()
-
-    @staticmethod
-    def _sync_only() -> InvalidRequestError:
-        return InvalidRequestError("Celigo per-integration access is sync-only in Latchkey; "
-                                   "change it in Celigo")
 
 
 class CeligoConnector(RoutedByType):
@@ -198,7 +162,7 @@ class CeligoConnector(RoutedByType):
 
     def __init__(self, client: CeligoClient) -> None:
         self._client = client
-        kinds: list[_ResourceKind] = [_Roles(client), _Integrations(client)]
+        kinds: list[ResourceKind] = [_Roles(client), _Integrations(client)]
         super().__init__(kinds)
 
     def list_accounts(self, cursor: str | None = None) -> Page[Account]:
@@ -218,22 +182,6 @@ class CeligoConnector(RoutedByType):
                 return match
             cursor = page.next_cursor
 
-    def has_grant(self, entitlement_id: str, account_id: str) -> bool:
-        kind, resource_id, slug = self._parse(entitlement_id)
-        return kind.has_grant(resource_id, slug, self._client.get_share(account_id))
-
-    def prior(self, entitlement_id: str, account_id: str) -> Prior:
-        kind, resource_id, slug = self._parse(entitlement_id)
-        return kind.prior(resource_id, slug, self._client.get_share(account_id))
-
-    def grant(self, entitlement_id: str, account_id: str) -> GrantOutcome:
-        kind, resource_id, slug = self._parse(entitlement_id)
-        return kind.grant(resource_id, slug, self._client.get_share(account_id))
-
-    def revoke(self, entitlement_id: str, account_id: str, prior: Prior) -> RevokeOutcome:
-        kind, resource_id, slug = self._parse(entitlement_id)
-        return kind.revoke(resource_id, slug, self._client.get_share(account_id), prior)
-
     # -- the account-wide access level: one value per user, so a single-valued slot -----------
     def slot(self, entitlement_id: str) -> Slot | None:
         kind, level, slug = self._parse(entitlement_id)
@@ -251,15 +199,16 @@ class CeligoConnector(RoutedByType):
             self._client.put_share(share["_id"], _with_level(share, level))
 
     def capabilities(self) -> list[Capability]:
-        users = _problem(self._client.list_shares)
+        users = refusal(self._client.list_shares)
         # Per-integration access is read from the shares, so it needs the users' read too.
-        integrations = _problem(self._client.list_integrations) or users
-        roles = users or self._write_problem()
+        integrations = refusal(self._client.list_integrations) or users
+        roles = denied(users) if users else self._write_problem()
         return [
-            Capability("sync", "users and account roles", users is None, users or ""),
+            Capability("sync", "users and account roles", users is None,
+                       denied(users) if users else ""),
             Capability("sync", "integrations and per-integration access", integrations is None,
-                       integrations or ""),
-            Capability("provision", "account roles (access level)", roles is None, roles or ""),
+                       denied(integrations) if integrations else ""),
+            Capability("provision", "account roles (access level)", not roles, roles),
             Capability("provision", "per-integration access", False,
                        "sync-only in Latchkey: change per-integration access in Celigo"),
         ]
@@ -267,33 +216,18 @@ class CeligoConnector(RoutedByType):
     def close(self) -> None:
         self._client.close()
 
-    def _write_problem(self) -> str | None:
-        """Why this token cannot change users, or None.  Celigo has no dry-run write, so this
+    def _write_problem(self) -> str:
+        """Why this token cannot change users, or ''.  Celigo has no dry-run write, so this
         reads the token's scope: only a Full access token (issued by an account owner or
         administrator) may change users; a Custom token cannot (inferred from Celigo's docs)."""
         try:
             scope = self._client.token_info().get("scope")
-        except ConnectorError as exc:
-            return _reason(exc)
+        except PermissionDeniedError as refused:  # an outage propagates (connectors/capabilities.py)
+            return denied(refused)
         if scope != FULL_ACCESS_SCOPE:
             return ("permission denied: the token's scope is not Full access; changing a user's "
                     "access level needs a Full access token from an account owner or administrator")
-        return None
-
-
-def _problem(probe: Callable[[], object]) -> str | None:
-    """None if `probe()` (one page of a list) works, else why not."""
-    try:
-        probe()
-    except ConnectorError as exc:
-        return _reason(exc)
-    return None
-
-
-def _reason(exc: ConnectorError) -> str:
-    if isinstance(exc, PermissionDeniedError):
-        return f"permission denied: the token may not do this ({exc})"
-    return str(exc)
+        return ""
 
 
 def _previous_level(prior: Prior) -> str | None:

@@ -25,9 +25,10 @@ from __future__ import annotations
 import json
 
 from connectors.base import (Entitlement, Grant, GrantOutcome, NotFoundError, Page,
-                             PermissionDeniedError, Prior, Resource, ResourceType, RevokeOutcome)
+                             PermissionDeniedError, Prior, Resource, ResourceType, RevokeOutcome,
+                             entitlement_id)
 from connectors.okta.client import OktaClient, okta_code
-from connectors.okta.kinds import entitlement_id, require_slug
+from connectors.routing import require_slug
 
 DIRECT, VIA_GROUP = "USER", "GROUP"
 GROUP_STILL_GRANTS = "E0000046"  # "Deactivate application for user forbidden"
@@ -62,16 +63,16 @@ class Apps:
                      for user in users], next_cursor)
 
     def has_grant(self, app_id: str, slug: str, account_id: str) -> bool:
-        require_slug("apps", self.SLUG, slug)
+        require_slug("Okta apps", slug, (self.SLUG,))
         return self._scope(app_id, account_id) == DIRECT
 
     def prior(self, app_id: str, slug: str, account_id: str) -> Prior:
-        require_slug("apps", self.SLUG, slug)
+        require_slug("Okta apps", slug, (self.SLUG,))
         scope = self._scope(app_id, account_id)
         return Prior(held=scope == DIRECT, detail=json.dumps({"scope": scope}) if scope else None)
 
     def grant(self, app_id: str, slug: str, account_id: str) -> GrantOutcome:
-        require_slug("apps", self.SLUG, slug)
+        require_slug("Okta apps", slug, (self.SLUG,))
         scope = self._scope(app_id, account_id)
         if scope == DIRECT:
             return GrantOutcome.ALREADY_GRANTED
@@ -84,7 +85,7 @@ class Apps:
         return GrantOutcome.GRANTED
 
     def revoke(self, app_id: str, slug: str, account_id: str, prior: Prior) -> RevokeOutcome:
-        require_slug("apps", self.SLUG, slug)
+        require_slug("Okta apps", slug, (self.SLUG,))
         if self._scope(app_id, account_id) != DIRECT:
             return RevokeOutcome.ALREADY_REVOKED  # no direct assignment: nothing of ours is left
         try:

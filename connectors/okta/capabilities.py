@@ -12,12 +12,14 @@ An API token carries the admin roles of the admin who created it.  The probe:
    cannot be confirmed without a write: they are reported available, with that caveat as reason,
    and a grant the token lacks fails with PermissionDeniedError.
 
-Errors other than refusals (Okta down, rate limited after retries) are raised, not reported.
+Errors other than refusals (Okta down, rate limited after retries) are raised, not reported, as
+everywhere (connectors/capabilities.py).
 """
 
 from __future__ import annotations
 
 from connectors.base import Capability, PermissionDeniedError
+from connectors.capabilities import refusal
 from connectors.okta.client import OktaClient
 from connectors.okta.roles import STANDARD_ROLES
 
@@ -53,14 +55,14 @@ def probe(client: OktaClient) -> list[Capability]:
 def _sync(client: OktaClient) -> list[Capability]:
     found = []
     for subject, path in SYNC_READS.items():
-        try:
-            client.check_readable(path)
+        refused = refusal(lambda path=path: client.check_readable(path))
+        if refused is None:
             found.append(Capability("sync", subject, True))
-        except PermissionDeniedError as exc:
-            hint = (ROLE_READ_HINT if subject == "admin role assignments"
-                    else "give the token's admin at least the Read-Only Administrator role")
-            found.append(Capability("sync", subject, False, f"Okta refused to list {subject} "
-                                                            f"({exc}); {hint}"))
+            continue
+        hint = (ROLE_READ_HINT if subject == "admin role assignments"
+                else "give the token's admin at least the Read-Only Administrator role")
+        found.append(Capability("sync", subject, False, f"Okta refused to list {subject} "
+                                                        f"({refused}); {hint}"))
     return found
 
 

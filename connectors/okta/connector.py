@@ -1,29 +1,21 @@
 """Okta as a Latchkey connector: maps Okta's wire JSON onto the model of connectors/base.py.
 
-Each Okta resource type is one small class with the same shape (`ResourceKind` in kinds.py):
-`Groups` (groups.py), `Apps` (apps.py) and `Roles` (roles.py).  The connector routes to one by a
-resource's type or by the first part of an entitlement id (`<type>:<resourceId>:<slug>`, e.g.
+Each Okta resource type is one small class with the shape every connector's kinds share
+(`ResourceKind` in connectors/routing.py): `Groups` (groups.py), `Apps` (apps.py) and `Roles`
+(roles.py), routed to by a resource's type or by the first part of an entitlement id (e.g.
 `group:00g1abc:member`, `app:0oa1abc:access`, `role:APP_ADMIN:assigned`).  All HTTP, retries and
 error mapping live in `OktaClient`; what the token may do is worked out in capabilities.py.
 """
 
 from __future__ import annotations
 
-from connectors.base import (
-    Account,
-    Capability,
-    GrantOutcome,
-    Page,
-    Prior,
-    RevokeOutcome,
-)
+from connectors.base import Account, Capability, Page, entitlement_id
 from connectors.okta import capabilities
 from connectors.okta.apps import Apps
 from connectors.okta.client import OktaClient
 from connectors.okta.groups import Groups
-from connectors.okta.kinds import ResourceKind, entitlement_id
 from connectors.okta.roles import Roles
-from connectors.routing import RoutedByType
+from connectors.routing import ResourceKind, RoutedByType
 
 __all__ = ["ACTIVE_STATUSES", "OktaConnector", "entitlement_id"]
 
@@ -59,24 +51,6 @@ class OktaConnector(RoutedByType):
         # they come back, so the account that can sign in wins.
         matches.sort(key=lambda account: not account.active)
         return matches[0] if matches else None
-
-    def has_grant(self, entitlement_id: str, account_id: str) -> bool:
-        kind, resource_id, slug = self._parse(entitlement_id)
-        return kind.has_grant(resource_id, slug, account_id)
-
-    def prior(self, entitlement_id: str, account_id: str) -> Prior:
-        kind, resource_id, slug = self._parse(entitlement_id)
-        return kind.prior(resource_id, slug, account_id)
-
-    def grant(self, entitlement_id: str, account_id: str) -> GrantOutcome:
-        kind, resource_id, slug = self._parse(entitlement_id)
-        return kind.grant(resource_id, slug, account_id)
-
-    def revoke(self, entitlement_id: str, account_id: str, prior: Prior) -> RevokeOutcome:
-        kind, resource_id, slug = self._parse(entitlement_id)
-        if prior.held:  # the account had it before Latchkey's grant: it stays, untouched
-            return RevokeOutcome.ALREADY_REVOKED
-        return kind.revoke(resource_id, slug, account_id, prior)
 
     def capabilities(self) -> list[Capability]:
         return capabilities.probe(self._client)

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from connectors.base import (Entitlement, Grant, GrantOutcome, NotFoundError, Page, Prior,
-                             Resource, ResourceType, RevokeOutcome)
+                             Resource, ResourceType, RevokeOutcome, entitlement_id)
+from connectors.http import every_item
 from connectors.okta.client import OktaClient
-from connectors.okta.kinds import entitlement_id, require_slug
+from connectors.routing import HeldBefore, require_slug
 
 
-class Groups:
+class Groups(HeldBefore):
     resource_type = ResourceType("group", "Okta group")
     SLUG = "member"
 
@@ -36,19 +37,11 @@ class Groups:
         return Page([Grant(granted, user["id"]) for user in users], next_cursor)
 
     def has_grant(self, group_id: str, slug: str, account_id: str) -> bool:
-        require_slug("groups", self.SLUG, slug)
+        require_slug("Okta groups", slug, (self.SLUG,))
         # A user belongs to few groups, and this is the only per-user membership query Okta has,
         # so walking all of the user's pages here is bounded and cheap.
-        cursor: str | None = None
-        while True:
-            groups, cursor = self._client.list_user_groups(account_id, after=cursor)
-            if any(group["id"] == group_id for group in groups):
-                return True
-            if cursor is None:
-                return False
-
-    def prior(self, group_id: str, slug: str, account_id: str) -> Prior:
-        return Prior(held=self.has_grant(group_id, slug, account_id))
+        groups = every_item(lambda cursor: self._client.list_user_groups(account_id, after=cursor))
+        return any(group["id"] == group_id for group in groups)
 
     def grant(self, group_id: str, slug: str, account_id: str) -> GrantOutcome:
         if self.has_grant(group_id, slug, account_id):

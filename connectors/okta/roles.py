@@ -15,9 +15,10 @@ Okta answers 403 E0000006 and sync raises PermissionDeniedError (never an empty 
 from __future__ import annotations
 
 from connectors.base import (ConnectorError, Entitlement, Grant, GrantOutcome, InvalidRequestError,
-                             NotFoundError, Page, Prior, Resource, ResourceType, RevokeOutcome)
+                             NotFoundError, Page, Prior, Resource, ResourceType, RevokeOutcome,
+                             entitlement_id)
 from connectors.okta.client import OktaClient, okta_code
-from connectors.okta.kinds import entitlement_id, require_slug
+from connectors.routing import HeldBefore, require_slug
 
 # baton-okta's list (role.go); USER_ADMIN is what Okta's console calls "Group Administrator".
 STANDARD_ROLES = {
@@ -35,7 +36,7 @@ STANDARD_ROLES = {
 DUPLICATE_ROLE = "E0000090"
 
 
-class Roles:
+class Roles(HeldBefore):
     resource_type = ResourceType("role", "Okta admin role")
     SLUG = "assigned"
 
@@ -74,9 +75,6 @@ class Roles:
     def has_grant(self, role_type: str, slug: str, account_id: str) -> bool:
         return self._direct_assignment(role_type, slug, account_id) is not None
 
-    def prior(self, role_type: str, slug: str, account_id: str) -> Prior:
-        return Prior(held=self.has_grant(role_type, slug, account_id))
-
     def grant(self, role_type: str, slug: str, account_id: str) -> GrantOutcome:
         self._check(role_type, slug)
         try:
@@ -104,7 +102,7 @@ class Roles:
                      if _direct(role, role_type)), None)
 
     def _check(self, role_type: str, slug: str) -> None:
-        require_slug("roles", self.SLUG, slug)
+        require_slug("Okta roles", slug, (self.SLUG,))
         if role_type not in STANDARD_ROLES:
             raise InvalidRequestError(f"{role_type!r} is not one of Okta's standard admin role "
                                       f"types ({', '.join(STANDARD_ROLES)})")

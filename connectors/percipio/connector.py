@@ -25,16 +25,16 @@ from connectors.base import (
     Capability,
     Entitlement,
     Grant,
-    GrantOutcome,
     InvalidRequestError,
     Page,
-    PermissionDeniedError,
     Prior,
     Resource,
     ResourceType,
-    RevokeOutcome,
+    entitlement_id,
 )
+from connectors.capabilities import probe
 from connectors.percipio.client import CatalogCursor, PercipioClient
+from connectors.routing import RoutedByType, SyncOnly, require_slug
 
 log = logging.getLogger(__name__)
 
@@ -47,85 +47,46 @@ NOT_PROVISIONABLE = ("Percipio cannot be provisioned through its API (it has no 
                      "or unassign a course); an approved request becomes a manual task")
 
 
-def entitlement_id(course_id: str, slug: str) -> str:
-    return f"{COURSE.id}:{course_id}:{slug}"
+class _Courses(SyncOnly):
+    """Courses and assessments, with each learner's state from the learning-activity report."""
 
+    resource_type = COURSE
+    why = NOT_PROVISIONABLE
 
-class PercipioConnector:
-    """The `Connector` of connectors/base.py for one Percipio organization."""
-
-    def __init__(self, client: PercipioClient, course_ids: list[str] | None = None, *,
-                 report_max_age: float = REPORT_MAX_AGE,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, client: PercipioClient, course_ids: list[str], report_max_age: float,
+                 clock: Callable[[], float]) -> None:
         self._client = client
-        # An empty list means "no limit", as baton-percipio's --limited-courses does.
-        self._course_ids = list(dict.fromkeys(course_ids or []))
+        self._course_ids = course_ids
         self._report_max_age = report_max_age
         self._clock = clock
         self._report_lock = threading.Lock()  # one slow report job at a time, not one per caller
         self._statuses: dict[str, dict[str, str]] | None = None
         self._statuses_at = 0.0
 
-    def resource_types(self) -> list[ResourceType]:
-        return [COURSE]
-
-    def list_accounts(self, cursor: str | None = None) -> Page[Account]:
-        users, following = self._client.list_users(_offset(cursor))
-        return Page([_account(user) for user in users],
-                    None if following is None else str(following))
-
-    def list_resources(self, resource_type: str, cursor: str | None = None) -> Page[Resource]:
-        _require_course_type(resource_type)
+    def list(self, cursor: str | None) -> Page[Resource]:
         if self._course_ids:
             return self._listed_courses(cursor)
         catalog = CatalogCursor.decode(cursor) if cursor else None
         items, following = self._client.list_catalog(catalog)
         return Page(_courses(items), following.encode() if following else None)
 
-    def list_entitlements(self, resource: Resource) -> list[Entitlement]:
-        _require_course_type(resource.type)
+    def entitlements(self, resource: Resource) -> list[Entitlement]:
         return [_entitlement(resource, slug) for slug in SLUGS]
 
-    def list_grants(self, resource: Resource, cursor: str | None = None) -> Page[Grant]:
+    def grants(self, resource: Resource, cursor: str | None) -> Page[Grant]:
         """Every learner's state on this course, in one page (the report is already in memory)."""
-        _require_course_type(resource.type)
         held = self._report().get(resource.id, {})
-        return Page([Grant(entitlement_id(resource.id, slug), user_id)
+        return Page([Grant(entitlement_id(COURSE.id, resource.id, slug), user_id)
                      for user_id, slug in sorted(held.items())])
 
-    def find_account(self, email: str) -> Account | None:
-        wanted = email.strip().lower()
-        user = self._client.find_user(email.strip())
-        if user is None:
-            return None
-        # The lookup matches a login name too; a login name equal to the email is that person's.
-        if wanted in ((user.get("email") or "").lower(), (user.get("loginName") or "").lower()):
-            return _account(user)
-        return None
-
-    def has_grant(self, entitlement_id: str, account_id: str) -> bool:
+    def has_grant(self, course_id: str, slug: str, account_id: str) -> bool:
         """Answered from the learning-activity report, which may take long to build (see above)."""
-        course_id, slug = _parse(entitlement_id)
+        require_slug("Percipio courses", slug, SLUGS)
         return self._report().get(course_id, {}).get(account_id) == slug
 
-    def prior(self, entitlement_id: str, account_id: str) -> Prior:
-        _parse(entitlement_id)
-        return Prior(held=False)
-
-    def grant(self, entitlement_id: str, account_id: str) -> GrantOutcome:
-        raise InvalidRequestError(f"{NOT_PROVISIONABLE}: {entitlement_id}")
-
-    def revoke(self, entitlement_id: str, account_id: str, prior: Prior) -> RevokeOutcome:
-        raise InvalidRequestError(f"{NOT_PROVISIONABLE}: {entitlement_id}")
-
-    def capabilities(self) -> list[Capability]:
-        return [_probe("users", self._client.probe_users),
-                _probe("courses", self._client.probe_content),
-                _probe("completions", self._client.probe_reporting),
-                Capability("provision", "course assignment", False, NOT_PROVISIONABLE)]
-
-    def close(self) -> None:
-        self._client.close()
+    def prior(self, course_id: str, slug: str, account_id: str) -> Prior:
+        require_slug("Percipio courses", slug, SLUGS)
+        return Prior(held=False)  # Latchkey never writes to Percipio: there is nothing to undo
 
     def _listed_courses(self, cursor: str | None) -> Page[Resource]:
         """One configured course per page: one search call each, the fewest the API allows."""
@@ -150,14 +111,42 @@ class PercipioConnector:
             return self._statuses
 
 
-def _probe(subject: str, call: Callable[[], None]) -> Capability:
-    """A refusal (401/403) is the answer; any other failure (Percipio down, rate limited after
-    retries) says nothing about the token, so it is raised rather than reported."""
-    try:
-        call()
-    except PermissionDeniedError as exc:
-        return Capability("sync", subject, False, str(exc))
-    return Capability("sync", subject, True)
+class PercipioConnector(RoutedByType):
+    """The `Connector` of connectors/base.py for one Percipio organization."""
+
+    target_name = "Percipio"
+
+    def __init__(self, client: PercipioClient, course_ids: list[str] | None = None, *,
+                 report_max_age: float = REPORT_MAX_AGE,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._client = client
+        # An empty list means "no limit", as baton-percipio's --limited-courses does.
+        unique_ids = list(dict.fromkeys(course_ids or []))
+        super().__init__([_Courses(client, unique_ids, report_max_age, clock)])
+
+    def list_accounts(self, cursor: str | None = None) -> Page[Account]:
+        users, following = self._client.list_users(_offset(cursor))
+        return Page([_account(user) for user in users],
+                    None if following is None else str(following))
+
+    def find_account(self, email: str) -> Account | None:
+        wanted = email.strip().lower()
+        user = self._client.find_user(email.strip())
+        if user is None:
+            return None
+        # The lookup matches a login name too; a login name equal to the email is that person's.
+        if wanted in ((user.get("email") or "").lower(), (user.get("loginName") or "").lower()):
+            return _account(user)
+        return None
+
+    def capabilities(self) -> list[Capability]:
+        return [probe("sync", "users", self._client.probe_users),
+                probe("sync", "courses", self._client.probe_content),
+                probe("sync", "completions", self._client.probe_reporting),
+                Capability("provision", "course assignment", False, NOT_PROVISIONABLE)]
+
+    def close(self) -> None:
+        self._client.close()
 
 
 def _statuses(rows: list[dict]) -> dict[str, dict[str, str]]:
@@ -178,7 +167,7 @@ def _statuses(rows: list[dict]) -> dict[str, dict[str, str]]:
 def _entitlement(course: Resource, slug: str) -> Entitlement:
     words = {"completed": ("completed", "Completed"),
              "in_progress": ("in progress", "Started, and not yet completed,")}[slug]
-    return Entitlement(id=entitlement_id(course.id, slug), resource=course, slug=slug,
+    return Entitlement(id=entitlement_id(COURSE.id, course.id, slug), resource=course, slug=slug,
                        display_name=f"{course.name} ({words[0]})",
                        description=f"{words[1]} the Percipio course {course.name}",
                        requestable=True, provisionable=False)
@@ -218,17 +207,3 @@ def _offset(cursor: str | None) -> int:
     if not cursor.isdigit():
         raise InvalidRequestError(f"not a Percipio cursor: {cursor[:80]!r}")
     return int(cursor)
-
-
-def _require_course_type(resource_type: str) -> None:
-    if resource_type != COURSE.id:
-        raise InvalidRequestError(f"Percipio has no resource type {resource_type!r} in Latchkey "
-                                  f"(known: {COURSE.id})")
-
-
-def _parse(entitlement_id: str) -> tuple[str, str]:
-    parts = entitlement_id.split(":")
-    if len(parts) != 3 or not all(parts) or parts[0] != COURSE.id or parts[2] not in SLUGS:
-        raise InvalidRequestError(f"entitlement id {entitlement_id!r} is not "
-                                  f"course:<courseId>:<{'|'.join(SLUGS)}>")
-    return parts[1], parts[2]

@@ -7,8 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -18,7 +17,6 @@ from connectors.base import (
     GrantOutcome,
     InvalidRequestError,
     NotFoundError,
-    Page,
     PermissionDeniedError,
     Prior,
     RateLimitedError,
@@ -31,12 +29,12 @@ from connectors.celigo.connector import CeligoConnector
 from connectors.http import FIRST_BACKOFF, RATE_LIMIT_JITTER
 from sandbox.celigo import CeligoSandbox
 from sandbox.server import Reply
+from tests.connectors.support import MAX_ATTEMPTS, drain, url_with_no_listener
 
 TOKEN = "celigo-admin-secret-3c8e1f"  # distinctive, so a leak into a message is easy to spot
 READ_ONLY = "celigo-read-only-secret-9d2a7b"
 NO_USERS = "celigo-no-users-secret-5e6f40"
 PAGE = 3
-MAX_ATTEMPTS = 4
 SHARE = r"/v1/ashares/[^/]+"
 ADMIN_ROLE = "role:administrator:assigned"
 SHARE_KEYS = ("ada", "bob", "dan", "olga", "pending", "off", "user0", "user1")
@@ -68,11 +66,6 @@ def org(celigo: CeligoSandbox) -> dict[str, str]:
     return ids
 
 
-@pytest.fixture
-def waits() -> list[float]:
-    return []
-
-
 def make_connector(celigo: CeligoSandbox, waits: list[float],
                    token: str = TOKEN) -> CeligoConnector:
     client = CeligoClient(celigo.url, token, max_attempts=MAX_ATTEMPTS, sleep=waits.append)
@@ -80,20 +73,8 @@ def make_connector(celigo: CeligoSandbox, waits: list[float],
 
 
 @pytest.fixture
-def connector(celigo: CeligoSandbox, waits: list[float]) -> Iterator[CeligoConnector]:
-    connector = make_connector(celigo, waits)
-    yield connector
-    connector.close()
-
-
-def drain(fetch: Callable[[str | None], Page]) -> list:
-    items, cursor = [], None
-    while True:
-        page = fetch(cursor)
-        items += page.items
-        cursor = page.next_cursor
-        if cursor is None:
-            return items
+def connector(celigo, waits, closing) -> CeligoConnector:
+    return closing(make_connector(celigo, waits))
 
 
 def resource(connector: CeligoConnector, type: str, resource_id: str) -> Resource:
@@ -292,10 +273,7 @@ def test_persistent_429_raises_rate_limited_with_retry_after(celigo, org, connec
 
 def test_network_errors_are_transient_after_retries(waits):
     """Given nothing listening on the port, when listing, then TransientError after max_attempts tries."""
-    with socket.socket() as probe:  # a port that was free a moment ago and has no listener now
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    client = CeligoClient(f"http://127.0.0.1:{port}", TOKEN, max_attempts=MAX_ATTEMPTS,
+    client = CeligoClient(url_with_no_listener(), TOKEN, max_attempts=MAX_ATTEMPTS,
                           sleep=waits.append)
     with pytest.raises(TransientError, match="GET /v1/ashares"):
         client.list_shares()
@@ -334,6 +312,15 @@ def test_capabilities_follow_the_token(celigo, org, waits):
     assert "403" in found[NO_USERS][users].reason
     assert "sync-only" in found[TOKEN][per_integration].reason
     assert all(c.reason for caps in found.values() for c in caps.values() if not c.available)
+
+
+
+@pytest.mark.parametrize("path", ["/v1/ashares", "/v1/integrations", "/v1/tokenInfo"])
+def test_an_outage_while_probing_is_an_error_not_a_missing_capability(celigo, org, connector, path):
+    """Given one probed call answering 503 on every try, when asking capabilities, then TransientError, not an unavailable capability."""
+    celigo.fail(503, times=MAX_ATTEMPTS, path=path)
+    with pytest.raises(TransientError):
+        connector.capabilities()
 
 
 def test_token_never_appears_in_errors_or_logs(celigo, org, waits, caplog):

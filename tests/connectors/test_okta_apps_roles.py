@@ -7,25 +7,24 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from connectors.base import (ConnectorError, GrantOutcome, Page, PermissionDeniedError, Prior,
-                             Resource, RevokeOutcome)
+from connectors.base import (ConnectorError, GrantOutcome, PermissionDeniedError, Prior,
+                             Resource, RevokeOutcome, TransientError)
 from connectors.http import FIRST_BACKOFF, RATE_LIMIT_JITTER
 from connectors.okta.client import OktaClient
 from connectors.okta.connector import OktaConnector
 from connectors.okta.roles import STANDARD_ROLES
 from sandbox.okta import OktaSandbox
 from sandbox.server import Reply
+from tests.connectors.support import MAX_ATTEMPTS, NOTHING_HELD, drain
 
 SUPER = "okta-super-secret-4f9a2c"  # distinctive, so a leak into a message is easy to spot
 GROUP_APP = "okta-group-app-secret-91d3e7"
 READ_ONLY = "okta-read-only-secret-7b1e0d"
 PAGE = 3
-MAX_ATTEMPTS = 4
-NOTHING_HELD = Prior(held=False)
 APP_USER = r"/api/v1/apps/[^/]+/users/[^/]+"
 USER_ROLES = r"/api/v1/users/[^/]+/roles"
 
@@ -63,11 +62,6 @@ def org(okta: OktaSandbox) -> dict[str, str]:
     return ids
 
 
-@pytest.fixture
-def waits() -> list[float]:
-    return []
-
-
 def make_connector(okta: OktaSandbox, waits: list[float], token: str = SUPER,
                    **options) -> OktaConnector:
     client = OktaClient(okta.url, token, max_attempts=MAX_ATTEMPTS, sleep=waits.append)
@@ -75,20 +69,8 @@ def make_connector(okta: OktaSandbox, waits: list[float], token: str = SUPER,
 
 
 @pytest.fixture
-def connector(okta, waits) -> Iterator[OktaConnector]:
-    connector = make_connector(okta, waits)
-    yield connector
-    connector.close()
-
-
-def drain(fetch: Callable[[str | None], Page]) -> list:
-    items, cursor = [], None
-    while True:
-        page = fetch(cursor)
-        items += page.items
-        cursor = page.next_cursor
-        if cursor is None:
-            return items
+def connector(okta, waits, closing) -> OktaConnector:
+    return closing(make_connector(okta, waits))
 
 
 def access(app_id: str) -> str:
@@ -361,6 +343,15 @@ def test_a_refused_token_is_reported_on_every_item(okta, waits):
     found = capabilities_of(okta, waits, "okta-unknown-token")
     assert set(found) == SUBJECTS
     assert all(not ok and "E0000011" in why for ok, why in found.values())
+
+
+
+@pytest.mark.parametrize("path", [r"/api/v1/users/me", r"/api/v1/groups", r"/api/v1/users/[^/]+/roles"])
+def test_an_outage_while_probing_is_an_error_not_a_missing_capability(okta, connector, path):
+    """Given one probed call answering 503 on every try, when probing, then TransientError, not an unavailable item."""
+    okta.fail(503, times=MAX_ATTEMPTS, path=path)
+    with pytest.raises(TransientError):
+        connector.capabilities()
 
 
 def test_group_app_admin_role_sync_fails_loudly_but_apps_and_groups_provision(okta, org, waits):

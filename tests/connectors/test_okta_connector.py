@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import logging
 import math
-import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from connectors.base import (
-    Prior,
     ConnectorError,
     GrantOutcome,
     InvalidRequestError,
     NotFoundError,
-    Page,
     PermissionDeniedError,
     RateLimitedError,
     Resource,
@@ -27,13 +24,12 @@ from connectors.http import FIRST_BACKOFF, RATE_LIMIT_JITTER
 from connectors.okta.client import OktaClient, okta_base_url
 from connectors.okta.connector import OktaConnector
 from sandbox.okta import OktaSandbox
+from tests.connectors.support import MAX_ATTEMPTS, NOTHING_HELD, drain, url_with_no_listener
 
-NOTHING_HELD = Prior(held=False)
 
 TOKEN = "okta-super-secret-4f9a2c"  # distinctive, so a leak into a message is easy to spot
 READ_ONLY = "okta-read-only-secret-7b1e0d"
 PAGE = 3
-MAX_ATTEMPTS = 4
 MEMBERSHIP = r"/api/v1/groups/[^/]+/users/[^/]+"
 USERS = ["ada", "user0", "user1", "user2", "user3", "user4", "suspended", "gone"]
 
@@ -62,30 +58,13 @@ def org(okta: OktaSandbox) -> dict[str, str]:
     return ids
 
 
-@pytest.fixture
-def waits() -> list[float]:
-    return []
-
-
 def make_connector(okta: OktaSandbox, waits: list[float], token: str = TOKEN) -> OktaConnector:
     return OktaConnector(OktaClient(okta.url, token, max_attempts=MAX_ATTEMPTS, sleep=waits.append))
 
 
 @pytest.fixture
-def connector(okta: OktaSandbox, waits: list[float]) -> Iterator[OktaConnector]:
-    connector = make_connector(okta, waits)
-    yield connector
-    connector.close()
-
-
-def drain(fetch: Callable[[str | None], Page]) -> list:
-    items, cursor = [], None
-    while True:
-        page = fetch(cursor)
-        items += page.items
-        cursor = page.next_cursor
-        if cursor is None:
-            return items
+def connector(okta, waits, closing) -> OktaConnector:
+    return closing(make_connector(okta, waits))
 
 
 def all_groups(connector: OktaConnector) -> list[Resource]:
@@ -245,10 +224,7 @@ def test_persistent_429_raises_rate_limited_with_retry_after(okta, org, connecto
 
 def test_network_errors_are_transient_after_retries(waits):
     """Given nothing listening on the port, when listing, then TransientError after max_attempts tries."""
-    with socket.socket() as probe:  # a port that was free a moment ago and has no listener now
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    client = OktaClient(f"http://127.0.0.1:{port}", TOKEN, max_attempts=MAX_ATTEMPTS,
+    client = OktaClient(url_with_no_listener(), TOKEN, max_attempts=MAX_ATTEMPTS,
                         sleep=waits.append)
     with pytest.raises(TransientError, match="GET /api/v1/users"):
         client.list_users()

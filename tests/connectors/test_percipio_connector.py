@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import logging
 import math
-import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from connectors.base import (
     ConnectorError,
     InvalidRequestError,
-    Page,
     PermissionDeniedError,
     Prior,
     RateLimitedError,
@@ -27,11 +25,11 @@ from connectors.percipio.connector import PercipioConnector
 from sandbox.percipio import DEFAULT_ORGANIZATION as ORG
 from sandbox.percipio import PercipioSandbox
 from sandbox.server import Reply
+from tests.connectors.support import MAX_ATTEMPTS, drain, url_with_no_listener
 
 TOKEN = "percipio-secret-9c1e4b"  # distinctive, so a leak into a message is easy to spot
 NO_REPORTS = "percipio-no-reports-secret-2d7f"
 PAGE = 3
-MAX_ATTEMPTS = 4
 POLL = 60.0
 USERS = f"/user-management/v1/organizations/{ORG}/users"
 CATALOG = f"/content-discovery/v2/organizations/{ORG}/catalog-content"
@@ -65,11 +63,6 @@ def org(percipio: PercipioSandbox) -> dict[str, str]:
     return ids
 
 
-@pytest.fixture
-def waits() -> list[float]:
-    return []
-
-
 def make_connector(percipio: PercipioSandbox, waits: list[float], token: str = TOKEN,
                    **options) -> PercipioConnector:
     client = PercipioClient(percipio.url, token, ORG, max_attempts=MAX_ATTEMPTS,
@@ -79,20 +72,8 @@ def make_connector(percipio: PercipioSandbox, waits: list[float], token: str = T
 
 
 @pytest.fixture
-def connector(percipio, waits) -> Iterator[PercipioConnector]:
-    connector = make_connector(percipio, waits)
-    yield connector
-    connector.close()
-
-
-def drain(fetch: Callable[[str | None], Page]) -> list:
-    items, cursor = [], None
-    while True:
-        page = fetch(cursor)
-        items += page.items
-        cursor = page.next_cursor
-        if cursor is None:
-            return items
+def connector(percipio, waits, closing) -> PercipioConnector:
+    return closing(make_connector(percipio, waits))
 
 
 def all_courses(connector: PercipioConnector) -> list[Resource]:
@@ -303,10 +284,7 @@ def test_persistent_429_raises_rate_limited_with_retry_after(percipio, org, conn
 
 def test_network_errors_are_transient_after_retries(waits):
     """Given nothing listening on the port, when listing, then TransientError after max_attempts tries."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    client = PercipioClient(f"http://127.0.0.1:{port}", TOKEN, ORG, max_attempts=MAX_ATTEMPTS,
+    client = PercipioClient(url_with_no_listener(), TOKEN, ORG, max_attempts=MAX_ATTEMPTS,
                             sleep=waits.append)
     with pytest.raises(TransientError, match="GET /user-management"):
         client.list_users()

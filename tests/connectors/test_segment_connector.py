@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
-import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -16,29 +15,23 @@ from connectors.base import (
     GrantOutcome,
     InvalidRequestError,
     NotFoundError,
-    Page,
     PermissionDeniedError,
-    Prior,
     RateLimitedError,
     Resource,
     RevokeOutcome,
     TransientError,
+    entitlement_id,
 )
 from connectors.http import FIRST_BACKOFF, RATE_LIMIT_JITTER
 from connectors.segment.client import SegmentClient
-from connectors.segment.connector import (
-    SegmentConnector,
-    entitlement_id,
-    group_principal,
-)
+from connectors.segment.connector import SegmentConnector, group_principal
 from sandbox.segment import SegmentSandbox
 from sandbox.server import Reply
+from tests.connectors.support import MAX_ATTEMPTS, NOTHING_HELD, drain, url_with_no_listener
 
-NOTHING_HELD = Prior(held=False)
 TOKEN = "sgp_owner-secret-3c9d1e"  # distinctive, so a leak into a message is easy to spot
 READ_ONLY = "sgp_read-only-secret-8f2a7b"
 PAGE = 3
-MAX_ATTEMPTS = 4
 USERS = ["ada", "bob", *(f"user{i}" for i in range(6))]
 GROUPS = ["eng", "Finance", "Legal", "Ops", "Sales", "Support", "Empty"]
 SOURCES = ["ios", "android", "web", "server", "odd", "s5", "s6"]
@@ -82,11 +75,6 @@ def ws(segment: SegmentSandbox) -> dict[str, str]:
     return ids
 
 
-@pytest.fixture
-def waits() -> list[float]:
-    return []
-
-
 def make_connector(segment: SegmentSandbox, waits: list[float],
                    token: str = TOKEN) -> SegmentConnector:
     client = SegmentClient(segment.url, token, max_attempts=MAX_ATTEMPTS, sleep=waits.append)
@@ -94,24 +82,12 @@ def make_connector(segment: SegmentSandbox, waits: list[float],
 
 
 @pytest.fixture
-def connector(segment: SegmentSandbox, waits: list[float]) -> Iterator[SegmentConnector]:
-    connector = make_connector(segment, waits)
-    yield connector
-    connector.close()
+def connector(segment, waits, closing) -> SegmentConnector:
+    return closing(make_connector(segment, waits))
 
 
 def source(ids: dict[str, str], key: str) -> dict:
     return {"id": ids[key], "type": "SOURCE"}
-
-
-def drain(fetch: Callable[[str | None], Page]) -> list:
-    items, cursor = [], None
-    while True:
-        page = fetch(cursor)
-        items += page.items
-        cursor = page.next_cursor
-        if cursor is None:
-            return items
 
 
 def resources(connector: SegmentConnector, resource_type: str) -> dict[str, Resource]:
@@ -358,10 +334,7 @@ def test_persistent_429_raises_rate_limited_with_retry_after(segment, ws, connec
 
 def test_network_errors_are_transient_after_retries(waits):
     """Given nothing listening on the port, when listing, then TransientError after max_attempts tries."""
-    with socket.socket() as probe:  # a port that was free a moment ago and has no listener now
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    client = SegmentClient(f"http://127.0.0.1:{port}", TOKEN, max_attempts=MAX_ATTEMPTS,
+    client = SegmentClient(url_with_no_listener(), TOKEN, max_attempts=MAX_ATTEMPTS,
                            sleep=waits.append)
     with pytest.raises(TransientError, match="GET /users"):
         client.list_users()
@@ -422,6 +395,15 @@ def test_capabilities_name_the_unreadable_thing(segment, ws, connector):
     assert not sources_ok and "lacks the permission" in sources_reason
     assert not roles_ok and roles_reason.startswith("cannot read sources")
     assert caps[("provision", "group membership")] == (True, "")
+
+
+
+@pytest.mark.parametrize("path", ["/sources", r"/group/[^/]+/users"])
+def test_an_outage_while_probing_is_an_error_not_a_missing_capability(segment, ws, connector, path):
+    """Given one probed call (a read, or the IAM-write probe) answering 503 on every try, when asking capabilities(), then TransientError, not an unavailable capability."""
+    segment.fail(503, times=MAX_ATTEMPTS, path=path)
+    with pytest.raises(TransientError):
+        connector.capabilities()
 
 
 def test_token_never_appears_in_errors_or_logs(segment, ws, waits, caplog):

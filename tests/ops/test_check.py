@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.check import INFO, OK, PROBLEM, Finding, run_checks
 from bot.config import Settings, parse_config
 from tests.cli.test_cli import run, serve_env
-from tests.harness import BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET, config_text
+from tests.harness import BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET, config_text, make_settings
 
 
 def test_check_passes_and_shows_what_each_connector_can_do(tmp_path, slack, okta):
@@ -110,3 +110,15 @@ def test_break_glass_nobody_else_could_review_fails_the_check(tmp_path, slack, o
     assert result.returncode == 1
     said = " ".join(result.stdout.split())
     assert "allows break_glass, but only U0ALICE could review it" in said and "add a `fallback`" in said
+
+
+def test_a_connector_outage_is_a_problem_not_a_missing_right(tmp_path, slack, okta, monkeypatch):
+    """In-process: Okta answers 503 while the check probes; the connector's row is a problem
+    naming the outage, and no capability is reported as unavailable."""
+    monkeypatch.setenv("OKTA_API_TOKEN", OKTA_TOKEN)
+    okta.fail(503, times=100, path=r"/api/v1/groups")
+    config = parse_config(config_text(okta.url).replace("max_attempts: 5", "max_attempts: 1"))
+    okta_rows = [f for f in run_checks(make_settings(tmp_path, slack.url), config)
+                 if f.subject == "okta"]
+    assert [(f.what, f.status) for f in okta_rows] == [("capabilities", PROBLEM)]
+    assert "TransientError" in okta_rows[0].detail and "503" in okta_rows[0].detail
