@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TextIO
 
 from bot.domain.policy import parse_duration
@@ -25,7 +25,7 @@ def parse_since(text: str, now: datetime) -> datetime:
     except ValueError:
         raise ValueError(f"{text!r} is neither a date/time (2026-11-01, 2026-11-01T09:00) "
                          "nor a span back from now (30m, 24h, 7d)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _record(row: AuditRow) -> dict:

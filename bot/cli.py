@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+from datetime import UTC
 
 import typer
 
@@ -159,7 +160,7 @@ def audit_export(since: str = typer.Option(..., help="2026-11-01, 2026-11-01T09:
                  output: typer.FileTextWrite = typer.Option("-", help="file to write; - for stdout")) -> None:
     """Export the audit log for a SIEM or an auditor."""
     import os
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from bot import audit_export as export
     from storage.engine import make_engine
@@ -167,7 +168,7 @@ def audit_export(since: str = typer.Option(..., help="2026-11-01, 2026-11-01T09:
 
     if fmt not in ("json", "csv"):
         _fail(f"--format must be json or csv, not {fmt!r}")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     try:
         start = export.parse_since(since, now)
         end = export.parse_since(until, now) if until else None

@@ -13,13 +13,31 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError,
-                      field_validator, model_validator)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.domain.policy import Policy, parse_duration
-from bot.domain.rules import (BUNDLE, ApprovalStep, AutoApproval, Bundle, Conflict, EntitlementPattern,
-                              Rule, RuleBook, first_unfillable)
+from bot.domain.rules import (
+    BUNDLE,
+    ApprovalStep,
+    AutoApproval,
+    Bundle,
+    Conflict,
+    EntitlementPattern,
+    Rule,
+    RuleBook,
+    first_unfillable,
+)
 from connectors.okta.client import okta_base_url
 
 
@@ -206,7 +224,7 @@ class AutoApproveConfig(_Strict):
     period: Duration = Field(default=timedelta(days=1), description="the window `max_uses` counts in")
 
     @model_validator(mode="after")
-    def _names_someone(self) -> "AutoApproveConfig":
+    def _names_someone(self) -> AutoApproveConfig:
         if not self.okta_groups and not self.slack_groups:
             raise ValueError("name at least one of okta_groups or slack_groups")
         return self
@@ -290,7 +308,7 @@ class ConflictConfig(_Strict):
         return entitlements
 
     @model_validator(mode="after")
-    def _approvers_when_approving(self) -> "ConflictConfig":
+    def _approvers_when_approving(self) -> ConflictConfig:
         if self.action == "approve" and not self.approvers:
             raise ValueError("action: approve needs `approvers` for the extra step")
         return self
@@ -347,7 +365,7 @@ class PolicyConfig(_RuleSettings):
                                         "granted together; rules match them with `type: bundle`")
 
     @model_validator(mode="after")
-    def _something_offered(self) -> "PolicyConfig":
+    def _something_offered(self) -> PolicyConfig:
         for rule in (self, *self.rules):
             durations = rule.durations or self.durations
             where = f"rule {rule.name!r}" if rule is not self else "policy"
@@ -362,7 +380,7 @@ class PolicyConfig(_RuleSettings):
         return self
 
     @model_validator(mode="after")
-    def _steps_can_be_completed(self) -> "PolicyConfig":
+    def _steps_can_be_completed(self) -> PolicyConfig:
         """Refuse steps that could never all be approved, where the config alone tells: every
         step names its approvers, and neither they nor the fallback are user groups (whose
         size is not known yet).  Names are taken as distinct people and the requester as none
@@ -441,7 +459,7 @@ class Config(_Strict):
         return connectors
 
     @model_validator(mode="after")
-    def _bundles_name_connectors(self) -> "Config":
+    def _bundles_name_connectors(self) -> Config:
         for bundle in self.policy.bundles:
             for item in bundle.items:
                 if (connector := item.partition(":")[0]) not in self.connectors:
@@ -450,7 +468,7 @@ class Config(_Strict):
         return self
 
     @model_validator(mode="after")
-    def _policy_can_be_kept(self) -> "Config":
+    def _policy_can_be_kept(self) -> Config:
         """Guarantees the config alone can break (bot/invariants.py checks them again at run time)."""
         book = self.policy.to_rulebook()
         owners = {connector_id: tuple(c.owners) for connector_id, c in self.connectors.items()}

@@ -364,7 +364,7 @@ class SegmentSandbox(SandboxServer):
         labels = resource.get("labels") or []
         if labels and resource["type"] != "WORKSPACE":
             raise _invalid("resources: labels are exclusive to WORKSPACE permissions")
-        if not all(isinstance(l, dict) and {"key", "value"} <= set(l) for l in labels):
+        if not all(isinstance(label, dict) and {"key", "value"} <= set(label) for label in labels):
             raise _invalid("resources: a label needs a key and a value")
         return {"id": resource["id"], "type": resource["type"], "labels": copy.deepcopy(labels)}
 

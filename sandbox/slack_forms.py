@@ -8,7 +8,8 @@ fails at once instead of sending Slack-impossible payloads.  Field names: resear
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 # element type -> the field that holds its value in view.state.values
 VALUE_FIELDS = {

@@ -21,9 +21,18 @@ from urllib.parse import urlencode
 import httpx
 
 from sandbox import blockkit
-from sandbox.slack_forms import (DEFAULT_MIN_QUERY_LENGTH, VALUE_FIELDS, buttons, chosen,
-                                 external_select, input_blocks, input_with, kept_on_update,
-                                 shown_state, state_values)
+from sandbox.slack_forms import (
+    DEFAULT_MIN_QUERY_LENGTH,
+    VALUE_FIELDS,
+    buttons,
+    chosen,
+    external_select,
+    input_blocks,
+    input_with,
+    kept_on_update,
+    shown_state,
+    state_values,
+)
 from sandbox.slack_workspace import APP_ID, BOT_USER_ID, TEAM_ID, SlackError, Workspace
 
 FORM = "application/x-www-form-urlencoded"

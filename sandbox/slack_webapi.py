@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sandbox import blockkit
 from sandbox.slack_forms import kept_on_update
 from sandbox.slack_workspace import (
-    APP_ID, BOT_ID, BOT_USER_ID, TEAM_ID, SlackError, Workspace,
+    APP_ID,
+    BOT_ID,
+    BOT_USER_ID,
+    TEAM_ID,
+    SlackError,
+    Workspace,
 )
 
 MAX_UPDATE_TEXT = 4000

@@ -10,8 +10,9 @@ from __future__ import annotations
 import copy
 import itertools
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from sandbox.slack_forms import elements
 

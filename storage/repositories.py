@@ -13,7 +13,7 @@ import json
 import threading
 from array import array
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import islice
 from typing import NamedTuple
 
@@ -24,9 +24,20 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from storage.engine import READ_ONLY
-from storage.tables import (AccountRow, ApprovalRow, AuditRow, EntitlementRow, HoldingRow,
-                            MessageRow, OutboxRow, PersonRow, RequestRow, SeenEventRow,
-                            SlotBaselineRow, SyncRow)
+from storage.tables import (
+    AccountRow,
+    ApprovalRow,
+    AuditRow,
+    EntitlementRow,
+    HoldingRow,
+    MessageRow,
+    OutboxRow,
+    PersonRow,
+    RequestRow,
+    SeenEventRow,
+    SlotBaselineRow,
+    SyncRow,
+)
 
 
 class DuplicateError(Exception):
@@ -465,7 +476,7 @@ def _claim_rows(session: Session, model, condition, order_by, limit: int, change
 def _aware(value: datetime | str) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class SearchHit(NamedTuple):

@@ -24,8 +24,18 @@ from __future__ import annotations
 
 import json
 
-from connectors.base import (Entitlement, Grant, GrantOutcome, NotFoundError, Page,
-                             PermissionDeniedError, Prior, Resource, ResourceType, RevokeOutcome)
+from connectors.base import (
+    Entitlement,
+    Grant,
+    GrantOutcome,
+    NotFoundError,
+    Page,
+    PermissionDeniedError,
+    Prior,
+    Resource,
+    ResourceType,
+    RevokeOutcome,
+)
 from connectors.okta.client import OktaClient, okta_code
 from connectors.okta.kinds import entitlement_id, require_slug
 

@@ -3,8 +3,17 @@
 
 from __future__ import annotations
 
-from connectors.base import (Entitlement, Grant, GrantOutcome, NotFoundError, Page, Prior,
-                             Resource, ResourceType, RevokeOutcome)
+from connectors.base import (
+    Entitlement,
+    Grant,
+    GrantOutcome,
+    NotFoundError,
+    Page,
+    Prior,
+    Resource,
+    ResourceType,
+    RevokeOutcome,
+)
 from connectors.okta.client import OktaClient
 from connectors.okta.kinds import entitlement_id, require_slug
 

@@ -9,8 +9,17 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from connectors.base import (Entitlement, Grant, GrantOutcome, InvalidRequestError, Page, Prior,
-                             Resource, ResourceType, RevokeOutcome)
+from connectors.base import (
+    Entitlement,
+    Grant,
+    GrantOutcome,
+    InvalidRequestError,
+    Page,
+    Prior,
+    Resource,
+    ResourceType,
+    RevokeOutcome,
+)
 
 
 def entitlement_id(resource_type: str, resource_id: str, slug: str) -> str:

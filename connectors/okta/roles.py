@@ -14,8 +14,19 @@ Okta answers 403 E0000006 and sync raises PermissionDeniedError (never an empty 
 
 from __future__ import annotations
 
-from connectors.base import (ConnectorError, Entitlement, Grant, GrantOutcome, InvalidRequestError,
-                             NotFoundError, Page, Prior, Resource, ResourceType, RevokeOutcome)
+from connectors.base import (
+    ConnectorError,
+    Entitlement,
+    Grant,
+    GrantOutcome,
+    InvalidRequestError,
+    NotFoundError,
+    Page,
+    Prior,
+    Resource,
+    ResourceType,
+    RevokeOutcome,
+)
 from connectors.okta.client import OktaClient, okta_code
 from connectors.okta.kinds import entitlement_id, require_slug
 

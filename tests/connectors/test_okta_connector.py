@@ -11,13 +11,13 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from connectors.base import (
-    Prior,
     ConnectorError,
     GrantOutcome,
     InvalidRequestError,
     NotFoundError,
     Page,
     PermissionDeniedError,
+    Prior,
     RateLimitedError,
     Resource,
     RevokeOutcome,

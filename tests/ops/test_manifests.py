@@ -101,7 +101,7 @@ def test_the_configmap_is_a_valid_latchkey_config_mounted_where_latchkey_reads_i
     [config_map] = find(documents, "ConfigMap", "latchkey-config")
     text = config_map["data"]["latchkey.yaml"]
     variables = set(re.findall(r"\$\{(\w+)\}", text))
-    parse_config(text, "configmap", env={name: "placeholder" for name in variables})
+    parse_config(text, "configmap", env=dict.fromkeys(variables, "placeholder"))
     assert variables <= set(secret_example(BASE)["stringData"]), "every ${VAR} must be in the Secret"
 
     spec = pod(documents)["spec"]
