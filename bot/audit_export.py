@@ -6,12 +6,18 @@ import csv
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import TextIO
 
 from bot.domain.policy import parse_duration
 from storage.tables import AuditRow
 
 FIELDS = ("seq", "at", "actor", "action", "request_id", "detail")
+
+
+class ExportFormat(StrEnum):
+    JSON = "json"  # JSON Lines: one object per line
+    CSV = "csv"
 
 
 def parse_since(text: str, now: datetime) -> datetime:
@@ -33,15 +39,15 @@ def _record(row: AuditRow) -> dict:
             "request_id": row.request_id, "detail": json.loads(row.detail)}
 
 
-def write(rows: Iterable[AuditRow], out: TextIO, fmt: str) -> int:
-    """Write `rows` as `json` (one object per line) or `csv`; return how many were written."""
+def write(rows: Iterable[AuditRow], out: TextIO, fmt: ExportFormat) -> int:
+    """Write `rows` in the format asked for; return how many were written."""
     count = 0
-    if fmt == "csv":
+    if fmt == ExportFormat.CSV:
         writer = csv.DictWriter(out, fieldnames=FIELDS)
         writer.writeheader()
     for row in rows:
         record = _record(row)
-        if fmt == "csv":
+        if fmt == ExportFormat.CSV:
             writer.writerow({**record, "detail": json.dumps(record["detail"], sort_keys=True)})
         else:
             out.write(json.dumps(record, sort_keys=True) + "\n")

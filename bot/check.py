@@ -17,6 +17,7 @@ from rich.table import Table
 from slack_sdk.errors import SlackApiError
 
 from bot.config import Config, ConfigError, Settings, load_config, load_settings
+from bot.exits import ExitStatus
 from bot.logs import redact
 
 OK, INFO, PROBLEM = "ok", "info", "problem"
@@ -142,8 +143,12 @@ def render(findings: list[Finding], console: Console) -> None:
         console.print("[green]all checks passed[/]")
 
 
-def main(console: Console | None = None) -> int:
-    """Run every check, print the table, and return the exit status (0 only if all is well)."""
+def main(console: Console | None = None) -> ExitStatus:
+    """Run every check, print the table, and return the exit status: OK only if all is well,
+    USAGE when the environment or the YAML file cannot be used, else FAILED."""
     findings = run_checks()
     render(findings, console or Console(width=140))
-    return 1 if any(f.status == PROBLEM for f in findings) else 0
+    problems = {f.subject for f in findings if f.status == PROBLEM}
+    if "config" in problems:
+        return ExitStatus.USAGE
+    return ExitStatus.FAILED if problems else ExitStatus.OK

@@ -10,7 +10,7 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -38,6 +38,7 @@ from bot.domain.rules import (
     RuleBook,
     first_unfillable,
 )
+from bot.logs import LogFormat, LogLevel
 from connectors.okta.client import okta_base_url
 
 
@@ -52,10 +53,22 @@ def _duration(value) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 
-class Settings(BaseSettings):
-    """Process settings, read from environment variables of the same name."""
+class CommonSettings(BaseSettings):
+    """What every command reads from the environment: the database, and how to log."""
 
     model_config = SettingsConfigDict(extra="ignore")
+
+    database_url: str = Field(default="sqlite:///latchkey.db", description="SQLite for one replica; "
+                              "`postgresql+psycopg://user:password@host/db` for several")
+    latchkey_log_level: Annotated[LogLevel, BeforeValidator(str.upper)] = Field(
+        default="INFO", description="how much to log")
+    latchkey_log_format: LogFormat = Field(
+        default="text", description="`json`: one JSON object per line, with the Slack request id")
+
+
+class Settings(CommonSettings):
+    """Process settings of `serve`, `check` and `sync`, read from environment variables of the
+    same name."""
 
     slack_bot_token: SecretStr = Field(min_length=1, description="the Bot User OAuth Token, `xoxb-…`")
     slack_signing_secret: SecretStr = Field(
@@ -65,16 +78,11 @@ class Settings(BaseSettings):
         "Latchkey connects out to Slack over Socket Mode instead of receiving requests over HTTP")
     slack_api_url: str = Field(default="https://slack.com/api/", description="Slack Web API base URL "
                                "(the demo and the tests point it at the sandbox)")
-    database_url: str = Field(default="sqlite:///latchkey.db", description="SQLite for one replica; "
-                              "`postgresql+psycopg://user:password@host/db` for several")
     latchkey_config: Path = Field(default=Path("latchkey.yaml"), description="path of the YAML file")
     latchkey_sweep_seconds: float = Field(default=15.0, gt=0,
                                           description="how often the safety-net sweep runs")
     latchkey_reload_seconds: float = Field(default=10.0, gt=0,
                                            description="how often the config file is checked for changes")
-    latchkey_log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
-    latchkey_log_format: Literal["text", "json"] = Field(
-        default="text", description="`json`: one JSON object per line, with the Slack request id")
 
     @field_validator("slack_api_url")
     @classmethod
@@ -547,9 +555,13 @@ def _describe(error: dict) -> str:
     return f"{key}: {message}"
 
 
-def load_settings() -> Settings:
+_Settings = TypeVar("_Settings", bound=CommonSettings)
+
+
+def load_settings(kind: type[_Settings] = Settings) -> _Settings:  # type: ignore[assignment]
+    """The settings of `kind` from the environment; a ConfigError names each bad variable."""
     try:
-        return Settings()
+        return kind()
     except ValidationError as exc:
         problems = "; ".join(f"{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"environment: {problems}") from None

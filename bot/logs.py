@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 LogFormat = Literal["text", "json"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("latchkey_request_id",
                                                                       default=None)
