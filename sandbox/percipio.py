@@ -1,7 +1,7 @@
 """A stateful local stand-in for the Skillsoft Percipio API, served over real HTTP.
 
-It answers the calls Latchkey's Percipio connector makes the way Percipio does (research
-connectors.md §5 and §7, and Percipio's own swagger for user-management and content-discovery):
+It answers the calls Latchkey's Percipio connector makes the way Percipio does (Percipio's own
+swagger for user-management and content-discovery, https://api.percipio.com):
 
 - Bearer auth with service-account tokens; each token lives in one organization and may use only
   the APIs it was given (`tokens` maps a token to a comma-separated list of services from

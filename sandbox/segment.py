@@ -1,7 +1,7 @@
 """A stateful local stand-in for the Twilio Segment Public API, served over real HTTP.
 
-It answers the calls Latchkey's Segment connector makes the way Segment does (see
-research/connectors.md §4 and §7, and Segment's SDKs and docs):
+It answers the calls Latchkey's Segment connector makes the way Segment does (see the Public
+API reference, https://docs.segmentapis.com, and Segment's SDKs):
 
 - `Authorization: Bearer <token>`; a token has a tier: `workspace_owner` may do anything,
   `read_only` may read but lacks the IAM write permission (403 on every write).

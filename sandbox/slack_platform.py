@@ -2,7 +2,8 @@
 
 Mixed into `SlackSandbox`.  Each delivery is built under the lock from what the user can see,
 sent without holding it (the bot calls the Web API while it handles the request), and its
-answer applied as Slack would.  Payload shapes: research/slack.md section 2.
+answer applied as Slack would.  Payload shapes: Slack's interaction payload reference,
+https://api.slack.com/reference/interaction-payloads.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The Web API methods the bot calls, answered as Slack answers them (research/slack.md 3.2).
+"""The Web API methods the bot calls, answered as Slack answers them (https://api.slack.com/methods).
 
 `WebApi.call` takes the already-parsed arguments and returns the success body without `ok`;
 every refusal is a `SlackError`.  The caller holds the sandbox lock.

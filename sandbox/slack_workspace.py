@@ -2,7 +2,8 @@
 response URLs.
 
 No HTTP here.  Every method expects the caller to hold the sandbox lock.  What the Web API
-would refuse raises `SlackError` with Slack's error code (research/slack.md section 3.2).
+would refuse raises `SlackError` with Slack's error code (each method's page under
+https://api.slack.com/methods lists them).
 """
 
 from __future__ import annotations

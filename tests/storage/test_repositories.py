@@ -140,7 +140,7 @@ def test_outbox_delivers_one_request_in_order_and_others_in_parallel(engine):
     outbox.retry_later(a.id, 1, NOW + timedelta(seconds=2), "Slack down")
     assert outbox.claim(NOW, lease) == []  # 'b' still waits behind the failed 'a'
     assert [row.kind for row in outbox.claim(NOW + timedelta(seconds=2), lease)] == ["a"]
-    outbox.delivered(a.id, NOW)
+    outbox.delivered_all([a.id], NOW)
     assert [row.kind for row in outbox.claim(NOW, lease)] == ["b"]
 
 
