@@ -14,14 +14,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import version
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
 from bot.audit_export import ExportFormat
 from bot.config import CommonSettings, Config, ConfigError, Settings, load_config, load_settings
 from bot.exits import ExitStatus
-from bot.logs import LogLevel
+from bot.logs import LogLevel, configure
 from storage.engine import upgrade as upgrade_schema
 
 if TYPE_CHECKING:
@@ -44,20 +44,16 @@ def _show_version(asked: bool) -> None:
 @cli.callback()
 def _options(_version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
                                            help="print the version and exit")) -> None:
-    """Latchkey: just-in-time access, approved in Slack."""
+    pass  # the options of `latchkey` itself, before any command
 
 
-def _setup_logging(settings: CommonSettings, level: str | None = None) -> None:
-    """Log in the format of LATCHKEY_LOG_FORMAT, at `level` or else LATCHKEY_LOG_LEVEL."""
-    from bot.logs import configure  # text or JSON lines; noisy libraries stay at WARNING
-
-    try:
-        configure(level or settings.latchkey_log_level, settings.latchkey_log_format)
-    except ValueError as exc:
-        _fail(str(exc))
+def _setup_logging(settings: CommonSettings, level: LogLevel | None = None) -> None:
+    """Log in the format of LATCHKEY_LOG_FORMAT, at `level` or else LATCHKEY_LOG_LEVEL (both
+    already validated); noisy libraries stay at WARNING."""
+    configure(level or settings.latchkey_log_level, settings.latchkey_log_format)
 
 
-def _fail(message: str, status: ExitStatus = ExitStatus.USAGE) -> None:
+def _fail(message: str, status: ExitStatus = ExitStatus.USAGE) -> NoReturn:
     typer.secho(f"latchkey: {message}", fg="red", err=True)
     raise typer.Exit(status)
 
