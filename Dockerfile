@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
 # Latchkey: build a wheel, then run it as an unprivileged user on a slim Python base.
 # The base is pinned by tag AND digest (the multi-arch index of python:3.11.14-slim-bookworm);
-# bump both together.  Every setting comes from the environment (README, "Configuration reference").
+# bump both together.  The dependencies are the exact versions and hashes of requirements.lock
+# (`make lock`), so an image built next month holds what this one holds.  Every setting comes
+# from the environment (README, "Configuration reference").
 
 FROM python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d AS build
 WORKDIR /src
@@ -9,8 +11,9 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY connectors ./connectors
 COPY storage ./storage
-COPY sandbox ./sandbox
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# sandbox/ (the local stand-ins for Slack and the targets) is left out: it is for tests and
+# `latchkey demo` on a development install, never for production.
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 FROM python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d
 LABEL org.opencontainers.image.title="latchkey" \
@@ -21,8 +24,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
 RUN groupadd --gid 10001 latchkey \
     && useradd --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin latchkey \
     && mkdir /data /config && chown 10001:10001 /data
+COPY requirements.lock /tmp/requirements.lock
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-compile /wheels/*.whl && rm -rf /wheels
+RUN pip install --no-cache-dir --no-compile --require-hashes -r /tmp/requirements.lock \
+    && pip install --no-cache-dir --no-compile --no-deps /wheels/*.whl \
+    && pip check \
+    && rm -rf /wheels /tmp/requirements.lock
 USER 10001:10001
 WORKDIR /data
 EXPOSE 3000

@@ -4,14 +4,14 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test serve docs bench venv clean
+.PHONY: demo test lint lock serve docs bench venv clean
 
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
 	touch $@
 
 demo: venv
@@ -22,6 +22,19 @@ demo: venv
 test: venv
 	$(BIN)/python -m pytest -q -n 4 --ignore=tests/resilience
 	$(BIN)/python -m pytest -q tests/resilience
+
+# ruff (lint, import order) and mypy (strict on the domain), as configured in pyproject.toml.
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# The image installs exactly the versions (and hashes) of requirements.lock.  Re-run after
+# changing the dependencies in pyproject.toml; `make lock LOCK_FLAGS=--upgrade` takes the
+# newest releases the ranges allow.
+lock: venv
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe \
+		--strip-extras --no-emit-index-url --no-emit-find-links $(LOCK_FLAGS) \
+		--output-file requirements.lock pyproject.toml
 
 serve: venv
 	$(BIN)/latchkey serve

@@ -47,7 +47,7 @@ def plot(path: Path, figures: list[Figure], extras: dict) -> None:
              title="Revocation lag by expiry time")
     lags.legend(fontsize=7)
 
-    for key, run in (extras.get("sync") or {}).items():
+    for run in (extras.get("sync") or {}).values():
         if run.get("rss"):
             xs, ys = zip(*run["rss"])
             sync.plot(xs, ys, label=f"{run['users']:,} users / {run['groups']:,} groups")

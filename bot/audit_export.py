@@ -8,7 +8,8 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from enum import StrEnum
 from typing import TextIO
 
 from bot.domain.policy import parse_duration
@@ -16,6 +17,11 @@ from connectors.masking import mask_all
 from storage.tables import AuditRow
 
 FIELDS = ("seq", "at", "actor", "action", "request_id", "detail")
+
+
+class ExportFormat(StrEnum):
+    JSON = "json"  # JSON Lines: one object per line
+    CSV = "csv"
 
 
 def parse_since(text: str, now: datetime) -> datetime:
@@ -29,7 +35,7 @@ def parse_since(text: str, now: datetime) -> datetime:
     except ValueError:
         raise ValueError(f"{text!r} is neither a date/time (2026-11-01, 2026-11-01T09:00) "
                          "nor a span back from now (30m, 24h, 7d)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _record(row: AuditRow) -> dict:
@@ -37,15 +43,15 @@ def _record(row: AuditRow) -> dict:
             "request_id": row.request_id, "detail": mask_all(json.loads(row.detail))}
 
 
-def write(rows: Iterable[AuditRow], out: TextIO, fmt: str) -> int:
-    """Write `rows` as `json` (one object per line) or `csv`; return how many were written."""
+def write(rows: Iterable[AuditRow], out: TextIO, fmt: ExportFormat) -> int:
+    """Write `rows` in the format asked for; return how many were written."""
     count = 0
-    if fmt == "csv":
+    if fmt == ExportFormat.CSV:
         writer = csv.DictWriter(out, fieldnames=FIELDS)
         writer.writeheader()
     for row in rows:
         record = _record(row)
-        if fmt == "csv":
+        if fmt == ExportFormat.CSV:
             writer.writerow({**record, "detail": json.dumps(record["detail"], sort_keys=True)})
         else:
             out.write(json.dumps(record, sort_keys=True) + "\n")

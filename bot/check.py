@@ -17,6 +17,7 @@ from rich.table import Table
 from slack_sdk.errors import SlackApiError
 
 from bot.config import Config, ConfigError, Settings, load_config, load_settings
+from bot.exits import ExitStatus
 from connectors.masking import mask
 
 OK, INFO, PROBLEM = "ok", "info", "problem"
@@ -50,7 +51,7 @@ def _guard(subject: str, what: str, check: Callable[[], list[tuple[str, str, str
     """Run one check; anything it raises is a problem reported in its row, not a crash."""
     try:
         return [Finding(subject, *row) for row in check()]
-    except Exception as exc:  # noqa: BLE001 - every failure is a finding to show
+    except Exception as exc:  # every failure is a finding to show
         return [Finding(subject, what, PROBLEM, _reason(exc))]
 
 
@@ -142,8 +143,12 @@ def render(findings: list[Finding], console: Console) -> None:
         console.print("[green]all checks passed[/]")
 
 
-def main(console: Console | None = None) -> int:
-    """Run every check, print the table, and return the exit status (0 only if all is well)."""
+def main(console: Console | None = None) -> ExitStatus:
+    """Run every check, print the table, and return the exit status: OK only if all is well,
+    USAGE when the environment or the YAML file cannot be used, else FAILED."""
     findings = run_checks()
     render(findings, console or Console(width=140))
-    return 1 if any(f.status == PROBLEM for f in findings) else 0
+    problems = {f.subject for f in findings if f.status == PROBLEM}
+    if "config" in problems:
+        return ExitStatus.USAGE
+    return ExitStatus.FAILED if problems else ExitStatus.OK

@@ -1,17 +1,31 @@
-"""The `latchkey` command: serve · check · demo · sync · db upgrade."""
+"""The `latchkey` command: serve · check · demo · sync · audit export · db upgrade.
+
+Every command exits 0 when it did its work, 1 when the run failed, and 2 for bad usage or
+configuration (bot/exits.py).  All of them read their settings from the environment through
+bot/config.py, the same way.
+"""
 
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.metadata import version
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
-from bot.config import ConfigError, load_config, load_settings
+from bot.audit_export import ExportFormat
+from bot.config import CommonSettings, Config, ConfigError, Settings, load_config, load_settings
+from bot.exits import ExitStatus
+from bot.logs import LogLevel, configure
 from storage.engine import upgrade as upgrade_schema
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 cli = typer.Typer(help="Latchkey: just-in-time access, approved in Slack.", no_args_is_help=True,
                   add_completion=False)
@@ -21,32 +35,59 @@ audit = typer.Typer(help="The audit log.", no_args_is_help=True)
 cli.add_typer(audit, name="audit")
 
 
-def _setup_logging(level: str = "INFO") -> None:
-    from bot.logs import configure  # text or JSON lines; noisy libraries stay at WARNING
+def _show_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"latchkey {version('latchkey')}")
+        raise typer.Exit(ExitStatus.OK)
 
+
+@cli.callback()
+def _options(_version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
+                                           help="print the version and exit")) -> None:
+    pass  # the options of `latchkey` itself, before any command
+
+
+def _setup_logging(settings: CommonSettings, level: LogLevel | None = None) -> None:
+    """Log in the format of LATCHKEY_LOG_FORMAT, at `level` or else LATCHKEY_LOG_LEVEL (both
+    already validated); noisy libraries stay at WARNING."""
+    configure(level or settings.latchkey_log_level, settings.latchkey_log_format)
+
+
+def _fail(message: str, status: ExitStatus = ExitStatus.USAGE) -> NoReturn:
+    typer.secho(f"latchkey: {message}", fg="red", err=True)
+    raise typer.Exit(status)
+
+
+def _environment(kind: type[CommonSettings] = Settings):
+    """The settings of `kind` from the environment, or exit 2 naming each bad variable."""
     try:
-        configure(level, os.environ.get("LATCHKEY_LOG_FORMAT", "text"))
-    except ValueError as exc:
+        return load_settings(kind)
+    except ConfigError as exc:
         _fail(str(exc))
 
 
-def _fail(message: str) -> None:
-    typer.secho(f"latchkey: {message}", fg="red", err=True)
-    raise typer.Exit(2)
+def _load() -> tuple[Settings, Config]:
+    """The settings and the YAML config of `serve`, or exit 2 saying what is wrong."""
+    settings = _environment()
+    try:
+        return settings, load_config(settings.latchkey_config)
+    except ConfigError as exc:
+        _fail(str(exc))
 
 
 @cli.command()
 def serve(host: str = typer.Option("0.0.0.0", help="address to listen on"),
           port: int = typer.Option(3000, help="port to listen on"),
-          log_level: str = typer.Option("INFO", envvar="LATCHKEY_LOG_LEVEL")) -> None:
+          log_level: LogLevel | None = typer.Option(None, case_sensitive=False,
+                                                    help="default: LATCHKEY_LOG_LEVEL, else INFO")) -> None:
     """Serve Slack (POST /slack/events, or Socket Mode when SLACK_APP_TOKEN is set) with
     /healthz, /readyz and /metrics."""
     from bot.server import make_server
     from bot.service import Service
     from bot.transport import describe, socket_mode_handler
 
-    _setup_logging(log_level)
     settings, config = _load()
+    _setup_logging(settings, log_level)
     service = Service(settings, config)
     service.start()
     socket = socket_mode_handler(service)  # None: Slack posts to us over HTTP
@@ -54,7 +95,7 @@ def serve(host: str = typer.Option("0.0.0.0", help="address to listen on"),
     try:
         if socket is not None:
             socket.connect()  # returns at once; the client reconnects by itself from then on
-    except Exception as exc:  # e.g. an app-level token Slack refuses
+    except Exception as exc:  # an app-level token Slack refuses: a configuration error
         service.stop()
         _fail(f"cannot connect to Slack over Socket Mode: {exc}")
     logging.getLogger("latchkey").info(describe(socket, host, server.effective_port))
@@ -92,10 +133,11 @@ def _shut_down(server, grace: float = 5.0) -> None:
 @cli.command()
 def check() -> None:
     """Validate the config, reach the database, Slack and every connector, and show what each
-    connector can sync and provision.  Exit status 1 on any problem (usable as an init container)."""
+    connector can sync and provision.  Exit status 1 on any problem, 2 when the config itself is
+    unusable (usable as an init container)."""
     from bot.check import main as run_checks
 
-    _setup_logging("WARNING")
+    _setup_logging(_environment(CommonSettings), "WARNING")
     raise typer.Exit(run_checks())
 
 
@@ -103,9 +145,15 @@ def check() -> None:
 def demo(minutes: int = typer.Option(1, min=1, help="how long the demo access lasts"),
          fast: bool = typer.Option(False, help="jump the bot's clock to the expiry instead of waiting")) -> None:
     """Play one whole story against local stand-ins for Slack and Okta: no workspace needed."""
-    from bot.demo import run_demo
+    try:
+        from bot.demo import run_demo
+    except ImportError as exc:
+        if exc.name is None or exc.name.partition(".")[0] != "sandbox":
+            raise
+        _fail("the demo needs the local stand-ins of sandbox/, which this install (e.g. the image) "
+              "does not ship: run `make demo` in a clone of the repository")
 
-    _setup_logging("WARNING")
+    _setup_logging(_environment(CommonSettings), "WARNING")
     sys.exit(run_demo(minutes, fast))
 
 
@@ -116,8 +164,8 @@ def sync(connector: str = typer.Argument(None, help="connector id; all connector
 
     from bot.service import Service
 
-    _setup_logging("WARNING")
     settings, config = _load()
+    _setup_logging(settings, "WARNING")
     chosen = [connector] if connector else list(config.connectors)
     if unknown := [c for c in chosen if c not in config.connectors]:
         _fail(f"no connector {unknown[0]!r} in {settings.latchkey_config} (have: {', '.join(config.connectors)})")
@@ -141,33 +189,22 @@ def sync(connector: str = typer.Argument(None, help="connector id; all connector
                            f"entitlements, {summary.accounts} accounts, {summary.holdings} grants")
     finally:
         service.stop()
-    raise typer.Exit(1 if failed else 0)
-
-
-def _load():
-    try:
-        settings = load_settings()
-        return settings, load_config(settings.latchkey_config)
-    except ConfigError as exc:
-        _fail(str(exc))
+    raise typer.Exit(ExitStatus.FAILED if failed else ExitStatus.OK)
 
 
 @audit.command("export")
 def audit_export(since: str = typer.Option(..., help="2026-11-01, 2026-11-01T09:00, or a span back: 7d"),
                  until: str = typer.Option(None, help="end (exclusive), same forms as --since"),
-                 fmt: str = typer.Option("json", "--format", help="json (one object per line) or csv"),
+                 fmt: ExportFormat = typer.Option(ExportFormat.JSON, "--format", case_sensitive=False,
+                                                  help="json (one object per line) or csv"),
                  output: typer.FileTextWrite = typer.Option("-", help="file to write; - for stdout")) -> None:
     """Export the audit log for a SIEM or an auditor."""
-    import os
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
     from bot import audit_export as export
-    from storage.engine import make_engine
     from storage.repositories import AuditLog
 
-    if fmt not in ("json", "csv"):
-        _fail(f"--format must be json or csv, not {fmt!r}")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     try:
         start = export.parse_since(since, now)
         end = export.parse_since(until, now) if until else None
@@ -177,25 +214,46 @@ def audit_export(since: str = typer.Option(..., help="2026-11-01, 2026-11-01T09:
         load_config(load_settings().latchkey_config)
     except ConfigError:
         pass  # not serve's environment: the events were masked as they were written
-    engine = make_engine(os.environ.get("DATABASE_URL", "sqlite:///latchkey.db"))
-    count = export.write(AuditLog(engine).stream(start, end), output, fmt)
+    with _database() as engine:
+        count = export.write(AuditLog(engine).stream(start, end), output, fmt)
     typer.echo(f"{count} events", err=True)
 
 
 @db.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
     """Apply the schema migrations to DATABASE_URL."""
-    import os
+    from alembic.util import CommandError
 
-    from storage.engine import current_revision, make_engine, upgrade
+    from storage.engine import current_revision
 
-    engine = make_engine(os.environ.get("DATABASE_URL", "sqlite:///latchkey.db"))
-    upgrade(engine, revision)
-    typer.echo(f"database at revision {current_revision(engine)}")
+    with _database() as engine:
+        try:
+            upgrade_schema(engine, revision)
+        except CommandError as exc:  # e.g. a revision that does not exist
+            _fail(str(exc))
+        typer.echo(f"database at revision {current_revision(engine)}")
+
+
+@contextmanager
+def _database() -> Iterator[Engine]:
+    """The engine for DATABASE_URL, as `serve` reads it; a database error exits 1, saying why."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from connectors.masking import mask
+    from storage.engine import make_engine
+
+    engine = make_engine(_environment(CommonSettings).database_url)
+    try:
+        yield engine
+    except SQLAlchemyError as exc:
+        _fail(mask(f"database: {exc}"), ExitStatus.FAILED)
+    finally:
+        engine.dispose()
 
 
 def main() -> None:
     cli()
+
 
 if __name__ == "__main__":
     main()

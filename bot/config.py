@@ -13,17 +13,37 @@ import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal, TypeVar, Union
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError,
-                      create_model, field_validator, model_validator)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.domain.policy import Policy, parse_duration
-from bot.domain.rules import (BUNDLE, ApprovalStep, AutoApproval, Bundle, Conflict, EntitlementPattern,
-                              Rule, RuleBook, first_unfillable)
+from bot.domain.rules import (
+    BUNDLE,
+    ApprovalStep,
+    AutoApproval,
+    Bundle,
+    Conflict,
+    EntitlementPattern,
+    Rule,
+    RuleBook,
+    first_unfillable,
+)
+from bot.logs import LogFormat, LogLevel
 from connectors.masking import mask, remember
 from connectors.registry import CONNECTOR_TYPES
 from connectors.settings import ConnectorSettings
@@ -55,10 +75,29 @@ def _duration(value) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 
-class Settings(BaseSettings):
-    """Process settings, read from environment variables of the same name."""
+class CommonSettings(BaseSettings):
+    """What every command reads from the environment: the database, and how to log."""
 
     model_config = SettingsConfigDict(extra="ignore")
+
+    database_url: str = Field(default="sqlite:///latchkey.db", description="SQLite for one replica; "
+                              "`postgresql+psycopg://user:password@host/db` for several")
+    latchkey_log_level: Annotated[LogLevel, BeforeValidator(str.upper)] = Field(
+        default="INFO", description="how much to log")
+    latchkey_log_format: LogFormat = Field(
+        default="text", description="`json`: one JSON object per line, with the Slack request id")
+
+    @model_validator(mode="after")
+    def _remember_secrets(self) -> CommonSettings:
+        # Every command's settings, the Slack secrets of serve's included (secrets_in reads
+        # every field of the subclass), and the database password.
+        remember([*secrets_in(self), urlsplit(self.database_url).password])
+        return self
+
+
+class Settings(CommonSettings):
+    """Process settings of `serve`, `check` and `sync`, read from environment variables of the
+    same name."""
 
     slack_bot_token: SecretStr = Field(min_length=1, description="the Bot User OAuth Token, `xoxb-…`")
     slack_signing_secret: SecretStr = Field(
@@ -68,26 +107,16 @@ class Settings(BaseSettings):
         "Latchkey connects out to Slack over Socket Mode instead of receiving requests over HTTP")
     slack_api_url: str = Field(default="https://slack.com/api/", description="Slack Web API base URL "
                                "(the demo and the tests point it at the sandbox)")
-    database_url: str = Field(default="sqlite:///latchkey.db", description="SQLite for one replica; "
-                              "`postgresql+psycopg://user:password@host/db` for several")
     latchkey_config: Path = Field(default=Path("latchkey.yaml"), description="path of the YAML file")
     latchkey_sweep_seconds: float = Field(default=15.0, gt=0,
                                           description="how often the safety-net sweep runs")
     latchkey_reload_seconds: float = Field(default=10.0, gt=0,
                                            description="how often the config file is checked for changes")
-    latchkey_log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
-    latchkey_log_format: Literal["text", "json"] = Field(
-        default="text", description="`json`: one JSON object per line, with the Slack request id")
 
     @field_validator("slack_api_url")
     @classmethod
     def _trailing_slash(cls, url: str) -> str:
         return url if url.endswith("/") else url + "/"
-
-    @model_validator(mode="after")
-    def _remember_secrets(self) -> "Settings":
-        remember([*secrets_in(self), urlsplit(self.database_url).password])
-        return self
 
 
 class _Strict(BaseModel):
@@ -132,7 +161,7 @@ def _entry(settings: type[ConnectorSettings]) -> type[BaseModel]:
 
 
 # Union[...] rather than `|`: the members come from the registry, as a tuple, at run time.
-ConnectorConfig = Annotated[Union[tuple(_entry(s) for s in CONNECTOR_TYPES.values())],
+ConnectorConfig = Annotated[Union[tuple(_entry(s) for s in CONNECTOR_TYPES.values())],  # noqa: UP007
                             Field(discriminator="type")]
 
 
@@ -167,7 +196,7 @@ class AutoApproveConfig(_Strict):
     period: Duration = Field(default=timedelta(days=1), description="the window `max_uses` counts in")
 
     @model_validator(mode="after")
-    def _names_someone(self) -> "AutoApproveConfig":
+    def _names_someone(self) -> AutoApproveConfig:
         if not self.okta_groups and not self.slack_groups:
             raise ValueError("name at least one of okta_groups or slack_groups")
         return self
@@ -251,7 +280,7 @@ class ConflictConfig(_Strict):
         return entitlements
 
     @model_validator(mode="after")
-    def _approvers_when_approving(self) -> "ConflictConfig":
+    def _approvers_when_approving(self) -> ConflictConfig:
         if self.action == "approve" and not self.approvers:
             raise ValueError("action: approve needs `approvers` for the extra step")
         return self
@@ -308,7 +337,7 @@ class PolicyConfig(_RuleSettings):
                                         "granted together; rules match them with `type: bundle`")
 
     @model_validator(mode="after")
-    def _something_offered(self) -> "PolicyConfig":
+    def _something_offered(self) -> PolicyConfig:
         for rule in (self, *self.rules):
             durations = rule.durations or self.durations
             where = f"rule {rule.name!r}" if rule is not self else "policy"
@@ -323,7 +352,7 @@ class PolicyConfig(_RuleSettings):
         return self
 
     @model_validator(mode="after")
-    def _steps_can_be_completed(self) -> "PolicyConfig":
+    def _steps_can_be_completed(self) -> PolicyConfig:
         """Refuse steps that could never all be approved, where the config alone tells: every
         step names its approvers, and neither they nor the fallback are user groups (whose
         size is not known yet).  Names are taken as distinct people and the requester as none
@@ -402,12 +431,12 @@ class Config(_Strict):
         return connectors
 
     @model_validator(mode="after")
-    def _remember_secrets(self) -> "Config":
+    def _remember_secrets(self) -> Config:
         remember(secrets_in(self))  # at start-up and at every reload
         return self
 
     @model_validator(mode="after")
-    def _bundles_name_connectors(self) -> "Config":
+    def _bundles_name_connectors(self) -> Config:
         for bundle in self.policy.bundles:
             for item in bundle.items:
                 if (connector := item.partition(":")[0]) not in self.connectors:
@@ -416,7 +445,7 @@ class Config(_Strict):
         return self
 
     @model_validator(mode="after")
-    def _policy_can_be_kept(self) -> "Config":
+    def _policy_can_be_kept(self) -> Config:
         """Guarantees the config alone can break (bot/invariants.py checks them again at run time)."""
         book = self.policy.to_rulebook()
         owners = {connector_id: tuple(c.owners) for connector_id, c in self.connectors.items()}
@@ -489,9 +518,13 @@ def _describe(error: dict) -> str:
     return f"{key}: {message}"
 
 
-def load_settings() -> Settings:
+_Settings = TypeVar("_Settings", bound=CommonSettings)
+
+
+def load_settings(kind: type[_Settings] = Settings) -> _Settings:  # type: ignore[assignment]
+    """The settings of `kind` from the environment; a ConfigError names each bad variable."""
     try:
-        return Settings()
+        return kind()
     except ValidationError as exc:
         problems = "; ".join(f"{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"environment: {problems}") from None

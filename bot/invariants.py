@@ -31,7 +31,6 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.domain.errors import PolicyError
-from bot.domain.policy import describe_duration
 from bot.domain.request import AccessRequest, State
 from bot.domain.rules import Conflict, Rule, RuleBook, Target
 from storage.repositories import Catalog
@@ -141,11 +140,6 @@ class Invariants:
         if original.granted_at is None or original.expires_at is None:
             return False
         return original.expires_at + more - original.granted_at > rule.policy.max_total_duration
-
-    @staticmethod
-    def window_text(rule: Rule) -> str:
-        return (f"This would keep the access longer than {describe_duration(rule.policy.max_total_duration)} "
-                "in all, the most this access may be held without approval.")
 
     # -- bundles ---------------------------------------------------------------------------
     def bundle_problem(self, rule: Rule, item_targets: list[Target]) -> str | None:

@@ -20,20 +20,28 @@ from datetime import datetime, timedelta
 
 from bot import metrics
 from bot.approvers import ApproverRouting
-from bot.domain.errors import (AlreadyDecidedError, InvalidRequestError, NotActiveError,
-                               NotAllowedError, NotAnApproverError, NotRequesterError, PolicyError,
-                               RequestNotFoundError, SelfApprovalError, TaskAlreadyDoneError)
+from bot.domain.errors import (
+    AlreadyDecidedError,
+    InvalidRequestError,
+    NotActiveError,
+    NotAllowedError,
+    NotAnApproverError,
+    NotRequesterError,
+    PolicyError,
+    RequestNotFoundError,
+    SelfApprovalError,
+    TaskAlreadyDoneError,
+)
 from bot.domain.policy import describe_duration
 from bot.domain.request import AccessRequest, IllegalTransition, State, Step, advance
 from bot.domain.rules import Rule, RuleBook
 from bot.intake import Draft, Intake
 from bot.invariants import Invariants, StandingChanged, conflict_text
+from bot.ports import Clock, Notifier, Person
 from bot.records import RequesterLedger, to_domain
 from bot.routing import Progress, Routing
 from bot.slots import Slots, slot_of
-from bot.ports import Clock, Notifier, Person
-from connectors.base import (Connector, ConnectorError, GrantOutcome, NotFoundError, Prior,
-                             TransientError)
+from connectors.base import Connector, ConnectorError, GrantOutcome, NotFoundError, Prior, TransientError
 from storage.repositories import AuditLog, Catalog, DuplicateError, Requests, SlotBaselines
 from storage.tables import RequestRow
 

@@ -21,6 +21,7 @@ from typing import Literal
 from connectors.masking import mask
 
 LogFormat = Literal["text", "json"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("latchkey_request_id",
                                                                       default=None)

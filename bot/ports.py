@@ -7,9 +7,8 @@ adapter, the connectors and the storage repositories plug in behind them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
-
 
 
 class Clock(Protocol):
@@ -18,7 +17,7 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class ShiftedClock:
@@ -28,7 +27,7 @@ class ShiftedClock:
         self.offset = offset
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc) + self.offset
+        return datetime.now(UTC) + self.offset
 
     def advance(self, delta: timedelta) -> None:
         self.offset += delta

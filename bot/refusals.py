@@ -21,8 +21,13 @@ import logging
 import re
 import threading
 
-from bot.domain.errors import (NotAllowedError, NotAnApproverError, NotRequesterError,
-                               RequestNotFoundError, SelfApprovalError)
+from bot.domain.errors import (
+    NotAllowedError,
+    NotAnApproverError,
+    NotRequesterError,
+    RequestNotFoundError,
+    SelfApprovalError,
+)
 from bot.metrics import REFUSED_ATTEMPTS
 from bot.ports import Clock
 from storage.repositories import AuditLog

@@ -33,7 +33,7 @@ class Routing:
         after escalation."""
         return self.progress(request, approved).deciders
 
-    def progress(self, request: AccessRequest, approved: Mapping[str, int]) -> "Progress":
+    def progress(self, request: AccessRequest, approved: Mapping[str, int]) -> Progress:
         """Where a pending request stands: who approved which step, who may act now."""
         rule, steps = self.rule(request), self.steps(request)
         at = min(request.step, len(steps) - 1)

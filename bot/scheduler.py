@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -33,7 +33,7 @@ class Scheduler:
         # job that reschedules itself then would deadlock it: wake_at and shutdown take turns here.
         self._jobs_lock = threading.Lock()
         self._stopping = False
-        self._aps = BackgroundScheduler(timezone=timezone.utc, job_defaults={
+        self._aps = BackgroundScheduler(timezone=UTC, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
 
     @property
@@ -43,7 +43,7 @@ class Scheduler:
     def start(self) -> None:
         self._aps.start()
         self._aps.add_job(self._run, "interval", seconds=self._sweep_every.total_seconds(),
-                          id="sweep", next_run_time=datetime.now(timezone.utc))
+                          id="sweep", next_run_time=datetime.now(UTC))
 
     def shutdown(self) -> None:
         with self._jobs_lock:
@@ -54,12 +54,12 @@ class Scheduler:
     def every(self, job_id: str, interval: timedelta, func: Callable[[], object]) -> None:
         """Run `func` now and then every `interval` (e.g. a connector's catalog sync)."""
         self._aps.add_job(func, "interval", seconds=interval.total_seconds(), id=job_id,
-                          next_run_time=datetime.now(timezone.utc), replace_existing=True)
+                          next_run_time=datetime.now(UTC), replace_existing=True)
 
     def wake_at(self, deadline: datetime, floor: timedelta = timedelta()) -> None:
         """Make sure the worker runs no later than `deadline` (given in the injected clock's time)."""
         delay = max(deadline - self._clock.now(), floor)
-        run_at = datetime.now(timezone.utc) + delay
+        run_at = datetime.now(UTC) + delay
         with self._jobs_lock:
             if self._stopping or not self._aps.running:
                 return

@@ -39,7 +39,7 @@ def wsgi_app(service: Service, slack_http: bool = True):
             return _plain(start_response, "404 Not Found", "Slack requests arrive over Socket Mode")
         try:
             return slack(environ, start_response)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             # bolt parses the body before it checks the signature or dispatches (and dispatch
             # answers its own errors): what escapes is a body that is no Slack payload at all,
             # e.g. bytes that are not UTF-8, broken JSON, or a payload that is not an object.
@@ -68,7 +68,7 @@ class _SlackRequest(BoltRequest):
             self.body = json.loads(form["payload"]) if "payload" in form else form
             self.context = build_context(BoltContext(kwargs.get("context") or {}), self.body)
 
-    def to_copyable(self) -> "_SlackRequest":  # bolt copies a request for lazy listeners
+    def to_copyable(self) -> _SlackRequest:  # bolt copies a request for lazy listeners
         return _SlackRequest(body=self.raw_body, query=self.query, headers=self.headers,
                              context=self.context.to_copyable(), mode=self.mode)
 
@@ -110,7 +110,7 @@ class BackgroundServer:
     def url(self) -> str:
         return f"http://{self._server.effective_host}:{self._server.effective_port}"
 
-    def start(self) -> "BackgroundServer":
+    def start(self) -> BackgroundServer:
         self._thread.start()
         return self
 

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, text
 from bot.approvers import ApproverRouting
 from bot.audit_channel import AuditChannelRelay
 from bot.config import Config, Settings
+from bot.drift import report_drift
 from bot.lifecycle import Lifecycle
 from bot.metrics import CATALOG_SYNC_FAILURES, CATALOG_SYNCING, InstrumentedConnector, Metrics
 from bot.ports import Clock, SystemClock
@@ -29,7 +30,6 @@ from bot.slack.app import build_app, learn_identity, web_client
 from bot.slack.context import Deps
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackNotifier
-from bot.drift import report_drift
 from bot.sync import Progress, sync_catalog
 from storage.engine import make_engine, upgrade
 from storage.repositories import AuditLog, Catalog, Messages, Outbox, People, Requests, SeenEvents

@@ -82,7 +82,7 @@ def _sync_type(connector: Connector, resource_type, progress: Progress) -> tuple
         progress(resource_type.display_name, 1)
         # Holdings matter only where someone could ask for the access.
         if any(e.requestable for e in found):
-            for grant in pages(lambda cursor: connector.list_grants(resource, cursor)):
+            for grant in pages(lambda cursor, resource=resource: connector.list_grants(resource, cursor)):
                 holdings.append(dict(entitlement_id=grant.entitlement_id, account_id=grant.account_id,
                                      direct=grant.direct))
                 progress("grants", 1)

@@ -23,8 +23,14 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from connectors.base import (ConnectorError, InvalidRequestError, NotFoundError,
-                             PermissionDeniedError, RateLimitedError, TransientError)
+from connectors.base import (
+    ConnectorError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    TransientError,
+)
 from connectors.masking import excerpt
 
 log = logging.getLogger(__name__)

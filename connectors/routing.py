@@ -13,9 +13,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from connectors.base import (Entitlement, Grant, GrantOutcome, InvalidRequestError, Page, Prior,
-                             Resource, ResourceType, RevokeOutcome, entitlement_id,
-                             parse_entitlement_id)
+from connectors.base import (
+    Entitlement,
+    Grant,
+    GrantOutcome,
+    InvalidRequestError,
+    Page,
+    Prior,
+    Resource,
+    ResourceType,
+    RevokeOutcome,
+    entitlement_id,
+    parse_entitlement_id,
+)
 
 
 class ResourceKind(Protocol):

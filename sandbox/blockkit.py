@@ -3,7 +3,8 @@
 Each public function returns the problems in Slack's own wording,
 "[ERROR] <what> [json-pointer:<where>]", and an empty list when Slack would accept the payload.
 The Slack sandbox turns them into `invalid_blocks` / `invalid_arguments`; tests can call them
-directly on what the bot renders.  Limits: research/slack.md section 4.
+directly on what the bot renders.  Limits: Slack's Block Kit reference,
+https://api.slack.com/reference/block-kit.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A stateful local stand-in for the Celigo integrator.io API (`/v1`), served over real HTTP.
 
-It answers the calls Latchkey's Celigo connector makes the way Celigo documents them (see
-research/connectors.md §3 and §7, developer.celigo.com): Bearer auth, JSON arrays paged by an
+It answers the calls Latchkey's Celigo connector makes the way Celigo documents them
+(developer.celigo.com): Bearer auth, JSON arrays paged by an
 RFC 5988 `Link` header (`?skip=&limit=`, rel="next" and rel="prev"), the error envelope
 `{"errors": [{"code", "message", "field"}]}`, `PUT /v1/ashares/{id}` that REPLACES the record
 (writable fields the body omits are erased; read-only ones are Celigo's and stay) and answers 204,

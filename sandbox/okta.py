@@ -1,7 +1,7 @@
 """A stateful local stand-in for the Okta Management API (`/api/v1`), served over real HTTP.
 
-It answers the calls Latchkey's Okta connector makes the way Okta does (research/connectors.md §2
-and §7): `SSWS` token auth, Okta's error body, `X-Rate-Limit-*` and `Date` on every response,
+It answers the calls Latchkey's Okta connector makes the way Okta documents them
+(https://developer.okta.com/docs/api/): `SSWS` token auth, Okta's error body, `X-Rate-Limit-*` and `Date` on every response,
 `Link` pagination with an opaque `after` cursor (`page_size` caps every page, so a handful of
 objects makes many pages), DEPROVISIONED users hidden unless `search`/`filter` is given, and
 membership changes only for OKTA_GROUP groups.  Faults come from `rate_limit()` and `fail()`.
@@ -16,7 +16,7 @@ Admin roles: users and groups hold role assignments (a user's list shows both, w
 assignmentType USER or GROUP); a duplicate direct assignment answers E0000090 (409: status not
 verified); `/groups/{id}/roles` is never paged (no `rel="next"`).
 
-Token tiers (research §2.9), each token owned by an admin service account that `/users/me`
+Token tiers (Okta's standard admin roles), each token owned by an admin service account that `/users/me`
 returns and that no listing shows (so seeded counts stay exact):
   super_admin      SUPER_ADMIN: everything;
   group_app_admin  READ_ONLY_ADMIN + APP_ADMIN + USER_ADMIN: reads and group/app writes, but no

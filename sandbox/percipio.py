@@ -1,7 +1,7 @@
 """A stateful local stand-in for the Skillsoft Percipio API, served over real HTTP.
 
-It answers the calls Latchkey's Percipio connector makes the way Percipio does (research
-connectors.md §5 and §7, and Percipio's own swagger for user-management and content-discovery):
+It answers the calls Latchkey's Percipio connector makes the way Percipio does (Percipio's own
+swagger for user-management and content-discovery, https://api.percipio.com):
 
 - Bearer auth with service-account tokens; each token lives in one organization and may use only
   the APIs it was given (`tokens` maps a token to a comma-separated list of services from
@@ -27,7 +27,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import unquote, urlencode
 
 from sandbox.server import Call, Reply, SandboxServer
@@ -54,7 +54,7 @@ class PercipioError(Exception):
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 class PercipioSandbox(SandboxServer):
@@ -300,7 +300,7 @@ def _moment(body: dict, name: str) -> datetime:
         moment = datetime.fromisoformat(str(body[name]))
     except (KeyError, ValueError) as exc:
         raise PercipioError(400, f"{name} must be an ISO 8601 date-time") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _text(course: dict) -> str:

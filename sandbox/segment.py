@@ -1,7 +1,7 @@
 """A stateful local stand-in for the Twilio Segment Public API, served over real HTTP.
 
-It answers the calls Latchkey's Segment connector makes the way Segment does (see
-research/connectors.md §4 and §7, and Segment's SDKs and docs):
+It answers the calls Latchkey's Segment connector makes the way Segment does (see the Public
+API reference, https://docs.segmentapis.com, and Segment's SDKs):
 
 - `Authorization: Bearer <token>`; a token has a tier: `workspace_owner` may do anything,
   `read_only` may read but lacks the IAM write permission (403 on every write).
@@ -364,7 +364,7 @@ class SegmentSandbox(SandboxServer):
         labels = resource.get("labels") or []
         if labels and resource["type"] != "WORKSPACE":
             raise _invalid("resources: labels are exclusive to WORKSPACE permissions")
-        if not all(isinstance(l, dict) and {"key", "value"} <= set(l) for l in labels):
+        if not all(isinstance(label, dict) and {"key", "value"} <= set(label) for label in labels):
             raise _invalid("resources: a label needs a key and a value")
         return {"id": resource["id"], "type": resource["type"], "labels": copy.deepcopy(labels)}
 

@@ -41,7 +41,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def json(cls, status: int, payload, headers: dict[str, str] | None = None) -> "Reply":
+    def json(cls, status: int, payload, headers: dict[str, str] | None = None) -> Reply:
         body = json.dumps(payload).encode()
         return cls(status, body, {"Content-Type": "application/json", **(headers or {})})
 
@@ -66,7 +66,7 @@ class SandboxServer:
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self, port: int = 0) -> "SandboxServer":
+    def start(self, port: int = 0) -> SandboxServer:
         handler = _handler_for(self)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._httpd.daemon_threads = True

@@ -23,7 +23,7 @@ import copy
 import json
 import re
 import time
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 from sandbox import blockkit, slack_forms

@@ -2,13 +2,15 @@
 
 Pure functions over views and messages.  They raise AssertionError for what a real user could
 not do (click a button that is not there, submit a required input empty), so a test that tries
-fails at once instead of sending Slack-impossible payloads.  Field names: research/slack.md 2.4.
+fails at once instead of sending Slack-impossible payloads.  Field names: Slack's reference of
+view payloads, https://api.slack.com/reference/interaction-payloads/views.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 # element type -> the field that holds its value in view.state.values
 VALUE_FIELDS = {

@@ -2,7 +2,8 @@
 
 Mixed into `SlackSandbox`.  Each delivery is built under the lock from what the user can see,
 sent without holding it (the bot calls the Web API while it handles the request), and its
-answer applied as Slack would.  Payload shapes: research/slack.md section 2.
+answer applied as Slack would.  Payload shapes: Slack's interaction payload reference,
+https://api.slack.com/reference/interaction-payloads.
 """
 
 from __future__ import annotations
@@ -21,9 +22,18 @@ from urllib.parse import urlencode
 import httpx
 
 from sandbox import blockkit
-from sandbox.slack_forms import (DEFAULT_MIN_QUERY_LENGTH, VALUE_FIELDS, buttons, chosen,
-                                 external_select, input_blocks, input_with, kept_on_update,
-                                 shown_state, state_values)
+from sandbox.slack_forms import (
+    DEFAULT_MIN_QUERY_LENGTH,
+    VALUE_FIELDS,
+    buttons,
+    chosen,
+    external_select,
+    input_blocks,
+    input_with,
+    kept_on_update,
+    shown_state,
+    state_values,
+)
 from sandbox.slack_workspace import APP_ID, BOT_USER_ID, TEAM_ID, SlackError, Workspace
 
 FORM = "application/x-www-form-urlencoded"

@@ -1,4 +1,4 @@
-"""The Web API methods the bot calls, answered as Slack answers them (research/slack.md 3.2).
+"""The Web API methods the bot calls, answered as Slack answers them (https://api.slack.com/methods).
 
 `WebApi.call` takes the already-parsed arguments and returns the success body without `ok`;
 every refusal is a `SlackError`.  The caller holds the sandbox lock.
@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sandbox import blockkit
 from sandbox.slack_forms import kept_on_update
 from sandbox.slack_workspace import (
-    APP_ID, BOT_ID, BOT_USER_ID, TEAM_ID, SlackError, Workspace,
+    APP_ID,
+    BOT_ID,
+    BOT_USER_ID,
+    TEAM_ID,
+    SlackError,
+    Workspace,
 )
 
 MAX_UPDATE_TEXT = 4000

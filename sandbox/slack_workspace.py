@@ -2,7 +2,8 @@
 response URLs.
 
 No HTTP here.  Every method expects the caller to hold the sandbox lock.  What the Web API
-would refuse raises `SlackError` with Slack's error code (research/slack.md section 3.2).
+would refuse raises `SlackError` with Slack's error code (each method's page under
+https://api.slack.com/methods lists them).
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 import copy
 import itertools
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from sandbox.slack_forms import elements
 

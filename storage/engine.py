@@ -8,6 +8,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import URL, make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Execution option marking a transaction that only reads (see `_Repository._reading`).
@@ -17,7 +18,16 @@ READ_ONLY = "latchkey_read_only"
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(_with_psycopg(make_url(url)), pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def _with_psycopg(url: URL) -> URL:
+    """A PostgreSQL URL without a driver (`postgresql://`, or `postgres://` as many providers
+    write it) means psycopg, the driver Latchkey installs: SQLAlchemy knows no `postgres://`,
+    and before 2.1 it took `postgresql://` to mean psycopg2."""
+    if url.drivername in ("postgresql", "postgres"):
+        return url.set(drivername="postgresql+psycopg")
+    return url
 
 
 def _sqlite_engine(url: str) -> Engine:

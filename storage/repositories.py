@@ -13,7 +13,7 @@ import json
 import threading
 from array import array
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import islice
 from typing import NamedTuple
 
@@ -25,9 +25,20 @@ from sqlmodel import Session
 
 from connectors.masking import mask_all
 from storage.engine import READ_ONLY
-from storage.tables import (AccountRow, ApprovalRow, AuditRow, EntitlementRow, HoldingRow,
-                            MessageRow, OutboxRow, PersonRow, RequestRow, SeenEventRow,
-                            SlotBaselineRow, SyncRow)
+from storage.tables import (
+    AccountRow,
+    ApprovalRow,
+    AuditRow,
+    EntitlementRow,
+    HoldingRow,
+    MessageRow,
+    OutboxRow,
+    PersonRow,
+    RequestRow,
+    SeenEventRow,
+    SlotBaselineRow,
+    SyncRow,
+)
 
 
 class DuplicateError(Exception):
@@ -343,13 +354,6 @@ class Requests(_Repository):
             session.commit()
             return ended
 
-    def count_routed(self, requester: str, rule: str, route: str, since: datetime) -> int:
-        """How often `rule` approved this person's requests by `route` (e.g. auto) lately."""
-        with self._reading() as session:
-            return session.execute(select(func.count()).select_from(RequestRow).where(
-                RequestRow.requester == requester, RequestRow.rule == rule,
-                RequestRow.route == route, RequestRow.created_at >= since)).scalar_one()
-
     def extension_of(self, original_id: str) -> RequestRow | None:
         """A pending or approved (not yet applied) extension of this request."""
         with self._reading() as session:
@@ -418,11 +422,6 @@ class Requests(_Repository):
             return dict(session.execute(select(ApprovalRow.approver, ApprovalRow.step).where(
                 ApprovalRow.request_id == request_id).order_by(ApprovalRow.approved_at)).all())
 
-    def count_since(self, requester: str, since: datetime) -> int:
-        with self._reading() as session:
-            return session.execute(select(func.count()).select_from(RequestRow).where(
-                RequestRow.requester == requester, RequestRow.created_at >= since)).scalar_one()
-
     def revoked_since(self, since: datetime) -> list[RequestRow]:
         with self._session() as session:
             return list(session.execute(select(RequestRow).where(
@@ -466,7 +465,7 @@ def _claim_rows(session: Session, model, condition, order_by, limit: int, change
 def _aware(value: datetime | str) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class SearchHit(NamedTuple):
@@ -787,9 +786,6 @@ class Outbox(_Repository):
             rows = _claim_rows(session, OutboxRow, due, OutboxRow.id, limit, {"lease_until": lease_until})
             session.commit()
         return sorted(rows, key=lambda row: row.id)
-
-    def delivered(self, row_id: int, now: datetime) -> None:
-        self.delivered_all([row_id], now)
 
     def delivered_all(self, row_ids: list[int], now: datetime) -> None:
         """Record a batch's deliveries in one statement."""

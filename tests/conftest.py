@@ -14,9 +14,17 @@ from bot.ports import ShiftedClock
 from sandbox.okta import OktaSandbox
 from sandbox.slack import SlackSandbox
 from storage.engine import make_engine, upgrade
+from tests.harness import (
+    BOT_TOKEN,
+    OKTA_TOKEN,
+    SIGNING_SECRET,
+    Bot,
+    config_text,
+    make_settings,
+    seed_okta,
+    seed_slack,
+)
 from tests.storage.conftest import POSTGRES_URL, _postgres_database
-from tests.harness import (BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET, Bot, config_text, make_settings,
-                           seed_okta, seed_slack)
 
 
 @pytest.fixture

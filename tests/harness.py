@@ -71,7 +71,7 @@ class Bot:
     service: Service | None = None
     server: BackgroundServer | None = field(default=None, repr=False)
 
-    def start(self, wait_for_sync: bool = True) -> "Bot":
+    def start(self, wait_for_sync: bool = True) -> Bot:
         self.service = Service(self.settings, self.config, self.clock)
         self.service.start()
         self.server = BackgroundServer(self.service).start()
@@ -88,7 +88,7 @@ class Bot:
             self.service.stop()
         self.server = self.service = None
 
-    def restart(self) -> "Bot":
+    def restart(self) -> Bot:
         self.stop()
         return self.start()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 _DURATION = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
@@ -56,19 +56,20 @@ class Policy:
         """How long access may be held in all, extensions included, without people approving."""
         return self.max_total or self.max_duration
 
-    def first_attention(self, created_at):
+    def first_attention(self, created_at: datetime) -> datetime:
         """When a new request first needs chasing: its first reminder, or its timeout."""
         timeout = created_at + self.pending_timeout
         return min(created_at + self.remind_after, timeout) if self.remind_after else timeout
 
-    def next_reminder(self, created_at, now, reminders: int):
+    def next_reminder(self, created_at: datetime, now: datetime, reminders: int) -> datetime:
         """Reminders back off (1×, 2×, 4× the first gap …) and never go past the timeout."""
         timeout = created_at + self.pending_timeout
         if not self.remind_after:
             return timeout
-        return min(now + self.remind_after * 2 ** reminders, timeout)
+        factor: int = 2 ** reminders  # typed: int ** int is Any to mypy (a negative power is a float)
+        return min(now + self.remind_after * factor, timeout)
 
-    def warning_at(self, granted_at, expires_at):
+    def warning_at(self, granted_at: datetime, expires_at: datetime) -> datetime | None:
         """When to warn of the expiry; None when the access is too short to warn usefully."""
         if not self.warn_before or expires_at - granted_at <= 2 * self.warn_before:
             return None

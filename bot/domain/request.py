@@ -110,7 +110,7 @@ class AccessRequest:
     reviewed_by: str | None = None  # who reviewed a break-glass use
     extends: str | None = None  # for an extension: the request whose access it extends
     bundle: str | None = None  # for an item of a bundle: the bundle's request
-    items: tuple["BundleItem", ...] = ()  # for a bundle: what it grants
+    items: tuple[BundleItem, ...] = ()  # for a bundle: what it grants
 
     @property
     def is_bundle(self) -> bool:

@@ -35,7 +35,7 @@ class AutoApproval:
     max_uses: int | None = None  # per requester and rule within `period`; None: no cap
     period: timedelta = timedelta(days=1)
 
-    def within(self, other: "AutoApproval | None") -> bool:
+    def within(self, other: AutoApproval | None) -> bool:
         """Does this approve no one, and no more often, than `other` would?"""
         return other is not None and set(self.okta_groups) <= set(other.okta_groups) \
             and set(self.slack_groups) <= set(other.slack_groups) \
@@ -76,7 +76,7 @@ class Rule:
                   (self.resource, target.resource_name))
         return all(glob is None or fnmatchcase(value.lower(), glob.lower()) for glob, value in wanted)
 
-    def weaker_than(self, other: "Rule") -> list[str]:
+    def weaker_than(self, other: Rule) -> list[str]:
         """Where this rule asks less than `other` (a bundle's rule against an item's): each
         approval step of `other`, the ticket and justification it wants, its limits on time,
         and its bars on break-glass, auto-approval and unapproved extensions."""
@@ -130,7 +130,7 @@ class EntitlementPattern:
     name: str
 
     @classmethod
-    def parse(cls, text: str) -> "EntitlementPattern":
+    def parse(cls, text: str) -> EntitlementPattern:
         connector, sep, name = text.partition(":")
         if not sep or not connector or not name:
             raise ValueError(f"{text!r} should be written connector:name, e.g. okta:finance-*")

@@ -59,7 +59,7 @@ def learn_identity(app: App) -> None:
         if isinstance(middleware, SingleTeamAuthorization) and not middleware.auth_test_result:
             try:
                 middleware.auth_test_result = app.client.auth_test()
-            except Exception as exc:  # noqa: BLE001 - the first request will ask again
+            except Exception as exc:
                 log.warning("could not ask Slack who this app is (auth.test): %s", exc)
 
 

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from slack_sdk import WebClient
 
 from bot.domain.request import AccessRequest
-from bot.records import to_domain
 from bot.outbox import OutboxDispatcher
 from bot.ports import Clock
+from bot.records import to_domain
 from bot.routing import Progress
 from bot.slack import blocks, wording
 from bot.slack.text import clip, plain

@@ -24,9 +24,19 @@ from __future__ import annotations
 
 import json
 
-from connectors.base import (Entitlement, Grant, GrantOutcome, NotFoundError, Page,
-                             PermissionDeniedError, Prior, Resource, ResourceType, RevokeOutcome,
-                             entitlement_id)
+from connectors.base import (
+    Entitlement,
+    Grant,
+    GrantOutcome,
+    NotFoundError,
+    Page,
+    PermissionDeniedError,
+    Prior,
+    Resource,
+    ResourceType,
+    RevokeOutcome,
+    entitlement_id,
+)
 from connectors.okta.client import OktaClient, okta_code
 from connectors.routing import require_slug
 

@@ -76,9 +76,6 @@ class OktaClient(ApiClient):
         self._page_size = max(1, min(page_size, MAX_PAGE_SIZE))
 
     # -- users and groups -----------------------------------------------------------------------
-    def get_org(self) -> dict:
-        return self.request("GET", "/api/v1/org").json()
-
     def get_current_user(self) -> dict:
         """The admin user the API token belongs to (Okta's `users/me`)."""
         return self.request("GET", "/api/v1/users/me").json()

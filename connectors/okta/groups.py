@@ -3,8 +3,18 @@
 
 from __future__ import annotations
 
-from connectors.base import (Entitlement, Grant, GrantOutcome, NotFoundError, Page, Prior,
-                             Resource, ResourceType, RevokeOutcome, entitlement_id)
+from connectors.base import (
+    Entitlement,
+    Grant,
+    GrantOutcome,
+    NotFoundError,
+    Page,
+    Prior,
+    Resource,
+    ResourceType,
+    RevokeOutcome,
+    entitlement_id,
+)
 from connectors.http import every_item
 from connectors.okta.client import OktaClient
 from connectors.routing import HeldBefore, require_slug

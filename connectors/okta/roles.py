@@ -14,9 +14,20 @@ Okta answers 403 E0000006 and sync raises PermissionDeniedError (never an empty 
 
 from __future__ import annotations
 
-from connectors.base import (ConnectorError, Entitlement, Grant, GrantOutcome, InvalidRequestError,
-                             NotFoundError, Page, Prior, Resource, ResourceType, RevokeOutcome,
-                             entitlement_id)
+from connectors.base import (
+    ConnectorError,
+    Entitlement,
+    Grant,
+    GrantOutcome,
+    InvalidRequestError,
+    NotFoundError,
+    Page,
+    Prior,
+    Resource,
+    ResourceType,
+    RevokeOutcome,
+    entitlement_id,
+)
 from connectors.okta.client import OktaClient, okta_code
 from connectors.routing import HeldBefore, require_slug
 

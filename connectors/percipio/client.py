@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
@@ -57,7 +57,7 @@ class CatalogCursor:
         return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
-    def decode(cls, text: str) -> "CatalogCursor":
+    def decode(cls, text: str) -> CatalogCursor:
         try:
             cursor = cls(**json.loads(text))
         except (ValueError, TypeError) as exc:
@@ -143,7 +143,7 @@ class PercipioClient(ApiClient):
         A retried POST may leave a second report job behind on Percipio's side; reports only
         read, so that costs Percipio some work and nothing else.
         """
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         body = {"start": _rfc3339(now - REPORT_LOOKBACK), "end": _rfc3339(now),
                 "contentType": REPORT_CONTENT_TYPES}
         path = self._path("reporting/v1", "report-requests/learning-activity")

@@ -27,8 +27,7 @@ from connectors.http import every_item
 from connectors.routing import ResourceKind, RoutedByType
 from connectors.segment.client import SegmentClient
 from connectors.segment.kinds import Groups, Sources, Workspace
-from connectors.segment.permissions import (CATALOG_TTL, Permissions, RoleCatalog,
-                                            group_principal)
+from connectors.segment.permissions import CATALOG_TTL, Permissions, RoleCatalog, group_principal
 
 __all__ = ["SegmentConnector", "group_principal"]
 

@@ -8,14 +8,31 @@
 
 from __future__ import annotations
 
-from connectors.base import (ConnectorError, Entitlement, Grant, GrantOutcome, InvalidRequestError,
-                             NotFoundError, Page, Prior, Resource, ResourceType, RevokeOutcome,
-                             entitlement_id)
+from connectors.base import (
+    ConnectorError,
+    Entitlement,
+    Grant,
+    GrantOutcome,
+    InvalidRequestError,
+    NotFoundError,
+    Page,
+    Prior,
+    Resource,
+    ResourceType,
+    RevokeOutcome,
+    entitlement_id,
+)
 from connectors.http import every_item
 from connectors.routing import HeldBefore, SyncOnly
 from connectors.segment.client import SegmentClient
-from connectors.segment.permissions import (ROLE, Permissions, RoleCatalog, group_id_of,
-                                            role_grants, wire_resource)
+from connectors.segment.permissions import (
+    ROLE,
+    Permissions,
+    RoleCatalog,
+    group_id_of,
+    role_grants,
+    wire_resource,
+)
 
 MEMBER = "member"
 

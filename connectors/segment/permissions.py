@@ -13,8 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from connectors.base import (Grant, GrantOutcome, InvalidRequestError, NotFoundError, RevokeOutcome,
-                             entitlement_id)
+from connectors.base import (
+    Grant,
+    GrantOutcome,
+    InvalidRequestError,
+    NotFoundError,
+    RevokeOutcome,
+    entitlement_id,
+)
 from connectors.http import every_item
 from connectors.segment.client import SegmentClient
 

@@ -3,7 +3,7 @@ break is refused at load, and the pieces the run-time checks are built from."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,7 +14,7 @@ from bot.domain.rules import BUNDLE, ApprovalStep, AutoApproval, Bundle, Rule, R
 from bot.invariants import Invariants
 
 POLICY = Policy(durations=(timedelta(hours=1), timedelta(hours=8)), max_duration=timedelta(hours=8))
-T0 = datetime(2026, 12, 6, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 
 
 def config(policy: str, owners: str = "[U0ALICE, U0BOB]") -> str:

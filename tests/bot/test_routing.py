@@ -4,7 +4,7 @@ in memory, with people named by id (no directory needed)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -26,7 +26,7 @@ def routing(*steps: ApprovalStep, fallback: tuple[str, ...] = ()) -> Routing:
 
 def request(step: int = 0, requester: str = CAROL) -> AccessRequest:
     return AccessRequest("r1", requester, "carol@acme.com", "a1", "okta", "e1", "eng-admins",
-                         timedelta(hours=1), "why", State.PENDING, datetime.now(timezone.utc), step=step)
+                         timedelta(hours=1), "why", State.PENDING, datetime.now(UTC), step=step)
 
 
 OWNERS_THEN_OWNER1 = (ApprovalStep((OWNER1, OWNER2)), ApprovalStep((OWNER1,)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -21,7 +21,7 @@ from sandbox.celigo import CeligoSandbox
 from storage.repositories import Requests, SlotBaselines
 from storage.tables import RequestRow
 
-NOW = datetime(2026, 12, 6, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 TOKEN = "celigo-slot-token"
 LEVELS = ("monitor", "manage", "administrator")
 MANAGE, ADMIN = "role:manage:assigned", "role:administrator:assigned"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import httpx
@@ -30,6 +32,11 @@ def serve_env(tmp_path: Path, slack_url: str, config: str) -> dict:
             "LATCHKEY_CONFIG": str(tmp_path / "latchkey.yaml"), "OKTA_API_TOKEN": OKTA_TOKEN}
 
 
+def said(text: str) -> str:
+    """What a message says, without the box typer draws around usage errors or its line breaks."""
+    return " ".join(re.sub("[│╭╮╰╯─]", " ", text).split())
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -45,6 +52,49 @@ def test_demo_plays_the_whole_story():
     assert "Okta eng-admins members (after the approval): carol@acme.com" in out
     assert "Already approved by @Alice" in out
     assert "Okta eng-admins members (at the end): nobody" in out
+
+
+def test_version_is_the_installed_package_version():
+    result = run(["--version"])
+    assert result.returncode == 0 and result.stdout.strip() == f"latchkey {version('latchkey')}"
+
+
+def test_usage_and_configuration_errors_exit_2_naming_the_problem(tmp_path):
+    """Every command reads the same settings as `serve`, checked the same way, and bad usage or a
+    bad setting exits 2 with a message, before anything is tried."""
+    database = {"DATABASE_URL": f"sqlite:///{tmp_path}/l.db"}
+    cases = [(["audit", "export", "--since", "1d", "--format", "xml"], {}, "'xml' is not one of 'json', 'csv'"),
+             (["serve", "--log-level", "chatty"], {}, "'chatty' is not one of"),
+             (["db", "upgrade"], {**database, "LATCHKEY_LOG_FORMAT": "yaml"}, "LATCHKEY_LOG_FORMAT"),
+             (["audit", "export", "--since", "1d"], {**database, "LATCHKEY_LOG_LEVEL": "chatty"},
+              "LATCHKEY_LOG_LEVEL"),
+             (["db", "upgrade", "no-such-revision"], database, "no-such-revision"),
+             (["no-such-command"], {}, "No such command")]
+    for args, env, message in cases:
+        result = run(args, env=env)
+        assert (result.returncode, message in said(result.stderr)) == (2, True), (args, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_a_database_that_cannot_be_reached_fails_the_run_with_exit_1():
+    """`db upgrade` and `audit export` say why the database failed, without a traceback or the
+    password, and exit 1."""
+    env = {"DATABASE_URL": "postgresql+psycopg://latchkey:hunter2@127.0.0.1:9/latchkey"}
+    for args in (["db", "upgrade"], ["audit", "export", "--since", "1d"]):
+        result = run(args, env=env)
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.startswith("latchkey: database:") and "Connection refused" in result.stderr
+        assert "Traceback" not in result.stderr and "hunter2" not in result.stderr
+
+
+def test_the_demo_of_an_install_without_the_sandboxes_says_where_it_runs():
+    """The image does not ship sandbox/: `latchkey demo` there explains, and exits 2."""
+    without_sandbox = ("import sys; sys.modules['sandbox'] = None; sys.argv = ['latchkey', 'demo']; "
+                       "from bot.cli import main; main()")
+    result = subprocess.run([sys.executable, "-c", without_sandbox], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "make demo" in said(result.stderr) and "Traceback" not in result.stderr
 
 
 def test_bad_config_stops_start_up_naming_the_key(tmp_path, slack, okta):

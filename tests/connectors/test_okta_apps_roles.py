@@ -11,8 +11,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from connectors.base import (ConnectorError, GrantOutcome, PermissionDeniedError, Prior,
-                             Resource, RevokeOutcome, TransientError)
+from connectors.base import (
+    ConnectorError,
+    GrantOutcome,
+    PermissionDeniedError,
+    Prior,
+    Resource,
+    RevokeOutcome,
+    TransientError,
+)
 from connectors.http import FIRST_BACKOFF, RATE_LIMIT_JITTER
 from connectors.okta.client import OktaClient
 from connectors.okta.connector import OktaConnector

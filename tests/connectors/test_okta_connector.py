@@ -26,7 +26,6 @@ from connectors.okta.connector import OktaConnector
 from sandbox.okta import OktaSandbox
 from tests.connectors.support import MAX_ATTEMPTS, NOTHING_HELD, drain, url_with_no_listener
 
-
 TOKEN = "okta-super-secret-4f9a2c"  # distinctive, so a leak into a message is easy to spot
 READ_ONLY = "okta-read-only-secret-7b1e0d"
 PAGE = 3

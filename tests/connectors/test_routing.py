@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.base import (GrantOutcome, InvalidRequestError, Page, Prior, ResourceType,
-                             RevokeOutcome, entitlement_id)
+from connectors.base import (
+    GrantOutcome,
+    InvalidRequestError,
+    Page,
+    Prior,
+    ResourceType,
+    RevokeOutcome,
+    entitlement_id,
+)
 from connectors.routing import HeldBefore, RoutedByType, SyncOnly
 
 

@@ -1,10 +1,13 @@
 """A small kustomize, enough to render manifests/ in a test without the kustomize binary.
 
 It understands only what Latchkey's kustomizations use: `resources` (files and directories),
-`images`, `replicas` and `patches` (strategic merge: maps merged, `null` deletes a key, lists of
-named items merged by `name`, `$patch: delete` removes a resource).  Anything else raises, so
-a kustomization that grows a feature this does not render fails the test instead of passing
-unrendered.
+`components` (directories whose patches and `replacements` apply after the resources;
+a replacement copies one field to others, by paths such as `spec.containers.[name=x].image`),
+`labels` (added to every
+object and, with `includeTemplates`, its pod template; never to selectors), `images`, `replicas`
+and `patches` (strategic merge: maps merged, `null` deletes a key, lists of named items merged by
+`name`, `$patch: delete` removes a resource).  Anything else raises, so a kustomization that
+grows a feature this does not render fails the test instead of passing unrendered.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-KNOWN = {"apiVersion", "kind", "resources", "images", "replicas", "patches"}
+KNOWN = {"apiVersion", "kind", "resources", "components", "labels", "images", "replicas", "patches"}
 
 
 def render(directory: Path) -> list[dict]:
@@ -28,11 +31,17 @@ def render(directory: Path) -> list[dict]:
             documents += render(path)
         else:
             documents += [d for d in yaml.safe_load_all(path.read_text()) if d]
-    for patch in kustomization.get("patches", []):
-        if set(patch) - {"path", "patch"}:
-            raise NotImplementedError(f"{directory}: patch options {sorted(set(patch))}")
-        text = patch["patch"] if "patch" in patch else (directory / patch["path"]).read_text()
-        documents = _apply(documents, yaml.safe_load(text))
+    for entry in kustomization.get("components", []):
+        component = yaml.safe_load((directory / entry / "kustomization.yaml").read_text())
+        if set(component) - {"apiVersion", "kind", "patches", "replacements"}:
+            raise NotImplementedError(f"{directory / entry}: this renderer supports only patches and "
+                                      "replacements in a component")
+        documents = _patched(documents, directory / entry, component)
+        for replacement in component.get("replacements", []):
+            _replace(documents, replacement)
+    documents = _patched(documents, directory, kustomization)
+    for labels in kustomization.get("labels", []):
+        _label(documents, labels)
     for image in kustomization.get("images", []):
         for container in _containers(documents):
             if container["image"].split(":")[0] == image["name"]:
@@ -40,6 +49,48 @@ def render(directory: Path) -> list[dict]:
     for replicas in kustomization.get("replicas", []):
         _one(documents, "Deployment", replicas["name"])["spec"]["replicas"] = replicas["count"]
     return documents
+
+
+def _patched(documents: list[dict], directory: Path, kustomization: dict) -> list[dict]:
+    for patch in kustomization.get("patches", []):
+        if set(patch) - {"path", "patch"}:
+            raise NotImplementedError(f"{directory}: patch options {sorted(set(patch))}")
+        text = patch["patch"] if "patch" in patch else (directory / patch["path"]).read_text()
+        documents = _apply(documents, yaml.safe_load(text))
+    return documents
+
+
+def _replace(documents: list[dict], replacement: dict) -> None:
+    source = replacement["source"]
+    value = _field(_one(documents, source["kind"], source["name"]), source["fieldPath"])
+    for target in replacement["targets"]:
+        document = _one(documents, target["select"]["kind"], target["select"]["name"])
+        for path in target["fieldPaths"]:
+            *parents, last = path.split(".")
+            _field(document, ".".join(parents))[last] = value
+
+
+def _field(document: dict, path: str):
+    """The value at a kustomize field path: map keys, and `[key=value]` to pick a list item."""
+    value = document
+    for step in path.split("."):
+        if step.startswith("["):
+            key, _, wanted = step.strip("[]").partition("=")
+            [value] = [item for item in value if item.get(key) == wanted]
+        else:
+            value = value[step]
+    return value
+
+
+def _label(documents: list[dict], labels: dict) -> None:
+    if set(labels) - {"pairs", "includeTemplates", "includeSelectors"} or labels.get("includeSelectors"):
+        raise NotImplementedError(f"labels options {sorted(labels)}")
+    for document in documents:
+        targets = [document["metadata"]]
+        if labels.get("includeTemplates") and "template" in document.get("spec", {}):
+            targets.append(document["spec"]["template"]["metadata"])
+        for metadata in targets:
+            metadata["labels"] = {**metadata.get("labels", {}), **labels["pairs"]}
 
 
 def find(documents: list[dict], kind: str, name: str | None = None) -> list[dict]:

@@ -43,9 +43,10 @@ def test_a_bad_connector_token_fails_the_check(tmp_path, slack, okta):
 
 
 def test_a_bad_config_fails_the_check_naming_the_key(tmp_path, slack, okta):
+    """A config that cannot be used is a configuration error: exit status 2, as for `serve`."""
     bad = config_text(okta.url).replace("approvals: 1", "approvals: 0")
     result = run(["check"], env=serve_env(tmp_path, slack.url, bad))
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "policy.approvals" in " ".join(result.stdout.split())
 
 
@@ -104,10 +105,10 @@ def test_segment_write_rights_cost_one_iam_write_that_changes_nothing(tmp_path, 
 
 def test_break_glass_nobody_else_could_review_fails_the_check(tmp_path, slack, okta):
     """Given break-glass on a connector whose one owner could be the requester, then `latchkey
-    check` exits 1 and says who alone could review it and what to add."""
+    check` exits 2 (the config is refused) and says who alone could review it and what to add."""
     config = config_text(okta.url, owners=("U0ALICE",), chasing="  break_glass: true\n")
     result = run(["check"], env=serve_env(tmp_path, slack.url, config))
-    assert result.returncode == 1
+    assert result.returncode == 2
     said = " ".join(result.stdout.split())
     assert "allows break_glass, but only U0ALICE could review it" in said and "add a `fallback`" in said
 

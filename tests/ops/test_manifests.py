@@ -20,6 +20,10 @@ from tests.ops.kustomize import find, render
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "manifests" / "base"
 POSTGRES = ROOT / "manifests" / "overlays" / "postgres"
+CHECK = ROOT / "manifests" / "components" / "check"
+RECOMMENDED_LABELS = {"app.kubernetes.io/name": "latchkey", "app.kubernetes.io/instance": "latchkey",
+                      "app.kubernetes.io/component": "server", "app.kubernetes.io/part-of": "latchkey",
+                      "app.kubernetes.io/managed-by": "kustomize"}
 KUBERNETES_VERSIONS = ("1.28", kubernetes_validate.latest_version())  # oldest supported, newest known
 
 
@@ -32,10 +36,19 @@ def pod(documents) -> dict:
     return deployment["spec"]["template"]
 
 
+def with_check(base: Path, tmp_path: Path) -> list[dict]:
+    """`base` rendered as an operator's overlay that turns the optional `latchkey check` on."""
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(
+        {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+         "resources": [str(base)], "components": [str(CHECK)]}))
+    return render(tmp_path)
+
+
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+@pytest.mark.parametrize("check", [False, True], ids=["", "with-check"])
 @pytest.mark.parametrize("directory", [BASE, POSTGRES], ids=["base", "postgres"])
-def test_every_object_is_valid_for_kubernetes(directory, version):
-    documents = render(directory) + [secret_example(directory)]
+def test_every_object_is_valid_for_kubernetes(directory, check, version, tmp_path):
+    documents = (with_check(directory, tmp_path) if check else render(directory)) + [secret_example(directory)]
     assert {d["kind"] for d in documents} >= {"Deployment", "Service", "ConfigMap", "Secret",
                                               "PodDisruptionBudget"}
     problems = []
@@ -59,8 +72,8 @@ def test_the_deployment_probes_health_and_readiness_on_the_served_port():
     assert template["metadata"]["annotations"]["prometheus.io/path"] == "/metrics"
 
 
-def test_every_container_is_non_root_limited_and_reads_its_settings_from_the_secret():
-    template = pod(render(BASE))
+def test_every_container_is_non_root_limited_and_reads_its_settings_from_the_secret(tmp_path):
+    template = pod(with_check(BASE, tmp_path))
     spec = template["spec"]
     assert spec["securityContext"]["runAsNonRoot"] is True and spec["securityContext"]["runAsUser"] > 0
     assert spec["automountServiceAccountToken"] is False
@@ -75,11 +88,18 @@ def test_every_container_is_non_root_limited_and_reads_its_settings_from_the_sec
         assert container["image"] == "registry.example.com/latchkey:0.1.0"
 
 
-def test_the_init_container_runs_latchkey_check_with_the_same_settings():
-    spec = pod(render(BASE))["spec"]
+def test_no_init_container_by_default_so_an_outage_cannot_block_restarts():
+    """A pod that waits for `latchkey check` cannot start while Slack or a connector is down."""
+    for directory in (BASE, POSTGRES):
+        assert "initContainers" not in pod(render(directory))["spec"]
+
+
+@pytest.mark.parametrize("directory", [BASE, POSTGRES], ids=["base", "postgres"])
+def test_the_check_component_runs_latchkey_check_with_the_same_settings(directory, tmp_path):
+    spec = pod(with_check(directory, tmp_path))["spec"]
     [check], [serve] = spec["initContainers"], spec["containers"]
     assert check["args"] == ["check"]
-    for key in ("image", "envFrom", "env", "volumeMounts"):
+    for key in ("image", "envFrom", "env", "volumeMounts", "securityContext", "resources"):
         assert check[key] == serve[key]
 
 
@@ -96,12 +116,19 @@ def test_labels_and_selectors_agree():
     assert service["spec"]["ports"][0]["targetPort"] == "http"
 
 
+@pytest.mark.parametrize("directory", [BASE, POSTGRES], ids=["base", "postgres"])
+def test_every_object_and_pod_carries_the_recommended_labels(directory):
+    documents = render(directory)
+    for labels in [d["metadata"]["labels"] for d in documents] + [pod(documents)["metadata"]["labels"]]:
+        assert RECOMMENDED_LABELS.items() <= labels.items(), labels
+
+
 def test_the_configmap_is_a_valid_latchkey_config_mounted_where_latchkey_reads_it():
     documents = render(BASE)
     [config_map] = find(documents, "ConfigMap", "latchkey-config")
     text = config_map["data"]["latchkey.yaml"]
     variables = set(re.findall(r"\$\{(\w+)\}", text))
-    parse_config(text, "configmap", env={name: "placeholder" for name in variables})
+    parse_config(text, "configmap", env=dict.fromkeys(variables, "placeholder"))
     assert variables <= set(secret_example(BASE)["stringData"]), "every ${VAR} must be in the Secret"
 
     spec = pod(documents)["spec"]

@@ -164,7 +164,7 @@ def main() -> None:
         if pid == 0:
             try:
                 _run_bot(spec)
-            except BaseException:  # noqa: BLE001 - whatever it was, show it and go
+            except BaseException:  # whatever it was, show it and go
                 import traceback
 
                 traceback.print_exc()

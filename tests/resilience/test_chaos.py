@@ -380,8 +380,8 @@ def play(run: Run, slack, okta, plan: Plan | None, told_before: tuple[int, int],
                 raise RunFailed(f"one submission, {len(rows)} requests")
             try:
                 if not rows:
-                    if not eventually(lambda: run.query("SELECT 1 FROM catalog_sync")
-                                      or not run.bot.alive(), timeout=20) is True:
+                    if eventually(lambda: run.query("SELECT 1 FROM catalog_sync")
+                                      or not run.bot.alive(), timeout=20) is not True:
                         submit(slack, run.group)  # once the catalog is there to pick from
                     eventually(lambda: run.query("SELECT 1 FROM access_request")
                                or not run.bot.alive(), timeout=5)

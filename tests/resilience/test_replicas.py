@@ -240,7 +240,7 @@ def test_replicas_syncing_and_caching_people_at_once_do_not_collide(replicas):
     def attempt(work):
         try:
             work()
-        except Exception as exc:  # noqa: BLE001 - collected and shown below
+        except Exception as exc:  # collected and shown below
             errors.append(repr(exc)[:200])
 
     for round_ in range(5):

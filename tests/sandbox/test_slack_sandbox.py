@@ -114,7 +114,7 @@ def test_auth_test_accepts_slack_sdk_and_an_empty_json_body(slack, client):
     response = client.auth_test()
     assert response["user_id"] == slack.bot_user_id and response["team_id"] == slack.team_id
     assert "chat:write" in response.headers["x-oauth-scopes"]
-    # slack_sdk 3.43 sent parameterless calls this way (research/slack.md 8, gotcha 7)
+    # slack_sdk 3.43 sent parameterless calls this way
     empty = httpx.post(slack.url + "/api/auth.test", content=b"",
                        headers={"Authorization": "Bearer xoxb-test",
                                 "Content-Type": "application/json;charset=utf-8"})

@@ -11,14 +11,13 @@ import logging
 import re
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from slack_sdk import WebClient
 from sqlmodel import Session
 
-from bot.audit_channel import (CURSOR, GAP_WAIT, LEASE, MAX_CHARS, MAX_LINES, AuditChannelRelay,
-                               format_line)
+from bot.audit_channel import CURSOR, GAP_WAIT, LEASE, MAX_CHARS, MAX_LINES, AuditChannelRelay, format_line
 from bot.slack.app import web_client
 from sandbox.server import Reply
 from storage.engine import make_engine
@@ -106,7 +105,7 @@ def test_each_event_is_one_line_in_order_with_user_text_escaped(engine, slack, r
 
 def test_line_format():
     """The exact line for an event at a known time; long text is clipped."""
-    at = datetime(2026, 11, 27, 15, 4, 59, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 27, 15, 4, 59, tzinfo=UTC)
     row = AuditRow(seq=7, at=at, actor="latchkey", action="revoke_retry", request_id="0a1b",
                    detail=json.dumps({"attempt": 3, "error": "okta said 503 " + "x" * 500}))
     line = format_line(row, "eng-admins")
@@ -314,7 +313,7 @@ def _insert(engine, *seqs: int, at=None) -> None:
     """Audit rows with explicit seqs, as another transaction would commit them."""
     with Session(engine) as session:
         for seq in seqs:
-            session.add(AuditRow(seq=seq, at=at or datetime.now(timezone.utc), actor="latchkey",
+            session.add(AuditRow(seq=seq, at=at or datetime.now(UTC), actor="latchkey",
                                  action="drift", request_id=f"s{seq}", detail=json.dumps({"finding": f"n{seq}"})))
         session.commit()
 

@@ -43,7 +43,7 @@ def test_a_burst_of_commands_is_acknowledged_in_time_while_slack_is_slow(bot, sl
         thread.start()
     for thread in threads:
         thread.join()
-    assert answers == {person: 200 for person in people}
+    assert answers == dict.fromkeys(people, 200)
     eventually(lambda: all(slack.open_view(p) for p in people), timeout=20)
     people_known = People(bot.service.engine)  # each listener ends by looking its person up
     eventually(lambda: all(people_known.get(p) for p in people), timeout=20)

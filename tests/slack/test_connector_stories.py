@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from sandbox.celigo import CeligoSandbox
-from sandbox.slack_forms import buttons
 from sandbox.percipio import DEFAULT_ORGANIZATION, PercipioSandbox
+from sandbox.slack_forms import buttons
 from tests.harness import ALICE, BOB, CAROL, eventually
 from tests.slack.test_story import request_access, texts
 
@@ -32,7 +32,7 @@ def test_celigo_administrator_for_a_while_then_back_to_monitor(make_bot, slack, 
     celigo.add_share("alice@acme.com", "Alice", "administrator")
     celigo.add_integration("Orders to NetSuite", access={carol: "manage"})
     before = celigo.share(carol)
-    bot = make_bot(more_connectors=f"""  celigo:
+    make_bot(more_connectors=f"""  celigo:
     type: celigo
     token: celigo-token
     base_url: {celigo.url}
@@ -125,7 +125,7 @@ def test_percipio_course_becomes_a_task_for_the_owners(make_bot, slack, percipio
     take it back. Carol sees the difference."""
     percipio.add_user("carol@acme.com", "Carol", "Acme")
     percipio.add_course("Kubernetes Security")
-    bot = make_bot(more_connectors=f"""  learning:
+    make_bot(more_connectors=f"""  learning:
     type: percipio
     token: percipio-token
     organization_id: {DEFAULT_ORGANIZATION}
@@ -161,10 +161,11 @@ def test_segment_role_on_one_source_then_back(make_bot, slack, segment, clock):
     carol = segment.add_user("carol@acme.com", "Carol")
     admin = segment.add_role("Source Admin", "Edit the source")
     reader = segment.add_role("Source Read-only")
-    checkout, billing = segment.add_source("checkout-web"), segment.add_source("billing-api")
+    segment.add_source("checkout-web")
+    billing = segment.add_source("billing-api")
     segment.set_permissions(carol, [{"roleId": reader, "resources": [{"id": billing, "type": "SOURCE"}]}])
     before = segment.permissions(carol)
-    bot = make_bot(more_connectors=f"""  segment:
+    make_bot(more_connectors=f"""  segment:
     type: segment
     token: segment-token
     base_url: {segment.url}

@@ -22,7 +22,7 @@ def test_after_a_step_only_those_who_may_act_next_have_buttons(make_bot, slack, 
     """Given steps [owners] then [Alice or Dave], when Alice approves step 1, then only Dave
     (Alice may not count twice) has Approve; Alice's and Bob's DMs say the request is now with
     Dave, and Carol's says it waits on Dave."""
-    bot = make_bot(rules=rule("""
+    make_bot(rules=rule("""
 - name: two-steps
   steps: [{approvals: 1}, {approvers: [U0ALICE, U0DAVE]}]
 """)).start()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from datetime import timedelta
 
 import pytest
 from slack_sdk.errors import SlackApiError

@@ -12,7 +12,7 @@ def test_slack_outage_delays_messages_but_not_the_grant(bot, slack, okta, clock)
     membership at once, and Carol's messages arrive once Slack is back, in order."""
     from datetime import timedelta
 
-    request = pending_request(bot, slack)
+    pending_request(bot, slack)
     slack.fail("chat.postMessage", error="service_unavailable", times=3)
     slack.fail("chat.update", error="service_unavailable", times=3)
     slack.click(ALICE, "approve")

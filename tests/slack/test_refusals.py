@@ -5,13 +5,20 @@ answered inside the form."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.domain.errors import (AlreadyDecidedError, InvalidRequestError, NotActiveError,
-                               NotAllowedError, NotAnApproverError, NotRequesterError,
-                               RequestNotFoundError, SelfApprovalError)
+from bot.domain.errors import (
+    AlreadyDecidedError,
+    InvalidRequestError,
+    NotActiveError,
+    NotAllowedError,
+    NotAnApproverError,
+    NotRequesterError,
+    RequestNotFoundError,
+    SelfApprovalError,
+)
 from bot.ports import ShiftedClock
 from bot.refusals import Refusal, RefusedAttempts, refusal_of
 from storage.repositories import AuditLog
@@ -60,7 +67,7 @@ def test_at_most_n_events_per_person_and_minute_then_one_marker(engine):
     """Given 3 per minute, when Dave is refused 7 times and Erin once in one minute, then Dave
     has 3 events and one marker, Erin 1; the next minute Dave's count starts again."""
     clock = ShiftedClock()
-    clock.advance(datetime(2026, 12, 1, 10, 0, 5, tzinfo=timezone.utc) - clock.now())
+    clock.advance(datetime(2026, 12, 1, 10, 0, 5, tzinfo=UTC) - clock.now())
     audit = AuditLog(engine)
     attempts = RefusedAttempts(audit, clock, per_minute=3)
     for _ in range(7):

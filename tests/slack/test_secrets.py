@@ -76,8 +76,8 @@ def test_an_old_audit_event_holding_a_token_is_masked_in_the_export_and_the_chan
     row = AuditLog(engine).last("fail")
     exported = StringIO()
     write([row], exported, "json")
-    for text in (exported.getvalue(), format_line(row)):
-        assert SIGNING_SECRET not in text and "xoxb-9-9-abc" not in text and "[redacted]" in text
+    for shown in (exported.getvalue(), format_line(row)):
+        assert SIGNING_SECRET not in shown and "xoxb-9-9-abc" not in shown and "[redacted]" in shown
 
 
 def test_whatever_the_bot_sends_slack_is_masked_on_the_way_out(slack):

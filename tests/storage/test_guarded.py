@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,7 +13,7 @@ from storage.engine import make_engine
 from storage.repositories import Requests
 from storage.tables import RequestRow
 
-NOW = datetime(2026, 12, 6, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 
 
 def _row(request_id: str, group: str = "00g1", state: str = "pending") -> RequestRow:
@@ -38,7 +38,7 @@ def at_once(*actions) -> list:
         barrier.wait()
         try:
             results[n] = action()
-        except Exception as exc:  # noqa: BLE001 - the caller looks at what each one raised
+        except Exception as exc:  # the caller looks at what each one raised
             results[n] = exc
 
     threads = [threading.Thread(target=run, args=(n, a)) for n, a in enumerate(actions)]

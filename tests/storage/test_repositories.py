@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import inspect
-
 from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
 
 from storage.engine import alembic_config, current_revision
 from storage.repositories import AuditLog, Catalog, DuplicateError, Requests
 from storage.tables import RequestRow
 
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 def _row(request_id: str = "r1", requester: str = "U1", state: str = "pending", **extra) -> RequestRow:
@@ -141,7 +140,7 @@ def test_outbox_delivers_one_request_in_order_and_others_in_parallel(engine):
     outbox.retry_later(a.id, 1, NOW + timedelta(seconds=2), "Slack down")
     assert outbox.claim(NOW, lease) == []  # 'b' still waits behind the failed 'a'
     assert [row.kind for row in outbox.claim(NOW + timedelta(seconds=2), lease)] == ["a"]
-    outbox.delivered(a.id, NOW)
+    outbox.delivered_all([a.id], NOW)
     assert [row.kind for row in outbox.claim(NOW, lease)] == ["b"]
 
 
