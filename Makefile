@@ -48,7 +48,7 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $@
 
-# Regenerate the README's configuration reference from bot/config.py (a test checks it is current).
+# Regenerate the README's configuration reference from bot/config/ (a test checks it is current).
 docs: venv
 	$(BIN)/python -m bot.docs --write README.md
 

@@ -2,7 +2,7 @@
 
 Every command exits 0 when it did its work, 1 when the run failed, and 2 for bad usage or
 configuration (bot/exits.py).  All of them read their settings from the environment through
-bot/config.py, the same way.
+bot/config/settings.py, the same way.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from pydantic_core import PydanticUndefined
 
 from bot.config import Config, Settings
 
-BEGIN = "<!-- BEGIN configuration reference: generated from bot/config.py by `make docs`; do not edit -->"
+BEGIN = "<!-- BEGIN configuration reference: generated from bot/config/ by `make docs`; do not edit -->"
 END = "<!-- END configuration reference -->"
 
 

@@ -9,9 +9,9 @@
     auto-approval uses per person and period                submit (beyond the cap: people decide)
     the access window, from the first grant, stays within   extend (beyond it: people decide), and
       `max_total_duration` unless people approve it           when an extension is applied
-    somebody other than the requester can review            config load (bot/config.py), submit
+    somebody other than the requester can review            config load (bot/config/), submit
       a break-glass use
-    a bundle is at least as strict as each item's rule      config load (bot/config.py), submit
+    a bundle is at least as strict as each item's rule      config load (bot/config/), submit
 
 Nobody deciding their own request is kept by routing itself (bot/routing.py: the requester is
 never among the people asked, reviewers included) and checked again at every click.

@@ -2,7 +2,7 @@
 
 A type is its settings model (its keys, and `build()` for the connector; connectors/settings.py).
 Adding a connector is its folder (client, connector, settings), its sandbox, its tests, and one
-line here; bot/config.py and the README's configuration reference follow from this list.
+line here; bot/config/ and the README's configuration reference follow from this list.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Each connector type declares its own keys in a subclass of `ConnectorSettings` (in its own
 folder, next to its client) with `type: Literal["<name>"]` and `build()`, and is listed once in
 connectors/registry.py.  What Latchkey itself does with a connector (owners, provisioning, sync
-interval) is not the connector's business: bot/config.py adds those keys to every type.
+interval) is not the connector's business: bot/config/connector_entries.py adds those keys to
+every type.
 """
 
 from __future__ import annotations

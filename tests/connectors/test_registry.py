@@ -1,5 +1,5 @@
 """The registry of connector types (connectors/registry.py) is the one place a type is named: the
-YAML config accepts exactly its types, each builds a whole Connector, and bot/config.py reaches
+YAML config accepts exactly its types, each builds a whole Connector, and bot/config/ reaches
 the connectors only through it."""
 
 from __future__ import annotations
@@ -42,9 +42,11 @@ def test_each_type_builds_a_whole_connector(name):
 
 
 def test_bot_config_reaches_connectors_only_through_the_registry():
-    """Given bot/config.py, when reading its imports, then no connector's own module is among them
-    (the shared masking function is not a connector)."""
-    tree = ast.parse(Path(bot.config.__file__).read_text())
-    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    """Given every module of bot/config/, when reading their imports, then no connector's own
+    module is among them (the shared masking function is not a connector)."""
+    modules = sorted(Path(bot.config.__file__).parent.glob("*.py"))
+    assert modules, "no modules found in bot/config/"
+    trees = [ast.parse(module.read_text()) for module in modules]
+    imported = {node.module for tree in trees for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert {m for m in imported if m and m.startswith("connectors")} <= {
         "connectors.registry", "connectors.settings", "connectors.masking"}

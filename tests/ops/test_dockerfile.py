@@ -160,7 +160,7 @@ def test_only_known_settings_are_baked_in_and_no_secret():
         for key in re.findall(r"([A-Z_][A-Z0-9_]*)=", args):
             assert not re.search(r"TOKEN|SECRET|PASSWORD|(?<!LATCH)KEY", key), f"{name} {key} bakes a secret"
             if key.startswith(("SLACK_", "LATCHKEY_", "DATABASE_")):
-                assert key in known, f"{key} is not a setting (bot/config.py Settings)"
+                assert key in known, f"{key} is not a setting (bot/config/settings.py Settings)"
 
 
 def test_the_kubernetes_deployment_runs_as_the_image_user():

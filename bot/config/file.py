@@ -1,0 +1,60 @@
+"""The YAML config file as a whole: the connectors, the policy, the audit channel, and the
+guarantees that only the sections together can break.
+
+Every Config made (loaded, reloaded) hands its secrets to `masking.remember`, so that no text
+Latchkey stores, shows, exports or logs can quote one.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field, field_validator, model_validator
+
+from bot.config.connector_entries import ConnectorConfig
+from bot.config.fields import Strict, secrets_in
+from bot.config.policy import PolicyConfig
+from bot.domain.rules import BUNDLE
+from connectors.masking import remember
+
+
+class Config(Strict):
+    connectors: dict[str, ConnectorConfig] = Field(
+        min_length=1, description="the systems Latchkey grants access in, by id (shown to users)")
+    policy: PolicyConfig = Field(description="what may be requested, and how it is approved")
+    audit_channel: str | None = Field(default=None, pattern=r"^[CG][A-Z0-9]{2,}$", description=
+                                      "a Slack channel id (C…) that gets one line per audit event; "
+                                      "invite the app to it")
+
+    @field_validator("connectors")
+    @classmethod
+    def _ids_are_slugs(cls, connectors: dict) -> dict:
+        for key in connectors:
+            if not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", key):
+                raise ValueError(f"connector id {key!r} must be lower-case letters, digits, - or _")
+            if key == BUNDLE:
+                raise ValueError(f"connector id {key!r} is reserved for bundles")
+        return connectors
+
+    @model_validator(mode="after")
+    def _remember_secrets(self) -> Config:
+        remember(secrets_in(self))  # at start-up and at every reload
+        return self
+
+    @model_validator(mode="after")
+    def _bundles_name_connectors(self) -> Config:
+        for bundle in self.policy.bundles:
+            for item in bundle.items:
+                if (connector := item.partition(":")[0]) not in self.connectors:
+                    raise ValueError(f"policy.bundles {bundle.name!r}: no connector {connector!r} "
+                                     f"for item {item!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _policy_can_be_kept(self) -> Config:
+        """Guarantees the config alone can break (bot/invariants.py checks them again at run time)."""
+        book = self.policy.to_rulebook()
+        owners = {connector_id: tuple(c.owners) for connector_id, c in self.connectors.items()}
+        if problems := book.unreviewable_break_glass(owners) + book.weaker_bundles():
+            raise ValueError("policy: " + "; ".join(problems))
+        return self

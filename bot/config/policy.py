@@ -1,0 +1,218 @@
+"""The `policy:` section of the YAML file: its rules, approval steps, tickets, auto-approval,
+conflicts and bundles.  A rule takes from the policy whatever it leaves unset
+(bot/config/rulebook.py)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from bot.config.fields import GROUP, Approvers, Duration, Strict
+from bot.config.rulebook import to_rulebook
+from bot.domain.rules import EntitlementPattern, RuleBook, first_unfillable
+
+_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+
+
+class StepConfig(Strict):
+    approvers: Approvers | None = Field(default=None, description="who approves this step; "
+                                        "default: the connector's owners")
+    approvals: int = Field(default=1, ge=1, le=10, description="distinct people of this step who must approve")
+
+
+class TicketConfig(Strict):
+    required: bool = Field(default=True, description="a request without a ticket is refused")
+    pattern: str | None = Field(default=None, description="a regular expression the whole "
+                                "reference must match, e.g. `(SEC|OPS)-[0-9]+`")
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return pattern
+
+
+class AutoApproveConfig(Strict):
+    okta_groups: list[str] = Field(default=[], description="Okta group names: members are approved at once")
+    slack_groups: list[Annotated[str, Field(pattern=GROUP.pattern)]] = Field(
+        default=[], description="Slack user groups (@handle or S…): members are approved at once")
+    max_uses: int | None = Field(default=None, ge=1, description="auto-approvals per person within "
+                                 "`period`; later requests go to the approvers")
+    period: Duration = Field(default=timedelta(days=1), description="the window `max_uses` counts in")
+
+    @model_validator(mode="after")
+    def _names_someone(self) -> AutoApproveConfig:
+        if not self.okta_groups and not self.slack_groups:
+            raise ValueError("name at least one of okta_groups or slack_groups")
+        return self
+
+
+class _RuleSettings(Strict):
+    """What a rule may set; a rule inherits whatever it leaves out from the policy itself."""
+
+    durations: list[Duration] | None = Field(default=None, min_length=1,
+                                             description="the durations a requester may pick")
+    max_duration: Duration | None = Field(default=None, description="the longest access anyone may "
+                                          "get; longer choices are not offered")
+    max_total_duration: Duration | None = Field(
+        default=None, description="the longest the access may be held in all, from the first grant, "
+        "extensions included, without people approving; an extension past it goes to the approvers "
+        "(default: `max_duration`)")
+    approvers: Approvers | None = Field(default=None, description="who approves (one step); "
+                                        "default: the connector's owners")
+    approvals: int | None = Field(default=None, ge=1, le=10, description="distinct approvers needed")
+    steps: list[StepConfig] | None = Field(default=None, min_length=1, description="several "
+                                           "approval steps in order, instead of approvers/approvals")
+    fallback: Approvers | None = Field(default=None, description="asked when the approvers cannot "
+                                       "be (none reachable, or only the requester), and on escalation")
+    escalate_after: int | None = Field(default=None, ge=1, description="reminders before the "
+                                       "fallback approvers are asked too")
+    justification_required: bool | None = Field(default=None, description="a request must say why")
+    ticket: TicketConfig | None = Field(default=None, description="ask for a ticket reference")
+    auto_approve: AutoApproveConfig | None = Field(default=None, description="approve at once "
+                                                   "for members of these groups")
+    break_glass: bool | None = Field(default=None, description="requesters may approve themselves "
+                                     "in an emergency; the fallback approvers are told and review it")
+    extension_needs_approval: bool | None = Field(default=None, description="false: holders may "
+                                                  "extend their access without asking again")
+    remind_after: Duration | None = Field(default=None, description="first reminder to approvers "
+                                          "of a pending request; later ones back off")
+    pending_timeout: Duration | None = Field(default=None, description="a request nobody decided "
+                                             "by then times out")
+    warn_before: Duration | None = Field(default=None, description="warn the requester this long "
+                                         "before the access ends")
+
+    @model_validator(mode="after")
+    def _steps_or_approvers(self):
+        if self.steps and {"approvers", "approvals"} & self.model_fields_set:
+            raise ValueError("use either `steps` or `approvers`/`approvals`, not both")
+        if self.break_glass and self.justification_required is False:
+            raise ValueError("break_glass needs a justification: drop justification_required: false")
+        return self
+
+
+class MatchConfig(Strict):
+    connector: str | None = Field(default=None, description="connector id (glob)")
+    type: str | None = Field(default=None, description="resource type, e.g. group, app, role (glob)")
+    resource: str | None = Field(default=None, description="resource name (glob), e.g. `prod-*`")
+
+
+class RuleConfig(_RuleSettings):
+    """A rule may set any of the policy's own keys above except `rules`, `conflicts`, `bundles` and
+    `max_requests_per_hour`; what it leaves unset it takes from the policy."""
+
+    name: str = Field(pattern=_NAME, description="shown in the audit log")
+    match: MatchConfig = Field(default_factory=MatchConfig, description="what the rule applies to "
+                               "(empty: everything); rules are tried in order and the first match wins")
+
+
+class ConflictConfig(Strict):
+    name: str = Field(pattern=_NAME, description="shown to people and in the audit log")
+    entitlements: Annotated[list[str], Field(min_length=2, max_length=2)] = Field(
+        description="two `connector:name` globs that nobody may hold together, e.g. `okta:payments-*`")
+    action: Literal["refuse", "approve"] = Field(default="refuse", description="`refuse` the "
+                                                 "request, or `approve`: it needs an extra step")
+    approvers: Approvers | None = Field(default=None, description="that extra step's approvers")
+
+    @field_validator("entitlements")
+    @classmethod
+    def _patterns(cls, entitlements: list[str]) -> list[str]:
+        for text in entitlements:
+            EntitlementPattern.parse(text)
+        return entitlements
+
+    @model_validator(mode="after")
+    def _approvers_when_approving(self) -> ConflictConfig:
+        if self.action == "approve" and not self.approvers:
+            raise ValueError("action: approve needs `approvers` for the extra step")
+        return self
+
+
+class BundleConfig(Strict):
+    name: str = Field(pattern=_NAME, description="what requesters search for")
+    description: str = Field(default="", max_length=500, description="shown to approvers")
+    items: Annotated[list[str], Field(min_length=2, max_length=20)] = Field(
+        description="`connector:name` of each entitlement (its name as the request form shows it, "
+                    "or its resource's name), e.g. `okta:eng-admins`")
+
+    @field_validator("items")
+    @classmethod
+    def _references(cls, items: list[str]) -> list[str]:
+        for text in items:
+            EntitlementPattern.parse(text)
+        if len(set(items)) != len(items):
+            raise ValueError("an item is listed twice")
+        return items
+
+
+class PolicyConfig(_RuleSettings):
+    durations: list[Duration] = Field(min_length=1, description="the durations a requester may pick")
+    max_duration: Duration = Field(description="the longest access anyone may get; longer choices are not offered")
+    approvals: int = Field(default=1, ge=1, le=10, description="distinct owners who must approve")
+    escalate_after: int = Field(default=2, ge=1, description="reminders before the fallback "
+                                "approvers are asked too")
+    justification_required: bool = Field(default=True, description="a request must say why")
+    break_glass: bool = Field(default=False, description="requesters may approve themselves in an "
+                              "emergency; the fallback approvers are told and review it")
+    extension_needs_approval: bool = Field(default=True, description="false: holders may extend "
+                                           "their access without asking again")
+    max_requests_per_hour: int = Field(default=20, ge=1, description="requests one person may make per hour")
+    remind_after: Duration | None = Field(default=timedelta(hours=4), description="first reminder to "
+                                          "approvers of a pending request; later ones back off; null: none")
+    pending_timeout: Duration = Field(default=timedelta(days=3), description="a request nobody "
+                                      "decided by then times out")
+    warn_before: Duration | None = Field(default=timedelta(minutes=15), description="warn the "
+                                         "requester this long before the access ends; null: never")
+    rules: list[RuleConfig] = Field(default=[], description="exceptions to the settings above, "
+                                    "tried in order; the first that matches a request governs it")
+    conflicts: list[ConflictConfig] = Field(default=[], description="separation of duties: pairs "
+                                            "of entitlements that must not be held together")
+    bundles: list[BundleConfig] = Field(default=[], description="sets of entitlements requested and "
+                                        "granted together; rules match them with `type: bundle`")
+
+    @model_validator(mode="after")
+    def _something_offered(self) -> PolicyConfig:
+        for rule in (self, *self.rules):
+            durations = rule.durations or self.durations
+            where = f"rule {rule.name!r}" if rule is not self else "policy"
+            if not any(d <= (rule.max_duration or self.max_duration) for d in durations):
+                raise ValueError(f"{where}: no duration in `durations` is within `max_duration`")
+            total = rule.max_total_duration or self.max_total_duration
+            if total is not None and total < (rule.max_duration or self.max_duration):
+                raise ValueError(f"{where}: `max_total_duration` is shorter than `max_duration`")
+        names = [rule.name for rule in self.rules]
+        if len(set(names)) != len(names) or "default" in names:
+            raise ValueError("rule names must be unique and not `default`")
+        return self
+
+    @model_validator(mode="after")
+    def _steps_can_be_completed(self) -> PolicyConfig:
+        """Refuse steps that could never all be approved, where the config alone tells: every
+        step names its approvers, and neither they nor the fallback are user groups (whose
+        size is not known yet).  Names are taken as distinct people and the requester as none
+        of them, so only a rule that fails even then is refused; the rest is checked for each
+        request when it is made (routing.missing_approvers)."""
+        rules = self.to_rulebook()
+        for rule in (rules.default, *rules.rules):
+            named = [entry for step in rule.steps for entry in step.approvers] + list(rule.fallback)
+            if not all(step.approvers for step in rule.steps) or any(GROUP.fullmatch(entry) for entry in named):
+                continue
+            short = first_unfillable([(step.approvals, [*step.approvers, *rule.fallback])
+                                      for step in rule.steps])
+            if short is not None:
+                where = f"rule {rule.name!r}" if rule is not rules.default else "policy"
+                raise ValueError(f"{where}: step {short + 1} can never be approved: nobody "
+                                 "counts twice, not even across steps, and too few people are "
+                                 "named for it (add approvers or a fallback)")
+        return self
+
+    def to_rulebook(self) -> RuleBook:
+        """The domain's rules for this policy (bot/config/rulebook.py)."""
+        return to_rulebook(self)
