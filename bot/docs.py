@@ -143,9 +143,23 @@ def _duration(value: timedelta) -> str:
 
 
 def _type_name(annotation, metadata=()) -> str:
+    annotation, metadata = _own_type(annotation, metadata)
     name = _bare_type_name(annotation)
     limits = [_limit(m, annotation) for m in metadata]
     return ", ".join([name, *filter(None, limits)])
+
+
+def _own_type(annotation, metadata) -> tuple:
+    """An optional key's type without `| None` (its default says it may be unset), with the
+    limits declared on that type: those of a rule's keys are inside the union
+    (bot/config/policy.py)."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    kept = [a for a in args if a is not type(None)]
+    if origin in (Union, types.UnionType) and len(kept) == 1:
+        return _own_type(kept[0], metadata)
+    if origin is Annotated:
+        return _own_type(args[0], [*metadata, *annotation.__metadata__])
+    return annotation, list(metadata)
 
 
 def _bare_type_name(annotation) -> str:

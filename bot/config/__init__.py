@@ -5,7 +5,7 @@
     loading.py            the file: ${VAR} expansion, validation, messages that name the key
     file.py               Config, the file as a whole
     connector_entries.py  a connector's entry: its type's keys (connectors/registry.py) and owners
-    policy.py             the `policy:` section: rules, steps, tickets, conflicts, bundles
+    policy.py             the `policy:` section, each setting of a rule declared once
     rulebook.py           the policy translated into the domain's RuleBook
     fields.py             value types shared by the sections, and the walk that finds secrets
 

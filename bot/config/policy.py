@@ -1,14 +1,19 @@
 """The `policy:` section of the YAML file: its rules, approval steps, tickets, auto-approval,
-conflicts and bundles.  A rule takes from the policy whatever it leaves unset
-(bot/config/rulebook.py)."""
+conflicts and bundles.
+
+Each setting of a rule is declared once, in `RuleSettings`, with the policy's default: the
+policy is the default rule.  A rule (`RuleConfig`) has the same keys, each optional, and takes
+from the policy whatever it leaves unset (bot/config/rulebook.py).
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, create_model, field_validator, model_validator
+from pydantic.fields import FieldInfo
 
 from bot.config.fields import GROUP, Approvers, Duration, Strict
 from bot.config.rulebook import to_rulebook
@@ -54,48 +59,65 @@ class AutoApproveConfig(Strict):
         return self
 
 
-class _RuleSettings(Strict):
-    """What a rule may set; a rule inherits whatever it leaves out from the policy itself."""
+class _RuleChecks(Strict):
+    """What must hold among the keys one rule sets, for the policy and each rule alike."""
 
-    durations: list[Duration] | None = Field(default=None, min_length=1,
-                                             description="the durations a requester may pick")
-    max_duration: Duration | None = Field(default=None, description="the longest access anyone may "
-                                          "get; longer choices are not offered")
+    @model_validator(mode="after")
+    def _steps_or_approvers(self) -> Any:
+        settings: Any = self  # the keys are those of RuleSettings, or of a rule's copy of them
+        if settings.steps and {"approvers", "approvals"} & self.model_fields_set:
+            raise ValueError("use either `steps` or `approvers`/`approvals`, not both")
+        if settings.break_glass and settings.justification_required is False:
+            raise ValueError("break_glass needs a justification: drop justification_required: false")
+        return self
+
+
+class RuleSettings(_RuleChecks):
+    """The settings of one rule, declared once, with the policy's own values as defaults."""
+
+    durations: list[Duration] = Field(min_length=1, description="the durations a requester may pick")
+    max_duration: Duration = Field(description="the longest access anyone may get; longer choices are not offered")
     max_total_duration: Duration | None = Field(
         default=None, description="the longest the access may be held in all, from the first grant, "
         "extensions included, without people approving; an extension past it goes to the approvers "
         "(default: `max_duration`)")
     approvers: Approvers | None = Field(default=None, description="who approves (one step); "
                                         "default: the connector's owners")
-    approvals: int | None = Field(default=None, ge=1, le=10, description="distinct approvers needed")
+    approvals: int = Field(default=1, ge=1, le=10, description="distinct approvers who must approve")
     steps: list[StepConfig] | None = Field(default=None, min_length=1, description="several "
                                            "approval steps in order, instead of approvers/approvals")
     fallback: Approvers | None = Field(default=None, description="asked when the approvers cannot "
                                        "be (none reachable, or only the requester), and on escalation")
-    escalate_after: int | None = Field(default=None, ge=1, description="reminders before the "
-                                       "fallback approvers are asked too")
-    justification_required: bool | None = Field(default=None, description="a request must say why")
+    escalate_after: int = Field(default=2, ge=1, description="reminders before the fallback "
+                                "approvers are asked too")
+    justification_required: bool = Field(default=True, description="a request must say why")
     ticket: TicketConfig | None = Field(default=None, description="ask for a ticket reference")
     auto_approve: AutoApproveConfig | None = Field(default=None, description="approve at once "
                                                    "for members of these groups")
-    break_glass: bool | None = Field(default=None, description="requesters may approve themselves "
-                                     "in an emergency; the fallback approvers are told and review it")
-    extension_needs_approval: bool | None = Field(default=None, description="false: holders may "
-                                                  "extend their access without asking again")
-    remind_after: Duration | None = Field(default=None, description="first reminder to approvers "
-                                          "of a pending request; later ones back off")
-    pending_timeout: Duration | None = Field(default=None, description="a request nobody decided "
-                                             "by then times out")
-    warn_before: Duration | None = Field(default=None, description="warn the requester this long "
-                                         "before the access ends")
+    break_glass: bool = Field(default=False, description="requesters may approve themselves in an "
+                              "emergency; the fallback approvers are told and review it")
+    extension_needs_approval: bool = Field(default=True, description="false: holders may extend "
+                                           "their access without asking again")
+    remind_after: Duration | None = Field(default=timedelta(hours=4), description="first reminder to "
+                                          "approvers of a pending request; later ones back off; null: none")
+    pending_timeout: Duration = Field(default=timedelta(days=3), description="a request nobody "
+                                      "decided by then times out")
+    warn_before: Duration | None = Field(default=timedelta(minutes=15), description="warn the "
+                                         "requester this long before the access ends; null: never")
 
-    @model_validator(mode="after")
-    def _steps_or_approvers(self):
-        if self.steps and {"approvers", "approvals"} & self.model_fields_set:
-            raise ValueError("use either `steps` or `approvers`/`approvals`, not both")
-        if self.break_glass and self.justification_required is False:
-            raise ValueError("break_glass needs a justification: drop justification_required: false")
-        return self
+
+def _inheriting(model: type[BaseModel]) -> type[_RuleChecks]:
+    """`model`'s keys with their types, limits and descriptions, each optional and unset unless
+    given: what a rule may set, inheriting the rest."""
+    return create_model(f"Inheriting{model.__name__}", __base__=_RuleChecks, __module__=__name__,
+                        **{key: (_or_none(field), Field(default=None, description=field.description))
+                           for key, field in model.model_fields.items()})
+
+
+def _or_none(field: FieldInfo) -> Any:
+    # The limits and validators go inside the union, where they check a value but not a null.
+    typed = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+    return typed | None
 
 
 class MatchConfig(Strict):
@@ -104,7 +126,7 @@ class MatchConfig(Strict):
     resource: str | None = Field(default=None, description="resource name (glob), e.g. `prod-*`")
 
 
-class RuleConfig(_RuleSettings):
+class RuleConfig(_inheriting(RuleSettings)):  # type: ignore[misc]
     """A rule may set any of the policy's own keys above except `rules`, `conflicts`, `bundles` and
     `max_requests_per_hour`; what it leaves unset it takes from the policy."""
 
@@ -152,24 +174,8 @@ class BundleConfig(Strict):
         return items
 
 
-class PolicyConfig(_RuleSettings):
-    durations: list[Duration] = Field(min_length=1, description="the durations a requester may pick")
-    max_duration: Duration = Field(description="the longest access anyone may get; longer choices are not offered")
-    approvals: int = Field(default=1, ge=1, le=10, description="distinct owners who must approve")
-    escalate_after: int = Field(default=2, ge=1, description="reminders before the fallback "
-                                "approvers are asked too")
-    justification_required: bool = Field(default=True, description="a request must say why")
-    break_glass: bool = Field(default=False, description="requesters may approve themselves in an "
-                              "emergency; the fallback approvers are told and review it")
-    extension_needs_approval: bool = Field(default=True, description="false: holders may extend "
-                                           "their access without asking again")
+class PolicyConfig(RuleSettings):
     max_requests_per_hour: int = Field(default=20, ge=1, description="requests one person may make per hour")
-    remind_after: Duration | None = Field(default=timedelta(hours=4), description="first reminder to "
-                                          "approvers of a pending request; later ones back off; null: none")
-    pending_timeout: Duration = Field(default=timedelta(days=3), description="a request nobody "
-                                      "decided by then times out")
-    warn_before: Duration | None = Field(default=timedelta(minutes=15), description="warn the "
-                                         "requester this long before the access ends; null: never")
     rules: list[RuleConfig] = Field(default=[], description="exceptions to the settings above, "
                                     "tried in order; the first that matches a request governs it")
     conflicts: list[ConflictConfig] = Field(default=[], description="separation of duties: pairs "

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from bot import docs
 from bot.config import Config, Settings
+from bot.config.policy import RuleSettings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -40,6 +42,21 @@ def test_defaults_are_written_as_they_would_be_in_yaml():
     assert "| `sync_interval` | duration | `15m` |" in text
     assert "| `LATCHKEY_SWEEP_SECONDS` | number, > 0 | `15` |" in text
     assert "| `SLACK_BOT_TOKEN` | secret, not empty | (required) |" in text
+
+
+def test_the_policy_shows_its_defaults_and_a_rule_that_unset_keys_inherit():
+    """Given a rule's settings declared once (bot/config/policy.py), when rendered, then the
+    policy's table gives each key's default and the rules' table leaves each unset, saying why."""
+    text = docs.render()
+    policy = text.split("#### `policy`\n", 1)[1].split("####", 1)[0]
+    rules = text.split("#### `policy.rules[]`\n", 1)[1].split("####", 1)[0]
+    assert "what it leaves unset it takes from the policy" in rules
+    assert "| `approvals` | integer, ≥ 1, ≤ 10 | `1` |" in policy
+    assert "| `pending_timeout` | duration | `3d` |" in policy
+    assert "| `durations` | list of duration, at least 1 | (required) |" in policy
+    for key in RuleSettings.model_fields:
+        assert f"| `{key}` |" in policy
+        assert re.search(rf"^\| `{key}` \| [^|]+ \| \(unset\) \|", rules, re.MULTILINE), key
 
 
 def test_writing_replaces_only_the_text_between_the_markers(tmp_path):
