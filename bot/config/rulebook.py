@@ -5,7 +5,7 @@ The policy is the default rule; each of its rules takes from it whatever the rul
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from bot.domain.policy import Policy
 from bot.domain.rules import (
@@ -41,12 +41,16 @@ def to_rulebook(policy: PolicyConfig) -> RuleBook:
 def _rule(policy: PolicyConfig, name: str, settings: PolicyConfig | RuleConfig,
           match: MatchConfig | None = None) -> Rule:
     def inherited(key: str) -> Any:
-        # A rule's unset key (or `null` left out) falls back to the policy's own setting.
-        return getattr(settings, key) if key in settings.model_fields_set else getattr(policy, key)
+        # A rule's unset key falls back to the policy's own setting, and so does `null` for a key
+        # the policy itself cannot leave empty (durations, max_duration …): there null can only
+        # mean "as the policy"; for the others (remind_after, ticket …) it means "none".
+        if key in settings.model_fields_set and (getattr(settings, key) is not None or _nullable(policy, key)):
+            return getattr(settings, key)
+        return getattr(policy, key)
 
     times = Policy(tuple(inherited("durations")), inherited("max_duration"),
                    remind_after=inherited("remind_after"),
-                   pending_timeout=inherited("pending_timeout") or policy.pending_timeout,
+                   pending_timeout=inherited("pending_timeout"),
                    warn_before=inherited("warn_before"), max_total=inherited("max_total_duration"))
     ticket, auto = inherited("ticket"), inherited("auto_approve")
     return Rule(
@@ -93,3 +97,8 @@ def _conflict(conflict: ConflictConfig) -> Conflict:
 def _bundle(bundle: BundleConfig) -> Bundle:
     items = tuple((p.connector, p.name) for p in map(EntitlementPattern.parse, bundle.items))
     return Bundle(bundle.name, items, bundle.description)
+
+
+def _nullable(policy: PolicyConfig, key: str) -> bool:
+    """Whether the policy's own `key` may be null (then a rule's null means "none")."""
+    return type(None) in get_args(type(policy).model_fields[key].annotation)
