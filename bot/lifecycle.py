@@ -211,7 +211,8 @@ class Lifecycle:
                     self._message(request_id, "request_approved"), *self._items_of(row)]
 
         outcome, row = self.requests.approve(
-            request_id, approver, request.step, step.approvals, last, now, also=recorded,
+            request_id, approver, request.step, step.approvals, last, now,
+            approved=advance(State.PENDING, Step.APPROVE).value, also=recorded,
             guard=lambda reads, row: self.invariants.check_conflicts(to_domain(row), RequesterLedger(reads)))
         if outcome == "moved":  # another approval finished the step first: check for the new one
             return self.approve(request_id, approver)
@@ -349,7 +350,7 @@ class Lifecycle:
         if self.requests.apply_extension(
                 extension.id, original.id, original.expires_at,
                 {"expires_at": expires_at, "attention_at": policy.warning_at(now, expires_at)},
-                also=[self.audit.event(now, "latchkey", Step.APPLY.value, extension.id,
+                extended=advance(State.APPROVED, Step.APPLY).value, also=[self.audit.event(now, "latchkey", Step.APPLY.value, extension.id,
                                        extends=original.id, expires_at=expires_at),
                       self.audit.event(now, "latchkey", "extended", original.id, by=extension.id,
                                        expires_at=expires_at),
@@ -678,7 +679,8 @@ class Lifecycle:
                 expires_at = now + bundle.duration
                 if self.requests.activate_bundle(bundle_id, dict(
                         granted_at=now, expires_at=expires_at, lease_until=None, last_error=None,
-                        attention_at=self._policy(bundle).warning_at(now, expires_at)), also=[
+                        attention_at=self._policy(bundle).warning_at(now, expires_at)),
+                        active=advance(State.PROVISIONING, Step.ACTIVATE).value, also=[
                         self.audit.event(now, "latchkey", Step.ACTIVATE.value, bundle_id),
                         self._message(bundle_id, "access_granted")]):
                     self.notifier.wake()
@@ -771,7 +773,7 @@ class Lifecycle:
         expiry with its audit event (manual ones are claimed one by one, with their task)."""
         now = self.clock.now()
         rows = self.requests.claim_revocations(
-            now, lease_until, DUE_BATCH,
+            now, lease_until, DUE_BATCH, revoking=advance(State.ACTIVE, Step.EXPIRE).value,
             also=lambda row: [self.audit.event(now, "latchkey", Step.EXPIRE.value, row.id)])
         return [to_domain(row) for row in rows]
 
