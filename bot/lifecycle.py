@@ -65,9 +65,10 @@ class Lifecycle:
                     wake=lambda when: self.wake(when), workers=self.workers)  # both set after start
         self.extensions = Extend(core, invariants, routing)
         bundles = Bundles(core, self.extensions)
-        take_back = TakeBack(self.connectors, Slots(self.requests, SlotBaselines(self.requests.engine)))
+        slots = Slots(self.requests, SlotBaselines(self.requests.engine))
+        take_back = TakeBack(self.connectors, slots)
         self.revocations = Revoke(core, take_back, bundles, self.extensions, routing)
-        self.provisions = Provision(core, self.connectors, take_back.slots, take_back, self.extensions,
+        self.provisions = Provision(core, self.connectors, slots, take_back, self.extensions,
                                     bundles, invariants, routing)
         self.submissions = Submit(core, self.intake, invariants, routing)
         self.decisions = Decide(core, routing, invariants, self.extensions)

@@ -50,6 +50,11 @@ class TakeBack:
             raise ConnectorError("the target still shows the access after it was revoked")
         return None
 
+    def still_held(self, request: AccessRequest) -> bool:
+        """Whether the target shows the access now (never, for a connector no longer configured)."""
+        connector = self.connectors.get(request.connector_id)
+        return connector is not None and connector.has_grant(request.entitlement_id, request.account_id)
+
 
 class Revoke:
     def __init__(self, core: Core, take_back: TakeBack, bundles: Bundles, extend: Extend,
@@ -153,9 +158,8 @@ class Revoke:
             if request.preexisting is not False or request.manual or core.requests.open_for(
                     request.requester, request.connector_id, request.entitlement_id):
                 continue  # not ours to check (or never written), or legitimately granted since
-            connector = self.take_back.connectors.get(request.connector_id)
             try:
-                if connector is None or not connector.has_grant(request.entitlement_id, request.account_id):
+                if not self.take_back.still_held(request):
                     continue
                 returned.append(request.id)
                 self.take_back(request)
