@@ -31,12 +31,14 @@ def backoff(attempt: int) -> timedelta:
     return timedelta(seconds=min(15 * 2 ** (attempt - 1), 600))
 
 
-def _nothing_to_do(due: tuple[str, str]) -> None:
-    return None
+def _not_wired(due: tuple[str, str]) -> None:
+    raise RuntimeError("Core.work_on is set by whoever builds the due-work loop (bot/lifecycle.py)")
 
 
 @dataclass
 class Core:
+    """The ports every use case needs, and the few steps they all take through them."""
+
     requests: RequestStore
     audit: AuditStore
     notifier: Notifier
@@ -48,7 +50,7 @@ class Core:
     workers: Executor
     # What a worker does with a request: the due-work loop (bot/usecases/due.py) sets it once it
     # exists, since it calls the use cases that call this.
-    work_on: Callable[[tuple[str, str]], None] = field(default=_nothing_to_do)
+    work_on: Callable[[tuple[str, str]], None] = field(default=_not_wired)
 
     def hand_over(self, request_id: str, state: State) -> None:
         """Have the workers act on a request now, as if it had fallen due."""
