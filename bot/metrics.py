@@ -78,7 +78,7 @@ _PROCESS_WIDE = (APPROVAL_LATENCY, PROVISIONING_LATENCY, REVOCATION_LAG, CONNECT
 QUEUE_DEPTH_CAP = 10_000  # the gauge reads at most this many due requests per scrape
 
 
-# -- the three moments bot/lifecycle.py reports ----------------------------------------------
+# -- the three moments the use cases (bot/usecases/) report ----------------------------------
 def request_approved(request: AccessRequest) -> None:
     _observe(APPROVAL_LATENCY, request.created_at, request.decided_at)
 

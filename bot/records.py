@@ -1,13 +1,20 @@
-"""Stored request rows as the core's AccessRequest objects."""
+"""Stored request rows as the core's AccessRequest objects, and the new rows the core writes.
+
+The one place the use cases meet `storage.tables`: they build rows here and read them back with
+`to_domain`.  `DuplicateError` is what storing a second open request for one thing raises.
+"""
 
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import datetime, timedelta
 
 from bot.domain.request import AccessRequest, BundleItem, State
-from storage.repositories import RequesterReads
+from storage.repositories import DuplicateError, RequesterReads
 from storage.tables import RequestRow
+
+__all__ = ["DuplicateError", "RequesterLedger", "bundle_item_rows", "extension_row", "to_domain"]
 
 
 def to_domain(row: RequestRow) -> AccessRequest:
@@ -41,3 +48,33 @@ class RequesterLedger:
 
     def routed_since(self, rule: str, route: str, since: datetime) -> int:
         return self._reads.routed_since(rule, route, since)
+
+
+def bundle_item_rows(bundle: RequestRow) -> list[RequestRow]:
+    """The item requests an approved bundle becomes, written with its approval."""
+    return [RequestRow(
+        id=secrets.token_hex(6), requester=bundle.requester, requester_email=bundle.requester_email,
+        account_id=item.account_id, connector_id=item.connector_id,
+        entitlement_id=item.entitlement_id, entitlement_name=item.name,
+        duration_seconds=bundle.duration_seconds, justification=bundle.justification,
+        state=State.APPROVED.value, created_at=bundle.created_at, decided_by=bundle.decided_by,
+        decided_at=bundle.decided_at, rule=bundle.rule, route=bundle.route, ticket=bundle.ticket,
+        conflict=bundle.conflict,
+        manual=item.manual, bundle=bundle.id) for item in to_domain(bundle).items]
+
+
+def extension_row(original: AccessRequest, person: str, duration: timedelta, justification: str,
+                  now: datetime, attention_at: datetime | None, by_people: bool) -> RequestRow:
+    """A request for more time on `original`: pending for people to decide, or else approved
+    by Latchkey at once."""
+    return RequestRow(
+        id=secrets.token_hex(6), requester=person, requester_email=original.requester_email,
+        account_id=original.account_id, connector_id=original.connector_id,
+        entitlement_id=original.entitlement_id, entitlement_name=original.entitlement_name,
+        duration_seconds=int(duration.total_seconds()), justification=justification,
+        state=State.PENDING.value if by_people else State.APPROVED.value,
+        created_at=now, rule=original.rule, conflict=original.conflict,
+        route="people" if by_people else "auto",
+        extends=original.id, manual=original.manual, preexisting=original.preexisting,
+        attention_at=attention_at if by_people else None,
+        decided_by="" if by_people else "latchkey", decided_at=None if by_people else now)

@@ -231,12 +231,12 @@ class Requests(_Repository):
         return (update(RequestRow).where(RequestRow.id == request_id, condition).values(**changes)
                 .execution_options(synchronize_session=False))
 
-    def claim_revocations(self, now: datetime, lease_until: datetime, limit: int,
+    def claim_revocations(self, now: datetime, lease_until: datetime, limit: int, *, revoking: str,
                           also: Callable[[RequestRow], Iterable] = lambda row: ()) -> list[RequestRow]:
         """Take up to `limit` connector revocations due now, in one transaction, each under a
         lease until `lease_until`: revocations whose worker's lease ran out are taken over
-        (as `renew_lease` does), then expired active grants move to revoking, each with
-        `also(row)` (its audit event).  Manual requests are left to `move()`: their claim
+        (as `renew_lease` does), then expired active grants move to `revoking` (the state the
+        transition table gives their expiry), each with `also(row)` (its audit event).  Manual requests are left to `move()`: their claim
         hands the owners a task.
 
         Each row is a compare-and-set, and rows another transaction holds are skipped (FOR
@@ -248,20 +248,21 @@ class Requests(_Repository):
                                      RequestRow.expires_at, limit, {"lease_until": lease_until})
             claimed = _claim_rows(session, RequestRow, _expired(now) & RequestRow.manual.is_(False),
                                   RequestRow.expires_at, limit - len(taken_over),
-                                  {"state": "revoking", "lease_until": lease_until})
+                                  {"state": revoking, "lease_until": lease_until})
             session.add_all([row for request in claimed for row in also(request)])
             session.commit()
         return sorted(taken_over + claimed, key=lambda row: row.expires_at)
 
     def approve(self, request_id: str, approver: str, step: int, needed: int, last_step: bool,
-                now: datetime, also: Callable[[RequestRow, str], Iterable] = lambda row, outcome: (),
+                now: datetime, *, approved: str, also: Callable[[RequestRow, str], Iterable] = lambda row, outcome: (),
                 guard: Callable[[RequesterReads, RequestRow], None] | None = None
                 ) -> tuple[str, RequestRow | None]:
         """Count `approver`'s approval for `step`; once `needed` people of that step agree, move
         on to the next step, or to approved after the last one.
 
         Returns (outcome, row after the change); outcome is "counted" (more approvals needed),
-        "next_step", "approved", "duplicate" (this person already approved, at any step),
+        "next_step", "approved" (the request moved to `approved`, the state the transition
+        table gives its approval), "duplicate" (this person already approved, at any step),
         "moved" (the request is at another step than the approver was checked for) or "closed"
         (no longer pending).  The request row is locked for the whole transaction (FOR UPDATE
         on PostgreSQL, BEGIN IMMEDIATE on SQLite) so concurrent approvers are counted one at a time.
@@ -292,7 +293,7 @@ class Requests(_Repository):
             if in_step >= needed and last_step:
                 if guard is not None:
                     guard(RequesterReads(session, row.requester), row)
-                outcome, row.state, row.decided_by, row.decided_at = "approved", "approved", ",".join(approvers), now
+                outcome, row.state, row.decided_by, row.decided_at = "approved", approved, ",".join(approvers), now
             elif in_step >= needed:
                 outcome, row.step, row.reminders = "next_step", step + 1, 0
             session.add_all(also(row, outcome))  # e.g. the audit event, which depends on the outcome
@@ -300,8 +301,9 @@ class Requests(_Repository):
             return outcome, row
 
     def apply_extension(self, extension_id: str, original_id: str, seen_expiry: datetime,
-                        changes: dict, also: Iterable = ()) -> bool:
-        """Move the original's expiry and close the approved extension, both or neither.
+                        changes: dict, *, extended: str, also: Iterable = ()) -> bool:
+        """Move the original's expiry and close the approved extension (moved to `extended`, the
+        state the transition table gives it), both or neither.
 
         Only while the original is still active with the expiry the worker saw, so an
         extension can never be applied twice or to access that has already ended."""
@@ -315,7 +317,7 @@ class Requests(_Repository):
                         expires_at=changes["expires_at"]))
             closed = moved and session.execute(update(RequestRow).where(
                 RequestRow.id == extension_id, RequestRow.state == "approved").values(
-                    state="extended", lease_until=None)).rowcount
+                    state=extended, lease_until=None)).rowcount
             if not (moved and closed):
                 session.rollback()
                 return False
@@ -329,12 +331,13 @@ class Requests(_Repository):
             return list(session.execute(select(RequestRow).where(RequestRow.bundle == bundle_id)
                                         .order_by(RequestRow.entitlement_name)).scalars())
 
-    def activate_bundle(self, bundle_id: str, changes: dict, also: Iterable = ()) -> bool:
-        """Make a bundle active once all its items are, and have every item end when it ends."""
+    def activate_bundle(self, bundle_id: str, changes: dict, *, active: str, also: Iterable = ()) -> bool:
+        """Move a bundle to `active` (the state the transition table gives it) once all its items
+        are, and have every item end when it ends."""
         with self._session() as session:
             if not session.execute(update(RequestRow).where(
                     RequestRow.id == bundle_id, RequestRow.state == "provisioning").values(
-                        state="active", **changes)).rowcount:
+                        state=active, **changes)).rowcount:
                 session.rollback()
                 return False
             session.execute(update(RequestRow).where(

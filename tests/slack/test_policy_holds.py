@@ -109,7 +109,7 @@ def test_an_approved_request_is_not_granted_next_to_a_conflict(make_bot, slack, 
     bot.service.check_config()
     lifecycle = bot.service.lifecycle
     # The approval raced the reload: it was counted under the old rules.
-    lifecycle.requests.approve(billing.id, ALICE, 0, 1, True, bot.service.clock.now())
+    lifecycle.requests.approve(billing.id, ALICE, 0, 1, True, bot.service.clock.now(), approved="approved")
     lifecycle.provision(billing.id)
     assert bot.request(billing.id).state == "failed"
     assert "build-and-pay" in bot.request(billing.id).last_error

@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-from bot.lifecycle import DUE_BATCH, LEASE
+from bot.usecases.core import LEASE
+from bot.usecases.due import DUE_BATCH
 from sandbox.server import Reply
 from storage.tables import RequestRow
 from tests.harness import ALICE, CAROL, eventually
@@ -69,7 +70,7 @@ def test_a_batch_claimed_by_a_worker_that_died_is_revoked_after_its_lease(make_b
     bot = make_bot(sweep_seconds=3600).start()  # only the start-up sweep; this test runs the rest
     lifecycle = bot.service.lifecycle
     ids = _expired_grants(bot, okta, clock, 3)
-    died = lifecycle._claim_revocations(clock.now() + LEASE)  # the claim, then nothing
+    died = lifecycle.due.claim_revocations(clock.now() + LEASE)  # the claim, then nothing
     assert sorted(r.id for r in died) == ids
     writes = len(okta.membership_writes())
     lifecycle.run_due()

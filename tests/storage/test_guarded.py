@@ -89,7 +89,7 @@ def test_two_approvals_that_exclude_each_other_let_one_through(replicas):
         between_read_and_write()
 
     results = at_once(*(lambda r=requests, i=request_id: r.approve(
-        i, "UAPPROVER", 0, 1, True, NOW, guard=refuse_next_to_an_approved)
+        i, "UAPPROVER", 0, 1, True, NOW, approved="approved", guard=refuse_next_to_an_approved)
         for requests, request_id in ((first, "a"), (second, "b"))))
     assert sorted(type(r).__name__ for r in results) == ["Refused", "tuple"]
     states = sorted(first.get(i).state for i in ("a", "b"))

@@ -60,7 +60,7 @@ def test_concurrent_approvals_are_counted_once_each(engine):
 
     def approve(approver: str) -> None:
         barrier.wait()
-        outcomes.append(requests.approve("r1", approver, 0, 2, True, NOW)[0])
+        outcomes.append(requests.approve("r1", approver, 0, 2, True, NOW, approved="approved")[0])
 
     threads = [threading.Thread(target=approve, args=(a,)) for a in ["UA", "UB"] * 3]
     for t in threads:
@@ -78,8 +78,8 @@ def test_approvals_say_who_approved_which_step_in_order(engine):
     """Given step 1 approved by UA and step 2 by UB, then approvals maps each to their step."""
     requests = Requests(engine)
     requests.add(_row())
-    requests.approve("r1", "UA", 0, 1, False, NOW)
-    requests.approve("r1", "UB", 1, 1, False, NOW + timedelta(seconds=1))
+    requests.approve("r1", "UA", 0, 1, False, NOW, approved="approved")
+    requests.approve("r1", "UB", 1, 1, False, NOW + timedelta(seconds=1), approved="approved")
     assert list(requests.approvals("r1").items()) == [("UA", 0), ("UB", 1)]
     assert requests.approvals("r2") == {}
 
@@ -164,7 +164,7 @@ def test_replicas_claiming_revocations_at_once_take_disjoint_batches(engine):
     def replica() -> None:
         mine = Requests(type(engine)(engine.pool.recreate(), engine.dialect, engine.url))
         barrier.wait()
-        while batch := mine.claim_revocations(NOW, NOW + timedelta(minutes=2), 8, also=lambda row: [
+        while batch := mine.claim_revocations(NOW, NOW + timedelta(minutes=2), 8, revoking="revoking", also=lambda row: [
                 AuditLog.event(NOW, "latchkey", "expire", row.id)]):
             claims.extend(row.id for row in batch)
 
@@ -185,12 +185,12 @@ def test_an_abandoned_batch_of_revocations_is_taken_over_only_after_its_lease(en
     requests, audit = Requests(engine), AuditLog(engine)
     ids = _expired_grants(requests, 5)
     expire = lambda row: [AuditLog.event(NOW, "latchkey", "expire", row.id)]  # noqa: E731
-    first = requests.claim_revocations(NOW, NOW + timedelta(minutes=2), 10, also=expire)
+    first = requests.claim_revocations(NOW, NOW + timedelta(minutes=2), 10, revoking="revoking", also=expire)
     assert [row.id for row in first] == ids  # soonest expiry first
-    assert requests.claim_revocations(NOW + timedelta(minutes=1), NOW + timedelta(minutes=3), 10,
+    assert requests.claim_revocations(NOW + timedelta(minutes=1), NOW + timedelta(minutes=3), 10, revoking="revoking",
                                       also=expire) == []
     later = NOW + timedelta(minutes=3)
-    again = requests.claim_revocations(later, later + timedelta(minutes=2), 3, also=expire)
+    again = requests.claim_revocations(later, later + timedelta(minutes=2), 3, revoking="revoking", also=expire)
     assert [row.id for row in again] == ids[:3]
     assert {row.lease_until for row in again} == {later + timedelta(minutes=2)}
     assert len([e for e in audit.events() if e.action == "expire"]) == 5
@@ -203,7 +203,7 @@ def test_claiming_revocations_leaves_manual_and_unexpired_grants_to_the_others(e
     requests.add(_row("manual", "U1", "active", expires_at=NOW - timedelta(minutes=1), manual=True))
     requests.add(_row("later", "U2", "active", expires_at=NOW + timedelta(hours=1)))
     requests.add(_row("auto", "U3", "active", expires_at=NOW - timedelta(minutes=1)))
-    assert [r.id for r in requests.claim_revocations(NOW, NOW + timedelta(minutes=2), 10)] == ["auto"]
+    assert [r.id for r in requests.claim_revocations(NOW, NOW + timedelta(minutes=2), 10, revoking="revoking")] == ["auto"]
     assert requests.due(NOW, revocations=False) == [("manual", "active")]
     assert sorted(requests.due(NOW + timedelta(minutes=3))) == [("auto", "revoking"), ("manual", "active")]
     assert sorted(requests.due(NOW + timedelta(minutes=3), revocations=False)) == [("manual", "active")]
@@ -213,10 +213,10 @@ def test_a_released_claim_is_due_again_at_once_but_only_the_holder_can_release(e
     requests = Requests(engine)
     _expired_grants(requests, 1)
     lease = NOW + timedelta(minutes=2)
-    requests.claim_revocations(NOW, lease, 10)
+    requests.claim_revocations(NOW, lease, 10, revoking="revoking")
     assert not requests.release("x000", "revoking", lease + timedelta(seconds=1))
     assert requests.release("x000", "revoking", lease)
-    assert [r.id for r in requests.claim_revocations(NOW, lease, 10)] == ["x000"]
+    assert [r.id for r in requests.claim_revocations(NOW, lease, 10, revoking="revoking")] == ["x000"]
 
 
 def test_move_each_applies_each_compare_and_set_on_its_own(engine):

@@ -1,0 +1,134 @@
+"""Decide: approve, deny or cancel a pending request, and review a break-glass use.
+
+Who may act is checked at click time (`check_decidable`), never taken from what a message
+shows.  An approval counts for the step the request is at; after the last step's approvals the
+request is approved, and provisioned straight away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from bot import metrics
+from bot.domain.errors import (
+    AlreadyDecidedError,
+    NotAllowedError,
+    NotAnApproverError,
+    NotRequesterError,
+    PolicyError,
+    SelfApprovalError,
+    TaskAlreadyDoneError,
+)
+from bot.domain.request import AccessRequest, State, Step, advance
+from bot.invariants import Invariants
+from bot.ports import Row
+from bot.records import RequesterLedger, bundle_item_rows, to_domain
+from bot.routing import Routing
+from bot.usecases.core import Core
+from bot.usecases.extend import Extend
+
+
+class Decide:
+    def __init__(self, core: Core, routing: Routing, invariants: Invariants, extend: Extend) -> None:
+        self.core, self.routing, self.invariants, self.extend = core, routing, invariants, extend
+
+    def approve(self, request_id: str, approver: str) -> AccessRequest:
+        """Count an approval for the step the request is at; after the last step's approvals,
+        provision the access straight away."""
+        core = self.core
+        request = self.check_decidable(request_id, approver)
+        steps = self.routing.steps(request)
+        step, last = steps[request.step], request.step == len(steps) - 1
+        # Looked up before the transaction: it must not hold the row lock across a Slack call.
+        approved = {**core.requests.approvals(request_id), approver: request.step}
+        # An approval that would leave a later step with nobody is refused: someone else can
+        # take this step, and the clicker the later one.
+        if self.routing.missing_approvers(request, approved):
+            raise PolicyError("Your approval is needed at a later step, where nobody else can "
+                              "give it: please leave this step to another approver.")
+        next_approvers = [] if last else self.routing.deciders(
+            replace(request, step=request.step + 1), approved)
+        now = core.clock.now()
+
+        def recorded(row: Row, outcome: str) -> list[Any]:  # written in the transaction that counts it
+            if outcome == "counted":
+                return [core.audit.event(now, approver, "approval_counted", request_id, step=row.step + 1),
+                        core.message(request_id, "approval_counted", approver=approver,
+                                     needed=step.approvals)]
+            if outcome == "next_step":
+                return [core.audit.event(now, approver, "step_approved", request_id, step=row.step,
+                                         next_approvers=next_approvers),
+                        core.message(request_id, "next_step", approver=approver, approvers=next_approvers)]
+            return [core.audit.event(now, approver, "approved", request_id,
+                                     approvers=row.decided_by.split(",")),
+                    core.message(request_id, "request_approved"), *bundle_item_rows(row)]
+
+        outcome, row = core.requests.approve(
+            request_id, approver, request.step, step.approvals, last, now,
+            approved=advance(State.PENDING, Step.APPROVE).value, also=recorded,
+            guard=lambda reads, row: self.invariants.check_conflicts(to_domain(row), RequesterLedger(reads)))
+        if outcome == "moved":  # another approval finished the step first: check for the new one
+            return self.approve(request_id, approver)
+        assert row is not None  # it was there when checked, and requests are never deleted
+        request = to_domain(row)
+        if outcome in ("closed", "duplicate"):
+            raise AlreadyDecidedError(request)
+        core.notifier.wake()
+        if request.state is State.APPROVED:
+            metrics.request_approved(request)
+            core.hand_over(request_id, State.APPROVED)
+        return request
+
+    def deny(self, request_id: str, approver: str, reason: str) -> AccessRequest:
+        """A deny at any step ends the request."""
+        self.check_decidable(request_id, approver)
+        now = self.core.clock.now()
+        return self.core.move(request_id, Step.DENY, approver, decided_by=approver, decided_at=now,
+                              decision_reason=reason.strip() or None, tell="request_denied")
+
+    def cancel(self, request_id: str, person: str) -> AccessRequest:
+        request = self.core.get(request_id)
+        if person != request.requester:
+            raise NotRequesterError("Only the requester can cancel a request.")
+        return self.core.move(request_id, Step.CANCEL, person, decided_at=self.core.clock.now(),
+                              tell="request_cancelled")
+
+    def check_decidable(self, request_id: str, approver: str) -> AccessRequest:
+        """Authorisation at click time: the clicker must be one of those who may act at the
+        step the request is at (routing.deciders): not the requester, not someone who approved
+        already."""
+        core = self.core
+        request = core.get(request_id)
+        if approver == request.requester:
+            raise SelfApprovalError("Nobody can decide their own request.")
+        if request.state != State.PENDING:
+            raise AlreadyDecidedError(request)
+        approved = core.requests.approvals(request_id)
+        if approver in approved:
+            raise AlreadyDecidedError(request)
+        if approver not in self.routing.deciders(request, approved):
+            raise NotAnApproverError("You are not an approver for this access"
+                                     + (" at this step." if request.step else "."))
+        if request.extends and core.get(request.extends).state is not State.ACTIVE:
+            self.extend.close_extensions(request.extends)
+            raise AlreadyDecidedError(core.get(request_id))
+        return request
+
+    def review(self, request_id: str, person: str) -> AccessRequest:
+        """Someone other than the requester looks over a break-glass use and marks it reviewed."""
+        core = self.core
+        request = core.get(request_id)
+        if person == request.requester:
+            raise SelfApprovalError("Someone other than the person who broke the glass must review it.")
+        if request.route != "break_glass":
+            raise NotAllowedError("Only break-glass access is reviewed.")
+        if person not in self.routing.break_glass_reviewers(request):
+            raise NotAnApproverError("Only the fallback approvers or approvers of this access can review it.")
+        now = core.clock.now()
+        if not core.requests.set_once(request_id, "reviewed_by", person, also=[
+                core.audit.event(now, person, "reviewed", request_id),
+                core.message(request_id, "break_glass_reviewed")]):
+            raise TaskAlreadyDoneError(core.get(request_id))
+        core.notifier.wake()
+        return core.get(request_id)

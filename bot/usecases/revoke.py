@@ -1,0 +1,176 @@
+"""Expire and revoke: take back access whose time is up (or that its holder ends early), read
+the target back so that revoked means gone, and later verify that it stays gone.
+
+A revocation never gives up: a failure is retried with backoff, and the owners are alerted
+after a few.  Access the requester held before the request is left in place.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from bot import metrics
+from bot.domain.errors import AlreadyDecidedError
+from bot.domain.request import AccessRequest, State, Step
+from bot.records import to_domain
+from bot.routing import Routing
+from bot.slots import Slots, slot_of
+from bot.usecases.bundles import Bundles
+from bot.usecases.core import Core, backoff, inactive
+from bot.usecases.extend import Extend
+from connectors.base import Connector, ConnectorError, NotFoundError, Prior
+
+log = logging.getLogger(__name__)
+
+ALERT_AFTER_FAILED_REVOKES = 3
+
+
+class TakeBack:
+    """The connector's part of a revocation, shared with a grant given up half-way."""
+
+    def __init__(self, connectors: Mapping[str, Connector], slots: Slots) -> None:
+        self.connectors, self.slots = connectors, slots
+
+    def __call__(self, request: AccessRequest) -> None:
+        """Revoke through the connector, then read the target back: revoked must mean gone."""
+        connector = self.connectors[request.connector_id]
+        try:
+            if slot := slot_of(connector, request.entitlement_id):
+                # Back to what Latchkey still grants, else the baseline; settle reads it back.
+                return self.slots.settle(request, connector, slot, leaving=True)  # type: ignore[arg-type]
+            connector.revoke(request.entitlement_id, request.account_id,
+                             Prior(held=False, detail=request.prior_detail))
+            still_there = connector.has_grant(request.entitlement_id, request.account_id)
+        except NotFoundError as exc:
+            log.info("request %s: target object gone, nothing to revoke (%s)", request.id, exc)
+            return None
+        if still_there:
+            raise ConnectorError("the target still shows the access after it was revoked")
+        return None
+
+    def still_held(self, request: AccessRequest) -> bool:
+        """Whether the target shows the access now (never, for a connector no longer configured)."""
+        connector = self.connectors.get(request.connector_id)
+        return connector is not None and connector.has_grant(request.entitlement_id, request.account_id)
+
+
+class Revoke:
+    def __init__(self, core: Core, take_back: TakeBack, bundles: Bundles, extend: Extend,
+                 routing: Routing) -> None:
+        self.core, self.take_back, self.bundles = core, take_back, bundles
+        self.extend, self.routing = extend, routing
+
+    def revoke(self, request_id: str) -> AccessRequest | None:
+        """Take back expired access.  None when it has not expired or another worker has it."""
+        now = self.core.clock.now()
+        request = self.core.get(request_id)
+        if request.state == State.ACTIVE and (request.expires_at is None or request.expires_at > now):
+            return None
+        if not self.core.claim(request_id, State.ACTIVE, Step.EXPIRE, State.REVOKING,
+                               task_for=self.routing.approvers_of):
+            return None
+        return self._revoke_claimed(self.core.get(request_id))
+
+    def end_early(self, request_id: str, person: str) -> AccessRequest | None:
+        """The requester gives the access back before its time is up."""
+        core = self.core
+        request = core.holder_of_active(request_id, person, "end it early")
+        assert request.expires_at is not None  # active access always has an expiry
+        if not core.requests.move(
+                request_id, State.ACTIVE.value, expires_at=min(request.expires_at, core.clock.now()),
+                also=[core.audit.event(core.clock.now(), person, "ended_early", request_id)]):
+            raise inactive(core.get(request_id))
+        self.extend.close_extensions(request_id)
+        return self.revoke(request_id)
+
+    def _revoke_claimed(self, request: AccessRequest) -> AccessRequest:
+        """Finish a revocation this worker holds the lease on (`request` as claimed)."""
+        if request.is_bundle:
+            return self.bundles.settle(request.id)  # its items are taken back on their own
+        if request.manual:
+            return request  # the owners were given the take-back task with the claim
+        try:
+            revoked_at = self.take_back_claimed(request)
+        except ConnectorError as exc:
+            return self.failed(request, exc)
+        finished = self.record_revoked([(request, revoked_at)])
+        if not finished:
+            raise AlreadyDecidedError(self.core.get(request.id))
+        return finished[0]
+
+    def take_back_claimed(self, request: AccessRequest) -> datetime:
+        """The connector's part of a claimed revocation; returns when it was done."""
+        if not request.preexisting:  # access the requester held before stays in place
+            self.take_back(request)
+        return self.core.clock.now()
+
+    def record_revoked(self, taken_back: list[tuple[AccessRequest, datetime]]) -> list[AccessRequest]:
+        """Move requests whose access was taken back (at the time given) to revoked, in one
+        transaction, each its own compare-and-set with its audit event and message.  Returns
+        those that moved; one that another worker finished first is left as it is."""
+        if not taken_back:
+            return []
+        core = self.core
+        rows = core.requests.move_each([core.step(
+            request, Step.FINISH, "latchkey", audit={"left_in_place": bool(request.preexisting)},
+            tell=None if request.bundle else "access_revoked", revoked_at=revoked_at,
+            lease_until=None, last_error=None)
+            for request, revoked_at in taken_back])
+        core.notifier.wake()
+        finished = []
+        for (request, _), row in zip(taken_back, rows, strict=True):
+            if row is None:
+                log.warning("request %s: its revocation was already recorded", request.id)
+                continue
+            finished.append(to_domain(row))
+            metrics.access_revoked(finished[-1])
+            self.bundles.after_item_moved(finished[-1])
+        return finished
+
+    def failed(self, request: AccessRequest, exc: ConnectorError) -> AccessRequest:
+        """A revocation that failed is tried again after a backoff; the owners hear of it once
+        it has failed a few times."""
+        core = self.core
+        attempts = request.attempts + 1
+        retry_at = core.clock.now() + backoff(attempts)
+        alert = [core.message(request.id, "revocation_failing", approvers=self.routing.approvers_of(request))
+                 ] if attempts == ALERT_AFTER_FAILED_REVOKES else []
+        core.requests.move(request.id, State.REVOKING, attempts=attempts, lease_until=retry_at,
+                           last_error=str(exc), also=[core.audit.event(
+                               core.clock.now(), "latchkey", "revoke_retry", request.id,
+                               attempt=attempts, error=str(exc)), *alert])
+        core.notifier.wake()
+        core.wake(retry_at)
+        return core.get(request.id)
+
+    def verify(self, within: timedelta = timedelta(hours=24)) -> list[str]:
+        """Read back what Latchkey revoked lately, and grants it gave up (a write that timed out
+        may land later); take back and report any access found.
+
+        Returns the ids of requests whose access had come back.
+        """
+        core = self.core
+        since, returned = core.clock.now() - within, []
+        for row in core.requests.revoked_since(since) + core.requests.failed_since(since):
+            request = to_domain(row)
+            if request.preexisting is not False or request.manual or core.requests.open_for(
+                    request.requester, request.connector_id, request.entitlement_id):
+                continue  # not ours to check (or never written), or legitimately granted since
+            try:
+                if not self.take_back.still_held(request):
+                    continue
+                returned.append(request.id)
+                self.take_back(request)
+                outcome = "it was removed again"
+            except ConnectorError as exc:
+                outcome = f"removing it again failed: {exc}"
+            core.audit.append(core.clock.now(), "latchkey", "access_returned", request.id,
+                              outcome=outcome, also=[core.message(
+                                  request.id, "drift_detected", approvers=self.routing.approvers_of(request),
+                                  finding=f"The access came back after Latchkey revoked it; {outcome}."
+                                  if request.state is State.REVOKED else
+                                  f"The access appeared after Latchkey gave up granting it; {outcome}.")])
+            core.notifier.wake()
+        return returned
