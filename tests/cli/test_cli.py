@@ -5,42 +5,23 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 from importlib.metadata import version
-from pathlib import Path
 
 import httpx
 from alembic.script import ScriptDirectory
 
 from storage.engine import alembic_config, make_engine
-from tests.harness import BOT_TOKEN, CAROL, OKTA_TOKEN, SIGNING_SECRET, config_text, eventually
-
-LATCHKEY = [sys.executable, "-m", "bot.cli"]
-
-
-def run(args, env=None, timeout=60):
-    return subprocess.run(LATCHKEY + args, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
-
-
-def serve_env(tmp_path: Path, slack_url: str, config: str) -> dict:
-    (tmp_path / "latchkey.yaml").write_text(config)
-    return {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": slack_url + "/api/", "DATABASE_URL": f"sqlite:///{tmp_path}/l.db",
-            "LATCHKEY_CONFIG": str(tmp_path / "latchkey.yaml"), "OKTA_API_TOKEN": OKTA_TOKEN}
+from tests.harness import BOT_TOKEN, CAROL, OKTA_TOKEN, SIGNING_SECRET, eventually
+from tests.support.cli import LATCHKEY, free_port, run, serve_env
+from tests.support.config import config_text
+from tests.support.requests import approved
 
 
 def said(text: str) -> str:
     """What a message says, without the box typer draws around usage errors or its line breaks."""
     return " ".join(re.sub("[│╭╮╰╯─]", " ", text).split())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_demo_plays_the_whole_story():
@@ -178,7 +159,6 @@ def test_audit_export_as_json_lines_and_csv(bot, slack, okta):
     import io
     import json
 
-    from tests.slack.test_provisioning import approved
 
     request = approved(bot, slack)
     eventually(lambda: bot.request(request.id).state == "active")

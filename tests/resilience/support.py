@@ -10,7 +10,8 @@ import httpx
 
 from bot.config import parse_config
 from sandbox.slack import SlackSandbox
-from tests.harness import OKTA_TOKEN, Bot, config_text, make_settings
+from tests.harness import OKTA_TOKEN, Bot, make_settings
+from tests.support.config import config_text
 
 
 class RoutedSlack(SlackSandbox):

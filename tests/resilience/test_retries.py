@@ -17,7 +17,7 @@ from storage.repositories import AuditLog, Requests
 from storage.tables import RequestRow
 from tests.harness import ALICE, BOB, CAROL, DAVE, eventually
 from tests.resilience.support import has_button
-from tests.slack.test_story import request_access
+from tests.support.slack import request_access
 
 
 @pytest.fixture(scope="module")

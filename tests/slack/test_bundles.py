@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 
 from bot.config import ConfigError, parse_config
-from tests.harness import ALICE, CAROL, config_text, eventually
-from tests.slack.test_chasing import jump
-from tests.slack.test_rules import ask, asked
-from tests.slack.test_story import texts
+from tests.harness import ALICE, CAROL, eventually
+from tests.support.config import config_text
+from tests.support.requests import jump
+from tests.support.slack import ask, asked, texts
 
 BUNDLE = """  bundles:
     - name: oncall

@@ -6,22 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.harness import ALICE, BOB, CAROL, eventually
-from tests.slack.test_decisions import ephemeral_answers, pending_request
-from tests.slack.test_story import texts
-
-CHASING = """  remind_after: 1h
-  pending_timeout: 8h
-  warn_before: 15m
-"""
+from tests.support.config import CHASING
+from tests.support.requests import jump, pending_request
+from tests.support.slack import ephemeral_answers, texts
 
 
 def reminders(slack, user) -> int:
     return len([m for m in slack.dm(user) if "Reminder:" in texts([m])])
-
-
-def jump(bot, clock, delta: timedelta) -> None:
-    clock.advance(delta)
-    bot.service.scheduler.wake_at(clock.now())
 
 
 def test_reminders_back_off_then_the_request_times_out(make_bot, slack, okta, clock):

@@ -10,7 +10,7 @@ from sandbox.celigo import CeligoSandbox
 from sandbox.percipio import DEFAULT_ORGANIZATION, PercipioSandbox
 from sandbox.slack_forms import buttons
 from tests.harness import ALICE, BOB, CAROL, eventually
-from tests.slack.test_story import request_access, texts
+from tests.support.slack import request_access, texts
 
 
 @pytest.fixture

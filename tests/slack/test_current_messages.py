@@ -7,10 +7,9 @@ import re
 from datetime import timedelta
 
 from tests.harness import ALICE, BOB, CAROL, DAVE, eventually
-from tests.slack.test_chasing import CHASING, jump
-from tests.slack.test_extension import active_request, extension_asked
-from tests.slack.test_rules import ask, asked, rule
-from tests.slack.test_story import texts
+from tests.support.config import CHASING, rule
+from tests.support.requests import active_request, extension_asked, jump
+from tests.support.slack import ask, asked, texts
 
 
 def live(slack, user) -> bool:

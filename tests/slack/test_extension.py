@@ -6,33 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.harness import ALICE, CAROL, DAVE, eventually, forge_click
-from tests.slack.test_chasing import CHASING, jump
-from tests.slack.test_decisions import ephemeral_answers, pending_request
-from tests.slack.test_rules import asked, rule
-from tests.slack.test_story import texts
-
-
-def active_request(bot, slack):
-    request = pending_request(bot, slack)
-    slack.click(ALICE, "approve")
-    eventually(lambda: bot.request(request.id).state == "active")
-    return bot.request(request.id)
-
-
-def ask_to_extend(slack, duration="1h", why="The fix needs another hour"):
-    """Carol presses Extend on her expiry warning and says how long and why."""
-    slack.click(CAROL, "extend")
-    eventually(lambda: slack.open_view(CAROL))
-    return slack.submit(CAROL, {"duration": duration, "justification": why})
-
-
-def extension_asked(bot, slack, clock):
-    """Carol, warned 14 minutes before her 4h end, asks for 1h more; Alice is asked."""
-    jump(bot, clock, timedelta(hours=3, minutes=46))
-    eventually(lambda: "Extend" in texts(slack.dm(CAROL)))
-    ask_to_extend(slack)
-    eventually(lambda: "asks to keep" in texts(slack.dm(ALICE)))
-    return bot.service.lifecycle.requests.in_states("pending")[0]
+from tests.support.config import CHASING, rule
+from tests.support.requests import active_request, extension_asked, jump
+from tests.support.slack import ask_to_extend, asked, ephemeral_answers, texts
 
 
 def test_an_approved_extension_moves_the_expiry_without_regranting(make_bot, slack, okta, clock):

@@ -8,8 +8,9 @@ import time
 from datetime import timedelta
 
 from tests.harness import ALICE, CAROL, eventually
-from tests.slack.test_rules import pending, rule
-from tests.slack.test_story import texts
+from tests.support.config import rule
+from tests.support.requests import pending
+from tests.support.slack import texts
 
 DATA_NEEDS_A_TICKET = rule("""
 - name: data

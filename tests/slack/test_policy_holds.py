@@ -8,13 +8,9 @@ import threading
 from datetime import timedelta
 
 from tests.harness import ALICE, BOB, CAROL, eventually
-from tests.slack.test_chasing import CHASING, jump
-from tests.slack.test_decisions import ephemeral_answers
-from tests.slack.test_extension import active_request, ask_to_extend
-from tests.slack.test_reload import edit_config
-from tests.slack.test_request_form import option_for
-from tests.slack.test_rules import ask, asked, rule
-from tests.slack.test_story import texts
+from tests.support.config import CHASING, edit_config, rule
+from tests.support.requests import active_request, jump
+from tests.support.slack import ask, ask_to_extend, asked, ephemeral_answers, option_for, texts
 
 CONFLICT = """  conflicts:
     - name: build-and-pay

@@ -11,14 +11,10 @@ from datetime import timedelta
 
 from bot.config import parse_config
 from bot.reload import ConfigWatcher
-from tests.harness import ALICE, BOB, CAROL, DAVE, ERIN, OKTA_TOKEN, config_text, eventually, forge_click
-from tests.slack.test_decisions import ephemeral_answers, pending_request
-from tests.slack.test_request_form import assert_refused, option_for
-
-
-def edit_config(bot, okta, **config) -> None:
-    """Rewrite the bot's YAML file as `config_text(**config)` would."""
-    bot.settings.latchkey_config.write_text(config_text(okta.url, **config))
+from tests.harness import ALICE, BOB, CAROL, DAVE, ERIN, OKTA_TOKEN, eventually, forge_click
+from tests.support.config import config_text, edit_config
+from tests.support.requests import pending_request
+from tests.support.slack import assert_refused, ephemeral_answers, option_for
 
 
 def open_form(slack, user) -> dict:

@@ -6,30 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.harness import ALICE, BOB, CAROL, DAVE, eventually, forge_click
-from tests.slack.test_chasing import jump
-from tests.slack.test_decisions import ephemeral_answers
-from tests.slack.test_story import texts
-
-
-def ask(slack, pick: str, user=CAROL, duration="1h", why="Fix the INC-7 outage", **more):
-    """The requester opens the form, picks `pick` from the typeahead and submits."""
-    slack.command(user, text="")
-    eventually(lambda: slack.open_view(user))
-    options = [o for g in slack.suggest(user, "entitlement", pick[:3])["option_groups"] for o in g["options"]]
-    choice = next(o for o in options if o["text"]["text"] == pick)
-    return slack.submit(user, {"access": choice, "duration": duration, "justification": why, **more})
-
-
-def asked(slack, user) -> bool:
-    return any("'approve'" in str(m.get("blocks")) for m in slack.dm(user))
-
-
-def pending(bot):
-    return eventually(lambda: bot.service.lifecycle.requests.in_states("pending"))[0]
-
-
-def rule(text: str) -> str:
-    return "  rules:\n" + "\n".join("    " + line for line in text.strip("\n").splitlines()) + "\n"
+from tests.support.config import rule
+from tests.support.requests import jump, pending
+from tests.support.slack import ask, asked, ephemeral_answers, texts
 
 
 def test_first_matching_rule_routes_to_its_approvers(make_bot, slack, okta):

@@ -16,10 +16,10 @@ from bot.config import Settings
 from bot.slack.app import web_client
 from storage.repositories import AuditLog, Requests
 from storage.tables import AuditRow, RequestRow
-from tests.cli.test_cli import run
-from tests.harness import BOB, BOT_TOKEN, CAROL, OKTA_TOKEN, SIGNING_SECRET, eventually
-from tests.slack.test_provisioning import MEMBERSHIP, approved
-from tests.slack.test_story import texts
+from tests.harness import BOB, BOT_TOKEN, CAROL, MEMBERSHIP, OKTA_TOKEN, SIGNING_SECRET, eventually
+from tests.support.cli import run
+from tests.support.requests import approved
+from tests.support.slack import texts
 
 SECRETS = (OKTA_TOKEN, SIGNING_SECRET, BOT_TOKEN)
 CHANNEL = "C0GENERAL"

@@ -9,7 +9,7 @@ from bot.lifecycle import DUE_BATCH, LEASE
 from sandbox.server import Reply
 from storage.tables import RequestRow
 from tests.harness import ALICE, CAROL, eventually
-from tests.slack.test_decisions import pending_request
+from tests.support.requests import pending_request
 
 
 def test_approve_returns_while_okta_is_still_busy(bot, slack, okta):
