@@ -81,7 +81,7 @@ def test_the_demo_of_an_install_without_the_sandboxes_says_where_it_runs():
 def test_bad_config_stops_start_up_naming_the_key(tmp_path, slack, okta):
     """Given a config with a bad duration, when `latchkey serve` starts, then it exits 2 and says
     which key is wrong and why."""
-    bad = config_text(okta.url).replace("max_duration: 8h", "max_duration: 8 hours")
+    bad = config_text(okta.url, max_duration="8 hours")
     result = run(["serve", "--port", "0"], env=serve_env(tmp_path, slack.url, bad))
     assert result.returncode == 2
     assert "policy.max_duration" in result.stderr and "not a duration" in result.stderr

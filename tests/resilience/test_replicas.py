@@ -52,7 +52,7 @@ def replicas(tmp_path_factory, postgres_url, okta_m, slack_m):
         slack_m.add_user(user, f"{user.lower()}@acme.com", real_name=user)
     directory = tmp_path_factory.mktemp("replicas")
     (directory / "latchkey.yaml").write_text(config_text(
-        okta_m.url, durations="[1m]", max_duration="1m", max_requests_per_hour=1000))
+        okta_m.url, durations=["1m"], max_duration="1m", max_requests_per_hour=1000))
     env = {**os.environ, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
            "SLACK_API_URL": slack_m.url + "/api/", "DATABASE_URL": postgres_url,
            "LATCHKEY_CONFIG": str(directory / "latchkey.yaml"), "OKTA_API_TOKEN": OKTA_TOKEN,

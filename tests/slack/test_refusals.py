@@ -87,7 +87,7 @@ def test_a_forged_approve_is_audited_counted_and_relayed(make_bot, slack, okta):
     """Given a pending request, when Dave (no approver) forges an Approve click, then he is
     refused, the audit log says who tried what on which request and why, /metrics counts it, and
     the audit channel shows the line."""
-    bot = make_bot(top="audit_channel: C0GENERAL").start()
+    bot = make_bot(audit_channel="C0GENERAL").start()
     request = pending_request(bot, slack)
     before = counted(bot, attempted="approve", refusal="not_an_approver")
     forge_click(slack, DAVE, "approve", request.id)

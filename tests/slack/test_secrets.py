@@ -41,7 +41,7 @@ def test_a_token_echoed_in_an_error_reaches_no_message_row_post_or_export(make_b
     Authorization header, when the request is approved and fails, then Carol's and the owners'
     DMs, the stored request, the audit log, the audit channel and `latchkey audit export` all say
     what failed, and none holds the token."""
-    bot = make_bot(max_attempts=1, top=f"audit_channel: {CHANNEL}").start()
+    bot = make_bot(max_attempts=1, audit_channel=CHANNEL).start()
     okta.echo_credentials(status=status, times=1000, path=MEMBERSHIP)
     request = approved(bot, slack)
     if status >= 500:  # worth retrying: each round is retried after a backoff; skip the wait
