@@ -13,8 +13,8 @@ import httpx
 from alembic.script import ScriptDirectory
 
 from storage.engine import alembic_config, make_engine
-from tests.harness import BOT_TOKEN, CAROL, OKTA_TOKEN, SIGNING_SECRET, eventually
-from tests.support.cli import LATCHKEY, free_port, run, serve_env
+from tests.harness import BOT_TOKEN, CAROL, OKTA_TOKEN, SIGNING_SECRET, eventually, free_port
+from tests.support.cli import LATCHKEY, run, serve_env
 from tests.support.config import config_text
 from tests.support.requests import approved
 

@@ -28,9 +28,8 @@ from sqlalchemy import inspect
 
 from storage.engine import make_engine, upgrade
 from storage.repositories import AuditLog, Catalog, People, Requests
-from tests.harness import ALICE, BOB, BOT_TOKEN, DAVE, OKTA_TOKEN, SIGNING_SECRET, eventually
+from tests.harness import ALICE, BOB, BOT_TOKEN, DAVE, OKTA_TOKEN, SIGNING_SECRET, eventually, free_port
 from tests.resilience.support import has_button
-from tests.support.cli import free_port
 from tests.support.config import config_text
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]

@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.harness import eventually
-from tests.support.cli import LATCHKEY, free_port, serve_env
+from tests.harness import eventually, free_port
+from tests.support.cli import LATCHKEY, serve_env
 from tests.support.config import config_text
 
 

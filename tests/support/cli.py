@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -27,8 +26,3 @@ def serve_env(tmp_path: Path, slack_url: str, config: str) -> dict:
             "LATCHKEY_CONFIG": str(tmp_path / "latchkey.yaml"), "OKTA_API_TOKEN": OKTA_TOKEN}
 
 
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
