@@ -6,25 +6,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from bot.config import parse_config
 from bot.ports import ShiftedClock
 from sandbox.okta import OktaSandbox
 from sandbox.slack import SlackSandbox
 from storage.engine import make_engine, upgrade
-from tests.harness import (
-    BOT_TOKEN,
-    OKTA_TOKEN,
-    SIGNING_SECRET,
-    Bot,
-    config_text,
-    make_settings,
-    seed_okta,
-    seed_slack,
-)
-from tests.storage.conftest import POSTGRES_URL, _postgres_database
+from tests.harness import BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET, Bot, make_settings, seed_okta, seed_slack
+from tests.support.config import config_text
+from tests.support.postgres import throwaway_database
 
 
 @pytest.fixture
@@ -90,11 +80,8 @@ def engine(request, tmp_path, migrated_database):
         yield engine
         engine.dispose()
         return
-    admin, name = _postgres_database()
-    engine = make_engine(make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False))
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with throwaway_database() as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        yield engine
+        engine.dispose()

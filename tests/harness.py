@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,29 +36,16 @@ def eventually(check, timeout: float = 5.0, interval: float = 0.02):
         time.sleep(interval)
 
 
-def config_text(okta_url: str, owners=("alice@acme.com", BOB), approvals: int = 1,
-                durations="[1h, 4h, 8h, 1d]", max_duration="8h", max_attempts: int = 5,
-                provisioning: bool = True, max_requests_per_hour: int = 20, more_connectors: str = "",
-                chasing: str = "", rules: str = "", top: str = "") -> str:
-    """The test config; `chasing` and `rules` are YAML lines under `policy:`, `top` at the top."""
-    return f"""
-connectors:
-  okta:
-    type: okta
-    domain: {okta_url}
-    token: ${{OKTA_API_TOKEN}}
-    owners: [{", ".join(owners)}]
-    provisioning: {str(provisioning).lower()}
-    page_size: 3
-    max_attempts: {max_attempts}
-{more_connectors}
-policy:
-  durations: {durations}
-  max_duration: {max_duration}
-  approvals: {approvals}
-  max_requests_per_hour: {max_requests_per_hour}
-{chasing}{rules}
-{top}"""
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def soon(check):
+    """`eventually`, with room for a loaded CI machine."""
+    return eventually(check, timeout=15)
 
 
 @dataclass
@@ -104,6 +92,10 @@ def make_settings(tmp_path: Path, slack_url: str, sweep_seconds: float = 0.3) ->
     return Settings(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
                     slack_api_url=slack_url + "/api/", database_url=f"sqlite:///{tmp_path}/latchkey.db",
                     latchkey_config=tmp_path / "latchkey.yaml", latchkey_sweep_seconds=sweep_seconds)
+
+
+# Okta's membership endpoint, PUT to add a user to a group and DELETE to remove them.
+MEMBERSHIP = r"/api/v1/groups/[^/]+/users/[^/]+"
 
 
 def seed_okta(okta: OktaSandbox) -> dict[str, str]:

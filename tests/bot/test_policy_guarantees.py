@@ -12,19 +12,14 @@ from bot.domain.policy import Policy
 from bot.domain.request import AccessRequest, State
 from bot.domain.rules import BUNDLE, ApprovalStep, AutoApproval, Bundle, Rule, RuleBook, Target
 from bot.invariants import Invariants
+from tests.support.config import offline_config_text
 
 POLICY = Policy(durations=(timedelta(hours=1), timedelta(hours=8)), max_duration=timedelta(hours=8))
 T0 = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 
 
-def config(policy: str, owners: str = "[U0ALICE, U0BOB]") -> str:
-    return f"""
-connectors:
-  okta: {{type: okta, domain: acme.okta.com, token: t0ken, owners: {owners}}}
-policy:
-  durations: [1h, 8h]
-  max_duration: 8h
-{policy}"""
+def config(policy: dict, owners: tuple[str, ...] = ("U0ALICE", "U0BOB")) -> str:
+    return offline_config_text(owners, durations=["1h", "8h"], max_duration="8h", **policy)
 
 
 # -- refused at load --------------------------------------------------------------------------
@@ -32,30 +27,34 @@ policy:
 def test_steps_under_policy_need_no_approvals_key():
     """Given `policy.steps` and no `approvals`, then the file loads and the default rule has
     those steps."""
-    loaded = parse_config(config("  steps: [{approvers: [U0ALICE]}, {approvers: [U0BOB], approvals: 1}]"))
+    loaded = parse_config(config({"steps": [{"approvers": ["U0ALICE"]}, {"approvers": ["U0BOB"], "approvals": 1}]}))
     steps = loaded.policy.to_rulebook().default.steps
     assert steps == (ApprovalStep(("U0ALICE",), 1), ApprovalStep(("U0BOB",), 1))
 
 
 def test_steps_and_approvals_together_are_still_refused():
     with pytest.raises(ConfigError, match="use either `steps` or `approvers`/`approvals`"):
-        parse_config(config("  approvals: 2\n  steps: [{approvers: [U0ALICE]}]"))
+        parse_config(config({"approvals": 2, "steps": [{"approvers": ["U0ALICE"]}]}))
 
 
 def test_break_glass_only_the_requester_could_review_is_refused():
     """Given break-glass on a connector with one owner and no fallback, then the file is
     refused, saying who alone could review it."""
     with pytest.raises(ConfigError, match="rule 'default' allows break_glass, but only U0ALICE could review it"):
-        parse_config(config("  break_glass: true", owners="[U0ALICE]"))
+        parse_config(config({"break_glass": True}, owners=("U0ALICE",)))
 
 
 @pytest.mark.parametrize("policy, owners", [
-    ("  break_glass: true\n  fallback: [U0DAVE]", "[U0ALICE]"),  # someone besides the owner
-    ("  break_glass: true", "[U0ALICE, U0BOB]"),  # two owners review each other
-    ("  break_glass: true", "['@security']"),  # a group: checked when a request is made
+    ({"break_glass": True, "fallback": ["U0DAVE"]}, ("U0ALICE",)),  # someone besides the owner
+    ({"break_glass": True}, ("U0ALICE", "U0BOB")),  # two owners review each other
+    ({"break_glass": True}, ("@security",)),  # a group: checked when a request is made
 ])
 def test_break_glass_with_a_second_reviewer_loads(policy, owners):
     assert parse_config(config(policy, owners=owners)).policy.break_glass
+
+
+ENG_NEEDS_TWO = {"name": "eng", "match": {"resource": "eng-*"}, "approvals": 2}
+KIT = {"name": "kit", "items": ["okta:eng-admins", "okta:data-admins"]}
 
 
 def test_a_bundle_weaker_than_its_item_is_refused():
@@ -63,24 +62,18 @@ def test_a_bundle_weaker_than_its_item_is_refused():
     then the file is refused, naming the bundle, the item and what is missing."""
     with pytest.raises(ConfigError, match=r"bundle 'kit' is weaker than its item okta:eng-admins: "
                                           r"its rule 'default' asks less than rule 'eng'"):
-        parse_config(config("""  rules:
-    - {name: eng, match: {resource: "eng-*"}, approvals: 2}
-  bundles:
-    - {name: kit, items: ["okta:eng-admins", "okta:data-admins"]}"""))
+        parse_config(config({"rules": [ENG_NEEDS_TWO], "bundles": [KIT]}))
 
 
 def test_a_bundle_rule_at_least_as_strict_loads():
-    loaded = parse_config(config("""  rules:
-    - {name: eng, match: {resource: "eng-*"}, approvals: 2}
-    - {name: kits, match: {type: bundle}, steps: [{approvals: 2}], max_duration: 1h}
-  bundles:
-    - {name: kit, items: ["okta:eng-admins", "okta:data-admins"]}"""))
+    kits = {"name": "kits", "match": {"type": "bundle"}, "steps": [{"approvals": 2}], "max_duration": "1h"}
+    loaded = parse_config(config({"rules": [ENG_NEEDS_TWO, kits], "bundles": [KIT]}))
     assert loaded.policy.to_rulebook().rule_for(Target(BUNDLE, BUNDLE, "kit")).name == "kits"
 
 
 def test_max_total_duration_below_max_duration_is_refused():
     with pytest.raises(ConfigError, match="`max_total_duration` is shorter than `max_duration`"):
-        parse_config(config("  max_total_duration: 4h"))
+        parse_config(config({"max_total_duration": "4h"}))
 
 
 # -- rules ------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from bot.domain.policy import Policy
 from bot.domain.request import AccessRequest, State
 from bot.domain.rules import ApprovalStep, Rule, RuleBook
 from bot.routing import Routing
+from tests.support.config import offline_config_text
 
 OWNER1, OWNER2, OUT, FALLBACK, CAROL = "U1", "U2", "UOUT", "UFB", "UCAROL"
 
@@ -82,24 +83,17 @@ def test_too_few_people_for_the_approvals_asked_is_refused():
         replace(request(), requester="UX")) is None
 
 
-def config(rules: str) -> str:
-    return f"""
-connectors:
-  okta: {{type: okta, domain: acme.okta.com, token: t, owners: [U0ONE, U0TWO]}}
-policy:
-  durations: [1h]
-  max_duration: 1h
-  rules:
-{rules}"""
+def config(*rules: dict) -> str:
+    return offline_config_text(("U0ONE", "U0TWO"), durations=["1h"], max_duration="1h", rules=list(rules))
 
 
 def test_a_config_whose_steps_can_never_be_approved_is_refused_at_load():
     """Given a rule with steps [U1] then [U1] and no fallback, then the config is refused naming
     the rule and the step; with a fallback, a user group or the owners it loads (those are
     checked for each request, when the people are known)."""
-    twice = "    - {name: twice, steps: [{approvers: [U0ONE]}, {approvers: [U0ONE]}]"
+    twice = {"name": "twice", "steps": [{"approvers": ["U0ONE"]}, {"approvers": ["U0ONE"]}]}
     with pytest.raises(ConfigError, match="rule 'twice': step 2 can never be approved"):
-        parse_config(config(twice + "}"))
-    parse_config(config(twice + ", fallback: [U0NINE]}"))
-    parse_config(config("    - {name: group, steps: [{approvers: [U0ONE]}, {approvers: ['@sec']}]}"))
-    parse_config(config("    - {name: owners, steps: [{approvals: 1}, {approvers: [U0ONE]}]}"))
+        parse_config(config(twice))
+    parse_config(config({**twice, "fallback": ["U0NINE"]}))
+    parse_config(config({"name": "group", "steps": [{"approvers": ["U0ONE"]}, {"approvers": ["@sec"]}]}))
+    parse_config(config({"name": "owners", "steps": [{"approvals": 1}, {"approvers": ["U0ONE"]}]}))

@@ -19,7 +19,7 @@ from connectors.celigo.client import CeligoClient
 from connectors.celigo.connector import CeligoConnector
 from sandbox.celigo import CeligoSandbox
 from storage.repositories import Requests, SlotBaselines
-from storage.tables import RequestRow
+from tests.support.rows import request_row
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 TOKEN = "celigo-slot-token"
@@ -71,11 +71,10 @@ class World:
         self.account = account
 
     def request(self, request_id: str, entitlement: str, state: str = "provisioning"):
-        self.requests.add(RequestRow(
-            id=request_id, requester="U0CAROL", requester_email="carol@acme.com",
+        self.requests.add(request_row(
+            NOW, id=request_id, requester="U0CAROL", requester_email="carol@acme.com",
             account_id=self.account, connector_id="celigo", entitlement_id=entitlement,
-            entitlement_name=entitlement, duration_seconds=3600, justification="work",
-            state=state, created_at=NOW))
+            entitlement_name=entitlement, justification="work", state=state))
         return self.get(request_id)
 
     def get(self, request_id: str):

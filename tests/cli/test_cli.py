@@ -5,42 +5,23 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 from importlib.metadata import version
-from pathlib import Path
 
 import httpx
 from alembic.script import ScriptDirectory
 
 from storage.engine import alembic_config, make_engine
-from tests.harness import BOT_TOKEN, CAROL, OKTA_TOKEN, SIGNING_SECRET, config_text, eventually
-
-LATCHKEY = [sys.executable, "-m", "bot.cli"]
-
-
-def run(args, env=None, timeout=60):
-    return subprocess.run(LATCHKEY + args, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
-
-
-def serve_env(tmp_path: Path, slack_url: str, config: str) -> dict:
-    (tmp_path / "latchkey.yaml").write_text(config)
-    return {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": slack_url + "/api/", "DATABASE_URL": f"sqlite:///{tmp_path}/l.db",
-            "LATCHKEY_CONFIG": str(tmp_path / "latchkey.yaml"), "OKTA_API_TOKEN": OKTA_TOKEN}
+from tests.harness import BOT_TOKEN, CAROL, OKTA_TOKEN, SIGNING_SECRET, eventually, free_port
+from tests.support.cli import LATCHKEY, run, serve_env
+from tests.support.config import config_text
+from tests.support.requests import approved
 
 
 def said(text: str) -> str:
     """What a message says, without the box typer draws around usage errors or its line breaks."""
     return " ".join(re.sub("[│╭╮╰╯─]", " ", text).split())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_demo_plays_the_whole_story():
@@ -100,7 +81,7 @@ def test_the_demo_of_an_install_without_the_sandboxes_says_where_it_runs():
 def test_bad_config_stops_start_up_naming_the_key(tmp_path, slack, okta):
     """Given a config with a bad duration, when `latchkey serve` starts, then it exits 2 and says
     which key is wrong and why."""
-    bad = config_text(okta.url).replace("max_duration: 8h", "max_duration: 8 hours")
+    bad = config_text(okta.url, max_duration="8 hours")
     result = run(["serve", "--port", "0"], env=serve_env(tmp_path, slack.url, bad))
     assert result.returncode == 2
     assert "policy.max_duration" in result.stderr and "not a duration" in result.stderr
@@ -178,7 +159,6 @@ def test_audit_export_as_json_lines_and_csv(bot, slack, okta):
     import io
     import json
 
-    from tests.slack.test_provisioning import approved
 
     request = approved(bot, slack)
     eventually(lambda: bot.request(request.id).state == "active")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 
-from connectors.base import Page, Prior
+import pytest
+
+from connectors.base import ConnectorError, Page, Prior
+from tests.harness import free_port
 
 NOTHING_HELD = Prior(held=False)  # the account had none of it before the grant
 MAX_ATTEMPTS = 4  # tries per call the tests' clients make: enough to see backoff, quick to exhaust
@@ -24,6 +26,15 @@ def drain(fetch: Callable[[str | None], Page]) -> list:
 
 def url_with_no_listener() -> str:
     """A loopback URL whose port was free a moment ago and has no listener now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+    return f"http://127.0.0.1:{free_port()}"
+
+
+def error_texts(failures: list[Callable[[], object]]) -> list[str]:
+    """Each call in `failures` must raise a ConnectorError: what it and its cause say when shown
+    or logged, for a test to look for secrets in."""
+    texts = []
+    for failure in failures:
+        with pytest.raises(ConnectorError) as raised:
+            failure()
+        texts += [str(raised.value), repr(raised.value), repr(raised.value.__cause__)]
+    return texts

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from bot.check import INFO, OK, PROBLEM, Finding, run_checks
 from bot.config import Settings, parse_config
-from tests.cli.test_cli import run, serve_env
-from tests.harness import BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET, config_text, make_settings
+from tests.harness import BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET, make_settings
+from tests.support.cli import run, serve_env
+from tests.support.config import config_text
 
 
 def test_check_passes_and_shows_what_each_connector_can_do(tmp_path, slack, okta):
@@ -44,7 +45,7 @@ def test_a_bad_connector_token_fails_the_check(tmp_path, slack, okta):
 
 def test_a_bad_config_fails_the_check_naming_the_key(tmp_path, slack, okta):
     """A config that cannot be used is a configuration error: exit status 2, as for `serve`."""
-    bad = config_text(okta.url).replace("approvals: 1", "approvals: 0")
+    bad = config_text(okta.url, approvals=0)
     result = run(["check"], env=serve_env(tmp_path, slack.url, bad))
     assert result.returncode == 2
     assert "policy.approvals" in " ".join(result.stdout.split())
@@ -90,11 +91,9 @@ def test_segment_write_rights_cost_one_iam_write_that_changes_nothing(tmp_path, 
         segment.add_member(group, segment.add_user("ada@acme.com"))
         settings = Settings(slack_bot_token=BOT_TOKEN, slack_signing_secret=SIGNING_SECRET,
                             slack_api_url=slack.url, database_url=f"sqlite:///{tmp_path}/c.db")
-        findings = run_checks(settings, parse_config(config_text(okta.url, more_connectors=f"""  segment:
-    type: segment
-    token: ${{SEGMENT_TOKEN}}
-    base_url: {segment.url}
-    owners: [U0ALICE]""")))
+        segment_connector = {"type": "segment", "token": "${SEGMENT_TOKEN}", "base_url": segment.url,
+                             "owners": ["U0ALICE"]}
+        findings = run_checks(settings, parse_config(config_text(okta.url, connectors={"segment": segment_connector})))
         [probe] = segment.writes()
         members = segment.members(group)
     assert {f.what: f.status for f in findings if f.subject == "segment"}[
@@ -106,7 +105,7 @@ def test_segment_write_rights_cost_one_iam_write_that_changes_nothing(tmp_path, 
 def test_break_glass_nobody_else_could_review_fails_the_check(tmp_path, slack, okta):
     """Given break-glass on a connector whose one owner could be the requester, then `latchkey
     check` exits 2 (the config is refused) and says who alone could review it and what to add."""
-    config = config_text(okta.url, owners=("U0ALICE",), chasing="  break_glass: true\n")
+    config = config_text(okta.url, owners=("U0ALICE",), policy={"break_glass": True})
     result = run(["check"], env=serve_env(tmp_path, slack.url, config))
     assert result.returncode == 2
     said = " ".join(result.stdout.split())
@@ -118,7 +117,7 @@ def test_a_connector_outage_is_a_problem_not_a_missing_right(tmp_path, slack, ok
     naming the outage, and no capability is reported as unavailable."""
     monkeypatch.setenv("OKTA_API_TOKEN", OKTA_TOKEN)
     okta.fail(503, times=100, path=r"/api/v1/groups")
-    config = parse_config(config_text(okta.url).replace("max_attempts: 5", "max_attempts: 1"))
+    config = parse_config(config_text(okta.url, max_attempts=1))
     okta_rows = [f for f in run_checks(make_settings(tmp_path, slack.url), config)
                  if f.subject == "okta"]
     assert [(f.what, f.status) for f in okta_rows] == [("capabilities", PROBLEM)]

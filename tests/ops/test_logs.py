@@ -10,13 +10,8 @@ from datetime import timedelta
 import pytest
 
 from bot import logs
-from tests.harness import ALICE, BOT_TOKEN, CAROL, OKTA_TOKEN, SIGNING_SECRET, eventually
-from tests.slack.test_story import request_access
-
-
-def soon(check):
-    """`eventually`, with room for a loaded CI machine."""
-    return eventually(check, timeout=15)
+from tests.harness import ALICE, BOT_TOKEN, CAROL, OKTA_TOKEN, SIGNING_SECRET, soon
+from tests.support.slack import request_access
 
 
 @pytest.fixture

@@ -4,32 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from bot.metrics import DatabaseCollector, InstrumentedConnector, Metrics
 from bot.ports import ShiftedClock
 from connectors.base import TransientError
-from tests.harness import ALICE, eventually
-from tests.slack.test_story import request_access
-
-
-def soon(check):
-    """`eventually`, with room for a loaded CI machine."""
-    return eventually(check, timeout=15)
-
-
-def scrape(bot) -> dict[tuple[str, tuple], float]:
-    answer = httpx.get(bot.url + "/metrics")
-    assert answer.status_code == 200
-    assert answer.headers["content-type"].startswith("text/plain; version=")
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(answer.text) for s in family.samples}
-
-
-def value(samples, name: str, **labels) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+from tests.harness import ALICE, soon
+from tests.support.metrics import scrape, value
+from tests.support.slack import request_access
 
 
 def test_metrics_follow_a_request_from_submission_to_revocation(bot, slack, okta, clock):

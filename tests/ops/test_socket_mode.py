@@ -15,16 +15,12 @@ from bot.server import make_server
 from bot.service import Service
 from bot.transport import socket_mode_handler
 from sandbox.slack_workspace import APP_ID, TEAM_DOMAIN, TEAM_ID
-from tests.cli.test_cli import serve_env
-from tests.harness import CAROL, config_text, eventually
+from tests.harness import CAROL, soon
 from tests.ops.socket_mode_server import SocketModeServer
+from tests.support.cli import serve_env
+from tests.support.config import config_text
 
 APP_TOKEN = "xapp-1-A0LATCHKEY-1-test"
-
-
-def soon(check):
-    """`eventually`, with room for a loaded CI machine."""
-    return eventually(check, timeout=15)
 
 
 def with_app_token(bot, token: str = APP_TOKEN):

@@ -7,20 +7,12 @@ minutes, so each module shares one Okta sandbox, one Slack sandbox and one runni
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from bot.ports import ShiftedClock
 from sandbox.okta import OktaSandbox
-from tests.harness import (
-    BOT_TOKEN,
-    OKTA_TOKEN,
-    SIGNING_SECRET,
-    Bot,
-    seed_okta,
-    seed_slack,
-)
+from tests.harness import BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET, Bot, seed_okta, seed_slack
 from tests.resilience.support import RoutedSlack, build_bot
+from tests.support.postgres import throwaway_database
 
 
 def pytest_configure(config):
@@ -63,10 +55,5 @@ def make_bot_m(tmp_path_factory, okta_m, slack_m, clock_m):
 @pytest.fixture(scope="module")
 def postgres_url():
     """A fresh PostgreSQL database for the module; skipped, saying why, when there is no server."""
-    from tests.storage.conftest import POSTGRES_URL, _postgres_database
-
-    admin, name = _postgres_database()
-    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with throwaway_database() as url:
+        yield url

@@ -10,7 +10,8 @@ import httpx
 
 from bot.config import parse_config
 from sandbox.slack import SlackSandbox
-from tests.harness import OKTA_TOKEN, Bot, config_text, make_settings
+from tests.harness import OKTA_TOKEN, Bot, make_settings
+from tests.support.config import as_yaml, config_data
 
 
 class RoutedSlack(SlackSandbox):
@@ -65,11 +66,12 @@ def has_button(slack: SlackSandbox, user: str, action_id: str, value: str) -> bo
 def build_bot(directory: Path, okta, slack, clock, sweep_seconds: float = 0.3,
               database_url: str | None = None, okta_timeout: float | None = None, **config) -> Bot:
     """A bot (not started) on SQLite in `directory`, or on `database_url`; `okta_timeout` sets
-    the Okta connector's `timeout`, other keyword arguments go to `config_text`."""
+    the Okta connector's `timeout`, other keyword arguments go to `config_data`."""
     os.environ.setdefault("OKTA_API_TOKEN", OKTA_TOKEN)
-    text_ = config_text(okta.url, **config)
+    data = config_data(okta.url, **config)
     if okta_timeout is not None:
-        text_ = text_.replace("    max_attempts:", f"    timeout: {okta_timeout}\n    max_attempts:", 1)
+        data["connectors"]["okta"]["timeout"] = okta_timeout
+    text_ = as_yaml(data)
     (directory / "latchkey.yaml").write_text(text_)
     settings = make_settings(directory, slack.url, sweep_seconds)
     if database_url:

@@ -58,17 +58,8 @@ import pytest
 
 from sandbox.server import Reply
 from storage.engine import make_engine, upgrade
-from tests.harness import (
-    ALICE,
-    BOB,
-    BOT_TOKEN,
-    CAROL,
-    OKTA_TOKEN,
-    SIGNING_SECRET,
-    config_text,
-    eventually,
-    forge_click,
-)
+from tests.harness import ALICE, BOB, BOT_TOKEN, CAROL, OKTA_TOKEN, SIGNING_SECRET, eventually, forge_click
+from tests.support.config import config_text
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -223,7 +214,7 @@ def _time(value: str | None) -> datetime | None:
 def chaos(tmp_path_factory, okta_m, slack_m):
     directory = tmp_path_factory.mktemp("chaos")
     (directory / "latchkey.yaml").write_text(config_text(
-        okta_m.url, durations="[1h]", max_duration="1h", max_attempts=2,
+        okta_m.url, durations=["1h"], max_duration="1h", max_attempts=2,
         max_requests_per_hour=1000))
     zygote = Zygote(directory / "bots.log")
     template = directory / "template.db"  # an empty, migrated database: copied for every run

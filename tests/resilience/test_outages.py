@@ -19,8 +19,8 @@ import pytest
 from sandbox.okta import OktaError
 from tests.harness import ALICE, BOB, CAROL, eventually
 from tests.resilience.support import build_bot
-from tests.slack.test_provisioning import approved
-from tests.slack.test_story import texts
+from tests.support.requests import approved
+from tests.support.slack import texts
 
 MEMBERSHIP = r"/api/v1/groups/[^/]+/users/[^/]+"
 TIMEOUT = 0.3  # the Okta client's timeout in these tests (the default is 10 s)

@@ -6,7 +6,7 @@ The replicas are real processes using the real clock, and the shortest duration 
 is one minute, so the module waits once: the requests are granted first
 (`test_every_approval_provisions_exactly_once`), the tests in between use the replicas while the
 minute runs, and `test_every_expiry_revokes_exactly_once` (last in the file) waits for it.
-Skipped, saying why, when no PostgreSQL server answers (see tests/storage/conftest.py).
+Skipped, saying why, when no PostgreSQL server answers (see tests/support/postgres.py).
 """
 
 from __future__ import annotations
@@ -28,18 +28,9 @@ from sqlalchemy import inspect
 
 from storage.engine import make_engine, upgrade
 from storage.repositories import AuditLog, Catalog, People, Requests
-from tests.cli.test_cli import free_port
-from tests.harness import (
-    ALICE,
-    BOB,
-    BOT_TOKEN,
-    DAVE,
-    OKTA_TOKEN,
-    SIGNING_SECRET,
-    config_text,
-    eventually,
-)
+from tests.harness import ALICE, BOB, BOT_TOKEN, DAVE, OKTA_TOKEN, SIGNING_SECRET, eventually, free_port
 from tests.resilience.support import has_button
+from tests.support.config import config_text
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -60,7 +51,7 @@ def replicas(tmp_path_factory, postgres_url, okta_m, slack_m):
         slack_m.add_user(user, f"{user.lower()}@acme.com", real_name=user)
     directory = tmp_path_factory.mktemp("replicas")
     (directory / "latchkey.yaml").write_text(config_text(
-        okta_m.url, durations="[1m]", max_duration="1m", max_requests_per_hour=1000))
+        okta_m.url, durations=["1m"], max_duration="1m", max_requests_per_hour=1000))
     env = {**os.environ, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
            "SLACK_API_URL": slack_m.url + "/api/", "DATABASE_URL": postgres_url,
            "LATCHKEY_CONFIG": str(directory / "latchkey.yaml"), "OKTA_API_TOKEN": OKTA_TOKEN,

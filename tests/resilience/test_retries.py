@@ -14,10 +14,10 @@ from sqlalchemy import event as sa_event
 
 from storage.engine import make_engine
 from storage.repositories import AuditLog, Requests
-from storage.tables import RequestRow
 from tests.harness import ALICE, BOB, CAROL, DAVE, eventually
 from tests.resilience.support import has_button
-from tests.slack.test_story import request_access
+from tests.support.rows import request_row
+from tests.support.slack import request_access
 
 
 @pytest.fixture(scope="module")
@@ -111,10 +111,9 @@ def test_a_state_change_and_its_audit_event_are_one_transaction(bot):
     engine = make_engine(bot.settings.database_url)  # its own, so only our commits count
     requests, audit = Requests(engine), AuditLog(engine)
     now = datetime.now(UTC)
-    requests.add(RequestRow(id="tx1", requester=DAVE, requester_email="dave@acme.com",
-                            account_id="a", connector_id="okta", entitlement_id="e",
-                            entitlement_name="e", duration_seconds=60, justification="j",
-                            state="pending", created_at=now),
+    requests.add(request_row(now, id="tx1", requester=DAVE, requester_email="dave@acme.com",
+                             account_id="a", entitlement_id="e", entitlement_name="e",
+                             duration_seconds=60, justification="j"),
                  also=[audit.event(now, DAVE, "submitted", "tx1")])
     commits = []
     count = commits.append

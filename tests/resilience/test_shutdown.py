@@ -15,8 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.cli.test_cli import LATCHKEY, free_port, serve_env
-from tests.harness import config_text, eventually
+from tests.harness import eventually, free_port
+from tests.support.cli import LATCHKEY, serve_env
+from tests.support.config import config_text
 
 
 def test_sigterm_stops_serve_with_keep_alive_connections_open(tmp_path, slack, okta):

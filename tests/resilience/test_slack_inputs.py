@@ -41,7 +41,7 @@ from tests.harness import (
     seed_slack,
 )
 from tests.resilience.support import RoutedSlack, build_bot, has_button
-from tests.slack.test_story import request_access
+from tests.support.slack import request_access
 
 pytestmark = pytest.mark.slow
 

@@ -23,8 +23,9 @@ from sandbox.server import Reply
 from storage.engine import make_engine
 from storage.relay_cursor import RelayCursors
 from storage.repositories import AuditLog, Requests
-from storage.tables import AuditRow, RequestRow
+from storage.tables import AuditRow
 from tests.harness import ALICE, BOB, BOT_TOKEN, CAROL, eventually
+from tests.support.rows import request_row
 
 CHANNEL = "C0GENERAL"
 
@@ -70,10 +71,9 @@ def test_each_event_is_one_line_in_order_with_user_text_escaped(engine, slack, r
     line per event in order, people as mentions, the request id in backticks, and user text
     that cannot ping, link or break the line."""
     audit = AuditLog(engine)
-    Requests(engine).add(RequestRow(
-        id="a1b2c3", requester=CAROL, requester_email="carol@acme.com", account_id="00u1",
-        connector_id="okta", entitlement_id="group:00g1:member", entitlement_name="eng-admins",
-        duration_seconds=14400, justification="x", state="pending", created_at=clock.now()))
+    Requests(engine).add(request_row(clock.now(), id="a1b2c3", requester=CAROL,
+                                     requester_email="carol@acme.com", duration_seconds=14400,
+                                     justification="x"))
     submitted(audit, clock, "a1b2c3", "hotfix <!channel> & <https://evil.example|click>\nsecond line")
     audit.append(clock.now(), ALICE, "approved", "a1b2c3", approvers=[ALICE])
     audit.append(clock.now(), "latchkey", "activate", "a1b2c3", preexisting=False)

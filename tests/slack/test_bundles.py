@@ -8,16 +8,13 @@ from datetime import timedelta
 import pytest
 
 from bot.config import ConfigError, parse_config
-from tests.harness import ALICE, CAROL, config_text, eventually
-from tests.slack.test_chasing import jump
-from tests.slack.test_rules import ask, asked
-from tests.slack.test_story import texts
+from tests.harness import ALICE, CAROL, eventually
+from tests.support.config import config_text
+from tests.support.requests import jump
+from tests.support.slack import ask, asked, texts
 
-BUNDLE = """  bundles:
-    - name: oncall
-      description: What the on-call engineer needs
-      items: ["okta:eng-admins", "okta:data-admins"]
-"""
+ONCALL = {"name": "oncall", "description": "What the on-call engineer needs",
+          "items": ["okta:eng-admins", "okta:data-admins"]}
 
 
 def members(okta, *groups) -> list[bool]:
@@ -43,7 +40,7 @@ def active_bundle(bot, slack):
 def test_a_bundle_is_approved_once_granted_together_and_revoked_together(make_bot, slack, okta, clock):
     """Given the oncall bundle, when Carol asks for it and Alice approves once, then both groups
     are granted, Carol gets one message naming both, and at expiry both are removed."""
-    bot = make_bot(rules=BUNDLE).start()
+    bot = make_bot(bundles=[ONCALL]).start()
     ask(slack, "oncall", duration="1h")
     eventually(lambda: asked(slack, ALICE))
     assert "eng-admins (okta), data-admins (okta)" in texts(slack.dm(ALICE))
@@ -66,7 +63,7 @@ def test_when_one_item_cannot_be_granted_the_bundle_fails_and_nothing_stays(make
     """Given Okta refuses data-admins, then the bundle fails, Carol is told which item, and
     eng-admins (granted meanwhile) is taken back."""
     okta.fail(status=403, times=1000, method="PUT", path=f"/api/v1/groups/{okta.ids['data-admins']}/users/.*")
-    bot = make_bot(rules=BUNDLE).start()
+    bot = make_bot(bundles=[ONCALL]).start()
     ask(slack, "oncall", duration="1h")
     eventually(lambda: asked(slack, ALICE))
     slack.click(ALICE, "approve")
@@ -81,7 +78,7 @@ def test_when_one_item_cannot_be_granted_the_bundle_fails_and_nothing_stays(make
 
 def test_ending_a_bundle_early_removes_every_item(make_bot, slack, okta):
     """Given an active bundle, when Carol presses End now in her list, then both groups go."""
-    bot = make_bot(rules=BUNDLE).start()
+    bot = make_bot(bundles=[ONCALL]).start()
     bundle = active_bundle(bot, slack)
     slack.command(CAROL, text="list")
     listed = eventually(lambda: slack.responses(CAROL) or slack.ephemerals(CAROL))
@@ -93,7 +90,7 @@ def test_ending_a_bundle_early_removes_every_item(make_bot, slack, okta):
 
 def test_an_item_already_held_stays_when_the_bundle_ends(make_bot, slack, okta, clock):
     """Given Carol already reads prod, when a bundle with prod-readers ends, then she still does."""
-    bot = make_bot(rules=BUNDLE.replace('"okta:data-admins"', '"okta:prod-readers"')).start()
+    bot = make_bot(bundles=[{**ONCALL, "items": ["okta:eng-admins", "okta:prod-readers"]}]).start()
     bundle = active_bundle(bot, slack)
     jump(bot, clock, timedelta(hours=1, minutes=1))
     eventually(lambda: bot.request(bundle.id).state == "revoked")
@@ -103,5 +100,6 @@ def test_an_item_already_held_stays_when_the_bundle_ends(make_bot, slack, okta, 
 def test_a_bundle_naming_an_unknown_connector_stops_start_up(okta):
     """Given a bundle item on a connector that does not exist, then the config names it."""
     with pytest.raises(ConfigError, match="policy.bundles 'oncall': no connector 'celigo'"):
-        parse_config(config_text(okta.url, rules=BUNDLE.replace("okta:data-admins", "celigo:admins")),
+        on_celigo = {**ONCALL, "items": ["okta:eng-admins", "celigo:admins"]}
+        parse_config(config_text(okta.url, bundles=[on_celigo]),
                      env={"OKTA_API_TOKEN": "x"})

@@ -6,28 +6,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.harness import ALICE, BOB, CAROL, eventually
-from tests.slack.test_decisions import ephemeral_answers, pending_request
-from tests.slack.test_story import texts
-
-CHASING = """  remind_after: 1h
-  pending_timeout: 8h
-  warn_before: 15m
-"""
+from tests.support.config import CHASING
+from tests.support.requests import jump, pending_request
+from tests.support.slack import ephemeral_answers, texts
 
 
 def reminders(slack, user) -> int:
     return len([m for m in slack.dm(user) if "Reminder:" in texts([m])])
 
 
-def jump(bot, clock, delta: timedelta) -> None:
-    clock.advance(delta)
-    bot.service.scheduler.wake_at(clock.now())
-
-
 def test_reminders_back_off_then_the_request_times_out(make_bot, slack, okta, clock):
     """Given no decision, then approvers are reminded after 1h, 2h later, 4h later, and at 8h the
     request times out: Carol is told, buttons disappear, and a late Approve grants nothing."""
-    bot = make_bot(chasing=CHASING).start()
+    bot = make_bot(policy=CHASING).start()
     request = pending_request(bot, slack)
     bobs_copy = slack.dm(BOB)[0]
     jump(bot, clock, timedelta(minutes=59))
@@ -48,7 +39,7 @@ def test_reminders_back_off_then_the_request_times_out(make_bot, slack, okta, cl
 
 def test_an_approver_who_already_approved_is_not_reminded(make_bot, slack, okta, clock):
     """Given 2 approvals needed and Alice approved, then only Bob is reminded."""
-    bot = make_bot(chasing=CHASING, approvals=2).start()
+    bot = make_bot(policy=CHASING, approvals=2).start()
     pending_request(bot, slack)
     slack.click(ALICE, "approve")
     eventually(lambda: "1 more approval needed" in texts(slack.dm(BOB)))
@@ -60,7 +51,7 @@ def test_an_approver_who_already_approved_is_not_reminded(make_bot, slack, okta,
 def test_holder_is_warned_before_expiry_and_can_end_it_there(make_bot, slack, okta, clock):
     """Given 4h of access and warn_before 15m, then at 3h45m Carol gets one warning with End now,
     and pressing it removes the membership at once."""
-    bot = make_bot(chasing=CHASING).start()
+    bot = make_bot(policy=CHASING).start()
     request = pending_request(bot, slack)
     slack.click(ALICE, "approve")
     eventually(lambda: bot.request(request.id).state == "active")

@@ -10,7 +10,7 @@ from sandbox.celigo import CeligoSandbox
 from sandbox.percipio import DEFAULT_ORGANIZATION, PercipioSandbox
 from sandbox.slack_forms import buttons
 from tests.harness import ALICE, BOB, CAROL, eventually
-from tests.slack.test_story import request_access, texts
+from tests.support.slack import request_access, texts
 
 
 @pytest.fixture
@@ -32,11 +32,7 @@ def test_celigo_administrator_for_a_while_then_back_to_monitor(make_bot, slack, 
     celigo.add_share("alice@acme.com", "Alice", "administrator")
     celigo.add_integration("Orders to NetSuite", access={carol: "manage"})
     before = celigo.share(carol)
-    make_bot(more_connectors=f"""  celigo:
-    type: celigo
-    token: celigo-token
-    base_url: {celigo.url}
-    owners: [U0ALICE]""").start()
+    celigo_bot(make_bot, celigo)
 
     request_access(slack, search="Celigo Admin", pick="Celigo Administrator")
     eventually(lambda: slack.dm(ALICE))
@@ -54,11 +50,8 @@ def test_celigo_administrator_for_a_while_then_back_to_monitor(make_bot, slack, 
 
 
 def celigo_bot(make_bot, celigo):
-    return make_bot(more_connectors=f"""  celigo:
-    type: celigo
-    token: celigo-token
-    base_url: {celigo.url}
-    owners: [U0ALICE]""").start()
+    return make_bot(connectors={"celigo": {"type": "celigo", "token": "celigo-token", "base_url": celigo.url,
+                                           "owners": ["U0ALICE"]}}).start()
 
 
 def grant_on_top(bot, slack, first: str, then: str) -> tuple:
@@ -125,12 +118,8 @@ def test_percipio_course_becomes_a_task_for_the_owners(make_bot, slack, percipio
     take it back. Carol sees the difference."""
     percipio.add_user("carol@acme.com", "Carol", "Acme")
     percipio.add_course("Kubernetes Security")
-    make_bot(more_connectors=f"""  learning:
-    type: percipio
-    token: percipio-token
-    organization_id: {DEFAULT_ORGANIZATION}
-    base_url: {percipio.url}
-    owners: [U0BOB]""").start()
+    make_bot(connectors={"learning": {"type": "percipio", "token": "percipio-token", "base_url": percipio.url,
+                                      "organization_id": DEFAULT_ORGANIZATION, "owners": ["U0BOB"]}}).start()
 
     request_access(slack, search="Kubernetes", pick="Kubernetes Security (completed)")
     eventually(lambda: slack.dm(BOB))
@@ -165,11 +154,8 @@ def test_segment_role_on_one_source_then_back(make_bot, slack, segment, clock):
     billing = segment.add_source("billing-api")
     segment.set_permissions(carol, [{"roleId": reader, "resources": [{"id": billing, "type": "SOURCE"}]}])
     before = segment.permissions(carol)
-    make_bot(more_connectors=f"""  segment:
-    type: segment
-    token: segment-token
-    base_url: {segment.url}
-    owners: [U0ALICE]""").start()
+    make_bot(connectors={"segment": {"type": "segment", "token": "segment-token", "base_url": segment.url,
+                                     "owners": ["U0ALICE"]}}).start()
 
     request_access(slack, search="checkout", pick="Source Admin on checkout-web")
     eventually(lambda: slack.dm(ALICE))

@@ -7,10 +7,9 @@ import re
 from datetime import timedelta
 
 from tests.harness import ALICE, BOB, CAROL, DAVE, eventually
-from tests.slack.test_chasing import CHASING, jump
-from tests.slack.test_extension import active_request, extension_asked
-from tests.slack.test_rules import ask, asked, rule
-from tests.slack.test_story import texts
+from tests.support.config import CHASING
+from tests.support.requests import active_request, extension_asked, jump
+from tests.support.slack import ask, asked, texts
 
 
 def live(slack, user) -> bool:
@@ -22,10 +21,8 @@ def test_after_a_step_only_those_who_may_act_next_have_buttons(make_bot, slack, 
     """Given steps [owners] then [Alice or Dave], when Alice approves step 1, then only Dave
     (Alice may not count twice) has Approve; Alice's and Bob's DMs say the request is now with
     Dave, and Carol's says it waits on Dave."""
-    make_bot(rules=rule("""
-- name: two-steps
-  steps: [{approvals: 1}, {approvers: [U0ALICE, U0DAVE]}]
-""")).start()
+    make_bot(rules=[{"name": "two-steps",
+                     "steps": [{"approvals": 1}, {"approvers": ["U0ALICE", "U0DAVE"]}]}]).start()
     ask(slack, "eng-admins")
     eventually(lambda: asked(slack, ALICE) and asked(slack, BOB))
     slack.click(ALICE, "approve")
@@ -42,7 +39,7 @@ def test_after_a_step_only_those_who_may_act_next_have_buttons(make_bot, slack, 
 def test_the_expiry_warning_loses_its_buttons_when_the_access_ends(make_bot, slack, okta, clock):
     """Given Carol's warning with End now / Extend, when she ends the access, then the warning
     says it has ended and offers nothing."""
-    bot = make_bot(chasing=CHASING).start()
+    bot = make_bot(policy=CHASING).start()
     request = active_request(bot, slack)
     jump(bot, clock, timedelta(hours=3, minutes=46))
     eventually(lambda: "end it now if you are done" in texts(slack.dm(CAROL)))
@@ -57,7 +54,7 @@ def test_the_expiry_warning_loses_its_buttons_when_the_access_ends(make_bot, sla
 def test_after_an_extension_the_grant_shows_its_new_end(make_bot, slack, okta, clock):
     """Given 4h of access extended by 1h, then Alice's message about the grant says it is
     granted until the new end."""
-    bot = make_bot(chasing=CHASING).start()
+    bot = make_bot(policy=CHASING).start()
     original = active_request(bot, slack)
     extension = extension_asked(bot, slack, clock)
     slack.click(ALICE, "approve", value=extension.id)
@@ -85,7 +82,7 @@ MARKUP = re.compile(r"\*|(?<!\S):[a-z_]+:|<!date|<@|Access request [0-9a-f]")
 def test_notification_texts_are_plain_words(make_bot, slack, okta, clock):
     """Given a request approved, extended and ended, then the `text` of every message anyone got
     (what a phone shows) has no mrkdwn and says what and for whom."""
-    bot = make_bot(chasing=CHASING).start()
+    bot = make_bot(policy=CHASING).start()
     active_request(bot, slack)
     slack.click(ALICE, "approve", value=extension_asked(bot, slack, clock).id)
     eventually(lambda: "now lasts until" in texts(slack.dm(CAROL)))

@@ -5,17 +5,8 @@ from __future__ import annotations
 import threading
 
 from tests.harness import ALICE, BOB, CAROL, DAVE, eventually, forge_click
-from tests.slack.test_story import request_access, texts
-
-
-def pending_request(bot, slack, approvers=(ALICE, BOB)):
-    request_access(slack)
-    eventually(lambda: slack.dm(CAROL) and all(slack.dm(a) for a in approvers))
-    return bot.service.lifecycle.requests.in_states("pending")[0]
-
-
-def ephemeral_answers(slack, user) -> str:
-    return "\n".join(str(r) for r in slack.responses(user))
+from tests.support.requests import pending_request
+from tests.support.slack import ephemeral_answers, texts
 
 
 def test_two_owners_approving_at_once_grant_once(bot, slack, okta):

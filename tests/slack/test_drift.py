@@ -7,8 +7,8 @@ from datetime import timedelta
 import httpx
 
 from tests.harness import ALICE, OKTA_TOKEN, eventually
-from tests.slack.test_provisioning import approved
-from tests.slack.test_story import texts
+from tests.support.requests import approved
+from tests.support.slack import texts
 
 
 def okta_admin(okta, method: str, group: str, user: str) -> None:

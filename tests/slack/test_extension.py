@@ -6,39 +6,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.harness import ALICE, CAROL, DAVE, eventually, forge_click
-from tests.slack.test_chasing import CHASING, jump
-from tests.slack.test_decisions import ephemeral_answers, pending_request
-from tests.slack.test_rules import asked, rule
-from tests.slack.test_story import texts
-
-
-def active_request(bot, slack):
-    request = pending_request(bot, slack)
-    slack.click(ALICE, "approve")
-    eventually(lambda: bot.request(request.id).state == "active")
-    return bot.request(request.id)
-
-
-def ask_to_extend(slack, duration="1h", why="The fix needs another hour"):
-    """Carol presses Extend on her expiry warning and says how long and why."""
-    slack.click(CAROL, "extend")
-    eventually(lambda: slack.open_view(CAROL))
-    return slack.submit(CAROL, {"duration": duration, "justification": why})
-
-
-def extension_asked(bot, slack, clock):
-    """Carol, warned 14 minutes before her 4h end, asks for 1h more; Alice is asked."""
-    jump(bot, clock, timedelta(hours=3, minutes=46))
-    eventually(lambda: "Extend" in texts(slack.dm(CAROL)))
-    ask_to_extend(slack)
-    eventually(lambda: "asks to keep" in texts(slack.dm(ALICE)))
-    return bot.service.lifecycle.requests.in_states("pending")[0]
+from tests.support.config import CHASING
+from tests.support.requests import active_request, extension_asked, jump
+from tests.support.slack import ask_to_extend, asked, ephemeral_answers, texts
 
 
 def test_an_approved_extension_moves_the_expiry_without_regranting(make_bot, slack, okta, clock):
     """Given 4h of access, when Carol asks for 1h more at the warning and Alice approves, then the
     membership stays through the old expiry, ends at the new one, and Okta saw one PUT, one DELETE."""
-    bot = make_bot(chasing=CHASING).start()
+    bot = make_bot(policy=CHASING).start()
     original = active_request(bot, slack)
     extension = extension_asked(bot, slack, clock)
     assert extension.extends == original.id
@@ -58,10 +34,8 @@ def test_an_approved_extension_moves_the_expiry_without_regranting(make_bot, sla
 
 def test_a_rule_may_let_holders_extend_without_asking(make_bot, slack, okta, clock):
     """Given extension_needs_approval: false, then the expiry moves at once and nobody is asked."""
-    bot = make_bot(chasing=CHASING, rules=rule("""
-- name: self-service
-  extension_needs_approval: false
-""")).start()
+    bot = make_bot(policy=CHASING,
+                   rules=[{"name": "self-service", "extension_needs_approval": False}]).start()
     original = active_request(bot, slack)
     before = len(slack.dm(ALICE))
     jump(bot, clock, timedelta(hours=3, minutes=46))
@@ -84,7 +58,7 @@ def test_ending_access_closes_its_pending_extension(make_bot, slack, okta, clock
     """Given a pending extension, when Carol ends her access, then the extension is closed at
     once: Alice's DM loses its buttons and says so, Carol is told, `list` no longer shows it, a
     late (forged) Approve is refused, and nothing is granted again."""
-    bot = make_bot(chasing=CHASING).start()
+    bot = make_bot(policy=CHASING).start()
     original = active_request(bot, slack)
     jump(bot, clock, timedelta(hours=3, minutes=46))
     eventually(lambda: "Extend" in texts(slack.dm(CAROL)))

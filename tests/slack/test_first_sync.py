@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 
 from tests.harness import CAROL, eventually
-from tests.ops.test_metrics import scrape, value
-from tests.slack.test_request_form import options
+from tests.support.metrics import scrape, value
+from tests.support.slack import options
 
 STILL_READING = "Still reading the catalog from okta…"
 

@@ -8,16 +8,14 @@ import time
 from datetime import timedelta
 
 from tests.harness import ALICE, CAROL, eventually
-from tests.slack.test_rules import pending, rule
-from tests.slack.test_story import texts
+from tests.support.requests import pending
+from tests.support.slack import texts
 
-DATA_NEEDS_A_TICKET = rule("""
-- name: data
-  match: {resource: "data-*"}
-  durations: [1h]
-  max_duration: 1h
-  ticket: {required: true, pattern: "SEC-[0-9]+"}
-""")
+DATA_NEEDS_A_TICKET = [{"name": "data",
+                        "match": {"resource": "data-*"},
+                        "durations": ["1h"],
+                        "max_duration": "1h",
+                        "ticket": {"required": True, "pattern": "SEC-[0-9]+"}}]
 
 
 def open_form(slack, user=CAROL) -> dict:
@@ -71,12 +69,10 @@ def test_the_form_offers_only_what_the_chosen_items_rule_allows(make_bot, slack,
 def test_break_glass_is_offered_only_where_the_rule_allows_it(make_bot, slack, okta):
     """Given break-glass allowed for eng-* only, then the checkbox shows for eng-admins and not
     for data-admins, and Carol can use it for eng-admins straight from the redrawn form."""
-    bot = make_bot(rules=rule("""
-- name: emergency
-  match: {resource: "eng-*"}
-  break_glass: true
-  fallback: [U0DAVE]
-""")).start()
+    bot = make_bot(rules=[{"name": "emergency",
+                           "match": {"resource": "eng-*"},
+                           "break_glass": True,
+                           "fallback": ["U0DAVE"]}]).start()
     assert block(open_form(slack), "break_glass") is not None
     assert block(pick(slack, "data-admins"), "break_glass") is None
     form = pick(slack, "eng-admins")
@@ -107,11 +103,9 @@ def test_what_was_typed_before_picking_survives_the_redraw(make_bot, slack, okta
 def test_a_rule_that_waives_the_reason_shows_it_optional(make_bot, slack, okta):
     """Given data-* needs no reason, then the reason is optional for data-admins, required for
     eng-admins, and data-admins can be asked for without one."""
-    bot = make_bot(rules=rule("""
-- name: no-reason
-  match: {resource: "data-*"}
-  justification_required: false
-""")).start()
+    bot = make_bot(rules=[{"name": "no-reason",
+                           "match": {"resource": "data-*"},
+                           "justification_required": False}]).start()
     open_form(slack)
     assert block(pick(slack, "data-admins"), "justification")["optional"] is True
     assert block(pick(slack, "eng-admins"), "justification")["optional"] is False

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tests.harness import ALICE, BOB, CAROL, eventually
-from tests.slack.test_decisions import pending_request
-from tests.slack.test_story import texts
+from tests.support.requests import pending_request
+from tests.support.slack import ephemeral_answers, option_for, submit_form, texts
 
 
 def test_list_shows_pending_and_active_with_their_actions(bot, slack, okta):
@@ -13,7 +13,6 @@ def test_list_shows_pending_and_active_with_their_actions(bot, slack, okta):
     first = pending_request(bot, slack)
     slack.click(ALICE, "approve")
     eventually(lambda: bot.request(first.id).state == "active")
-    from tests.slack.test_request_form import option_for, submit_form
     submit_form(slack, access=option_for(bot, "billing-admins"))
     slack.command(CAROL, text="list")
     answer = str(slack.responses(CAROL)[-1])
@@ -36,7 +35,6 @@ def test_end_now_removes_the_access_at_once(bot, slack, okta):
 def test_only_the_holder_can_end_access_early(bot, slack, okta):
     """Given Carol's active access, when Bob sends End now for it, then it stays."""
     from tests.harness import forge_click
-    from tests.slack.test_decisions import ephemeral_answers
 
     request = pending_request(bot, slack)
     slack.click(ALICE, "approve")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.harness import ALICE, BOB, CAROL, eventually, forge_click
-from tests.slack.test_decisions import ephemeral_answers, pending_request
-from tests.slack.test_story import texts
+from tests.support.requests import pending_request
+from tests.support.slack import ephemeral_answers, texts
 
 
 def test_provisioning_off_turns_approval_into_a_task(make_bot, slack, okta, clock):

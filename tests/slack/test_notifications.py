@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tests.harness import ALICE, CAROL, eventually
-from tests.slack.test_decisions import pending_request
-from tests.slack.test_story import texts
+from tests.support.requests import pending_request
+from tests.support.slack import texts
 
 
 def test_slack_outage_delays_messages_but_not_the_grant(bot, slack, okta, clock):

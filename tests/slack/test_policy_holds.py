@@ -8,18 +8,11 @@ import threading
 from datetime import timedelta
 
 from tests.harness import ALICE, BOB, CAROL, eventually
-from tests.slack.test_chasing import CHASING, jump
-from tests.slack.test_decisions import ephemeral_answers
-from tests.slack.test_extension import active_request, ask_to_extend
-from tests.slack.test_reload import edit_config
-from tests.slack.test_request_form import option_for
-from tests.slack.test_rules import ask, asked, rule
-from tests.slack.test_story import texts
+from tests.support.config import CHASING, edit_config
+from tests.support.requests import active_request, jump
+from tests.support.slack import ask, ask_to_extend, asked, ephemeral_answers, option_for, texts
 
-CONFLICT = """  conflicts:
-    - name: build-and-pay
-      entitlements: ["okta:eng-admins", "okta:billing-admins"]
-"""
+CONFLICT = [{"name": "build-and-pay", "entitlements": ["okta:eng-admins", "okta:billing-admins"]}]
 
 
 def requests_of(bot, *states):
@@ -45,7 +38,7 @@ def refused(answer) -> str:
 def test_a_pending_request_counts_against_a_conflicting_one(make_bot, slack, okta):
     """Given eng-admins and billing-admins must not be held together, when Carol has asked for
     eng-admins (still pending) and asks for billing-admins, then the form refuses it."""
-    bot = make_bot(rules=CONFLICT).start()
+    bot = make_bot(conflicts=CONFLICT).start()
     ask(slack, "eng-admins")
     eventually(lambda: asked(slack, ALICE))
     ask(slack, "billing-admins")
@@ -56,7 +49,7 @@ def test_a_pending_request_counts_against_a_conflicting_one(make_bot, slack, okt
 def test_two_conflicting_forms_at_the_same_instant_file_one(make_bot, slack, okta):
     """Given the conflict, when Carol submits eng-admins and billing-admins at the same instant,
     then exactly one is filed and the other form answers with the conflict."""
-    bot = make_bot(rules=CONFLICT).start()
+    bot = make_bot(conflicts=CONFLICT).start()
     answers = two_forms_at_once(bot, slack, "eng-admins", "billing-admins")
     assert sorted(bool(refused(a)) for a in answers) == [False, True]
     assert "build-and-pay" in "".join(refused(a) for a in answers)
@@ -72,7 +65,7 @@ def test_two_approvals_of_the_two_sides_at_once_grant_one(make_bot, slack, okta)
     ask(slack, "billing-admins")
     pending = eventually(lambda: len(requests_of(bot, "pending")) == 2 and requests_of(bot, "pending"))
     eventually(lambda: all(r.id in texts(slack.dm(o)) for r in pending for o in (ALICE, BOB)))
-    edit_config(bot, okta, rules=CONFLICT)
+    edit_config(bot, okta, conflicts=CONFLICT)
     assert bot.service.check_config() is True
     eng, billing = sorted(requests_of(bot, "pending"), key=lambda r: r.entitlement_name != "eng-admins")
     barrier = threading.Barrier(2)
@@ -105,7 +98,7 @@ def test_an_approved_request_is_not_granted_next_to_a_conflict(make_bot, slack, 
     eventually(lambda: requests_of(bot, "active"))
     ask(slack, "billing-admins")
     billing = eventually(lambda: requests_of(bot, "pending"))[0]
-    edit_config(bot, okta, rules=CONFLICT)
+    edit_config(bot, okta, conflicts=CONFLICT)
     bot.service.check_config()
     lifecycle = bot.service.lifecycle
     # The approval raced the reload: it was counted under the old rules.
@@ -119,11 +112,9 @@ def test_an_approved_request_is_not_granted_next_to_a_conflict(make_bot, slack, 
 
 # -- caps -------------------------------------------------------------------------------------
 
-AUTO = rule("""
-- name: self-serve
-  match: {connector: okta}
-  auto_approve: {slack_groups: ["@sre"], max_uses: 1}
-""")
+AUTO = [{"name": "self-serve",
+         "match": {"connector": "okta"},
+         "auto_approve": {"slack_groups": ["@sre"], "max_uses": 1}}]
 
 
 def test_two_forms_at_once_use_an_auto_approval_once(make_bot, slack, okta):
@@ -172,10 +163,7 @@ def test_self_extension_stops_at_the_whole_window(make_bot, slack, okta, clock):
     """Given extensions without approval and an 8h maximum, when Carol holds 4h and extends by 4h
     at the warning, then by 1h at the next warning, then the first applies at once and the
     second goes to the owners."""
-    bot = make_bot(chasing=CHASING, rules=rule("""
-- name: self-extend
-  extension_needs_approval: false
-""")).start()
+    bot = make_bot(policy=CHASING, rules=[{"name": "self-extend", "extension_needs_approval": False}]).start()
     original = active_request(bot, slack)
     jump(bot, clock, timedelta(hours=3, minutes=46))
     eventually(lambda: "Extend" in texts(slack.dm(CAROL)))
@@ -198,12 +186,10 @@ def test_break_glass_nobody_else_could_review_is_refused(make_bot, slack, okta):
     """Given break-glass approved only by the @oncall group, whose one member is Carol, when
     Carol breaks the glass, then the form refuses it and nothing is granted."""
     slack.add_user_group("oncall", [CAROL])
-    bot = make_bot(rules=rule("""
-- name: emergency
-  match: {connector: okta}
-  approvers: ["@oncall"]
-  break_glass: true
-""")).start()
+    bot = make_bot(rules=[{"name": "emergency",
+                           "match": {"connector": "okta"},
+                           "approvers": ["@oncall"],
+                           "break_glass": True}]).start()
     ask(slack, "eng-admins", break_glass=["yes"])
     assert "nobody but you could review it" in slack.view_errors(CAROL)["break_glass"]
     assert requests_of(bot, "approved", "provisioning", "active") == []
@@ -216,14 +202,10 @@ def test_a_bundle_cannot_skip_the_ticket_its_item_needs(make_bot, slack, okta):
     """Given data-* groups need a ticket (a rule matching on type, so only known at request
     time) and a bundle holding data-admins under the default rule, when Carol asks for the
     bundle, then the form refuses it naming the weaker rule, and nothing is filed."""
-    bot = make_bot(rules=rule("""
-- name: data
-  match: {type: group, resource: "data-*"}
-  ticket: {required: true}
-""") + """  bundles:
-    - name: oncall
-      items: ["okta:eng-admins", "okta:data-admins"]
-""").start()
+    bot = make_bot(rules=[{"name": "data",
+                           "match": {"type": "group", "resource": "data-*"},
+                           "ticket": {"required": True}}],
+                   bundles=[{"name": "oncall", "items": ["okta:eng-admins", "okta:data-admins"]}]).start()
     ask(slack, "oncall")
     assert "the rule for data-admins (data)" in slack.view_errors(CAROL)["access"]
     assert requests_of(bot, "pending", "approved", "active") == []
@@ -233,14 +215,10 @@ def test_a_rule_for_resources_does_not_govern_a_bundle_of_the_same_name(make_bot
     """Given a rule auto-approving everything named oncall-* for Carol, when she asks for the
     bundle oncall-kit, then the owners are asked (the rule names no `type: bundle`)."""
     slack.add_user_group("sre", [CAROL])
-    bot = make_bot(rules=rule("""
-- name: oncall-groups
-  match: {resource: "oncall-*"}
-  auto_approve: {slack_groups: ["@sre"]}
-""") + """  bundles:
-    - name: oncall-kit
-      items: ["okta:eng-admins", "okta:data-admins"]
-""").start()
+    bot = make_bot(rules=[{"name": "oncall-groups",
+                           "match": {"resource": "oncall-*"},
+                           "auto_approve": {"slack_groups": ["@sre"]}}],
+                   bundles=[{"name": "oncall-kit", "items": ["okta:eng-admins", "okta:data-admins"]}]).start()
     ask(slack, "oncall-kit")
     eventually(lambda: asked(slack, ALICE))
     bundle = requests_of(bot, "pending")[0]
@@ -251,10 +229,8 @@ def test_a_bundle_is_granted_and_ended_at_once(make_bot, slack, okta):
     """Given a bundle and a safety sweep that runs only every 10 minutes, when Alice approves it,
     then both groups are granted without waiting for the sweep; and when Carol ends it early,
     both are removed at once."""
-    bot = make_bot(sweep_seconds=600, rules="""  bundles:
-    - name: oncall
-      items: ["okta:eng-admins", "okta:data-admins"]
-""").start()
+    bot = make_bot(sweep_seconds=600, bundles=[{"name": "oncall",
+                                                "items": ["okta:eng-admins", "okta:data-admins"]}]).start()
     carol = okta.ids["carol@acme.com"]
     ask(slack, "oncall")
     eventually(lambda: asked(slack, ALICE))

@@ -5,17 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sandbox.server import Reply
-from tests.harness import ALICE, BOB, CAROL, eventually
-from tests.slack.test_decisions import pending_request
-from tests.slack.test_story import texts
-
-MEMBERSHIP = r"/api/v1/groups/[^/]+/users/[^/]+"
-
-
-def approved(bot, slack):
-    request = pending_request(bot, slack)
-    slack.click(ALICE, "approve")
-    return request
+from tests.harness import ALICE, BOB, CAROL, MEMBERSHIP, eventually
+from tests.support.requests import approved, pending_request
+from tests.support.slack import texts
 
 
 def test_okta_rate_limit_then_success(bot, slack, okta):

@@ -23,10 +23,9 @@ from bot.ports import ShiftedClock
 from bot.refusals import Refusal, RefusedAttempts, refusal_of
 from storage.repositories import AuditLog
 from tests.harness import ALICE, BOB, CAROL, DAVE, eventually, forge_click
-from tests.ops.test_metrics import scrape, value
-from tests.slack.test_decisions import ephemeral_answers, pending_request
-from tests.slack.test_extension import active_request
-from tests.slack.test_request_form import option_for
+from tests.support.metrics import scrape, value
+from tests.support.requests import active_request, pending_request
+from tests.support.slack import ephemeral_answers, option_for
 
 REFUSED = "latchkey_refused_attempts_total"
 TAMPERED = ["99999999999d", "3651d", "-1h", "0m", "garbage", "1d"]  # 1d: over the 8h maximum
@@ -88,7 +87,7 @@ def test_a_forged_approve_is_audited_counted_and_relayed(make_bot, slack, okta):
     """Given a pending request, when Dave (no approver) forges an Approve click, then he is
     refused, the audit log says who tried what on which request and why, /metrics counts it, and
     the audit channel shows the line."""
-    bot = make_bot(top="audit_channel: C0GENERAL").start()
+    bot = make_bot(audit_channel="C0GENERAL").start()
     request = pending_request(bot, slack)
     before = counted(bot, attempted="approve", refusal="not_an_approver")
     forge_click(slack, DAVE, "approve", request.id)

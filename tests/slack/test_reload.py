@@ -11,14 +11,10 @@ from datetime import timedelta
 
 from bot.config import parse_config
 from bot.reload import ConfigWatcher
-from tests.harness import ALICE, BOB, CAROL, DAVE, ERIN, OKTA_TOKEN, config_text, eventually, forge_click
-from tests.slack.test_decisions import ephemeral_answers, pending_request
-from tests.slack.test_request_form import assert_refused, option_for
-
-
-def edit_config(bot, okta, **config) -> None:
-    """Rewrite the bot's YAML file as `config_text(**config)` would."""
-    bot.settings.latchkey_config.write_text(config_text(okta.url, **config))
+from tests.harness import ALICE, BOB, CAROL, DAVE, ERIN, OKTA_TOKEN, eventually, forge_click
+from tests.support.config import as_yaml, config_data, config_text, edit_config
+from tests.support.requests import pending_request
+from tests.support.slack import assert_refused, ephemeral_answers, option_for
 
 
 def open_form(slack, user) -> dict:
@@ -42,7 +38,7 @@ def test_new_durations_apply_without_a_restart(make_bot, slack, okta):
     2h and is checked, then the form offers 30m, 1h and 2h, and a tampered 4h is refused."""
     bot = make_bot().start()
     assert offered(open_form(slack, CAROL)) == ["1h", "4h", "8h"]
-    edit_config(bot, okta, durations="[30m, 1h, 2h, 1d]", max_duration="2h")
+    edit_config(bot, okta, durations=["30m", "1h", "2h", "1d"], max_duration="2h")
     assert bot.service.check_config() is True
     assert bot.service.check_config() is False  # nothing changed since
     assert offered(open_form(slack, CAROL)) == ["30m", "1h", "2h"]
@@ -62,7 +58,7 @@ def test_the_file_is_checked_on_a_schedule(make_bot, slack, okta):
     bot = make_bot()
     bot.settings = bot.settings.model_copy(update={"latchkey_reload_seconds": 0.1})
     bot.start()
-    edit_config(bot, okta, durations="[1h, 2h]", max_duration="2h")
+    edit_config(bot, okta, durations=["1h", "2h"], max_duration="2h")
     eventually(lambda: bot.service.lifecycle.rules.default.policy.max_duration == timedelta(hours=2))
     assert offered(open_form(slack, CAROL)) == ["1h", "2h"]
 
@@ -89,7 +85,7 @@ def test_a_broken_file_is_refused_and_the_old_policy_keeps_working(make_bot, sla
     slack.click(ALICE, "approve")
     eventually(lambda: bot.request(request.id).state == "active")
 
-    edit_config(bot, okta, durations="[1h, 2h]", max_duration="2h")
+    edit_config(bot, okta, durations=["1h", "2h"], max_duration="2h")
     assert bot.service.check_config() is True
     assert offered(open_form(slack, ALICE)) == ["1h", "2h"]
     assert len(audited(bot, "config_rejected")) == 2
@@ -113,12 +109,7 @@ def test_a_pending_request_survives_the_removal_of_its_rule(make_bot, slack, okt
     """Given a rule sending eng-* requests to Dave and Carol's request pending under it, when the
     rule is removed from the file, then the request falls back to the default rule: Dave may no
     longer decide it, and an owner's approval grants it."""
-    rule = """  rules:
-    - name: eng
-      match: {resource: "eng-*"}
-      approvers: [U0DAVE]
-"""
-    bot = make_bot(rules=rule).start()
+    bot = make_bot(rules=[{"name": "eng", "match": {"resource": "eng-*"}, "approvers": ["U0DAVE"]}]).start()
     request = pending_request(bot, slack, approvers=(DAVE,))
     assert request.rule == "eng"
     edit_config(bot, okta)
@@ -137,8 +128,7 @@ def test_connector_changes_wait_for_a_restart(make_bot, slack, okta, caplog):
     owners change at once."""
     bot = make_bot().start()
     connector = bot.service.connectors["okta"]
-    text = config_text(okta.url, owners=(DAVE,)).replace(okta.url, "http://127.0.0.1:9", 1)
-    bot.settings.latchkey_config.write_text(text)
+    bot.settings.latchkey_config.write_text(config_text("http://127.0.0.1:9", owners=(DAVE,)))
     with caplog.at_level(logging.WARNING, logger="bot.service"):
         assert bot.service.check_config() is True
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -155,8 +145,9 @@ def test_added_and_removed_connectors_wait_for_a_restart(make_bot, slack, okta, 
     """Given one okta connector, when the file renames it, then the warning names both ids and
     the running connector stays as it was."""
     bot = make_bot().start()
-    text = config_text(okta.url).replace("  okta:\n", "  okta2:\n", 1)
-    bot.settings.latchkey_config.write_text(text)
+    renamed = config_data(okta.url)
+    renamed["connectors"] = {"okta2": renamed["connectors"]["okta"]}
+    bot.settings.latchkey_config.write_text(as_yaml(renamed))
     with caplog.at_level(logging.WARNING, logger="bot.service"):
         assert bot.service.check_config() is True
     assert any("okta (removed)" in r.getMessage() and "okta2 (added)" in r.getMessage()
@@ -179,7 +170,7 @@ def test_no_secret_reaches_the_audit_log_or_the_logs(make_bot, slack, okta, capl
     bot.settings.latchkey_config.write_text(bot.settings.latchkey_config.read_text().replace(
         "${OKTA_API_TOKEN}", "${NEW_OKTA_TOKEN}"))
     assert bot.service.check_config() is True
-    edit_config(bot, okta, owners=('"${NEW_OKTA_TOKEN}"',))
+    edit_config(bot, okta, owners=("${NEW_OKTA_TOKEN}",))
     assert bot.service.check_config() is False
 
     rejected = [d["error"] for d in audited(bot, "config_rejected")]
@@ -234,7 +225,7 @@ def test_bad_content_is_rejected_once_and_a_missing_file_too(tmp_path, okta):
     good = config_text(okta.url)
     path.write_text(good)
     watcher, applied, rejected = watcher_on(path, env)
-    path.write_text(good.replace("approvals: 1", "approvals: many"))
+    path.write_text(config_text(okta.url, approvals="many"))
     assert watcher.check() is False and watcher.check() is False
     assert len(rejected) == 1 and "policy.approvals" in rejected[0]
     path.unlink()

@@ -5,32 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.harness import ALICE, CAROL, ERIN, eventually
-from tests.slack.test_story import request_access
-
-
-def options(slack, user, typed):
-    return [o["text"]["text"] for g in slack.suggest(user, "entitlement", typed)["option_groups"]
-            for o in g["options"]]
-
-
-def submit_form(slack, user=CAROL, access=None, duration="4h", why="Deploy the INC-42 hotfix"):
-    slack.command(user)
-    eventually(lambda: slack.open_view(user))
-    return slack.submit(user, {"access": access, "duration": duration, "justification": why})
-
-
-def option_for(bot, name):
-    row = bot.service.catalog.search(name)[0]
-    return {"text": {"type": "plain_text", "text": row.name}, "value": f"okta|{row.id}"}
-
-
-def assert_refused(bot, slack, user, block_id, words):
-    """The modal stays open with the message under the right field, and nothing was stored or sent."""
-    errors = slack.view_errors(user)
-    assert block_id in errors and words in errors[block_id], errors
-    assert slack.open_view(user) is not None
-    assert bot.service.lifecycle.requests.in_states("pending") == []
-    assert slack.dm(ALICE) == []
+from tests.support.slack import assert_refused, option_for, options, request_access, submit_form
 
 
 def test_typeahead_offers_only_requestable_okta_groups(bot, slack):

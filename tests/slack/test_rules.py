@@ -6,40 +6,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.harness import ALICE, BOB, CAROL, DAVE, eventually, forge_click
-from tests.slack.test_chasing import jump
-from tests.slack.test_decisions import ephemeral_answers
-from tests.slack.test_story import texts
-
-
-def ask(slack, pick: str, user=CAROL, duration="1h", why="Fix the INC-7 outage", **more):
-    """The requester opens the form, picks `pick` from the typeahead and submits."""
-    slack.command(user, text="")
-    eventually(lambda: slack.open_view(user))
-    options = [o for g in slack.suggest(user, "entitlement", pick[:3])["option_groups"] for o in g["options"]]
-    choice = next(o for o in options if o["text"]["text"] == pick)
-    return slack.submit(user, {"access": choice, "duration": duration, "justification": why, **more})
-
-
-def asked(slack, user) -> bool:
-    return any("'approve'" in str(m.get("blocks")) for m in slack.dm(user))
-
-
-def pending(bot):
-    return eventually(lambda: bot.service.lifecycle.requests.in_states("pending"))[0]
-
-
-def rule(text: str) -> str:
-    return "  rules:\n" + "\n".join("    " + line for line in text.strip("\n").splitlines()) + "\n"
+from tests.support.requests import jump, pending
+from tests.support.slack import ask, asked, ephemeral_answers, texts
 
 
 def test_first_matching_rule_routes_to_its_approvers(make_bot, slack, okta):
     """Given a rule for data-* approved by Dave, then Carol's data-admins request goes to Dave
     only, while eng-admins (no rule) still goes to the connector's owners."""
-    bot = make_bot(rules=rule("""
-- name: data
-  match: {connector: okta, type: group, resource: "data-*"}
-  approvers: [U0DAVE]
-""")).start()
+    bot = make_bot(rules=[{"name": "data",
+                           "match": {"connector": "okta", "type": "group", "resource": "data-*"},
+                           "approvers": ["U0DAVE"]}]).start()
     ask(slack, "data-admins")
     eventually(lambda: asked(slack, DAVE))
     assert not asked(slack, ALICE) and not asked(slack, BOB)
@@ -55,10 +31,8 @@ def test_steps_run_in_order_and_a_deny_at_the_second_ends_it(make_bot, slack, ok
     """Given owner then @security (a Slack user group), then security is asked only after Alice
     approves, cannot approve before, and Dave's deny at step 2 ends the request with Okta untouched."""
     slack.add_user_group("security", [BOB, DAVE])
-    bot = make_bot(rules=rule("""
-- name: two-steps
-  steps: [{approvers: [U0ALICE]}, {approvers: ["@security"]}]
-""")).start()
+    bot = make_bot(rules=[{"name": "two-steps",
+                           "steps": [{"approvers": ["U0ALICE"]}, {"approvers": ["@security"]}]}]).start()
     ask(slack, "eng-admins")
     eventually(lambda: asked(slack, ALICE))
     request = pending(bot)
@@ -84,10 +58,9 @@ def test_steps_run_in_order_and_a_deny_at_the_second_ends_it(make_bot, slack, ok
 
 def test_nobody_counts_twice_across_steps(make_bot, slack, okta):
     """Given Alice in both steps, then her second Approve does not pass step 2; Dave's does."""
-    bot = make_bot(rules=rule("""
-- name: overlap
-  steps: [{approvers: [U0ALICE, U0BOB]}, {approvers: [U0ALICE, U0DAVE]}]
-""")).start()
+    bot = make_bot(rules=[{"name": "overlap",
+                           "steps": [{"approvers": ["U0ALICE", "U0BOB"]},
+                                     {"approvers": ["U0ALICE", "U0DAVE"]}]}]).start()
     ask(slack, "eng-admins")
     eventually(lambda: asked(slack, ALICE))
     request = pending(bot)
@@ -105,11 +78,7 @@ def test_nobody_counts_twice_across_steps(make_bot, slack, okta):
 
 def test_fallback_approvers_step_in_when_only_the_requester_could_approve(make_bot, slack, okta):
     """Given a rule whose only approver is Carol herself, then her request goes to the fallback."""
-    bot = make_bot(rules=rule("""
-- name: self-owned
-  approvers: [U0CAROL]
-  fallback: [U0DAVE]
-""")).start()
+    bot = make_bot(rules=[{"name": "self-owned", "approvers": ["U0CAROL"], "fallback": ["U0DAVE"]}]).start()
     ask(slack, "eng-admins")
     eventually(lambda: asked(slack, DAVE))
     slack.click(DAVE, "approve")
@@ -120,11 +89,9 @@ def test_fallback_approvers_step_in_when_the_approvers_cannot_be_reached(make_bo
     """Given a rule whose approvers are an address nobody in Slack has and an empty user group,
     then the fallback approver is asked instead and can approve."""
     slack.add_user_group("ghosts", [])
-    bot = make_bot(rules=rule("""
-- name: unreachable
-  approvers: [gone@acme.com, "@ghosts"]
-  fallback: [U0DAVE]
-""")).start()
+    bot = make_bot(rules=[{"name": "unreachable",
+                           "approvers": ["gone@acme.com", "@ghosts"],
+                           "fallback": ["U0DAVE"]}]).start()
     ask(slack, "eng-admins")
     eventually(lambda: asked(slack, DAVE))
     assert not asked(slack, ALICE) and not asked(slack, BOB)
@@ -139,13 +106,11 @@ def pending_or_any(bot) -> str:
 
 def test_unanswered_requests_escalate_to_the_fallback(make_bot, slack, okta, clock):
     """Given Alice silent for an hour and escalate_after 1, then Dave is asked too and can approve."""
-    bot = make_bot(rules=rule("""
-- name: escalating
-  approvers: [U0ALICE]
-  fallback: [U0DAVE]
-  remind_after: 1h
-  escalate_after: 1
-""")).start()
+    bot = make_bot(rules=[{"name": "escalating",
+                           "approvers": ["U0ALICE"],
+                           "fallback": ["U0DAVE"],
+                           "remind_after": "1h",
+                           "escalate_after": 1}]).start()
     ask(slack, "eng-admins")
     eventually(lambda: asked(slack, ALICE))
     request = pending(bot)
@@ -161,11 +126,9 @@ def test_unanswered_requests_escalate_to_the_fallback(make_bot, slack, okta, clo
 def test_a_ticket_is_required_and_must_match_the_pattern(make_bot, slack, okta):
     """Given a rule requiring a SEC- ticket, then none or a malformed one is refused in the
     modal, and a good one reaches the approvers next to the reason."""
-    bot = make_bot(rules=rule("""
-- name: ticketed
-  match: {resource: "eng-*"}
-  ticket: {required: true, pattern: "SEC-[0-9]+"}
-""")).start()
+    bot = make_bot(rules=[{"name": "ticketed",
+                           "match": {"resource": "eng-*"},
+                           "ticket": {"required": True, "pattern": "SEC-[0-9]+"}}]).start()
     ask(slack, "eng-admins")
     assert "ticket reference is required" in slack.view_errors(CAROL)["ticket"]
     ask(slack, "eng-admins", ticket="see slack")
@@ -180,13 +143,11 @@ def test_a_ticket_is_required_and_must_match_the_pattern(make_bot, slack, okta):
 def test_each_rule_caps_its_own_durations_and_may_waive_the_justification(make_bot, slack, okta):
     """Given data-* limited to 1h without a required reason, then 4h is refused for data-admins
     but fine for eng-admins, and data-admins may be asked for with no reason."""
-    bot = make_bot(rules=rule("""
-- name: short
-  match: {resource: "data-*"}
-  durations: [1h]
-  max_duration: 1h
-  justification_required: false
-""")).start()
+    bot = make_bot(rules=[{"name": "short",
+                           "match": {"resource": "data-*"},
+                           "durations": ["1h"],
+                           "max_duration": "1h",
+                           "justification_required": False}]).start()
     ask(slack, "data-admins", duration="4h", why=None)
     assert "longest you can ask for is 1 hour" in slack.view_errors(CAROL)["duration"]
     ask(slack, "data-admins", duration="1h", why=None)
@@ -201,10 +162,9 @@ def test_members_of_an_auto_approve_group_get_access_at_once_up_to_the_cap(make_
     """Given @oncall (Carol) auto-approved once a day, then her first request is granted with no
     approver asked, and her second goes to the approvers."""
     slack.add_user_group("oncall", [CAROL])
-    bot = make_bot(rules=rule("""
-- name: oncall
-  auto_approve: {slack_groups: ["@oncall"], max_uses: 1, period: 1d}
-""")).start()
+    bot = make_bot(rules=[{"name": "oncall",
+                           "auto_approve": {"slack_groups": ["@oncall"], "max_uses": 1,
+                                            "period": "1d"}}]).start()
     ask(slack, "eng-admins")
     first = eventually(lambda: bot.service.lifecycle.requests.of_requester(CAROL, ("active",)))[0]
     assert okta.ids["carol@acme.com"] in okta.members(okta.ids["eng-admins"])
@@ -218,10 +178,7 @@ def test_members_of_an_auto_approve_group_get_access_at_once_up_to_the_cap(make_
 def test_members_of_an_okta_group_can_be_auto_approved(make_bot, slack, okta):
     """Given auto-approval for members of the Okta group prod-readers (Carol is one), then her
     request is granted without asking anyone; Dave's (not a member) is not."""
-    bot = make_bot(rules=rule("""
-- name: readers
-  auto_approve: {okta_groups: [prod-readers]}
-""")).start()
+    bot = make_bot(rules=[{"name": "readers", "auto_approve": {"okta_groups": ["prod-readers"]}}]).start()
     ask(slack, "eng-admins")
     eventually(lambda: bot.service.lifecycle.requests.of_requester(CAROL, ("active",)))
     ask(slack, "eng-admins", user=DAVE)
@@ -231,12 +188,10 @@ def test_members_of_an_okta_group_can_be_auto_approved(make_bot, slack, okta):
 def test_break_glass_grants_at_once_tells_the_fallback_and_is_reviewed(make_bot, slack, okta):
     """Given break-glass allowed for eng-*, then Carol's emergency request is granted without
     approval, Dave (fallback) is told at once and marks it reviewed; elsewhere it is refused."""
-    bot = make_bot(top="audit_channel: C0GENERAL", rules=rule("""
-- name: emergency
-  match: {resource: "eng-*"}
-  break_glass: true
-  fallback: [U0DAVE]
-""")).start()
+    bot = make_bot(audit_channel="C0GENERAL", rules=[{"name": "emergency",
+                                                           "match": {"resource": "eng-*"},
+                                                           "break_glass": True,
+                                                           "fallback": ["U0DAVE"]}]).start()
     ask(slack, "data-admins", break_glass=["yes"])
     assert "not allowed for this access" in slack.view_errors(CAROL)["break_glass"]
     ask(slack, "eng-admins", break_glass=["yes"])
@@ -258,10 +213,8 @@ def test_break_glass_grants_at_once_tells_the_fallback_and_is_reviewed(make_bot,
 def test_a_separation_of_duties_conflict_is_refused(make_bot, slack, okta):
     """Given prod-readers and eng-admins must not be held together, then Carol (a prod reader)
     cannot ask for eng-admins; Dave (not a reader) can."""
-    make_bot(rules="""  conflicts:
-    - name: deploy-and-read
-      entitlements: ["okta:eng-*", "okta:prod-readers"]
-""").start()
+    make_bot(conflicts=[{"name": "deploy-and-read",
+                         "entitlements": ["okta:eng-*", "okta:prod-readers"]}]).start()
     ask(slack, "eng-admins")
     assert "separation of duties: deploy-and-read" in slack.view_errors(CAROL)["access"]
     ask(slack, "eng-admins", user=DAVE)
@@ -273,10 +226,8 @@ def test_access_held_only_through_a_group_still_counts_for_separation_of_duties(
     through prod-readers (assigned to the app), then she cannot ask for eng-admins."""
     salesforce = okta.add_app("Salesforce")
     okta.assign_app_group(salesforce, okta.ids["prod-readers"])
-    make_bot(rules="""  conflicts:
-    - name: sell-and-deploy
-      entitlements: ["okta:eng-*", "okta:Salesforce"]
-""").start()
+    make_bot(conflicts=[{"name": "sell-and-deploy",
+                         "entitlements": ["okta:eng-*", "okta:Salesforce"]}]).start()
     ask(slack, "eng-admins")
     assert "separation of duties: sell-and-deploy" in slack.view_errors(CAROL)["access"]
 
@@ -284,12 +235,10 @@ def test_access_held_only_through_a_group_still_counts_for_separation_of_duties(
 def test_a_conflict_may_instead_need_an_extra_approval(make_bot, slack, okta):
     """Given the conflict allowed with an extra step for Dave, then after Alice approves Dave is
     asked, warned of the conflict, and only his approval grants it."""
-    bot = make_bot(rules="""  conflicts:
-    - name: deploy-and-read
-      entitlements: ["okta:eng-*", "okta:prod-readers"]
-      action: approve
-      approvers: [U0DAVE]
-""").start()
+    bot = make_bot(conflicts=[{"name": "deploy-and-read",
+                               "entitlements": ["okta:eng-*", "okta:prod-readers"],
+                               "action": "approve",
+                               "approvers": ["U0DAVE"]}]).start()
     ask(slack, "eng-admins")
     eventually(lambda: asked(slack, ALICE))
     request = pending(bot)
@@ -302,16 +251,13 @@ def test_a_conflict_may_instead_need_an_extra_approval(make_bot, slack, okta):
     eventually(lambda: bot.request(request.id).state == "active")
 
 
-OWNERS_THEN_ALICE = """
-- name: owners-then-alice
-  steps: [{approvals: 1}, {approvers: [U0ALICE]}]
-"""
+OWNERS_THEN_ALICE = {"name": "owners-then-alice", "steps": [{"approvals": 1}, {"approvers": ["U0ALICE"]}]}
 
 
 def test_a_step_left_with_nobody_goes_to_the_fallback_at_once(make_bot, slack, okta):
     """Given steps [owners] then [Alice] and fallback Dave, when Alice approves step 1, then
     step 2 (where she may not count twice) goes to Dave at once, and his Approve grants it."""
-    bot = make_bot(rules=rule(OWNERS_THEN_ALICE + "  fallback: [U0DAVE]\n")).start()
+    bot = make_bot(rules=[{**OWNERS_THEN_ALICE, "fallback": ["U0DAVE"]}]).start()
     ask(slack, "eng-admins")
     eventually(lambda: asked(slack, ALICE))
     request = pending(bot)
@@ -325,7 +271,7 @@ def test_a_step_left_with_nobody_goes_to_the_fallback_at_once(make_bot, slack, o
 def test_an_approval_that_would_leave_a_later_step_with_nobody_is_refused(make_bot, slack, okta):
     """Given steps [owners] then [Alice] and no fallback, when Alice approves step 1, then she
     is told to leave it to another owner and nothing is counted; Bob approves step 1, Alice step 2."""
-    bot = make_bot(rules=rule(OWNERS_THEN_ALICE)).start()
+    bot = make_bot(rules=[OWNERS_THEN_ALICE]).start()
     ask(slack, "eng-admins")
     eventually(lambda: asked(slack, ALICE) and asked(slack, BOB))
     request = pending(bot)
@@ -341,10 +287,8 @@ def test_an_approval_that_would_leave_a_later_step_with_nobody_is_refused(make_b
 def test_steps_that_can_never_be_completed_are_refused_in_the_form(make_bot, slack, okta):
     """Given steps [Alice] then [alice@acme.com] (her again, which only Slack can tell) and no
     fallback, then Carol's request is refused in the form, since Alice may not count twice."""
-    bot = make_bot(rules=rule("""
-- name: alice-twice
-  steps: [{approvers: [U0ALICE]}, {approvers: [alice@acme.com]}]
-""")).start()
+    bot = make_bot(rules=[{"name": "alice-twice",
+                           "steps": [{"approvers": ["U0ALICE"]}, {"approvers": ["alice@acme.com"]}]}]).start()
     ask(slack, "eng-admins")
     assert "Step 2 needs 1 approval" in slack.view_errors(CAROL)["access"]
     assert bot.service.lifecycle.requests.in_states("pending") == []

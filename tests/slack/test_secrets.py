@@ -15,11 +15,12 @@ from bot.audit_export import write
 from bot.config import Settings
 from bot.slack.app import web_client
 from storage.repositories import AuditLog, Requests
-from storage.tables import AuditRow, RequestRow
-from tests.cli.test_cli import run
-from tests.harness import BOB, BOT_TOKEN, CAROL, OKTA_TOKEN, SIGNING_SECRET, eventually
-from tests.slack.test_provisioning import MEMBERSHIP, approved
-from tests.slack.test_story import texts
+from storage.tables import AuditRow
+from tests.harness import BOB, BOT_TOKEN, CAROL, MEMBERSHIP, OKTA_TOKEN, SIGNING_SECRET, eventually
+from tests.support.cli import run
+from tests.support.requests import approved
+from tests.support.rows import request_row
+from tests.support.slack import texts
 
 SECRETS = (OKTA_TOKEN, SIGNING_SECRET, BOT_TOKEN)
 CHANNEL = "C0GENERAL"
@@ -41,7 +42,7 @@ def test_a_token_echoed_in_an_error_reaches_no_message_row_post_or_export(make_b
     Authorization header, when the request is approved and fails, then Carol's and the owners'
     DMs, the stored request, the audit log, the audit channel and `latchkey audit export` all say
     what failed, and none holds the token."""
-    bot = make_bot(max_attempts=1, top=f"audit_channel: {CHANNEL}").start()
+    bot = make_bot(max_attempts=1, audit_channel=CHANNEL).start()
     okta.echo_credentials(status=status, times=1000, path=MEMBERSHIP)
     request = approved(bot, slack)
     if status >= 500:  # worth retrying: each round is retried after a backoff; skip the wait
@@ -94,10 +95,8 @@ def test_whatever_the_bot_sends_slack_is_masked_on_the_way_out(slack):
 def test_an_error_stored_before_masking_existed_is_read_back_masked(engine):
     """Given a request whose stored error holds a token (written by an older Latchkey), then
     every reader (DMs, Home tab, `/request-access list`) gets it masked."""
-    Requests(engine).add(RequestRow(
-        id="a1b2c3", requester=CAROL, requester_email="carol@acme.com", account_id="00u1",
-        connector_id="okta", entitlement_id="group:00g1:member", entitlement_name="eng-admins",
-        duration_seconds=3600, justification="x", state="failed", created_at=datetime.now(UTC)))
+    Requests(engine).add(request_row(datetime.now(UTC), id="a1b2c3", requester=CAROL,
+                                     requester_email="carol@acme.com", justification="x", state="failed"))
     with engine.begin() as conn:  # as an older version wrote it, past today's column type
         conn.execute(text("UPDATE access_request SET last_error = :error"),
                      {"error": "answered 403 (Authorization: SSWS 00aBcD-1234)"})

@@ -5,20 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.harness import ALICE, BOB, CAROL, eventually
-
-
-def request_access(slack, user=CAROL, search="eng", pick="eng-admins", duration="4h",
-                   why="Deploy the INC-42 hotfix"):
-    """The requester opens the form, finds the item by typing, and submits."""
-    assert slack.command(user, text="").status_code == 200
-    modal = eventually(lambda: slack.open_view(user))
-    options = [o for g in slack.suggest(user, "entitlement", search)["option_groups"] for o in g["options"]]
-    choice = next(o for o in options if o["text"]["text"] == pick)
-    return modal, slack.submit(user, {"access": choice, "duration": duration, "justification": why})
-
-
-def texts(messages) -> str:
-    return "\n".join(str(m.get("blocks")) + (m.get("text") or "") for m in messages)
+from tests.support.slack import request_access, texts
 
 
 def test_request_approve_grant_and_expire(bot, slack, okta, clock):

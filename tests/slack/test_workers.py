@@ -8,9 +8,9 @@ from datetime import timedelta
 from bot.usecases.core import LEASE
 from bot.usecases.due import DUE_BATCH
 from sandbox.server import Reply
-from storage.tables import RequestRow
 from tests.harness import ALICE, CAROL, eventually
-from tests.slack.test_decisions import pending_request
+from tests.support.requests import pending_request
+from tests.support.rows import request_row
 
 
 def test_approve_returns_while_okta_is_still_busy(bot, slack, okta):
@@ -35,11 +35,10 @@ def test_one_run_works_off_more_than_one_batch(make_bot, okta, clock):
     okta.add_member(group, carol)
     now = clock.now()
     for n in range(2 * DUE_BATCH + 1):
-        bot.service.lifecycle.requests.add(RequestRow(
-            id=f"old{n:03d}", requester=CAROL, requester_email="carol@acme.com", account_id=carol,
-            connector_id="okta", entitlement_id=f"group:{group}:member",
-            entitlement_name="eng-admins", duration_seconds=3600, justification="deploy",
-            state="active", created_at=now - timedelta(hours=2), granted_at=now - timedelta(hours=2),
+        bot.service.lifecycle.requests.add(request_row(
+            now - timedelta(hours=2), id=f"old{n:03d}", requester=CAROL,
+            requester_email="carol@acme.com", account_id=carol, entitlement_id=f"group:{group}:member",
+            state="active", granted_at=now - timedelta(hours=2),
             expires_at=now - timedelta(minutes=n + 1), preexisting=False))
     bot.service.lifecycle.run_due()
     assert bot.service.lifecycle.requests.count_by_state().get("revoked") == 2 * DUE_BATCH + 1
@@ -54,11 +53,10 @@ def _expired_grants(bot, okta, clock, count: int) -> list[str]:
         account = okta.add_user(f"abandoned{n}@acme.com")
         okta.add_member(group, account)
         ids.append(f"gone{n:03d}")
-        bot.service.lifecycle.requests.add(RequestRow(
-            id=ids[-1], requester=f"U0GONE{n:03d}", requester_email=f"abandoned{n}@acme.com",
-            account_id=account, connector_id="okta", entitlement_id=f"group:{group}:member",
-            entitlement_name="eng-admins", duration_seconds=3600, justification="deploy",
-            state="active", created_at=now - timedelta(hours=2), granted_at=now - timedelta(hours=2),
+        bot.service.lifecycle.requests.add(request_row(
+            now - timedelta(hours=2), id=ids[-1], requester=f"U0GONE{n:03d}",
+            requester_email=f"abandoned{n}@acme.com", account_id=account,
+            entitlement_id=f"group:{group}:member", state="active", granted_at=now - timedelta(hours=2),
             expires_at=now - timedelta(minutes=n + 1), preexisting=False))
     return ids
 

@@ -12,14 +12,14 @@ import pytest
 from storage.engine import make_engine
 from storage.repositories import Requests
 from storage.tables import RequestRow
+from tests.support.rows import request_row
 
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 
 
 def _row(request_id: str, group: str = "00g1", state: str = "pending") -> RequestRow:
-    return RequestRow(id=request_id, requester="U1", requester_email="u1@acme.com", account_id="00u1",
-                      connector_id="okta", entitlement_id=f"group:{group}:member", entitlement_name=group,
-                      duration_seconds=3600, justification="deploy", state=state, created_at=NOW)
+    return request_row(NOW, id=request_id, entitlement_id=f"group:{group}:member", entitlement_name=group,
+                       state=state)
 
 
 @pytest.fixture

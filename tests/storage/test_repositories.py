@@ -12,15 +12,13 @@ from sqlalchemy import inspect
 from storage.engine import alembic_config, current_revision
 from storage.repositories import AuditLog, Catalog, DuplicateError, Requests
 from storage.tables import RequestRow
+from tests.support.rows import request_row
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 def _row(request_id: str = "r1", requester: str = "U1", state: str = "pending", **extra) -> RequestRow:
-    return RequestRow(id=request_id, requester=requester, requester_email="u1@acme.com",
-                      account_id="00u1", connector_id="okta", entitlement_id="group:00g1:member",
-                      entitlement_name="eng-admins", duration_seconds=3600, justification="deploy",
-                      state=state, created_at=NOW, **extra)
+    return request_row(NOW, id=request_id, requester=requester, state=state, **extra)
 
 
 def test_migrations_build_the_schema(engine):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from storage.engine import make_engine, upgrade
 from storage.repositories import Catalog, Requests
-from storage.tables import RequestRow
+from tests.support.rows import request_row
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -37,11 +37,7 @@ def test_a_read_does_not_wait_for_a_writer_on_sqlite(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path}/test.db")
     upgrade(engine)
     requests = Requests(engine)
-    requests.add(RequestRow(id="r1", requester="U1", requester_email="u1@acme.com",
-                            account_id="00u1", connector_id="okta",
-                            entitlement_id="group:00g1:member", entitlement_name="eng-admins",
-                            duration_seconds=3600, justification="deploy", state="pending",
-                            created_at=NOW))
+    requests.add(request_row(NOW))
     writer = engine.connect()
     writer.exec_driver_sql("UPDATE access_request SET state = 'approved'")  # holds the lock
     seen = []
