@@ -172,9 +172,9 @@ def test_conflicts_are_found_in_bundles_and_pending_requests_only_at_submission(
 def test_null_in_a_rule_inherits_what_the_policy_cannot_leave_empty():
     """Given a rule with `durations: null` and `remind_after: null`, then the file loads: the rule
     offers the policy's durations and sends no reminders."""
-    rules = parse_config(config("""  rules:
-    - {name: quiet, match: {resource: "eng-*"}, durations: null, max_duration: null, remind_after: null}""")
-                         ).policy.to_rulebook()
+    rules = parse_config(config({"rules": [{
+        "name": "quiet", "match": {"resource": "eng-*"},
+        "durations": None, "max_duration": None, "remind_after": None}]})).policy.to_rulebook()
     quiet = rules.named("quiet").policy
     assert quiet.offered_durations() == (timedelta(hours=1), timedelta(hours=8))
     assert quiet.remind_after is None

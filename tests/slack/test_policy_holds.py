@@ -235,7 +235,8 @@ def test_a_bundle_is_granted_and_ended_at_once(make_bot, slack, okta):
     ask(slack, "oncall")
     eventually(lambda: asked(slack, ALICE))
     slack.click(ALICE, "approve")
-    bundle = next(r for r in requests_of(bot, "approved", "provisioning", "active") if r.connector_id == "bundle")
+    bundle = eventually(lambda: [r for r in requests_of(bot, "approved", "provisioning", "active")
+                                 if r.connector_id == "bundle"])[0]  # the click is acted on after its ack
     eventually(lambda: bot.request(bundle.id).state == "active", timeout=10)
     assert all(carol in okta.members(okta.ids[g]) for g in ("eng-admins", "data-admins"))
     bot.service.lifecycle.end_early(bundle.id, CAROL)
