@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from bot.approvers import ApproverRouting
 from bot.domain.errors import InvalidRequestError
-from bot.domain.request import AccessRequest, State
+from bot.domain.request import AccessRequest, Route, State
 from bot.domain.rules import BUNDLE, Conflict, Rule, RuleBook, Target
 from bot.invariants import Invariants, conflict_text
 from bot.ports import Clock, Person
@@ -70,11 +70,11 @@ class Intake:
         refusing = [c for c in conflicts if c.action == "refuse"] or conflicts[1:]
         row.conflict = conflicts[0].name if conflicts and not refusing else None
         people = to_domain(row)  # as it would be if people decide it
-        row.route = ("break_glass" if break_glass else
-                     "auto" if not conflicts and self._auto_approves(requester, rule) else "people")
-        if conflicts and row.route == "break_glass":
+        row.route = (Route.BREAK_GLASS if break_glass else
+                     Route.AUTO if not conflicts and self._auto_approves(requester, rule) else Route.PEOPLE)
+        if conflicts and row.route == Route.BREAK_GLASS:
             problems["break_glass"] = f"Break-glass cannot be used here: {conflict_text(conflicts[0])}"
-        elif row.route == "break_glass" and not self.routing.break_glass_reviewers(people):
+        elif row.route == Route.BREAK_GLASS and not self.routing.break_glass_reviewers(people):
             problems["break_glass"] = ("Break-glass cannot be used here: nobody but you could review it "
                                        "afterwards. Ask for approval instead.")
         missing = self.routing.missing_approvers(people)
@@ -154,7 +154,7 @@ class Intake:
             return f"You already have a request for {request.entitlement_name} waiting ({existing.id})."
         if refusing:
             return conflict_text(refusing[0])
-        if request.route == "people":
+        if request.route is Route.PEOPLE:
             return missing
         return None
 

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.domain.errors import PolicyError
-from bot.domain.request import AccessRequest, State
+from bot.domain.request import AccessRequest, Route, State
 from bot.domain.rules import Conflict, Rule, RuleBook, Target
 from storage.repositories import Catalog
 
@@ -47,7 +47,7 @@ class Ledger(Protocol):
     def asked_since(self, since: datetime) -> int:
         """How many requests they filed since then, extensions included, bundle items not."""
 
-    def routed_since(self, rule: str, route: str, since: datetime) -> int:
+    def routed_since(self, rule: str, route: Route, since: datetime) -> int:
         """How many of their requests `rule` approved by `route` (auto) since then."""
 
 
@@ -130,7 +130,7 @@ class Invariants:
         """Whether the rule's auto-approval cap leaves this person another use."""
         auto = rule.auto_approve
         return auto is not None and (auto.max_uses is None or ledger.routed_since(
-            rule.name, "auto", now - auto.period) < auto.max_uses)
+            rule.name, Route.AUTO, now - auto.period) < auto.max_uses)
 
     # -- the access window -----------------------------------------------------------------
     @staticmethod

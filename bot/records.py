@@ -10,7 +10,7 @@ import json
 import secrets
 from datetime import datetime, timedelta
 
-from bot.domain.request import AccessRequest, BundleItem, State
+from bot.domain.request import AccessRequest, BundleItem, Route, State
 from storage.repositories import DuplicateError, RequesterReads
 from storage.tables import RequestRow
 
@@ -29,7 +29,7 @@ def to_domain(row: RequestRow) -> AccessRequest:
         expires_at=row.expires_at, revoked_at=row.revoked_at, preexisting=row.preexisting,
         manual=row.manual, prior_detail=row.prior_detail, attempts=row.attempts,
         last_error=row.last_error, attention_at=row.attention_at, reminders=row.reminders,
-        rule=row.rule, step=row.step, conflict=row.conflict, ticket=row.ticket, route=row.route,
+        rule=row.rule, step=row.step, conflict=row.conflict, ticket=row.ticket, route=Route(row.route),
         reviewed_by=row.reviewed_by, extends=row.extends, bundle=row.bundle,
         items=tuple(BundleItem(**item) for item in json.loads(row.items)) if row.items else ())
 
@@ -46,7 +46,7 @@ class RequesterLedger:
     def asked_since(self, since: datetime) -> int:
         return self._reads.asked_since(since)
 
-    def routed_since(self, rule: str, route: str, since: datetime) -> int:
+    def routed_since(self, rule: str, route: Route, since: datetime) -> int:
         return self._reads.routed_since(rule, route, since)
 
 
@@ -74,7 +74,7 @@ def extension_row(original: AccessRequest, person: str, duration: timedelta, jus
         duration_seconds=int(duration.total_seconds()), justification=justification,
         state=State.PENDING.value if by_people else State.APPROVED.value,
         created_at=now, rule=original.rule, conflict=original.conflict,
-        route="people" if by_people else "auto",
+        route=Route.PEOPLE if by_people else Route.AUTO,
         extends=original.id, manual=original.manual, preexisting=original.preexisting,
         attention_at=attention_at if by_people else None,
         decided_by="" if by_people else "latchkey", decided_at=None if by_people else now)

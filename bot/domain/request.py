@@ -35,6 +35,14 @@ class State(enum.StrEnum):
     EXTENDED = "extended"  # an approved extension, applied to the access it extends
 
 
+class Route(enum.StrEnum):
+    """How a request was (or will be) approved."""
+
+    PEOPLE = "people"  # its approvers decide
+    AUTO = "auto"  # the rule approved it (auto-approval, or an extension that needs nobody)
+    BREAK_GLASS = "break_glass"  # the requester did, in an emergency; someone reviews it after
+
+
 class Step(enum.StrEnum):
     APPROVE = "approve"
     DENY = "deny"
@@ -106,7 +114,7 @@ class AccessRequest:
     step: int = 0  # the approval step it waits on
     conflict: str | None = None  # the separation-of-duties rule it breaks, if allowed with approval
     ticket: str | None = None
-    route: str = "people"  # "people", "auto" (approved by the rule) or "break_glass"
+    route: Route = Route.PEOPLE
     reviewed_by: str | None = None  # who reviewed a break-glass use
     extends: str | None = None  # for an extension: the request whose access it extends
     bundle: str | None = None  # for an item of a bundle: the bundle's request

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from bot.domain.errors import AlreadyDecidedError, TaskAlreadyDoneError
 from bot.domain.policy import describe_duration
-from bot.domain.request import AccessRequest, State
+from bot.domain.request import AccessRequest, Route, State
 from bot.routing import Progress
 from bot.slack.text import clip, escape, mention, mentions, when
 
@@ -107,8 +107,8 @@ def your_request(request: AccessRequest) -> str:
 def outcome(request: AccessRequest) -> str:
     """What happened to a request, for every message that showed its buttons."""
     decided = when(request.decided_at) if request.decided_at else ""
-    by = {"auto": f"the rule `{escape(request.rule)}` (automatically)",
-          "break_glass": f"{mentions(request.decided_by)} themselves (break-glass)",
+    by = {Route.AUTO: f"the rule `{escape(request.rule)}` (automatically)",
+          Route.BREAK_GLASS: f"{mentions(request.decided_by)} themselves (break-glass)",
           }.get(request.route, mentions(request.decided_by))
     if request.state is State.EXTENDED:
         return f":white_check_mark: Approved by {by} {decided}; the access was extended."

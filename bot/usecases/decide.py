@@ -20,7 +20,7 @@ from bot.domain.errors import (
     SelfApprovalError,
     TaskAlreadyDoneError,
 )
-from bot.domain.request import AccessRequest, State, Step, advance
+from bot.domain.request import AccessRequest, Route, State, Step, advance
 from bot.invariants import Invariants
 from bot.ports import Row
 from bot.records import RequesterLedger, bundle_item_rows, to_domain
@@ -121,7 +121,7 @@ class Decide:
         request = core.get(request_id)
         if person == request.requester:
             raise SelfApprovalError("Someone other than the person who broke the glass must review it.")
-        if request.route != "break_glass":
+        if request.route is not Route.BREAK_GLASS:
             raise NotAllowedError("Only break-glass access is reviewed.")
         if person not in self.routing.break_glass_reviewers(request):
             raise NotAnApproverError("Only the fallback approvers or approvers of this access can review it.")

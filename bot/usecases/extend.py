@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.domain.errors import AlreadyDecidedError, InvalidRequestError
 from bot.domain.policy import describe_duration
-from bot.domain.request import AccessRequest, State, Step, advance
+from bot.domain.request import AccessRequest, Route, State, Step, advance
 from bot.invariants import Invariants, conflict_text
 from bot.records import RequesterLedger, extension_row, to_domain
 from bot.routing import Routing
@@ -75,7 +75,7 @@ class Extend:
         rule = core.rules().named(original.rule)
         if original.state is not State.ACTIVE:
             error = "the access had already ended"
-        elif extension.route == "auto" and self.invariants.window_exceeded(original, extension.duration, rule):
+        elif extension.route is Route.AUTO and self.invariants.window_exceeded(original, extension.duration, rule):
             error = "it would keep the access past the rule's max_total_duration without approval"
         else:
             error = None

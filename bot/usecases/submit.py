@@ -14,7 +14,7 @@ from typing import Any
 from bot import metrics
 from bot.domain.errors import InvalidRequestError
 from bot.domain.policy import describe_duration
-from bot.domain.request import AccessRequest, State, Step, advance
+from bot.domain.request import AccessRequest, Route, State, Step, advance
 from bot.domain.rules import Rule
 from bot.intake import Draft, Intake
 from bot.invariants import Invariants, StandingChanged
@@ -61,10 +61,10 @@ class Submit:
                 raise InvalidRequestError({"access": problem})
             if tuple(c.name for c in self.invariants.conflicts(to_domain(row), ledger)) != draft.conflicts:
                 raise StandingChanged()
-            if row.route == "auto" and not self.invariants.auto_approval_left(rule, ledger, now):
+            if row.route == Route.AUTO and not self.invariants.auto_approval_left(rule, ledger, now):
                 if draft.missing:
                     raise InvalidRequestError({"access": draft.missing})
-                row.route = "people"  # the rule's auto-approvals are used up: people decide
+                row.route = Route.PEOPLE  # the rule's auto-approvals are used up: people decide
             return [row, *self._submission(row, rule, draft.approvers)], []
 
         try:
@@ -81,16 +81,16 @@ class Submit:
                                      entitlement=row.entitlement_id, connector=row.connector_id,
                                      duration=describe_duration(timedelta(seconds=row.duration_seconds)),
                                      justification=row.justification, ticket=row.ticket)
-        if row.route == "people":
+        if row.route == Route.PEOPLE:
             return [submitted, core.message(row.id, "request_submitted", approvers=approvers)]
         approved = advance(State.PENDING, Step.APPROVE)  # filed as approved: no people needed
         row.state, row.decided_at, row.attention_at = approved.value, now, None
-        row.decided_by = row.requester if row.route == "break_glass" else "latchkey"
+        row.decided_by = row.requester if row.route == Route.BREAK_GLASS else "latchkey"
         return [submitted, *self._approved_at_once(to_domain(row), rule), *bundle_item_rows(row)]
 
     def _approved_at_once(self, request: AccessRequest, rule: Rule) -> list[Any]:
         core, now = self.core, self.core.clock.now()
-        if request.route == "auto":
+        if request.route is Route.AUTO:
             return [core.audit.event(now, "latchkey", "auto_approved", request.id, rule=rule.name),
                     core.message(request.id, "request_submitted", approvers=[])]
         reviewers = self.routing.fallback(request) or self.routing.break_glass_reviewers(request)
