@@ -11,6 +11,7 @@ import logging
 from datetime import datetime, timedelta
 
 from bot.lifecycle import Lifecycle
+from bot.ports import MessageKind
 from bot.records import to_domain
 from bot.slots import covered, slot_of
 
@@ -52,7 +53,7 @@ def _report(lifecycle: Lifecycle, row, finding: str) -> None:
     if lifecycle.audit.has(row.id, "drift"):
         return  # already told; a sync every few minutes must not repeat it
     log.warning("drift on request %s (%s %s): %s", row.id, row.connector_id, row.entitlement_id, finding)
-    message = lifecycle.notifier.message(row.id, "drift_detected", finding=finding,
+    message = lifecycle.notifier.message(row.id, MessageKind.DRIFT_DETECTED, finding=finding,
                                          approvers=lifecycle.approvers_of(to_domain(row)))
     lifecycle.audit.append(lifecycle.clock.now(), "latchkey", "drift", row.id, finding=finding,
                            also=[message])

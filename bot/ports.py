@@ -6,6 +6,7 @@ adapter, the connectors and the storage repositories plug in behind them.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -55,18 +56,42 @@ class Directory(Protocol):
     def members_of_group(self, group: str) -> list[str] | None: ...
 
 
+class MessageKind(enum.StrEnum):
+    """What a message tells, and to whom (its arguments in brackets).  The notifier has one way
+    of telling each (checked when it is built); the outbox stores the value."""
+
+    REQUEST_SUBMITTED = "request_submitted"  # the requester, and the approvers (approvers)
+    APPROVAL_COUNTED = "approval_counted"  # (approver, needed)
+    NEXT_STEP = "next_step"  # the next step's approvers (approver, approvers)
+    ESCALATED = "escalated"  # the fallback approvers (approvers)
+    REMINDER = "reminder"  # approvers who have not decided (approvers)
+    REQUEST_APPROVED = "request_approved"
+    REQUEST_DENIED = "request_denied"
+    REQUEST_CANCELLED = "request_cancelled"
+    REQUEST_TIMED_OUT = "request_timed_out"
+    BREAK_GLASS_USED = "break_glass_used"  # the reviewers (reviewers)
+    BREAK_GLASS_REVIEWED = "break_glass_reviewed"
+    TASK_ASSIGNED = "task_assigned"  # the owners, to grant or take back by hand (approvers, revoke)
+    ACCESS_GRANTED = "access_granted"
+    PROVISIONING_FAILED = "provisioning_failed"
+    ACCESS_EXTENDED = "access_extended"
+    EXTENSION_FAILED = "extension_failed"
+    EXTENSION_CLOSED = "extension_closed"
+    EXPIRY_WARNING = "expiry_warning"
+    ACCESS_REVOKED = "access_revoked"
+    REVOCATION_FAILING = "revocation_failing"  # the owners (approvers)
+    DRIFT_DETECTED = "drift_detected"  # the owners (finding, approvers)
+
+
 class Notifier(Protocol):
     """Tells people what happened.
 
     The lifecycle asks for a `message()` describing an event and writes it in the same
     transaction as the state change it reports, so a crash can never keep the change and lose
-    the message; `wake()` then asks for prompt delivery.  Kinds: request_submitted (approvers),
-    approval_counted (approver, needed), request_approved, request_denied, request_cancelled,
-    access_granted, provisioning_failed, access_revoked, revocation_failing (approvers),
-    task_assigned (approvers, revoke), drift_detected (finding, approvers).
+    the message; `wake()` then asks for prompt delivery.
     """
 
-    def message(self, request_id: str, kind: str, **args) -> object: ...
+    def message(self, request_id: str, kind: MessageKind, **args) -> object: ...
 
     def wake(self) -> None: ...
 

@@ -16,7 +16,7 @@ from slack_sdk import WebClient
 
 from bot.domain.request import AccessRequest
 from bot.outbox import OutboxDispatcher
-from bot.ports import Clock
+from bot.ports import Clock, MessageKind
 from bot.records import to_domain
 from bot.routing import Progress
 from bot.slack import blocks, wording
@@ -42,6 +42,10 @@ class SlackNotifier:
         self._progress = progress  # who approved a request, and who may act on it now
         self._name_of = name_of  # a person's name, for notification texts
         self.dispatcher = OutboxDispatcher(outbox, self._deliver, clock)
+        # One way of telling each kind, found now: a kind without one fails at start-up, not
+        # in the background thread that delivers it.
+        self._senders: dict[str, Callable[..., None]] = {
+            kind.value: getattr(self, f"_send_{kind.value}") for kind in MessageKind}
 
     def start(self) -> None:
         self.dispatcher.start()
@@ -50,10 +54,8 @@ class SlackNotifier:
         self.dispatcher.stop()
 
     # -- the Notifier port ----------------------------------------------------------------
-    def message(self, request_id: str, kind: str, **args) -> OutboxRow:
-        if not hasattr(self, f"_send_{kind}"):
-            raise ValueError(f"no Slack message for {kind!r}")
-        return Outbox.message(request_id, kind, args, self._clock.now())
+    def message(self, request_id: str, kind: MessageKind, **args) -> OutboxRow:
+        return Outbox.message(request_id, MessageKind(kind).value, args, self._clock.now())
 
     def wake(self) -> None:
         self.dispatcher.poke()
@@ -61,7 +63,7 @@ class SlackNotifier:
     # -- delivery ------------------------------------------------------------------------
     def _deliver(self, row: OutboxRow) -> None:
         request = to_domain(self._requests.get(row.request_id))
-        getattr(self, f"_send_{row.kind}")(request, **json.loads(row.args))
+        self._senders[row.kind](request, **json.loads(row.args))
 
     def _send_request_submitted(self, request: AccessRequest, approvers: list[str]) -> None:
         progress = self._progress(request)

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from bot.domain.errors import AlreadyDecidedError
 from bot.domain.request import AccessRequest, State, Step, advance
+from bot.ports import MessageKind
 from bot.records import to_domain
 from bot.usecases.core import Core
 from bot.usecases.extend import Extend
@@ -44,7 +45,7 @@ class Bundles:
                 failed = next(item for item in items if item.state is State.FAILED)
                 error = f"{failed.entitlement_name}: {failed.last_error}"
                 bundle = core.move(bundle_id, Step.FAIL, "latchkey", lease_until=None, last_error=error,
-                                   audit={"error": error}, tell="provisioning_failed")
+                                   audit={"error": error}, tell=MessageKind.PROVISIONING_FAILED)
             elif bundle.state is State.PROVISIONING and states == {State.ACTIVE}:
                 self._activate(bundle, now)
                 return core.get(bundle_id)
@@ -52,7 +53,7 @@ class Bundles:
                 self._end_items(bundle_id, now)
             if bundle.state is State.REVOKING and states <= {State.REVOKED, State.FAILED}:
                 bundle = core.move(bundle_id, Step.FINISH, "latchkey", revoked_at=now,
-                                   lease_until=None, tell="access_revoked")
+                                   lease_until=None, tell=MessageKind.ACCESS_REVOKED)
         except AlreadyDecidedError as raced:  # another worker settled it first
             return raced.request
         return bundle
@@ -66,7 +67,7 @@ class Bundles:
                 attention_at=core.policy(bundle).warning_at(now, expires_at)),
                 active=advance(State.PROVISIONING, Step.ACTIVATE).value, also=[
                 core.audit.event(now, "latchkey", Step.ACTIVATE.value, bundle.id),
-                core.message(bundle.id, "access_granted")]):
+                core.message(bundle.id, MessageKind.ACCESS_GRANTED)]):
             core.notifier.wake()
             core.wake(expires_at)
 

@@ -20,7 +20,7 @@ from bot.domain.errors import AlreadyDecidedError, NotActiveError, NotRequesterE
 from bot.domain.policy import Policy
 from bot.domain.request import AccessRequest, IllegalTransition, State, Step, advance
 from bot.domain.rules import RuleBook
-from bot.ports import AuditStore, Clock, Move, Notifier, RequestStore
+from bot.ports import AuditStore, Clock, MessageKind, Move, Notifier, RequestStore
 from bot.records import to_domain
 
 LEASE = timedelta(minutes=2)  # how long a worker may hold a request before others take over
@@ -65,14 +65,14 @@ class Core:
             raise RequestNotFoundError(f"There is no request {shown}.")
         return to_domain(row)
 
-    def message(self, request_id: str, kind: str, **args: Any) -> object:
+    def message(self, request_id: str, kind: MessageKind, **args: Any) -> object:
         return self.notifier.message(request_id, kind, **args)
 
     def policy(self, request: AccessRequest) -> Policy:
         return self.rules().named(request.rule).policy
 
     def move(self, request_id: str, step: Step, actor: str, audit: dict[str, Any] | None = None,
-             tell: str | None = None, seen: AccessRequest | None = None, **changes: Any) -> AccessRequest:
+             tell: MessageKind | None = None, seen: AccessRequest | None = None, **changes: Any) -> AccessRequest:
         """Apply `step` as a compare-and-set, with its audit event and, if `tell` names one, the
         message that reports it, all in one transaction.  `seen`: the request as the caller
         last read it, if it did (saves reading it again; the compare-and-set checks it)."""
@@ -85,7 +85,7 @@ class Core:
         return to_domain(row)
 
     def step(self, request: AccessRequest, step: Step, actor: str, audit: dict[str, Any] | None = None,
-             tell: str | None = None, **changes: Any) -> Move:
+             tell: MessageKind | None = None, **changes: Any) -> Move:
         """`step` applied to `request` as read: a compare-and-set for `RequestStore.move_each`."""
         try:
             target = advance(request.state, step)
@@ -105,7 +105,7 @@ class Core:
         A manual request's task goes to `task_for(request)` in the claim's own transaction."""
         now = self.clock.now()
         request = self.get(request_id)
-        task = [self.message(request_id, "task_assigned", approvers=task_for(request),
+        task = [self.message(request_id, MessageKind.TASK_ASSIGNED, approvers=task_for(request),
                              revoke=working is State.REVOKING)] if request.manual else []
         if self.requests.move(request_id, ready, state=advance(ready, step).value,
                               lease_until=now + LEASE,

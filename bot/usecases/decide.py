@@ -22,7 +22,7 @@ from bot.domain.errors import (
 )
 from bot.domain.request import AccessRequest, Route, State, Step, advance
 from bot.invariants import Invariants
-from bot.ports import Row
+from bot.ports import MessageKind, Row
 from bot.records import RequesterLedger, bundle_item_rows, to_domain
 from bot.routing import Routing
 from bot.usecases.core import Core
@@ -54,15 +54,15 @@ class Decide:
         def recorded(row: Row, outcome: str) -> list[Any]:  # written in the transaction that counts it
             if outcome == "counted":
                 return [core.audit.event(now, approver, "approval_counted", request_id, step=row.step + 1),
-                        core.message(request_id, "approval_counted", approver=approver,
+                        core.message(request_id, MessageKind.APPROVAL_COUNTED, approver=approver,
                                      needed=step.approvals)]
             if outcome == "next_step":
                 return [core.audit.event(now, approver, "step_approved", request_id, step=row.step,
                                          next_approvers=next_approvers),
-                        core.message(request_id, "next_step", approver=approver, approvers=next_approvers)]
+                        core.message(request_id, MessageKind.NEXT_STEP, approver=approver, approvers=next_approvers)]
             return [core.audit.event(now, approver, "approved", request_id,
                                      approvers=row.decided_by.split(",")),
-                    core.message(request_id, "request_approved"), *bundle_item_rows(row)]
+                    core.message(request_id, MessageKind.REQUEST_APPROVED), *bundle_item_rows(row)]
 
         outcome, row = core.requests.approve(
             request_id, approver, request.step, step.approvals, last, now,
@@ -85,14 +85,14 @@ class Decide:
         self.check_decidable(request_id, approver)
         now = self.core.clock.now()
         return self.core.move(request_id, Step.DENY, approver, decided_by=approver, decided_at=now,
-                              decision_reason=reason.strip() or None, tell="request_denied")
+                              decision_reason=reason.strip() or None, tell=MessageKind.REQUEST_DENIED)
 
     def cancel(self, request_id: str, person: str) -> AccessRequest:
         request = self.core.get(request_id)
         if person != request.requester:
             raise NotRequesterError("Only the requester can cancel a request.")
         return self.core.move(request_id, Step.CANCEL, person, decided_at=self.core.clock.now(),
-                              tell="request_cancelled")
+                              tell=MessageKind.REQUEST_CANCELLED)
 
     def check_decidable(self, request_id: str, approver: str) -> AccessRequest:
         """Authorisation at click time: the clicker must be one of those who may act at the
@@ -128,7 +128,7 @@ class Decide:
         now = core.clock.now()
         if not core.requests.set_once(request_id, "reviewed_by", person, also=[
                 core.audit.event(now, person, "reviewed", request_id),
-                core.message(request_id, "break_glass_reviewed")]):
+                core.message(request_id, MessageKind.BREAK_GLASS_REVIEWED)]):
             raise TaskAlreadyDoneError(core.get(request_id))
         core.notifier.wake()
         return core.get(request_id)

@@ -15,6 +15,7 @@ from bot.domain.errors import AlreadyDecidedError, InvalidRequestError
 from bot.domain.policy import describe_duration
 from bot.domain.request import AccessRequest, Route, State, Step, advance
 from bot.invariants import Invariants, conflict_text
+from bot.ports import MessageKind
 from bot.records import RequesterLedger, extension_row, to_domain
 from bot.routing import Routing
 from bot.usecases.core import Core
@@ -44,7 +45,7 @@ class Extend:
             raise InvalidRequestError({"duration": missing})
         also = [core.audit.event(now, person, "extension_requested", row.id, extends=original.id,
                                  duration=describe_duration(duration), justification=row.justification),
-                core.message(row.id, "request_submitted",
+                core.message(row.id, MessageKind.REQUEST_SUBMITTED,
                              approvers=self.routing.approvers_of(request) if by_people else [])]
 
         def decide(reads: Any) -> tuple[list[Any], list[Any]]:  # under the requester's lock: see bot/invariants.py
@@ -81,7 +82,7 @@ class Extend:
             error = None
         if error:
             return core.move(extension.id, Step.FAIL, "latchkey", lease_until=None, last_error=error,
-                             tell="extension_failed", audit={"error": error})
+                             tell=MessageKind.EXTENSION_FAILED, audit={"error": error})
         assert original.expires_at is not None  # active access always has an expiry
         expires_at = original.expires_at + extension.duration
         if core.requests.apply_extension(
@@ -92,7 +93,7 @@ class Extend:
                                        extends=original.id, expires_at=expires_at),
                       core.audit.event(now, "latchkey", "extended", original.id, by=extension.id,
                                        expires_at=expires_at),
-                      core.message(extension.id, "access_extended")]):
+                      core.message(extension.id, MessageKind.ACCESS_EXTENDED)]):
             core.notifier.wake()
             core.wake(expires_at)
         elif core.get(extension.id).state is State.APPROVED:
@@ -107,7 +108,7 @@ class Extend:
             return  # an approved one fails when it is applied, and says why
         try:
             self.core.move(extension.id, Step.CANCEL, "latchkey", decided_by="latchkey",
-                           decided_at=self.core.clock.now(), attention_at=None, tell="extension_closed",
+                           decided_at=self.core.clock.now(), attention_at=None, tell=MessageKind.EXTENSION_CLOSED,
                            decision_reason="the access it would extend has ended")
         except AlreadyDecidedError:
             pass  # decided meanwhile: applying it finds the access ended

@@ -15,6 +15,7 @@ from typing import Any
 from bot import metrics
 from bot.domain.request import AccessRequest, State, Step
 from bot.invariants import Invariants, conflict_text
+from bot.ports import MessageKind
 from bot.records import RequesterLedger, to_domain
 from bot.routing import Routing
 from bot.slots import Slots, slot_of
@@ -61,7 +62,7 @@ class Provision:
             return self._failed(request, exc)
         request = self.core.move(request_id, Step.ACTIVATE, "latchkey", **self.activation(request),
                                  lease_until=None, last_error=None, audit={"preexisting": request.preexisting},
-                                 tell=None if request.bundle else "access_granted")
+                                 tell=None if request.bundle else MessageKind.ACCESS_GRANTED)
         metrics.access_granted(request)
         return self.bundles.after_item_moved(request)
 
@@ -94,14 +95,14 @@ class Provision:
             return core.get(request_id) if renewed else None
         if request.state is not State.APPROVED:
             return None
-        task = [core.message(request_id, "task_assigned", approvers=self.routing.approvers_of(request),
+        task = [core.message(request_id, MessageKind.TASK_ASSIGNED, approvers=self.routing.approvers_of(request),
                              revoke=False)] if request.manual else []
 
         def decide(reads: Any) -> tuple[list[Any], list[Any]]:  # see bot/invariants.py
             if broken := self.invariants.uncarried(request, RequesterLedger(reads)):
                 error = conflict_text(broken[0])
                 return [], [core.step(request, Step.FAIL, "latchkey", audit={"error": error},
-                                      tell=None if request.bundle else "provisioning_failed",
+                                      tell=None if request.bundle else MessageKind.PROVISIONING_FAILED,
                                       last_error=error, lease_until=None)]
             request_id_, state, changes, also = core.step(request, Step.CLAIM, "latchkey",
                                                           lease_until=now + LEASE)
@@ -145,4 +146,4 @@ class Provision:
                             "behind (%s); the read-back will look again", request.id, cleanup)
         return self.bundles.after_item_moved(core.move(
             request.id, Step.FAIL, "latchkey", attempts=attempts, lease_until=None, last_error=str(exc),
-            audit={"error": str(exc)}, tell=None if request.bundle else "provisioning_failed"))
+            audit={"error": str(exc)}, tell=None if request.bundle else MessageKind.PROVISIONING_FAILED))

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from bot import metrics
 from bot.domain.errors import AlreadyDecidedError
 from bot.domain.request import AccessRequest, State, Step
+from bot.ports import MessageKind
 from bot.records import to_domain
 from bot.routing import Routing
 from bot.slots import Slots, slot_of
@@ -115,7 +116,7 @@ class Revoke:
         core = self.core
         rows = core.requests.move_each([core.step(
             request, Step.FINISH, "latchkey", audit={"left_in_place": bool(request.preexisting)},
-            tell=None if request.bundle else "access_revoked", revoked_at=revoked_at,
+            tell=None if request.bundle else MessageKind.ACCESS_REVOKED, revoked_at=revoked_at,
             lease_until=None, last_error=None)
             for request, revoked_at in taken_back])
         core.notifier.wake()
@@ -135,7 +136,7 @@ class Revoke:
         core = self.core
         attempts = request.attempts + 1
         retry_at = core.clock.now() + backoff(attempts)
-        alert = [core.message(request.id, "revocation_failing", approvers=self.routing.approvers_of(request))
+        alert = [core.message(request.id, MessageKind.REVOCATION_FAILING, approvers=self.routing.approvers_of(request))
                  ] if attempts == ALERT_AFTER_FAILED_REVOKES else []
         core.requests.move(request.id, State.REVOKING, attempts=attempts, lease_until=retry_at,
                            last_error=str(exc), also=[core.audit.event(
@@ -168,7 +169,7 @@ class Revoke:
                 outcome = f"removing it again failed: {exc}"
             core.audit.append(core.clock.now(), "latchkey", "access_returned", request.id,
                               outcome=outcome, also=[core.message(
-                                  request.id, "drift_detected", approvers=self.routing.approvers_of(request),
+                                  request.id, MessageKind.DRIFT_DETECTED, approvers=self.routing.approvers_of(request),
                                   finding=f"The access came back after Latchkey revoked it; {outcome}."
                                   if request.state is State.REVOKED else
                                   f"The access appeared after Latchkey gave up granting it; {outcome}.")])

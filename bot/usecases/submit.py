@@ -18,7 +18,7 @@ from bot.domain.request import AccessRequest, Route, State, Step, advance
 from bot.domain.rules import Rule
 from bot.intake import Draft, Intake
 from bot.invariants import Invariants, StandingChanged
-from bot.ports import Person, Row
+from bot.ports import MessageKind, Person, Row
 from bot.records import DuplicateError, RequesterLedger, bundle_item_rows, to_domain
 from bot.routing import Routing
 from bot.usecases.core import Core
@@ -82,7 +82,7 @@ class Submit:
                                      duration=describe_duration(timedelta(seconds=row.duration_seconds)),
                                      justification=row.justification, ticket=row.ticket)
         if row.route == Route.PEOPLE:
-            return [submitted, core.message(row.id, "request_submitted", approvers=approvers)]
+            return [submitted, core.message(row.id, MessageKind.REQUEST_SUBMITTED, approvers=approvers)]
         approved = advance(State.PENDING, Step.APPROVE)  # filed as approved: no people needed
         row.state, row.decided_at, row.attention_at = approved.value, now, None
         row.decided_by = row.requester if row.route == Route.BREAK_GLASS else "latchkey"
@@ -92,9 +92,9 @@ class Submit:
         core, now = self.core, self.core.clock.now()
         if request.route is Route.AUTO:
             return [core.audit.event(now, "latchkey", "auto_approved", request.id, rule=rule.name),
-                    core.message(request.id, "request_submitted", approvers=[])]
+                    core.message(request.id, MessageKind.REQUEST_SUBMITTED, approvers=[])]
         reviewers = self.routing.fallback(request) or self.routing.break_glass_reviewers(request)
         return [core.audit.event(now, request.requester, "break_glass", request.id, rule=rule.name,
                                  justification=request.justification, reviewers=reviewers),
-                core.message(request.id, "request_submitted", approvers=[]),
-                core.message(request.id, "break_glass_used", reviewers=reviewers)]
+                core.message(request.id, MessageKind.REQUEST_SUBMITTED, approvers=[]),
+                core.message(request.id, MessageKind.BREAK_GLASS_USED, reviewers=reviewers)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.domain.errors import NotAnApproverError, SelfApprovalError, TaskAlreadyDoneError
 from bot.domain.request import AccessRequest, State, Step
+from bot.ports import MessageKind
 from bot.routing import Routing
 from bot.usecases.bundles import Bundles
 from bot.usecases.core import Core
@@ -30,7 +31,7 @@ class Tasks:
         if request.state is State.PROVISIONING:
             return self.bundles.after_item_moved(core.move(
                 request_id, Step.ACTIVATE, person, **self.provision.activation(request), lease_until=None,
-                tell=None if quiet else "access_granted"))
+                tell=None if quiet else MessageKind.ACCESS_GRANTED))
         return self.bundles.after_item_moved(core.move(
             request_id, Step.FINISH, person, revoked_at=now, lease_until=None,
-            tell=None if quiet else "access_revoked"))
+            tell=None if quiet else MessageKind.ACCESS_REVOKED))
