@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from bot.domain.events import AuditAction, DriftFound
 from bot.lifecycle import Lifecycle
-from bot.ports import MessageKind
 from bot.records import to_domain
 from bot.slots import covered, slot_of
 
@@ -50,11 +50,8 @@ def report_drift(lifecycle: Lifecycle, connector_id: str, snapshot_started: date
 
 
 def _report(lifecycle: Lifecycle, row, finding: str) -> None:
-    if lifecycle.audit.has(row.id, "drift"):
+    if lifecycle.audit.has(row.id, AuditAction.DRIFT):
         return  # already told; a sync every few minutes must not repeat it
     log.warning("drift on request %s (%s %s): %s", row.id, row.connector_id, row.entitlement_id, finding)
-    message = lifecycle.notifier.message(row.id, MessageKind.DRIFT_DETECTED, finding=finding,
-                                         approvers=lifecycle.approvers_of(to_domain(row)))
-    lifecycle.audit.append(lifecycle.clock.now(), "latchkey", "drift", row.id, finding=finding,
-                           also=[message])
-    lifecycle.notifier.wake()
+    lifecycle.core.report(DriftFound(request_id=row.id, finding=finding,
+                                     approvers=tuple(lifecycle.approvers_of(to_domain(row)))))

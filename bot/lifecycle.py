@@ -54,6 +54,7 @@ class Lifecycle:
     workers: Executor = field(default_factory=Inline)
     connector_types: dict[str, str] = field(default_factory=dict)  # connector id → okta, celigo …
     routing: Routing = field(init=False)
+    core: Core = field(init=False)  # what every use case shares (bot/usecases/core.py)
 
     def __post_init__(self) -> None:
         rules = lambda: self.rules  # noqa: E731 - a reload replaces self.rules as a whole
@@ -61,7 +62,7 @@ class Lifecycle:
         invariants = Invariants(rules, self.catalog)
         self.intake = Intake(self.requests, self.catalog, rules, routing, self.approvers,
                              invariants, self.clock, self.provisioning, self.connector_types)
-        core = Core(self.requests, self.audit, self.notifier, self.clock, rules,
+        core = self.core = Core(self.requests, self.audit, self.notifier, self.clock, rules,
                     wake=lambda when: self.wake(when), workers=self.workers)  # both set after start
         self.extensions = Extend(core, invariants, routing)
         bundles = Bundles(core, self.extensions)

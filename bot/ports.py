@@ -6,11 +6,13 @@ adapter, the connectors and the storage repositories plug in behind them.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
+
+from bot.domain.events import Event
+from bot.domain.request import ApprovalOutcome
 
 
 class Clock(Protocol):
@@ -56,42 +58,15 @@ class Directory(Protocol):
     def members_of_group(self, group: str) -> list[str] | None: ...
 
 
-class MessageKind(enum.StrEnum):
-    """What a message tells, and to whom (its arguments in brackets).  The notifier has one way
-    of telling each (checked when it is built); the outbox stores the value."""
-
-    REQUEST_SUBMITTED = "request_submitted"  # the requester, and the approvers (approvers)
-    APPROVAL_COUNTED = "approval_counted"  # (approver, needed)
-    NEXT_STEP = "next_step"  # the next step's approvers (approver, approvers)
-    ESCALATED = "escalated"  # the fallback approvers (approvers)
-    REMINDER = "reminder"  # approvers who have not decided (approvers)
-    REQUEST_APPROVED = "request_approved"
-    REQUEST_DENIED = "request_denied"
-    REQUEST_CANCELLED = "request_cancelled"
-    REQUEST_TIMED_OUT = "request_timed_out"
-    BREAK_GLASS_USED = "break_glass_used"  # the reviewers (reviewers)
-    BREAK_GLASS_REVIEWED = "break_glass_reviewed"
-    TASK_ASSIGNED = "task_assigned"  # the owners, to grant or take back by hand (approvers, revoke)
-    ACCESS_GRANTED = "access_granted"
-    PROVISIONING_FAILED = "provisioning_failed"
-    ACCESS_EXTENDED = "access_extended"
-    EXTENSION_FAILED = "extension_failed"
-    EXTENSION_CLOSED = "extension_closed"
-    EXPIRY_WARNING = "expiry_warning"
-    ACCESS_REVOKED = "access_revoked"
-    REVOCATION_FAILING = "revocation_failing"  # the owners (approvers)
-    DRIFT_DETECTED = "drift_detected"  # the owners (finding, approvers)
-
-
 class Notifier(Protocol):
     """Tells people what happened.
 
-    The lifecycle asks for a `message()` describing an event and writes it in the same
-    transaction as the state change it reports, so a crash can never keep the change and lose
-    the message; `wake()` then asks for prompt delivery.
+    The use cases ask for the `message()` that tells of an event (bot/domain/events.py) and
+    write it in the same transaction as the change it reports, so a crash can never keep the
+    change and lose the message; `wake()` then asks for prompt delivery.
     """
 
-    def message(self, request_id: str, kind: MessageKind, **args) -> object: ...
+    def message(self, event: Event) -> object: ...
 
     def wake(self) -> None: ...
 
@@ -124,8 +99,8 @@ class RequestStore(Protocol):
     def claim_revocations(self, now: datetime, lease_until: datetime, limit: int, *, revoking: str,
                           also: Callable[[Row], Iterable[Any]] = ...) -> list[Row]: ...
     def approve(self, request_id: str, approver: str, step: int, needed: int, last_step: bool,
-                now: datetime, *, approved: str, also: Callable[[Row, str], Iterable[Any]] = ...,
-                guard: Callable[[Any, Row], None] | None = None) -> tuple[str, Row | None]: ...
+                now: datetime, *, approved: str, also: Callable[[Row, ApprovalOutcome], Iterable[Any]] = ...,
+                guard: Callable[[Any, Row], None] | None = None) -> tuple[ApprovalOutcome, Row | None]: ...
     def apply_extension(self, extension_id: str, original_id: str, seen_expiry: datetime,
                         changes: dict[str, Any], *, extended: str, also: Iterable[Any] = ()) -> bool: ...
     def children(self, bundle_id: str) -> list[Row]: ...
@@ -144,10 +119,8 @@ class RequestStore(Protocol):
 
 
 class AuditStore(Protocol):
-    """The append-only audit log (storage/repositories.py `AuditLog`): `event()` builds a row to
-    write with a change, `append()` writes one on its own."""
+    """The append-only audit log (storage/repositories.py `AuditLog`): `entry()` builds the row
+    that records an event, to write with a change; `append()` writes one on its own."""
 
-    def event(self, at: datetime, actor: str, action: str, request_id: str | None = None,
-              **detail: Any) -> Row: ...
-    def append(self, at: datetime, actor: str, action: str, request_id: str | None = None, *,
-               also: Iterable[Any] = (), **detail: Any) -> None: ...
+    def entry(self, event: Event, at: datetime) -> Row: ...
+    def append(self, event: Event, at: datetime, also: Iterable[Any] = ()) -> None: ...

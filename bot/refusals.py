@@ -28,6 +28,7 @@ from bot.domain.errors import (
     RequestNotFoundError,
     SelfApprovalError,
 )
+from bot.domain.events import Refused, RefusedMore
 from bot.metrics import REFUSED_ATTEMPTS
 from bot.ports import Clock
 from storage.repositories import AuditLog
@@ -35,7 +36,6 @@ from storage.repositories import AuditLog
 log = logging.getLogger(__name__)
 
 PER_MINUTE = 10
-REFUSED, REFUSED_MORE = "refused", "refused_more"  # audit actions
 _REQUEST_ID = re.compile(r"[0-9a-f]{1,32}")
 
 
@@ -83,10 +83,10 @@ class RefusedAttempts:
         log.warning("refused %s by %s on %s: %s", attempted, person, known or "-", refusal.value)
         try:
             if seen <= self._per_minute:
-                self._audit.append(now, person[:64], REFUSED, known, attempted=attempted,
-                                   refusal=refusal.value)
+                self._audit.append(Refused(request_id=known, actor=person[:64], attempted=attempted,
+                                           refusal=refusal.value), now)
             else:
-                self._audit.append(now, person[:64], REFUSED_MORE, None, per_minute=self._per_minute)
+                self._audit.append(RefusedMore(actor=person[:64], per_minute=self._per_minute), now)
         except Exception:  # the person is told anyway; the counter above has it
             log.exception("could not record a refused %s by %s in the audit log", attempted, person)
 

@@ -17,8 +17,8 @@ from slack_bolt import App
 from sqlalchemy import Engine, text
 
 from bot.approvers import ApproverRouting
-from bot.audit_channel import AuditChannelRelay
 from bot.config import Config, Settings
+from bot.domain.events import AuditAction, ConfigLoaded, ConfigRejected
 from bot.drift import report_drift
 from bot.lifecycle import Lifecycle
 from bot.metrics import CATALOG_SYNC_FAILURES, CATALOG_SYNCING, InstrumentedConnector, Metrics
@@ -27,6 +27,7 @@ from bot.refusals import RefusedAttempts
 from bot.reload import ConfigWatcher
 from bot.scheduler import Scheduler
 from bot.slack.app import build_app, learn_identity, web_client
+from bot.slack.audit_channel import AuditChannelRelay
 from bot.slack.context import Deps
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackNotifier
@@ -45,12 +46,12 @@ def record_config(audit: AuditLog, config: Config, now) -> None:
     """
     shape = config.model_dump(mode="json")  # SecretStr fields dump as '**********'
     fingerprint = hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
-    last = audit.last("config_loaded")
+    last = audit.last(AuditAction.CONFIG_LOADED)
     before = json.loads(last.detail) if last else {}
     if before.get("fingerprint") == fingerprint:
         return
-    audit.append(now, "latchkey", "config_loaded", fingerprint=fingerprint, shape=shape,
-                 changed=_changed_keys(before.get("shape"), shape))
+    audit.append(ConfigLoaded(fingerprint=fingerprint, shape=shape,
+                              changed=tuple(_changed_keys(before.get("shape"), shape))), now)
 
 
 def _changed_keys(old: dict | None, new: dict) -> list[str]:
@@ -188,7 +189,7 @@ class Service:
     def _config_rejected(self, message: str) -> None:
         """The changed file does not validate: keep the running config and say why."""
         log.error("config file rejected, the running configuration stays in force: %s", message)
-        self.lifecycle.audit.append(self.clock.now(), "latchkey", "config_rejected", error=message)
+        self.lifecycle.audit.append(ConfigRejected(error=message), self.clock.now())
 
     def sync(self, connector_id: str, progress: Progress | None = None, raise_errors: bool = False):
         """Refresh one connector's catalog, then report drift against the fresh snapshot."""

@@ -8,7 +8,8 @@ Retries, bounded by `max_attempts` calls in all:
 - 5xx, 408, timeouts, network errors: exponential backoff with jitter (0.5 s, 1 s, 2 s ...).
 
 Every error message names the API, method and path and what the API said, never a credential:
-credentials live only in the httpx client's default headers, and what an answer quotes is
+credentials live only in the httpx client's default headers or its `httpx.Auth` (for schemes
+that sign each request, such as DPoP, or renew a token), and what an answer quotes is
 masked and clipped (`masking.excerpt`), so a proxy that echoes the request's Authorization
 header cannot carry the token into a message.
 """
@@ -52,13 +53,14 @@ class ApiClient:
 
     api_name = "API"
 
-    def __init__(self, base_url: str, headers: dict[str, str], *, max_attempts: int = 5,
-                 timeout: float = 10.0, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, base_url: str, headers: dict[str, str], *, auth: httpx.Auth | None = None,
+                 max_attempts: int = 5, timeout: float = 10.0,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._max_attempts = max_attempts
         self._sleep = sleep
-        self._http = httpx.Client(base_url=base_url, timeout=timeout, headers=headers)
+        self._http = httpx.Client(base_url=base_url, timeout=timeout, headers=headers, auth=auth)
 
     def close(self) -> None:
         self._http.close()

@@ -23,6 +23,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
+from bot.domain.events import BY_KIND, SYSTEM, Event, MessageKind, decode
+from bot.domain.request import ApprovalOutcome
 from connectors.masking import mask_all
 from storage.engine import READ_ONLY
 from storage.tables import (
@@ -254,17 +256,14 @@ class Requests(_Repository):
         return sorted(taken_over + claimed, key=lambda row: row.expires_at)
 
     def approve(self, request_id: str, approver: str, step: int, needed: int, last_step: bool,
-                now: datetime, *, approved: str, also: Callable[[RequestRow, str], Iterable] = lambda row, outcome: (),
+                now: datetime, *, approved: str, also: Callable[[RequestRow, ApprovalOutcome], Iterable] = lambda row, outcome: (),
                 guard: Callable[[RequesterReads, RequestRow], None] | None = None
-                ) -> tuple[str, RequestRow | None]:
+                ) -> tuple[ApprovalOutcome, RequestRow | None]:
         """Count `approver`'s approval for `step`; once `needed` people of that step agree, move
         on to the next step, or to approved after the last one.
 
-        Returns (outcome, row after the change); outcome is "counted" (more approvals needed),
-        "next_step", "approved" (the request moved to `approved`, the state the transition
-        table gives its approval), "duplicate" (this person already approved, at any step),
-        "moved" (the request is at another step than the approver was checked for) or "closed"
-        (no longer pending).  The request row is locked for the whole transaction (FOR UPDATE
+        Returns (outcome, row after the change): see `ApprovalOutcome`; on APPROVED the request
+        moved to `approved`, the state the transition table gives its approval.  The request row is locked for the whole transaction (FOR UPDATE
         on PostgreSQL, BEGIN IMMEDIATE on SQLite) so concurrent approvers are counted one at a time.
 
         `guard(reads, row)` is called, under the requester's lock, before the approval that
@@ -278,24 +277,24 @@ class Requests(_Repository):
             row = session.execute(select(RequestRow).where(RequestRow.id == request_id)
                                .with_for_update()).scalar_one_or_none()
             if row is None or row.state != "pending":
-                return "closed", row
+                return ApprovalOutcome.CLOSED, row
             if row.step != step:
-                return "moved", row
+                return ApprovalOutcome.MOVED, row
             if session.get(ApprovalRow, (request_id, approver)) is not None:
-                return "duplicate", row
+                return ApprovalOutcome.DUPLICATE, row
             session.add(ApprovalRow(request_id=request_id, approver=approver, approved_at=now, step=step))
             session.flush()
             approvers = session.execute(select(ApprovalRow.approver).where(
                 ApprovalRow.request_id == request_id).order_by(ApprovalRow.approved_at)).scalars().all()
             in_step = session.execute(select(func.count()).select_from(ApprovalRow).where(
                 ApprovalRow.request_id == request_id, ApprovalRow.step == step)).scalar_one()
-            outcome = "counted"
+            outcome = ApprovalOutcome.COUNTED
             if in_step >= needed and last_step:
                 if guard is not None:
                     guard(RequesterReads(session, row.requester), row)
-                outcome, row.state, row.decided_by, row.decided_at = "approved", approved, ",".join(approvers), now
+                outcome, row.state, row.decided_by, row.decided_at = ApprovalOutcome.APPROVED, approved, ",".join(approvers), now
             elif in_step >= needed:
-                outcome, row.step, row.reminders = "next_step", step + 1, 0
+                outcome, row.step, row.reminders = ApprovalOutcome.NEXT_STEP, step + 1, 0
             session.add_all(also(row, outcome))  # e.g. the audit event, which depends on the outcome
             session.commit()
             return outcome, row
@@ -638,20 +637,22 @@ def _chunks(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
 class AuditLog(_Repository):
     """Append-only record of everything that happened: who, what, when, why."""
 
-    def append(self, at: datetime, actor: str, action: str, request_id: str | None = None, *,
-               also: Iterable = (), **detail) -> None:
+    def append(self, event: Event, at: datetime, also: Iterable = ()) -> None:
         """Write one event (and `also`, e.g. the message that tells people) in one transaction."""
         with self._session() as session:
-            session.add(self.event(at, actor, action, request_id, **detail))
+            session.add(self.entry(event, at))
             session.add_all(also)
             session.commit()
 
     @staticmethod
-    def event(at: datetime, actor: str, action: str, request_id: str | None = None,
-              **detail) -> AuditRow:
-        """An event to write along with a state change (`Requests.move(..., also=[event])`).
-        Every text in `detail` is masked: an error or a finding may quote a target's answer."""
-        return AuditRow(at=at, actor=actor, action=action, request_id=request_id,
+    def entry(event: Event, at: datetime) -> AuditRow:
+        """The row that records `event`, to write along with the state change it reports
+        (`Requests.move(..., also=[entry])`).  Every text in its detail is masked: an error or
+        a finding may quote a target's answer.  Fields left unset (None) are not stored."""
+        if event.action is None:
+            raise ValueError(f"{type(event).__name__} is not audited")
+        detail = {name: value for name, value in event.detail().items() if value is not None}
+        return AuditRow(at=at, actor=event.actor, action=event.action.value, request_id=event.request_id,
                         detail=json.dumps(mask_all(detail), default=str, sort_keys=True))
 
     def has(self, request_id: str, action: str) -> bool:
@@ -771,10 +772,20 @@ class Outbox(_Repository):
     """Durable queue of messages to deliver; each row is claimed under a lease, like requests."""
 
     @staticmethod
-    def message(request_id: str, kind: str, args: dict, now: datetime) -> OutboxRow:
-        """A message to write along with the state change it reports (`also=[...]`)."""
-        return OutboxRow(request_id=request_id, kind=kind, args=json.dumps(mask_all(args)),
-                         created_at=now, next_attempt_at=now)
+    def message(event: Event, now: datetime) -> OutboxRow:
+        """The message that tells of `event`, to write along with the state change it reports
+        (`also=[...]`): the event's kind, and its actor and fields as `args`."""
+        if event.kind is None or event.request_id is None:
+            raise ValueError(f"{type(event).__name__} tells nobody about a request")
+        args = {"actor": event.actor, **event.detail()}
+        return OutboxRow(request_id=event.request_id, kind=event.kind.value,
+                         args=json.dumps(mask_all(args), default=str), created_at=now, next_attempt_at=now)
+
+    @staticmethod
+    def event(row: OutboxRow) -> Event:
+        """The event a stored message tells of."""
+        args = json.loads(row.args)
+        return decode(BY_KIND[MessageKind(row.kind)], row.request_id, args.pop("actor", SYSTEM), args)
 
     def claim(self, now: datetime, lease_until: datetime, limit: int = 50) -> list[OutboxRow]:
         """Take rows that are due, oldest first, skipping any request with an earlier row still

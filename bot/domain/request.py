@@ -43,6 +43,17 @@ class Route(enum.StrEnum):
     BREAK_GLASS = "break_glass"  # the requester did, in an emergency; someone reviews it after
 
 
+class ApprovalOutcome(enum.StrEnum):
+    """What counting one approval did (the repository counts it under the request's row lock)."""
+
+    COUNTED = "counted"  # more approvals needed at this step
+    NEXT_STEP = "next_step"  # the step is approved; the request waits on the next one
+    APPROVED = "approved"  # the last step is approved: so is the request
+    DUPLICATE = "duplicate"  # this person approved already, at some step
+    MOVED = "moved"  # the request is at another step than the approver was checked for
+    CLOSED = "closed"  # no longer pending
+
+
 class Step(enum.StrEnum):
     APPROVE = "approve"
     DENY = "deny"

@@ -10,7 +10,7 @@ import json
 from datetime import timedelta
 
 from bot.domain.policy import describe_duration, format_duration
-from bot.domain.request import AccessRequest
+from bot.domain.request import AccessRequest, State
 from bot.domain.rules import BUNDLE, Bundle, Rule, RuleBook
 from bot.routing import Progress
 from bot.slack import wording
@@ -212,11 +212,11 @@ def approver_message(request: AccessRequest, progress: Progress, viewer: str) ->
         *([_context(facts)] if (facts := wording.details(request, progress.steps)) else []),
         _context(wording.request_footer(request)),
     ]
-    if request.state != "pending":
+    if request.state is not State.PENDING:
         blocks.append(_section(wording.outcome(request)))
     elif standing := wording.standing(progress, viewer):
         blocks.append(_context(standing))
-    if request.state == "pending" and viewer in progress.deciders:
+    if request.state is State.PENDING and viewer in progress.deciders:
         blocks.append({"type": "actions", "block_id": "decision", "elements": [
             _button("Approve", APPROVE, request.id, "primary"),
             _button("Deny", DENY, request.id, "danger")]})
@@ -224,7 +224,7 @@ def approver_message(request: AccessRequest, progress: Progress, viewer: str) ->
 
 
 def requester_message(request: AccessRequest, progress: Progress) -> dict:
-    if request.state != "pending":
+    if request.state is not State.PENDING:
         return {"text": wording.outcome(request), "blocks": [
             _section(wording.your_request(request)), _context(wording.request_footer(request)),
             _section(wording.outcome(request))]}
@@ -272,9 +272,9 @@ def own_requests(requests: list[AccessRequest], now) -> list[dict]:
     for request in requests[:LISTED_AT_MOST]:
         row = _section(wording.listed(request, now))
         rows.append(row)
-        if request.state == "pending":
+        if request.state is State.PENDING:
             row["accessory"] = _button("Cancel", CANCEL, request.id)
-        elif request.state == "active":
+        elif request.state is State.ACTIVE:
             rows.append(_holder_actions(request, f"holding-{request.id}"))
     return rows
 
@@ -307,4 +307,4 @@ def expiry_warning(request: AccessRequest) -> dict:
     """The warning before access ends, with End now / Extend while the access lasts."""
     text = wording.expiry_warning(request)
     return {"text": text, "blocks": [_section(text), *(
-        [_holder_actions(request, "expiry")] if request.state == "active" else [])]}
+        [_holder_actions(request, "expiry")] if request.state is State.ACTIVE else [])]}

@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.domain.errors import AlreadyDecidedError
+from bot.domain.events import AccessGranted, AccessRevoked, ProvisioningFailed
 from bot.domain.request import AccessRequest, State, Step, advance
-from bot.ports import MessageKind
 from bot.records import to_domain
 from bot.usecases.core import Core
 from bot.usecases.extend import Extend
@@ -44,16 +44,16 @@ class Bundles:
             if bundle.state is State.PROVISIONING and State.FAILED in states:
                 failed = next(item for item in items if item.state is State.FAILED)
                 error = f"{failed.entitlement_name}: {failed.last_error}"
-                bundle = core.move(bundle_id, Step.FAIL, "latchkey", lease_until=None, last_error=error,
-                                   audit={"error": error}, tell=MessageKind.PROVISIONING_FAILED)
+                bundle = core.move(ProvisioningFailed(request_id=bundle_id, error=error), seen=bundle,
+                                   lease_until=None, last_error=error)
             elif bundle.state is State.PROVISIONING and states == {State.ACTIVE}:
                 self._activate(bundle, now)
                 return core.get(bundle_id)
             if bundle.state in (State.FAILED, State.REVOKING, State.REVOKED):
                 self._end_items(bundle_id, now)
             if bundle.state is State.REVOKING and states <= {State.REVOKED, State.FAILED}:
-                bundle = core.move(bundle_id, Step.FINISH, "latchkey", revoked_at=now,
-                                   lease_until=None, tell=MessageKind.ACCESS_REVOKED)
+                bundle = core.move(AccessRevoked(request_id=bundle_id), seen=bundle, revoked_at=now,
+                                   lease_until=None)
         except AlreadyDecidedError as raced:  # another worker settled it first
             return raced.request
         return bundle
@@ -66,8 +66,7 @@ class Bundles:
                 granted_at=now, expires_at=expires_at, lease_until=None, last_error=None,
                 attention_at=core.policy(bundle).warning_at(now, expires_at)),
                 active=advance(State.PROVISIONING, Step.ACTIVATE).value, also=[
-                core.audit.event(now, "latchkey", Step.ACTIVATE.value, bundle.id),
-                core.message(bundle.id, MessageKind.ACCESS_GRANTED)]):
+                *core.recorded(AccessGranted(request_id=bundle.id))]):
             core.notifier.wake()
             core.wake(expires_at)
 

@@ -4,8 +4,8 @@ the holder of active access is warned, once, before it ends."""
 
 from __future__ import annotations
 
-from bot.domain.request import AccessRequest, State, Step
-from bot.ports import MessageKind
+from bot.domain.events import Escalated, ExpiryWarned, Reminded, TimedOut
+from bot.domain.request import AccessRequest, State
 from bot.routing import Routing
 from bot.usecases.core import Core
 
@@ -23,16 +23,13 @@ class Chase:
             return None
         rule = core.rules().named(request.rule)
         if now >= request.created_at + rule.policy.pending_timeout:
-            return core.move(request_id, Step.TIME_OUT, "latchkey", decided_at=now,
-                             attention_at=None, tell=MessageKind.REQUEST_TIMED_OUT)
+            return core.move(TimedOut(request_id=request_id), seen=request, decided_at=now, attention_at=None)
         approved, reminders = core.requests.approvals(request_id), request.reminders + 1
         waiting = self.routing.deciders(request, approved)
-        also = [core.audit.event(now, "latchkey", "reminded", request_id, approvers=waiting),
-                core.message(request_id, MessageKind.REMINDER, approvers=waiting)]
+        also = core.recorded(Reminded(request_id=request_id, approvers=tuple(waiting)))
         if rule.escalate_after == reminders and (newcomers := [
                 p for p in self.routing.fallback(request) if p not in waiting and p not in approved]):
-            also += [core.audit.event(now, "latchkey", "escalated", request_id, approvers=newcomers),
-                     core.message(request_id, MessageKind.ESCALATED, approvers=newcomers)]
+            also += core.recorded(Escalated(request_id=request_id, approvers=tuple(newcomers)))
         if core.requests.attend(
                 request_id, State.PENDING.value, request.attention_at, reminders=reminders,
                 attention_at=rule.policy.next_reminder(request.created_at, now, reminders), also=also):
@@ -46,6 +43,6 @@ class Chase:
         if request.state is not State.ACTIVE or not request.attention_at or request.attention_at > core.clock.now():
             return None
         if core.requests.attend(request_id, State.ACTIVE.value, request.attention_at, attention_at=None,
-                                also=[core.message(request_id, MessageKind.EXPIRY_WARNING)]):
+                                also=core.recorded(ExpiryWarned(request_id=request_id))):
             core.notifier.wake()
         return core.get(request_id)

@@ -1,5 +1,5 @@
-"""What every use case shares: reading a request, the compare-and-set step with its audit event
-and message, leases, and handing a request to the workers.
+"""What every use case shares: reading a request, the compare-and-set step with the event it
+reports, leases, and handing a request to the workers.
 
 Every state change goes through `step()`, which checks it against the transition table and
 applies it as a compare-and-set in the database; whoever loses a race simply stops.  Slow calls
@@ -17,10 +17,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.domain.errors import AlreadyDecidedError, NotActiveError, NotRequesterError, RequestNotFoundError
+from bot.domain.events import Claimed, Event, Expired, TaskAssigned
 from bot.domain.policy import Policy
-from bot.domain.request import AccessRequest, IllegalTransition, State, Step, advance
+from bot.domain.request import AccessRequest, IllegalTransition, State, advance
 from bot.domain.rules import RuleBook
-from bot.ports import AuditStore, Clock, MessageKind, Move, Notifier, RequestStore
+from bot.ports import AuditStore, Clock, Move, Notifier, RequestStore, Row
 from bot.records import to_domain
 
 LEASE = timedelta(minutes=2)  # how long a worker may hold a request before others take over
@@ -65,51 +66,59 @@ class Core:
             raise RequestNotFoundError(f"There is no request {shown}.")
         return to_domain(row)
 
-    def message(self, request_id: str, kind: MessageKind, **args: Any) -> object:
-        return self.notifier.message(request_id, kind, **args)
+    def recorded(self, event: Event, tell: bool = True) -> list[Row]:
+        """What is written with `event`, in the transaction of the change it reports (so a crash
+        can never keep the change and lose its record): its audit entry and, unless `tell` is
+        False, the message that tells of it."""
+        rows = [self.audit.entry(event, self.clock.now())] if event.action else []
+        if tell and event.kind:
+            rows.append(self.notifier.message(event))
+        return rows
+
+    def report(self, event: Event) -> None:
+        """Write `event` on its own, with no change of state (what a read-back found)."""
+        self.audit.append(event, self.clock.now(), also=[self.notifier.message(event)] if event.kind else [])
+        if event.kind:
+            self.notifier.wake()
 
     def policy(self, request: AccessRequest) -> Policy:
         return self.rules().named(request.rule).policy
 
-    def move(self, request_id: str, step: Step, actor: str, audit: dict[str, Any] | None = None,
-             tell: MessageKind | None = None, seen: AccessRequest | None = None, **changes: Any) -> AccessRequest:
-        """Apply `step` as a compare-and-set, with its audit event and, if `tell` names one, the
-        message that reports it, all in one transaction.  `seen`: the request as the caller
-        last read it, if it did (saves reading it again; the compare-and-set checks it)."""
-        request = seen or self.get(request_id)
-        row, = self.requests.move_each([self.step(request, step, actor, audit, tell, **changes)])
+    def move(self, event: Event, tell: bool = True, seen: AccessRequest | None = None,
+             **changes: Any) -> AccessRequest:
+        """Apply the transition `event` reports as a compare-and-set, with what is written with
+        the event, all in one transaction.  `seen`: the request as the caller last read it, if
+        it did (saves reading it again; the compare-and-set checks it)."""
+        request = seen or self.get(event.request_id or "")
+        row, = self.requests.move_each([self.step(request, event, tell, **changes)])
         if row is None:
-            raise AlreadyDecidedError(self.get(request_id))
-        if tell:
+            raise AlreadyDecidedError(self.get(request.id))
+        if tell and event.kind:
             self.notifier.wake()
         return to_domain(row)
 
-    def step(self, request: AccessRequest, step: Step, actor: str, audit: dict[str, Any] | None = None,
-             tell: MessageKind | None = None, **changes: Any) -> Move:
-        """`step` applied to `request` as read: a compare-and-set for `RequestStore.move_each`."""
+    def step(self, request: AccessRequest, event: Event, tell: bool = True, **changes: Any) -> Move:
+        """The transition `event` reports, applied to `request` as read: a compare-and-set for
+        `RequestStore.move_each`, its target state taken from the transition table."""
+        assert event.transition is not None and event.request_id == request.id, event
         try:
-            target = advance(request.state, step)
+            target = advance(request.state, event.transition)
         except IllegalTransition:
             raise AlreadyDecidedError(request) from None  # someone or something acted first
-        # The audit event is written in the compare-and-set's own transaction: a crash can
-        # never leave a state change unrecorded.
-        event = self.audit.event(self.clock.now(), actor, step.value, request.id, **(audit or {}),
-                                 **({"reason": changes.get("decision_reason")} if step is Step.DENY else {}))
-        also = [event] + ([self.message(request.id, tell)] if tell else [])
-        return request.id, request.state.value, {"state": target.value, **changes}, also
+        return request.id, request.state.value, {"state": target.value, **changes}, self.recorded(event, tell)
 
-    def claim(self, request_id: str, ready: State, step: Step, working: State,
+    def claim(self, event: Claimed | Expired, ready: State, working: State,
               task_for: Callable[[AccessRequest], list[str]]) -> bool:
         """Take a request into `working` under a lease, or take over one whose lease ran out.
 
         A manual request's task goes to `task_for(request)` in the claim's own transaction."""
-        now = self.clock.now()
+        now, request_id = self.clock.now(), event.request_id or ""
         request = self.get(request_id)
-        task = [self.message(request_id, MessageKind.TASK_ASSIGNED, approvers=task_for(request),
-                             revoke=working is State.REVOKING)] if request.manual else []
-        if self.requests.move(request_id, ready, state=advance(ready, step).value,
-                              lease_until=now + LEASE,
-                              also=[self.audit.event(now, "latchkey", step.value, request_id), *task]):
+        assert event.transition is not None
+        task = self.recorded(TaskAssigned(request_id=request_id, approvers=tuple(task_for(request)),
+                                          revoke=working is State.REVOKING)) if request.manual else []
+        if self.requests.move(request_id, ready, state=advance(ready, event.transition).value,
+                              lease_until=now + LEASE, also=[*self.recorded(event), *task]):
             self.notifier.wake()
             return True
         return self.requests.renew_lease(request_id, working.value, now, now + LEASE)

@@ -20,9 +20,17 @@ from bot.domain.errors import (
     SelfApprovalError,
     TaskAlreadyDoneError,
 )
-from bot.domain.request import AccessRequest, Route, State, Step, advance
+from bot.domain.events import (
+    ApprovalCounted,
+    BreakGlassReviewed,
+    RequestApproved,
+    RequestCancelled,
+    RequestDenied,
+    StepApproved,
+)
+from bot.domain.request import AccessRequest, ApprovalOutcome, Route, State, Step, advance
 from bot.invariants import Invariants
-from bot.ports import MessageKind, Row
+from bot.ports import Row
 from bot.records import RequesterLedger, bundle_item_rows, to_domain
 from bot.routing import Routing
 from bot.usecases.core import Core
@@ -51,28 +59,26 @@ class Decide:
             replace(request, step=request.step + 1), approved)
         now = core.clock.now()
 
-        def recorded(row: Row, outcome: str) -> list[Any]:  # written in the transaction that counts it
-            if outcome == "counted":
-                return [core.audit.event(now, approver, "approval_counted", request_id, step=row.step + 1),
-                        core.message(request_id, MessageKind.APPROVAL_COUNTED, approver=approver,
-                                     needed=step.approvals)]
-            if outcome == "next_step":
-                return [core.audit.event(now, approver, "step_approved", request_id, step=row.step,
-                                         next_approvers=next_approvers),
-                        core.message(request_id, MessageKind.NEXT_STEP, approver=approver, approvers=next_approvers)]
-            return [core.audit.event(now, approver, "approved", request_id,
-                                     approvers=row.decided_by.split(",")),
-                    core.message(request_id, MessageKind.REQUEST_APPROVED), *bundle_item_rows(row)]
+        def recorded(row: Row, outcome: ApprovalOutcome) -> list[Any]:  # written in the transaction that counts it
+            if outcome is ApprovalOutcome.COUNTED:
+                return core.recorded(ApprovalCounted(request_id=request_id, actor=approver, step=row.step + 1,
+                                                     needed=step.approvals))
+            if outcome is ApprovalOutcome.NEXT_STEP:
+                return core.recorded(StepApproved(request_id=request_id, actor=approver, step=row.step,
+                                                  next_approvers=tuple(next_approvers)))
+            return [*core.recorded(RequestApproved(request_id=request_id, actor=approver,
+                                                   approvers=tuple(row.decided_by.split(",")))),
+                    *bundle_item_rows(row)]
 
         outcome, row = core.requests.approve(
             request_id, approver, request.step, step.approvals, last, now,
             approved=advance(State.PENDING, Step.APPROVE).value, also=recorded,
             guard=lambda reads, row: self.invariants.check_conflicts(to_domain(row), RequesterLedger(reads)))
-        if outcome == "moved":  # another approval finished the step first: check for the new one
+        if outcome is ApprovalOutcome.MOVED:  # another approval finished the step first: check for the new one
             return self.approve(request_id, approver)
         assert row is not None  # it was there when checked, and requests are never deleted
         request = to_domain(row)
-        if outcome in ("closed", "duplicate"):
+        if outcome in (ApprovalOutcome.CLOSED, ApprovalOutcome.DUPLICATE):
             raise AlreadyDecidedError(request)
         core.notifier.wake()
         if request.state is State.APPROVED:
@@ -84,15 +90,16 @@ class Decide:
         """A deny at any step ends the request."""
         self.check_decidable(request_id, approver)
         now = self.core.clock.now()
-        return self.core.move(request_id, Step.DENY, approver, decided_by=approver, decided_at=now,
-                              decision_reason=reason.strip() or None, tell=MessageKind.REQUEST_DENIED)
+        reason = reason.strip()
+        return self.core.move(RequestDenied(request_id=request_id, actor=approver, reason=reason or None),
+                              decided_by=approver, decided_at=now, decision_reason=reason or None)
 
     def cancel(self, request_id: str, person: str) -> AccessRequest:
         request = self.core.get(request_id)
         if person != request.requester:
             raise NotRequesterError("Only the requester can cancel a request.")
-        return self.core.move(request_id, Step.CANCEL, person, decided_at=self.core.clock.now(),
-                              tell=MessageKind.REQUEST_CANCELLED)
+        return self.core.move(RequestCancelled(request_id=request_id, actor=person),
+                              decided_at=self.core.clock.now(), seen=request)
 
     def check_decidable(self, request_id: str, approver: str) -> AccessRequest:
         """Authorisation at click time: the clicker must be one of those who may act at the
@@ -125,10 +132,8 @@ class Decide:
             raise NotAllowedError("Only break-glass access is reviewed.")
         if person not in self.routing.break_glass_reviewers(request):
             raise NotAnApproverError("Only the fallback approvers or approvers of this access can review it.")
-        now = core.clock.now()
-        if not core.requests.set_once(request_id, "reviewed_by", person, also=[
-                core.audit.event(now, person, "reviewed", request_id),
-                core.message(request_id, MessageKind.BREAK_GLASS_REVIEWED)]):
+        if not core.requests.set_once(request_id, "reviewed_by", person, also=core.recorded(
+                BreakGlassReviewed(request_id=request_id, actor=person))):
             raise TaskAlreadyDoneError(core.get(request_id))
         core.notifier.wake()
         return core.get(request_id)

@@ -9,6 +9,7 @@ from concurrent.futures import Executor, Future, wait
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from bot.domain.events import Expired
 from bot.domain.request import AccessRequest, State, Step, advance
 from bot.records import to_domain
 from bot.usecases.bundles import Bundles
@@ -85,7 +86,7 @@ class Due:
         now = core.clock.now()
         rows = core.requests.claim_revocations(
             now, lease_until, DUE_BATCH, revoking=advance(State.ACTIVE, Step.EXPIRE).value,
-            also=lambda row: [core.audit.event(now, "latchkey", Step.EXPIRE.value, row.id)])
+            also=lambda row: core.recorded(Expired(request_id=row.id)))
         return [to_domain(row) for row in rows]
 
     def _on_workers(self, claimed: list[AccessRequest], lease_until: datetime,

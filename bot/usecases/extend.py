@@ -12,10 +12,17 @@ from datetime import timedelta
 from typing import Any
 
 from bot.domain.errors import AlreadyDecidedError, InvalidRequestError
+from bot.domain.events import (
+    SYSTEM,
+    AccessExtended,
+    ExtensionApplied,
+    ExtensionClosed,
+    ExtensionFailed,
+    ExtensionRequested,
+)
 from bot.domain.policy import describe_duration
 from bot.domain.request import AccessRequest, Route, State, Step, advance
 from bot.invariants import Invariants, conflict_text
-from bot.ports import MessageKind
 from bot.records import RequesterLedger, extension_row, to_domain
 from bot.routing import Routing
 from bot.usecases.core import Core
@@ -43,10 +50,9 @@ class Extend:
         request = to_domain(row)
         if by_people and (missing := self.routing.missing_approvers(request)):
             raise InvalidRequestError({"duration": missing})
-        also = [core.audit.event(now, person, "extension_requested", row.id, extends=original.id,
-                                 duration=describe_duration(duration), justification=row.justification),
-                core.message(row.id, MessageKind.REQUEST_SUBMITTED,
-                             approvers=self.routing.approvers_of(request) if by_people else [])]
+        also = core.recorded(ExtensionRequested(
+            request_id=row.id, actor=person, extends=original.id, duration=describe_duration(duration),
+            justification=row.justification, approvers=tuple(self.routing.approvers_of(request)) if by_people else ()))
 
         def decide(reads: Any) -> tuple[list[Any], list[Any]]:  # under the requester's lock: see bot/invariants.py
             ledger = RequesterLedger(reads)
@@ -81,19 +87,18 @@ class Extend:
         else:
             error = None
         if error:
-            return core.move(extension.id, Step.FAIL, "latchkey", lease_until=None, last_error=error,
-                             tell=MessageKind.EXTENSION_FAILED, audit={"error": error})
+            return core.move(ExtensionFailed(request_id=extension.id, error=error), seen=extension,
+                             lease_until=None, last_error=error)
         assert original.expires_at is not None  # active access always has an expiry
         expires_at = original.expires_at + extension.duration
         if core.requests.apply_extension(
                 extension.id, original.id, original.expires_at,
                 {"expires_at": expires_at, "attention_at": rule.policy.warning_at(now, expires_at)},
                 extended=advance(State.APPROVED, Step.APPLY).value,
-                also=[core.audit.event(now, "latchkey", Step.APPLY.value, extension.id,
-                                       extends=original.id, expires_at=expires_at),
-                      core.audit.event(now, "latchkey", "extended", original.id, by=extension.id,
-                                       expires_at=expires_at),
-                      core.message(extension.id, MessageKind.ACCESS_EXTENDED)]):
+                also=[*core.recorded(ExtensionApplied(request_id=extension.id, extends=original.id,
+                                                      expires_at=expires_at)),
+                      *core.recorded(AccessExtended(request_id=original.id, by=extension.id,
+                                                    expires_at=expires_at))]):
             core.notifier.wake()
             core.wake(expires_at)
         elif core.get(extension.id).state is State.APPROVED:
@@ -107,8 +112,8 @@ class Extend:
         if extension is None or extension.state != State.PENDING:
             return  # an approved one fails when it is applied, and says why
         try:
-            self.core.move(extension.id, Step.CANCEL, "latchkey", decided_by="latchkey",
-                           decided_at=self.core.clock.now(), attention_at=None, tell=MessageKind.EXTENSION_CLOSED,
+            self.core.move(ExtensionClosed(request_id=extension.id), decided_by=SYSTEM,
+                           decided_at=self.core.clock.now(), attention_at=None,
                            decision_reason="the access it would extend has ended")
         except AlreadyDecidedError:
             pass  # decided meanwhile: applying it finds the access ended

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot import metrics
-from bot.domain.request import AccessRequest, State, Step
+from bot.domain.events import AccessGranted, Claimed, GrantRetrying, ProvisioningFailed, TaskAssigned
+from bot.domain.request import AccessRequest, State
 from bot.invariants import Invariants, conflict_text
-from bot.ports import MessageKind
 from bot.records import RequesterLedger, to_domain
 from bot.routing import Routing
 from bot.slots import Slots, slot_of
@@ -60,9 +60,9 @@ class Provision:
             self._grant(request, connector, slot)
         except ConnectorError as exc:
             return self._failed(request, exc)
-        request = self.core.move(request_id, Step.ACTIVATE, "latchkey", **self.activation(request),
-                                 lease_until=None, last_error=None, audit={"preexisting": request.preexisting},
-                                 tell=None if request.bundle else MessageKind.ACCESS_GRANTED)
+        request = self.core.move(AccessGranted(request_id=request_id, preexisting=request.preexisting),
+                                 tell=not request.bundle, seen=request, **self.activation(request),
+                                 lease_until=None, last_error=None)
         metrics.access_granted(request)
         return self.bundles.after_item_moved(request)
 
@@ -95,16 +95,15 @@ class Provision:
             return core.get(request_id) if renewed else None
         if request.state is not State.APPROVED:
             return None
-        task = [core.message(request_id, MessageKind.TASK_ASSIGNED, approvers=self.routing.approvers_of(request),
-                             revoke=False)] if request.manual else []
+        task = core.recorded(TaskAssigned(request_id=request_id, approvers=tuple(self.routing.approvers_of(request)))
+                             ) if request.manual else []
 
         def decide(reads: Any) -> tuple[list[Any], list[Any]]:  # see bot/invariants.py
             if broken := self.invariants.uncarried(request, RequesterLedger(reads)):
                 error = conflict_text(broken[0])
-                return [], [core.step(request, Step.FAIL, "latchkey", audit={"error": error},
-                                      tell=None if request.bundle else MessageKind.PROVISIONING_FAILED,
-                                      last_error=error, lease_until=None)]
-            request_id_, state, changes, also = core.step(request, Step.CLAIM, "latchkey",
+                return [], [core.step(request, ProvisioningFailed(request_id=request_id, error=error),
+                                      tell=not request.bundle, last_error=error, lease_until=None)]
+            request_id_, state, changes, also = core.step(request, Claimed(request_id=request_id),
                                                           lease_until=now + LEASE)
             return [], [(request_id_, state, changes, [*also, *task])]
 
@@ -131,9 +130,8 @@ class Provision:
         if isinstance(exc, TransientError) and attempts < GRANT_ATTEMPTS:
             retry_at = core.clock.now() + backoff(attempts)
             core.requests.move(request.id, State.PROVISIONING, attempts=attempts,
-                               lease_until=retry_at, last_error=str(exc), also=[core.audit.event(
-                                   core.clock.now(), "latchkey", "grant_retry", request.id,
-                                   error=str(exc))])
+                               lease_until=retry_at, last_error=str(exc),
+                               also=core.recorded(GrantRetrying(request_id=request.id, error=str(exc))))
             core.wake(retry_at)
             return core.get(request.id)
         if isinstance(exc, TransientError) and request.preexisting is False:
@@ -145,5 +143,5 @@ class Provision:
                 log.warning("request %s: could not make sure the failed grant left nothing "
                             "behind (%s); the read-back will look again", request.id, cleanup)
         return self.bundles.after_item_moved(core.move(
-            request.id, Step.FAIL, "latchkey", attempts=attempts, lease_until=None, last_error=str(exc),
-            audit={"error": str(exc)}, tell=None if request.bundle else MessageKind.PROVISIONING_FAILED))
+            ProvisioningFailed(request_id=request.id, error=str(exc)), tell=not request.bundle,
+            attempts=attempts, lease_until=None, last_error=str(exc)))

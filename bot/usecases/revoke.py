@@ -13,8 +13,15 @@ from datetime import datetime, timedelta
 
 from bot import metrics
 from bot.domain.errors import AlreadyDecidedError
-from bot.domain.request import AccessRequest, State, Step
-from bot.ports import MessageKind
+from bot.domain.events import (
+    AccessReturned,
+    AccessRevoked,
+    EndedEarly,
+    Expired,
+    RevocationFailing,
+    RevokeRetrying,
+)
+from bot.domain.request import AccessRequest, State
 from bot.records import to_domain
 from bot.routing import Routing
 from bot.slots import Slots, slot_of
@@ -69,7 +76,7 @@ class Revoke:
         request = self.core.get(request_id)
         if request.state == State.ACTIVE and (request.expires_at is None or request.expires_at > now):
             return None
-        if not self.core.claim(request_id, State.ACTIVE, Step.EXPIRE, State.REVOKING,
+        if not self.core.claim(Expired(request_id=request_id), State.ACTIVE, State.REVOKING,
                                task_for=self.routing.approvers_of):
             return None
         return self._revoke_claimed(self.core.get(request_id))
@@ -81,7 +88,7 @@ class Revoke:
         assert request.expires_at is not None  # active access always has an expiry
         if not core.requests.move(
                 request_id, State.ACTIVE.value, expires_at=min(request.expires_at, core.clock.now()),
-                also=[core.audit.event(core.clock.now(), person, "ended_early", request_id)]):
+                also=core.recorded(EndedEarly(request_id=request_id, actor=person))):
             raise inactive(core.get(request_id))
         self.extend.close_extensions(request_id)
         return self.revoke(request_id)
@@ -115,9 +122,8 @@ class Revoke:
             return []
         core = self.core
         rows = core.requests.move_each([core.step(
-            request, Step.FINISH, "latchkey", audit={"left_in_place": bool(request.preexisting)},
-            tell=None if request.bundle else MessageKind.ACCESS_REVOKED, revoked_at=revoked_at,
-            lease_until=None, last_error=None)
+            request, AccessRevoked(request_id=request.id, left_in_place=bool(request.preexisting)),
+            tell=not request.bundle, revoked_at=revoked_at, lease_until=None, last_error=None)
             for request, revoked_at in taken_back])
         core.notifier.wake()
         finished = []
@@ -136,12 +142,11 @@ class Revoke:
         core = self.core
         attempts = request.attempts + 1
         retry_at = core.clock.now() + backoff(attempts)
-        alert = [core.message(request.id, MessageKind.REVOCATION_FAILING, approvers=self.routing.approvers_of(request))
-                 ] if attempts == ALERT_AFTER_FAILED_REVOKES else []
+        alert = core.recorded(RevocationFailing(request_id=request.id, approvers=tuple(
+            self.routing.approvers_of(request)))) if attempts == ALERT_AFTER_FAILED_REVOKES else []
         core.requests.move(request.id, State.REVOKING, attempts=attempts, lease_until=retry_at,
-                           last_error=str(exc), also=[core.audit.event(
-                               core.clock.now(), "latchkey", "revoke_retry", request.id,
-                               attempt=attempts, error=str(exc)), *alert])
+                           last_error=str(exc), also=[*core.recorded(RevokeRetrying(
+                               request_id=request.id, attempt=attempts, error=str(exc))), *alert])
         core.notifier.wake()
         core.wake(retry_at)
         return core.get(request.id)
@@ -167,11 +172,9 @@ class Revoke:
                 outcome = "it was removed again"
             except ConnectorError as exc:
                 outcome = f"removing it again failed: {exc}"
-            core.audit.append(core.clock.now(), "latchkey", "access_returned", request.id,
-                              outcome=outcome, also=[core.message(
-                                  request.id, MessageKind.DRIFT_DETECTED, approvers=self.routing.approvers_of(request),
-                                  finding=f"The access came back after Latchkey revoked it; {outcome}."
-                                  if request.state is State.REVOKED else
-                                  f"The access appeared after Latchkey gave up granting it; {outcome}.")])
-            core.notifier.wake()
+            finding = (f"The access came back after Latchkey revoked it; {outcome}."
+                       if request.state is State.REVOKED else
+                       f"The access appeared after Latchkey gave up granting it; {outcome}.")
+            core.report(AccessReturned(request_id=request.id, outcome=outcome, finding=finding,
+                                       approvers=tuple(self.routing.approvers_of(request))))
         return returned

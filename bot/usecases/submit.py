@@ -13,12 +13,13 @@ from typing import Any
 
 from bot import metrics
 from bot.domain.errors import InvalidRequestError
+from bot.domain.events import SYSTEM, AutoApproved, BreakGlassUsed, RequestSubmitted
 from bot.domain.policy import describe_duration
 from bot.domain.request import AccessRequest, Route, State, Step, advance
 from bot.domain.rules import Rule
 from bot.intake import Draft, Intake
 from bot.invariants import Invariants, StandingChanged
-from bot.ports import MessageKind, Person, Row
+from bot.ports import Person, Row
 from bot.records import DuplicateError, RequesterLedger, bundle_item_rows, to_domain
 from bot.routing import Routing
 from bot.usecases.core import Core
@@ -77,24 +78,21 @@ class Submit:
         """What is written with a new request: its audit event and messages; when it needs no
         people (auto-approval, break-glass), its approval, and a bundle's items."""
         core, now = self.core, row.created_at
-        submitted = core.audit.event(now, row.requester, "submitted", row.id, rule=rule.name,
-                                     entitlement=row.entitlement_id, connector=row.connector_id,
-                                     duration=describe_duration(timedelta(seconds=row.duration_seconds)),
-                                     justification=row.justification, ticket=row.ticket)
-        if row.route == Route.PEOPLE:
-            return [submitted, core.message(row.id, MessageKind.REQUEST_SUBMITTED, approvers=approvers)]
+        by_people = row.route == Route.PEOPLE
+        submitted = core.recorded(RequestSubmitted(
+            request_id=row.id, actor=row.requester, rule=rule.name, entitlement=row.entitlement_id,
+            connector=row.connector_id, duration=describe_duration(timedelta(seconds=row.duration_seconds)),
+            justification=row.justification, ticket=row.ticket, approvers=tuple(approvers) if by_people else ()))
+        if by_people:
+            return submitted
         approved = advance(State.PENDING, Step.APPROVE)  # filed as approved: no people needed
         row.state, row.decided_at, row.attention_at = approved.value, now, None
-        row.decided_by = row.requester if row.route == Route.BREAK_GLASS else "latchkey"
-        return [submitted, *self._approved_at_once(to_domain(row), rule), *bundle_item_rows(row)]
+        row.decided_by = row.requester if row.route == Route.BREAK_GLASS else SYSTEM
+        return [*submitted, *self._approved_at_once(to_domain(row), rule), *bundle_item_rows(row)]
 
     def _approved_at_once(self, request: AccessRequest, rule: Rule) -> list[Any]:
-        core, now = self.core, self.core.clock.now()
         if request.route is Route.AUTO:
-            return [core.audit.event(now, "latchkey", "auto_approved", request.id, rule=rule.name),
-                    core.message(request.id, MessageKind.REQUEST_SUBMITTED, approvers=[])]
+            return self.core.recorded(AutoApproved(request_id=request.id, rule=rule.name))
         reviewers = self.routing.fallback(request) or self.routing.break_glass_reviewers(request)
-        return [core.audit.event(now, request.requester, "break_glass", request.id, rule=rule.name,
-                                 justification=request.justification, reviewers=reviewers),
-                core.message(request.id, MessageKind.REQUEST_SUBMITTED, approvers=[]),
-                core.message(request.id, MessageKind.BREAK_GLASS_USED, reviewers=reviewers)]
+        return self.core.recorded(BreakGlassUsed(request_id=request.id, actor=request.requester, rule=rule.name,
+                                                 justification=request.justification, reviewers=tuple(reviewers)))

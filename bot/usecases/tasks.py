@@ -4,8 +4,8 @@ request is claimed (to grant it, or to take it back), and one of them reports it
 from __future__ import annotations
 
 from bot.domain.errors import NotAnApproverError, SelfApprovalError, TaskAlreadyDoneError
-from bot.domain.request import AccessRequest, State, Step
-from bot.ports import MessageKind
+from bot.domain.events import AccessGranted, AccessRevoked
+from bot.domain.request import AccessRequest, State
 from bot.routing import Routing
 from bot.usecases.bundles import Bundles
 from bot.usecases.core import Core
@@ -30,8 +30,8 @@ class Tasks:
         quiet = bool(request.bundle)  # the bundle tells the requester, once, for all its items
         if request.state is State.PROVISIONING:
             return self.bundles.after_item_moved(core.move(
-                request_id, Step.ACTIVATE, person, **self.provision.activation(request), lease_until=None,
-                tell=None if quiet else MessageKind.ACCESS_GRANTED))
+                AccessGranted(request_id=request_id, actor=person), tell=not quiet, seen=request,
+                **self.provision.activation(request), lease_until=None))
         return self.bundles.after_item_moved(core.move(
-            request_id, Step.FINISH, person, revoked_at=now, lease_until=None,
-            tell=None if quiet else MessageKind.ACCESS_REVOKED))
+            AccessRevoked(request_id=request_id, actor=person), tell=not quiet, seen=request,
+            revoked_at=now, lease_until=None))

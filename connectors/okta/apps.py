@@ -37,7 +37,8 @@ from connectors.base import (
     RevokeOutcome,
     entitlement_id,
 )
-from connectors.okta.client import OktaClient, okta_code
+from connectors.okta.client import OktaClient
+from connectors.okta.transport import okta_code
 from connectors.routing import require_slug
 
 DIRECT, VIA_GROUP = "USER", "GROUP"

@@ -55,7 +55,7 @@ def probe(client: OktaClient) -> list[Capability]:
 def _sync(client: OktaClient) -> list[Capability]:
     found = []
     for subject, path in SYNC_READS.items():
-        refused = refusal(lambda path=path: client.check_readable(path))
+        refused = refusal(lambda path=path: client.transport.check_readable(path))
         if refused is None:
             found.append(Capability("sync", subject, True))
             continue

@@ -3,8 +3,9 @@
 Each Okta resource type is one small class with the shape every connector's kinds share
 (`ResourceKind` in connectors/routing.py): `Groups` (groups.py), `Apps` (apps.py) and `Roles`
 (roles.py), routed to by a resource's type or by the first part of an entitlement id (e.g.
-`group:00g1abc:member`, `app:0oa1abc:access`, `role:APP_ADMIN:assigned`).  All HTTP, retries and
-error mapping live in `OktaClient`; what the token may do is worked out in capabilities.py.
+`group:00g1abc:member`, `app:0oa1abc:access`, `role:APP_ADMIN:assigned`).  The endpoints live in
+`OktaClient` (client.py), how each call is made (authentication, retries, paging, error mapping)
+in `OktaTransport` (transport.py); what the token may do is worked out in capabilities.py.
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ from connectors.base import (
     RevokeOutcome,
     entitlement_id,
 )
-from connectors.okta.client import OktaClient, okta_code
+from connectors.okta.client import OktaClient
+from connectors.okta.transport import okta_code
 from connectors.routing import HeldBefore, require_slug
 
 # baton-okta's list (role.go); USER_ADMIN is what Okta's console calls "Group Administrator".

@@ -6,8 +6,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from connectors.okta.client import OktaClient, okta_base_url
+from connectors.okta.auth import SswsToken
+from connectors.okta.client import OktaClient
 from connectors.okta.connector import OktaConnector
+from connectors.okta.transport import okta_base_url
 from connectors.settings import ConnectorSettings
 
 
@@ -27,7 +29,7 @@ class OktaSettings(ConnectorSettings):
         return domain
 
     def build(self) -> OktaConnector:
-        client = OktaClient(okta_base_url(self.domain), self.token.get_secret_value(),
+        client = OktaClient(okta_base_url(self.domain), SswsToken(self.token.get_secret_value()),
                             page_size=self.page_size, max_attempts=self.max_attempts,
                             timeout=self.timeout)
         return OktaConnector(client, sync_inactive_apps=self.sync_inactive_apps)

@@ -12,6 +12,7 @@ from datetime import UTC
 import pytest
 from sqlalchemy import event as sa_event
 
+from bot.domain.events import RequestCancelled, RequestDenied, RequestSubmitted
 from storage.engine import make_engine
 from storage.repositories import AuditLog, Requests
 from tests.harness import ALICE, BOB, CAROL, DAVE, eventually
@@ -114,16 +115,16 @@ def test_a_state_change_and_its_audit_event_are_one_transaction(bot):
     requests.add(request_row(now, id="tx1", requester=DAVE, requester_email="dave@acme.com",
                              account_id="a", entitlement_id="e", entitlement_name="e",
                              duration_seconds=60, justification="j"),
-                 also=[audit.event(now, DAVE, "submitted", "tx1")])
+                 also=[audit.entry(RequestSubmitted(request_id="tx1", actor=DAVE), now)])
     commits = []
     count = commits.append
     sa_event.listen(engine, "commit", count)
     try:
         assert requests.move("tx1", "pending", state="cancelled",
-                             also=[audit.event(now, DAVE, "cancel", "tx1")])
+                             also=[audit.entry(RequestCancelled(request_id="tx1", actor=DAVE), now)])
         assert len(commits) == 1
         assert not requests.move("tx1", "pending", state="denied",
-                                 also=[audit.event(now, ALICE, "deny", "tx1")])
+                                 also=[audit.entry(RequestDenied(request_id="tx1", actor=ALICE), now)])
     finally:
         sa_event.remove(engine, "commit", count)
     assert [e.action for e in audit.events("tx1")] == ["submitted", "cancel"]

@@ -17,8 +17,17 @@ import pytest
 from slack_sdk import WebClient
 from sqlmodel import Session
 
-from bot.audit_channel import CURSOR, GAP_WAIT, LEASE, MAX_CHARS, MAX_LINES, AuditChannelRelay, format_line
+from bot.domain.events import (
+    AccessGranted,
+    ConfigLoaded,
+    DriftFound,
+    RequestApproved,
+    RequestDenied,
+    RequestSubmitted,
+)
 from bot.slack.app import web_client
+from bot.slack.audit_channel import CURSOR, GAP_WAIT, LEASE, MAX_LINES, AuditChannelRelay
+from bot.slack.audit_lines import MAX_CHARS, format_line
 from sandbox.server import Reply
 from storage.engine import make_engine
 from storage.relay_cursor import RelayCursors
@@ -58,8 +67,8 @@ def lines(slack, channel: str = CHANNEL) -> list[str]:
 
 
 def submitted(audit: AuditLog, clock, request_id: str, why: str, who: str = CAROL) -> None:
-    audit.append(clock.now(), who, "submitted", request_id, entitlement="group:00g1:member",
-                 connector="okta", duration="4 hours", justification=why)
+    audit.append(RequestSubmitted(request_id=request_id, actor=who, entitlement="group:00g1:member",
+                                  connector="okta", duration="4 hours", justification=why), clock.now())
 
 
 def position(engine) -> int:
@@ -75,12 +84,12 @@ def test_each_event_is_one_line_in_order_with_user_text_escaped(engine, slack, r
                                      requester_email="carol@acme.com", duration_seconds=14400,
                                      justification="x"))
     submitted(audit, clock, "a1b2c3", "hotfix <!channel> & <https://evil.example|click>\nsecond line")
-    audit.append(clock.now(), ALICE, "approved", "a1b2c3", approvers=[ALICE])
-    audit.append(clock.now(), "latchkey", "activate", "a1b2c3", preexisting=False)
-    audit.append(clock.now(), BOB, "deny", "ffff00", reason="<@U0ALICE> said *no*")
-    audit.append(clock.now(), "latchkey", "config_loaded", fingerprint="abcd1234ef567890",
-                 shape={"connectors": {"okta": {"token": "**********", "domain": "acme"}}},
-                 changed=["connectors.okta", "policy"])
+    audit.append(RequestApproved(request_id="a1b2c3", actor=ALICE, approvers=(ALICE,)), clock.now())
+    audit.append(AccessGranted(request_id="a1b2c3", preexisting=False), clock.now())
+    audit.append(RequestDenied(request_id="ffff00", actor=BOB, reason="<@U0ALICE> said *no*"), clock.now())
+    audit.append(ConfigLoaded(fingerprint="abcd1234ef567890",
+                              shape={"connectors": {"okta": {"token": "**********", "domain": "acme"}}},
+                              changed=("connectors.okta", "policy")), clock.now())
 
     assert relays().relay_once() == 5
 
@@ -264,7 +273,7 @@ def test_not_in_channel_warns_once_and_posts_once_the_app_is_invited(engine, sla
     submitted(audit, clock, "r1", "one")
     slack.fail("chat.postMessage", "not_in_channel", times=3)
     relay = relays()
-    with caplog.at_level(logging.INFO, logger="bot.audit_channel"):
+    with caplog.at_level(logging.INFO, logger="bot.slack.audit_channel"):
         for _ in range(3):
             assert relay.relay_once() == 0
             submitted(audit, clock, "rx", "later")
@@ -283,7 +292,7 @@ def test_a_wrong_channel_keeps_the_lines_for_the_right_one(engine, slack, relays
     operator corrects it and restarts, the new relay posts every line there."""
     audit = AuditLog(engine)
     submitted(audit, clock, "r1", "one")
-    with caplog.at_level(logging.WARNING, logger="bot.audit_channel"):
+    with caplog.at_level(logging.WARNING, logger="bot.slack.audit_channel"):
         assert relays(channel="C0NOSUCH").relay_once() == 0
     assert "channel_not_found" in caplog.text
     submitted(audit, clock, "r2", "two")
@@ -360,9 +369,9 @@ def test_postgresql_commits_out_of_seq_order_and_nothing_is_skipped(engine, slac
     relay = relays()
     relay.relay_once()  # the cursor starts at 0
     slow, fast = Session(engine), Session(engine)
-    slow.add(AuditLog.event(clock.now(), "latchkey", "drift", "s1", finding="n1"))
+    slow.add(AuditLog.entry(DriftFound(request_id="s1", finding="n1"), clock.now()))
     slow.flush()  # seq 1 is taken, not committed
-    fast.add(AuditLog.event(clock.now(), "latchkey", "drift", "s2", finding="n2"))
+    fast.add(AuditLog.entry(DriftFound(request_id="s2", finding="n2"), clock.now()))
     fast.commit()
     assert relay.relay_once() == 0
     clock.advance(GAP_WAIT / 2)
@@ -372,10 +381,10 @@ def test_postgresql_commits_out_of_seq_order_and_nothing_is_skipped(engine, slac
     assert _seqs(slack) == [1, 2]
 
     rolled_back, after = Session(engine), Session(engine)
-    rolled_back.add(AuditLog.event(clock.now(), "latchkey", "drift", "s3", finding="n3"))
+    rolled_back.add(AuditLog.entry(DriftFound(request_id="s3", finding="n3"), clock.now()))
     rolled_back.flush()  # seq 3
     rolled_back.rollback()
-    after.add(AuditLog.event(clock.now(), "latchkey", "drift", "s4", finding="n4"))
+    after.add(AuditLog.entry(DriftFound(request_id="s4", finding="n4"), clock.now()))
     after.commit()
     assert relay.relay_once() == 0
     clock.advance(GAP_WAIT)
@@ -405,8 +414,8 @@ def test_turning_the_channel_on_posts_only_recent_history(engine, slack, relays,
     """Given events from last week and from a minute ago, when the audit channel is turned on,
     then only the last hour is posted, not the whole history."""
     audit = AuditLog(engine)
-    audit.append(clock.now() - timedelta(days=7), "latchkey", "drift", "old", finding="n1")
-    audit.append(clock.now() - timedelta(minutes=1), "latchkey", "drift", "new", finding="n2")
+    audit.append(DriftFound(request_id="old", finding="n1"), clock.now() - timedelta(days=7))
+    audit.append(DriftFound(request_id="new", finding="n2"), clock.now() - timedelta(minutes=1))
     assert relays().relay_once() == 1
     assert _seqs(slack) == [2]
 

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
-from bot.audit_channel import format_line
 from bot.audit_export import write
 from bot.config import Settings
 from bot.slack.app import web_client
+from bot.slack.audit_lines import format_line
 from storage.repositories import AuditLog, Requests
 from storage.tables import AuditRow
 from tests.harness import BOB, BOT_TOKEN, CAROL, MEMBERSHIP, OKTA_TOKEN, SIGNING_SECRET, eventually

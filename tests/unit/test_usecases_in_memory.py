@@ -70,8 +70,8 @@ class FakeWorkers:
 
 
 def _core(requests: FakeRequests, workers: FakeWorkers, book: RuleBook) -> Core:
-    audit = SimpleNamespace(event=lambda *args, **detail: ("audit", args, detail))
-    notifier = SimpleNamespace(message=lambda *args, **more: ("message", args), wake=lambda: None)
+    audit = SimpleNamespace(entry=lambda event, at: ("audit", event))
+    notifier = SimpleNamespace(message=lambda event: ("message", event), wake=lambda: None)
     return Core(requests, audit, notifier, SimpleNamespace(now=lambda: NOW), lambda: book,
                 wake=lambda when: None, workers=workers)
 

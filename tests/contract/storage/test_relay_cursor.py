@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+from bot.domain.events import DriftFound
 from storage.relay_cursor import RelayCursors
 from storage.repositories import AuditLog
 
@@ -15,9 +16,9 @@ LEASE = timedelta(minutes=1)
 def test_a_new_cursor_starts_after_the_history_before_its_start(engine):
     """Given events from before and after `start_before`, then a new cursor starts between them."""
     audit = AuditLog(engine)
-    audit.append(NOW - timedelta(days=2), "latchkey", "drift")
-    audit.append(NOW - timedelta(days=1), "latchkey", "drift")
-    audit.append(NOW, "latchkey", "drift")
+    audit.append(DriftFound(), NOW - timedelta(days=2))
+    audit.append(DriftFound(), NOW - timedelta(days=1))
+    audit.append(DriftFound(), NOW)
     cursors = RelayCursors(engine)
     assert cursors.take("c", "a", NOW, NOW + LEASE, start_before=NOW - timedelta(hours=1)) == 2
     assert [row.seq for row, _ in cursors.events_after(2, 10)] == [3]

@@ -9,6 +9,18 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
+from bot.domain.events import (
+    AccessGranted,
+    AccessRevoked,
+    ConfigLoaded,
+    Escalated,
+    Expired,
+    ExpiryWarned,
+    Reminded,
+    RequestApproved,
+    RequestSubmitted,
+    TimedOut,
+)
 from storage.engine import alembic_config, current_revision
 from storage.repositories import AuditLog, Catalog, DuplicateError, Requests
 from storage.tables import RequestRow
@@ -116,8 +128,8 @@ def test_catalog_search_is_case_insensitive_and_treats_wildcards_literally(engin
 def test_audit_log_keeps_order(engine):
     """Given several events, when read back, then they come in the order they were written."""
     audit = AuditLog(engine)
-    for action in ("submitted", "approved", "activate"):
-        audit.append(NOW, "U1", action, "r1", note="x")
+    for event in (RequestSubmitted, RequestApproved, AccessGranted):
+        audit.append(event(request_id="r1", actor="U1"), NOW)
     assert [e.action for e in audit.events("r1")] == ["submitted", "approved", "activate"]
 
 
@@ -127,19 +139,21 @@ def test_outbox_delivers_one_request_in_order_and_others_in_parallel(engine):
     from storage.repositories import Outbox
 
     outbox = Outbox(engine)
-    AuditLog(engine).append(NOW, "U1", "test", also=[
-        Outbox.message(request_id, kind, {}, NOW)
-        for request_id, kind in (("r1", "a"), ("r1", "b"), ("r2", "c"), ("r1", "d"))])
+    told = {"a": Reminded, "b": Escalated, "c": TimedOut, "d": ExpiryWarned}
+    kind = {letter: event.kind for letter, event in told.items()}
+    AuditLog(engine).append(ConfigLoaded(), NOW, also=[
+        Outbox.message(told[letter](request_id=request_id), NOW)
+        for request_id, letter in (("r1", "a"), ("r1", "b"), ("r2", "c"), ("r1", "d"))])
     lease = NOW + timedelta(minutes=1)
     first = outbox.claim(NOW, lease)
-    assert sorted(row.kind for row in first) == ["a", "c"]
+    assert sorted(row.kind for row in first) == sorted([kind["a"], kind["c"]])
     assert outbox.claim(NOW, lease) == []  # leased, and the rest wait their turn
-    a = next(row for row in first if row.kind == "a")
+    a = next(row for row in first if row.kind == kind["a"])
     outbox.retry_later(a.id, 1, NOW + timedelta(seconds=2), "Slack down")
     assert outbox.claim(NOW, lease) == []  # 'b' still waits behind the failed 'a'
-    assert [row.kind for row in outbox.claim(NOW + timedelta(seconds=2), lease)] == ["a"]
+    assert [row.kind for row in outbox.claim(NOW + timedelta(seconds=2), lease)] == [kind["a"]]
     outbox.delivered_all([a.id], NOW)
-    assert [row.kind for row in outbox.claim(NOW, lease)] == ["b"]
+    assert [row.kind for row in outbox.claim(NOW, lease)] == [kind["b"]]
 
 
 def _expired_grants(requests: Requests, count: int, **extra) -> list[str]:
@@ -163,7 +177,7 @@ def test_replicas_claiming_revocations_at_once_take_disjoint_batches(engine):
         mine = Requests(type(engine)(engine.pool.recreate(), engine.dialect, engine.url))
         barrier.wait()
         while batch := mine.claim_revocations(NOW, NOW + timedelta(minutes=2), 8, revoking="revoking", also=lambda row: [
-                AuditLog.event(NOW, "latchkey", "expire", row.id)]):
+                AuditLog.entry(Expired(request_id=row.id), NOW)]):
             claims.extend(row.id for row in batch)
 
     threads = [threading.Thread(target=replica) for _ in range(4)]
@@ -182,7 +196,7 @@ def test_an_abandoned_batch_of_revocations_is_taken_over_only_after_its_lease(en
     nothing while the lease runs and the whole batch (without a second 'expire' event) after."""
     requests, audit = Requests(engine), AuditLog(engine)
     ids = _expired_grants(requests, 5)
-    expire = lambda row: [AuditLog.event(NOW, "latchkey", "expire", row.id)]  # noqa: E731
+    expire = lambda row: [AuditLog.entry(Expired(request_id=row.id), NOW)]  # noqa: E731
     first = requests.claim_revocations(NOW, NOW + timedelta(minutes=2), 10, revoking="revoking", also=expire)
     assert [row.id for row in first] == ids  # soonest expiry first
     assert requests.claim_revocations(NOW + timedelta(minutes=1), NOW + timedelta(minutes=3), 10, revoking="revoking",
@@ -225,7 +239,7 @@ def test_move_each_applies_each_compare_and_set_on_its_own(engine):
     requests.add(_row("b", "U2", "revoked"))
     rows = requests.move_each([
         (request_id, "revoking", {"state": "revoked", "revoked_at": NOW},
-         [AuditLog.event(NOW, "latchkey", "finish", request_id)]) for request_id in ("a", "b")])
+         [AuditLog.entry(AccessRevoked(request_id=request_id), NOW)]) for request_id in ("a", "b")])
     assert rows[1] is None and rows[0].state == "revoked" and rows[0].revoked_at == NOW
     assert [e.request_id for e in audit.events()] == ["a"]
 
@@ -234,7 +248,8 @@ def test_dispatchers_claiming_the_outbox_at_once_take_disjoint_rows(engine):
     """Given 40 messages of 40 requests, when 4 dispatchers claim at once, then each is claimed once."""
     from storage.repositories import Outbox
 
-    AuditLog(engine).append(NOW, "U1", "test", also=[Outbox.message(f"r{n}", "a", {}, NOW) for n in range(40)])
+    AuditLog(engine).append(ConfigLoaded(), NOW, also=[Outbox.message(Reminded(request_id=f"r{n}"), NOW)
+                                                     for n in range(40)])
     claims: list[int] = []
     barrier = threading.Barrier(4)
 

@@ -37,21 +37,16 @@ bursts (one approval writes approved, claim and activate within milliseconds; a 
 outage can write dozens), so one message per event would run into 429s and fall behind exactly
 when the channel matters, while a batch keeps lines in order and readable as a log.
 
-Nothing secret reaches the channel: the audit log holds no secrets (details are masked as
-they are written), lines show only chosen fields, masked again and clipped (never an event's raw detail; `config_loaded` shows its fingerprint and the
-names of the changed keys), and all user text is escaped for mrkdwn.  People appear as
-mentions (<@U…>), so a person who is in the audit channel is notified of lines about them.
+What each line says is bot/slack/audit_lines.py's business.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 import secrets
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -59,8 +54,7 @@ from sqlalchemy import Engine
 
 from bot.background import BackgroundLoop
 from bot.ports import Clock
-from bot.slack.text import clip, escape, mention
-from connectors.masking import mask
+from bot.slack.audit_lines import MAX_CHARS, format_line
 from storage.relay_cursor import RelayCursors
 from storage.tables import AuditRow
 
@@ -71,14 +65,10 @@ LEASE = timedelta(minutes=1)  # renewed before every message, so it only has to 
 GAP_WAIT = timedelta(seconds=10)  # how long a missing seq may stay missing before it is passed
 BACKFILL = timedelta(hours=1)  # history posted when the channel is first turned on
 MAX_LINES = 40
-MAX_CHARS = 3000  # a section block's text
 READ_AHEAD = 200  # audit events read per round
 MAX_BACKOFF = timedelta(minutes=5)
 CHANNEL_RETRY = timedelta(minutes=1)  # first retry after not_in_channel / channel_not_found
 CHANNEL_ERRORS = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
-
-_SLACK_ID = re.compile(r"[UW][A-Z0-9]{2,}")
-
 
 class AuditChannelRelay(BackgroundLoop):
     """Posts the audit log to `channel`, one line per event (see the module docstring).
@@ -279,152 +269,3 @@ def _batches(lines: list[tuple[AuditRow, str]]):
         batch.append(item)
     if batch:
         yield batch
-
-
-# -- one line per event -------------------------------------------------------------------
-# action → what the actor did, to be followed by the request id.
-WORDS = {
-    "submitted": "requested",
-    "auto_approved": "auto-approved",
-    "break_glass": "used break-glass for",
-    "reviewed": "reviewed the break-glass use of",
-    "approval_counted": "approved",
-    "step_approved": "approved a step of",
-    "approved": "approved",
-    "deny": "denied",
-    "cancel": "cancelled",
-    "time_out": "timed out",
-    "reminded": "reminded the approvers of",
-    "escalated": "escalated",
-    "claim": "started granting",
-    "activate": "granted",
-    "fail": "could not grant",
-    "grant_retry": "will retry granting",
-    "extension_requested": "asked for more time with",
-    "apply": "applied the extension",
-    "extended": "extended",
-    "expire": "started revoking",
-    "finish": "revoked",
-    "revoke_retry": "will retry revoking",
-    "ended_early": "gave back the access of",
-    "drift": "found drift on",
-    "access_returned": "found access back for",
-    "refused": "was refused",
-    "refused_more": "kept being refused",
-}
-
-# action → a note that says why or what it means.
-NOTES = {
-    "approval_counted": "more approvals needed",
-    "auto_approved": "its rule approves it without people",
-    "time_out": "nobody decided in time",
-    "expire": "its time is up",
-    "refused_more": "more refused attempts this minute are only counted in /metrics",
-}
-
-TEXT_LIMIT = 200  # a reason, justification, error or finding
-NAME_LIMIT = 100  # an entitlement or connector
-PEOPLE_LIMIT = 10
-
-
-def format_line(row: AuditRow, entitlement: str | None = None) -> str:
-    """`2026-11-27 15:04 UTC · <@U1> requested `a1b2` · eng-admins · for 4 hours · why: …`.
-
-    `entitlement`: the name of the request's entitlement, if known.  Only chosen fields of the
-    event's detail are shown, clipped, and escaped for mrkdwn.
-    """
-    try:
-        detail = json.loads(row.detail or "{}")
-    except ValueError:
-        detail = {}
-    if not isinstance(detail, dict):
-        detail = {}
-    head = f"{row.at.strftime('%Y-%m-%d %H:%M UTC')} · {_person(row.actor)} "
-    # The configuration's own events: never their detail (a config, or a validation message
-    # that may quote the file), only what is known to be safe.
-    if row.action == "config_loaded":
-        fingerprint = _text(str(detail.get("fingerprint", ""))[:8], 8)
-        line = head.rstrip() + f": configuration loaded (fingerprint {fingerprint})"
-        changed = detail.get("changed")
-        if isinstance(changed, list) and changed:
-            line += " · changed: " + _text(", ".join(map(str, changed)), TEXT_LIMIT)
-        return clip(line, MAX_CHARS)
-    if row.action == "config_rejected":
-        return head.rstrip() + (": a changed configuration file was rejected; the running "
-                                "configuration stays in force (the logs say why)")
-    words = WORDS.get(row.action) or _text(row.action.replace("_", " "), 40)
-    line = head + words
-    if row.request_id:
-        line += f" `{_text(row.request_id, 32)}`"
-    notes = [NOTES[row.action]] if row.action in NOTES else []
-    return clip(" · ".join([line, *notes, *_details(detail, entitlement)]), MAX_CHARS)
-
-
-def _details(detail: dict, entitlement: str | None) -> list[str]:
-    parts = []
-    name = entitlement or detail.get("entitlement")
-    if name:
-        parts.append(_text(name, NAME_LIMIT) + (
-            f" ({_text(detail['connector'], NAME_LIMIT)})" if detail.get("connector") else ""))
-    if detail.get("extends"):
-        parts.append(f"extends `{_text(detail['extends'], 32)}`")
-    if detail.get("by"):
-        parts.append(f"by `{_text(detail['by'], 32)}`")
-    if detail.get("duration"):
-        parts.append("for " + _text(detail["duration"], 40))
-    if detail.get("expires_at"):
-        parts.append("until " + _moment(detail["expires_at"]))
-    if detail.get("rule") and detail["rule"] != "default":
-        parts.append("rule " + _text(detail["rule"], NAME_LIMIT))
-    if isinstance(detail.get("step"), int):  # the approval step, counted from 1
-        parts.append(f"step {detail['step']}")
-    if detail.get("ticket"):
-        parts.append("ticket " + _text(detail["ticket"], NAME_LIMIT))
-    if detail.get("justification"):
-        parts.append("why: " + _text(detail["justification"], TEXT_LIMIT))
-    if detail.get("reason"):
-        parts.append("reason: " + _text(detail["reason"], TEXT_LIMIT))
-    for key, label in (("approvers", "approvers"), ("next_approvers", "next"),
-                       ("reviewers", "to be reviewed by")):
-        if isinstance(detail.get(key), list) and detail[key]:
-            parts.append(f"{label}: " + _people(detail[key]))
-    if detail.get("preexisting"):
-        parts.append("already held before the request")
-    if detail.get("attempt"):
-        parts.append(f"attempt {_text(detail['attempt'], 10)}")
-    if detail.get("attempted"):  # a refused attempt (bot/refusals.py)
-        parts.append("tried " + _text(str(detail["attempted"]).replace("_", " "), 40))
-    if detail.get("refusal"):
-        parts.append(_text(str(detail["refusal"]).replace("_", " "), 40))
-    for key in ("error", "finding", "outcome"):
-        if detail.get(key):
-            parts.append(f"{key}: " + _text(detail[key], TEXT_LIMIT))
-    return parts
-
-
-def _people(ids: list) -> str:
-    shown = ", ".join(_person(str(p)) for p in ids[:PEOPLE_LIMIT])
-    more = len(ids) - PEOPLE_LIMIT
-    return shown + (f" and {more} more" if more > 0 else "")
-
-
-def _moment(value) -> str:
-    """A time from an event's detail (stored as text), in the lines' format."""
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        return _text(value, 40)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _person(actor: str) -> str:
-    """A Slack user as a mention; anyone else (e.g. "latchkey") as escaped text."""
-    return mention(actor) if _SLACK_ID.fullmatch(actor or "") else _text(actor, 64)
-
-
-def _text(value, limit: int) -> str:
-    """Text from an event on one line, masked (before it is clipped, so that no secret is cut
-    where the mask would no longer know it), clipped, then escaped for mrkdwn."""
-    return escape(clip(" ".join(mask(str(value)).split()), limit))

@@ -1,0 +1,411 @@
+"""What happens to requests (and to Latchkey), as typed events.
+
+The use cases report every change as one of these.  Each event is written in the transaction of
+the change it reports, twice over: as an entry in the append-only audit log (under its `action`,
+the word stored there) and, if it has a `kind`, as an outbox message that the notifier delivers
+(dispatching on the event's type).  The audit channel words each line from the event type too, so
+the three readers of an event share one vocabulary that a typo cannot break at run time.
+
+An event that moves a request through the transition table names its `transition`; the use
+case's compare-and-set takes its target state from that step.
+
+Stored forms: `action` and `kind` are the words existing audit and outbox rows hold, and the
+fields are the keys of their detail, so stored events read back as the same types (`decode`).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any, ClassVar
+
+from bot.domain.request import Step
+
+SYSTEM = "latchkey"  # the actor of what Latchkey does by itself
+
+
+class AuditAction(enum.StrEnum):
+    """The word an event is stored under in the audit log (kept as existing rows hold it)."""
+
+    SUBMITTED = "submitted"
+    AUTO_APPROVED = "auto_approved"
+    BREAK_GLASS = "break_glass"
+    REVIEWED = "reviewed"
+    EXTENSION_REQUESTED = "extension_requested"
+    APPROVAL_COUNTED = "approval_counted"
+    STEP_APPROVED = "step_approved"
+    APPROVED = "approved"
+    DENY = "deny"
+    CANCEL = "cancel"
+    TIME_OUT = "time_out"
+    REMINDED = "reminded"
+    ESCALATED = "escalated"
+    CLAIM = "claim"
+    ACTIVATE = "activate"
+    FAIL = "fail"
+    GRANT_RETRY = "grant_retry"
+    APPLY = "apply"
+    EXTENDED = "extended"
+    EXPIRE = "expire"
+    FINISH = "finish"
+    REVOKE_RETRY = "revoke_retry"
+    ENDED_EARLY = "ended_early"
+    DRIFT = "drift"
+    ACCESS_RETURNED = "access_returned"
+    REFUSED = "refused"
+    REFUSED_MORE = "refused_more"
+    CONFIG_LOADED = "config_loaded"
+    CONFIG_REJECTED = "config_rejected"
+
+
+class MessageKind(enum.StrEnum):
+    """The name an event is stored under in the outbox, for the notifier to deliver."""
+
+    REQUEST_SUBMITTED = "request_submitted"
+    EXTENSION_REQUESTED = "extension_requested"
+    APPROVAL_COUNTED = "approval_counted"
+    NEXT_STEP = "next_step"
+    ESCALATED = "escalated"
+    REMINDER = "reminder"
+    REQUEST_APPROVED = "request_approved"
+    REQUEST_DENIED = "request_denied"
+    REQUEST_CANCELLED = "request_cancelled"
+    REQUEST_TIMED_OUT = "request_timed_out"
+    BREAK_GLASS_USED = "break_glass_used"
+    BREAK_GLASS_REVIEWED = "break_glass_reviewed"
+    TASK_ASSIGNED = "task_assigned"
+    ACCESS_GRANTED = "access_granted"
+    PROVISIONING_FAILED = "provisioning_failed"
+    ACCESS_EXTENDED = "access_extended"
+    EXTENSION_FAILED = "extension_failed"
+    EXTENSION_CLOSED = "extension_closed"
+    EXPIRY_WARNING = "expiry_warning"
+    ACCESS_REVOKED = "access_revoked"
+    REVOCATION_FAILING = "revocation_failing"
+    DRIFT_DETECTED = "drift_detected"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """Something that happened: to which request (None for Latchkey itself), and who did it."""
+
+    request_id: str | None = None
+    actor: str = SYSTEM
+
+    action: ClassVar[AuditAction | None] = None  # its audit log entry; None: not audited
+    kind: ClassVar[MessageKind | None] = None  # its outbox message; None: nobody is told
+    transition: ClassVar[Step | None] = None  # the step it reports, if it moves a request
+
+    def detail(self) -> dict[str, Any]:
+        """The fields besides the request and actor, as stored (JSON-ready)."""
+        return {f.name: _stored(getattr(self, f.name)) for f in fields(self)
+                if f.name not in ("request_id", "actor")}
+
+
+def _stored(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+# -- asking ------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class RequestSubmitted(Event):
+    """Filed; `approvers` are asked to decide (none when it needs no people)."""
+
+    action = AuditAction.SUBMITTED
+    kind = MessageKind.REQUEST_SUBMITTED
+    rule: str | None = None
+    entitlement: str | None = None
+    connector: str | None = None
+    duration: str | None = None
+    justification: str | None = None
+    ticket: str | None = None
+    approvers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class AutoApproved(Event):
+    """Its rule approved it without people (the requester hears of it as submitted)."""
+
+    action = AuditAction.AUTO_APPROVED
+    rule: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BreakGlassUsed(Event):
+    """The requester approved their own request in an emergency; `reviewers` look it over."""
+
+    action = AuditAction.BREAK_GLASS
+    kind = MessageKind.BREAK_GLASS_USED
+    rule: str | None = None
+    justification: str | None = None
+    reviewers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class BreakGlassReviewed(Event):
+    action = AuditAction.REVIEWED
+    kind = MessageKind.BREAK_GLASS_REVIEWED
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExtensionRequested(Event):
+    """More time asked for on active access (`extends`); `approvers` are asked, if any."""
+
+    action = AuditAction.EXTENSION_REQUESTED
+    kind = MessageKind.EXTENSION_REQUESTED
+    extends: str | None = None
+    duration: str | None = None
+    justification: str | None = None
+    approvers: tuple[str, ...] = ()
+
+
+# -- deciding ----------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class ApprovalCounted(Event):
+    """One approval of a step that needs `needed`; `step` counts from 1."""
+
+    action = AuditAction.APPROVAL_COUNTED
+    kind = MessageKind.APPROVAL_COUNTED
+    step: int = 1
+    needed: int = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepApproved(Event):
+    """A step of several is approved; `next_approvers` are asked for the next."""
+
+    action = AuditAction.STEP_APPROVED
+    kind = MessageKind.NEXT_STEP
+    step: int = 1
+    next_approvers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestApproved(Event):
+    action = AuditAction.APPROVED
+    kind = MessageKind.REQUEST_APPROVED
+    approvers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestDenied(Event):
+    action, kind, transition = AuditAction.DENY, MessageKind.REQUEST_DENIED, Step.DENY
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestCancelled(Event):
+    action, kind, transition = AuditAction.CANCEL, MessageKind.REQUEST_CANCELLED, Step.CANCEL
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExtensionClosed(RequestCancelled):
+    """A pending extension closed because the access it would extend has ended."""
+
+    kind = MessageKind.EXTENSION_CLOSED
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimedOut(Event):
+    """Nobody decided in time."""
+
+    action, kind, transition = AuditAction.TIME_OUT, MessageKind.REQUEST_TIMED_OUT, Step.TIME_OUT
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reminded(Event):
+    action, kind = AuditAction.REMINDED, MessageKind.REMINDER
+    approvers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Escalated(Event):
+    """The fallback `approvers` are asked too."""
+
+    action, kind = AuditAction.ESCALATED, MessageKind.ESCALATED
+    approvers: tuple[str, ...] = ()
+
+
+# -- granting ----------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class Claimed(Event):
+    """A worker took an approved request to grant it."""
+
+    action, transition = AuditAction.CLAIM, Step.CLAIM
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskAssigned(Event):
+    """`approvers` are asked to grant (or, with `revoke`, take back) the access by hand."""
+
+    kind = MessageKind.TASK_ASSIGNED
+    approvers: tuple[str, ...] = ()
+    revoke: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccessGranted(Event):
+    action, kind, transition = AuditAction.ACTIVATE, MessageKind.ACCESS_GRANTED, Step.ACTIVATE
+    preexisting: bool | None = None  # the account held it before: nothing was written
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProvisioningFailed(Event):
+    action, kind, transition = AuditAction.FAIL, MessageKind.PROVISIONING_FAILED, Step.FAIL
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GrantRetrying(Event):
+    action = AuditAction.GRANT_RETRY
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExtensionApplied(Event):
+    """An approved extension moved the expiry of the access it `extends`."""
+
+    action, kind, transition = AuditAction.APPLY, MessageKind.ACCESS_EXTENDED, Step.APPLY
+    extends: str | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccessExtended(Event):
+    """The access now ends at `expires_at`, `by` that extension (told through the extension)."""
+
+    action = AuditAction.EXTENDED
+    by: str | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExtensionFailed(ProvisioningFailed):
+    """An approved extension found the access already ended."""
+
+    kind = MessageKind.EXTENSION_FAILED
+
+
+# -- taking back -------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class ExpiryWarned(Event):
+    kind = MessageKind.EXPIRY_WARNING
+
+
+@dataclass(frozen=True, kw_only=True)
+class Expired(Event):
+    """Its time is up: taking it back begins."""
+
+    action, transition = AuditAction.EXPIRE, Step.EXPIRE
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndedEarly(Event):
+    action = AuditAction.ENDED_EARLY
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccessRevoked(Event):
+    action, kind, transition = AuditAction.FINISH, MessageKind.ACCESS_REVOKED, Step.FINISH
+    left_in_place: bool = False  # held before the request: nothing was removed
+
+
+@dataclass(frozen=True, kw_only=True)
+class RevokeRetrying(Event):
+    action = AuditAction.REVOKE_RETRY
+    attempt: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RevocationFailing(Event):
+    """Taking it back keeps failing: its owners (`approvers`) are alerted."""
+
+    kind = MessageKind.REVOCATION_FAILING
+    approvers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class DriftFound(Event):
+    """The target system disagrees with what Latchkey granted or revoked; owners are told."""
+
+    action, kind = AuditAction.DRIFT, MessageKind.DRIFT_DETECTED
+    finding: str | None = None
+    approvers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccessReturned(DriftFound):
+    """Access Latchkey took back (or gave up granting) was found in place; `outcome` of removing it."""
+
+    action = AuditAction.ACCESS_RETURNED
+    outcome: str | None = None
+
+
+# -- Latchkey itself ---------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class Refused(Event):
+    """An attempt the policy or authorisation refused (`attempted`: the action or form)."""
+
+    action = AuditAction.REFUSED
+    attempted: str | None = None
+    refusal: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefusedMore(Event):
+    """More refused attempts this minute, counted but not recorded one by one."""
+
+    action = AuditAction.REFUSED_MORE
+    per_minute: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfigLoaded(Event):
+    action = AuditAction.CONFIG_LOADED
+    fingerprint: str | None = None
+    shape: dict[str, Any] | None = None  # the config with every secret masked
+    changed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfigRejected(Event):
+    action = AuditAction.CONFIG_REJECTED
+    error: str | None = None
+
+
+# -- reading stored events back ----------------------------------------------------------
+def _all(cls: type[Event]) -> list[type[Event]]:
+    return [cls] + [sub for child in cls.__subclasses__() for sub in _all(child)]
+
+
+EVENT_TYPES: tuple[type[Event], ...] = tuple(_all(Event)[1:])
+# A word shared by a class and its subclass (cancel, fail, drift_detected) reads back as the class.
+BY_ACTION: dict[AuditAction, type[Event]] = {}
+BY_KIND: dict[MessageKind, type[Event]] = {}
+for _type in EVENT_TYPES:
+    if _type.action is not None:
+        BY_ACTION.setdefault(_type.action, _type)
+    if _type.kind is not None:
+        BY_KIND.setdefault(_type.kind, _type)
+
+
+def decode(cls: type[Event], request_id: str | None, actor: str, stored: dict[str, Any]) -> Event:
+    """An event of type `cls` from its stored detail.  Keys it does not know are left out (an
+    older or newer Latchkey may have written them); times come back as datetimes."""
+    known = {f.name for f in fields(cls)} - {"request_id", "actor"}
+    values = {}
+    for name, value in stored.items():
+        if name not in known:
+            continue
+        if isinstance(value, list):
+            value = tuple(value)
+        elif name.endswith("_at") and isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        values[name] = value
+    return cls(request_id=request_id, actor=actor, **values)
