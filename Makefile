@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test lint lock serve docs bench venv clean
+.PHONY: demo test unit lint lock serve docs bench venv clean
 
 venv: $(VENV)/.installed
 
@@ -22,6 +22,10 @@ demo: venv
 test: venv
 	$(BIN)/python -m pytest -q -n 4 --ignore=tests/resilience
 	$(BIN)/python -m pytest -q tests/resilience
+
+# The fast loop while changing a rule or a use case: in memory, no sandbox, no database, seconds.
+unit: venv
+	$(BIN)/python -m pytest -q tests/unit
 
 # ruff (lint, import order) and mypy (strict on the domain), as configured in pyproject.toml.
 lint: venv

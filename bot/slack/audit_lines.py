@@ -22,7 +22,7 @@ MAX_CHARS = 3000  # a section block's text
 _SLACK_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 
 # What the actor did, to be followed by the request id; one entry for every event type that is
-# audited (tests/bot/test_message_kinds.py checks), so a new event cannot go unworded.
+# audited (tests/unit/test_message_kinds.py checks), so a new event cannot go unworded.
 WORDS: dict[type[e.Event], str] = {
     e.RequestSubmitted: "requested",
     e.AutoApproved: "auto-approved",

@@ -40,15 +40,15 @@ def test_no_file_of_the_tests_imports_a_test_module_or_a_conftest():
 
 
 @pytest.mark.parametrize("line", [
-    "from tests.slack.test_story import texts", "import tests.slack.test_rules",
+    "from tests.stories.test_story import texts", "import tests.stories.test_rules",
     "from .test_decisions import ephemeral_answers", "from . import test_decisions",
-    "from ..storage.conftest import POSTGRES_URL", "def f():\n    from tests.slack.test_story import texts",
+    "from ..contract.storage.conftest import POSTGRES_URL", "def f():\n    from tests.stories.test_story import texts",
 ])
 def test_the_check_sees_every_form_of_import(line):
-    assert any(is_test_module(m) for m in imported_modules(line, "tests.slack"))
+    assert any(is_test_module(m) for m in imported_modules(line, "tests.stories"))
 
 
 def test_the_check_lets_support_modules_be_imported():
     assert not any(is_test_module(m) for m in imported_modules(
         "from tests.support.slack import texts\nfrom .support import drain\nimport tests.harness",
-        "tests.connectors"))
+        "tests.contract.connectors"))

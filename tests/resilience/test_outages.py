@@ -3,7 +3,7 @@ and 429 storms.  Bounded retries with backoff, then a visible failed state; a fa
 revocation keeps retrying and alerts the owners until it succeeds; the requester and the owners
 are always told; a write whose answer was lost is never made twice, and never left behind.
 
-(tests/slack/test_provisioning.py covers a single 429, a 503 outage, a refused removal and a
+(tests/stories/test_provisioning.py covers a single 429, a 503 outage, a refused removal and a
 removal Okta claims but does not make.)
 """
 

@@ -14,7 +14,7 @@ from connectors.okta.auth import SswsToken
 from connectors.okta.client import OktaClient
 from connectors.okta.connector import OktaConnector
 from sandbox.okta import OktaSandbox
-from tests.connectors.support import MAX_ATTEMPTS, drain
+from tests.support.connectors import MAX_ATTEMPTS, drain
 
 TOKEN = "okta-signed-secret-91c3d7"
 

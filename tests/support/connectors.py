@@ -1,4 +1,4 @@
-"""Helpers every connector's tests share (fixtures are in conftest.py)."""
+"""Helpers every connector's tests share (fixtures are in tests/contract/connectors/conftest.py)."""
 
 from __future__ import annotations
 

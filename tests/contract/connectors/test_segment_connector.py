@@ -27,7 +27,7 @@ from connectors.segment.client import SegmentClient
 from connectors.segment.connector import SegmentConnector, group_principal
 from sandbox.segment import SegmentSandbox
 from sandbox.server import Reply
-from tests.connectors.support import MAX_ATTEMPTS, NOTHING_HELD, drain, error_texts, url_with_no_listener
+from tests.support.connectors import MAX_ATTEMPTS, NOTHING_HELD, drain, error_texts, url_with_no_listener
 
 TOKEN = "sgp_owner-secret-3c9d1e"  # distinctive, so a leak into a message is easy to spot
 READ_ONLY = "sgp_read-only-secret-8f2a7b"

@@ -1,15 +1,12 @@
 """Bundles: several entitlements asked for at once, approved together, granted together and
-taken back together."""
+taken back together.  (What a bundle's config and rule may be is checked in memory, in
+tests/unit/test_policy_guarantees.py and tests/unit/test_invariants.py.)"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
-from bot.config import ConfigError, parse_config
 from tests.harness import ALICE, CAROL, eventually
-from tests.support.config import config_text
 from tests.support.requests import jump
 from tests.support.slack import ask, asked, texts
 
@@ -96,10 +93,3 @@ def test_an_item_already_held_stays_when_the_bundle_ends(make_bot, slack, okta, 
     eventually(lambda: bot.request(bundle.id).state == "revoked")
     assert members(okta, "eng-admins", "prod-readers") == [False, True]
 
-
-def test_a_bundle_naming_an_unknown_connector_stops_start_up(okta):
-    """Given a bundle item on a connector that does not exist, then the config names it."""
-    with pytest.raises(ConfigError, match="policy.bundles 'oncall': no connector 'celigo'"):
-        on_celigo = {**ONCALL, "items": ["okta:eng-admins", "celigo:admins"]}
-        parse_config(config_text(okta.url, bundles=[on_celigo]),
-                     env={"OKTA_API_TOKEN": "x"})

@@ -23,7 +23,7 @@ from connectors.http import FIRST_BACKOFF, RATE_LIMIT_JITTER
 from connectors.okta.client import OktaClient, okta_base_url
 from connectors.okta.connector import OktaConnector
 from sandbox.okta import OktaSandbox
-from tests.connectors.support import MAX_ATTEMPTS, NOTHING_HELD, drain, error_texts, url_with_no_listener
+from tests.support.connectors import MAX_ATTEMPTS, NOTHING_HELD, drain, error_texts, url_with_no_listener
 
 TOKEN = "okta-super-secret-4f9a2c"  # distinctive, so a leak into a message is easy to spot
 READ_ONLY = "okta-read-only-secret-7b1e0d"

@@ -25,7 +25,7 @@ from connectors.percipio.connector import PercipioConnector
 from sandbox.percipio import DEFAULT_ORGANIZATION as ORG
 from sandbox.percipio import PercipioSandbox
 from sandbox.server import Reply
-from tests.connectors.support import MAX_ATTEMPTS, drain, error_texts, url_with_no_listener
+from tests.support.connectors import MAX_ATTEMPTS, drain, error_texts, url_with_no_listener
 
 TOKEN = "percipio-secret-9c1e4b"  # distinctive, so a leak into a message is easy to spot
 NO_REPORTS = "percipio-no-reports-secret-2d7f"

@@ -26,7 +26,7 @@ from connectors.okta.connector import OktaConnector
 from connectors.okta.roles import STANDARD_ROLES
 from sandbox.okta import OktaSandbox
 from sandbox.server import Reply
-from tests.connectors.support import MAX_ATTEMPTS, NOTHING_HELD, drain
+from tests.support.connectors import MAX_ATTEMPTS, NOTHING_HELD, drain
 
 SUPER = "okta-super-secret-4f9a2c"  # distinctive, so a leak into a message is easy to spot
 GROUP_APP = "okta-group-app-secret-91d3e7"

@@ -71,6 +71,14 @@ def test_a_bundle_rule_at_least_as_strict_loads():
     assert loaded.policy.to_rulebook().rule_for(Target(BUNDLE, BUNDLE, "kit")).name == "kits"
 
 
+def test_a_bundle_naming_an_unknown_connector_stops_start_up():
+    """Given a bundle item on a connector that does not exist, then the config names it."""
+    with pytest.raises(ConfigError, match="policy.bundles 'oncall': no connector 'celigo'"):
+        on_celigo = {"name": "oncall", "description": "What the on-call engineer needs",
+                     "items": ["okta:eng-admins", "celigo:admins"]}
+        parse_config(config({"bundles": [on_celigo]}))
+
+
 def test_max_total_duration_below_max_duration_is_refused():
     with pytest.raises(ConfigError, match="`max_total_duration` is shorter than `max_duration`"):
         parse_config(config({"max_total_duration": "4h"}))

@@ -76,15 +76,6 @@ def test_nobody_counts_twice_across_steps(make_bot, slack, okta):
     assert len(okta.membership_writes()) == 1
 
 
-def test_fallback_approvers_step_in_when_only_the_requester_could_approve(make_bot, slack, okta):
-    """Given a rule whose only approver is Carol herself, then her request goes to the fallback."""
-    bot = make_bot(rules=[{"name": "self-owned", "approvers": ["U0CAROL"], "fallback": ["U0DAVE"]}]).start()
-    ask(slack, "eng-admins")
-    eventually(lambda: asked(slack, DAVE))
-    slack.click(DAVE, "approve")
-    eventually(lambda: bot.request(pending_or_any(bot)).state == "active")
-
-
 def test_fallback_approvers_step_in_when_the_approvers_cannot_be_reached(make_bot, slack, okta):
     """Given a rule whose approvers are an address nobody in Slack has and an empty user group,
     then the fallback approver is asked instead and can approve."""
@@ -124,13 +115,12 @@ def test_unanswered_requests_escalate_to_the_fallback(make_bot, slack, okta, clo
 
 
 def test_a_ticket_is_required_and_must_match_the_pattern(make_bot, slack, okta):
-    """Given a rule requiring a SEC- ticket, then none or a malformed one is refused in the
-    modal, and a good one reaches the approvers next to the reason."""
+    """Given a rule requiring a SEC- ticket, then a malformed one is refused in the modal, and a
+    good one reaches the approvers next to the reason (no ticket at all, and the pattern's other
+    edges: tests/unit/test_rules.py)."""
     bot = make_bot(rules=[{"name": "ticketed",
                            "match": {"resource": "eng-*"},
                            "ticket": {"required": True, "pattern": "SEC-[0-9]+"}}]).start()
-    ask(slack, "eng-admins")
-    assert "ticket reference is required" in slack.view_errors(CAROL)["ticket"]
     ask(slack, "eng-admins", ticket="see slack")
     assert "does not look like a ticket" in slack.view_errors(CAROL)["ticket"]
     assert bot.service.lifecycle.requests.in_states("pending") == []
@@ -142,7 +132,8 @@ def test_a_ticket_is_required_and_must_match_the_pattern(make_bot, slack, okta):
 
 def test_each_rule_caps_its_own_durations_and_may_waive_the_justification(make_bot, slack, okta):
     """Given data-* limited to 1h without a required reason, then 4h is refused for data-admins
-    but fine for eng-admins, and data-admins may be asked for with no reason."""
+    but fine for eng-admins, and data-admins may be asked for with no reason (eng-admins without
+    one, and the other edges of durations: tests/unit/test_rules.py)."""
     bot = make_bot(rules=[{"name": "short",
                            "match": {"resource": "data-*"},
                            "durations": ["1h"],
@@ -152,8 +143,6 @@ def test_each_rule_caps_its_own_durations_and_may_waive_the_justification(make_b
     assert "longest you can ask for is 1 hour" in slack.view_errors(CAROL)["duration"]
     ask(slack, "data-admins", duration="1h", why=None)
     eventually(lambda: asked(slack, ALICE))
-    ask(slack, "eng-admins", duration="4h", why=None)
-    assert "Say why" in slack.view_errors(CAROL)["justification"]
     ask(slack, "eng-admins", duration="4h", why="Release day")
     eventually(lambda: len(bot.service.lifecycle.requests.in_states("pending")) == 2)
 

@@ -1,8 +1,8 @@
 """Single-valued slots: the level set is the highest Latchkey still grants, else the baseline
 found before its first grant, whatever the order of grants, crashes, retries and races.
 
-The level computation is tested on its own; the rest runs the slot logic against the Celigo
-sandbox over real HTTP and a real database (SQLite and PostgreSQL)."""
+The slot logic runs here against the Celigo sandbox over real HTTP and a real database (SQLite
+and PostgreSQL); the level computation on its own is tests/unit/test_slots.py."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.records import to_domain
-from bot.slots import Slots, level_to_set, slot_of
+from bot.slots import Slots, slot_of
 from connectors.base import Slot, TransientError
 from connectors.celigo.client import CeligoClient
 from connectors.celigo.connector import CeligoConnector
@@ -25,22 +25,6 @@ NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 TOKEN = "celigo-slot-token"
 LEVELS = ("monitor", "manage", "administrator")
 MANAGE, ADMIN = "role:manage:assigned", "role:administrator:assigned"
-
-
-# -- the computation ----------------------------------------------------------------------------
-@pytest.mark.parametrize("baseline, granted, level", [
-    ("monitor", [], "monitor"),  # nothing granted: the baseline
-    (None, [], None),  # an integration-only user goes back to no account-wide level
-    ("monitor", ["manage"], "manage"),
-    ("monitor", ["manage", "administrator"], "administrator"),  # the highest, in any order
-    ("monitor", ["administrator", "manage"], "administrator"),
-    (None, ["manage"], "manage"),
-    ("administrator", ["manage"], "administrator"),  # a grant never lowers the level found
-    ("manage", ["manage"], "manage"),
-])
-def test_level_is_the_highest_granted_else_the_baseline(baseline, granted, level):
-    """Given a baseline and the levels still granted, then the level to set is the highest of them."""
-    assert level_to_set(Slot("accessLevel", "manage", LEVELS), baseline, granted) == level
 
 
 # -- against the sandbox and a database ---------------------------------------------------------

@@ -1,6 +1,7 @@
 """Refused attempts (bot/refusals.py): probes are audited, rate-limited per person, counted in
 /metrics and relayed to the audit channel; ordinary mistakes are not; tampered form values are
-answered inside the form."""
+answered inside the form.  (Which refusals are probes, and which typed durations are no duration
+at all: tests/unit/test_refusals.py and tests/unit/test_rules.py.)"""
 
 from __future__ import annotations
 
@@ -9,18 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.domain.errors import (
-    AlreadyDecidedError,
-    InvalidRequestError,
-    NotActiveError,
-    NotAllowedError,
-    NotAnApproverError,
-    NotRequesterError,
-    RequestNotFoundError,
-    SelfApprovalError,
-)
 from bot.ports import ShiftedClock
-from bot.refusals import Refusal, RefusedAttempts, refusal_of
+from bot.refusals import Refusal, RefusedAttempts
 from storage.repositories import AuditLog
 from tests.harness import ALICE, BOB, CAROL, DAVE, eventually, forge_click
 from tests.support.metrics import scrape, value
@@ -28,7 +19,9 @@ from tests.support.requests import active_request, pending_request
 from tests.support.slack import ephemeral_answers, option_for
 
 REFUSED = "latchkey_refused_attempts_total"
-TAMPERED = ["99999999999d", "3651d", "-1h", "0m", "garbage", "1d"]  # 1d: over the 8h maximum
+# No duration at all, and one the form never offered (over the 8h maximum).  The rest of what
+# is no duration ("-1h", "0m", "3651d" …) takes the path of "garbage": tests/unit/test_rules.py.
+TAMPERED = ["garbage", "1d"]
 
 
 def refused(bot, person: str, action: str = "refused") -> list:
@@ -45,23 +38,7 @@ def at_the_start_of_a_minute(clock) -> None:
     clock.advance(timedelta(seconds=61 - now.second) - timedelta(microseconds=now.microsecond))
 
 
-# -- in memory: what is a probe, and the rate limit --------------------------------------------
-@pytest.mark.parametrize("error, refusal", [
-    (NotAnApproverError("x"), Refusal.NOT_AN_APPROVER), (SelfApprovalError("x"), Refusal.OWN_REQUEST),
-    (NotRequesterError("x"), Refusal.NOT_THE_REQUESTER), (NotAllowedError("x"), Refusal.NOT_ALLOWED),
-    (RequestNotFoundError("x"), Refusal.NO_SUCH_REQUEST), (NotActiveError("x"), None),
-    (InvalidRequestError({"duration": "x"}), None)])
-def test_which_refusals_are_probes(error, refusal):
-    """Identity and forged-id refusals are probes; ended access and form mistakes are not."""
-    assert refusal_of(error) is refusal
-
-
-def test_a_late_click_is_not_a_probe():
-    class Request:
-        id, state = "ab12", "approved"
-    assert refusal_of(AlreadyDecidedError(Request())) is None
-
-
+# -- the rate limit, on the audit log --------------------------------------------------------------
 def test_at_most_n_events_per_person_and_minute_then_one_marker(engine):
     """Given 3 per minute, when Dave is refused 7 times and Erin once in one minute, then Dave
     has 3 events and one marker, Erin 1; the next minute Dave's count starts again."""

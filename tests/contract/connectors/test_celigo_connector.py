@@ -29,7 +29,7 @@ from connectors.celigo.connector import CeligoConnector
 from connectors.http import FIRST_BACKOFF, RATE_LIMIT_JITTER
 from sandbox.celigo import CeligoSandbox
 from sandbox.server import Reply
-from tests.connectors.support import MAX_ATTEMPTS, drain, error_texts, url_with_no_listener
+from tests.support.connectors import MAX_ATTEMPTS, drain, error_texts, url_with_no_listener
 
 TOKEN = "celigo-admin-secret-3c8e1f"  # distinctive, so a leak into a message is easy to spot
 READ_ONLY = "celigo-read-only-secret-9d2a7b"
