@@ -116,8 +116,7 @@ def _stored(value: Any) -> Any:
 class RequestSubmitted(Event):
     """Filed; `approvers` are asked to decide (none when it needs no people)."""
 
-    action = AuditAction.SUBMITTED
-    kind = MessageKind.REQUEST_SUBMITTED
+    action, kind = AuditAction.SUBMITTED, MessageKind.REQUEST_SUBMITTED
     rule: str | None = None
     entitlement: str | None = None
     connector: str | None = None
@@ -139,8 +138,7 @@ class AutoApproved(Event):
 class BreakGlassUsed(Event):
     """The requester approved their own request in an emergency; `reviewers` look it over."""
 
-    action = AuditAction.BREAK_GLASS
-    kind = MessageKind.BREAK_GLASS_USED
+    action, kind = AuditAction.BREAK_GLASS, MessageKind.BREAK_GLASS_USED
     rule: str | None = None
     justification: str | None = None
     reviewers: tuple[str, ...] = ()
@@ -148,16 +146,14 @@ class BreakGlassUsed(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class BreakGlassReviewed(Event):
-    action = AuditAction.REVIEWED
-    kind = MessageKind.BREAK_GLASS_REVIEWED
+    action, kind = AuditAction.REVIEWED, MessageKind.BREAK_GLASS_REVIEWED
 
 
 @dataclass(frozen=True, kw_only=True)
 class ExtensionRequested(Event):
     """More time asked for on active access (`extends`); `approvers` are asked, if any."""
 
-    action = AuditAction.EXTENSION_REQUESTED
-    kind = MessageKind.EXTENSION_REQUESTED
+    action, kind = AuditAction.EXTENSION_REQUESTED, MessageKind.EXTENSION_REQUESTED
     extends: str | None = None
     duration: str | None = None
     justification: str | None = None
@@ -169,8 +165,7 @@ class ExtensionRequested(Event):
 class ApprovalCounted(Event):
     """One approval of a step that needs `needed`; `step` counts from 1."""
 
-    action = AuditAction.APPROVAL_COUNTED
-    kind = MessageKind.APPROVAL_COUNTED
+    action, kind = AuditAction.APPROVAL_COUNTED, MessageKind.APPROVAL_COUNTED
     step: int = 1
     needed: int = 1
 
@@ -179,16 +174,14 @@ class ApprovalCounted(Event):
 class StepApproved(Event):
     """A step of several is approved; `next_approvers` are asked for the next."""
 
-    action = AuditAction.STEP_APPROVED
-    kind = MessageKind.NEXT_STEP
+    action, kind = AuditAction.STEP_APPROVED, MessageKind.NEXT_STEP
     step: int = 1
     next_approvers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
 class RequestApproved(Event):
-    action = AuditAction.APPROVED
-    kind = MessageKind.REQUEST_APPROVED
+    action, kind = AuditAction.APPROVED, MessageKind.REQUEST_APPROVED
     approvers: tuple[str, ...] = ()
 
 
