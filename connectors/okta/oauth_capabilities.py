@@ -43,6 +43,7 @@ PROVISION_SCOPES = {GROUPS: "okta.groups.manage", APPS: "okta.apps.manage",
                     ROLES: "okta.roles.manage"}
 DEFAULT_SCOPES = (*SYNC_SCOPES.values(), *PROVISION_SCOPES.values())
 TOKEN, SCOPES, ROLE = "access token", "scopes", "admin role"
+SEE_ROLE = "see `oauth admin role` for the role to assign"
 NO_USERS = ("the app sees no users: it probably has no admin role (Okta shows a service app "
             "without one an empty list, not an error)")
 
@@ -69,10 +70,10 @@ def probe(client: OktaClient, oauth: OktaOAuth) -> list[Capability]:
     found = [Capability("oauth", TOKEN, True, f"app {oauth.client_id}, key "
                                               f"{oauth.key_in_use.name}, {kind} token"),
              _scopes(oauth.scopes, token.scopes)]
-    sync, users_seen = _sync(client, granted, role_remedy(oauth.client_id))
+    sync, users_seen = _sync(client, granted)
     roles = _roles(client, oauth.client_id, granted, users_seen)
     found.append(roles[0])
-    return found + sync + _provisioning(client, granted, roles[1], oauth.client_id)
+    return found + sync + _provisioning(client, granted, roles[1])
 
 
 def _scopes(wanted: tuple[str, ...], granted: tuple[str, ...]) -> Capability:
@@ -85,8 +86,7 @@ def _scopes(wanted: tuple[str, ...], granted: tuple[str, ...]) -> Capability:
         f"API Scopes tab (granted: {shown})"))
 
 
-def _sync(client: OktaClient, granted: set[str],
-          remedy: str) -> tuple[list[Capability], bool]:
+def _sync(client: OktaClient, granted: set[str]) -> tuple[list[Capability], bool]:
     """The sync rows, and whether the app sees any user."""
     found, users_seen = [], False
     for subject, path in SYNC_READS.items():
@@ -99,9 +99,9 @@ def _sync(client: OktaClient, granted: set[str],
                           page.append(client.transport.check_readable(path)))
         if refused is not None:
             found.append(Capability("sync", subject, False, f"Okta refused to list {subject} "
-                                                            f"({refused}); {remedy}"))
+                                                            f"({refused}); {SEE_ROLE}"))
         elif subject == "users" and not page[0]:
-            found.append(Capability("sync", subject, False, f"{NO_USERS}; {remedy}"))
+            found.append(Capability("sync", subject, False, f"{NO_USERS}; {SEE_ROLE}"))
         else:
             users_seen = users_seen or subject == "users"
             found.append(Capability("sync", subject, True))
@@ -127,14 +127,17 @@ def _roles(client: OktaClient, client_id: str, granted: set[str],
     return Capability("oauth", ROLE, True, f"holds {held_roles(roles)}"), roles
 
 
-def _provisioning(client: OktaClient, granted: set[str], roles: list[dict] | None,
-                  client_id: str) -> list[Capability]:
-    remedy = role_remedy(client_id)
-    by_roles = {c.subject: c for c in provisioning_by_roles(client, roles or [], "the app", remedy)}
+def _provisioning(client: OktaClient, granted: set[str],
+                  roles: list[dict] | None) -> list[Capability]:
+    by_roles = {c.subject: c for c in provisioning_by_roles(
+        client, roles or [], "the app", "assign the app one of them (Security → Administrators)")}
     found = []
     for subject, scope in PROVISION_SCOPES.items():
         if scope not in granted:
             found.append(Capability("provision", subject, False, _lacks(scope)))
+        elif roles == []:
+            found.append(Capability("provision", subject, False, f"the app holds no admin role; "
+                                                                 f"{SEE_ROLE}"))
         elif roles is None:
             found.append(Capability("provision", subject, subject != ROLES, (
                 "not confirmed: the app's admin roles could not be read, so this right cannot "
