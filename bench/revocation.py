@@ -22,7 +22,7 @@ from bench.figures import Figure, Results, percentile
 from bench.sandboxes import TimedOkta, TimedSlack
 from bench.serve import BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET, Serve, config_text
 from storage.engine import make_engine, upgrade
-from storage.repositories import Requests
+from storage.requests import Requests
 from storage.tables import RequestRow
 
 log = logging.getLogger("bench")

@@ -20,7 +20,8 @@ from bot.invariants import Invariants, conflict_text
 from bot.ports import Clock, Person
 from bot.records import RequesterLedger, to_domain
 from bot.routing import Routing
-from storage.repositories import Catalog, Requests
+from storage.catalog import Catalog
+from storage.requests import Requests
 from storage.tables import RequestRow
 
 

@@ -33,7 +33,7 @@ from typing import Protocol
 from bot.domain.errors import PolicyError
 from bot.domain.request import AccessRequest, Route, State
 from bot.domain.rules import Conflict, Rule, RuleBook, Target
-from storage.repositories import Catalog
+from storage.catalog import Catalog
 
 HOUR = timedelta(hours=1)
 

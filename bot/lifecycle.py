@@ -32,7 +32,10 @@ from bot.usecases.revoke import Revoke, TakeBack
 from bot.usecases.submit import Submit
 from bot.usecases.tasks import Tasks
 from connectors.base import Connector
-from storage.repositories import AuditLog, Catalog, Requests, SlotBaselines
+from storage.audit_log import AuditLog
+from storage.catalog import Catalog
+from storage.requests import Requests
+from storage.slot_baselines import SlotBaselines
 
 LIVE = ("pending", "approved", "provisioning", "active", "revoking")  # what "my requests" lists
 

@@ -32,7 +32,8 @@ from prometheus_client.core import GaugeMetricFamily
 from bot.domain.request import AccessRequest, State
 from bot.ports import Clock
 from connectors.base import Connector
-from storage.repositories import Catalog, Requests
+from storage.catalog import Catalog
+from storage.requests import Requests
 
 log = logging.getLogger(__name__)
 

@@ -79,7 +79,7 @@ Move = tuple[str, str, dict[str, Any], list[Any]]
 
 
 class RequestStore(Protocol):
-    """The requests as the use cases read and change them (storage/repositories.py `Requests`).
+    """The requests as the use cases read and change them (storage/requests.py `Requests`).
 
     Every change is a compare-and-set; `also` holds rows (audit event, message) written in the
     same transaction, and only if the change happens.  Where a method applies a transition, the
@@ -119,7 +119,7 @@ class RequestStore(Protocol):
 
 
 class AuditStore(Protocol):
-    """The append-only audit log (storage/repositories.py `AuditLog`): `entry()` builds the row
+    """The append-only audit log (storage/audit_log.py `AuditLog`): `entry()` builds the row
     that records an event, to write with a change; `append()` writes one on its own."""
 
     def entry(self, event: Event, at: datetime) -> Row: ...

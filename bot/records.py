@@ -11,7 +11,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from bot.domain.request import AccessRequest, BundleItem, Route, State
-from storage.repositories import DuplicateError, RequesterReads
+from storage.requests import DuplicateError, RequesterReads
 from storage.tables import RequestRow
 
 __all__ = ["DuplicateError", "RequesterLedger", "bundle_item_rows", "extension_row", "to_domain"]

@@ -32,8 +32,12 @@ from bot.slack.context import Deps
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackNotifier
 from bot.sync import Progress, sync_catalog
+from storage.audit_log import AuditLog
+from storage.catalog import Catalog
+from storage.chat import Messages, People, SeenEvents
 from storage.engine import make_engine, upgrade
-from storage.repositories import AuditLog, Catalog, Messages, Outbox, People, Requests, SeenEvents
+from storage.outbox import Outbox
+from storage.requests import Requests
 
 log = logging.getLogger(__name__)
 

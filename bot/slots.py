@@ -22,7 +22,8 @@ import json
 
 from bot.domain.request import AccessRequest
 from connectors.base import Connector, Prior, Slot, SlotConnector, TransientError
-from storage.repositories import Requests, SlotBaselines
+from storage.requests import Requests
+from storage.slot_baselines import SlotBaselines
 
 SETTLE_ROUNDS = 4  # write-and-look rounds before a slot that keeps changing is retried later
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from storage.repositories import _Repository
+from storage.base import _Repository
 from storage.tables import AuditRow, RelayCursorRow, RequestRow
 
 

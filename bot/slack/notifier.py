@@ -49,7 +49,9 @@ from bot.routing import Progress
 from bot.slack import blocks, wording
 from bot.slack.messages import RequestMessages
 from bot.slack.text import clip, plain
-from storage.repositories import Messages, Outbox, Requests
+from storage.chat import Messages
+from storage.outbox import Outbox
+from storage.requests import Requests
 from storage.tables import OutboxRow
 
 log = logging.getLogger(__name__)

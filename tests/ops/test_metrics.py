@@ -113,7 +113,7 @@ def test_a_scrape_answers_while_the_database_is_away():
 
 def _requests(tmp_path):
     from storage.engine import make_engine, upgrade
-    from storage.repositories import Requests
+    from storage.requests import Requests
 
     engine = make_engine(f"sqlite:///{tmp_path}/m.db")
     upgrade(engine)

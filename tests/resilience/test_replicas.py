@@ -26,8 +26,11 @@ import httpx
 import pytest
 from sqlalchemy import inspect
 
+from storage.audit_log import AuditLog
+from storage.catalog import Catalog
+from storage.chat import People
 from storage.engine import make_engine, upgrade
-from storage.repositories import AuditLog, Catalog, People, Requests
+from storage.requests import Requests
 from tests.harness import ALICE, BOB, BOT_TOKEN, DAVE, OKTA_TOKEN, SIGNING_SECRET, eventually, free_port
 from tests.resilience.support import has_button
 from tests.support.config import config_text

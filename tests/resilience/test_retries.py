@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import event as sa_event
 
 from bot.domain.events import RequestCancelled, RequestDenied, RequestSubmitted
+from storage.audit_log import AuditLog
 from storage.engine import make_engine
-from storage.repositories import AuditLog, Requests
+from storage.requests import Requests
 from tests.harness import ALICE, BOB, CAROL, DAVE, eventually
 from tests.resilience.support import has_button
 from tests.support.rows import request_row

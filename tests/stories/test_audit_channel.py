@@ -29,9 +29,10 @@ from bot.slack.app import web_client
 from bot.slack.audit_channel import CURSOR, GAP_WAIT, LEASE, MAX_LINES, AuditChannelRelay
 from bot.slack.audit_lines import MAX_CHARS, format_line
 from sandbox.server import Reply
+from storage.audit_log import AuditLog
 from storage.engine import make_engine
 from storage.relay_cursor import RelayCursors
-from storage.repositories import AuditLog, Requests
+from storage.requests import Requests
 from storage.tables import AuditRow
 from tests.harness import ALICE, BOB, BOT_TOKEN, CAROL, eventually
 from tests.support.rows import request_row

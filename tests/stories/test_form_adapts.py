@@ -150,7 +150,7 @@ def test_a_form_drawn_for_a_rule_is_valid_block_kit_and_keeps_ids():
     from bot.domain.rules import Rule, RuleBook
     from bot.slack import blocks
     from sandbox import blockkit
-    from storage.repositories import SearchHit
+    from storage.catalog import SearchHit
 
     hours = tuple(timedelta(hours=h) for h in (1, 4, 8))
     strict = Rule("strict", Policy(hours, timedelta(hours=1)), ticket_required=True,

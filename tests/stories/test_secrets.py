@@ -14,7 +14,8 @@ from bot.audit_export import write
 from bot.config import Settings
 from bot.slack.app import web_client
 from bot.slack.audit_lines import format_line
-from storage.repositories import AuditLog, Requests
+from storage.audit_log import AuditLog
+from storage.requests import Requests
 from storage.tables import AuditRow
 from tests.harness import BOB, BOT_TOKEN, CAROL, MEMBERSHIP, OKTA_TOKEN, SIGNING_SECRET, eventually
 from tests.support.cli import run

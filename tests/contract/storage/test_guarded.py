@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from storage.engine import make_engine
-from storage.repositories import Requests
+from storage.requests import Requests
 from storage.tables import RequestRow
 from tests.support.rows import request_row
 

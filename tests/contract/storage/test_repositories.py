@@ -21,8 +21,10 @@ from bot.domain.events import (
     RequestSubmitted,
     TimedOut,
 )
+from storage.audit_log import AuditLog
+from storage.catalog import Catalog
 from storage.engine import alembic_config, current_revision
-from storage.repositories import AuditLog, Catalog, DuplicateError, Requests
+from storage.requests import DuplicateError, Requests
 from storage.tables import RequestRow
 from tests.support.rows import request_row
 
@@ -136,7 +138,7 @@ def test_audit_log_keeps_order(engine):
 def test_outbox_delivers_one_request_in_order_and_others_in_parallel(engine):
     """Given three messages for one request and one for another, then a claim takes only the
     first of each request; the next message comes only after the first is delivered."""
-    from storage.repositories import Outbox
+    from storage.outbox import Outbox
 
     outbox = Outbox(engine)
     told = {"a": Reminded, "b": Escalated, "c": TimedOut, "d": ExpiryWarned}
@@ -246,7 +248,7 @@ def test_move_each_applies_each_compare_and_set_on_its_own(engine):
 
 def test_dispatchers_claiming_the_outbox_at_once_take_disjoint_rows(engine):
     """Given 40 messages of 40 requests, when 4 dispatchers claim at once, then each is claimed once."""
-    from storage.repositories import Outbox
+    from storage.outbox import Outbox
 
     AuditLog(engine).append(ConfigLoaded(), NOW, also=[Outbox.message(Reminded(request_id=f"r{n}"), NOW)
                                                      for n in range(40)])

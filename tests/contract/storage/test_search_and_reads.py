@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+from storage.catalog import Catalog
 from storage.engine import make_engine, upgrade
-from storage.repositories import Catalog, Requests
+from storage.requests import Requests
 from tests.support.rows import request_row
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

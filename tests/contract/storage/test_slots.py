@@ -18,7 +18,8 @@ from connectors.base import Slot, TransientError
 from connectors.celigo.client import CeligoClient
 from connectors.celigo.connector import CeligoConnector
 from sandbox.celigo import CeligoSandbox
-from storage.repositories import Requests, SlotBaselines
+from storage.requests import Requests
+from storage.slot_baselines import SlotBaselines
 from tests.support.rows import request_row
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
