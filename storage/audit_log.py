@@ -10,11 +10,11 @@ from sqlalchemy import select
 
 from bot.domain.events import Event
 from connectors.masking import mask_all
-from storage.base import _Repository
+from storage.base import Repository
 from storage.tables import AuditRow
 
 
-class AuditLog(_Repository):
+class AuditLog(Repository):
     """Append-only record of everything that happened: who, what, when, why."""
 
     def append(self, event: Event, at: datetime, also: Iterable = ()) -> None:

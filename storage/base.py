@@ -12,7 +12,9 @@ from sqlmodel import Session
 from storage.engine import READ_ONLY
 
 
-class _Repository:
+class Repository:
+    """A repository over one engine: sessions that write, and sessions that only read."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._read_engine = engine.execution_options(**{READ_ONLY: True})
@@ -25,7 +27,7 @@ class _Repository:
         return Session(self._read_engine, expire_on_commit=False)
 
 
-def _claim_rows(session: Session, model, condition, order_by, limit: int, changes: dict) -> list:
+def claim_rows(session: Session, model, condition, order_by, limit: int, changes: dict) -> list:
     """UPDATE up to `limit` rows meeting `condition` (first by `order_by`) with `changes`, each a
     compare-and-set (`condition` is checked again on the row), skipping rows another transaction
     has locked; returns them as changed.
@@ -42,7 +44,8 @@ def _claim_rows(session: Session, model, condition, order_by, limit: int, change
         .returning(model).execution_options(synchronize_session=False)).scalars())
 
 
-def _aware(value: datetime | str) -> datetime:
+def aware(value: datetime | str) -> datetime:
+    """A time read back from an aggregate (MIN, MAX), which bypasses UTCDateTime on SQLite."""
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from sqlalchemy import Engine, delete, func, insert, select
 
-from storage.base import _Repository
+from storage.base import Repository
 from storage.tables import AccountRow, EntitlementRow, HoldingRow, SyncRow
 
 
@@ -56,7 +56,7 @@ class _SearchIndex:
         return found
 
 
-class Catalog(_Repository):
+class Catalog(Repository):
     """The synced picture of each connector: entitlements, accounts, and who holds what."""
 
     def __init__(self, engine: Engine) -> None:

@@ -10,11 +10,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from storage.base import _Repository
+from storage.base import Repository
 from storage.tables import MessageRow, PersonRow, SeenEventRow
 
 
-class Messages(_Repository):
+class Messages(Repository):
     """Where the bot's messages about each request live, so they can be updated later."""
 
     def add(self, request_id: str, recipient: str, role: str, channel: str, ts: str) -> None:
@@ -31,7 +31,7 @@ class Messages(_Repository):
             return list(session.execute(query.order_by(MessageRow.id)).scalars())
 
 
-class People(_Repository):
+class People(Repository):
     def get(self, person_id: str) -> PersonRow | None:
         with self._reading() as session:
             return session.get(PersonRow, person_id)
@@ -47,7 +47,7 @@ class People(_Repository):
             session.commit()
 
 
-class SeenEvents(_Repository):
+class SeenEvents(Repository):
     def first_time(self, event_id: str, now: datetime) -> bool:
         """Record the event; False if it was recorded before (by this or another replica)."""
         with self._session() as session:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import aliased
 
 from bot.domain.events import BY_KIND, SYSTEM, Event, MessageKind, decode
 from connectors.masking import mask_all
-from storage.base import _aware, _claim_rows, _Repository
+from storage.base import Repository, aware, claim_rows
 from storage.tables import OutboxRow
 
 
@@ -25,7 +25,7 @@ def _first_undelivered():
 _outbox_head = _first_undelivered()
 
 
-class Outbox(_Repository):
+class Outbox(Repository):
     """Durable queue of messages to deliver; each row is claimed under a lease, like requests."""
 
     @staticmethod
@@ -54,7 +54,7 @@ class Outbox(_Repository):
         due = _outbox_head & (OutboxRow.next_attempt_at <= now) & or_(
             OutboxRow.lease_until.is_(None), OutboxRow.lease_until <= now)
         with self._session() as session:
-            rows = _claim_rows(session, OutboxRow, due, OutboxRow.id, limit, {"lease_until": lease_until})
+            rows = claim_rows(session, OutboxRow, due, OutboxRow.id, limit, {"lease_until": lease_until})
             session.commit()
         return sorted(rows, key=lambda row: row.id)
 
@@ -71,7 +71,7 @@ class Outbox(_Repository):
         with self._session() as session:
             value = session.execute(select(func.min(OutboxRow.next_attempt_at))
                                     .where(_outbox_head)).scalar()
-        return None if value is None else _aware(value)
+        return None if value is None else aware(value)
 
     def pending(self) -> int:
         with self._session() as session:

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bot.domain.request import ApprovalOutcome
-from storage.base import _aware, _claim_rows, _Repository
+from storage.base import Repository, aware, claim_rows
 from storage.tables import ApprovalRow, RequestRow
 
 
@@ -92,7 +92,7 @@ class RequesterReads:
 Move = tuple[str, str, dict, Iterable]  # request id, expected state, changes, rows written with it
 
 
-class Requests(_Repository):
+class Requests(Repository):
     """`also`: rows (e.g. the audit event) written in the same transaction as the change, and
     only if it happens, so a crash can never leave a state change without its record."""
 
@@ -209,9 +209,9 @@ class Requests(_Repository):
         time), so replicas claiming at once take disjoint batches.  Returns the rows as claimed,
         soonest expiry first."""
         with self._session() as session:
-            taken_over = _claim_rows(session, RequestRow, _revoking_abandoned(now),
+            taken_over = claim_rows(session, RequestRow, _revoking_abandoned(now),
                                      RequestRow.expires_at, limit, {"lease_until": lease_until})
-            claimed = _claim_rows(session, RequestRow, _expired(now) & RequestRow.manual.is_(False),
+            claimed = claim_rows(session, RequestRow, _expired(now) & RequestRow.manual.is_(False),
                                   RequestRow.expires_at, limit - len(taken_over),
                                   {"state": revoking, "lease_until": lease_until})
             session.add_all([row for request in claimed for row in also(request)])
@@ -362,7 +362,7 @@ class Requests(_Repository):
         with self._reading() as session:
             candidates = session.execute(select(*(query.scalar_subquery() for query in earliest))).one()
         # UTCDateTime is bypassed by aggregate functions on SQLite; normalise here.
-        return min((_aware(c) for c in candidates if c is not None), default=None)
+        return min((aware(c) for c in candidates if c is not None), default=None)
 
     def for_connector(self, connector_id: str, *states: str) -> list[RequestRow]:
         with self._session() as session:

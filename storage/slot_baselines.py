@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from storage.base import _Repository
+from storage.base import Repository
 from storage.requests import _granting_on
 from storage.tables import RequestRow, SlotBaselineRow
 
 
-class SlotBaselines(_Repository):
+class SlotBaselines(Repository):
     """Set-once records of the level an account had in a single-valued slot before Latchkey's
     first grant there (see bot/slots.py)."""
 
