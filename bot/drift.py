@@ -26,7 +26,7 @@ STILL_THERE = "Latchkey revoked this, but the target still shows it."
 def report_drift(lifecycle: Lifecycle, connector_id: str, snapshot_started: datetime) -> list[tuple[str, str]]:
     """Check the snapshot taken from `snapshot_started` on; return (request id, finding) pairs."""
     findings = []
-    requests, catalog = lifecycle.requests, lifecycle.catalog
+    requests, catalog = lifecycle.queries, lifecycle.catalog
     for row in requests.for_connector(connector_id, "active", "revoked"):
         if row.preexisting or row.manual:
             continue  # not ours to track, or done by a person outside Latchkey's sight

@@ -17,11 +17,10 @@ from bot.domain.errors import InvalidRequestError
 from bot.domain.request import AccessRequest, Route, State
 from bot.domain.rules import BUNDLE, Conflict, Rule, RuleBook, Target
 from bot.invariants import Invariants, conflict_text
-from bot.ports import Clock, Person
+from bot.ports import Clock, Person, RequestLookup
 from bot.records import RequesterLedger, to_domain
 from bot.routing import Routing
 from storage.catalog import Catalog
-from storage.requests import Requests
 from storage.tables import RequestRow
 
 
@@ -39,7 +38,7 @@ class Draft:
 
 @dataclass
 class Intake:
-    requests: Requests
+    lookup: RequestLookup
     catalog: Catalog
     rules: Callable[[], RuleBook]
     routing: Routing
@@ -65,7 +64,7 @@ class Intake:
         accounts = [self.catalog.account_by_email(e.connector_id, requester.email or "") for e in entitlements]
         row = self._new_row(requester, target, entitlements, accounts, duration, justification, rule)
         row.ticket = ticket or None
-        conflicts = self.requests.read_as(requester.id, lambda reads: self.invariants.conflicts(
+        conflicts = self.lookup.read_as(requester.id, lambda reads: self.invariants.conflicts(
             to_domain(row), RequesterLedger(reads)))
         # A request may carry one conflict's extra approval step; any other conflict refuses it.
         refusing = [c for c in conflicts if c.action == "refuse"] or conflicts[1:]
@@ -149,7 +148,7 @@ class Intake:
                 return f"There is no active {entitlement.connector_id} account for {email}."
         if all(self.catalog.holds(e.connector_id, e.id, a.id) for e, a in zip(entitlements, accounts)):
             return f"You already have {'everything in ' if request.is_bundle else ''}{request.entitlement_name}."
-        if (existing := self.requests.open_for(requester.id, request.connector_id, request.entitlement_id)):
+        if (existing := self.lookup.open_for(requester.id, request.connector_id, request.entitlement_id)):
             if existing.state == State.ACTIVE:
                 return f"You already have {request.entitlement_name} through request {existing.id}."
             return f"You already have a request for {request.entitlement_name} waiting ({existing.id})."

@@ -22,7 +22,7 @@ import json
 
 from bot.domain.request import AccessRequest
 from connectors.base import Connector, Prior, Slot, SlotConnector, TransientError
-from storage.requests import Requests
+from storage.request_queries import RequestQueries
 from storage.slot_baselines import SlotBaselines
 
 SETTLE_ROUNDS = 4  # write-and-look rounds before a slot that keeps changing is retried later
@@ -48,7 +48,7 @@ def level_to_set(slot: Slot, baseline: str | None, granted: list[str]) -> str | 
 
 
 class Slots:
-    def __init__(self, requests: Requests, baselines: SlotBaselines) -> None:
+    def __init__(self, requests: RequestQueries, baselines: SlotBaselines) -> None:
         self._requests = requests
         self._baselines = baselines
 

@@ -1,4 +1,4 @@
-"""Requests: the only way the rest of Latchkey reads and writes access requests.
+"""Requests: how access requests are stored and changed.
 
 Every change of a request's state is a compare-and-set (`UPDATE … WHERE id = ? AND state = ?`)
 and reports whether it won, so concurrent clicks, retries and replicas cannot double an effect.
@@ -15,42 +15,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bot.domain.request import ApprovalOutcome
-from storage.base import Repository, aware, claim_rows
+from storage import request_conditions as condition
+from storage.base import Repository, claim_rows
 from storage.tables import ApprovalRow, RequestRow
 
 
 class DuplicateError(Exception):
     """The row would break a uniqueness rule (e.g. a second pending request for the same thing)."""
-
-
-# Requests a worker is granting or revoking through a connector.  Manual ones wait for a
-# person to press Done; no lease ever runs out on them.
-_working_automatically = RequestRow.state.in_(("provisioning", "revoking")) & RequestRow.manual.is_(False)
-
-
-def _granting_on(connector_id: str, account_id: str):
-    """Latchkey's own live grants to one account in one connector: being granted or active,
-    not held before the request, not an extension (it rides on its original)."""
-    return ((RequestRow.connector_id == connector_id) & (RequestRow.account_id == account_id)
-            & RequestRow.state.in_(("provisioning", "active")) & RequestRow.extends.is_(None)
-            & RequestRow.manual.is_(False)
-            & or_(RequestRow.preexisting.is_(None), RequestRow.preexisting.is_(False)))
-
-
-def _lease_over(now: datetime):
-    return or_(RequestRow.lease_until.is_(None), RequestRow.lease_until <= now)
-
-
-def _expired(now: datetime):
-    return (RequestRow.state == "active") & (RequestRow.expires_at <= now)
-
-
-def _revoking_abandoned(now: datetime):
-    """A connector revocation whose worker's lease ran out (it crashed, or waits to retry)."""
-    return (RequestRow.state == "revoking") & RequestRow.manual.is_(False) & _lease_over(now)
-
-
-_LIVE = ("pending", "approved", "provisioning", "active", "revoking")
 
 
 def _lock_requester(session: Session, requester: str) -> None:
@@ -72,7 +43,7 @@ class RequesterReads:
     def live(self) -> list[RequestRow]:
         """Their requests that are waiting, approved, being granted, held or being taken back."""
         return list(self._session.execute(select(RequestRow).where(
-            RequestRow.requester == self.requester, RequestRow.state.in_(_LIVE))).scalars())
+            RequestRow.requester == self.requester, RequestRow.state.in_(condition.LIVE))).scalars())
 
     def asked_since(self, since: datetime) -> int:
         """How many requests (extensions included) they filed since `since`; a bundle's items
@@ -93,7 +64,9 @@ Move = tuple[str, str, dict, Iterable]  # request id, expected state, changes, r
 
 
 class Requests(Repository):
-    """`also`: rows (e.g. the audit event) written in the same transaction as the change, and
+    """The changes of requests, each a compare-and-set (their reads: storage/request_queries.py).
+
+    `also`: rows (e.g. the audit event) written in the same transaction as the change, and
     only if it happens, so a crash can never leave a state change without its record."""
 
     def add(self, row: RequestRow, also: Iterable = ()) -> None:
@@ -129,16 +102,6 @@ class Requests(Repository):
             session.commit()
         return rows
 
-    def read_as(self, requester: str, look: Callable[[RequesterReads], object]):
-        """`look(reads)` over the requester's requests as they stand, without their lock (what
-        it finds is checked again by `guarded()` when something is written)."""
-        with self._reading() as session:
-            return look(RequesterReads(session, requester))
-
-    def get(self, request_id: str) -> RequestRow | None:
-        with self._reading() as session:
-            return session.get(RequestRow, request_id)
-
     def move(self, request_id: str, expected_state: str, also: Iterable = (), **changes) -> bool:
         """Apply `changes` only if the request is still in `expected_state`; True if it was."""
         return self._update(RequestRow.state == expected_state, request_id, changes, also)
@@ -168,7 +131,7 @@ class Requests(Repository):
 
     def renew_lease(self, request_id: str, state: str, now: datetime, lease_until: datetime) -> bool:
         """Take over a request whose worker's lease has run out (it crashed or gave up)."""
-        stale = (RequestRow.state == state) & _lease_over(now)
+        stale = (RequestRow.state == state) & condition.lease_over(now)
         return self._update(stale, request_id, {"lease_until": lease_until})
 
     def release(self, request_id: str, state: str, lease_until: datetime) -> bool:
@@ -209,9 +172,9 @@ class Requests(Repository):
         time), so replicas claiming at once take disjoint batches.  Returns the rows as claimed,
         soonest expiry first."""
         with self._session() as session:
-            taken_over = claim_rows(session, RequestRow, _revoking_abandoned(now),
+            taken_over = claim_rows(session, RequestRow, condition.revoking_abandoned(now),
                                      RequestRow.expires_at, limit, {"lease_until": lease_until})
-            claimed = claim_rows(session, RequestRow, _expired(now) & RequestRow.manual.is_(False),
+            claimed = claim_rows(session, RequestRow, condition.expired(now) & RequestRow.manual.is_(False),
                                   RequestRow.expires_at, limit - len(taken_over),
                                   {"state": revoking, "lease_until": lease_until})
             session.add_all([row for request in claimed for row in also(request)])
@@ -287,12 +250,6 @@ class Requests(Repository):
             session.commit()
             return True
 
-    def children(self, bundle_id: str) -> list[RequestRow]:
-        """The item requests of a bundle."""
-        with self._reading() as session:
-            return list(session.execute(select(RequestRow).where(RequestRow.bundle == bundle_id)
-                                        .order_by(RequestRow.entitlement_name)).scalars())
-
     def activate_bundle(self, bundle_id: str, changes: dict, *, active: str, also: Iterable = ()) -> bool:
         """Move a bundle to `active` (the state the transition table gives it) once all its items
         are, and have every item end when it ends."""
@@ -318,93 +275,3 @@ class Requests(Repository):
                     expires_at=now, attention_at=None)).rowcount
             session.commit()
             return ended
-
-    def extension_of(self, original_id: str) -> RequestRow | None:
-        """A pending or approved (not yet applied) extension of this request."""
-        with self._reading() as session:
-            return session.execute(select(RequestRow).where(
-                RequestRow.extends == original_id, RequestRow.state.in_(("pending", "approved"))
-            ).limit(1)).scalars().first()
-
-    def open_for(self, requester: str, connector_id: str, entitlement_id: str) -> RequestRow | None:
-        """The requester's undecided or live request for this entitlement, if any."""
-        live = ("pending", "approved", "provisioning", "active")
-        with self._reading() as session:
-            return session.execute(select(RequestRow).where(
-                RequestRow.requester == requester, RequestRow.connector_id == connector_id,
-                RequestRow.entitlement_id == entitlement_id, RequestRow.state.in_(live)
-            ).limit(1)).scalars().first()
-
-    def due(self, now: datetime, limit: int = 500, revocations: bool = True) -> list[tuple[str, str]]:
-        """(id, state) of requests a worker should act on now.  `revocations=False` leaves out
-        what `claim_revocations()` takes (and the expiry warnings of those expired grants)."""
-        with self._reading() as session:
-            work = [RequestRow.state == "approved",
-                    _expired(now),
-                    _working_automatically & _lease_over(now),
-                    RequestRow.state.in_(("pending", "active")) & (RequestRow.attention_at <= now)]
-            if not revocations:
-                connector_revocation = RequestRow.manual.is_(False) & (
-                    _expired(now) | (RequestRow.state == "revoking"))
-                work = [condition & ~connector_revocation for condition in work]
-            rows = session.execute(select(RequestRow.id, RequestRow.state).where(or_(*work))
-                                   .order_by(RequestRow.expires_at).limit(limit)).all()
-            return [(row.id, row.state) for row in rows]
-
-    def next_deadline(self) -> datetime | None:
-        """The earliest moment at which `due()` will return something new."""
-        earliest = [  # one query: the scheduler asks after every run
-            select(func.min(RequestRow.expires_at)).where(RequestRow.state == "active"),
-            select(func.min(RequestRow.lease_until)).where(_working_automatically),
-            select(func.min(RequestRow.decided_at)).where(RequestRow.state == "approved"),
-            select(func.min(RequestRow.attention_at)).where(RequestRow.state.in_(("pending", "active"))),
-        ]
-        with self._reading() as session:
-            candidates = session.execute(select(*(query.scalar_subquery() for query in earliest))).one()
-        # UTCDateTime is bypassed by aggregate functions on SQLite; normalise here.
-        return min((aware(c) for c in candidates if c is not None), default=None)
-
-    def for_connector(self, connector_id: str, *states: str) -> list[RequestRow]:
-        with self._session() as session:
-            return list(session.execute(select(RequestRow).where(
-                RequestRow.connector_id == connector_id, RequestRow.state.in_(states))).scalars())
-
-    def granting_on(self, connector_id: str, account_id: str) -> list[RequestRow]:
-        """Latchkey's own live grants to one account in one connector (see _granting_on)."""
-        with self._reading() as session:
-            return list(session.execute(select(RequestRow).where(
-                _granting_on(connector_id, account_id))).scalars())
-
-    def of_requester(self, requester: str, states: tuple[str, ...]) -> list[RequestRow]:
-        with self._session() as session:
-            return list(session.execute(select(RequestRow).where(
-                RequestRow.requester == requester, RequestRow.state.in_(states)
-            ).order_by(RequestRow.created_at)).scalars())
-
-    def approvals(self, request_id: str) -> dict[str, int]:
-        """Who approved the request so far, each with the step they approved (0-based)."""
-        with self._session() as session:
-            return dict(session.execute(select(ApprovalRow.approver, ApprovalRow.step).where(
-                ApprovalRow.request_id == request_id).order_by(ApprovalRow.approved_at)).all())
-
-    def revoked_since(self, since: datetime) -> list[RequestRow]:
-        with self._session() as session:
-            return list(session.execute(select(RequestRow).where(
-                RequestRow.state == "revoked", RequestRow.revoked_at >= since)).scalars())
-
-    def failed_since(self, since: datetime) -> list[RequestRow]:
-        """Grants given up (state failed) approved since `since`."""
-        with self._session() as session:
-            return list(session.execute(select(RequestRow).where(
-                RequestRow.state == "failed", RequestRow.decided_at >= since)).scalars())
-
-    def in_states(self, *states: str) -> list[RequestRow]:
-        with self._session() as session:
-            return list(session.execute(select(RequestRow).where(RequestRow.state.in_(states))
-                                     .order_by(RequestRow.created_at)).scalars())
-
-    def count_by_state(self) -> dict[str, int]:
-        """How many requests are in each state (for metrics); one GROUP BY, no rows loaded."""
-        with self._session() as session:
-            return dict(session.execute(select(RequestRow.state, func.count())
-                                        .group_by(RequestRow.state)).all())

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
+from storage import request_conditions as condition
 from storage.base import Repository
-from storage.requests import _granting_on
 from storage.tables import RequestRow, SlotBaselineRow
 
 
@@ -38,7 +38,7 @@ class SlotBaselines(Repository):
         moment either keeps the baseline or, claimed just after, reads the target afresh.
         (Any live grant of the account keeps it, not only the slot's: the connector ids are all
         the database knows, and a baseline kept a little longer is still the one found.)"""
-        live = select(RequestRow.id).where(_granting_on(connector_id, account_id),
+        live = select(RequestRow.id).where(condition.granting_on(connector_id, account_id),
                                            RequestRow.id != leaving)
         with self._session() as session:
             session.execute(delete(SlotBaselineRow).where(

@@ -51,7 +51,7 @@ from bot.slack.messages import RequestMessages
 from bot.slack.text import clip, plain
 from storage.chat import Messages
 from storage.outbox import Outbox
-from storage.requests import Requests
+from storage.request_queries import RequestQueries
 from storage.tables import OutboxRow
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def post_notice(client: WebClient, user: str, mrkdwn: str, name_of: Callable[[st
 
 
 class SlackNotifier:
-    def __init__(self, client: WebClient, messages: Messages, outbox: Outbox, requests: Requests,
+    def __init__(self, client: WebClient, messages: Messages, outbox: Outbox, requests: RequestQueries,
                  clock: Clock, progress: Callable[[AccessRequest], Progress],
                  name_of: Callable[[str], str]) -> None:
         self._requests, self._clock = requests, clock

@@ -38,7 +38,7 @@ class Bundles:
         one failed, revoked once all are gone; and end any item still live after it ended."""
         core = self.core
         bundle, now = core.get(bundle_id), core.clock.now()
-        items = [to_domain(row) for row in core.requests.children(bundle_id)]
+        items = [to_domain(row) for row in core.lookup.children(bundle_id)]
         states = {item.state for item in items}
         try:
             if bundle.state is State.PROVISIONING and State.FAILED in states:
@@ -75,6 +75,6 @@ class Bundles:
         core = self.core
         if core.requests.end_children(bundle_id, now):
             core.wake(now)
-            for item in core.requests.children(bundle_id):  # as they are after the change
+            for item in core.lookup.children(bundle_id):  # as they are after the change
                 if item.state == State.ACTIVE:
                     core.hand_over(item.id, State.ACTIVE)

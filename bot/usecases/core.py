@@ -21,7 +21,7 @@ from bot.domain.events import Claimed, Event, Expired, TaskAssigned
 from bot.domain.policy import Policy
 from bot.domain.request import AccessRequest, IllegalTransition, State, advance
 from bot.domain.rules import RuleBook
-from bot.ports import AuditStore, Clock, Move, Notifier, RequestStore, Row
+from bot.ports import AuditStore, Clock, Move, Notifier, RequestLookup, RequestTransitions, Row
 from bot.records import to_domain
 
 LEASE = timedelta(minutes=2)  # how long a worker may hold a request before others take over
@@ -40,7 +40,8 @@ def _not_wired(due: tuple[str, str]) -> None:
 class Core:
     """The ports every use case needs, and the few steps they all take through them."""
 
-    requests: RequestStore
+    requests: RequestTransitions
+    lookup: RequestLookup
     audit: AuditStore
     notifier: Notifier
     clock: Clock
@@ -58,7 +59,7 @@ class Core:
         self.workers.submit(self.work_on, (request_id, state))
 
     def get(self, request_id: str) -> AccessRequest:
-        row = self.requests.get(request_id) if isinstance(request_id, str) else None
+        row = self.lookup.get(request_id) if isinstance(request_id, str) else None
         if row is None:
             # The id may come from a tampered click: never echo it unchecked (it could be
             # kilobytes long, or mrkdwn such as <!channel>).
@@ -99,7 +100,7 @@ class Core:
 
     def step(self, request: AccessRequest, event: Event, tell: bool = True, **changes: Any) -> Move:
         """The transition `event` reports, applied to `request` as read: a compare-and-set for
-        `RequestStore.move_each`, its target state taken from the transition table."""
+        `RequestTransitions.move_each`, its target state taken from the transition table."""
         assert event.transition is not None and event.request_id == request.id, event
         try:
             target = advance(request.state, event.transition)

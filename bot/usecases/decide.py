@@ -49,7 +49,7 @@ class Decide:
         steps = self.routing.steps(request)
         step, last = steps[request.step], request.step == len(steps) - 1
         # Looked up before the transaction: it must not hold the row lock across a Slack call.
-        approved = {**core.requests.approvals(request_id), approver: request.step}
+        approved = {**core.lookup.approvals(request_id), approver: request.step}
         # An approval that would leave a later step with nobody is refused: someone else can
         # take this step, and the clicker the later one.
         if self.routing.missing_approvers(request, approved):
@@ -111,7 +111,7 @@ class Decide:
             raise SelfApprovalError("Nobody can decide their own request.")
         if request.state != State.PENDING:
             raise AlreadyDecidedError(request)
-        approved = core.requests.approvals(request_id)
+        approved = core.lookup.approvals(request_id)
         if approver in approved:
             raise AlreadyDecidedError(request)
         if approver not in self.routing.deciders(request, approved):

@@ -108,7 +108,7 @@ class Extend:
     def close_extensions(self, original_id: str) -> None:
         """The access has ended: a pending extension of it has nothing left to extend.  It is
         closed, and its messages say so (the approvers' buttons go)."""
-        extension = self.core.requests.extension_of(original_id)
+        extension = self.core.lookup.extension_of(original_id)
         if extension is None or extension.state != State.PENDING:
             return  # an approved one fails when it is applied, and says why
         try:

@@ -47,7 +47,7 @@ class Provision:
         if request.state is State.FAILED:  # refused at the claim: nothing was granted
             return self.bundles.after_item_moved(request)
         if request.is_bundle:  # its items are granted as requests of their own, starting now
-            for item in self.core.requests.children(request_id):
+            for item in self.core.lookup.children(request_id):
                 self.core.hand_over(item.id, State.APPROVED)
             return self.bundles.settle(request_id)
         if request.manual:

@@ -159,9 +159,9 @@ class Revoke:
         """
         core = self.core
         since, returned = core.clock.now() - within, []
-        for row in core.requests.revoked_since(since) + core.requests.failed_since(since):
+        for row in core.lookup.revoked_since(since) + core.lookup.failed_since(since):
             request = to_domain(row)
-            if request.preexisting is not False or request.manual or core.requests.open_for(
+            if request.preexisting is not False or request.manual or core.lookup.open_for(
                     request.requester, request.connector_id, request.entitlement_id):
                 continue  # not ours to check (or never written), or legitimately granted since
             try:

@@ -51,7 +51,7 @@ def test_a_replayed_form_submission_creates_one_request(bot, slack_m):
     """Given Carol submitted the request form, when the same submission arrives again, then
     there is still one request, the owners are asked once, and the replay is answered inside
     the form."""
-    requests = bot.service.lifecycle.requests
+    requests = bot.service.lifecycle.queries
     request_access(slack_m, user=CAROL)
     delivery = slack_m.last_delivery()
     request = eventually(lambda: requests.in_states("pending"))[0]
@@ -73,7 +73,7 @@ def has_button_in(message, value) -> bool:
 def test_a_replayed_click_approves_once(bot, slack_m, okta_m):
     """Given Carol's pending request, when Alice's Approve click arrives twice, then Okta gets
     one membership write, the audit log one approval, and the replay an 'already approved'."""
-    requests = bot.service.lifecycle.requests
+    requests = bot.service.lifecycle.queries
     request = requests.in_states("pending")[0]
     writes_before = len(okta_m.membership_writes())
     slack_m.click(ALICE, "approve", value=request.id)
@@ -91,7 +91,7 @@ def test_a_replayed_click_approves_once(bot, slack_m, okta_m):
 def test_a_replayed_slash_command_changes_nothing(bot, slack_m):
     """Given Bob typed /request-access, when the same command arrives again (its trigger already
     used), then it is acknowledged, no request or audit event appears, and Bob's form stays."""
-    requests, audit = bot.service.lifecycle.requests, bot.service.lifecycle.audit
+    requests, audit = bot.service.lifecycle.queries, bot.service.lifecycle.audit
     with slack_m.lock:
         slack_m.workspace.clear_modals(BOB)
     assert slack_m.command(BOB, text="eng").status_code == 200

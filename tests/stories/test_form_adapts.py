@@ -79,7 +79,7 @@ def test_break_glass_is_offered_only_where_the_rule_allows_it(make_bot, slack, o
     assert block(form, "break_glass")["element"]["options"][0]["value"] == "yes"
     slack.fill(CAROL, {"break_glass": ["yes"], "justification": "Payments are down (INC-9)"})
     slack.submit(CAROL)
-    request = eventually(lambda: bot.service.lifecycle.requests.of_requester(CAROL, ("active",)))[0]
+    request = eventually(lambda: bot.service.lifecycle.queries.of_requester(CAROL, ("active",)))[0]
     assert request.route == "break_glass"
 
 
@@ -140,7 +140,7 @@ def test_an_item_that_cannot_be_requested_leaves_the_form_as_it_is(make_bot, sla
     assert slack.open_view(CAROL)["hash"] == form["hash"] and slack.dm(CAROL) == []
     slack.submit(CAROL, {"justification": "Need it"})
     assert "not something you can request" in slack.view_errors(CAROL)["access"]
-    assert bot.service.lifecycle.requests.in_states("pending") == []
+    assert bot.service.lifecycle.queries.in_states("pending") == []
 
 
 def test_a_form_drawn_for_a_rule_is_valid_block_kit_and_keeps_ids():

@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.slack.app import web_client
 from bot.slack.audit_lines import format_line
 from storage.audit_log import AuditLog
+from storage.request_queries import RequestQueries
 from storage.requests import Requests
 from storage.tables import AuditRow
 from tests.harness import BOB, BOT_TOKEN, CAROL, MEMBERSHIP, OKTA_TOKEN, SIGNING_SECRET, eventually
@@ -101,4 +102,4 @@ def test_an_error_stored_before_masking_existed_is_read_back_masked(engine):
     with engine.begin() as conn:  # as an older version wrote it, past today's column type
         conn.execute(text("UPDATE access_request SET last_error = :error"),
                      {"error": "answered 403 (Authorization: SSWS 00aBcD-1234)"})
-    assert Requests(engine).get("a1b2c3").last_error == "answered 403 (Authorization: SSWS [redacted])"
+    assert RequestQueries(engine).get("a1b2c3").last_error == "answered 403 (Authorization: SSWS [redacted])"

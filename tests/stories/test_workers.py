@@ -41,7 +41,7 @@ def test_one_run_works_off_more_than_one_batch(make_bot, okta, clock):
             state="active", granted_at=now - timedelta(hours=2),
             expires_at=now - timedelta(minutes=n + 1), preexisting=False))
     bot.service.lifecycle.run_due()
-    assert bot.service.lifecycle.requests.count_by_state().get("revoked") == 2 * DUE_BATCH + 1
+    assert bot.service.lifecycle.queries.count_by_state().get("revoked") == 2 * DUE_BATCH + 1
     assert carol not in okta.members(group)
 
 
@@ -72,11 +72,11 @@ def test_a_batch_claimed_by_a_worker_that_died_is_revoked_after_its_lease(make_b
     assert sorted(r.id for r in died) == ids
     writes = len(okta.membership_writes())
     lifecycle.run_due()
-    assert {lifecycle.requests.get(i).state for i in ids} == {"revoking"}
+    assert {lifecycle.queries.get(i).state for i in ids} == {"revoking"}
     assert len(okta.membership_writes()) == writes
     clock.advance(LEASE + timedelta(seconds=1))
     lifecycle.run_due()
-    assert {lifecycle.requests.get(i).state for i in ids} == {"revoked"}
+    assert {lifecycle.queries.get(i).state for i in ids} == {"revoked"}
     assert [w.method for w in okta.membership_writes()[writes:]] == ["DELETE"] * 3
     for request_id in ids:
         assert [e.action for e in lifecycle.audit.events(request_id)] == ["expire", "finish"]

@@ -25,7 +25,8 @@ HOUR = timedelta(hours=1)
 
 
 class FakeRequests:
-    """Requests in a dict, each change a compare-and-set on the stored state, as in storage."""
+    """Requests in a dict, each change a compare-and-set on the stored state, as in storage;
+    both the transitions and the look-ups of the core."""
 
     def __init__(self, *rows: RequestRow) -> None:
         self.rows = {row.id: row for row in rows}
@@ -72,7 +73,7 @@ class FakeWorkers:
 def _core(requests: FakeRequests, workers: FakeWorkers, book: RuleBook) -> Core:
     audit = SimpleNamespace(entry=lambda event, at: ("audit", event))
     notifier = SimpleNamespace(message=lambda event: ("message", event), wake=lambda: None)
-    return Core(requests, audit, notifier, SimpleNamespace(now=lambda: NOW), lambda: book,
+    return Core(requests, requests, audit, notifier, SimpleNamespace(now=lambda: NOW), lambda: book,
                 wake=lambda when: None, workers=workers)
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from storage.catalog import Catalog
 from storage.engine import make_engine, upgrade
+from storage.request_queries import RequestQueries
 from storage.requests import Requests
 from tests.support.rows import request_row
 
@@ -38,11 +39,12 @@ def test_a_read_does_not_wait_for_a_writer_on_sqlite(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path}/test.db")
     upgrade(engine)
     requests = Requests(engine)
+    queries = RequestQueries(engine)
     requests.add(request_row(NOW))
     writer = engine.connect()
     writer.exec_driver_sql("UPDATE access_request SET state = 'approved'")  # holds the lock
     seen = []
-    reader = threading.Thread(target=lambda: seen.append(requests.get("r1").state))
+    reader = threading.Thread(target=lambda: seen.append(queries.get("r1").state))
     reader.start()
     reader.join(timeout=5)  # a read queued for the lock would wait busy_timeout (30 s)
     writer.rollback()

@@ -18,6 +18,7 @@ from connectors.base import Slot, TransientError
 from connectors.celigo.client import CeligoClient
 from connectors.celigo.connector import CeligoConnector
 from sandbox.celigo import CeligoSandbox
+from storage.request_queries import RequestQueries
 from storage.requests import Requests
 from storage.slot_baselines import SlotBaselines
 from tests.support.rows import request_row
@@ -52,7 +53,8 @@ class World:
 
     def __init__(self, engine, account: str) -> None:
         self.requests, self.baselines = Requests(engine), SlotBaselines(engine)
-        self.slots = Slots(self.requests, self.baselines)
+        self.queries = RequestQueries(engine)
+        self.slots = Slots(self.queries, self.baselines)
         self.account = account
 
     def request(self, request_id: str, entitlement: str, state: str = "provisioning"):
@@ -63,7 +65,7 @@ class World:
         return self.get(request_id)
 
     def get(self, request_id: str):
-        return to_domain(self.requests.get(request_id))
+        return to_domain(self.queries.get(request_id))
 
     def grant(self, connector, request) -> None:
         """What provision does: the prior (recording the baseline), then the slot's level."""
