@@ -18,7 +18,6 @@ from bot.domain.rules import Rule, RuleBook
 from bot.intake import Intake
 from bot.invariants import Invariants
 from bot.ports import Clock, Notifier, Person
-from bot.records import to_domain
 from bot.routing import Progress, Routing
 from bot.slots import Slots
 from bot.usecases.bundles import Bundles
@@ -95,11 +94,11 @@ class Lifecycle:
 
     def of_requester(self, person: str) -> list[AccessRequest]:
         """The person's own requests that are still waiting or live, oldest first."""
-        return [to_domain(row) for row in self.queries.of_requester(person, LIVE) if not row.bundle]
+        return [request for request in self.queries.of_requester(person, LIVE) if not request.bundle]
 
     def waiting_on(self, person: str) -> list[AccessRequest]:
         """Pending requests this person may approve and has not approved yet."""
-        return [request for request in map(to_domain, self.queries.in_states("pending"))
+        return [request for request in self.queries.in_states("pending")
                 if person in self.progress(request).deciders]
 
     # -- the use cases people start (bot/usecases/) ----------------------------------------

@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from bot.domain.events import Event
-from bot.domain.request import ApprovalOutcome
+from bot.domain.request import AccessRequest, ApprovalOutcome, Route
+
+T = TypeVar("T")
 
 
 class Clock(Protocol):
@@ -72,23 +74,40 @@ class Notifier(Protocol):
 
 
 # -- storage ---------------------------------------------------------------------------------
-# Stored rows stay opaque to the core (`Any`): it reads them through bot/records.py `to_domain`.
+# What the audit log and the notifier build to be written with a change: opaque to the core,
+# which only hands it back to the store in `also`.
 Row = Any
-# A compare-and-set: (request id, the state it must still be in, the changes, rows written with it).
+# A compare-and-set: (request id, the state it must still be in, the changes, what is written
+# with it).  The changes are stored fields of AccessRequest by name, as stored: a state by its
+# value, `decided_by` comma-separated (storage/mapping.py).
 Move = tuple[str, str, dict[str, Any], list[Any]]
+
+
+class Ledger(Protocol):
+    """What one requester has, as read under their lock (see bot/invariants.py)."""
+
+    def live(self) -> list[AccessRequest]:
+        """Their requests that are pending, approved, being granted, held or being taken back."""
+
+    def asked_since(self, since: datetime) -> int:
+        """How many requests they filed since then, extensions included, bundle items not."""
+
+    def routed_since(self, rule: str, route: Route, since: datetime) -> int:
+        """How many of their requests `rule` approved by `route` (auto) since then."""
 
 
 class RequestLookup(Protocol):
     """Requests as the use cases look them up (storage/request_queries.py `RequestQueries`)."""
 
-    def get(self, request_id: str) -> Row | None: ...
-    def read_as(self, requester: str, look: Callable[[Any], Any]) -> Any: ...
-    def children(self, bundle_id: str) -> list[Row]: ...
-    def extension_of(self, original_id: str) -> Row | None: ...
-    def open_for(self, requester: str, connector_id: str, entitlement_id: str) -> Row | None: ...
+    def get(self, request_id: str) -> AccessRequest | None: ...
+    def read_as(self, requester: str, look: Callable[[Ledger], T]) -> T:
+        """`look(ledger)` over the requester's requests as they stand, without their lock."""
+    def children(self, bundle_id: str) -> list[AccessRequest]: ...
+    def extension_of(self, original_id: str) -> AccessRequest | None: ...
+    def open_for(self, requester: str, connector_id: str, entitlement_id: str) -> AccessRequest | None: ...
     def approvals(self, request_id: str) -> dict[str, int]: ...
-    def revoked_since(self, since: datetime) -> list[Row]: ...
-    def failed_since(self, since: datetime) -> list[Row]: ...
+    def revoked_since(self, since: datetime) -> list[AccessRequest]: ...
+    def failed_since(self, since: datetime) -> list[AccessRequest]: ...
 
 
 class DueScan(Protocol):
@@ -101,14 +120,15 @@ class DueScan(Protocol):
 class RequestTransitions(Protocol):
     """The changes of requests (storage/requests.py `Requests`).
 
-    Every change is a compare-and-set; `also` holds rows (audit event, message) written in the
-    same transaction, and only if the change happens.  Where a method applies a transition, the
-    caller passes the target state, computed by the transition table (bot/domain/request.py)."""
+    Every change is a compare-and-set; `also` holds what is written in the same transaction,
+    and only if the change happens: rows the audit log and the notifier built, and new
+    requests.  Where a method applies a transition, the caller passes the target state,
+    computed by the transition table (bot/domain/request.py)."""
 
-    def guarded(self, requester: str,
-                decide: Callable[[Any], tuple[Iterable[Any], Iterable[Move]]]) -> list[Row | None]: ...
+    def guarded(self, requester: str, decide: Callable[[Ledger], tuple[Iterable[Any], Iterable[Move]]]
+                ) -> list[AccessRequest | None]: ...
     def move(self, request_id: str, expected_state: str, also: Iterable[Any] = (), **changes: Any) -> bool: ...
-    def move_each(self, moves: Iterable[Move]) -> list[Row | None]: ...
+    def move_each(self, moves: Iterable[Move]) -> list[AccessRequest | None]: ...
     def attend(self, request_id: str, state: str, seen: datetime, also: Iterable[Any] = (),
                **changes: Any) -> bool: ...
     def renew_lease(self, request_id: str, state: str, now: datetime, lease_until: datetime) -> bool: ...
@@ -116,10 +136,11 @@ class RequestTransitions(Protocol):
     def set_once(self, request_id: str, field: str, value: Any, also: Iterable[Any] = (),
                  **with_it: Any) -> bool: ...
     def claim_revocations(self, now: datetime, lease_until: datetime, limit: int, *, revoking: str,
-                          also: Callable[[Row], Iterable[Any]] = ...) -> list[Row]: ...
-    def approve(self, request_id: str, approver: str, step: int, needed: int, last_step: bool,
-                now: datetime, *, approved: str, also: Callable[[Row, ApprovalOutcome], Iterable[Any]] = ...,
-                guard: Callable[[Any, Row], None] | None = None) -> tuple[ApprovalOutcome, Row | None]: ...
+                          also: Callable[[AccessRequest], Iterable[Any]] = ...) -> list[AccessRequest]: ...
+    def approve(self, request_id: str, approver: str, step: int, needed: int, last_step: bool, now: datetime,
+                *, approved: str, also: Callable[[AccessRequest, ApprovalOutcome], Iterable[Any]] = ...,
+                guard: Callable[[Ledger, AccessRequest], None] | None = None
+                ) -> tuple[ApprovalOutcome, AccessRequest | None]: ...
     def apply_extension(self, extension_id: str, original_id: str, seen_expiry: datetime,
                         changes: dict[str, Any], *, extended: str, also: Iterable[Any] = ()) -> bool: ...
     def activate_bundle(self, bundle_id: str, changes: dict[str, Any], *, active: str,

@@ -92,9 +92,9 @@ class Slots:
         baseline = stored.level if stored else _recorded_baseline(request, slot)
         if baseline is _UNKNOWN:
             return None
-        granted = [other.level for row in self._requests.granting_on(
-            request.connector_id, request.account_id) if not (leaving and row.id == request.id)
-            if (other := slot_of(connector, row.entitlement_id)) and other.key == slot.key]
+        granted = [other.level for grant in self._requests.granting_on(
+            request.connector_id, request.account_id) if not (leaving and grant.id == request.id)
+            if (other := slot_of(connector, grant.entitlement_id)) and other.key == slot.key]
         return level_to_set(slot, baseline, granted), bool(granted)
 
 

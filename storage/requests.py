@@ -14,14 +14,12 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bot.domain.request import ApprovalOutcome
+from bot.domain.errors import DuplicateError
+from bot.domain.request import AccessRequest, ApprovalOutcome
 from storage import request_conditions as condition
 from storage.base import Repository, claim_rows
+from storage.mapping import rows_of, to_domain, to_row
 from storage.tables import ApprovalRow, RequestRow
-
-
-class DuplicateError(Exception):
-    """The row would break a uniqueness rule (e.g. a second pending request for the same thing)."""
 
 
 def _lock_requester(session: Session, requester: str) -> None:
@@ -40,10 +38,10 @@ class RequesterReads:
     def __init__(self, session: Session, requester: str) -> None:
         self._session, self.requester = session, requester
 
-    def live(self) -> list[RequestRow]:
+    def live(self) -> list[AccessRequest]:
         """Their requests that are waiting, approved, being granted, held or being taken back."""
-        return list(self._session.execute(select(RequestRow).where(
-            RequestRow.requester == self.requester, RequestRow.state.in_(condition.LIVE))).scalars())
+        return [to_domain(row) for row in self._session.execute(select(RequestRow).where(
+            RequestRow.requester == self.requester, RequestRow.state.in_(condition.LIVE))).scalars()]
 
     def asked_since(self, since: datetime) -> int:
         """How many requests (extensions included) they filed since `since`; a bundle's items
@@ -60,19 +58,22 @@ class RequesterReads:
             RequestRow.created_at >= since)).scalar_one()
 
 
-Move = tuple[str, str, dict, Iterable]  # request id, expected state, changes, rows written with it
+# A compare-and-set: (request id, the state it must still be in, the changes (stored fields of
+# AccessRequest: see storage/mapping.py), what is written with it, and only if it wins).
+Move = tuple[str, str, dict, Iterable]
 
 
 class Requests(Repository):
     """The changes of requests, each a compare-and-set (their reads: storage/request_queries.py).
 
-    `also`: rows (e.g. the audit event) written in the same transaction as the change, and
-    only if it happens, so a crash can never leave a state change without its record."""
+    `also`: what is written in the same transaction as the change, and only if it happens, so
+    a crash can never leave a state change without its record: the rows the audit log and the
+    notifier built, and new requests (e.g. a bundle's items, as AccessRequest)."""
 
-    def add(self, row: RequestRow, also: Iterable = ()) -> None:
+    def add(self, request: AccessRequest, also: Iterable = ()) -> None:
         with self._session() as session:
-            session.add(row)
-            session.add_all(also)
+            session.add(to_row(request))
+            session.add_all(rows_of(also))
             try:
                 session.commit()
             except IntegrityError as exc:
@@ -80,19 +81,19 @@ class Requests(Repository):
 
     def guarded(self, requester: str,
                 decide: Callable[[RequesterReads], tuple[Iterable, Iterable[Move]]]
-                ) -> list[RequestRow | None]:
+                ) -> list[AccessRequest | None]:
         """Check and change one requester's requests atomically.
 
         `decide(reads)` runs with the requester's lock held, reads what it needs, and returns the
-        writes: (rows to add, moves); it raises to write nothing.  Each move is a compare-and-set
+        writes: (new requests and rows to add, moves); it raises to write nothing.  Each move is a compare-and-set
         as in `move_each()`.  Two transitions of one person's requests at the same instant (two
         forms, two approvals, a grant and an extension, on any replica) are so checked one after
-        the other, each seeing what the other wrote.  Returns the moved rows (None where a move
-        lost); a uniqueness rule broken by an added row raises DuplicateError."""
+        the other, each seeing what the other wrote.  Returns the moved requests (None where a
+        move lost); a uniqueness rule broken by an added request raises DuplicateError."""
         with self._session() as session:
             _lock_requester(session, requester)
             added, moves = decide(RequesterReads(session, requester))
-            session.add_all(added)
+            session.add_all(rows_of(added))
             try:
                 session.flush()
             except IntegrityError as exc:
@@ -106,23 +107,24 @@ class Requests(Repository):
         """Apply `changes` only if the request is still in `expected_state`; True if it was."""
         return self._update(RequestRow.state == expected_state, request_id, changes, also)
 
-    def move_each(self, moves: Iterable[Move]) -> list[RequestRow | None]:
+    def move_each(self, moves: Iterable[Move]) -> list[AccessRequest | None]:
         """Several `move()`s, each (request id, expected state, changes, also), in one
         transaction.  Each is its own compare-and-set: one that loses changes nothing and writes
-        none of its `also`.  Returns each row as its change left it, or None where it lost
+        none of its `also`.  Returns each request as its change left it, or None where it lost
         (read by the UPDATE itself, RETURNING, not by another query)."""
         with self._session() as session:
             rows = [self._apply(session, move) for move in moves]
             session.commit()
         return rows
 
-    def _apply(self, session: Session, move: Move) -> RequestRow | None:
+    def _apply(self, session: Session, move: Move) -> AccessRequest | None:
         request_id, expected_state, changes, also = move
         row = session.execute(self._cas(RequestRow.state == expected_state, request_id, changes)
                               .returning(RequestRow)).scalar_one_or_none()
-        if row is not None:
-            session.add_all(also)
-        return row
+        if row is None:
+            return None
+        session.add_all(rows_of(also))
+        return to_domain(row)
 
     def attend(self, request_id: str, state: str, seen: datetime, also: Iterable = (), **changes) -> bool:
         """Act on `attention_at` once: only if it still holds the time this worker saw."""
@@ -149,7 +151,7 @@ class Requests(Repository):
         with self._session() as session:
             result = session.execute(self._cas(condition, request_id, changes))
             if result.rowcount == 1:
-                session.add_all(also)
+                session.add_all(rows_of(also))
             session.commit()
             return result.rowcount == 1
 
@@ -160,39 +162,43 @@ class Requests(Repository):
                 .execution_options(synchronize_session=False))
 
     def claim_revocations(self, now: datetime, lease_until: datetime, limit: int, *, revoking: str,
-                          also: Callable[[RequestRow], Iterable] = lambda row: ()) -> list[RequestRow]:
+                          also: Callable[[AccessRequest], Iterable] = lambda request: ()
+                          ) -> list[AccessRequest]:
         """Take up to `limit` connector revocations due now, in one transaction, each under a
         lease until `lease_until`: revocations whose worker's lease ran out are taken over
         (as `renew_lease` does), then expired active grants move to `revoking` (the state the
-        transition table gives their expiry), each with `also(row)` (its audit event).  Manual requests are left to `move()`: their claim
+        transition table gives their expiry), each with `also(request)` (its audit event).  Manual requests are left to `move()`: their claim
         hands the owners a task.
 
         Each row is a compare-and-set, and rows another transaction holds are skipped (FOR
         UPDATE SKIP LOCKED on PostgreSQL; on SQLite BEGIN IMMEDIATE admits one writer at a
-        time), so replicas claiming at once take disjoint batches.  Returns the rows as claimed,
-        soonest expiry first."""
+        time), so replicas claiming at once take disjoint batches.  Returns the requests as
+        claimed, soonest expiry first."""
         with self._session() as session:
             taken_over = claim_rows(session, RequestRow, condition.revoking_abandoned(now),
                                      RequestRow.expires_at, limit, {"lease_until": lease_until})
             claimed = claim_rows(session, RequestRow, condition.expired(now) & RequestRow.manual.is_(False),
                                   RequestRow.expires_at, limit - len(taken_over),
                                   {"state": revoking, "lease_until": lease_until})
-            session.add_all([row for request in claimed for row in also(request)])
+            newly_claimed = [to_domain(row) for row in claimed]
+            session.add_all(rows_of(written for request in newly_claimed for written in also(request)))
             session.commit()
-        return sorted(taken_over + claimed, key=lambda row: row.expires_at)
+        return sorted([*map(to_domain, taken_over), *newly_claimed], key=lambda request: request.expires_at)
 
     def approve(self, request_id: str, approver: str, step: int, needed: int, last_step: bool,
-                now: datetime, *, approved: str, also: Callable[[RequestRow, ApprovalOutcome], Iterable] = lambda row, outcome: (),
-                guard: Callable[[RequesterReads, RequestRow], None] | None = None
-                ) -> tuple[ApprovalOutcome, RequestRow | None]:
+                now: datetime, *, approved: str,
+                also: Callable[[AccessRequest, ApprovalOutcome], Iterable] = lambda request, outcome: (),
+                guard: Callable[[RequesterReads, AccessRequest], None] | None = None
+                ) -> tuple[ApprovalOutcome, AccessRequest | None]:
         """Count `approver`'s approval for `step`; once `needed` people of that step agree, move
         on to the next step, or to approved after the last one.
 
-        Returns (outcome, row after the change): see `ApprovalOutcome`; on APPROVED the request
-        moved to `approved`, the state the transition table gives its approval.  The request row is locked for the whole transaction (FOR UPDATE
-        on PostgreSQL, BEGIN IMMEDIATE on SQLite) so concurrent approvers are counted one at a time.
+        Returns (outcome, the request after the change): see `ApprovalOutcome`; on APPROVED the
+        request moved to `approved`, the state the transition table gives its approval.  The
+        request row is locked for the whole transaction (FOR UPDATE on PostgreSQL, BEGIN
+        IMMEDIATE on SQLite) so concurrent approvers are counted one at a time.
 
-        `guard(reads, row)` is called, under the requester's lock, before the approval that
+        `guard(reads, request)` is called, under the requester's lock, before the approval that
         approves the request is written; it raises to write nothing (see `guarded()`).
         """
         with self._session() as session:
@@ -203,11 +209,11 @@ class Requests(Repository):
             row = session.execute(select(RequestRow).where(RequestRow.id == request_id)
                                .with_for_update()).scalar_one_or_none()
             if row is None or row.state != "pending":
-                return ApprovalOutcome.CLOSED, row
+                return ApprovalOutcome.CLOSED, None if row is None else to_domain(row)
             if row.step != step:
-                return ApprovalOutcome.MOVED, row
+                return ApprovalOutcome.MOVED, to_domain(row)
             if session.get(ApprovalRow, (request_id, approver)) is not None:
-                return ApprovalOutcome.DUPLICATE, row
+                return ApprovalOutcome.DUPLICATE, to_domain(row)
             session.add(ApprovalRow(request_id=request_id, approver=approver, approved_at=now, step=step))
             session.flush()
             approvers = session.execute(select(ApprovalRow.approver).where(
@@ -217,13 +223,14 @@ class Requests(Repository):
             outcome = ApprovalOutcome.COUNTED
             if in_step >= needed and last_step:
                 if guard is not None:
-                    guard(RequesterReads(session, row.requester), row)
+                    guard(RequesterReads(session, row.requester), to_domain(row))
                 outcome, row.state, row.decided_by, row.decided_at = ApprovalOutcome.APPROVED, approved, ",".join(approvers), now
             elif in_step >= needed:
                 outcome, row.step, row.reminders = ApprovalOutcome.NEXT_STEP, step + 1, 0
-            session.add_all(also(row, outcome))  # e.g. the audit event, which depends on the outcome
+            request = to_domain(row)
+            session.add_all(rows_of(also(request, outcome)))  # e.g. the audit event, which depends on the outcome
             session.commit()
-            return outcome, row
+            return outcome, request
 
     def apply_extension(self, extension_id: str, original_id: str, seen_expiry: datetime,
                         changes: dict, *, extended: str, also: Iterable = ()) -> bool:
@@ -246,7 +253,7 @@ class Requests(Repository):
             if not (moved and closed):
                 session.rollback()
                 return False
-            session.add_all(also)
+            session.add_all(rows_of(also))
             session.commit()
             return True
 
@@ -262,7 +269,7 @@ class Requests(Repository):
             session.execute(update(RequestRow).where(
                 RequestRow.bundle == bundle_id, RequestRow.state == "active").values(
                     expires_at=changes["expires_at"], attention_at=None))
-            session.add_all(also)
+            session.add_all(rows_of(also))
             session.commit()
             return True
 

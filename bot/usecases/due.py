@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 from bot.domain.events import Expired
 from bot.domain.request import AccessRequest, State, Step, advance
 from bot.ports import DueScan
-from bot.records import to_domain
 from bot.usecases.bundles import Bundles
 from bot.usecases.chase import Chase
 from bot.usecases.core import LEASE, Core
@@ -86,10 +85,9 @@ class Due:
         expiry with its audit event (manual ones are claimed one by one, with their task)."""
         core = self.core
         now = core.clock.now()
-        rows = core.requests.claim_revocations(
+        return core.requests.claim_revocations(
             now, lease_until, DUE_BATCH, revoking=advance(State.ACTIVE, Step.EXPIRE).value,
-            also=lambda row: core.recorded(Expired(request_id=row.id)))
-        return [to_domain(row) for row in rows]
+            also=lambda request: core.recorded(Expired(request_id=request.id)))
 
     def _on_workers(self, claimed: list[AccessRequest], lease_until: datetime,
                     due: list[tuple[str, str]]) -> None:

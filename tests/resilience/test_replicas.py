@@ -215,7 +215,7 @@ def test_a_click_delivered_to_two_replicas_counts_once(replicas, slack_m, okta_m
     slack_m.deliver_again(delivery, url=urls[1])
     eventually(lambda: requests.get(request.id).state == "active", timeout=10)
     time.sleep(0.5)
-    assert requests.get(request.id).decided_by == ALICE
+    assert requests.get(request.id).decided_by == (ALICE,)
     assert _writes(okta_m, "PUT", writes_before) == Counter({_path(request): 1})
 
 

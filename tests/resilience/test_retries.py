@@ -7,7 +7,7 @@ a slash command, a click and a form submission.  None has a second effect.
 from __future__ import annotations
 
 import time
-from datetime import UTC
+from datetime import UTC, timedelta
 
 import pytest
 from sqlalchemy import event as sa_event
@@ -18,8 +18,8 @@ from storage.engine import make_engine
 from storage.requests import Requests
 from tests.harness import ALICE, BOB, CAROL, DAVE, eventually
 from tests.resilience.support import has_button
-from tests.support.rows import request_row
 from tests.support.slack import request_access
+from tests.support.stored import stored_request
 
 
 @pytest.fixture(scope="module")
@@ -113,9 +113,9 @@ def test_a_state_change_and_its_audit_event_are_one_transaction(bot):
     engine = make_engine(bot.settings.database_url)  # its own, so only our commits count
     requests, audit = Requests(engine), AuditLog(engine)
     now = datetime.now(UTC)
-    requests.add(request_row(now, id="tx1", requester=DAVE, requester_email="dave@acme.com",
+    requests.add(stored_request(now, id="tx1", requester=DAVE, requester_email="dave@acme.com",
                              account_id="a", entitlement_id="e", entitlement_name="e",
-                             duration_seconds=60, justification="j"),
+                             duration=timedelta(seconds=60), justification="j"),
                  also=[audit.entry(RequestSubmitted(request_id="tx1", actor=DAVE), now)])
     commits = []
     count = commits.append

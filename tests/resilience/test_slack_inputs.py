@@ -302,7 +302,7 @@ def test_request_form_submissions(world, scene, data, user):
     row = new[0]
     assert row.requester == user and row.justification.strip()
     assert f"{row.connector_id}|{row.entitlement_id}" == values["access"]["entitlement"]["selected_option"]["value"]
-    assert row.duration_seconds in (3600, 4 * 3600, 8 * 3600)
+    assert row.duration.total_seconds() in (3600, 4 * 3600, 8 * 3600)
     eventually(lambda: has_button(slack_m, user, "cancel", row.id))  # the requester is told
 
 

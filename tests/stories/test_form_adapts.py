@@ -95,7 +95,7 @@ def test_what_was_typed_before_picking_survives_the_redraw(make_bot, slack, okta
     assert slack.open_view(CAROL) is None and slack.view_errors(CAROL) == {}
     request = pending(bot)
     assert request.justification == "Deploy the INC-42 hotfix"
-    assert request.duration_seconds == timedelta(hours=4).total_seconds()
+    assert request.duration == timedelta(hours=4)
     assert request.entitlement_name == "eng-admins"
     eventually(lambda: "Deploy the INC-42 hotfix" in texts(slack.dm(ALICE)))
 

@@ -10,7 +10,7 @@ from bot.usecases.due import DUE_BATCH
 from sandbox.server import Reply
 from tests.harness import ALICE, CAROL, eventually
 from tests.support.requests import pending_request
-from tests.support.rows import request_row
+from tests.support.stored import stored_request
 
 
 def test_approve_returns_while_okta_is_still_busy(bot, slack, okta):
@@ -35,7 +35,7 @@ def test_one_run_works_off_more_than_one_batch(make_bot, okta, clock):
     okta.add_member(group, carol)
     now = clock.now()
     for n in range(2 * DUE_BATCH + 1):
-        bot.service.lifecycle.requests.add(request_row(
+        bot.service.lifecycle.requests.add(stored_request(
             now - timedelta(hours=2), id=f"old{n:03d}", requester=CAROL,
             requester_email="carol@acme.com", account_id=carol, entitlement_id=f"group:{group}:member",
             state="active", granted_at=now - timedelta(hours=2),
@@ -53,7 +53,7 @@ def _expired_grants(bot, okta, clock, count: int) -> list[str]:
         account = okta.add_user(f"abandoned{n}@acme.com")
         okta.add_member(group, account)
         ids.append(f"gone{n:03d}")
-        bot.service.lifecycle.requests.add(request_row(
+        bot.service.lifecycle.requests.add(stored_request(
             now - timedelta(hours=2), id=ids[-1], requester=f"U0GONE{n:03d}",
             requester_email=f"abandoned{n}@acme.com", account_id=account,
             entitlement_id=f"group:{group}:member", state="active", granted_at=now - timedelta(hours=2),

@@ -9,18 +9,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.domain.request import AccessRequest
 from storage.engine import make_engine
 from storage.request_queries import RequestQueries
 from storage.requests import Requests
-from storage.tables import RequestRow
-from tests.support.rows import request_row
+from tests.support.stored import stored_request
 
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 
 
-def _row(request_id: str, group: str = "00g1", state: str = "pending") -> RequestRow:
-    return request_row(NOW, id=request_id, entitlement_id=f"group:{group}:member", entitlement_name=group,
-                       state=state)
+def _row(request_id: str, group: str = "00g1", state: str = "pending") -> AccessRequest:
+    return stored_request(NOW, id=request_id, entitlement_id=f"group:{group}:member", entitlement_name=group,
+                          state=state)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
+from bot.domain.errors import DuplicateError
 from bot.domain.events import (
     AccessGranted,
     AccessRevoked,
@@ -21,19 +22,19 @@ from bot.domain.events import (
     RequestSubmitted,
     TimedOut,
 )
+from bot.domain.request import AccessRequest
 from storage.audit_log import AuditLog
 from storage.catalog import Catalog
 from storage.engine import alembic_config, current_revision
 from storage.request_queries import RequestQueries
-from storage.requests import DuplicateError, Requests
-from storage.tables import RequestRow
-from tests.support.rows import request_row
+from storage.requests import Requests
+from tests.support.stored import stored_request
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
-def _row(request_id: str = "r1", requester: str = "U1", state: str = "pending", **extra) -> RequestRow:
-    return request_row(NOW, id=request_id, requester=requester, state=state, **extra)
+def _row(request_id: str = "r1", requester: str = "U1", state: str = "pending", **extra) -> AccessRequest:
+    return stored_request(NOW, id=request_id, requester=requester, state=state, **extra)
 
 
 def test_migrations_build_the_schema(engine):
@@ -85,7 +86,7 @@ def test_concurrent_approvals_are_counted_once_each(engine):
         t.join()
     row = queries.get("r1")
     assert row.state == "approved"
-    assert sorted(row.decided_by.split(",")) == ["UA", "UB"]
+    assert sorted(row.decided_by) == ["UA", "UB"]
     assert (outcomes.count("approved"), outcomes.count("counted")) == (1, 1)
     assert set(outcomes) - {"approved", "counted"} <= {"duplicate", "closed"}
 

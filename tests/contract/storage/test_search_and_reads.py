@@ -9,7 +9,7 @@ from storage.catalog import Catalog
 from storage.engine import make_engine, upgrade
 from storage.request_queries import RequestQueries
 from storage.requests import Requests
-from tests.support.rows import request_row
+from tests.support.stored import stored_request
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -40,7 +40,7 @@ def test_a_read_does_not_wait_for_a_writer_on_sqlite(tmp_path):
     upgrade(engine)
     requests = Requests(engine)
     queries = RequestQueries(engine)
-    requests.add(request_row(NOW))
+    requests.add(stored_request(NOW))
     writer = engine.connect()
     writer.exec_driver_sql("UPDATE access_request SET state = 'approved'")  # holds the lock
     seen = []

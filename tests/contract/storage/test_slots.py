@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.records import to_domain
 from bot.slots import Slots, slot_of
 from connectors.base import Slot, TransientError
 from connectors.celigo.client import CeligoClient
@@ -21,7 +20,7 @@ from sandbox.celigo import CeligoSandbox
 from storage.request_queries import RequestQueries
 from storage.requests import Requests
 from storage.slot_baselines import SlotBaselines
-from tests.support.rows import request_row
+from tests.support.stored import stored_request
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 TOKEN = "celigo-slot-token"
@@ -58,14 +57,14 @@ class World:
         self.account = account
 
     def request(self, request_id: str, entitlement: str, state: str = "provisioning"):
-        self.requests.add(request_row(
+        self.requests.add(stored_request(
             NOW, id=request_id, requester="U0CAROL", requester_email="carol@acme.com",
             account_id=self.account, connector_id="celigo", entitlement_id=entitlement,
             entitlement_name=entitlement, justification="work", state=state))
         return self.get(request_id)
 
     def get(self, request_id: str):
-        return to_domain(self.queries.get(request_id))
+        return self.queries.get(request_id)
 
     def grant(self, connector, request) -> None:
         """What provision does: the prior (recording the baseline), then the slot's level."""
