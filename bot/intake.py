@@ -15,9 +15,8 @@ from bot.domain.errors import InvalidRequestError
 from bot.domain.request import AccessRequest, BundleItem, Route, State, new_request_id
 from bot.domain.rules import BUNDLE, Conflict, Rule, RuleBook, Target
 from bot.invariants import Invariants, conflict_text
-from bot.ports import Clock, Person, RequestLookup
+from bot.ports import CatalogReads, Clock, Person, RequestLookup, SyncedAccount, SyncedEntitlement
 from bot.routing import Routing
-from storage.catalog import Catalog
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ class Draft:
 @dataclass
 class Intake:
     lookup: RequestLookup
-    catalog: Catalog
+    catalog: CatalogReads
     rules: Callable[[], RuleBook]
     routing: Routing
     approvers: ApproverRouting
@@ -92,28 +91,29 @@ class Intake:
             return None
         return self.rules().rule_for(target)
 
-    def _asked_for(self, connector_id: str, entitlement_id: str):
+    def _asked_for(self, connector_id: str, entitlement_id: str) -> tuple[Target, list[SyncedEntitlement]]:
         """What a request names: its target for the rules, and the entitlements it would grant."""
         if connector_id == BUNDLE:
             bundle = self.rules().bundle(entitlement_id)
             if bundle is None:
                 raise InvalidRequestError({"access": "There is no such bundle. Pick an item from the list."})
-            entitlements = [self.catalog.entitlement_named(cid, name) for cid, name in bundle.items]
-            if missing := [f"{cid}:{name}" for (cid, name), e in zip(bundle.items, entitlements) if e is None]:
+            named = [self.catalog.entitlement_named(cid, name) for cid, name in bundle.items]
+            if missing := [f"{cid}:{name}" for (cid, name), e in zip(bundle.items, named) if e is None]:
                 raise InvalidRequestError({"access": f"The bundle {bundle.name} includes {', '.join(missing)}, "
                                                      "which Latchkey cannot find. Ask an admin to fix the bundle."})
-            return bundle.target, entitlements
+            return bundle.target, [e for e in named if e is not None]
         entitlement = self.catalog.entitlement(connector_id, entitlement_id)
         if entitlement is None or not entitlement.requestable:
             raise InvalidRequestError({"access": "That is not something you can request. Pick an item from the list."})
         return self._target_of(entitlement), [entitlement]
 
     @staticmethod
-    def _target_of(entitlement) -> Target:
+    def _target_of(entitlement: SyncedEntitlement) -> Target:
         return Target(entitlement.connector_id, entitlement.resource_type,
                       entitlement.resource_name or entitlement.name)
 
-    def _new_request(self, requester: Person, target: Target, entitlements, accounts, duration,
+    def _new_request(self, requester: Person, target: Target, entitlements: list[SyncedEntitlement],
+                     accounts: list[SyncedAccount | None], duration: timedelta | None,
                      justification: str, rule: Rule) -> AccessRequest:
         now, first, account = self.clock.now(), entitlements[0], accounts[0]
         request = AccessRequest(
@@ -133,16 +133,19 @@ class Intake:
                             for e, a in zip(entitlements, accounts)))
         return request
 
-    def _automatic(self, entitlement) -> bool:
+    def _automatic(self, entitlement: SyncedEntitlement) -> bool:
         return entitlement.provisionable and self.provisioning.get(entitlement.connector_id, False)
 
-    def _access_problem(self, requester: Person, entitlements, accounts, request: AccessRequest,
+    def _access_problem(self, requester: Person, entitlements: list[SyncedEntitlement],
+                        accounts: list[SyncedAccount | None], request: AccessRequest,
                         refusing: list[Conflict], missing: str | None) -> str | None:
+        found = []
         for entitlement, account in zip(entitlements, accounts):
             if not account or not account.active:
                 email = requester.email or "your Slack profile (it shows no email)"
                 return f"There is no active {entitlement.connector_id} account for {email}."
-        if all(self.catalog.holds(e.connector_id, e.id, a.id) for e, a in zip(entitlements, accounts)):
+            found.append(account)
+        if all(self.catalog.holds(e.connector_id, e.id, a.id) for e, a in zip(entitlements, found)):
             return f"You already have {'everything in ' if request.is_bundle else ''}{request.entitlement_name}."
         if (existing := self.lookup.open_for(requester.id, request.connector_id, request.entitlement_id)):
             if existing.state == State.ACTIVE:

@@ -32,8 +32,7 @@ from datetime import datetime, timedelta
 from bot.domain.errors import PolicyError
 from bot.domain.request import AccessRequest, Route, State
 from bot.domain.rules import Conflict, Rule, RuleBook, Target
-from bot.ports import Ledger
-from storage.catalog import Catalog
+from bot.ports import CatalogReads, Ledger
 
 HOUR = timedelta(hours=1)
 
@@ -51,7 +50,7 @@ def conflict_text(conflict: Conflict) -> str:
 @dataclass
 class Invariants:
     rules: Callable[[], RuleBook]  # the rules in force (a reload replaces them)
-    catalog: Catalog
+    catalog: CatalogReads
 
     # -- separation of duties --------------------------------------------------------------
     def conflicts(self, request: AccessRequest, ledger: Ledger, pending_too: bool = True) -> list[Conflict]:

@@ -148,6 +148,71 @@ class RequestTransitions(Protocol):
     def end_children(self, bundle_id: str, now: datetime) -> int: ...
 
 
+class SyncedEntitlement(Protocol):
+    """An entitlement as the last sync of its connector found it (what the core reads of one)."""
+
+    @property
+    def connector_id(self) -> str: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def resource_type(self) -> str: ...
+    @property
+    def resource_name(self) -> str: ...  # what policy rules and conflicts match on ("" if none)
+    @property
+    def requestable(self) -> bool: ...
+    @property
+    def provisionable(self) -> bool: ...
+
+
+class SyncedAccount(Protocol):
+    """A person's account in a target, as the last sync found it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def active(self) -> bool: ...
+
+
+class CatalogReads(Protocol):
+    """The synced catalog as intake and the invariants read it (storage/catalog.py `Catalog`)."""
+
+    def entitlement(self, connector_id: str, entitlement_id: str) -> SyncedEntitlement | None: ...
+    def entitlement_named(self, connector_id: str, name: str) -> SyncedEntitlement | None:
+        """The requestable entitlement called `name`, or the only one of a resource so named."""
+    def account_by_email(self, connector_id: str, email: str) -> SyncedAccount | None: ...
+    def holds(self, connector_id: str, entitlement_id: str, account_id: str) -> bool:
+        """Whether the account holds it directly (not only through a group)."""
+    def held_by_email(self, email: str) -> list[tuple[str, str]]:
+        """(connector id, resource name) of everything the accounts with this email hold."""
+    def groups_of(self, connector_id: str, email: str) -> list[str]:
+        """Names of the groups the connector's account with this email belongs to."""
+
+
+class SlotBaseline(Protocol):
+    @property
+    def level(self) -> str | None: ...  # None: the account had no level
+
+
+class SlotBaselineStore(Protocol):
+    """Set-once levels of single-valued slots found before Latchkey's first grant there
+    (storage/slot_baselines.py `SlotBaselines`; see bot/slots.py)."""
+
+    def get(self, connector_id: str, slot: str, account_id: str) -> SlotBaseline | None: ...
+    def record_once(self, connector_id: str, slot: str, account_id: str, level: str | None) -> str | None:
+        """Store `level` unless a baseline is stored already; return the one stored."""
+    def clear_unless_granted(self, connector_id: str, slot: str, account_id: str, leaving: str) -> None:
+        """Forget the baseline unless Latchkey still grants anything to the account (but `leaving`)."""
+
+
+class LiveGrants(Protocol):
+    """Latchkey's own live grants (storage/request_queries.py `RequestQueries`)."""
+
+    def granting_on(self, connector_id: str, account_id: str) -> list[AccessRequest]: ...
+
+
 class AuditStore(Protocol):
     """The append-only audit log (storage/audit_log.py `AuditLog`): `entry()` builds the row
     that records an event, to write with a change; `append()` writes one on its own."""
