@@ -1,7 +1,8 @@
 """The small interfaces the core needs from the outside world.
 
-The use cases (bot/usecases/) are written against these, so it knows nothing of Slack, HTTP or SQL; the Slack
-adapter, the connectors and the storage repositories plug in behind them.
+The core (the use cases in bot/usecases/, intake, the invariants, slots) is written against
+these, so it knows nothing of Slack, HTTP or SQL; the Slack adapter, the connectors and the
+storage repositories plug in behind them.  Requests cross them as bot/domain's AccessRequest.
 """
 
 from __future__ import annotations
