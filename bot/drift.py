@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 
 from bot.domain.events import AuditAction, DriftFound
 from bot.lifecycle import Lifecycle
-from bot.records import to_domain
 from bot.slots import covered, slot_of
 
 log = logging.getLogger(__name__)
@@ -26,7 +25,7 @@ STILL_THERE = "Latchkey revoked this, but the target still shows it."
 def report_drift(lifecycle: Lifecycle, connector_id: str, snapshot_started: datetime) -> list[tuple[str, str]]:
     """Check the snapshot taken from `snapshot_started` on; return (request id, finding) pairs."""
     findings = []
-    requests, catalog = lifecycle.requests, lifecycle.catalog
+    requests, catalog = lifecycle.queries, lifecycle.catalog
     for row in requests.for_connector(connector_id, "active", "revoked"):
         if row.preexisting or row.manual:
             continue  # not ours to track, or done by a person outside Latchkey's sight
@@ -54,4 +53,4 @@ def _report(lifecycle: Lifecycle, row, finding: str) -> None:
         return  # already told; a sync every few minutes must not repeat it
     log.warning("drift on request %s (%s %s): %s", row.id, row.connector_id, row.entitlement_id, finding)
     lifecycle.core.report(DriftFound(request_id=row.id, finding=finding,
-                                     approvers=tuple(lifecycle.approvers_of(to_domain(row)))))
+                                     approvers=tuple(lifecycle.approvers_of(row))))

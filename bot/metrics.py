@@ -32,7 +32,8 @@ from prometheus_client.core import GaugeMetricFamily
 from bot.domain.request import AccessRequest, State
 from bot.ports import Clock
 from connectors.base import Connector
-from storage.repositories import Catalog, Requests
+from storage.catalog import Catalog
+from storage.request_queries import RequestQueries
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,7 @@ class InstrumentedConnector:
 class DatabaseCollector:
     """Requests by state and the scheduler's queue depth, read from the database per scrape."""
 
-    def __init__(self, requests: Requests, clock: Clock) -> None:
+    def __init__(self, requests: RequestQueries, clock: Clock) -> None:
         self._requests = requests
         self._clock = clock
 
@@ -203,7 +204,7 @@ class CatalogCollector:
 class Metrics:
     """One registry per service: the process-wide metrics plus this service's database."""
 
-    def __init__(self, requests: Requests, clock: Clock, catalog: Catalog | None = None,
+    def __init__(self, requests: RequestQueries, clock: Clock, catalog: Catalog | None = None,
                  connector_ids: tuple[str, ...] = ()) -> None:
         self.registry = CollectorRegistry()
         for metric in _PROCESS_WIDE:

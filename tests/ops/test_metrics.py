@@ -77,7 +77,7 @@ def test_connector_errors_are_counted_by_connector_method_and_error(tmp_path):
     assert metrics.value("latchkey_connector_calls_total", {"connector": "flaky", "method": "close"}) is None
 
 
-class _Requests:
+class _RequestQueries:
     def __init__(self, counts=None, due=(), broken=False):
         self.counts, self._due, self.broken = counts or {}, list(due), broken
 
@@ -93,7 +93,7 @@ class _Requests:
 def test_queue_depth_and_states_are_read_at_scrape_time():
     """Given work due in the database, when Prometheus scrapes, then the gauges show it; every
     state is present (zero included) so alerts on absent series are not needed."""
-    requests = _Requests({"active": 2, "pending": 1}, due=[("a", "approved"), ("b", "active")])
+    requests = _RequestQueries({"active": 2, "pending": 1}, due=[("a", "approved"), ("b", "active")])
     collector = DatabaseCollector(requests, ShiftedClock())
     samples = {(s.name, tuple(s.labels.values())): s.value
                for family in collector.collect() for s in family.samples}
@@ -106,15 +106,15 @@ def test_queue_depth_and_states_are_read_at_scrape_time():
 def test_a_scrape_answers_while_the_database_is_away():
     """Given the database is unreachable, when Prometheus scrapes, then it gets
     latchkey_database_up 0 rather than an error page."""
-    collector = DatabaseCollector(_Requests(broken=True), ShiftedClock())
+    collector = DatabaseCollector(_RequestQueries(broken=True), ShiftedClock())
     [up] = collector.collect()
     assert up.name == "latchkey_database_up" and up.samples[0].value == 0
 
 
 def _requests(tmp_path):
     from storage.engine import make_engine, upgrade
-    from storage.repositories import Requests
+    from storage.request_queries import RequestQueries
 
     engine = make_engine(f"sqlite:///{tmp_path}/m.db")
     upgrade(engine)
-    return Requests(engine)
+    return RequestQueries(engine)

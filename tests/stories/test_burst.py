@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from storage.repositories import People
+from storage.chat import People
 from tests.harness import CAROL, eventually
 
 

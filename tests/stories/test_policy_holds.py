@@ -18,7 +18,7 @@ CONFLICT = [{"name": "build-and-pay", "entitlements": ["okta:eng-admins", "okta:
 
 
 def requests_of(bot, *states):
-    return bot.service.lifecycle.requests.in_states(*states)
+    return bot.service.lifecycle.queries.in_states(*states)
 
 
 def two_forms_at_once(bot, slack, first: str, second: str, user=CAROL):

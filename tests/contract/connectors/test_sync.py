@@ -14,8 +14,8 @@ from connectors.base import TransientError
 from connectors.okta.client import OktaClient
 from connectors.okta.connector import OktaConnector
 from sandbox.okta import OktaSandbox
+from storage.catalog import Catalog
 from storage.engine import make_engine, upgrade
-from storage.repositories import Catalog
 
 REGISTRY = CollectorRegistry()
 REGISTRY.register(CATALOG_TYPES_SKIPPED)
