@@ -16,6 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bot.config import Settings, parse_config
+from bot.domain.request import State
 from bot.ports import ShiftedClock
 from bot.server import BackgroundServer
 from bot.service import Service
@@ -87,7 +88,7 @@ def _story(slack, okta, service, group, emails, minutes, fast) -> int:
         service.scheduler.wake_at(request.expires_at)
         remaining = 0
     with console.status(f"Waiting for the access to expire ({remaining:.0f} s)..."):
-        _wait(lambda: service.lifecycle.queries.get(request.id).state == "revoked",
+        _wait(lambda: service.lifecycle.queries.get(request.id).state is State.REVOKED,
               timeout=remaining + 30)
     lag = (service.lifecycle.queries.get(request.id).revoked_at - request.expires_at).total_seconds()
     step.say(f"The minute is up: Latchkey removed the membership, and checked it was gone, "

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.approvers import ApproverRouting
-from bot.domain.request import AccessRequest
+from bot.domain.request import AccessRequest, State
 from bot.domain.rules import Rule, RuleBook
 from bot.intake import Intake
 from bot.invariants import Invariants
@@ -37,7 +37,7 @@ from storage.request_queries import RequestQueries
 from storage.requests import Requests
 from storage.slot_baselines import SlotBaselines
 
-LIVE = ("pending", "approved", "provisioning", "active", "revoking")  # what "my requests" lists
+LIVE = (State.PENDING, State.APPROVED, State.PROVISIONING, State.ACTIVE, State.REVOKING)  # what "my requests" lists
 
 
 @dataclass
