@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from bot import logs
-from tests.harness import ALICE, BOT_TOKEN, CAROL, OKTA_TOKEN, SIGNING_SECRET, soon
+from tests.support.harness import ALICE, BOT_TOKEN, CAROL, OKTA_TOKEN, SIGNING_SECRET, soon
 from tests.support.slack import request_access
 
 

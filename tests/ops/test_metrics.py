@@ -9,7 +9,7 @@ import pytest
 from bot.metrics import DatabaseCollector, InstrumentedConnector, Metrics
 from bot.ports import ShiftedClock
 from connectors.base import TransientError
-from tests.harness import ALICE, soon
+from tests.support.harness import ALICE, soon
 from tests.support.metrics import scrape, value
 from tests.support.slack import request_access
 

@@ -31,9 +31,18 @@ from storage.catalog import Catalog
 from storage.chat import People
 from storage.engine import make_engine, upgrade
 from storage.request_queries import RequestQueries
-from tests.harness import ALICE, BOB, BOT_TOKEN, DAVE, OKTA_TOKEN, SIGNING_SECRET, eventually, free_port
 from tests.resilience.support import has_button
 from tests.support.config import config_text
+from tests.support.harness import (
+    ALICE,
+    BOB,
+    BOT_TOKEN,
+    DAVE,
+    OKTA_TOKEN,
+    SIGNING_SECRET,
+    eventually,
+    free_port,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 

@@ -16,8 +16,8 @@ from bot.domain.events import RequestCancelled, RequestDenied, RequestSubmitted
 from storage.audit_log import AuditLog
 from storage.engine import make_engine
 from storage.requests import Requests
-from tests.harness import ALICE, BOB, CAROL, DAVE, eventually
 from tests.resilience.support import has_button
+from tests.support.harness import ALICE, BOB, CAROL, DAVE, eventually
 from tests.support.slack import request_access
 from tests.support.stored import stored_request
 

@@ -27,7 +27,8 @@ from bot.ports import ShiftedClock
 from sandbox import blockkit
 from sandbox.okta import OktaSandbox
 from sandbox.slack_workspace import APP_ID, TEAM_DOMAIN, TEAM_ID
-from tests.harness import (
+from tests.resilience.support import RoutedSlack, build_bot, has_button
+from tests.support.harness import (
     ALICE,
     BOB,
     BOT_TOKEN,
@@ -40,7 +41,6 @@ from tests.harness import (
     seed_okta,
     seed_slack,
 )
-from tests.resilience.support import RoutedSlack, build_bot, has_button
 from tests.support.slack import request_access
 
 pytestmark = pytest.mark.slow

@@ -34,7 +34,7 @@ from storage.engine import make_engine
 from storage.relay_cursor import RelayCursors
 from storage.requests import Requests
 from storage.tables import AuditRow
-from tests.harness import ALICE, BOB, BOT_TOKEN, CAROL, eventually
+from tests.support.harness import ALICE, BOB, BOT_TOKEN, CAROL, eventually
 from tests.support.stored import stored_request
 
 CHANNEL = "C0GENERAL"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from tests.harness import ALICE, BOB, CAROL, DAVE, eventually, forge_click
+from tests.support.harness import ALICE, BOB, CAROL, DAVE, eventually, forge_click
 from tests.support.requests import pending_request
 from tests.support.slack import ephemeral_answers, texts
 

@@ -11,7 +11,7 @@ from bot.slack.app import web_client
 from bot.slack.directory import FRESH_FOR, RECHECK_MISS_AFTER, SlackDirectory
 from storage.chat import People
 from storage.engine import make_engine
-from tests.harness import ALICE, BOB, BOT_TOKEN, CAROL
+from tests.support.harness import ALICE, BOB, BOT_TOKEN, CAROL
 
 
 @pytest.fixture

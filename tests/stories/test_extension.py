@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.harness import ALICE, CAROL, DAVE, eventually, forge_click
 from tests.support.config import CHASING
+from tests.support.harness import ALICE, CAROL, DAVE, eventually, forge_click
 from tests.support.requests import active_request, extension_asked, jump
 from tests.support.slack import ask_to_extend, asked, ephemeral_answers, texts
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.harness import CAROL, eventually
+from tests.support.harness import CAROL, eventually
 from tests.support.metrics import scrape, value
 from tests.support.slack import options
 

@@ -13,7 +13,7 @@ import pytest
 from bot.ports import ShiftedClock
 from bot.refusals import Refusal, RefusedAttempts
 from storage.audit_log import AuditLog
-from tests.harness import ALICE, BOB, CAROL, DAVE, eventually, forge_click
+from tests.support.harness import ALICE, BOB, CAROL, DAVE, eventually, forge_click
 from tests.support.metrics import scrape, value
 from tests.support.requests import active_request, pending_request
 from tests.support.slack import ephemeral_answers, option_for

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness import ALICE, CAROL, ERIN, eventually
+from tests.support.harness import ALICE, CAROL, ERIN, eventually
 from tests.support.slack import assert_refused, option_for, options, request_access, submit_form
 
 

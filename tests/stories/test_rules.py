@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.harness import ALICE, BOB, CAROL, DAVE, eventually, forge_click
+from tests.support.harness import ALICE, BOB, CAROL, DAVE, eventually, forge_click
 from tests.support.requests import jump, pending
 from tests.support.slack import ask, asked, ephemeral_answers, texts
 

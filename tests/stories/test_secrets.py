@@ -18,8 +18,8 @@ from storage.audit_log import AuditLog
 from storage.request_queries import RequestQueries
 from storage.requests import Requests
 from storage.tables import AuditRow
-from tests.harness import BOB, BOT_TOKEN, CAROL, MEMBERSHIP, OKTA_TOKEN, SIGNING_SECRET, eventually
 from tests.support.cli import run
+from tests.support.harness import BOB, BOT_TOKEN, CAROL, MEMBERSHIP, OKTA_TOKEN, SIGNING_SECRET, eventually
 from tests.support.requests import approved
 from tests.support.slack import texts
 from tests.support.stored import stored_request

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.harness import ALICE, BOB, CAROL, eventually
+from tests.support.harness import ALICE, BOB, CAROL, eventually
 from tests.support.slack import request_access, texts
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from bot.usecases.core import LEASE
 from bot.usecases.due import DUE_BATCH
 from sandbox.server import Reply
-from tests.harness import ALICE, CAROL, eventually
+from tests.support.harness import ALICE, CAROL, eventually
 from tests.support.requests import pending_request
 from tests.support.stored import stored_request
 

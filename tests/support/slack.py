@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.harness import ALICE, CAROL, eventually
+from tests.support.harness import ALICE, CAROL, eventually
 
 
 def request_access(slack, user=CAROL, search="eng", pick="eng-admins", duration="4h",

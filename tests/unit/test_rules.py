@@ -10,7 +10,7 @@ import pytest
 
 from bot.domain.policy import format_duration, parse_duration
 from bot.domain.rules import Target
-from tests.harness import ALICE, BOB, CAROL, DAVE
+from tests.support.harness import ALICE, BOB, CAROL, DAVE
 from tests.support.in_memory import Form, request, rulebook
 
 HOURS = [timedelta(hours=h) for h in (1, 4, 8)]
