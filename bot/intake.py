@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from bot.approvers import ApproverRouting
 from bot.domain.errors import InvalidRequestError
+from bot.domain.kinds import AutoApproval, Form
 from bot.domain.request import AccessRequest, BundleItem, Route, State, new_request_id
 from bot.domain.rules import BUNDLE, Conflict, Rule, RuleBook, Target
 from bot.invariants import Invariants, conflict_text
@@ -49,13 +50,9 @@ class Intake:
         rules = self.rules()  # one reading throughout, even if a reload swaps them meanwhile
         target, entitlements = self._asked_for(connector_id, entitlement_id)
         rule = rules.rule_for(target)
-        problems = {field: problem for field, problem in (
-            ("duration", rule.policy.duration_problem(duration)),
-            ("justification", rule.justification_problem(justification)),
-            ("ticket", rule.ticket_problem(ticket)),
-            ("break_glass", None if rule.break_glass or not break_glass
-             else "Break-glass is not allowed for this access: ask for approval instead."),
-        ) if problem}
+        problems = rule.problems(Form(justification, ticket, break_glass))
+        if duration_problem := rule.policy.duration_problem(duration):
+            problems["duration"] = duration_problem
         accounts = [self.catalog.account_by_email(e.connector_id, requester.email or "") for e in entitlements]
         request = replace(self._new_request(requester, target, entitlements, accounts, duration,
                                             justification, rule), ticket=ticket or None)
@@ -160,8 +157,8 @@ class Intake:
     def _auto_approves(self, requester: Person, rule: Rule) -> bool:
         """Is the requester in one of the rule's auto-approval groups?  (Its cap on uses is
         counted when the request is filed, under the requester's lock.)"""
-        auto = rule.auto_approve
-        if auto is None:
+        auto = rule.kind(AutoApproval)
+        if not auto.anyone:
             return False
         return requester.id in self.approvers.members(auto.slack_groups) or any(
             held for connector_id, kind in self.connector_types.items() if kind == "okta"

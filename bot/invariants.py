@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.errors import PolicyError
+from bot.domain.kinds import AutoApproval
 from bot.domain.request import AccessRequest, Route, State
 from bot.domain.rules import Conflict, Rule, RuleBook, Target
 from bot.ports import CatalogReads, Ledger
@@ -114,8 +115,8 @@ class Invariants:
     @staticmethod
     def auto_approval_left(rule: Rule, ledger: Ledger, now: datetime) -> bool:
         """Whether the rule's auto-approval cap leaves this person another use."""
-        auto = rule.auto_approve
-        return auto is not None and (auto.max_uses is None or ledger.routed_since(
+        auto = rule.kind(AutoApproval)
+        return auto.anyone and (auto.max_uses is None or ledger.routed_since(
             rule.name, Route.AUTO, now - auto.period) < auto.max_uses)
 
     # -- the access window -----------------------------------------------------------------

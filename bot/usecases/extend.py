@@ -21,6 +21,7 @@ from bot.domain.events import (
     ExtensionFailed,
     ExtensionRequested,
 )
+from bot.domain.kinds import ExtensionApproval, Form, Justification
 from bot.domain.policy import describe_duration
 from bot.domain.request import AccessRequest, Route, State, Step, advance
 from bot.invariants import Invariants, conflict_text
@@ -40,12 +41,12 @@ class Extend:
         core = self.core
         original = self.check_extendable(request_id, person)
         rule, now = core.rules().named(original.rule), core.clock.now()
-        problems = {field: problem for field, problem in (
-            ("duration", rule.policy.duration_problem(duration)),
-            ("justification", rule.justification_problem(justification.strip()))) if problem}
+        problems = rule.kind(Justification).problems(Form(justification.strip()))
+        if duration_problem := rule.policy.duration_problem(duration):
+            problems["duration"] = duration_problem
         if problems or duration is None:  # no duration is a problem too: said above
             raise InvalidRequestError(problems)
-        by_people = rule.extension_needs_approval or self.invariants.window_exceeded(original, duration, rule)
+        by_people = rule.kind(ExtensionApproval).needed or self.invariants.window_exceeded(original, duration, rule)
         request = extension_request(original, person, duration, justification.strip(), now,
                                     rule.policy.first_attention(now), by_people)
         if by_people and (missing := self.routing.missing_approvers(request)):

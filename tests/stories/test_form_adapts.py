@@ -146,6 +146,7 @@ def test_an_item_that_cannot_be_requested_leaves_the_form_as_it_is(make_bot, sla
 def test_a_form_drawn_for_a_rule_is_valid_block_kit_and_keeps_ids():
     """Pure: the form drawn for a rule (also what `request_modal(..., rule=)` gives for a
     preselected item) is accepted by Slack and keeps every block and action id of the open form."""
+    from bot.domain.kinds import BreakGlass, Ticket
     from bot.domain.policy import Policy
     from bot.domain.rules import Rule, RuleBook
     from bot.slack import blocks
@@ -153,8 +154,8 @@ def test_a_form_drawn_for_a_rule_is_valid_block_kit_and_keeps_ids():
     from storage.catalog import SearchHit
 
     hours = tuple(timedelta(hours=h) for h in (1, 4, 8))
-    strict = Rule("strict", Policy(hours, timedelta(hours=1)), ticket_required=True,
-                  ticket_pattern="SEC-[0-9]+", break_glass=True)
+    strict = Rule("strict", Policy(hours, timedelta(hours=1)),
+                  kinds=(Ticket(required=True, pattern="SEC-[0-9]+"), BreakGlass(allowed=True)))
     book = RuleBook(Rule("default", Policy(hours, timedelta(hours=8))), (strict,))
     hit = SearchHit("okta", "group:00g1:member", "data-admins", "group")
     opened = blocks.request_modal(book, search="data")

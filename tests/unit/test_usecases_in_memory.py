@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from bot.approvers import ApproverRouting
+from bot.domain.kinds import ExtensionApproval
 from bot.domain.policy import Policy
 from bot.domain.request import AccessRequest, State
 from bot.domain.rules import Conflict, EntitlementPattern, Rule, RuleBook
@@ -101,7 +102,7 @@ def _request(state: State, **fields: Any) -> AccessRequest:
 def test_an_extension_within_the_window_is_approved_at_once_and_handed_to_the_workers():
     """Given access granted an hour ago until an hour from now under a 3-hour window, when Carol
     asks for one more hour, then it is approved by Latchkey at once and handed to the workers."""
-    book = _book(extension_needs_approval=False)
+    book = _book(kinds=(ExtensionApproval(needed=False),))
     requests = FakeRequests(_request(State.ACTIVE, granted_at=NOW - HOUR, expires_at=NOW + HOUR))
     core, workers, routing, invariants = _parts(requests, book)
     extension = Extend(core, invariants, routing).extend("a1", CAROL, HOUR, "still deploying")
@@ -112,7 +113,7 @@ def test_an_extension_within_the_window_is_approved_at_once_and_handed_to_the_wo
 def test_an_extension_past_the_window_goes_to_people_even_when_the_rule_approves_extensions():
     """Given the same access, when Carol asks for two more hours (past the 3-hour window), then
     the extension waits for the approvers and nothing is handed to the workers."""
-    book = _book(extension_needs_approval=False)
+    book = _book(kinds=(ExtensionApproval(needed=False),))
     requests = FakeRequests(_request(State.ACTIVE, granted_at=NOW - HOUR, expires_at=NOW + HOUR))
     core, workers, routing, invariants = _parts(requests, book)
     extension = Extend(core, invariants, routing).extend("a1", CAROL, 2 * HOUR, "still deploying")
