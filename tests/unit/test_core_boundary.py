@@ -26,7 +26,7 @@ def _imported(path: Path) -> set[str]:
 
 def _modules(part: str) -> list[Path]:
     path = BOT / part
-    return sorted(path.glob("*.py")) if path.is_dir() else [path]
+    return sorted(path.rglob("*.py")) if path.is_dir() else [path]
 
 
 def _under(name: str, roots: tuple[str, ...]) -> bool:
