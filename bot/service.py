@@ -125,7 +125,7 @@ class Service:
                                    timedelta(seconds=self.settings.latchkey_sweep_seconds))
         self.lifecycle.wake = self.scheduler.wake_at
         self.metrics = Metrics(self.lifecycle.queries, self.clock, self.catalog,
-                               tuple(self.config.connectors))
+                               {cid: c.sync_interval for cid, c in self.config.connectors.items()})
         self.slack_app = build_app(client, self.settings.slack_signing_secret.get_secret_value(),
                                    Deps(self.lifecycle, self.catalog, self.directory,
                                         SeenEvents(self.engine),

@@ -139,6 +139,7 @@ class Revoke:
         """A revocation that failed is tried again after a backoff; the owners hear of it once
         it has failed a few times."""
         core = self.core
+        metrics.revocation_failed(request, exc)
         attempts = request.attempts + 1
         retry_at = core.clock.now() + backoff(attempts)
         alert = core.recorded(RevocationFailing(request_id=request.id, approvers=tuple(

@@ -9,8 +9,9 @@ import pytest
 from bot.metrics import DatabaseCollector, InstrumentedConnector, Metrics
 from bot.ports import ShiftedClock
 from connectors.base import TransientError
-from tests.support.harness import ALICE, soon
+from tests.support.harness import ALICE, MEMBERSHIP, soon
 from tests.support.metrics import scrape, value
+from tests.support.requests import active_request, approved
 from tests.support.slack import request_access
 
 
@@ -45,6 +46,44 @@ def test_metrics_follow_a_request_from_submission_to_revocation(bot, slack, okta
     assert 0 <= value(done, lag + "_sum") - value(before, lag + "_sum") < 60
     assert value(done, "latchkey_scheduler_queue_depth") == 0
     assert value(done, "latchkey_requests", state="pending") == 0
+
+
+def test_a_failed_revocation_attempt_is_counted_by_connector_and_error(bot, slack, okta, clock):
+    """Given Okta refuses a removal once, when the access expires, then the failed attempt is
+    counted under the connector and the error, and the retry that succeeds adds nothing."""
+    labels = {"connector": "okta", "error": "PermissionDeniedError"}
+    before = value(scrape(bot), "latchkey_revocation_failures_total", **labels)
+    request = active_request(bot, slack)
+    okta.fail(status=403, times=1, path=MEMBERSHIP, method="DELETE")
+    clock.advance(timedelta(hours=5))
+    soon(lambda: bot.request(request.id).attempts == 1)
+    assert value(scrape(bot), "latchkey_revocation_failures_total", **labels) == before + 1
+    clock.advance(timedelta(minutes=15))
+    bot.service.scheduler.wake_at(clock.now())
+    soon(lambda: bot.request(request.id).state == "revoked")
+    assert value(scrape(bot), "latchkey_revocation_failures_total", **labels) == before + 1
+
+
+def test_a_wait_after_a_429_is_observed_under_the_connector_and_method_that_waited(bot, slack, okta):
+    """Given Okta answers the membership write with 429 once, when the request is granted, then
+    the wait for X-Rate-Limit-Reset is one observation under okta's grant."""
+    wait = "latchkey_connector_rate_limit_wait_seconds"
+    labels = {"connector": "okta", "method": "grant"}
+    before = scrape(bot)
+    okta.rate_limit(times=1, path=MEMBERSHIP, reset_in=1)
+    request = approved(bot, slack)
+    soon(lambda: bot.request(request.id).state == "active")
+    after = scrape(bot)
+    assert value(after, wait + "_count", **labels) == value(before, wait + "_count", **labels) + 1
+    assert 0 < value(after, wait + "_sum", **labels) - value(before, wait + "_sum", **labels) <= 60
+
+
+def test_each_connectors_sync_interval_is_exported_beside_its_last_sync(bot):
+    """Given the okta connector synced every 15 minutes (the default), then /metrics says so,
+    so that an alert can tell a stale catalog from one that is merely between syncs."""
+    samples = scrape(bot)
+    assert value(samples, "latchkey_catalog_sync_interval_seconds", connector="okta") == 15 * 60
+    assert ("latchkey_catalog_last_sync_timestamp_seconds", (("connector", "okta"),)) in samples
 
 
 class _Flaky:
