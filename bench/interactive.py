@@ -25,8 +25,8 @@ from bench.figures import Figure
 from bench.figures import percentile as _p
 from bench.sandboxes import DeliveryTimeout, TimedOkta, TimedSlack
 from bench.serve import BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET, Serve, config_text
+from storage.catalog import Catalog
 from storage.engine import make_engine
-from storage.repositories import Catalog
 from storage.tables import AccountRow, EntitlementRow, HoldingRow
 
 log = logging.getLogger("bench")

@@ -22,7 +22,7 @@ from bench.figures import Figure, Results, percentile
 from bench.sandboxes import TimedOkta, TimedSlack
 from bench.serve import BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET, Serve, config_text
 from storage.engine import make_engine, upgrade
-from storage.repositories import Requests
+from storage.request_queries import RequestQueries
 from storage.tables import RequestRow
 
 log = logging.getLogger("bench")
@@ -154,7 +154,7 @@ def one_run(workdir: Path, database_url: str, replicas: int, grants: int, spread
     missing = len(set(expiry) - set(per_membership))
     twice = sum(1 for n in per_membership.values() if n > 1)
     still_members = sum(1 for group, user in expiry if user in okta.members(group))
-    states = Requests(make_engine(database_url)).count_by_state()
+    states = RequestQueries(make_engine(database_url)).count_by_state()
     slack.stop()
     okta.stop()
     exactly_once = missing == 0 and twice == 0 and still_members == 0

@@ -18,8 +18,8 @@ from pathlib import Path
 from bench.figures import Figure, Results
 from bench.sandboxes import TimedOkta, TimedSlack
 from bench.serve import BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET, Serve, config_text
+from storage.catalog import Catalog
 from storage.engine import make_engine
-from storage.repositories import Catalog
 
 log = logging.getLogger("bench")
 

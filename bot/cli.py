@@ -202,7 +202,7 @@ def audit_export(since: str = typer.Option(..., help="2026-11-01, 2026-11-01T09:
     from datetime import UTC, datetime
 
     from bot import audit_export as export
-    from storage.repositories import AuditLog
+    from storage.audit_log import AuditLog
 
     now = datetime.now(UTC)
     try:

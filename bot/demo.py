@@ -16,6 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bot.config import Settings, parse_config
+from bot.domain.request import State
 from bot.ports import ShiftedClock
 from bot.server import BackgroundServer
 from bot.service import Service
@@ -75,7 +76,7 @@ def _story(slack, okta, service, group, emails, minutes, fast) -> int:
     step.okta("After the approval")
 
     step.say("Bob clicks Approve on his copy a moment too late")
-    request = service.lifecycle.requests.in_states("active")[0]
+    request = service.lifecycle.queries.in_states("active")[0]
     slack.click(BOB, "approve", message=bobs_copy, stale=True)
     _wait(lambda: slack.responses(BOB))
     console.print(f"  [dim]only Bob sees:[/] {_plain(slack.responses(BOB)[-1].get('text', ''))}")
@@ -87,9 +88,9 @@ def _story(slack, okta, service, group, emails, minutes, fast) -> int:
         service.scheduler.wake_at(request.expires_at)
         remaining = 0
     with console.status(f"Waiting for the access to expire ({remaining:.0f} s)..."):
-        _wait(lambda: service.lifecycle.requests.get(request.id).state == "revoked",
+        _wait(lambda: service.lifecycle.queries.get(request.id).state is State.REVOKED,
               timeout=remaining + 30)
-    lag = (service.lifecycle.requests.get(request.id).revoked_at - request.expires_at).total_seconds()
+    lag = (service.lifecycle.queries.get(request.id).revoked_at - request.expires_at).total_seconds()
     step.say(f"The minute is up: Latchkey removed the membership, and checked it was gone, "
              f"{lag:.1f} s after expiry")
     _wait(lambda: len(slack.dm(CAROL)) >= 3)

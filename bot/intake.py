@@ -6,30 +6,26 @@ Pure reading: nothing here writes, asks anyone or calls a connector.
 
 from __future__ import annotations
 
-import json
-import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from bot.approvers import ApproverRouting
 from bot.domain.errors import InvalidRequestError
-from bot.domain.request import AccessRequest, Route, State
+from bot.domain.kinds import AutoApproval, Form
+from bot.domain.request import AccessRequest, BundleItem, Route, State, new_request_id
 from bot.domain.rules import BUNDLE, Conflict, Rule, RuleBook, Target
 from bot.invariants import Invariants, conflict_text
-from bot.ports import Clock, Person
-from bot.records import RequesterLedger, to_domain
+from bot.ports import CatalogReads, Clock, Person, RequestLookup, SyncedAccount, SyncedEntitlement
 from bot.routing import Routing
-from storage.repositories import Catalog, Requests
-from storage.tables import RequestRow
 
 
 @dataclass(frozen=True)
 class Draft:
-    """A checked submission, ready to be filed: its row and rule, and what was found about the
-    requester when it was checked (filing checks it again under their lock)."""
+    """A checked submission, ready to be filed: the request and its rule, and what was found
+    about the requester when it was checked (filing checks it again under their lock)."""
 
-    row: RequestRow
+    request: AccessRequest
     rule: Rule
     conflicts: tuple[str, ...]  # names of the separation-of-duties rules it would break
     approvers: list[str]  # whom to ask if people decide it
@@ -38,8 +34,8 @@ class Draft:
 
 @dataclass
 class Intake:
-    requests: Requests
-    catalog: Catalog
+    lookup: RequestLookup
+    catalog: CatalogReads
     rules: Callable[[], RuleBook]
     routing: Routing
     approvers: ApproverRouting
@@ -54,31 +50,26 @@ class Intake:
         rules = self.rules()  # one reading throughout, even if a reload swaps them meanwhile
         target, entitlements = self._asked_for(connector_id, entitlement_id)
         rule = rules.rule_for(target)
-        problems = {field: problem for field, problem in (
-            ("duration", rule.policy.duration_problem(duration)),
-            ("justification", rule.justification_problem(justification)),
-            ("ticket", rule.ticket_problem(ticket)),
-            ("break_glass", None if rule.break_glass or not break_glass
-             else "Break-glass is not allowed for this access: ask for approval instead."),
-        ) if problem}
+        problems = rule.problems(Form(justification, ticket, break_glass))
+        if duration_problem := rule.policy.duration_problem(duration):
+            problems["duration"] = duration_problem
         accounts = [self.catalog.account_by_email(e.connector_id, requester.email or "") for e in entitlements]
-        row = self._new_row(requester, target, entitlements, accounts, duration, justification, rule)
-        row.ticket = ticket or None
-        conflicts = self.requests.read_as(requester.id, lambda reads: self.invariants.conflicts(
-            to_domain(row), RequesterLedger(reads)))
+        request = replace(self._new_request(requester, target, entitlements, accounts, duration,
+                                            justification, rule), ticket=ticket or None)
+        conflicts = self.lookup.read_as(requester.id, lambda ledger: self.invariants.conflicts(request, ledger))
         # A request may carry one conflict's extra approval step; any other conflict refuses it.
         refusing = [c for c in conflicts if c.action == "refuse"] or conflicts[1:]
-        row.conflict = conflicts[0].name if conflicts and not refusing else None
-        people = to_domain(row)  # as it would be if people decide it
-        row.route = (Route.BREAK_GLASS if break_glass else
-                     Route.AUTO if not conflicts and self._auto_approves(requester, rule) else Route.PEOPLE)
-        if conflicts and row.route == Route.BREAK_GLASS:
+        people = replace(request, conflict=conflicts[0].name if conflicts and not refusing else None)
+        request = replace(people, route=(  # `people`: as it would be if people decide it
+            Route.BREAK_GLASS if break_glass else
+            Route.AUTO if not conflicts and self._auto_approves(requester, rule) else Route.PEOPLE))
+        if conflicts and request.route == Route.BREAK_GLASS:
             problems["break_glass"] = f"Break-glass cannot be used here: {conflict_text(conflicts[0])}"
-        elif row.route == Route.BREAK_GLASS and not self.routing.break_glass_reviewers(people):
+        elif request.route == Route.BREAK_GLASS and not self.routing.break_glass_reviewers(people):
             problems["break_glass"] = ("Break-glass cannot be used here: nobody but you could review it "
                                        "afterwards. Ask for approval instead.")
         missing = self.routing.missing_approvers(people)
-        if access_problem := self._access_problem(requester, entitlements, accounts, to_domain(row),
+        if access_problem := self._access_problem(requester, entitlements, accounts, request,
                                                   refusing, missing):
             problems["access"] = access_problem
         if target.connector_id == BUNDLE and (weaker := self.invariants.bundle_problem(
@@ -86,7 +77,7 @@ class Intake:
             problems["access"] = weaker
         if problems:
             raise InvalidRequestError(problems)
-        return Draft(row, rule, tuple(c.name for c in conflicts),
+        return Draft(request, rule, tuple(c.name for c in conflicts),
                      self.routing.approvers_of(people), missing)
 
     def rule_for(self, connector_id: str, entitlement_id: str) -> Rule | None:
@@ -97,58 +88,63 @@ class Intake:
             return None
         return self.rules().rule_for(target)
 
-    def _asked_for(self, connector_id: str, entitlement_id: str):
+    def _asked_for(self, connector_id: str, entitlement_id: str) -> tuple[Target, list[SyncedEntitlement]]:
         """What a request names: its target for the rules, and the entitlements it would grant."""
         if connector_id == BUNDLE:
             bundle = self.rules().bundle(entitlement_id)
             if bundle is None:
                 raise InvalidRequestError({"access": "There is no such bundle. Pick an item from the list."})
-            entitlements = [self.catalog.entitlement_named(cid, name) for cid, name in bundle.items]
-            if missing := [f"{cid}:{name}" for (cid, name), e in zip(bundle.items, entitlements) if e is None]:
+            named = [self.catalog.entitlement_named(cid, name) for cid, name in bundle.items]
+            if missing := [f"{cid}:{name}" for (cid, name), e in zip(bundle.items, named) if e is None]:
                 raise InvalidRequestError({"access": f"The bundle {bundle.name} includes {', '.join(missing)}, "
                                                      "which Latchkey cannot find. Ask an admin to fix the bundle."})
-            return bundle.target, entitlements
+            return bundle.target, [e for e in named if e is not None]
         entitlement = self.catalog.entitlement(connector_id, entitlement_id)
         if entitlement is None or not entitlement.requestable:
             raise InvalidRequestError({"access": "That is not something you can request. Pick an item from the list."})
         return self._target_of(entitlement), [entitlement]
 
     @staticmethod
-    def _target_of(entitlement) -> Target:
+    def _target_of(entitlement: SyncedEntitlement) -> Target:
         return Target(entitlement.connector_id, entitlement.resource_type,
                       entitlement.resource_name or entitlement.name)
 
-    def _new_row(self, requester: Person, target: Target, entitlements, accounts, duration,
-                 justification: str, rule: Rule) -> RequestRow:
+    def _new_request(self, requester: Person, target: Target, entitlements: list[SyncedEntitlement],
+                     accounts: list[SyncedAccount | None], duration: timedelta | None,
+                     justification: str, rule: Rule) -> AccessRequest:
         now, first, account = self.clock.now(), entitlements[0], accounts[0]
-        row = RequestRow(
-            id=secrets.token_hex(6), requester=requester.id, requester_email=requester.email or "",
+        request = AccessRequest(
+            id=new_request_id(), requester=requester.id, requester_email=requester.email or "",
             account_id=account.id if account else "", connector_id=first.connector_id,
             entitlement_id=first.id, entitlement_name=first.name,
-            duration_seconds=int(duration.total_seconds()) if duration else 0,
-            justification=justification, state=State.PENDING.value, created_at=now,
+            duration=duration or timedelta(0),
+            justification=justification, state=State.PENDING, created_at=now,
             attention_at=rule.policy.first_attention(now), rule=rule.name,
             manual=not self._automatic(first))
         if target.connector_id == BUNDLE:
-            row.connector_id, row.entitlement_id, row.entitlement_name = BUNDLE, target.resource_name, target.resource_name
-            row.account_id, row.manual = "", False
-            row.items = json.dumps([dict(connector_id=e.connector_id, entitlement_id=e.id, name=e.name,
-                                         account_id=a.id if a else "", manual=not self._automatic(e))
-                                    for e, a in zip(entitlements, accounts)])
-        return row
+            request = replace(
+                request, connector_id=BUNDLE, entitlement_id=target.resource_name,
+                entitlement_name=target.resource_name, account_id="", manual=False,
+                items=tuple(BundleItem(connector_id=e.connector_id, entitlement_id=e.id, name=e.name,
+                                       account_id=a.id if a else "", manual=not self._automatic(e))
+                            for e, a in zip(entitlements, accounts)))
+        return request
 
-    def _automatic(self, entitlement) -> bool:
+    def _automatic(self, entitlement: SyncedEntitlement) -> bool:
         return entitlement.provisionable and self.provisioning.get(entitlement.connector_id, False)
 
-    def _access_problem(self, requester: Person, entitlements, accounts, request: AccessRequest,
+    def _access_problem(self, requester: Person, entitlements: list[SyncedEntitlement],
+                        accounts: list[SyncedAccount | None], request: AccessRequest,
                         refusing: list[Conflict], missing: str | None) -> str | None:
+        found = []
         for entitlement, account in zip(entitlements, accounts):
             if not account or not account.active:
                 email = requester.email or "your Slack profile (it shows no email)"
                 return f"There is no active {entitlement.connector_id} account for {email}."
-        if all(self.catalog.holds(e.connector_id, e.id, a.id) for e, a in zip(entitlements, accounts)):
+            found.append(account)
+        if all(self.catalog.holds(e.connector_id, e.id, a.id) for e, a in zip(entitlements, found)):
             return f"You already have {'everything in ' if request.is_bundle else ''}{request.entitlement_name}."
-        if (existing := self.requests.open_for(requester.id, request.connector_id, request.entitlement_id)):
+        if (existing := self.lookup.open_for(requester.id, request.connector_id, request.entitlement_id)):
             if existing.state == State.ACTIVE:
                 return f"You already have {request.entitlement_name} through request {existing.id}."
             return f"You already have a request for {request.entitlement_name} waiting ({existing.id})."
@@ -161,8 +157,8 @@ class Intake:
     def _auto_approves(self, requester: Person, rule: Rule) -> bool:
         """Is the requester in one of the rule's auto-approval groups?  (Its cap on uses is
         counted when the request is filed, under the requester's lock.)"""
-        auto = rule.auto_approve
-        if auto is None:
+        auto = rule.kind(AutoApproval)
+        if not auto.anyone:
             return False
         return requester.id in self.approvers.members(auto.slack_groups) or any(
             held for connector_id, kind in self.connector_types.items() if kind == "okta"

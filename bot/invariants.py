@@ -17,8 +17,8 @@ Nobody deciding their own request is kept by routing itself (bot/routing.py: the
 never among the people asked, reviewers included) and checked again at every click.
 
 The checks that depend on what else the requester has (conflicts, caps) read it through a
-`Ledger` taken inside `Requests.guarded()` or the approval's own transaction: with the
-requester's lock held, in the transaction that applies the transition.  Two transitions at the
+`Ledger` (bot/ports.py) taken inside `Requests.guarded()` or the approval's own transaction:
+with the requester's lock held, in the transaction that applies the transition.  Two transitions at the
 same instant (two forms, two approvals, a grant next to an extension, on two replicas) are so
 checked one after the other, and cannot both pass.
 """
@@ -28,27 +28,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from bot.domain.errors import PolicyError
+from bot.domain.kinds import AutoApproval
 from bot.domain.request import AccessRequest, Route, State
 from bot.domain.rules import Conflict, Rule, RuleBook, Target
-from storage.repositories import Catalog
+from bot.ports import CatalogReads, Ledger
 
 HOUR = timedelta(hours=1)
-
-
-class Ledger(Protocol):
-    """What one requester has, as read under their lock."""
-
-    def live(self) -> list[AccessRequest]:
-        """Their requests that are pending, approved, being granted, held or being taken back."""
-
-    def asked_since(self, since: datetime) -> int:
-        """How many requests they filed since then, extensions included, bundle items not."""
-
-    def routed_since(self, rule: str, route: Route, since: datetime) -> int:
-        """How many of their requests `rule` approved by `route` (auto) since then."""
 
 
 class StandingChanged(Exception):
@@ -64,7 +51,7 @@ def conflict_text(conflict: Conflict) -> str:
 @dataclass
 class Invariants:
     rules: Callable[[], RuleBook]  # the rules in force (a reload replaces them)
-    catalog: Catalog
+    catalog: CatalogReads
 
     # -- separation of duties --------------------------------------------------------------
     def conflicts(self, request: AccessRequest, ledger: Ledger, pending_too: bool = True) -> list[Conflict]:
@@ -128,8 +115,8 @@ class Invariants:
     @staticmethod
     def auto_approval_left(rule: Rule, ledger: Ledger, now: datetime) -> bool:
         """Whether the rule's auto-approval cap leaves this person another use."""
-        auto = rule.auto_approve
-        return auto is not None and (auto.max_uses is None or ledger.routed_since(
+        auto = rule.kind(AutoApproval)
+        return auto.anyone and (auto.max_uses is None or ledger.routed_since(
             rule.name, Route.AUTO, now - auto.period) < auto.max_uses)
 
     # -- the access window -----------------------------------------------------------------

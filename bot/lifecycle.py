@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.approvers import ApproverRouting
-from bot.domain.request import AccessRequest
+from bot.domain.request import AccessRequest, State
 from bot.domain.rules import Rule, RuleBook
 from bot.intake import Intake
 from bot.invariants import Invariants
 from bot.ports import Clock, Notifier, Person
-from bot.records import to_domain
 from bot.routing import Progress, Routing
 from bot.slots import Slots
 from bot.usecases.bundles import Bundles
@@ -32,14 +31,19 @@ from bot.usecases.revoke import Revoke, TakeBack
 from bot.usecases.submit import Submit
 from bot.usecases.tasks import Tasks
 from connectors.base import Connector
-from storage.repositories import AuditLog, Catalog, Requests, SlotBaselines
+from storage.audit_log import AuditLog
+from storage.catalog import Catalog
+from storage.request_queries import RequestQueries
+from storage.requests import Requests
+from storage.slot_baselines import SlotBaselines
 
-LIVE = ("pending", "approved", "provisioning", "active", "revoking")  # what "my requests" lists
+LIVE = (State.PENDING, State.APPROVED, State.PROVISIONING, State.ACTIVE, State.REVOKING)  # what "my requests" lists
 
 
 @dataclass
 class Lifecycle:
     requests: Requests
+    queries: RequestQueries
     catalog: Catalog
     audit: AuditLog
     connectors: dict[str, Connector]
@@ -60,13 +64,13 @@ class Lifecycle:
         rules = lambda: self.rules  # noqa: E731 - a reload replaces self.rules as a whole
         routing = self.routing = Routing(rules, self.approvers)
         invariants = Invariants(rules, self.catalog)
-        self.intake = Intake(self.requests, self.catalog, rules, routing, self.approvers,
+        self.intake = Intake(self.queries, self.catalog, rules, routing, self.approvers,
                              invariants, self.clock, self.provisioning, self.connector_types)
-        core = self.core = Core(self.requests, self.audit, self.notifier, self.clock, rules,
+        core = self.core = Core(self.requests, self.queries, self.audit, self.notifier, self.clock, rules,
                     wake=lambda when: self.wake(when), workers=self.workers)  # both set after start
         self.extensions = Extend(core, invariants, routing)
         bundles = Bundles(core, self.extensions)
-        slots = Slots(self.requests, SlotBaselines(self.requests.engine))
+        slots = Slots(self.queries, SlotBaselines(self.requests.engine))
         take_back = TakeBack(self.connectors, slots)
         self.revocations = Revoke(core, take_back, bundles, self.extensions, routing)
         self.provisions = Provision(core, self.connectors, slots, take_back, self.extensions,
@@ -74,7 +78,7 @@ class Lifecycle:
         self.submissions = Submit(core, self.intake, invariants, routing)
         self.decisions = Decide(core, routing, invariants, self.extensions)
         self.tasks = Tasks(core, self.provisions, bundles, routing)
-        self.due = Due(core, self.provisions, self.revocations, Chase(core, routing), bundles)
+        self.due = Due(core, self.queries, self.provisions, self.revocations, Chase(core, routing), bundles)
         core.work_on = self.due.work_on  # what a use case hands to the workers runs here
 
     # -- reading ---------------------------------------------------------------------------
@@ -83,18 +87,18 @@ class Lifecycle:
 
     def progress(self, request: AccessRequest) -> Progress:
         """Who approved the pending request so far, and who may act on it now."""
-        return self.routing.progress(request, self.requests.approvals(request.id))
+        return self.routing.progress(request, self.queries.approvals(request.id))
 
     def rule_for(self, connector_id: str, entitlement_id: str) -> Rule | None:
         return self.intake.rule_for(connector_id, entitlement_id)
 
     def of_requester(self, person: str) -> list[AccessRequest]:
         """The person's own requests that are still waiting or live, oldest first."""
-        return [to_domain(row) for row in self.requests.of_requester(person, LIVE) if not row.bundle]
+        return [request for request in self.queries.of_requester(person, LIVE) if not request.bundle]
 
     def waiting_on(self, person: str) -> list[AccessRequest]:
         """Pending requests this person may approve and has not approved yet."""
-        return [request for request in map(to_domain, self.requests.in_states("pending"))
+        return [request for request in self.queries.in_states("pending")
                 if person in self.progress(request).deciders]
 
     # -- the use cases people start (bot/usecases/) ----------------------------------------

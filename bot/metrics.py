@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime
+from collections.abc import Mapping
+from contextvars import ContextVar
+from datetime import datetime, timedelta
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -32,7 +34,9 @@ from prometheus_client.core import GaugeMetricFamily
 from bot.domain.request import AccessRequest, State
 from bot.ports import Clock
 from connectors.base import Connector
-from storage.repositories import Catalog, Requests
+from connectors.http import on_rate_limit_wait
+from storage.catalog import Catalog
+from storage.request_queries import RequestQueries
 
 log = logging.getLogger(__name__)
 
@@ -71,14 +75,28 @@ CATALOG_TYPES_SKIPPED = Counter(
     "latchkey_catalog_types_skipped", "Resource types a catalog sync skipped because listing "
     "them failed (the other types were synced), by connector id, type and error.",
     ["connector", "resource_type", "error"], registry=None)
+REVOCATION_FAILURES = Counter(
+    "latchkey_revocation_failures", "Revocation attempts that failed (each is tried again after "
+    "a backoff), by connector id and error.", ["connector", "error"], registry=None)
+RATE_LIMIT_WAITS = Histogram(
+    "latchkey_connector_rate_limit_wait_seconds", "Waits after a target answered 429 (rate "
+    "limited), before the call was tried again, by connector id and method.",
+    ["connector", "method"], buckets=(0.5, 1, 2.5, 5, 10, 30, 60), registry=None)
+OKTA_LOG_LAG = Gauge(
+    "latchkey_okta_log_lag_seconds", "How far the Okta System Log poller is behind: now minus "
+    "the time of the newest event it has read, by connector id.", ["connector"], registry=None)
+"""Set by the Okta System Log poller, which keeps it current at every scrape (e.g. with
+`OKTA_LOG_LAG.labels(connector_id).set_function(...)` reading its cursor): a poller that hangs
+must show a growing lag, not the last one it wrote, or the alert on it never fires."""
 _PROCESS_WIDE = (APPROVAL_LATENCY, PROVISIONING_LATENCY, REVOCATION_LAG, CONNECTOR_CALLS,
                  CONNECTOR_ERRORS, CONNECTOR_SECONDS, REFUSED_ATTEMPTS, CATALOG_SYNCING,
-                 CATALOG_SYNC_FAILURES, CATALOG_TYPES_SKIPPED)
+                 CATALOG_SYNC_FAILURES, CATALOG_TYPES_SKIPPED, REVOCATION_FAILURES,
+                 RATE_LIMIT_WAITS, OKTA_LOG_LAG)
 
 QUEUE_DEPTH_CAP = 10_000  # the gauge reads at most this many due requests per scrape
 
 
-# -- the three moments the use cases (bot/usecases/) report ----------------------------------
+# -- the moments the use cases (bot/usecases/) report -----------------------------------------
 def request_approved(request: AccessRequest) -> None:
     _observe(APPROVAL_LATENCY, request.created_at, request.decided_at)
 
@@ -92,12 +110,30 @@ def access_revoked(request: AccessRequest) -> None:
     _observe(REVOCATION_LAG, request.expires_at, request.revoked_at)
 
 
+def revocation_failed(request: AccessRequest, error: Exception) -> None:
+    REVOCATION_FAILURES.labels(request.connector_id, type(error).__name__).inc()
+
+
 def _observe(histogram: Histogram, start: datetime | None, end: datetime | None) -> None:
     if start is not None and end is not None:
         histogram.observe(max((end - start).total_seconds(), 0.0))
 
 
 # -- connectors ------------------------------------------------------------------------------
+# The connector id and method of the call in progress, for what happens deep inside it (a wait
+# after a 429 in connectors/http.py knows neither).
+_CALLING: ContextVar[tuple[str, str] | None] = ContextVar("latchkey_connector_call", default=None)
+
+
+def _rate_limit_wait(seconds: float) -> None:
+    labels = _CALLING.get()
+    if labels is not None:  # outside InstrumentedConnector (`latchkey check`) nobody scrapes
+        RATE_LIMIT_WAITS.labels(*labels).observe(seconds)
+
+
+on_rate_limit_wait(_rate_limit_wait)
+
+
 class InstrumentedConnector:
     """A connector that counts and times every public method call, then delegates.
 
@@ -120,13 +156,14 @@ class InstrumentedConnector:
         def call(*args, **kwargs):
             labels = (self._connector_id, name)
             CONNECTOR_CALLS.labels(*labels).inc()
-            started = time.perf_counter()
+            started, calling = time.perf_counter(), _CALLING.set(labels)
             try:
                 return attribute(*args, **kwargs)
             except Exception as exc:
                 CONNECTOR_ERRORS.labels(*labels, type(exc).__name__).inc()
                 raise
             finally:
+                _CALLING.reset(calling)
                 CONNECTOR_SECONDS.labels(*labels).observe(time.perf_counter() - started)
 
         call.__name__ = name
@@ -140,7 +177,7 @@ class InstrumentedConnector:
 class DatabaseCollector:
     """Requests by state and the scheduler's queue depth, read from the database per scrape."""
 
-    def __init__(self, requests: Requests, clock: Clock) -> None:
+    def __init__(self, requests: RequestQueries, clock: Clock) -> None:
         self._requests = requests
         self._clock = clock
 
@@ -173,44 +210,50 @@ class DatabaseCollector:
 
 
 class CatalogCollector:
-    """When each connector's catalog last finished syncing (database; 0: never yet)."""
+    """When each connector's catalog last finished syncing (database; 0: never yet), and how
+    often it should (config): together they tell an alert when the catalog has gone stale."""
 
-    def __init__(self, catalog: Catalog, connector_ids: tuple[str, ...]) -> None:
-        self._catalog, self._connector_ids = catalog, connector_ids
+    def __init__(self, catalog: Catalog, sync_intervals: Mapping[str, timedelta]) -> None:
+        self._catalog, self._sync_intervals = catalog, sync_intervals
 
     def describe(self):
-        return [self._family()]
+        return list(self._families())
 
     def collect(self):
-        family = self._family()
+        synced_at, interval = self._families()
+        for connector_id, every in self._sync_intervals.items():
+            interval.add_metric([connector_id], every.total_seconds())
         try:
-            synced = {cid: self._catalog.last_sync(cid) for cid in self._connector_ids}
+            synced = {cid: self._catalog.last_sync(cid) for cid in self._sync_intervals}
         except Exception as exc:  # DatabaseCollector reports the database as down
             log.warning("metrics: cannot read the catalog syncs: %s", exc)
-            return []
+            return [interval]
         for connector_id, sync in synced.items():
-            family.add_metric([connector_id], sync.finished_at.timestamp() if sync else 0)
-        return [family]
+            synced_at.add_metric([connector_id], sync.finished_at.timestamp() if sync else 0)
+        return [synced_at, interval]
 
     @staticmethod
-    def _family():
-        return GaugeMetricFamily(
-            "latchkey_catalog_last_sync_timestamp_seconds", "When the connector's catalog last "
-            "finished syncing (Unix time, database); 0 while the first sync is still running.",
-            labels=["connector"])
+    def _families():
+        return (GaugeMetricFamily(
+                    "latchkey_catalog_last_sync_timestamp_seconds", "When the connector's catalog "
+                    "last finished syncing (Unix time, database); 0 while the first sync is still "
+                    "running.", labels=["connector"]),
+                GaugeMetricFamily(
+                    "latchkey_catalog_sync_interval_seconds", "How often the connector's catalog "
+                    "is synced (its `sync_interval`).", labels=["connector"]))
 
 
 class Metrics:
     """One registry per service: the process-wide metrics plus this service's database."""
 
-    def __init__(self, requests: Requests, clock: Clock, catalog: Catalog | None = None,
-                 connector_ids: tuple[str, ...] = ()) -> None:
+    def __init__(self, requests: RequestQueries, clock: Clock, catalog: Catalog | None = None,
+                 sync_intervals: Mapping[str, timedelta] | None = None) -> None:
         self.registry = CollectorRegistry()
         for metric in _PROCESS_WIDE:
             self.registry.register(metric)
         self.registry.register(DatabaseCollector(requests, clock))
         if catalog is not None:
-            self.registry.register(CatalogCollector(catalog, connector_ids))
+            self.registry.register(CatalogCollector(catalog, sync_intervals or {}))
         ProcessCollector(registry=self.registry)
         PlatformCollector(registry=self.registry)
 

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from bot.background import BackgroundLoop
 from bot.ports import Clock
-from storage.repositories import Outbox
+from storage.outbox import Outbox
 from storage.tables import OutboxRow
 
 log = logging.getLogger(__name__)

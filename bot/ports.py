@@ -1,7 +1,8 @@
 """The small interfaces the core needs from the outside world.
 
-The use cases (bot/usecases/) are written against these, so it knows nothing of Slack, HTTP or SQL; the Slack
-adapter, the connectors and the storage repositories plug in behind them.
+The core (the use cases in bot/usecases/, intake, the invariants, slots) is written against
+these, so it knows nothing of Slack, HTTP or SQL; the Slack adapter, the connectors and the
+storage repositories plug in behind them.  Requests cross them as bot/domain's AccessRequest.
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from bot.domain.events import Event
-from bot.domain.request import ApprovalOutcome
+from bot.domain.request import AccessRequest, ApprovalOutcome, Route
+
+T = TypeVar("T")
 
 
 class Clock(Protocol):
@@ -72,24 +75,61 @@ class Notifier(Protocol):
 
 
 # -- storage ---------------------------------------------------------------------------------
-# Stored rows stay opaque to the core (`Any`): it reads them through bot/records.py `to_domain`.
+# What the audit log and the notifier build to be written with a change: opaque to the core,
+# which only hands it back to the store in `also`.
 Row = Any
-# A compare-and-set: (request id, the state it must still be in, the changes, rows written with it).
+# A compare-and-set: (request id, the state it must still be in, the changes, what is written
+# with it).  The changes are stored fields of AccessRequest by name, as stored: a state by its
+# value, `decided_by` comma-separated (storage/mapping.py).
 Move = tuple[str, str, dict[str, Any], list[Any]]
 
 
-class RequestStore(Protocol):
-    """The requests as the use cases read and change them (storage/repositories.py `Requests`).
+class Ledger(Protocol):
+    """What one requester has, as read under their lock (see bot/invariants.py)."""
 
-    Every change is a compare-and-set; `also` holds rows (audit event, message) written in the
-    same transaction, and only if the change happens.  Where a method applies a transition, the
-    caller passes the target state, computed by the transition table (bot/domain/request.py)."""
+    def live(self) -> list[AccessRequest]:
+        """Their requests that are pending, approved, being granted, held or being taken back."""
 
-    def get(self, request_id: str) -> Row | None: ...
-    def guarded(self, requester: str,
-                decide: Callable[[Any], tuple[Iterable[Any], Iterable[Move]]]) -> list[Row | None]: ...
+    def asked_since(self, since: datetime) -> int:
+        """How many requests they filed since then, extensions included, bundle items not."""
+
+    def routed_since(self, rule: str, route: Route, since: datetime) -> int:
+        """How many of their requests `rule` approved by `route` (auto) since then."""
+
+
+class RequestLookup(Protocol):
+    """Requests as the use cases look them up (storage/request_queries.py `RequestQueries`)."""
+
+    def get(self, request_id: str) -> AccessRequest | None: ...
+    def read_as(self, requester: str, look: Callable[[Ledger], T]) -> T:
+        """`look(ledger)` over the requester's requests as they stand, without their lock."""
+    def children(self, bundle_id: str) -> list[AccessRequest]: ...
+    def extension_of(self, original_id: str) -> AccessRequest | None: ...
+    def open_for(self, requester: str, connector_id: str, entitlement_id: str) -> AccessRequest | None: ...
+    def approvals(self, request_id: str) -> dict[str, int]: ...
+    def revoked_since(self, since: datetime) -> list[AccessRequest]: ...
+    def failed_since(self, since: datetime) -> list[AccessRequest]: ...
+
+
+class DueScan(Protocol):
+    """What the due-work loop asks of the stored deadlines (storage/request_queries.py)."""
+
+    def due(self, now: datetime, limit: int = 500, revocations: bool = True) -> list[tuple[str, str]]: ...
+    def next_deadline(self) -> datetime | None: ...
+
+
+class RequestTransitions(Protocol):
+    """The changes of requests (storage/requests.py `Requests`).
+
+    Every change is a compare-and-set; `also` holds what is written in the same transaction,
+    and only if the change happens: rows the audit log and the notifier built, and new
+    requests.  Where a method applies a transition, the caller passes the target state,
+    computed by the transition table (bot/domain/request.py)."""
+
+    def guarded(self, requester: str, decide: Callable[[Ledger], tuple[Iterable[Any], Iterable[Move]]]
+                ) -> list[AccessRequest | None]: ...
     def move(self, request_id: str, expected_state: str, also: Iterable[Any] = (), **changes: Any) -> bool: ...
-    def move_each(self, moves: Iterable[Move]) -> list[Row | None]: ...
+    def move_each(self, moves: Iterable[Move]) -> list[AccessRequest | None]: ...
     def attend(self, request_id: str, state: str, seen: datetime, also: Iterable[Any] = (),
                **changes: Any) -> bool: ...
     def renew_lease(self, request_id: str, state: str, now: datetime, lease_until: datetime) -> bool: ...
@@ -97,29 +137,85 @@ class RequestStore(Protocol):
     def set_once(self, request_id: str, field: str, value: Any, also: Iterable[Any] = (),
                  **with_it: Any) -> bool: ...
     def claim_revocations(self, now: datetime, lease_until: datetime, limit: int, *, revoking: str,
-                          also: Callable[[Row], Iterable[Any]] = ...) -> list[Row]: ...
-    def approve(self, request_id: str, approver: str, step: int, needed: int, last_step: bool,
-                now: datetime, *, approved: str, also: Callable[[Row, ApprovalOutcome], Iterable[Any]] = ...,
-                guard: Callable[[Any, Row], None] | None = None) -> tuple[ApprovalOutcome, Row | None]: ...
+                          also: Callable[[AccessRequest], Iterable[Any]] = ...) -> list[AccessRequest]: ...
+    def approve(self, request_id: str, approver: str, step: int, needed: int, last_step: bool, now: datetime,
+                *, approved: str, also: Callable[[AccessRequest, ApprovalOutcome], Iterable[Any]] = ...,
+                guard: Callable[[Ledger, AccessRequest], None] | None = None
+                ) -> tuple[ApprovalOutcome, AccessRequest | None]: ...
     def apply_extension(self, extension_id: str, original_id: str, seen_expiry: datetime,
                         changes: dict[str, Any], *, extended: str, also: Iterable[Any] = ()) -> bool: ...
-    def children(self, bundle_id: str) -> list[Row]: ...
     def activate_bundle(self, bundle_id: str, changes: dict[str, Any], *, active: str,
                         also: Iterable[Any] = ()) -> bool: ...
     def end_children(self, bundle_id: str, now: datetime) -> int: ...
-    def extension_of(self, original_id: str) -> Row | None: ...
-    def open_for(self, requester: str, connector_id: str, entitlement_id: str) -> Row | None: ...
-    def due(self, now: datetime, limit: int = 500, revocations: bool = True) -> list[tuple[str, str]]: ...
-    def next_deadline(self) -> datetime | None: ...
-    def of_requester(self, requester: str, states: tuple[str, ...]) -> list[Row]: ...
-    def approvals(self, request_id: str) -> dict[str, int]: ...
-    def revoked_since(self, since: datetime) -> list[Row]: ...
-    def failed_since(self, since: datetime) -> list[Row]: ...
-    def in_states(self, *states: str) -> list[Row]: ...
+
+
+class SyncedEntitlement(Protocol):
+    """An entitlement as the last sync of its connector found it (what the core reads of one)."""
+
+    @property
+    def connector_id(self) -> str: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def resource_type(self) -> str: ...
+    @property
+    def resource_name(self) -> str: ...  # what policy rules and conflicts match on ("" if none)
+    @property
+    def requestable(self) -> bool: ...
+    @property
+    def provisionable(self) -> bool: ...
+
+
+class SyncedAccount(Protocol):
+    """A person's account in a target, as the last sync found it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def active(self) -> bool: ...
+
+
+class CatalogReads(Protocol):
+    """The synced catalog as intake and the invariants read it (storage/catalog.py `Catalog`)."""
+
+    def entitlement(self, connector_id: str, entitlement_id: str) -> SyncedEntitlement | None: ...
+    def entitlement_named(self, connector_id: str, name: str) -> SyncedEntitlement | None:
+        """The requestable entitlement called `name`, or the only one of a resource so named."""
+    def account_by_email(self, connector_id: str, email: str) -> SyncedAccount | None: ...
+    def holds(self, connector_id: str, entitlement_id: str, account_id: str) -> bool:
+        """Whether the account holds it directly (not only through a group)."""
+    def held_by_email(self, email: str) -> list[tuple[str, str]]:
+        """(connector id, resource name) of everything the accounts with this email hold."""
+    def groups_of(self, connector_id: str, email: str) -> list[str]:
+        """Names of the groups the connector's account with this email belongs to."""
+
+
+class SlotBaseline(Protocol):
+    @property
+    def level(self) -> str | None: ...  # None: the account had no level
+
+
+class SlotBaselineStore(Protocol):
+    """Set-once levels of single-valued slots found before Latchkey's first grant there
+    (storage/slot_baselines.py `SlotBaselines`; see bot/slots.py)."""
+
+    def get(self, connector_id: str, slot: str, account_id: str) -> SlotBaseline | None: ...
+    def record_once(self, connector_id: str, slot: str, account_id: str, level: str | None) -> str | None:
+        """Store `level` unless a baseline is stored already; return the one stored."""
+    def clear_unless_granted(self, connector_id: str, slot: str, account_id: str, leaving: str) -> None:
+        """Forget the baseline unless Latchkey still grants anything to the account (but `leaving`)."""
+
+
+class LiveGrants(Protocol):
+    """Latchkey's own live grants (storage/request_queries.py `RequestQueries`)."""
+
+    def granting_on(self, connector_id: str, account_id: str) -> list[AccessRequest]: ...
 
 
 class AuditStore(Protocol):
-    """The append-only audit log (storage/repositories.py `AuditLog`): `entry()` builds the row
+    """The append-only audit log (storage/audit_log.py `AuditLog`): `entry()` builds the row
     that records an event, to write with a change; `append()` writes one on its own."""
 
     def entry(self, event: Event, at: datetime) -> Row: ...

@@ -31,7 +31,7 @@ from bot.domain.errors import (
 from bot.domain.events import Refused, RefusedMore
 from bot.metrics import REFUSED_ATTEMPTS
 from bot.ports import Clock
-from storage.repositories import AuditLog
+from storage.audit_log import AuditLog
 
 log = logging.getLogger(__name__)
 

@@ -32,8 +32,13 @@ from bot.slack.context import Deps
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackNotifier
 from bot.sync import Progress, sync_catalog
+from storage.audit_log import AuditLog
+from storage.catalog import Catalog
+from storage.chat import Messages, People, SeenEvents
 from storage.engine import make_engine, upgrade
-from storage.repositories import AuditLog, Catalog, Messages, Outbox, People, Requests, SeenEvents
+from storage.outbox import Outbox
+from storage.request_queries import RequestQueries
+from storage.requests import Requests
 
 log = logging.getLogger(__name__)
 
@@ -100,14 +105,14 @@ class Service:
                            for cid, c in self.config.connectors.items()}
         client = web_client(self.settings.slack_bot_token.get_secret_value(), self.settings.slack_api_url)
         self.directory = SlackDirectory(client, People(self.engine), self.clock)
-        requests = Requests(self.engine)
-        self.notifier = SlackNotifier(client, Messages(self.engine), Outbox(self.engine), requests,
+        queries = RequestQueries(self.engine)
+        self.notifier = SlackNotifier(client, Messages(self.engine), Outbox(self.engine), queries,
                                       self.clock, progress=lambda r: self.lifecycle.progress(r),
                                       name_of=self.directory.name)
         # Always built: with no channel configured it does nothing, and a reload may set one.
         self.audit_relay = AuditChannelRelay(self.engine, client, self.config.audit_channel, self.clock)
         self.lifecycle = Lifecycle(
-            requests=requests, catalog=self.catalog, audit=AuditLog(self.engine),
+            requests=Requests(self.engine), queries=queries, catalog=self.catalog, audit=AuditLog(self.engine),
             connectors=self.connectors,
             provisioning={cid: c.provisioning for cid, c in self.config.connectors.items()},
             rules=self.config.policy.to_rulebook(),
@@ -119,8 +124,8 @@ class Service:
         self.scheduler = Scheduler(self.lifecycle.run_due, self.clock,
                                    timedelta(seconds=self.settings.latchkey_sweep_seconds))
         self.lifecycle.wake = self.scheduler.wake_at
-        self.metrics = Metrics(self.lifecycle.requests, self.clock, self.catalog,
-                               tuple(self.config.connectors))
+        self.metrics = Metrics(self.lifecycle.queries, self.clock, self.catalog,
+                               {cid: c.sync_interval for cid, c in self.config.connectors.items()})
         self.slack_app = build_app(client, self.settings.slack_signing_secret.get_secret_value(),
                                    Deps(self.lifecycle, self.catalog, self.directory,
                                         SeenEvents(self.engine),

@@ -18,11 +18,13 @@ later change to the database comes from a worker that settles the slot itself.
 
 from __future__ import annotations
 
+import enum
 import json
+from typing import Literal
 
 from bot.domain.request import AccessRequest
+from bot.ports import LiveGrants, SlotBaselineStore
 from connectors.base import Connector, Prior, Slot, SlotConnector, TransientError
-from storage.repositories import Requests, SlotBaselines
 
 SETTLE_ROUNDS = 4  # write-and-look rounds before a slot that keeps changing is retried later
 
@@ -47,8 +49,8 @@ def level_to_set(slot: Slot, baseline: str | None, granted: list[str]) -> str | 
 
 
 class Slots:
-    def __init__(self, requests: Requests, baselines: SlotBaselines) -> None:
-        self._requests = requests
+    def __init__(self, grants: LiveGrants, baselines: SlotBaselineStore) -> None:
+        self._grants = grants
         self._baselines = baselines
 
     def prior(self, request: AccessRequest, connector: SlotConnector, slot: Slot) -> Prior:
@@ -91,18 +93,25 @@ class Slots:
         baseline = stored.level if stored else _recorded_baseline(request, slot)
         if baseline is _UNKNOWN:
             return None
-        granted = [other.level for row in self._requests.granting_on(
-            request.connector_id, request.account_id) if not (leaving and row.id == request.id)
-            if (other := slot_of(connector, row.entitlement_id)) and other.key == slot.key]
+        granted = [other.level for grant in self._grants.granting_on(
+            request.connector_id, request.account_id) if not (leaving and grant.id == request.id)
+            if (other := slot_of(connector, grant.entitlement_id)) and other.key == slot.key]
         return level_to_set(slot, baseline, granted), bool(granted)
 
 
-_UNKNOWN = object()
+class _Unknown(enum.Enum):
+    """No baseline was recorded with the request (None would be one: the account had no level)."""
+
+    BASELINE = enum.auto()
 
 
-def _recorded_baseline(request: AccessRequest, slot: Slot):
+_UNKNOWN = _Unknown.BASELINE
+
+
+def _recorded_baseline(request: AccessRequest, slot: Slot) -> str | None | Literal[_Unknown.BASELINE]:
     """The baseline in the request's prior detail, or _UNKNOWN."""
     try:
-        return json.loads(request.prior_detail or "")[slot.key]
+        level: str | None = json.loads(request.prior_detail or "")[slot.key]
     except (ValueError, TypeError, KeyError):
         return _UNKNOWN
+    return level

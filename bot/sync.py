@@ -9,7 +9,7 @@ from typing import TypeVar
 from bot.metrics import CATALOG_TYPES_SKIPPED
 from bot.ports import Clock
 from connectors.base import Connector, ConnectorError, Page, PermissionDeniedError, TransientError
-from storage.repositories import Catalog
+from storage.catalog import Catalog
 from storage.tables import SyncRow
 
 log = logging.getLogger(__name__)

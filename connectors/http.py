@@ -46,6 +46,14 @@ READ_AT_MOST = 4000  # of a raw body: more could never show within QUOTED, howev
 
 _TRANSPORT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
+_rate_limit_listeners: list[Callable[[float], None]] = []
+
+
+def on_rate_limit_wait(listener: Callable[[float], None]) -> None:
+    """Call `listener(seconds)` before every wait after a 429: bot/metrics.py counts them, so
+    that connectors/ stays free of metrics."""
+    _rate_limit_listeners.append(listener)
+
 
 class ApiClient:
     """Base class of the connectors' clients; subclasses add the API's calls and may override
@@ -77,6 +85,9 @@ class ApiClient:
                 delay = retry_delay(error, attempt)
                 log.warning("%s; attempt %d of %d, retrying in %.2f s",
                             error, attempt, self._max_attempts, delay)
+                if isinstance(error, RateLimitedError):
+                    for listener in _rate_limit_listeners:
+                        listener(delay)
                 self._sleep(delay)
                 attempt += 1
 

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL, make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-# Execution option marking a transaction that only reads (see `_Repository._reading`).
+# Execution option marking a transaction that only reads (see `Repository._reading`).
 READ_ONLY = "latchkey_read_only"
 
 

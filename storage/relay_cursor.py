@@ -14,11 +14,11 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from storage.repositories import _Repository
+from storage.base import Repository
 from storage.tables import AuditRow, RelayCursorRow, RequestRow
 
 
-class RelayCursors(_Repository):
+class RelayCursors(Repository):
     def take(self, name: str, holder: str, now: datetime, lease_until: datetime,
              start_before: datetime) -> int | None:
         """Take (or renew) the lease on cursor `name`; return its position, or None while another

@@ -12,8 +12,16 @@ from bot.ports import ShiftedClock
 from sandbox.okta import OktaSandbox
 from sandbox.slack import SlackSandbox
 from storage.engine import make_engine, upgrade
-from tests.harness import BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET, Bot, make_settings, seed_okta, seed_slack
 from tests.support.config import config_text
+from tests.support.harness import (
+    BOT_TOKEN,
+    OKTA_TOKEN,
+    SIGNING_SECRET,
+    Bot,
+    make_settings,
+    seed_okta,
+    seed_slack,
+)
 from tests.support.postgres import throwaway_database
 
 

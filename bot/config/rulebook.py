@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, get_args
 
+from bot.domain.kinds import KINDS
 from bot.domain.policy import Policy
 from bot.domain.rules import (
     ApprovalStep,
-    AutoApproval,
     Bundle,
     Conflict,
     EntitlementPattern,
@@ -22,7 +22,6 @@ if TYPE_CHECKING:  # the schema validates with this translation, so it imports t
     from collections.abc import Sequence
 
     from bot.config.policy import (
-        AutoApproveConfig,
         BundleConfig,
         ConflictConfig,
         MatchConfig,
@@ -52,7 +51,6 @@ def _rule(policy: PolicyConfig, name: str, settings: PolicyConfig | RuleConfig,
                    remind_after=inherited("remind_after"),
                    pending_timeout=inherited("pending_timeout"),
                    warn_before=inherited("warn_before"), max_total=inherited("max_total_duration"))
-    ticket, auto = inherited("ticket"), inherited("auto_approve")
     return Rule(
         name=name, policy=times, steps=_steps(policy, settings),
         connector=match.connector if match else None,
@@ -60,12 +58,7 @@ def _rule(policy: PolicyConfig, name: str, settings: PolicyConfig | RuleConfig,
         resource=match.resource if match else None,
         fallback=tuple(inherited("fallback") or ()),
         escalate_after=inherited("escalate_after"),
-        justification_required=inherited("justification_required"),
-        ticket_required=bool(ticket and ticket.required),
-        ticket_pattern=ticket.pattern if ticket else None,
-        auto_approve=_auto_approval(auto) if auto else None,
-        break_glass=inherited("break_glass"),
-        extension_needs_approval=inherited("extension_needs_approval"))
+        kinds=tuple(kind.from_config(inherited(kind.key)) for kind in KINDS))
 
 
 def _steps(policy: PolicyConfig, settings: PolicyConfig | RuleConfig) -> tuple[ApprovalStep, ...]:
@@ -83,10 +76,6 @@ def _steps(policy: PolicyConfig, settings: PolicyConfig | RuleConfig) -> tuple[A
 
 def _each(steps: Sequence[StepConfig]) -> tuple[ApprovalStep, ...]:
     return tuple(ApprovalStep(tuple(step.approvers or ()), step.approvals) for step in steps)
-
-
-def _auto_approval(auto: AutoApproveConfig) -> AutoApproval:
-    return AutoApproval(tuple(auto.okta_groups), tuple(auto.slack_groups), auto.max_uses, auto.period)
 
 
 def _conflict(conflict: ConflictConfig) -> Conflict:

@@ -12,6 +12,9 @@
     │                              step left with nobody); no probe, the message says why
     └── AlreadyDecidedError        someone acted first; `.request` says who and how
         └── TaskAlreadyDoneError   a manual task someone has already marked done
+
+    DuplicateError                 storage refused a second open request for the same thing;
+                                   the core turns it into an InvalidRequestError
 """
 
 from __future__ import annotations
@@ -65,3 +68,8 @@ class AlreadyDecidedError(LatchkeyError):
 
 class TaskAlreadyDoneError(AlreadyDecidedError):
     pass
+
+
+class DuplicateError(Exception):
+    """The request would break a uniqueness rule of the store (e.g. a second pending request of
+    one person for the same thing).  Raised by storage, so that the core need not know it."""

@@ -17,6 +17,7 @@ replica can never move a request twice.
 from __future__ import annotations
 
 import enum
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -95,6 +96,11 @@ def advance(state: State, step: Step) -> State:
         raise IllegalTransition(state, step) from None
 
 
+def new_request_id() -> str:
+    """A fresh request id: 12 random hex digits, short enough for a button's value."""
+    return secrets.token_hex(6)
+
+
 @dataclass(frozen=True)
 class AccessRequest:
     id: str
@@ -117,6 +123,8 @@ class AccessRequest:
     preexisting: bool | None = None  # the account held the access before we granted it
     manual: bool = False  # a person grants and revokes it, following a task from Latchkey
     prior_detail: str | None = None  # the connector's note of what to restore at revocation
+    # A worker holds it (provisioning, revoking) until then; after that another may take it over.
+    lease_until: datetime | None = None
     attempts: int = 0
     last_error: str | None = None
     attention_at: datetime | None = None  # next reminder / timeout (pending), warning (active)

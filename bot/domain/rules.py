@@ -8,13 +8,16 @@ break-glass).  Pure data and decisions: nothing here talks to Slack, a connector
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from fnmatch import fnmatchcase
+from typing import TypeVar
 
+from bot.domain.kinds import KINDS, BreakGlass, Form, RuleKind, Ticket
 from bot.domain.policy import Policy
+
+K = TypeVar("K", bound=RuleKind)
 
 
 @dataclass(frozen=True)
@@ -24,23 +27,6 @@ class ApprovalStep:
     approvers: tuple[str, ...] = ()  # person ids, emails, or Slack user groups (@handle / S…)
     approvals: int = 1  # distinct people of this step who must approve
     connector: str | None = None  # whose owners approve when nobody is named (default: the request's)
-
-
-@dataclass(frozen=True)
-class AutoApproval:
-    """Approve without asking anyone when the requester belongs to one of these groups."""
-
-    okta_groups: tuple[str, ...] = ()  # Okta group names, as synced
-    slack_groups: tuple[str, ...] = ()  # Slack user group handles or ids
-    max_uses: int | None = None  # per requester and rule within `period`; None: no cap
-    period: timedelta = timedelta(days=1)
-
-    def within(self, other: AutoApproval | None) -> bool:
-        """Does this approve no one, and no more often, than `other` would?"""
-        return other is not None and set(self.okta_groups) <= set(other.okta_groups) \
-            and set(self.slack_groups) <= set(other.slack_groups) \
-            and (other.max_uses is None or (self.max_uses is not None and self.max_uses <= other.max_uses
-                                            and self.period >= other.period))
 
 
 @dataclass(frozen=True)
@@ -62,12 +48,7 @@ class Rule:
     resource: str | None = None
     fallback: tuple[str, ...] = ()  # asked when the approvers cannot be, or on escalation
     escalate_after: int | None = 2  # reminders before the fallback approvers are asked too
-    justification_required: bool = True
-    ticket_required: bool = False
-    ticket_pattern: str | None = None  # a full match is required when given
-    auto_approve: AutoApproval | None = None
-    break_glass: bool = False
-    extension_needs_approval: bool = True
+    kinds: tuple[RuleKind, ...] = ()  # what else it asks (bot/domain/kinds/); unlisted kinds: their default
 
     def matches(self, target: Target) -> bool:
         if target.resource_type == BUNDLE and self.resource_type is None:
@@ -76,6 +57,17 @@ class Rule:
                   (self.resource, target.resource_name))
         return all(glob is None or fnmatchcase(value.lower(), glob.lower()) for glob, value in wanted)
 
+    def kind(self, kind: type[K]) -> K:
+        """What this rule asks of that kind: its own, or the kind's default."""
+        return next((mine for mine in self.kinds if isinstance(mine, kind)), None) or kind()
+
+    def problems(self, form: Form) -> dict[str, str]:
+        """What the requester must fix in the form, by field, under this rule's kinds."""
+        found: dict[str, str] = {}
+        for kind in KINDS:
+            found.update(self.kind(kind).problems(form))
+        return found
+
     def weaker_than(self, other: Rule) -> list[str]:
         """Where this rule asks less than `other` (a bundle's rule against an item's): each
         approval step of `other`, the ticket and justification it wants, its limits on time,
@@ -83,34 +75,12 @@ class Rule:
         weaker = [f"it lacks the approval step of {_step_text(step)}" for step in other.steps
                   if not any(set(mine.approvers) == set(step.approvers) and mine.approvals >= step.approvals
                              for mine in self.steps)]
-        if other.justification_required and not self.justification_required:
-            weaker.append("it does not require a justification")
-        if (other.ticket_required, other.ticket_pattern) != (self.ticket_required, self.ticket_pattern) \
-                and (other.ticket_required or other.ticket_pattern):
-            weaker.append("it does not ask for the same ticket")
         if self.policy.max_duration > other.policy.max_duration:
             weaker.append("its max_duration is longer")
         if self.policy.max_total_duration > other.policy.max_total_duration:
             weaker.append("its max_total_duration is longer")
-        if self.break_glass and not other.break_glass:
-            weaker.append("it allows break-glass")
-        if other.extension_needs_approval and not self.extension_needs_approval:
-            weaker.append("it lets extensions through without approval")
-        if self.auto_approve and not self.auto_approve.within(other.auto_approve):
-            weaker.append("it approves automatically where the item's rule does not")
+        weaker += [reason for kind in KINDS if (reason := self.kind(kind).weaker_than(other.kind(kind)))]
         return weaker
-
-    def ticket_problem(self, ticket: str) -> str | None:
-        if not ticket:
-            return "A ticket reference is required for this access." if self.ticket_required else None
-        if self.ticket_pattern and not re.fullmatch(self.ticket_pattern, ticket):
-            return f"That does not look like a ticket reference (expected {self.ticket_pattern})."
-        return None
-
-    def justification_problem(self, justification: str) -> str | None:
-        if self.justification_required and not justification:
-            return "Say why you need this access."
-        return None
 
 
 def _is_group(entry: str) -> bool:
@@ -220,7 +190,7 @@ class RuleBook:
         enough; its members are known only when a request is made, and checked then."""
         problems = []
         for rule in (self.default, *self.rules):
-            if not rule.break_glass:
+            if not rule.kind(BreakGlass).allowed:
                 continue
             named = rule.steps[0].approvers if rule.steps else ()
             for connector, entries in owners.items():
@@ -253,11 +223,11 @@ class RuleBook:
 
     @property
     def break_glass_anywhere(self) -> bool:
-        return any(rule.break_glass for rule in (self.default, *self.rules))
+        return any(rule.kind(BreakGlass).allowed for rule in (self.default, *self.rules))
 
     @property
     def tickets_anywhere(self) -> bool:
-        return any(rule.ticket_required or rule.ticket_pattern for rule in (self.default, *self.rules))
+        return any(rule.kind(Ticket).asked for rule in (self.default, *self.rules))
 
 
 def steps_for(rule: Rule, conflict: Conflict | None) -> tuple[ApprovalStep, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+from bot.domain.kinds import BreakGlass, Justification, Ticket
 from bot.domain.policy import describe_duration, format_duration
 from bot.domain.request import AccessRequest, State
 from bot.domain.rules import BUNDLE, Bundle, Rule, RuleBook
@@ -91,7 +92,7 @@ def request_modal(rules: RuleBook, search: str = "", preselected=None, rule: Rul
     ticket = _ticket_input(required=False, hint="Required for some access",
                            placeholder="e.g. SEC-1234") if rules.tickets_anywhere else None
     return _request_form(search, chosen, _duration_input(rules.offered_durations()),
-                         _justification_input(optional=not all(r.justification_required for r in everyone)),
+                         _justification_input(optional=not all(r.kind(Justification).required for r in everyone)),
                          ticket, rules.break_glass_anywhere)
 
 
@@ -104,8 +105,8 @@ def request_modal_for(rule: Rule, search: str = "", chosen: dict | None = None,
     Blocks and elements keep their ids, so Slack keeps what the requester already typed or chose
     (views.update: "Preserving input entry")."""
     return _request_form(search, chosen, _duration_input(rule.policy.offered_durations(), duration),
-                         _justification_input(optional=not rule.justification_required),
-                         _rule_ticket_input(rule), rule.break_glass)
+                         _justification_input(optional=not rule.kind(Justification).required),
+                         _rule_ticket_input(rule.kind(Ticket)), rule.kind(BreakGlass).allowed)
 
 
 def _request_form(search: str, chosen: dict | None, duration: dict, justification: dict,
@@ -137,14 +138,14 @@ def _request_form(search: str, chosen: dict | None, duration: dict, justificatio
     }
 
 
-def _rule_ticket_input(rule: Rule) -> dict | None:
-    if not (rule.ticket_required or rule.ticket_pattern):
+def _rule_ticket_input(ticket: Ticket) -> dict | None:
+    if not ticket.asked:
         return None
-    hint = "Required for this access" if rule.ticket_required else "Optional for this access"
-    if rule.ticket_pattern:
-        hint += f", written as {rule.ticket_pattern}"
-    return _ticket_input(required=rule.ticket_required, hint=hint,
-                         placeholder=None if rule.ticket_pattern else "e.g. SEC-1234")
+    hint = "Required for this access" if ticket.required else "Optional for this access"
+    if ticket.pattern:
+        hint += f", written as {ticket.pattern}"
+    return _ticket_input(required=ticket.required, hint=hint,
+                         placeholder=None if ticket.pattern else "e.g. SEC-1234")
 
 
 def _ticket_input(required: bool, hint: str, placeholder: str | None) -> dict:

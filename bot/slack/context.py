@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from bot.lifecycle import Lifecycle
 from bot.refusals import RefusedAttempts
 from bot.slack.directory import SlackDirectory
-from storage.repositories import Catalog, SeenEvents
+from storage.catalog import Catalog
+from storage.chat import SeenEvents
 
 
 @dataclass(frozen=True)

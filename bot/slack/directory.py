@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.ports import Clock, Person
-from storage.repositories import People
+from storage.chat import People
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from bot.domain.request import AccessRequest
 from bot.routing import Progress
 from bot.slack import blocks
 from bot.slack.text import clip, plain
-from storage.repositories import Messages
+from storage.chat import Messages
 
 
 class RequestMessages:

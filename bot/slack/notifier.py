@@ -44,12 +44,13 @@ from bot.domain.events import (
 from bot.domain.request import AccessRequest, State
 from bot.outbox import OutboxDispatcher
 from bot.ports import Clock
-from bot.records import to_domain
 from bot.routing import Progress
 from bot.slack import blocks, wording
 from bot.slack.messages import RequestMessages
 from bot.slack.text import clip, plain
-from storage.repositories import Messages, Outbox, Requests
+from storage.chat import Messages
+from storage.outbox import Outbox
+from storage.request_queries import RequestQueries
 from storage.tables import OutboxRow
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def post_notice(client: WebClient, user: str, mrkdwn: str, name_of: Callable[[st
 
 
 class SlackNotifier:
-    def __init__(self, client: WebClient, messages: Messages, outbox: Outbox, requests: Requests,
+    def __init__(self, client: WebClient, messages: Messages, outbox: Outbox, requests: RequestQueries,
                  clock: Clock, progress: Callable[[AccessRequest], Progress],
                  name_of: Callable[[str], str]) -> None:
         self._requests, self._clock = requests, clock
@@ -105,7 +106,7 @@ class SlackNotifier:
     # -- delivery ------------------------------------------------------------------------
     def _deliver(self, row: OutboxRow) -> None:
         event = Outbox.event(row)
-        request = to_domain(self._requests.get(row.request_id))
+        request = self._requests.get(row.request_id)
         self.tellers[type(event)](request, event)
 
     def _submitted(self, request: AccessRequest, event: RequestSubmitted | ExtensionRequested) -> None:
@@ -133,7 +134,7 @@ class SlackNotifier:
             self._slack.dm(request, reviewer, "reviewer", blocks.break_glass_message(request))
 
     def _extended(self, request: AccessRequest, event: ExtensionApplied) -> None:
-        extended = to_domain(self._requests.get(request.extends))
+        extended = self._requests.get(request.extends)
         self._slack.refresh(extended)  # the grant's messages show the new end
         self._slack.refresh(request, notice=wording.extended(extended, extended.expires_at))
 

@@ -1,6 +1,6 @@
 """Bundles: several entitlements asked for, approved, started and ended as one.
 
-An approved bundle becomes one item request per entitlement (bot/records.py `bundle_item_rows`),
+An approved bundle becomes one item request per entitlement (bot/domain/derived.py `bundle_items`),
 granted and revoked as requests of their own.  The bundle itself only follows them: active once
 all are, failed as soon as one failed, revoked once all are gone; and once it ends, every item
 still live ends with it.
@@ -13,7 +13,6 @@ from datetime import datetime
 from bot.domain.errors import AlreadyDecidedError
 from bot.domain.events import AccessGranted, AccessRevoked, ProvisioningFailed
 from bot.domain.request import AccessRequest, State, Step, advance
-from bot.records import to_domain
 from bot.usecases.core import Core
 from bot.usecases.extend import Extend
 
@@ -38,7 +37,7 @@ class Bundles:
         one failed, revoked once all are gone; and end any item still live after it ended."""
         core = self.core
         bundle, now = core.get(bundle_id), core.clock.now()
-        items = [to_domain(row) for row in core.requests.children(bundle_id)]
+        items = core.lookup.children(bundle_id)
         states = {item.state for item in items}
         try:
             if bundle.state is State.PROVISIONING and State.FAILED in states:
@@ -75,6 +74,6 @@ class Bundles:
         core = self.core
         if core.requests.end_children(bundle_id, now):
             core.wake(now)
-            for item in core.requests.children(bundle_id):  # as they are after the change
+            for item in core.lookup.children(bundle_id):  # as they are after the change
                 if item.state == State.ACTIVE:
                     core.hand_over(item.id, State.ACTIVE)

@@ -24,7 +24,7 @@ class Chase:
         rule = core.rules().named(request.rule)
         if now >= request.created_at + rule.policy.pending_timeout:
             return core.move(TimedOut(request_id=request_id), seen=request, decided_at=now, attention_at=None)
-        approved, reminders = core.requests.approvals(request_id), request.reminders + 1
+        approved, reminders = core.lookup.approvals(request_id), request.reminders + 1
         waiting = self.routing.deciders(request, approved)
         also = core.recorded(Reminded(request_id=request_id, approvers=tuple(waiting)))
         if rule.escalate_after == reminders and (newcomers := [

@@ -21,8 +21,7 @@ from bot.domain.events import Claimed, Event, Expired, TaskAssigned
 from bot.domain.policy import Policy
 from bot.domain.request import AccessRequest, IllegalTransition, State, advance
 from bot.domain.rules import RuleBook
-from bot.ports import AuditStore, Clock, Move, Notifier, RequestStore, Row
-from bot.records import to_domain
+from bot.ports import AuditStore, Clock, Move, Notifier, RequestLookup, RequestTransitions, Row
 
 LEASE = timedelta(minutes=2)  # how long a worker may hold a request before others take over
 
@@ -40,7 +39,8 @@ def _not_wired(due: tuple[str, str]) -> None:
 class Core:
     """The ports every use case needs, and the few steps they all take through them."""
 
-    requests: RequestStore
+    requests: RequestTransitions
+    lookup: RequestLookup
     audit: AuditStore
     notifier: Notifier
     clock: Clock
@@ -58,13 +58,13 @@ class Core:
         self.workers.submit(self.work_on, (request_id, state))
 
     def get(self, request_id: str) -> AccessRequest:
-        row = self.requests.get(request_id) if isinstance(request_id, str) else None
-        if row is None:
+        request = self.lookup.get(request_id) if isinstance(request_id, str) else None
+        if request is None:
             # The id may come from a tampered click: never echo it unchecked (it could be
             # kilobytes long, or mrkdwn such as <!channel>).
             shown = request_id if re.fullmatch(r"[0-9a-f]{1,32}", str(request_id)) else "with that id"
             raise RequestNotFoundError(f"There is no request {shown}.")
-        return to_domain(row)
+        return request
 
     def recorded(self, event: Event, tell: bool = True) -> list[Row]:
         """What is written with `event`, in the transaction of the change it reports (so a crash
@@ -90,16 +90,16 @@ class Core:
         the event, all in one transaction.  `seen`: the request as the caller last read it, if
         it did (saves reading it again; the compare-and-set checks it)."""
         request = seen or self.get(event.request_id or "")
-        row, = self.requests.move_each([self.step(request, event, tell, **changes)])
-        if row is None:
+        moved, = self.requests.move_each([self.step(request, event, tell, **changes)])
+        if moved is None:
             raise AlreadyDecidedError(self.get(request.id))
         if tell and event.kind:
             self.notifier.wake()
-        return to_domain(row)
+        return moved
 
     def step(self, request: AccessRequest, event: Event, tell: bool = True, **changes: Any) -> Move:
         """The transition `event` reports, applied to `request` as read: a compare-and-set for
-        `RequestStore.move_each`, its target state taken from the transition table."""
+        `RequestTransitions.move_each`, its target state taken from the transition table."""
         assert event.transition is not None and event.request_id == request.id, event
         try:
             target = advance(request.state, event.transition)

@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from bot import metrics
+from bot.domain.derived import bundle_items
 from bot.domain.errors import (
     AlreadyDecidedError,
     NotAllowedError,
@@ -30,8 +31,6 @@ from bot.domain.events import (
 )
 from bot.domain.request import AccessRequest, ApprovalOutcome, Route, State, Step, advance
 from bot.invariants import Invariants
-from bot.ports import Row
-from bot.records import RequesterLedger, bundle_item_rows, to_domain
 from bot.routing import Routing
 from bot.usecases.core import Core
 from bot.usecases.extend import Extend
@@ -49,7 +48,7 @@ class Decide:
         steps = self.routing.steps(request)
         step, last = steps[request.step], request.step == len(steps) - 1
         # Looked up before the transaction: it must not hold the row lock across a Slack call.
-        approved = {**core.requests.approvals(request_id), approver: request.step}
+        approved = {**core.lookup.approvals(request_id), approver: request.step}
         # An approval that would leave a later step with nobody is refused: someone else can
         # take this step, and the clicker the later one.
         if self.routing.missing_approvers(request, approved):
@@ -59,32 +58,31 @@ class Decide:
             replace(request, step=request.step + 1), approved)
         now = core.clock.now()
 
-        def recorded(row: Row, outcome: ApprovalOutcome) -> list[Any]:  # written in the transaction that counts it
+        def recorded(after: AccessRequest, outcome: ApprovalOutcome) -> list[Any]:  # written in the transaction that counts it
             if outcome is ApprovalOutcome.COUNTED:
-                return core.recorded(ApprovalCounted(request_id=request_id, actor=approver, step=row.step + 1,
+                return core.recorded(ApprovalCounted(request_id=request_id, actor=approver, step=after.step + 1,
                                                      needed=step.approvals))
             if outcome is ApprovalOutcome.NEXT_STEP:
-                return core.recorded(StepApproved(request_id=request_id, actor=approver, step=row.step,
+                return core.recorded(StepApproved(request_id=request_id, actor=approver, step=after.step,
                                                   next_approvers=tuple(next_approvers)))
             return [*core.recorded(RequestApproved(request_id=request_id, actor=approver,
-                                                   approvers=tuple(row.decided_by.split(",")))),
-                    *bundle_item_rows(row)]
+                                                   approvers=after.decided_by)),
+                    *bundle_items(after)]
 
-        outcome, row = core.requests.approve(
+        outcome, after = core.requests.approve(
             request_id, approver, request.step, step.approvals, last, now,
             approved=advance(State.PENDING, Step.APPROVE).value, also=recorded,
-            guard=lambda reads, row: self.invariants.check_conflicts(to_domain(row), RequesterLedger(reads)))
+            guard=lambda ledger, current: self.invariants.check_conflicts(current, ledger))
         if outcome is ApprovalOutcome.MOVED:  # another approval finished the step first: check for the new one
             return self.approve(request_id, approver)
-        assert row is not None  # it was there when checked, and requests are never deleted
-        request = to_domain(row)
+        assert after is not None  # it was there when checked, and requests are never deleted
         if outcome in (ApprovalOutcome.CLOSED, ApprovalOutcome.DUPLICATE):
-            raise AlreadyDecidedError(request)
+            raise AlreadyDecidedError(after)
         core.notifier.wake()
-        if request.state is State.APPROVED:
-            metrics.request_approved(request)
+        if after.state is State.APPROVED:
+            metrics.request_approved(after)
             core.hand_over(request_id, State.APPROVED)
-        return request
+        return after
 
     def deny(self, request_id: str, approver: str, reason: str) -> AccessRequest:
         """A deny at any step ends the request."""
@@ -111,7 +109,7 @@ class Decide:
             raise SelfApprovalError("Nobody can decide their own request.")
         if request.state != State.PENDING:
             raise AlreadyDecidedError(request)
-        approved = core.requests.approvals(request_id)
+        approved = core.lookup.approvals(request_id)
         if approver in approved:
             raise AlreadyDecidedError(request)
         if approver not in self.routing.deciders(request, approved):

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from bot.domain.events import Expired
 from bot.domain.request import AccessRequest, State, Step, advance
-from bot.records import to_domain
+from bot.ports import DueScan
 from bot.usecases.bundles import Bundles
 from bot.usecases.chase import Chase
 from bot.usecases.core import LEASE, Core
@@ -40,9 +40,10 @@ class Inline(Executor):
 
 
 class Due:
-    def __init__(self, core: Core, provision: Provision, revoke: Revoke, chase: Chase,
+    def __init__(self, core: Core, scan: DueScan, provision: Provision, revoke: Revoke, chase: Chase,
                  bundles: Bundles) -> None:
-        self.core, self.provision, self.revoke, self.chase, self.bundles = core, provision, revoke, chase, bundles
+        self.core, self.scan = core, scan
+        self.provision, self.revoke, self.chase, self.bundles = provision, revoke, chase, bundles
 
     def run_due(self) -> datetime | None:
         """Act on everything due now, on the workers; return the next deadline for the scheduler.
@@ -60,7 +61,7 @@ class Due:
         while True:
             lease_until = core.clock.now() + LEASE
             claimed = self.claim_revocations(lease_until)
-            batch = core.requests.due(core.clock.now(), limit=DUE_BATCH, revocations=False)
+            batch = self.scan.due(core.clock.now(), limit=DUE_BATCH, revocations=False)
             fresh = batch if batch != last else []
             if claimed or fresh:
                 self._on_workers(claimed, lease_until, fresh)
@@ -69,9 +70,9 @@ class Due:
                     continue
                 # Revocations are keeping up: let the next ones gather for a moment rather than
                 # pay a run's fixed cost (claim, look-ups, next deadline) for each expiry.
-                deadline = core.requests.next_deadline()
+                deadline = self.scan.next_deadline()
                 return deadline and max(deadline, core.clock.now() + GATHER)
-            deadline = core.requests.next_deadline()
+            deadline = self.scan.next_deadline()
             # A deadline already past is most often an expiry that fell due since the claim
             # (dozens a second at peak): look once more rather than leave it to the scheduler,
             # which waits a second before it runs for a deadline in the past.
@@ -84,10 +85,9 @@ class Due:
         expiry with its audit event (manual ones are claimed one by one, with their task)."""
         core = self.core
         now = core.clock.now()
-        rows = core.requests.claim_revocations(
+        return core.requests.claim_revocations(
             now, lease_until, DUE_BATCH, revoking=advance(State.ACTIVE, Step.EXPIRE).value,
-            also=lambda row: core.recorded(Expired(request_id=row.id)))
-        return [to_domain(row) for row in rows]
+            also=lambda request: core.recorded(Expired(request_id=request.id)))
 
     def _on_workers(self, claimed: list[AccessRequest], lease_until: datetime,
                     due: list[tuple[str, str]]) -> None:

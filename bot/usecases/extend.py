@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from bot.domain.derived import extension_request
 from bot.domain.errors import AlreadyDecidedError, InvalidRequestError
 from bot.domain.events import (
     SYSTEM,
@@ -20,10 +21,11 @@ from bot.domain.events import (
     ExtensionFailed,
     ExtensionRequested,
 )
+from bot.domain.kinds import ExtensionApproval, Form, Justification
 from bot.domain.policy import describe_duration
 from bot.domain.request import AccessRequest, Route, State, Step, advance
 from bot.invariants import Invariants, conflict_text
-from bot.records import RequesterLedger, extension_row, to_domain
+from bot.ports import Ledger, Move
 from bot.routing import Routing
 from bot.usecases.core import Core
 
@@ -39,23 +41,21 @@ class Extend:
         core = self.core
         original = self.check_extendable(request_id, person)
         rule, now = core.rules().named(original.rule), core.clock.now()
-        problems = {field: problem for field, problem in (
-            ("duration", rule.policy.duration_problem(duration)),
-            ("justification", rule.justification_problem(justification.strip()))) if problem}
+        problems = rule.kind(Justification).problems(Form(justification.strip()))
+        if duration_problem := rule.policy.duration_problem(duration):
+            problems["duration"] = duration_problem
         if problems or duration is None:  # no duration is a problem too: said above
             raise InvalidRequestError(problems)
-        by_people = rule.extension_needs_approval or self.invariants.window_exceeded(original, duration, rule)
-        row = extension_row(original, person, duration, justification.strip(), now,
-                            rule.policy.first_attention(now), by_people)
-        request = to_domain(row)
+        by_people = rule.kind(ExtensionApproval).needed or self.invariants.window_exceeded(original, duration, rule)
+        request = extension_request(original, person, duration, justification.strip(), now,
+                                    rule.policy.first_attention(now), by_people)
         if by_people and (missing := self.routing.missing_approvers(request)):
             raise InvalidRequestError({"duration": missing})
         also = core.recorded(ExtensionRequested(
-            request_id=row.id, actor=person, extends=original.id, duration=describe_duration(duration),
-            justification=row.justification, approvers=tuple(self.routing.approvers_of(request)) if by_people else ()))
+            request_id=request.id, actor=person, extends=original.id, duration=describe_duration(duration),
+            justification=request.justification, approvers=tuple(self.routing.approvers_of(request)) if by_people else ()))
 
-        def decide(reads: Any) -> tuple[list[Any], list[Any]]:  # under the requester's lock: see bot/invariants.py
-            ledger = RequesterLedger(reads)
+        def decide(ledger: Ledger) -> tuple[list[Any], list[Move]]:  # under the requester's lock: see bot/invariants.py
             if any(other.extends == original.id and other.state in (State.PENDING, State.APPROVED)
                    for other in ledger.live()):
                 raise InvalidRequestError({"duration": "You have already asked to extend this access."})
@@ -63,12 +63,12 @@ class Extend:
                 raise InvalidRequestError({"duration": problem})
             if broken := self.invariants.uncarried(request, ledger):
                 raise InvalidRequestError({"duration": conflict_text(broken[0])})
-            return [row, *also], []
+            return [request, *also], []
 
         core.requests.guarded(person, decide)
         core.notifier.wake()
         if request.state is State.APPROVED:
-            core.hand_over(row.id, State.APPROVED)
+            core.hand_over(request.id, State.APPROVED)
         return request
 
     def check_extendable(self, request_id: str, person: str) -> AccessRequest:
@@ -108,7 +108,7 @@ class Extend:
     def close_extensions(self, original_id: str) -> None:
         """The access has ended: a pending extension of it has nothing left to extend.  It is
         closed, and its messages say so (the approvers' buttons go)."""
-        extension = self.core.requests.extension_of(original_id)
+        extension = self.core.lookup.extension_of(original_id)
         if extension is None or extension.state != State.PENDING:
             return  # an approved one fails when it is applied, and says why
         try:

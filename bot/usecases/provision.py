@@ -16,7 +16,7 @@ from bot import metrics
 from bot.domain.events import AccessGranted, Claimed, GrantRetrying, ProvisioningFailed, TaskAssigned
 from bot.domain.request import AccessRequest, State
 from bot.invariants import Invariants, conflict_text
-from bot.records import RequesterLedger, to_domain
+from bot.ports import Ledger, Move
 from bot.routing import Routing
 from bot.slots import Slots, slot_of
 from bot.usecases.bundles import Bundles
@@ -47,7 +47,7 @@ class Provision:
         if request.state is State.FAILED:  # refused at the claim: nothing was granted
             return self.bundles.after_item_moved(request)
         if request.is_bundle:  # its items are granted as requests of their own, starting now
-            for item in self.core.requests.children(request_id):
+            for item in self.core.lookup.children(request_id):
                 self.core.hand_over(item.id, State.APPROVED)
             return self.bundles.settle(request_id)
         if request.manual:
@@ -98,8 +98,8 @@ class Provision:
         task = core.recorded(TaskAssigned(request_id=request_id, approvers=tuple(self.routing.approvers_of(request)))
                              ) if request.manual else []
 
-        def decide(reads: Any) -> tuple[list[Any], list[Any]]:  # see bot/invariants.py
-            if broken := self.invariants.uncarried(request, RequesterLedger(reads)):
+        def decide(ledger: Ledger) -> tuple[list[Any], list[Move]]:  # see bot/invariants.py
+            if broken := self.invariants.uncarried(request, ledger):
                 error = conflict_text(broken[0])
                 return [], [core.step(request, ProvisioningFailed(request_id=request_id, error=error),
                                       tell=not request.bundle, last_error=error, lease_until=None)]
@@ -107,11 +107,11 @@ class Provision:
                                                           lease_until=now + LEASE)
             return [], [(request_id_, state, changes, [*also, *task])]
 
-        row, = core.requests.guarded(request.requester, decide)
-        if row is None:
+        claimed, = core.requests.guarded(request.requester, decide)
+        if claimed is None:
             return None
         core.notifier.wake()
-        return to_domain(row)
+        return claimed
 
     def activation(self, request: AccessRequest) -> dict[str, Any]:
         """Granted now, until when.  An item of a bundle has no expiry of its own until the

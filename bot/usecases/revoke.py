@@ -22,7 +22,6 @@ from bot.domain.events import (
     RevokeRetrying,
 )
 from bot.domain.request import AccessRequest, State
-from bot.records import to_domain
 from bot.routing import Routing
 from bot.slots import Slots, slot_of
 from bot.usecases.bundles import Bundles
@@ -121,17 +120,17 @@ class Revoke:
         if not taken_back:
             return []
         core = self.core
-        rows = core.requests.move_each([core.step(
+        moved = core.requests.move_each([core.step(
             request, AccessRevoked(request_id=request.id, left_in_place=bool(request.preexisting)),
             tell=not request.bundle, revoked_at=revoked_at, lease_until=None, last_error=None)
             for request, revoked_at in taken_back])
         core.notifier.wake()
         finished = []
-        for (request, _), row in zip(taken_back, rows, strict=True):
-            if row is None:
+        for (request, _), after in zip(taken_back, moved, strict=True):
+            if after is None:
                 log.warning("request %s: its revocation was already recorded", request.id)
                 continue
-            finished.append(to_domain(row))
+            finished.append(after)
             metrics.access_revoked(finished[-1])
             self.bundles.after_item_moved(finished[-1])
         return finished
@@ -140,6 +139,7 @@ class Revoke:
         """A revocation that failed is tried again after a backoff; the owners hear of it once
         it has failed a few times."""
         core = self.core
+        metrics.revocation_failed(request, exc)
         attempts = request.attempts + 1
         retry_at = core.clock.now() + backoff(attempts)
         alert = core.recorded(RevocationFailing(request_id=request.id, approvers=tuple(
@@ -159,9 +159,8 @@ class Revoke:
         """
         core = self.core
         since, returned = core.clock.now() - within, []
-        for row in core.requests.revoked_since(since) + core.requests.failed_since(since):
-            request = to_domain(row)
-            if request.preexisting is not False or request.manual or core.requests.open_for(
+        for request in core.lookup.revoked_since(since) + core.lookup.failed_since(since):
+            if request.preexisting is not False or request.manual or core.lookup.open_for(
                     request.requester, request.connector_id, request.entitlement_id):
                 continue  # not ours to check (or never written), or legitimately granted since
             try:

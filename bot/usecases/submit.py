@@ -8,19 +8,20 @@ under their lock, in the transaction that stores it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 from bot import metrics
-from bot.domain.errors import InvalidRequestError
+from bot.domain.derived import bundle_items
+from bot.domain.errors import DuplicateError, InvalidRequestError
 from bot.domain.events import SYSTEM, AutoApproved, BreakGlassUsed, RequestSubmitted
 from bot.domain.policy import describe_duration
 from bot.domain.request import AccessRequest, Route, State, Step, advance
 from bot.domain.rules import Rule
 from bot.intake import Draft, Intake
 from bot.invariants import Invariants, StandingChanged
-from bot.ports import Person, Row
-from bot.records import DuplicateError, RequesterLedger, bundle_item_rows, to_domain
+from bot.ports import Ledger, Move, Person
 from bot.routing import Routing
 from bot.usecases.core import Core
 
@@ -54,41 +55,45 @@ class Submit:
     def _file(self, draft: Draft) -> AccessRequest:
         """Store a checked submission, checking again under the requester's lock what depends on
         their other requests: the hourly cap, separation of duties, auto-approval uses."""
-        row, rule, now = draft.row, draft.rule, draft.row.created_at
+        request, rule, now = draft.request, draft.rule, draft.request.created_at
 
-        def decide(reads: Any) -> tuple[list[Any], list[Any]]:
-            ledger = RequesterLedger(reads)
+        def decide(ledger: Ledger) -> tuple[list[Any], list[Move]]:
+            nonlocal request
             if problem := self.invariants.rate_problem(ledger, now):
                 raise InvalidRequestError({"access": problem})
-            if tuple(c.name for c in self.invariants.conflicts(to_domain(row), ledger)) != draft.conflicts:
+            if tuple(c.name for c in self.invariants.conflicts(request, ledger)) != draft.conflicts:
                 raise StandingChanged()
-            if row.route == Route.AUTO and not self.invariants.auto_approval_left(rule, ledger, now):
+            if request.route == Route.AUTO and not self.invariants.auto_approval_left(rule, ledger, now):
                 if draft.missing:
                     raise InvalidRequestError({"access": draft.missing})
-                row.route = Route.PEOPLE  # the rule's auto-approvals are used up: people decide
-            return [row, *self._submission(row, rule, draft.approvers)], []
+                request = replace(request, route=Route.PEOPLE)  # the rule's auto-approvals are used up: people decide
+            request, written = self._submission(request, rule, draft.approvers)
+            return [request, *written], []
 
         try:
-            self.core.requests.guarded(row.requester, decide)
+            self.core.requests.guarded(request.requester, decide)
         except DuplicateError:
             raise InvalidRequestError({"access": "You already have a pending request for this."}) from None
-        return to_domain(row)
+        return request
 
-    def _submission(self, row: Row, rule: Rule, approvers: list[str]) -> list[Any]:
-        """What is written with a new request: its audit event and messages; when it needs no
-        people (auto-approval, break-glass), its approval, and a bundle's items."""
-        core, now = self.core, row.created_at
-        by_people = row.route == Route.PEOPLE
+    def _submission(self, request: AccessRequest, rule: Rule,
+                    approvers: list[str]) -> tuple[AccessRequest, list[Any]]:
+        """The new request as it is filed, and what is written with it: its audit event and
+        messages; when it needs no people (auto-approval, break-glass), it is filed approved,
+        with its approval and a bundle's items."""
+        core, now = self.core, request.created_at
+        by_people = request.route == Route.PEOPLE
         submitted = core.recorded(RequestSubmitted(
-            request_id=row.id, actor=row.requester, rule=rule.name, entitlement=row.entitlement_id,
-            connector=row.connector_id, duration=describe_duration(timedelta(seconds=row.duration_seconds)),
-            justification=row.justification, ticket=row.ticket, approvers=tuple(approvers) if by_people else ()))
+            request_id=request.id, actor=request.requester, rule=rule.name, entitlement=request.entitlement_id,
+            connector=request.connector_id, duration=describe_duration(request.duration),
+            justification=request.justification, ticket=request.ticket,
+            approvers=tuple(approvers) if by_people else ()))
         if by_people:
-            return submitted
+            return request, submitted
         approved = advance(State.PENDING, Step.APPROVE)  # filed as approved: no people needed
-        row.state, row.decided_at, row.attention_at = approved.value, now, None
-        row.decided_by = row.requester if row.route == Route.BREAK_GLASS else SYSTEM
-        return [*submitted, *self._approved_at_once(to_domain(row), rule), *bundle_item_rows(row)]
+        request = replace(request, state=approved, decided_at=now, attention_at=None, decided_by=(
+            request.requester if request.route == Route.BREAK_GLASS else SYSTEM,))
+        return request, [*submitted, *self._approved_at_once(request, rule), *bundle_items(request)]
 
     def _approved_at_once(self, request: AccessRequest, rule: Rule) -> list[Any]:
         if request.route is Route.AUTO:

@@ -1,8 +1,9 @@
 """A small kustomize, enough to render manifests/ in a test without the kustomize binary.
 
 It understands only what Latchkey's kustomizations use: `resources` (files and directories),
-`components` (directories whose patches and `replacements` apply after the resources;
-a replacement copies one field to others, by paths such as `spec.containers.[name=x].image`),
+`components` (directories whose resources are added and whose patches and `replacements` apply
+after the resources; a replacement copies one field to others, by paths such as
+`spec.containers.[name=x].image`),
 `labels` (added to every
 object and, with `includeTemplates`, its pod template; never to selectors), `images`, `replicas`
 and `patches` (strategic merge: maps merged, `null` deletes a key, lists of named items merged by
@@ -24,18 +25,13 @@ def render(directory: Path) -> list[dict]:
     kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
     if unknown := set(kustomization) - KNOWN:
         raise NotImplementedError(f"{directory}: this renderer does not support {sorted(unknown)}")
-    documents: list[dict] = []
-    for entry in kustomization.get("resources", []):
-        path = directory / entry
-        if path.is_dir():
-            documents += render(path)
-        else:
-            documents += [d for d in yaml.safe_load_all(path.read_text()) if d]
+    documents = _resources(directory, kustomization)
     for entry in kustomization.get("components", []):
         component = yaml.safe_load((directory / entry / "kustomization.yaml").read_text())
-        if set(component) - {"apiVersion", "kind", "patches", "replacements"}:
-            raise NotImplementedError(f"{directory / entry}: this renderer supports only patches and "
-                                      "replacements in a component")
+        if set(component) - {"apiVersion", "kind", "resources", "patches", "replacements"}:
+            raise NotImplementedError(f"{directory / entry}: this renderer supports only resources, "
+                                      "patches and replacements in a component")
+        documents += _resources(directory / entry, component)
         documents = _patched(documents, directory / entry, component)
         for replacement in component.get("replacements", []):
             _replace(documents, replacement)
@@ -48,6 +44,17 @@ def render(directory: Path) -> list[dict]:
                 container["image"] = f"{image.get('newName', image['name'])}:{image['newTag']}"
     for replicas in kustomization.get("replicas", []):
         _one(documents, "Deployment", replicas["name"])["spec"]["replicas"] = replicas["count"]
+    return documents
+
+
+def _resources(directory: Path, kustomization: dict) -> list[dict]:
+    documents: list[dict] = []
+    for entry in kustomization.get("resources", []):
+        path = directory / entry
+        if path.is_dir():
+            documents += render(path)
+        else:
+            documents += [d for d in yaml.safe_load_all(path.read_text()) if d]
     return documents
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from bot.check import INFO, OK, PROBLEM, Finding, run_checks
 from bot.config import Settings, parse_config
-from tests.harness import BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET, make_settings
 from tests.support.cli import run, serve_env
 from tests.support.config import config_text
+from tests.support.harness import BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET, make_settings
 
 
 def test_check_passes_and_shows_what_each_connector_can_do(tmp_path, slack, okta):

@@ -8,9 +8,9 @@ import pytest
 
 from bot.check import OK, PROBLEM, run_checks
 from bot.config import parse_config
-from tests.harness import make_settings
 from tests.support.cli import run, serve_env
 from tests.support.config import config_text
+from tests.support.harness import make_settings
 from tests.support.okta_oauth import READ_SCOPES, oauth_entry, pem, public_jwk, rsa_key
 
 

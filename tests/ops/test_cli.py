@@ -13,9 +13,9 @@ import httpx
 from alembic.script import ScriptDirectory
 
 from storage.engine import alembic_config, make_engine
-from tests.harness import BOT_TOKEN, CAROL, OKTA_TOKEN, SIGNING_SECRET, eventually, free_port
 from tests.support.cli import LATCHKEY, run, serve_env
 from tests.support.config import config_text
+from tests.support.harness import BOT_TOKEN, CAROL, OKTA_TOKEN, SIGNING_SECRET, eventually, free_port
 from tests.support.requests import approved
 
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from bot import logs
-from tests.harness import ALICE, BOT_TOKEN, CAROL, OKTA_TOKEN, SIGNING_SECRET, soon
+from tests.support.harness import ALICE, BOT_TOKEN, CAROL, OKTA_TOKEN, SIGNING_SECRET, soon
 from tests.support.slack import request_access
 
 
@@ -46,7 +46,7 @@ def test_a_whole_story_logs_json_lines_without_any_secret(json_logs, bot, slack,
     soon(lambda: [m for m in slack.dm(ALICE) if "Approve" in str(m["blocks"])])
     slack.click(ALICE, "approve")
     soon(lambda: carol in okta.members(group))
-    soon(lambda: bot.service.lifecycle.requests.in_states("active"))  # the grant is recorded
+    soon(lambda: bot.service.lifecycle.queries.in_states("active"))  # the grant is recorded
     clock.advance(timedelta(hours=4, seconds=1))
     soon(lambda: carol not in okta.members(group))
 

@@ -1,7 +1,9 @@
 """manifests/: the kustomize base and the PostgreSQL overlay, rendered and checked offline.
 
 Every object is validated against the Kubernetes OpenAPI schemas shipped by kubernetes-validate
-(strict: an unknown or misspelt field fails) for the oldest and newest versions we support.
+(strict: an unknown or misspelt field fails) for the oldest and newest versions we support; the
+PrometheusRule, a custom resource, against the Prometheus Operator's own schema (as models
+generated from its CRD by cloudcoil), as strictly.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "manifests" / "base"
 POSTGRES = ROOT / "manifests" / "overlays" / "postgres"
 CHECK = ROOT / "manifests" / "components" / "check"
+PROMETHEUS_RULE = ROOT / "manifests" / "components" / "prometheus-rule"
 RECOMMENDED_LABELS = {"app.kubernetes.io/name": "latchkey", "app.kubernetes.io/instance": "latchkey",
                       "app.kubernetes.io/component": "server", "app.kubernetes.io/part-of": "latchkey",
                       "app.kubernetes.io/managed-by": "kustomize"}
@@ -38,10 +41,50 @@ def pod(documents) -> dict:
 
 def with_check(base: Path, tmp_path: Path) -> list[dict]:
     """`base` rendered as an operator's overlay that turns the optional `latchkey check` on."""
+    return with_component(base, CHECK, tmp_path)
+
+
+def with_component(base: Path, component: Path, tmp_path: Path) -> list[dict]:
+    """`base` rendered as an operator's overlay that lists `component`."""
     (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(
         {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-         "resources": [str(base)], "components": [str(CHECK)]}))
+         "resources": [str(base)], "components": [str(component)]}))
     return render(tmp_path)
+
+
+def prometheus_rule_problems(document: dict) -> list[str]:
+    """What the Prometheus Operator's schema refuses in a PrometheusRule, unknown fields included."""
+    import pydantic
+
+    # Imported here: its models of every Prometheus Operator resource take seconds to build.
+    from cloudcoil.models.prometheus_operator.v1 import PrometheusRule
+
+    try:
+        model = PrometheusRule.model_validate(document)
+    except pydantic.ValidationError as exc:
+        return [f"{_path(error['loc'])}: {error['msg']}" for error in exc.errors()]
+    # The models ignore what they do not know: what did not come back out was not understood.
+    kept = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return [f"{_path(loc)}: unknown field" for loc in _left_out(document, kept)]
+
+
+def _left_out(given, kept, loc: tuple = ()) -> list[tuple]:
+    if isinstance(given, dict) and isinstance(kept, dict):
+        return [found for key, value in given.items()
+                for found in (_left_out(value, kept[key], (*loc, key)) if key in kept else [(*loc, key)])]
+    if isinstance(given, list) and isinstance(kept, list):
+        return [found for i, (a, b) in enumerate(zip(given, kept)) for found in _left_out(a, b, (*loc, i))]
+    return []
+
+
+def _path(loc) -> str:
+    return "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in loc).lstrip(".")
+
+
+def alone(component: Path) -> list[dict]:
+    """The resources a component adds, as written."""
+    kustomization = yaml.safe_load((component / "kustomization.yaml").read_text())
+    return [d for entry in kustomization["resources"] for d in yaml.safe_load_all((component / entry).read_text())]
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
@@ -175,3 +218,22 @@ def test_the_renderer_refuses_what_it_does_not_understand(tmp_path):
     (tmp_path / "kustomization.yaml").write_text("resources: []\nnamePrefix: x-\n")
     with pytest.raises(NotImplementedError, match="namePrefix"):
         render(tmp_path)
+
+
+@pytest.mark.parametrize("directory", [BASE, POSTGRES], ids=["base", "postgres"])
+def test_the_prometheus_rule_component_adds_a_valid_labelled_prometheus_rule_and_nothing_else(directory, tmp_path):
+    documents = with_component(directory, PROMETHEUS_RULE, tmp_path)
+    [rule] = find(documents, "PrometheusRule", "latchkey")
+    assert prometheus_rule_problems(rule) == []
+    assert RECOMMENDED_LABELS.items() <= rule["metadata"]["labels"].items()
+    assert [d for d in documents if d is not rule] == render(directory)
+
+
+def test_the_prometheus_rule_check_refuses_a_misspelt_field_and_a_bad_duration():
+    [rule] = alone(PROMETHEUS_RULE)
+    first = rule["spec"]["groups"][0]["rules"][0]
+    first["fro"] = first.pop("for")
+    assert prometheus_rule_problems(rule) == ["spec.groups[0].rules[0].fro: unknown field"]
+    first["for"] = "5 minutes"
+    [problem] = prometheus_rule_problems(rule)
+    assert problem.startswith("spec.groups[0].rules[0].for: String should match pattern")

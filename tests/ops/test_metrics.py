@@ -9,8 +9,9 @@ import pytest
 from bot.metrics import DatabaseCollector, InstrumentedConnector, Metrics
 from bot.ports import ShiftedClock
 from connectors.base import TransientError
-from tests.harness import ALICE, soon
+from tests.support.harness import ALICE, MEMBERSHIP, soon
 from tests.support.metrics import scrape, value
+from tests.support.requests import active_request, approved
 from tests.support.slack import request_access
 
 
@@ -47,6 +48,44 @@ def test_metrics_follow_a_request_from_submission_to_revocation(bot, slack, okta
     assert value(done, "latchkey_requests", state="pending") == 0
 
 
+def test_a_failed_revocation_attempt_is_counted_by_connector_and_error(bot, slack, okta, clock):
+    """Given Okta refuses a removal once, when the access expires, then the failed attempt is
+    counted under the connector and the error, and the retry that succeeds adds nothing."""
+    labels = {"connector": "okta", "error": "PermissionDeniedError"}
+    before = value(scrape(bot), "latchkey_revocation_failures_total", **labels)
+    request = active_request(bot, slack)
+    okta.fail(status=403, times=1, path=MEMBERSHIP, method="DELETE")
+    clock.advance(timedelta(hours=5))
+    soon(lambda: bot.request(request.id).attempts == 1)
+    assert value(scrape(bot), "latchkey_revocation_failures_total", **labels) == before + 1
+    clock.advance(timedelta(minutes=15))
+    bot.service.scheduler.wake_at(clock.now())
+    soon(lambda: bot.request(request.id).state == "revoked")
+    assert value(scrape(bot), "latchkey_revocation_failures_total", **labels) == before + 1
+
+
+def test_a_wait_after_a_429_is_observed_under_the_connector_and_method_that_waited(bot, slack, okta):
+    """Given Okta answers the membership write with 429 once, when the request is granted, then
+    the wait for X-Rate-Limit-Reset is one observation under okta's grant."""
+    wait = "latchkey_connector_rate_limit_wait_seconds"
+    labels = {"connector": "okta", "method": "grant"}
+    before = scrape(bot)
+    okta.rate_limit(times=1, path=MEMBERSHIP, reset_in=1)
+    request = approved(bot, slack)
+    soon(lambda: bot.request(request.id).state == "active")
+    after = scrape(bot)
+    assert value(after, wait + "_count", **labels) == value(before, wait + "_count", **labels) + 1
+    assert 0 < value(after, wait + "_sum", **labels) - value(before, wait + "_sum", **labels) <= 60
+
+
+def test_each_connectors_sync_interval_is_exported_beside_its_last_sync(bot):
+    """Given the okta connector synced every 15 minutes (the default), then /metrics says so,
+    so that an alert can tell a stale catalog from one that is merely between syncs."""
+    samples = scrape(bot)
+    assert value(samples, "latchkey_catalog_sync_interval_seconds", connector="okta") == 15 * 60
+    assert ("latchkey_catalog_last_sync_timestamp_seconds", (("connector", "okta"),)) in samples
+
+
 class _Flaky:
     def grant(self, entitlement_id, account_id):
         raise TransientError("Okta answered 503")
@@ -77,7 +116,7 @@ def test_connector_errors_are_counted_by_connector_method_and_error(tmp_path):
     assert metrics.value("latchkey_connector_calls_total", {"connector": "flaky", "method": "close"}) is None
 
 
-class _Requests:
+class _RequestQueries:
     def __init__(self, counts=None, due=(), broken=False):
         self.counts, self._due, self.broken = counts or {}, list(due), broken
 
@@ -93,7 +132,7 @@ class _Requests:
 def test_queue_depth_and_states_are_read_at_scrape_time():
     """Given work due in the database, when Prometheus scrapes, then the gauges show it; every
     state is present (zero included) so alerts on absent series are not needed."""
-    requests = _Requests({"active": 2, "pending": 1}, due=[("a", "approved"), ("b", "active")])
+    requests = _RequestQueries({"active": 2, "pending": 1}, due=[("a", "approved"), ("b", "active")])
     collector = DatabaseCollector(requests, ShiftedClock())
     samples = {(s.name, tuple(s.labels.values())): s.value
                for family in collector.collect() for s in family.samples}
@@ -106,15 +145,15 @@ def test_queue_depth_and_states_are_read_at_scrape_time():
 def test_a_scrape_answers_while_the_database_is_away():
     """Given the database is unreachable, when Prometheus scrapes, then it gets
     latchkey_database_up 0 rather than an error page."""
-    collector = DatabaseCollector(_Requests(broken=True), ShiftedClock())
+    collector = DatabaseCollector(_RequestQueries(broken=True), ShiftedClock())
     [up] = collector.collect()
     assert up.name == "latchkey_database_up" and up.samples[0].value == 0
 
 
 def _requests(tmp_path):
     from storage.engine import make_engine, upgrade
-    from storage.repositories import Requests
+    from storage.request_queries import RequestQueries
 
     engine = make_engine(f"sqlite:///{tmp_path}/m.db")
     upgrade(engine)
-    return Requests(engine)
+    return RequestQueries(engine)

@@ -15,10 +15,10 @@ from bot.server import make_server
 from bot.service import Service
 from bot.transport import socket_mode_handler
 from sandbox.slack_workspace import APP_ID, TEAM_DOMAIN, TEAM_ID
-from tests.harness import CAROL, soon
 from tests.ops.socket_mode_server import SocketModeServer
 from tests.support.cli import serve_env
 from tests.support.config import config_text
+from tests.support.harness import CAROL, soon
 
 APP_TOKEN = "xapp-1-A0LATCHKEY-1-test"
 

@@ -50,5 +50,5 @@ def test_the_check_sees_every_form_of_import(line):
 
 def test_the_check_lets_support_modules_be_imported():
     assert not any(is_test_module(m) for m in imported_modules(
-        "from tests.support.slack import texts\nfrom .support import drain\nimport tests.harness",
+        "from tests.support.slack import texts\nfrom .support import drain\nimport tests.support.harness",
         "tests.contract.connectors"))

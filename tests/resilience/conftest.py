@@ -10,8 +10,8 @@ import pytest
 
 from bot.ports import ShiftedClock
 from sandbox.okta import OktaSandbox
-from tests.harness import BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET, Bot, seed_okta, seed_slack
 from tests.resilience.support import RoutedSlack, build_bot
+from tests.support.harness import BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET, Bot, seed_okta, seed_slack
 from tests.support.postgres import throwaway_database
 
 

@@ -10,8 +10,8 @@ import httpx
 
 from bot.config import parse_config
 from sandbox.slack import SlackSandbox
-from tests.harness import OKTA_TOKEN, Bot, make_settings
 from tests.support.config import as_yaml, config_data
+from tests.support.harness import OKTA_TOKEN, Bot, make_settings
 
 
 class RoutedSlack(SlackSandbox):

@@ -58,8 +58,17 @@ import pytest
 
 from sandbox.server import Reply
 from storage.engine import make_engine, upgrade
-from tests.harness import ALICE, BOB, BOT_TOKEN, CAROL, OKTA_TOKEN, SIGNING_SECRET, eventually, forge_click
 from tests.support.config import config_text
+from tests.support.harness import (
+    ALICE,
+    BOB,
+    BOT_TOKEN,
+    CAROL,
+    OKTA_TOKEN,
+    SIGNING_SECRET,
+    eventually,
+    forge_click,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 

@@ -17,8 +17,8 @@ from datetime import timedelta
 import pytest
 
 from sandbox.okta import OktaError
-from tests.harness import ALICE, BOB, CAROL, eventually
 from tests.resilience.support import build_bot
+from tests.support.harness import ALICE, BOB, CAROL, eventually
 from tests.support.requests import approved
 from tests.support.slack import texts
 

@@ -26,11 +26,23 @@ import httpx
 import pytest
 from sqlalchemy import inspect
 
+from storage.audit_log import AuditLog
+from storage.catalog import Catalog
+from storage.chat import People
 from storage.engine import make_engine, upgrade
-from storage.repositories import AuditLog, Catalog, People, Requests
-from tests.harness import ALICE, BOB, BOT_TOKEN, DAVE, OKTA_TOKEN, SIGNING_SECRET, eventually, free_port
+from storage.request_queries import RequestQueries
 from tests.resilience.support import has_button
 from tests.support.config import config_text
+from tests.support.harness import (
+    ALICE,
+    BOB,
+    BOT_TOKEN,
+    DAVE,
+    OKTA_TOKEN,
+    SIGNING_SECRET,
+    eventually,
+    free_port,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -120,7 +132,7 @@ def _writes(okta, method: str, since: int) -> Counter:
 def granted(replicas, slack_m, okta_m):
     """24 requests made and approved across the replicas: (active requests, writes before)."""
     urls, _, engine, _ = replicas
-    slack, requests = slack_m, Requests(engine)
+    slack, requests = slack_m, RequestQueries(engine)
     writes_before = len(okta_m.membership_writes())
     wanted = [(user, group) for user in REQUESTERS for group in GROUPS]
 
@@ -202,7 +214,7 @@ def test_a_click_delivered_to_two_replicas_counts_once(replicas, slack_m, okta_m
     the first is still acting on it (it has acknowledged, and grants in the background), then
     Okta gets one membership write and the request one approval."""
     urls, _, engine, _ = replicas
-    requests = Requests(engine)
+    requests = RequestQueries(engine)
     writes_before = len(okta_m.membership_writes())
     _request(slack_m, DAVE, "eng-admins", urls, 0)
     request = eventually(lambda: requests.in_states("pending"))[0]
@@ -212,7 +224,7 @@ def test_a_click_delivered_to_two_replicas_counts_once(replicas, slack_m, okta_m
     slack_m.deliver_again(delivery, url=urls[1])
     eventually(lambda: requests.get(request.id).state == "active", timeout=10)
     time.sleep(0.5)
-    assert requests.get(request.id).decided_by == ALICE
+    assert requests.get(request.id).decided_by == (ALICE,)
     assert _writes(okta_m, "PUT", writes_before) == Counter({_path(request): 1})
 
 
@@ -253,7 +265,7 @@ def test_every_expiry_revokes_exactly_once(granted, replicas, okta_m):
     request ends revoked, each audit log is complete, and no replica logged an error."""
     active, writes_before = granted
     _, processes, engine, logs = replicas
-    requests, audit = Requests(engine), AuditLog(engine)
+    requests, audit = RequestQueries(engine), AuditLog(engine)
     first_expiry = min(r.expires_at for r in active)
     time.sleep(max((first_expiry - datetime.now(UTC)).total_seconds() - 5, 0))
     processes[0].send_signal(signal.SIGKILL)

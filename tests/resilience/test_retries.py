@@ -7,18 +7,19 @@ a slash command, a click and a form submission.  None has a second effect.
 from __future__ import annotations
 
 import time
-from datetime import UTC
+from datetime import UTC, timedelta
 
 import pytest
 from sqlalchemy import event as sa_event
 
 from bot.domain.events import RequestCancelled, RequestDenied, RequestSubmitted
+from storage.audit_log import AuditLog
 from storage.engine import make_engine
-from storage.repositories import AuditLog, Requests
-from tests.harness import ALICE, BOB, CAROL, DAVE, eventually
+from storage.requests import Requests
 from tests.resilience.support import has_button
-from tests.support.rows import request_row
+from tests.support.harness import ALICE, BOB, CAROL, DAVE, eventually
 from tests.support.slack import request_access
+from tests.support.stored import stored_request
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,7 @@ def test_a_replayed_form_submission_creates_one_request(bot, slack_m):
     """Given Carol submitted the request form, when the same submission arrives again, then
     there is still one request, the owners are asked once, and the replay is answered inside
     the form."""
-    requests = bot.service.lifecycle.requests
+    requests = bot.service.lifecycle.queries
     request_access(slack_m, user=CAROL)
     delivery = slack_m.last_delivery()
     request = eventually(lambda: requests.in_states("pending"))[0]
@@ -72,7 +73,7 @@ def has_button_in(message, value) -> bool:
 def test_a_replayed_click_approves_once(bot, slack_m, okta_m):
     """Given Carol's pending request, when Alice's Approve click arrives twice, then Okta gets
     one membership write, the audit log one approval, and the replay an 'already approved'."""
-    requests = bot.service.lifecycle.requests
+    requests = bot.service.lifecycle.queries
     request = requests.in_states("pending")[0]
     writes_before = len(okta_m.membership_writes())
     slack_m.click(ALICE, "approve", value=request.id)
@@ -90,7 +91,7 @@ def test_a_replayed_click_approves_once(bot, slack_m, okta_m):
 def test_a_replayed_slash_command_changes_nothing(bot, slack_m):
     """Given Bob typed /request-access, when the same command arrives again (its trigger already
     used), then it is acknowledged, no request or audit event appears, and Bob's form stays."""
-    requests, audit = bot.service.lifecycle.requests, bot.service.lifecycle.audit
+    requests, audit = bot.service.lifecycle.queries, bot.service.lifecycle.audit
     with slack_m.lock:
         slack_m.workspace.clear_modals(BOB)
     assert slack_m.command(BOB, text="eng").status_code == 200
@@ -112,9 +113,9 @@ def test_a_state_change_and_its_audit_event_are_one_transaction(bot):
     engine = make_engine(bot.settings.database_url)  # its own, so only our commits count
     requests, audit = Requests(engine), AuditLog(engine)
     now = datetime.now(UTC)
-    requests.add(request_row(now, id="tx1", requester=DAVE, requester_email="dave@acme.com",
+    requests.add(stored_request(now, id="tx1", requester=DAVE, requester_email="dave@acme.com",
                              account_id="a", entitlement_id="e", entitlement_name="e",
-                             duration_seconds=60, justification="j"),
+                             duration=timedelta(seconds=60), justification="j"),
                  also=[audit.entry(RequestSubmitted(request_id="tx1", actor=DAVE), now)])
     commits = []
     count = commits.append

@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.harness import eventually, free_port
 from tests.support.cli import LATCHKEY, serve_env
 from tests.support.config import config_text
+from tests.support.harness import eventually, free_port
 
 
 def test_sigterm_stops_serve_with_keep_alive_connections_open(tmp_path, slack, okta):

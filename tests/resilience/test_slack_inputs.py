@@ -27,7 +27,8 @@ from bot.ports import ShiftedClock
 from sandbox import blockkit
 from sandbox.okta import OktaSandbox
 from sandbox.slack_workspace import APP_ID, TEAM_DOMAIN, TEAM_ID
-from tests.harness import (
+from tests.resilience.support import RoutedSlack, build_bot, has_button
+from tests.support.harness import (
     ALICE,
     BOB,
     BOT_TOKEN,
@@ -40,7 +41,6 @@ from tests.harness import (
     seed_okta,
     seed_slack,
 )
-from tests.resilience.support import RoutedSlack, build_bot, has_button
 from tests.support.slack import request_access
 
 pytestmark = pytest.mark.slow
@@ -89,7 +89,7 @@ def scene(world):
 
     def pending(user, pick):
         request_access(slack_m, user=user, search=pick[:3], pick=pick, duration="1h")
-        return eventually(lambda: [r for r in lifecycle.requests.in_states("pending")
+        return eventually(lambda: [r for r in lifecycle.queries.in_states("pending")
                                    if r.requester == user and r.entitlement_name == pick])[0].id
 
     carols = pending(CAROL, "eng-admins")
@@ -97,7 +97,7 @@ def scene(world):
     active = pending(DAVE, "data-admins")
     eventually(lambda: has_button(slack_m, ALICE, "approve", active))
     slack_m.click(ALICE, "approve", value=active)
-    eventually(lambda: lifecycle.requests.get(active).state == "active")
+    eventually(lambda: lifecycle.queries.get(active).state == "active")
     for request_id in (carols, daves):
         eventually(lambda request_id=request_id: has_button(slack_m, BOB, "approve", request_id))
     return {"carols": carols, "daves": daves, "active": active}
@@ -196,7 +196,7 @@ def click(slack, user: str, action_id: str, value, *, with_value: bool = True):
 
 def legitimate(scene, bot, user: str, action_id: str, value) -> bool:
     """Would this click, from this person, rightly change something?"""
-    row = bot.service.lifecycle.requests.get(value.replace("\x00", "")) \
+    row = bot.service.lifecycle.queries.get(value.replace("\x00", "")) \
         if isinstance(value, str) and len(value) < 64 else None  # (the bot drops NULs too)
     if row is None:
         return False
@@ -284,7 +284,7 @@ def test_request_form_submissions(world, scene, data, user):
     metadata = data.draw(st.one_of(words, st.just('{"search": 1}')), label="private_metadata")
     lifecycle = bot.service.lifecycle
     before = state(bot, okta_m)
-    pending_before = {r.id for r in lifecycle.requests.in_states("pending")}
+    pending_before = {r.id for r in lifecycle.queries.in_states("pending")}
     answer = submission(slack_m, user, "request_access", values, metadata)
     assert answer.status_code == 200, answer.text
     if answer.content:
@@ -297,12 +297,12 @@ def test_request_form_submissions(world, scene, data, user):
         assert state(bot, okta_m) == before
         return
     # Accepted: exactly one new pending request, and it is a valid one.
-    new = [r for r in lifecycle.requests.in_states("pending") if r.id not in pending_before]
+    new = [r for r in lifecycle.queries.in_states("pending") if r.id not in pending_before]
     assert len(new) == 1, new
     row = new[0]
     assert row.requester == user and row.justification.strip()
     assert f"{row.connector_id}|{row.entitlement_id}" == values["access"]["entitlement"]["selected_option"]["value"]
-    assert row.duration_seconds in (3600, 4 * 3600, 8 * 3600)
+    assert row.duration.total_seconds() in (3600, 4 * 3600, 8 * 3600)
     eventually(lambda: has_button(slack_m, user, "cancel", row.id))  # the requester is told
 
 
@@ -314,7 +314,7 @@ def test_deny_reason_submissions(world, scene, data, user):
     bot, okta_m, slack_m = world
     metadata = data.draw(st.one_of(st.sampled_from(list(scene.values())), words), label="request id")
     reason = data.draw(st.one_of(words, st.none()), label="reason")
-    row = bot.service.lifecycle.requests.get(metadata.replace("\x00", "")) \
+    row = bot.service.lifecycle.queries.get(metadata.replace("\x00", "")) \
         if len(metadata) < 64 else None
     if row is not None and row.state == "pending" and user in OWNERS and user != row.requester \
             and (reason or "").strip():
@@ -341,7 +341,7 @@ def test_extension_submissions(world, scene, data, user):
     metadata = data.draw(st.one_of(st.sampled_from(list(scene.values())), words), label="request id")
     duration = data.draw(st.one_of(st.sampled_from(["1h", "1d", "0m"]), words, st.none()), label="duration")
     why = data.draw(st.one_of(words, st.none()), label="why")
-    row = bot.service.lifecycle.requests.get(metadata.replace("\x00", "")) if len(metadata) < 64 else None
+    row = bot.service.lifecycle.queries.get(metadata.replace("\x00", "")) if len(metadata) < 64 else None
     if row is not None and row.state == "active" and user == row.requester:
         metadata = metadata + "x"  # the tampered twin of an extension that would rightly be asked
     values = {"duration": {"duration": {"type": "static_select", "selected_option": (
@@ -430,9 +430,9 @@ def test_nothing_changed_in_the_end(world, scene):
     bot, okta_m, _ = world
     time.sleep(1)
     lifecycle = bot.service.lifecycle
-    assert lifecycle.requests.get(scene["carols"]).state == "pending"
-    assert lifecycle.requests.get(scene["daves"]).state == "pending"
-    assert lifecycle.requests.get(scene["active"]).state == "active"
+    assert lifecycle.queries.get(scene["carols"]).state == "pending"
+    assert lifecycle.queries.get(scene["daves"]).state == "pending"
+    assert lifecycle.queries.get(scene["active"]).state == "active"
     assert [c.method for c in okta_m.membership_writes()] == ["PUT"]
     ids = okta_m.ids
     assert {group: okta_m.members(ids[group]) for group in

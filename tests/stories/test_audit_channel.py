@@ -29,12 +29,13 @@ from bot.slack.app import web_client
 from bot.slack.audit_channel import CURSOR, GAP_WAIT, LEASE, MAX_LINES, AuditChannelRelay
 from bot.slack.audit_lines import MAX_CHARS, format_line
 from sandbox.server import Reply
+from storage.audit_log import AuditLog
 from storage.engine import make_engine
 from storage.relay_cursor import RelayCursors
-from storage.repositories import AuditLog, Requests
+from storage.requests import Requests
 from storage.tables import AuditRow
-from tests.harness import ALICE, BOB, BOT_TOKEN, CAROL, eventually
-from tests.support.rows import request_row
+from tests.support.harness import ALICE, BOB, BOT_TOKEN, CAROL, eventually
+from tests.support.stored import stored_request
 
 CHANNEL = "C0GENERAL"
 
@@ -80,8 +81,8 @@ def test_each_event_is_one_line_in_order_with_user_text_escaped(engine, slack, r
     line per event in order, people as mentions, the request id in backticks, and user text
     that cannot ping, link or break the line."""
     audit = AuditLog(engine)
-    Requests(engine).add(request_row(clock.now(), id="a1b2c3", requester=CAROL,
-                                     requester_email="carol@acme.com", duration_seconds=14400,
+    Requests(engine).add(stored_request(clock.now(), id="a1b2c3", requester=CAROL,
+                                     requester_email="carol@acme.com", duration=timedelta(hours=4),
                                      justification="x"))
     submitted(audit, clock, "a1b2c3", "hotfix <!channel> & <https://evil.example|click>\nsecond line")
     audit.append(RequestApproved(request_id="a1b2c3", actor=ALICE, approvers=(ALICE,)), clock.now())

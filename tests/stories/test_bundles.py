@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.harness import ALICE, CAROL, eventually
+from tests.support.harness import ALICE, CAROL, eventually
 from tests.support.requests import jump
 from tests.support.slack import ask, asked, texts
 
@@ -20,7 +20,7 @@ def members(okta, *groups) -> list[bool]:
 
 
 def bundle_of(bot):
-    return eventually(lambda: [r for r in bot.service.lifecycle.requests.in_states(
+    return eventually(lambda: [r for r in bot.service.lifecycle.queries.in_states(
         "pending", "approved", "provisioning", "active") if r.connector_id == "bundle"])[0]
 
 
@@ -45,7 +45,7 @@ def test_a_bundle_is_approved_once_granted_together_and_revoked_together(make_bo
     bundle = bundle_of(bot)
     eventually(lambda: bot.request(bundle.id).state == "active")
     assert members(okta, "eng-admins", "data-admins") == [True, True]
-    items = bot.service.lifecycle.requests.children(bundle.id)
+    items = bot.service.lifecycle.queries.children(bundle.id)
     assert {i.expires_at for i in items} == {bot.request(bundle.id).expires_at}
     eventually(lambda: "You now have *oncall* (bundle)" in texts(slack.dm(CAROL)))
     assert "You now have *eng-admins*" not in texts(slack.dm(CAROL))  # one message, not one per item
@@ -69,7 +69,7 @@ def test_when_one_item_cannot_be_granted_the_bundle_fails_and_nothing_stays(make
     eventually(lambda: "data-admins" in (bot.request(bundle.id).last_error or ""))
     eventually(lambda: "could not grant" in texts(slack.dm(CAROL)))
     eventually(lambda: members(okta, "eng-admins", "data-admins") == [False, False])
-    eventually(lambda: {i.state for i in bot.service.lifecycle.requests.children(bundle.id)}
+    eventually(lambda: {i.state for i in bot.service.lifecycle.queries.children(bundle.id)}
                == {"revoked", "failed"})
 
 

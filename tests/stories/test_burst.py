@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import threading
 
-from storage.repositories import People
-from tests.harness import CAROL, eventually
+from storage.chat import People
+from tests.support.harness import CAROL, eventually
 
 
 def test_the_app_asks_slack_who_it_is_at_start_not_on_a_request(make_bot, slack):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.harness import ALICE, BOB, CAROL, eventually
 from tests.support.config import CHASING
+from tests.support.harness import ALICE, BOB, CAROL, eventually
 from tests.support.requests import jump, pending_request
 from tests.support.slack import ephemeral_answers, texts
 

@@ -9,7 +9,7 @@ import pytest
 from sandbox.celigo import CeligoSandbox
 from sandbox.percipio import DEFAULT_ORGANIZATION, PercipioSandbox
 from sandbox.slack_forms import buttons
-from tests.harness import ALICE, BOB, CAROL, eventually
+from tests.support.harness import ALICE, BOB, CAROL, eventually
 from tests.support.slack import request_access, texts
 
 

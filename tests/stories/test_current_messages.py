@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from tests.harness import ALICE, BOB, CAROL, DAVE, eventually
 from tests.support.config import CHASING
+from tests.support.harness import ALICE, BOB, CAROL, DAVE, eventually
 from tests.support.requests import active_request, extension_asked, jump
 from tests.support.slack import ask, asked, texts
 

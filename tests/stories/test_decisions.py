@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from tests.harness import ALICE, BOB, CAROL, DAVE, eventually, forge_click
+from tests.support.harness import ALICE, BOB, CAROL, DAVE, eventually, forge_click
 from tests.support.requests import pending_request
 from tests.support.slack import ephemeral_answers, texts
 
@@ -26,7 +26,7 @@ def test_two_owners_approving_at_once_grant_once(bot, slack, okta):
         t.join()
     eventually(lambda: bot.request(request.id).state == "active")
     assert len([c for c in okta.membership_writes() if c.method == "PUT"]) == 1
-    winner = bot.request(request.id).decided_by
+    winner, = bot.request(request.id).decided_by
     loser = BOB if winner == ALICE else ALICE
     eventually(lambda: f"Already approved by <@{winner}>" in ephemeral_answers(slack, loser))
 

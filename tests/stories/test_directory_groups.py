@@ -9,9 +9,9 @@ from slack_sdk.errors import SlackApiError
 
 from bot.slack.app import web_client
 from bot.slack.directory import FRESH_FOR, RECHECK_MISS_AFTER, SlackDirectory
+from storage.chat import People
 from storage.engine import make_engine
-from storage.repositories import People
-from tests.harness import ALICE, BOB, BOT_TOKEN, CAROL
+from tests.support.harness import ALICE, BOB, BOT_TOKEN, CAROL
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import httpx
 
-from tests.harness import ALICE, OKTA_TOKEN, eventually
+from tests.support.harness import ALICE, OKTA_TOKEN, eventually
 from tests.support.requests import approved
 from tests.support.slack import texts
 

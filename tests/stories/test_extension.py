@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.harness import ALICE, CAROL, DAVE, eventually, forge_click
 from tests.support.config import CHASING
+from tests.support.harness import ALICE, CAROL, DAVE, eventually, forge_click
 from tests.support.requests import active_request, extension_asked, jump
 from tests.support.slack import ask_to_extend, asked, ephemeral_answers, texts
 
@@ -63,8 +63,8 @@ def test_ending_access_closes_its_pending_extension(make_bot, slack, okta, clock
     jump(bot, clock, timedelta(hours=3, minutes=46))
     eventually(lambda: "Extend" in texts(slack.dm(CAROL)))
     ask_to_extend(slack)
-    eventually(lambda: asked(slack, ALICE) and bot.service.lifecycle.requests.in_states("pending"))
-    extension = bot.service.lifecycle.requests.in_states("pending")[0]
+    eventually(lambda: asked(slack, ALICE) and bot.service.lifecycle.queries.in_states("pending"))
+    extension = bot.service.lifecycle.queries.in_states("pending")[0]
     slack.click(CAROL, "end_now")
     eventually(lambda: bot.request(original.id).state == "revoked")
     eventually(lambda: bot.request(extension.id).state == "cancelled")

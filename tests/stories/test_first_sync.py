@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.harness import CAROL, eventually
+from tests.support.harness import CAROL, eventually
 from tests.support.metrics import scrape, value
 from tests.support.slack import options
 
@@ -47,6 +47,6 @@ def test_the_placeholder_cannot_be_requested(make_bot, slack, okta):
                          for o in g["options"]]
         slack.submit(CAROL, {"access": placeholder, "duration": "4h", "justification": "need it"})
         assert STILL_READING in slack.view_errors(CAROL)["access"]
-        assert bot.service.lifecycle.requests.in_states("pending") == []
+        assert bot.service.lifecycle.queries.in_states("pending") == []
     finally:
         released.set()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from tests.harness import ALICE, CAROL, eventually
+from tests.support.harness import ALICE, CAROL, eventually
 from tests.support.requests import pending
 from tests.support.slack import texts
 
@@ -79,7 +79,7 @@ def test_break_glass_is_offered_only_where_the_rule_allows_it(make_bot, slack, o
     assert block(form, "break_glass")["element"]["options"][0]["value"] == "yes"
     slack.fill(CAROL, {"break_glass": ["yes"], "justification": "Payments are down (INC-9)"})
     slack.submit(CAROL)
-    request = eventually(lambda: bot.service.lifecycle.requests.of_requester(CAROL, ("active",)))[0]
+    request = eventually(lambda: bot.service.lifecycle.queries.of_requester(CAROL, ("active",)))[0]
     assert request.route == "break_glass"
 
 
@@ -95,7 +95,7 @@ def test_what_was_typed_before_picking_survives_the_redraw(make_bot, slack, okta
     assert slack.open_view(CAROL) is None and slack.view_errors(CAROL) == {}
     request = pending(bot)
     assert request.justification == "Deploy the INC-42 hotfix"
-    assert request.duration_seconds == timedelta(hours=4).total_seconds()
+    assert request.duration == timedelta(hours=4)
     assert request.entitlement_name == "eng-admins"
     eventually(lambda: "Deploy the INC-42 hotfix" in texts(slack.dm(ALICE)))
 
@@ -140,21 +140,22 @@ def test_an_item_that_cannot_be_requested_leaves_the_form_as_it_is(make_bot, sla
     assert slack.open_view(CAROL)["hash"] == form["hash"] and slack.dm(CAROL) == []
     slack.submit(CAROL, {"justification": "Need it"})
     assert "not something you can request" in slack.view_errors(CAROL)["access"]
-    assert bot.service.lifecycle.requests.in_states("pending") == []
+    assert bot.service.lifecycle.queries.in_states("pending") == []
 
 
 def test_a_form_drawn_for_a_rule_is_valid_block_kit_and_keeps_ids():
     """Pure: the form drawn for a rule (also what `request_modal(..., rule=)` gives for a
     preselected item) is accepted by Slack and keeps every block and action id of the open form."""
+    from bot.domain.kinds import BreakGlass, Ticket
     from bot.domain.policy import Policy
     from bot.domain.rules import Rule, RuleBook
     from bot.slack import blocks
     from sandbox import blockkit
-    from storage.repositories import SearchHit
+    from storage.catalog import SearchHit
 
     hours = tuple(timedelta(hours=h) for h in (1, 4, 8))
-    strict = Rule("strict", Policy(hours, timedelta(hours=1)), ticket_required=True,
-                  ticket_pattern="SEC-[0-9]+", break_glass=True)
+    strict = Rule("strict", Policy(hours, timedelta(hours=1)),
+                  kinds=(Ticket(required=True, pattern="SEC-[0-9]+"), BreakGlass(allowed=True)))
     book = RuleBook(Rule("default", Policy(hours, timedelta(hours=8))), (strict,))
     hit = SearchHit("okta", "group:00g1:member", "data-admins", "group")
     opened = blocks.request_modal(book, search="data")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.harness import ALICE, BOB, CAROL, eventually
+from tests.support.harness import ALICE, BOB, CAROL, eventually
 from tests.support.requests import pending_request
 from tests.support.slack import ephemeral_answers, option_for, submit_form, texts
 
@@ -34,7 +34,7 @@ def test_end_now_removes_the_access_at_once(bot, slack, okta):
 
 def test_only_the_holder_can_end_access_early(bot, slack, okta):
     """Given Carol's active access, when Bob sends End now for it, then it stays."""
-    from tests.harness import forge_click
+    from tests.support.harness import forge_click
 
     request = pending_request(bot, slack)
     slack.click(ALICE, "approve")

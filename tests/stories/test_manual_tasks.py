@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.harness import ALICE, BOB, CAROL, eventually, forge_click
+from tests.support.harness import ALICE, BOB, CAROL, eventually, forge_click
 from tests.support.requests import pending_request
 from tests.support.slack import ephemeral_answers, texts
 

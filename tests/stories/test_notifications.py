@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.harness import ALICE, CAROL, eventually
+from tests.support.harness import ALICE, CAROL, eventually
 from tests.support.requests import pending_request
 from tests.support.slack import texts
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.harness import ALICE, CAROL, eventually
+from tests.support.harness import ALICE, CAROL, eventually
 from tests.support.okta_oauth import oauth_entry, pem, public_jwk, rsa_key
 from tests.support.slack import request_access, texts
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-from tests.harness import ALICE, BOB, CAROL, eventually
 from tests.support.config import CHASING, edit_config
+from tests.support.harness import ALICE, BOB, CAROL, eventually
 from tests.support.requests import active_request, jump
 from tests.support.slack import ask, ask_to_extend, asked, ephemeral_answers, option_for, texts
 
@@ -18,7 +18,7 @@ CONFLICT = [{"name": "build-and-pay", "entitlements": ["okta:eng-admins", "okta:
 
 
 def requests_of(bot, *states):
-    return bot.service.lifecycle.requests.in_states(*states)
+    return bot.service.lifecycle.queries.in_states(*states)
 
 
 def two_forms_at_once(bot, slack, first: str, second: str, user=CAROL):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sandbox.server import Reply
-from tests.harness import ALICE, BOB, CAROL, MEMBERSHIP, eventually
+from tests.support.harness import ALICE, BOB, CAROL, MEMBERSHIP, eventually
 from tests.support.requests import approved, pending_request
 from tests.support.slack import texts
 
@@ -120,7 +120,7 @@ def test_access_that_comes_back_after_revocation_is_removed_and_reported(bot, sl
     Latchkey removes it again and tells the owners."""
     import httpx
 
-    from tests.harness import OKTA_TOKEN
+    from tests.support.harness import OKTA_TOKEN
 
     request = approved(bot, slack)
     eventually(lambda: bot.request(request.id).state == "active")

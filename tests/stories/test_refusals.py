@@ -12,8 +12,8 @@ import pytest
 
 from bot.ports import ShiftedClock
 from bot.refusals import Refusal, RefusedAttempts
-from storage.repositories import AuditLog
-from tests.harness import ALICE, BOB, CAROL, DAVE, eventually, forge_click
+from storage.audit_log import AuditLog
+from tests.support.harness import ALICE, BOB, CAROL, DAVE, eventually, forge_click
 from tests.support.metrics import scrape, value
 from tests.support.requests import active_request, pending_request
 from tests.support.slack import ephemeral_answers, option_for
@@ -121,7 +121,7 @@ def test_a_tampered_duration_is_answered_in_the_request_form(bot, slack, duratio
     assert answer.status_code == 200 and answer.json()["response_action"] == "errors"
     assert slack.view_errors(CAROL).keys() == {"duration"}
     assert slack.open_view(CAROL) is not None
-    assert bot.service.lifecycle.requests.in_states("pending") == []
+    assert bot.service.lifecycle.queries.in_states("pending") == []
     [event] = refused(bot, CAROL)
     assert json.loads(event.detail) == {"attempted": "request_access", "refusal": "tampered_form"}
 
@@ -137,7 +137,7 @@ def test_a_tampered_duration_is_answered_in_the_extension_form(bot, slack, durat
     answer = slack.submit(CAROL, {"duration": duration, "justification": "longer"})
     assert answer.status_code == 200 and answer.json()["response_action"] == "errors"
     assert slack.view_errors(CAROL).keys() == {"duration"}
-    assert bot.service.lifecycle.requests.extension_of(original.id) is None
+    assert bot.service.lifecycle.queries.extension_of(original.id) is None
     assert [json.loads(e.detail)["refusal"] for e in refused(bot, CAROL)] == ["tampered_form"]
 
 

@@ -11,8 +11,8 @@ from datetime import timedelta
 
 from bot.config import parse_config
 from bot.reload import ConfigWatcher
-from tests.harness import ALICE, BOB, CAROL, DAVE, ERIN, OKTA_TOKEN, eventually, forge_click
 from tests.support.config import as_yaml, config_data, config_text, edit_config
+from tests.support.harness import ALICE, BOB, CAROL, DAVE, ERIN, OKTA_TOKEN, eventually, forge_click
 from tests.support.requests import pending_request
 from tests.support.slack import assert_refused, ephemeral_answers, option_for
 

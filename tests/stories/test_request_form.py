@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.harness import ALICE, CAROL, ERIN, eventually
+from tests.support.harness import ALICE, CAROL, ERIN, eventually
 from tests.support.slack import assert_refused, option_for, options, request_access, submit_form
 
 
@@ -56,7 +56,7 @@ def test_a_workspace_named_payload_can_request_and_approve(bot, slack):
     request_access(slack)
     eventually(lambda: slack.dm(ALICE))
     slack.click(ALICE, "approve")
-    request = bot.service.lifecycle.requests.in_states("pending", "approved", "provisioning", "active")[0]
+    request = bot.service.lifecycle.queries.in_states("pending", "approved", "provisioning", "active")[0]
     eventually(lambda: bot.request(request.id).state == "active")
 
 
@@ -123,7 +123,7 @@ def test_identical_pending_request_is_refused(bot, slack):
     submit_form(slack, access=option_for(bot, "eng-admins"))
     errors = slack.view_errors(CAROL)
     assert "waiting" in errors["access"]
-    assert len(bot.service.lifecycle.requests.in_states("pending")) == 1
+    assert len(bot.service.lifecycle.queries.in_states("pending")) == 1
     assert len(slack.dm(ALICE)) == 1
 
 
@@ -144,4 +144,4 @@ def test_requests_per_person_are_rate_limited(make_bot, slack):
     eventually(lambda: len(slack.dm(ALICE)) == 2)
     submit_form(slack, access=option_for(bot, "data-admins"))
     assert "2 requests in the last hour" in slack.view_errors(CAROL)["access"]
-    assert len(bot.service.lifecycle.requests.in_states("pending")) == 2
+    assert len(bot.service.lifecycle.queries.in_states("pending")) == 2

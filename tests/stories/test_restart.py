@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from bot.config import parse_config
-from tests.harness import OKTA_TOKEN
 from tests.support.config import config_text
+from tests.support.harness import OKTA_TOKEN
 
 
 def test_a_changed_config_is_audited_without_its_secrets(make_bot, okta):

@@ -14,13 +14,15 @@ from bot.audit_export import write
 from bot.config import Settings
 from bot.slack.app import web_client
 from bot.slack.audit_lines import format_line
-from storage.repositories import AuditLog, Requests
+from storage.audit_log import AuditLog
+from storage.request_queries import RequestQueries
+from storage.requests import Requests
 from storage.tables import AuditRow
-from tests.harness import BOB, BOT_TOKEN, CAROL, MEMBERSHIP, OKTA_TOKEN, SIGNING_SECRET, eventually
 from tests.support.cli import run
+from tests.support.harness import BOB, BOT_TOKEN, CAROL, MEMBERSHIP, OKTA_TOKEN, SIGNING_SECRET, eventually
 from tests.support.requests import approved
-from tests.support.rows import request_row
 from tests.support.slack import texts
+from tests.support.stored import stored_request
 
 SECRETS = (OKTA_TOKEN, SIGNING_SECRET, BOT_TOKEN)
 CHANNEL = "C0GENERAL"
@@ -95,9 +97,9 @@ def test_whatever_the_bot_sends_slack_is_masked_on_the_way_out(slack):
 def test_an_error_stored_before_masking_existed_is_read_back_masked(engine):
     """Given a request whose stored error holds a token (written by an older Latchkey), then
     every reader (DMs, Home tab, `/request-access list`) gets it masked."""
-    Requests(engine).add(request_row(datetime.now(UTC), id="a1b2c3", requester=CAROL,
+    Requests(engine).add(stored_request(datetime.now(UTC), id="a1b2c3", requester=CAROL,
                                      requester_email="carol@acme.com", justification="x", state="failed"))
     with engine.begin() as conn:  # as an older version wrote it, past today's column type
         conn.execute(text("UPDATE access_request SET last_error = :error"),
                      {"error": "answered 403 (Authorization: SSWS 00aBcD-1234)"})
-    assert Requests(engine).get("a1b2c3").last_error == "answered 403 (Authorization: SSWS [redacted])"
+    assert RequestQueries(engine).get("a1b2c3").last_error == "answered 403 (Authorization: SSWS [redacted])"

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import pytest
 
 from sandbox.slack_platform import sign
-from tests.harness import CAROL, SIGNING_SECRET, eventually
+from tests.support.harness import CAROL, SIGNING_SECRET, eventually
 
 FORM = "application/x-www-form-urlencoded"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.harness import ALICE, BOB, CAROL, eventually
+from tests.support.harness import ALICE, BOB, CAROL, eventually
 from tests.support.slack import request_access, texts
 
 
@@ -30,7 +30,7 @@ def test_request_approve_grant_and_expire(bot, slack, okta, clock):
     for owner in (ALICE, BOB):  # every owner's DM shows who decided, and no buttons remain
         eventually(lambda: "Approved by <@U0ALICE>" in texts(slack.dm(owner))
                    and "'approve'" not in texts(slack.dm(owner)))
-    request_id = bot.service.lifecycle.requests.in_states("active")[0].id
+    request_id = bot.service.lifecycle.queries.in_states("active")[0].id
 
     clock.advance(timedelta(hours=4, seconds=1))
     eventually(lambda: carol not in okta.members(group))

@@ -8,9 +8,9 @@ from datetime import timedelta
 from bot.usecases.core import LEASE
 from bot.usecases.due import DUE_BATCH
 from sandbox.server import Reply
-from tests.harness import ALICE, CAROL, eventually
+from tests.support.harness import ALICE, CAROL, eventually
 from tests.support.requests import pending_request
-from tests.support.rows import request_row
+from tests.support.stored import stored_request
 
 
 def test_approve_returns_while_okta_is_still_busy(bot, slack, okta):
@@ -35,13 +35,13 @@ def test_one_run_works_off_more_than_one_batch(make_bot, okta, clock):
     okta.add_member(group, carol)
     now = clock.now()
     for n in range(2 * DUE_BATCH + 1):
-        bot.service.lifecycle.requests.add(request_row(
+        bot.service.lifecycle.requests.add(stored_request(
             now - timedelta(hours=2), id=f"old{n:03d}", requester=CAROL,
             requester_email="carol@acme.com", account_id=carol, entitlement_id=f"group:{group}:member",
             state="active", granted_at=now - timedelta(hours=2),
             expires_at=now - timedelta(minutes=n + 1), preexisting=False))
     bot.service.lifecycle.run_due()
-    assert bot.service.lifecycle.requests.count_by_state().get("revoked") == 2 * DUE_BATCH + 1
+    assert bot.service.lifecycle.queries.count_by_state().get("revoked") == 2 * DUE_BATCH + 1
     assert carol not in okta.members(group)
 
 
@@ -53,7 +53,7 @@ def _expired_grants(bot, okta, clock, count: int) -> list[str]:
         account = okta.add_user(f"abandoned{n}@acme.com")
         okta.add_member(group, account)
         ids.append(f"gone{n:03d}")
-        bot.service.lifecycle.requests.add(request_row(
+        bot.service.lifecycle.requests.add(stored_request(
             now - timedelta(hours=2), id=ids[-1], requester=f"U0GONE{n:03d}",
             requester_email=f"abandoned{n}@acme.com", account_id=account,
             entitlement_id=f"group:{group}:member", state="active", granted_at=now - timedelta(hours=2),
@@ -72,11 +72,11 @@ def test_a_batch_claimed_by_a_worker_that_died_is_revoked_after_its_lease(make_b
     assert sorted(r.id for r in died) == ids
     writes = len(okta.membership_writes())
     lifecycle.run_due()
-    assert {lifecycle.requests.get(i).state for i in ids} == {"revoking"}
+    assert {lifecycle.queries.get(i).state for i in ids} == {"revoking"}
     assert len(okta.membership_writes()) == writes
     clock.advance(LEASE + timedelta(seconds=1))
     lifecycle.run_due()
-    assert {lifecycle.requests.get(i).state for i in ids} == {"revoked"}
+    assert {lifecycle.queries.get(i).state for i in ids} == {"revoked"}
     assert [w.method for w in okta.membership_writes()[writes:]] == ["DELETE"] * 3
     for request_id in ids:
         assert [e.action for e in lifecycle.audit.events(request_id)] == ["expire", "finish"]

@@ -1,4 +1,4 @@
-"""Helpers shared by the tests. A test module imports from here (or from tests/harness.py, or
+"""Helpers shared by the tests. A test module imports from here (or from tests/support/harness.py, or
 its folder's support.py), never from another test module: tests/ops/test_test_imports.py checks.
 
 - slack.py     what a person does in Slack (request, ask, extend) and what they are shown

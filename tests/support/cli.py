@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.harness import BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET
+from tests.support.harness import BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET
 
 LATCHKEY = [sys.executable, "-m", "bot.cli"]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from tests.harness import BOB
+from tests.support.harness import BOB
 
 # Reminders after an hour, a timeout after eight, and a warning 15 minutes before access ends.
 CHASING = {"remind_after": "1h", "pending_timeout": "8h", "warn_before": "15m"}

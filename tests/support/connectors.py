@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from connectors.base import ConnectorError, Page, Prior
-from tests.harness import free_port
+from tests.support.harness import free_port
 
 NOTHING_HELD = Prior(held=False)  # the account had none of it before the grant
 MAX_ATTEMPTS = 4  # tries per call the tests' clients make: enough to see backoff, quick to exhaust

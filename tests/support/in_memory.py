@@ -2,7 +2,7 @@
 config data an admin would write), routing, invariants and intake, over in-memory stand-ins for
 the synced catalog, the people directory and the requester's other requests.
 
-The stand-ins hold what the stories' sandboxes are seeded with (tests/harness.py): the cast, the
+The stand-ins hold what the stories' sandboxes are seeded with (tests/support/harness.py): the cast, the
 Okta groups eng-admins, billing-admins, prod-readers and data-admins, Carol already in
 prod-readers, and no Okta account for Erin.
 """
@@ -25,8 +25,8 @@ from bot.intake import Draft, Intake
 from bot.invariants import Invariants
 from bot.ports import Person, SystemClock
 from bot.routing import Routing
-from tests.harness import BOB, CAROL, PEOPLE
 from tests.support.config import offline_config_text
+from tests.support.harness import BOB, CAROL, PEOPLE
 
 GROUPS = ("eng-admins", "billing-admins", "prod-readers", "data-admins")
 OWNERS = ("alice@acme.com", BOB)  # the stories' owners of the okta connector

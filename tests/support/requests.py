@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.harness import ALICE, BOB, CAROL, eventually
+from tests.support.harness import ALICE, BOB, CAROL, eventually
 from tests.support.slack import ask_to_extend, request_access, texts
 
 
@@ -12,12 +12,12 @@ def pending_request(bot, slack, approvers=(ALICE, BOB)):
     """Carol's eng-admins request, once she and every approver have their DM."""
     request_access(slack)
     eventually(lambda: slack.dm(CAROL) and all(slack.dm(a) for a in approvers))
-    return bot.service.lifecycle.requests.in_states("pending")[0]
+    return bot.service.lifecycle.queries.in_states("pending")[0]
 
 
 def pending(bot):
     """The first pending request, once there is one."""
-    return eventually(lambda: bot.service.lifecycle.requests.in_states("pending"))[0]
+    return eventually(lambda: bot.service.lifecycle.queries.in_states("pending"))[0]
 
 
 def approved(bot, slack):
@@ -40,7 +40,7 @@ def extension_asked(bot, slack, clock):
     eventually(lambda: "Extend" in texts(slack.dm(CAROL)))
     ask_to_extend(slack)
     eventually(lambda: "asks to keep" in texts(slack.dm(ALICE)))
-    return bot.service.lifecycle.requests.in_states("pending")[0]
+    return bot.service.lifecycle.queries.in_states("pending")[0]
 
 
 def jump(bot, clock, delta: timedelta) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.harness import ALICE, CAROL, eventually
+from tests.support.harness import ALICE, CAROL, eventually
 
 
 def request_access(slack, user=CAROL, search="eng", pick="eng-admins", duration="4h",
@@ -70,5 +70,5 @@ def assert_refused(bot, slack, user, block_id, words):
     errors = slack.view_errors(user)
     assert block_id in errors and words in errors[block_id], errors
     assert slack.open_view(user) is not None
-    assert bot.service.lifecycle.requests.in_states("pending") == []
+    assert bot.service.lifecycle.queries.in_states("pending") == []
     assert slack.dm(ALICE) == []

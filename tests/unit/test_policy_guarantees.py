@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.config import ConfigError, parse_config
+from bot.domain.kinds import AutoApproval, BreakGlass, ExtensionApproval, Ticket
 from bot.domain.policy import Policy
 from bot.domain.request import AccessRequest, State
-from bot.domain.rules import BUNDLE, ApprovalStep, AutoApproval, Bundle, Rule, RuleBook, Target
+from bot.domain.rules import BUNDLE, ApprovalStep, Bundle, Rule, RuleBook, Target
 from bot.invariants import Invariants
 from tests.support.config import offline_config_text
 
@@ -97,7 +98,7 @@ def test_a_rule_governs_a_bundle_only_when_it_says_type_bundle():
 @pytest.mark.parametrize("item, weakness", [
     (Rule("x", POLICY, steps=(ApprovalStep(approvals=2),)), "approval step of the owners (2 approvals)"),
     (Rule("x", POLICY, steps=(ApprovalStep(), ApprovalStep(("U0SEC",)))), "approval step of U0SEC"),
-    (Rule("x", POLICY, ticket_required=True), "same ticket"),
+    (Rule("x", POLICY, kinds=(Ticket(required=True),)), "same ticket"),
     (Rule("x", Policy(POLICY.durations, timedelta(hours=1))), "max_duration is longer"),
     (Rule("x", Policy(POLICY.durations, POLICY.max_duration, max_total=timedelta(hours=9))) ,
      None),
@@ -111,14 +112,14 @@ def test_what_makes_a_rule_weaker(item, weakness):
 
 def test_auto_approval_and_break_glass_make_a_bundle_weaker():
     strict = Rule("strict", POLICY)
-    assert "it allows break-glass" in Rule("b", POLICY, break_glass=True).weaker_than(strict)
+    assert "it allows break-glass" in Rule("b", POLICY, kinds=(BreakGlass(allowed=True),)).weaker_than(strict)
     assert "it lets extensions through without approval" in Rule(
-        "b", POLICY, extension_needs_approval=False).weaker_than(strict)
-    auto = Rule("b", POLICY, auto_approve=AutoApproval(slack_groups=("@sre",)))
+        "b", POLICY, kinds=(ExtensionApproval(needed=False),)).weaker_than(strict)
+    auto = Rule("b", POLICY, kinds=(AutoApproval(slack_groups=("@sre",)),))
     assert any("automatically" in w for w in auto.weaker_than(strict))
-    capped = Rule("i", POLICY, auto_approve=AutoApproval(slack_groups=("@sre", "@ops"), max_uses=2))
+    capped = Rule("i", POLICY, kinds=(AutoApproval(slack_groups=("@sre", "@ops"), max_uses=2),))
     assert any("automatically" in w for w in auto.weaker_than(capped))  # no cap where the item has one
-    assert Rule("b", POLICY, auto_approve=AutoApproval(slack_groups=("@sre",), max_uses=1)).weaker_than(capped) == []
+    assert Rule("b", POLICY, kinds=(AutoApproval(slack_groups=("@sre",), max_uses=1),)).weaker_than(capped) == []
 
 
 # -- the access window ------------------------------------------------------------------------

@@ -8,9 +8,11 @@ from datetime import timedelta
 
 import pytest
 
+from bot.domain import kinds
+from bot.domain.kinds import AutoApproval, Ticket
 from bot.domain.policy import format_duration, parse_duration
 from bot.domain.rules import Target
-from tests.harness import ALICE, BOB, CAROL, DAVE
+from tests.support.harness import ALICE, BOB, CAROL, DAVE
 from tests.support.in_memory import Form, request, rulebook
 
 HOURS = [timedelta(hours=h) for h in (1, 4, 8)]
@@ -54,7 +56,7 @@ def test_a_rule_for_resources_does_not_govern_a_bundle_of_the_same_name():
     form.directory.groups = {"sre": [CAROL]}
     assert form.rules.rule_for(group("oncall-admins")).name == "oncall-groups"  # it would, for a group
     draft = form.submit("oncall-kit")
-    assert draft.rule.name == "default" and draft.rule.auto_approve is None
+    assert draft.rule.name == "default" and not draft.rule.kind(AutoApproval).anyone
     assert draft.approvers == [ALICE, BOB]
 
 
@@ -73,6 +75,10 @@ def test_a_ticket_is_required_and_must_match_the_pattern():
     assert form.problems("eng-admins", ticket="SEC-1234") == {}
 
 
+def ticket_problem(rule, ticket: str) -> str | None:
+    return rule.kind(Ticket).problems(kinds.Form(ticket=ticket)).get("ticket")
+
+
 @pytest.mark.parametrize("ticket, refused", [
     ("SEC-1", False), ("SEC-1234567", False),
     ("SEC-12 and OPS-3", True), ("see SEC-12", True), ("SEC-", True),  # the whole text must match
@@ -80,19 +86,19 @@ def test_a_ticket_is_required_and_must_match_the_pattern():
 ])
 def test_a_ticket_pattern_must_match_the_whole_reference(ticket, refused):
     rule = rulebook(rules=[TICKETED]).named("ticketed")
-    assert (rule.ticket_problem(ticket) is not None) is refused
+    assert bool(ticket_problem(rule, ticket)) is refused
 
 
 def test_a_ticket_pattern_without_required_checks_only_a_ticket_given():
     rule = rulebook(rules=[{"name": "t", "ticket": {"required": False, "pattern": "(SEC|OPS)-[0-9]+"}}]).named("t")
-    assert rule.ticket_problem("") is None
-    assert rule.ticket_problem("OPS-7") is None and rule.ticket_problem("SEC-7") is None
-    assert "expected (SEC|OPS)-[0-9]+" in rule.ticket_problem("INC-7")
+    assert ticket_problem(rule, "") is None
+    assert ticket_problem(rule, "OPS-7") is None and ticket_problem(rule, "SEC-7") is None
+    assert "expected (SEC|OPS)-[0-9]+" in ticket_problem(rule, "INC-7")
 
 
 def test_a_required_ticket_without_a_pattern_takes_any_text():
     rule = rulebook(rules=[{"name": "t", "ticket": {}}]).named("t")  # `required` defaults to true
-    assert rule.ticket_required and rule.ticket_problem("") and rule.ticket_problem("see slack") is None
+    assert rule.kind(Ticket).required and ticket_problem(rule, "") and ticket_problem(rule, "see slack") is None
 
 
 def test_no_ticket_is_asked_for_where_no_rule_says_so():
@@ -224,3 +230,10 @@ def test_break_glass_where_the_rule_does_not_allow_it_is_refused():
                                  "fallback": ["U0DAVE"]}]))
     assert "not allowed for this access" in form.problems("data-admins", break_glass=True)["break_glass"]
     assert form.problems("eng-admins", break_glass=True) == {}
+
+
+def test_every_rule_kind_is_a_key_of_a_rule_in_the_config():
+    """A kind is read from its key (bot/config/rulebook.py): each must be one a rule may set."""
+    from bot.config.policy import RuleConfig, RuleSettings
+    assert [k.key for k in kinds.KINDS if k.key not in RuleSettings.model_fields] == []
+    assert [k.key for k in kinds.KINDS if k.key not in RuleConfig.model_fields] == []

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
 from bot.approvers import ApproverRouting
+from bot.domain.kinds import ExtensionApproval
 from bot.domain.policy import Policy
-from bot.domain.request import State
+from bot.domain.request import AccessRequest, State
 from bot.domain.rules import Conflict, EntitlementPattern, Rule, RuleBook
 from bot.invariants import Invariants
 from bot.routing import Routing
@@ -17,7 +18,6 @@ from bot.usecases.bundles import Bundles
 from bot.usecases.core import Core
 from bot.usecases.extend import Extend
 from bot.usecases.provision import Provision
-from storage.tables import RequestRow
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 CAROL, ALICE = "UCAROL", "UALICE"
@@ -25,37 +25,39 @@ HOUR = timedelta(hours=1)
 
 
 class FakeRequests:
-    """Requests in a dict, each change a compare-and-set on the stored state, as in storage."""
+    """Requests in a dict, each change a compare-and-set on the stored state, as in storage;
+    both the transitions and the look-ups of the core."""
 
-    def __init__(self, *rows: RequestRow) -> None:
-        self.rows = {row.id: row for row in rows}
+    def __init__(self, *requests: AccessRequest) -> None:
+        self.requests = {request.id: request for request in requests}
 
-    def get(self, request_id: str) -> RequestRow | None:
-        return self.rows.get(request_id)
+    def get(self, request_id: str) -> AccessRequest | None:
+        return self.requests.get(request_id)
 
-    def guarded(self, requester: str, decide: Any) -> list[RequestRow | None]:
-        live = lambda: [r for r in self.rows.values() if r.requester == requester]  # noqa: E731
+    def guarded(self, requester: str, decide: Any) -> list[AccessRequest | None]:
+        live = lambda: [r for r in self.requests.values() if r.requester == requester]  # noqa: E731
         added, moves = decide(SimpleNamespace(live=live, asked_since=lambda since: 0,
                                               routed_since=lambda rule, route, since: 0))
-        for row in added:
-            if isinstance(row, RequestRow):
-                self.rows[row.id] = row
+        for request in added:
+            if isinstance(request, AccessRequest):
+                self.requests[request.id] = request
         return self.move_each(moves)
 
-    def move_each(self, moves: Any) -> list[RequestRow | None]:
+    def move_each(self, moves: Any) -> list[AccessRequest | None]:
         return [self._apply(request_id, expected, changes)
                 for request_id, expected, changes, _also in moves]
 
-    def _apply(self, request_id: str, expected: str, changes: dict[str, Any]) -> RequestRow | None:
-        row = self.rows[request_id]
-        if row.state != expected:
+    def _apply(self, request_id: str, expected: str, changes: dict[str, Any]) -> AccessRequest | None:
+        request = self.requests[request_id]
+        if request.state != expected:
             return None
-        for name, value in changes.items():
-            setattr(row, name, value)
-        return row
+        # The changes are stored fields, as stored: the state by its value.
+        changed = replace(request, **{**changes, "state": State(changes.get("state", request.state))})
+        self.requests[request_id] = changed
+        return changed
 
-    def extension_of(self, original_id: str) -> RequestRow | None:
-        return next((r for r in self.rows.values() if r.extends == original_id), None)
+    def extension_of(self, original_id: str) -> AccessRequest | None:
+        return next((r for r in self.requests.values() if r.extends == original_id), None)
 
     def approvals(self, request_id: str) -> dict[str, int]:
         return {}
@@ -72,7 +74,7 @@ class FakeWorkers:
 def _core(requests: FakeRequests, workers: FakeWorkers, book: RuleBook) -> Core:
     audit = SimpleNamespace(entry=lambda event, at: ("audit", event))
     notifier = SimpleNamespace(message=lambda event: ("message", event), wake=lambda: None)
-    return Core(requests, audit, notifier, SimpleNamespace(now=lambda: NOW), lambda: book,
+    return Core(requests, requests, audit, notifier, SimpleNamespace(now=lambda: NOW), lambda: book,
                 wake=lambda when: None, workers=workers)
 
 
@@ -89,19 +91,19 @@ def _book(**rule: Any) -> RuleBook:
     return RuleBook(default=Rule("default", policy, **rule))
 
 
-def _row(state: State, **fields: Any) -> RequestRow:
-    return RequestRow(**{**dict(
+def _request(state: State, **fields: Any) -> AccessRequest:
+    return AccessRequest(**{**dict(
         id="a1", requester=CAROL, requester_email="carol@acme.com", account_id="00ucarol",
         connector_id="okta", entitlement_id="g1", entitlement_name="eng-admins",
-        duration_seconds=3600, justification="deploy", state=state.value, created_at=NOW - HOUR,
-        decided_by="", rule="default", preexisting=False), **fields})
+        duration=HOUR, justification="deploy", state=state, created_at=NOW - HOUR,
+        rule="default", preexisting=False), **fields})
 
 
 def test_an_extension_within_the_window_is_approved_at_once_and_handed_to_the_workers():
     """Given access granted an hour ago until an hour from now under a 3-hour window, when Carol
     asks for one more hour, then it is approved by Latchkey at once and handed to the workers."""
-    book = _book(extension_needs_approval=False)
-    requests = FakeRequests(_row(State.ACTIVE, granted_at=NOW - HOUR, expires_at=NOW + HOUR))
+    book = _book(kinds=(ExtensionApproval(needed=False),))
+    requests = FakeRequests(_request(State.ACTIVE, granted_at=NOW - HOUR, expires_at=NOW + HOUR))
     core, workers, routing, invariants = _parts(requests, book)
     extension = Extend(core, invariants, routing).extend("a1", CAROL, HOUR, "still deploying")
     assert (extension.state, extension.route, extension.extends) == (State.APPROVED, "auto", "a1")
@@ -111,8 +113,8 @@ def test_an_extension_within_the_window_is_approved_at_once_and_handed_to_the_wo
 def test_an_extension_past_the_window_goes_to_people_even_when_the_rule_approves_extensions():
     """Given the same access, when Carol asks for two more hours (past the 3-hour window), then
     the extension waits for the approvers and nothing is handed to the workers."""
-    book = _book(extension_needs_approval=False)
-    requests = FakeRequests(_row(State.ACTIVE, granted_at=NOW - HOUR, expires_at=NOW + HOUR))
+    book = _book(kinds=(ExtensionApproval(needed=False),))
+    requests = FakeRequests(_request(State.ACTIVE, granted_at=NOW - HOUR, expires_at=NOW + HOUR))
     core, workers, routing, invariants = _parts(requests, book)
     extension = Extend(core, invariants, routing).extend("a1", CAROL, 2 * HOUR, "still deploying")
     assert (extension.state, extension.route) == (State.PENDING, "people")
@@ -126,7 +128,7 @@ def test_a_grant_that_would_now_break_separation_of_duties_fails_at_the_claim():
     conflict = Conflict("admins-vs-payments", EntitlementPattern.parse("okta:eng-admins"),
                         EntitlementPattern.parse("okta:payments"))
     book = RuleBook(default=_book().default, conflicts=(conflict,))
-    requests = FakeRequests(_row(State.APPROVED, decided_at=NOW))
+    requests = FakeRequests(_request(State.APPROVED, decided_at=NOW))
     core, _, routing, invariants = _parts(requests, book, held=(("okta", "payments"),))
     extend = Extend(core, invariants, routing)
     provision = Provision(core, {}, None, None, extend, Bundles(core, extend),

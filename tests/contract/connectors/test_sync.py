@@ -17,8 +17,8 @@ from connectors.okta.connector import OktaConnector
 from connectors.okta.oauth import OktaOAuth
 from connectors.okta.oauth_capabilities import DEFAULT_SCOPES
 from sandbox.okta import OktaSandbox
+from storage.catalog import Catalog
 from storage.engine import make_engine, upgrade
-from storage.repositories import Catalog
 from tests.support.okta_oauth import pem, public_jwk, rsa_key
 
 REGISTRY = CollectorRegistry()

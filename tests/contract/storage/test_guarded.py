@@ -9,17 +9,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.domain.request import AccessRequest
 from storage.engine import make_engine
-from storage.repositories import Requests
-from storage.tables import RequestRow
-from tests.support.rows import request_row
+from storage.request_queries import RequestQueries
+from storage.requests import Requests
+from tests.support.stored import stored_request
 
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 
 
-def _row(request_id: str, group: str = "00g1", state: str = "pending") -> RequestRow:
-    return request_row(NOW, id=request_id, entitlement_id=f"group:{group}:member", entitlement_name=group,
-                       state=state)
+def _row(request_id: str, group: str = "00g1", state: str = "pending") -> AccessRequest:
+    return stored_request(NOW, id=request_id, entitlement_id=f"group:{group}:member", entitlement_name=group,
+                          state=state)
 
 
 @pytest.fixture
@@ -73,13 +74,14 @@ def test_a_count_and_an_insert_are_one_step_across_replicas(replicas):
     results = at_once(*(submit(replicas[n % 2], n) for n in range(6)))
     assert sum(not isinstance(r, Exception) for r in results) == 1
     assert all(isinstance(r, Refused) for r in results if isinstance(r, Exception))
-    assert len(replicas[0].read_as("U1", lambda reads: reads.live())) == 1
+    assert len(RequestQueries(replicas[0].engine).read_as("U1", lambda reads: reads.live())) == 1
 
 
 def test_two_approvals_that_exclude_each_other_let_one_through(replicas):
     """Given two pending requests of one person that must not both be approved, when each is
     approved on its own replica at the same instant, then exactly one is approved."""
     first, second = replicas
+    queries = RequestQueries(first.engine)
     first.add(_row("a", group="00ga"))
     first.add(_row("b", group="00gb"))
 
@@ -92,15 +94,16 @@ def test_two_approvals_that_exclude_each_other_let_one_through(replicas):
         i, "UAPPROVER", 0, 1, True, NOW, approved="approved", guard=refuse_next_to_an_approved)
         for requests, request_id in ((first, "a"), (second, "b"))))
     assert sorted(type(r).__name__ for r in results) == ["Refused", "tuple"]
-    states = sorted(first.get(i).state for i in ("a", "b"))
+    states = sorted(queries.get(i).state for i in ("a", "b"))
     assert states == ["approved", "pending"]
-    loser = "a" if first.get("a").state == "pending" else "b"
-    assert first.approvals(loser) == {}  # the refused approval was not counted either
+    loser = "a" if queries.get("a").state == "pending" else "b"
+    assert queries.approvals(loser) == {}  # the refused approval was not counted either
 
 
 def test_a_refused_decision_writes_nothing(engine):
     """Given a guarded move that raises, then neither its rows nor its moves are written."""
     requests = Requests(engine)
+    queries = RequestQueries(engine)
     requests.add(_row("a"))
 
     def decide(reads):
@@ -108,13 +111,14 @@ def test_a_refused_decision_writes_nothing(engine):
 
     with pytest.raises(Refused):
         requests.guarded("U1", decide)
-    assert requests.get("a").state == "pending"
+    assert queries.get("a").state == "pending"
 
 
 def test_moves_are_compare_and_set(engine):
     """Given a request already moved on, a guarded move from its old state loses and writes
     nothing of its own."""
     requests = Requests(engine)
+    queries = RequestQueries(engine)
     requests.add(_row("a", state="approved"))
     rows = requests.guarded("U1", lambda reads: ([], [("a", "pending", {"state": "denied"}, [])]))
-    assert rows == [None] and requests.get("a").state == "approved"
+    assert rows == [None] and queries.get("a").state == "approved"

@@ -8,7 +8,7 @@ from sqlalchemy import insert
 
 from bot.domain.events import SYSTEM, ApprovalCounted, Reminded, StepApproved
 from storage.engine import make_engine, upgrade
-from storage.repositories import Outbox
+from storage.outbox import Outbox
 from storage.tables import OutboxRow
 from tests.support.postgres import throwaway_database
 

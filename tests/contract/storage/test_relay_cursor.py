@@ -6,8 +6,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from bot.domain.events import DriftFound
+from storage.audit_log import AuditLog
 from storage.relay_cursor import RelayCursors
-from storage.repositories import AuditLog
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=1)

@@ -9,6 +9,7 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
+from bot.domain.errors import DuplicateError
 from bot.domain.events import (
     AccessGranted,
     AccessRevoked,
@@ -21,16 +22,19 @@ from bot.domain.events import (
     RequestSubmitted,
     TimedOut,
 )
+from bot.domain.request import AccessRequest
+from storage.audit_log import AuditLog
+from storage.catalog import Catalog
 from storage.engine import alembic_config, current_revision
-from storage.repositories import AuditLog, Catalog, DuplicateError, Requests
-from storage.tables import RequestRow
-from tests.support.rows import request_row
+from storage.request_queries import RequestQueries
+from storage.requests import Requests
+from tests.support.stored import stored_request
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
-def _row(request_id: str = "r1", requester: str = "U1", state: str = "pending", **extra) -> RequestRow:
-    return request_row(NOW, id=request_id, requester=requester, state=state, **extra)
+def _row(request_id: str = "r1", requester: str = "U1", state: str = "pending", **extra) -> AccessRequest:
+    return stored_request(NOW, id=request_id, requester=requester, state=state, **extra)
 
 
 def test_migrations_build_the_schema(engine):
@@ -44,26 +48,29 @@ def test_migrations_build_the_schema(engine):
 def test_move_is_compare_and_set(engine):
     """Given a pending request, when two movers race from 'pending', then exactly one wins."""
     requests = Requests(engine)
+    queries = RequestQueries(engine)
     requests.add(_row())
     assert requests.move("r1", "pending", state="denied") is True
     assert requests.move("r1", "pending", state="cancelled") is False
-    assert requests.get("r1").state == "denied"
+    assert queries.get("r1").state == "denied"
 
 
 def test_second_pending_request_for_the_same_thing_is_refused(engine):
     """Given a pending request, when the same person asks again, then the database refuses it."""
     requests = Requests(engine)
+    queries = RequestQueries(engine)
     requests.add(_row("r1"))
     with pytest.raises(DuplicateError):
         requests.add(_row("r2"))
     requests.move("r1", "pending", state="denied")
     requests.add(_row("r3"))  # once decided, a new request is fine
-    assert requests.get("r3").state == "pending"
+    assert queries.get("r3").state == "pending"
 
 
 def test_concurrent_approvals_are_counted_once_each(engine):
     """Given 2 approvals needed, when 6 threads approve as 2 people at once, then it is approved exactly once."""
     requests = Requests(engine)
+    queries = RequestQueries(engine)
     requests.add(_row())
     outcomes: list[str] = []
     barrier = threading.Barrier(6)
@@ -77,9 +84,9 @@ def test_concurrent_approvals_are_counted_once_each(engine):
         t.start()
     for t in threads:
         t.join()
-    row = requests.get("r1")
+    row = queries.get("r1")
     assert row.state == "approved"
-    assert sorted(row.decided_by.split(",")) == ["UA", "UB"]
+    assert sorted(row.decided_by) == ["UA", "UB"]
     assert (outcomes.count("approved"), outcomes.count("counted")) == (1, 1)
     assert set(outcomes) - {"approved", "counted"} <= {"duplicate", "closed"}
 
@@ -87,22 +94,24 @@ def test_concurrent_approvals_are_counted_once_each(engine):
 def test_approvals_say_who_approved_which_step_in_order(engine):
     """Given step 1 approved by UA and step 2 by UB, then approvals maps each to their step."""
     requests = Requests(engine)
+    queries = RequestQueries(engine)
     requests.add(_row())
     requests.approve("r1", "UA", 0, 1, False, NOW, approved="approved")
     requests.approve("r1", "UB", 1, 1, False, NOW + timedelta(seconds=1), approved="approved")
-    assert list(requests.approvals("r1").items()) == [("UA", 0), ("UB", 1)]
-    assert requests.approvals("r2") == {}
+    assert list(queries.approvals("r1").items()) == [("UA", 0), ("UB", 1)]
+    assert queries.approvals("r2") == {}
 
 
 def test_due_and_next_deadline_follow_the_stored_times(engine):
     """Given active and leased requests, then due() and next_deadline() report them by time."""
     requests = Requests(engine)
+    queries = RequestQueries(engine)
     requests.add(_row("a", "U1", "active", expires_at=NOW + timedelta(hours=1)))
     requests.add(_row("b", "U2", "revoking", lease_until=NOW + timedelta(minutes=5)))
-    assert requests.due(NOW) == []
-    assert requests.next_deadline() == NOW + timedelta(minutes=5)
+    assert queries.due(NOW) == []
+    assert queries.next_deadline() == NOW + timedelta(minutes=5)
     later = NOW + timedelta(hours=2)
-    assert sorted(requests.due(later)) == [("a", "active"), ("b", "revoking")]
+    assert sorted(queries.due(later)) == [("a", "active"), ("b", "revoking")]
 
 
 def test_lease_can_be_taken_over_only_after_it_runs_out(engine):
@@ -136,7 +145,7 @@ def test_audit_log_keeps_order(engine):
 def test_outbox_delivers_one_request_in_order_and_others_in_parallel(engine):
     """Given three messages for one request and one for another, then a claim takes only the
     first of each request; the next message comes only after the first is delivered."""
-    from storage.repositories import Outbox
+    from storage.outbox import Outbox
 
     outbox = Outbox(engine)
     told = {"a": Reminded, "b": Escalated, "c": TimedOut, "d": ExpiryWarned}
@@ -169,6 +178,7 @@ def test_replicas_claiming_revocations_at_once_take_disjoint_batches(engine):
     of 8 at once until none is left, then every grant is claimed exactly once, with one
     'expire' audit event each."""
     requests, audit = Requests(engine), AuditLog(engine)
+    queries = RequestQueries(engine)
     ids = _expired_grants(requests, 60)
     claims: list[str] = []
     barrier = threading.Barrier(4)
@@ -186,7 +196,7 @@ def test_replicas_claiming_revocations_at_once_take_disjoint_batches(engine):
     for t in threads:
         t.join()
     assert sorted(claims) == ids
-    assert {requests.get(i).state for i in ids} == {"revoking"}
+    assert {queries.get(i).state for i in ids} == {"revoking"}
     assert [e.request_id for e in audit.events() if e.action == "expire"].count(ids[0]) == 1
     assert len([e for e in audit.events() if e.action == "expire"]) == 60
 
@@ -212,13 +222,14 @@ def test_claiming_revocations_leaves_manual_and_unexpired_grants_to_the_others(e
     """Given a manual expired grant and an unexpired one, then the batch claim takes neither,
     and due() without revocations still lists the manual one, but not what the claim takes."""
     requests = Requests(engine)
+    queries = RequestQueries(engine)
     requests.add(_row("manual", "U1", "active", expires_at=NOW - timedelta(minutes=1), manual=True))
     requests.add(_row("later", "U2", "active", expires_at=NOW + timedelta(hours=1)))
     requests.add(_row("auto", "U3", "active", expires_at=NOW - timedelta(minutes=1)))
     assert [r.id for r in requests.claim_revocations(NOW, NOW + timedelta(minutes=2), 10, revoking="revoking")] == ["auto"]
-    assert requests.due(NOW, revocations=False) == [("manual", "active")]
-    assert sorted(requests.due(NOW + timedelta(minutes=3))) == [("auto", "revoking"), ("manual", "active")]
-    assert sorted(requests.due(NOW + timedelta(minutes=3), revocations=False)) == [("manual", "active")]
+    assert queries.due(NOW, revocations=False) == [("manual", "active")]
+    assert sorted(queries.due(NOW + timedelta(minutes=3))) == [("auto", "revoking"), ("manual", "active")]
+    assert sorted(queries.due(NOW + timedelta(minutes=3), revocations=False)) == [("manual", "active")]
 
 
 def test_a_released_claim_is_due_again_at_once_but_only_the_holder_can_release(engine):
@@ -246,7 +257,7 @@ def test_move_each_applies_each_compare_and_set_on_its_own(engine):
 
 def test_dispatchers_claiming_the_outbox_at_once_take_disjoint_rows(engine):
     """Given 40 messages of 40 requests, when 4 dispatchers claim at once, then each is claimed once."""
-    from storage.repositories import Outbox
+    from storage.outbox import Outbox
 
     AuditLog(engine).append(ConfigLoaded(), NOW, also=[Outbox.message(Reminded(request_id=f"r{n}"), NOW)
                                                      for n in range(40)])

@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+from storage.catalog import Catalog
 from storage.engine import make_engine, upgrade
-from storage.repositories import Catalog, Requests
-from tests.support.rows import request_row
+from storage.request_queries import RequestQueries
+from storage.requests import Requests
+from tests.support.stored import stored_request
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -37,11 +39,12 @@ def test_a_read_does_not_wait_for_a_writer_on_sqlite(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path}/test.db")
     upgrade(engine)
     requests = Requests(engine)
-    requests.add(request_row(NOW))
+    queries = RequestQueries(engine)
+    requests.add(stored_request(NOW))
     writer = engine.connect()
     writer.exec_driver_sql("UPDATE access_request SET state = 'approved'")  # holds the lock
     seen = []
-    reader = threading.Thread(target=lambda: seen.append(requests.get("r1").state))
+    reader = threading.Thread(target=lambda: seen.append(queries.get("r1").state))
     reader.start()
     reader.join(timeout=5)  # a read queued for the lock would wait busy_timeout (30 s)
     writer.rollback()

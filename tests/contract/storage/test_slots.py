@@ -12,14 +12,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.records import to_domain
 from bot.slots import Slots, slot_of
 from connectors.base import Slot, TransientError
 from connectors.celigo.client import CeligoClient
 from connectors.celigo.connector import CeligoConnector
 from sandbox.celigo import CeligoSandbox
-from storage.repositories import Requests, SlotBaselines
-from tests.support.rows import request_row
+from storage.request_queries import RequestQueries
+from storage.requests import Requests
+from storage.slot_baselines import SlotBaselines
+from tests.support.stored import stored_request
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 TOKEN = "celigo-slot-token"
@@ -51,18 +52,19 @@ class World:
 
     def __init__(self, engine, account: str) -> None:
         self.requests, self.baselines = Requests(engine), SlotBaselines(engine)
-        self.slots = Slots(self.requests, self.baselines)
+        self.queries = RequestQueries(engine)
+        self.slots = Slots(self.queries, self.baselines)
         self.account = account
 
     def request(self, request_id: str, entitlement: str, state: str = "provisioning"):
-        self.requests.add(request_row(
+        self.requests.add(stored_request(
             NOW, id=request_id, requester="U0CAROL", requester_email="carol@acme.com",
             account_id=self.account, connector_id="celigo", entitlement_id=entitlement,
             entitlement_name=entitlement, justification="work", state=state))
         return self.get(request_id)
 
     def get(self, request_id: str):
-        return to_domain(self.requests.get(request_id))
+        return self.queries.get(request_id)
 
     def grant(self, connector, request) -> None:
         """What provision does: the prior (recording the baseline), then the slot's level."""

@@ -85,7 +85,7 @@ class Bot:
         return self.server.url
 
     def request(self, request_id: str):
-        return self.service.lifecycle.requests.get(request_id)
+        return self.service.lifecycle.queries.get(request_id)
 
 
 def make_settings(tmp_path: Path, slack_url: str, sweep_seconds: float = 0.3) -> Settings:

@@ -1,0 +1,181 @@
+"""The synced catalog: entitlements, accounts and holdings, and the typeahead's search index."""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import threading
+from array import array
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from itertools import islice
+from typing import NamedTuple
+
+from sqlalchemy import Engine, delete, func, insert, select
+
+from storage.base import Repository
+from storage.tables import AccountRow, EntitlementRow, HoldingRow, SyncRow
+
+
+class SearchHit(NamedTuple):
+    """A typeahead match: enough to offer it and to find the entitlement again."""
+
+    connector_id: str
+    id: str
+    name: str
+    resource_type: str
+
+
+class _SearchIndex:
+    """Requestable entitlements as of one set of syncs, shortest name first (then by name).
+
+    The case-folded names are joined into one string, so a search is `str.find` (C speed)
+    rather than a Python loop over every name.
+    """
+
+    SEPARATOR = "\0"
+
+    def __init__(self, version: tuple, rows) -> None:
+        self.version = version
+        self.hits = sorted((SearchHit(*row) for row in rows), key=lambda h: (len(h.name), h.name))
+        folded = [hit.name.casefold().replace(self.SEPARATOR, " ") for hit in self.hits]
+        self.starts = array("q", itertools.accumulate((len(name) + 1 for name in folded[:-1]),
+                                                      initial=0))
+        self.names = self.SEPARATOR.join(folded)
+
+    def find(self, needle: str, limit: int) -> list[SearchHit]:
+        if not self.hits or self.SEPARATOR in needle:
+            return []
+        if not needle:  # everything matches ("" would also match at the very end, once more)
+            return self.hits[:limit]
+        found, at = [], 0
+        while len(found) < limit and (at := self.names.find(needle, at)) >= 0:
+            position = bisect.bisect_right(self.starts, at) - 1
+            found.append(self.hits[position])
+            at = self.starts[position + 1] if position + 1 < len(self.starts) else len(self.names)
+        return found
+
+
+class Catalog(Repository):
+    """The synced picture of each connector: entitlements, accounts, and who holds what."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self._index: _SearchIndex | None = None
+        self._index_lock = threading.Lock()
+
+    def replace(self, connector_id: str, entitlements: Iterable[dict], accounts: Iterable[dict],
+                holdings: Iterable[dict], now: datetime) -> SyncRow:
+        """Swap in a new snapshot for one connector atomically: readers see old or new, never half."""
+        tables = ((EntitlementRow, entitlements), (AccountRow, accounts), (HoldingRow, holdings))
+        counts = {}
+        with self._session() as session:
+            if self.engine.dialect.name == "postgresql":
+                # Replicas sync at the same moments: one replace per connector at a time, or
+                # both delete, both insert, and one fails on the other's keys.  (SQLite's
+                # BEGIN IMMEDIATE already serialises writers.)
+                session.execute(select(func.pg_advisory_xact_lock(func.hashtext(
+                    "latchkey.catalog:" + connector_id))))
+            for table, rows in tables:
+                session.execute(delete(table).where(table.connector_id == connector_id))
+                counts[table] = 0
+                for chunk in _chunks(rows, 2000):
+                    session.execute(insert(table), [{**r, "connector_id": connector_id} for r in chunk])
+                    counts[table] += len(chunk)
+            summary = SyncRow(connector_id=connector_id, finished_at=now,
+                              entitlements=counts[EntitlementRow], accounts=counts[AccountRow],
+                              holdings=counts[HoldingRow])
+            session.merge(summary)
+            session.commit()
+        return summary
+
+    def search(self, text: str, limit: int = 100) -> list[SearchHit]:
+        """Requestable entitlements whose name contains `text` (any case), shortest name first.
+
+        Answered from a copy of the names held in memory: a typeahead must answer within Slack's
+        window, and `LIKE '%…%'` over tens of thousands of rows is a full scan and a sort on every
+        keystroke (see bench/).  Each call checks, with one small query, whether any sync has
+        finished since the copy was made, so every replica serves a new snapshot at once.
+        """
+        return self._search_index().find(text.strip().casefold(), limit)
+
+    def _search_index(self) -> _SearchIndex:
+        with self._reading() as session:
+            version = tuple(session.execute(select(SyncRow.connector_id, SyncRow.finished_at)
+                                            .order_by(SyncRow.connector_id)).all())
+            index = self._index
+            if index is not None and index.version == version:
+                return index
+            with self._index_lock:  # one thread loads; the others wait for its copy
+                if self._index is None or self._index.version != version:
+                    rows = session.execute(select(EntitlementRow.connector_id, EntitlementRow.id,
+                                                  EntitlementRow.name, EntitlementRow.resource_type)
+                                           .where(EntitlementRow.requestable.is_(True))).all()
+                    self._index = _SearchIndex(version, rows)
+                return self._index
+
+    def entitlement(self, connector_id: str, entitlement_id: str) -> EntitlementRow | None:
+        with self._reading() as session:
+            return session.get(EntitlementRow, (connector_id, entitlement_id))
+
+    def account_by_email(self, connector_id: str, email: str) -> AccountRow | None:
+        with self._reading() as session:
+            return session.execute(select(AccountRow).where(
+                AccountRow.connector_id == connector_id, AccountRow.email == email.lower()
+            ).limit(1)).scalars().first()
+
+    def entitlement_named(self, connector_id: str, name: str) -> EntitlementRow | None:
+        """The requestable entitlement called `name`, or the only one of a resource so named."""
+        with self._reading() as session:
+            requestable = select(EntitlementRow).where(EntitlementRow.connector_id == connector_id,
+                                                       EntitlementRow.requestable.is_(True))
+            found = session.execute(requestable.where(EntitlementRow.name == name).limit(1)).scalars().first()
+            if found is None:
+                of_resource = session.execute(requestable.where(
+                    EntitlementRow.resource_name == name).limit(2)).scalars().all()
+                found = of_resource[0] if len(of_resource) == 1 else None
+            return found
+
+    def held_by_email(self, email: str) -> list[tuple[str, str]]:
+        """(connector id, resource name) of everything the accounts with this email hold,
+        through a group too (what separation of duties looks at)."""
+        with self._reading() as session:
+            return [tuple(row) for row in session.execute(self._held(email).with_only_columns(
+                EntitlementRow.connector_id, EntitlementRow.resource_name)).all()]
+
+    def groups_of(self, connector_id: str, email: str) -> list[str]:
+        """Names of the groups the connector's account with this email belongs to."""
+        with self._reading() as session:
+            return list(session.execute(self._held(email).with_only_columns(EntitlementRow.resource_name)
+                                        .where(EntitlementRow.connector_id == connector_id,
+                                               EntitlementRow.resource_type == "group")).scalars())
+
+    @staticmethod
+    def _held(email: str):
+        return select(EntitlementRow).join(HoldingRow, (HoldingRow.connector_id == EntitlementRow.connector_id)
+                                           & (HoldingRow.entitlement_id == EntitlementRow.id)).join(
+            AccountRow, (AccountRow.connector_id == HoldingRow.connector_id)
+            & (AccountRow.id == HoldingRow.account_id)).where(AccountRow.email == email.lower())
+
+    def holds(self, connector_id: str, entitlement_id: str, account_id: str) -> bool:
+        """Whether the account holds it directly (not only through a group), as of the last sync."""
+        with self._reading() as session:
+            row = session.get(HoldingRow, (connector_id, entitlement_id, account_id))
+            return row is not None and row.direct
+
+    def held_by_account(self, connector_id: str, account_id: str) -> list[str]:
+        """The entitlement ids one account holds directly, as of the last sync."""
+        with self._reading() as session:
+            return list(session.execute(select(HoldingRow.entitlement_id).where(
+                HoldingRow.connector_id == connector_id, HoldingRow.direct.is_(True),
+                HoldingRow.account_id == account_id)).scalars())
+
+    def last_sync(self, connector_id: str) -> SyncRow | None:
+        with self._reading() as session:
+            return session.get(SyncRow, connector_id)
+
+
+def _chunks(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
