@@ -32,7 +32,7 @@ def test_request_approve_grant_and_expire_over_oauth_and_dpop(make_bot, slack, o
     eventually(lambda: carol not in okta.members(group))
     eventually(lambda: "has ended" in texts(slack.dm(CAROL)))
 
-    request_id = bot.service.lifecycle.requests.in_states("revoked")[0].id
+    request_id = bot.service.lifecycle.queries.in_states("revoked")[0].id
     assert [e.action for e in bot.service.lifecycle.audit.events(request_id)][-2:] == ["expire", "finish"]
     api_calls = [c for c in okta.calls if c.path.startswith("/api/")]
     assert api_calls and all(c.headers["authorization"].startswith("DPoP ") and c.headers.get("dpop")
