@@ -105,7 +105,7 @@ def _connector(connector_config) -> list[tuple[str, str, str]]:
     for capability in capabilities:
         what = f"{capability.action} {capability.subject}"
         if capability.available:
-            rows.append((what, OK, ""))
+            rows.append((what, OK, capability.reason))  # a note, e.g. the scopes granted
         elif capability.action == "provision" and not provisioning:
             rows.append((what, INFO, f"{capability.reason} (provisioning is off: owners get a task)"
                          if capability.reason else "provisioning is off: owners get a task"))

@@ -177,10 +177,10 @@ class Slot:
 class Capability:
     """One thing a connector can or cannot do with the credentials it was given."""
 
-    action: str  # "sync" or "provision"
+    action: str  # "sync" or "provision", or how the connector signs in (e.g. "oauth")
     subject: str  # e.g. "users", "group membership", "admin roles"
     available: bool
-    reason: str = ""  # why not, in words an operator can act on
+    reason: str = ""  # why not, in words an operator can act on; if available, a note
 
 
 class GrantOutcome(enum.Enum):

@@ -8,12 +8,14 @@ the audit channel, exported and logged, so `mask()` is applied where error texts
 
 It masks two things:
 
-* every secret the process was configured with (`remember()`: the tokens of Settings and of the
-  YAML config, registered when the config is loaded and again when it is reloaded), also in
-  their URL-encoded and JSON-escaped forms;
+* every secret the process was configured with (`remember()`: the tokens and private keys of
+  Settings and of the YAML config, registered when the config is loaded and again when it is
+  reloaded), also in their URL-encoded and JSON-escaped forms, and each part of a private key
+  that could be quoted alone (a line of a PEM's body, a private member of a JWK);
 * anything shaped like a credential: the value of an Authorization header (any scheme), a
   token after SSWS / Bearer / Basic / DPoP, Slack tokens, `token=` / `api_key=` /
-  `password=`-style pairs (also as JSON), and the user info of a URL.
+  `password=` / `client_assertion=`-style pairs (also as JSON), the body of a PEM private key,
+  the private members of a JWK, and the user info of a URL.
 
 It lives in `connectors`, the layer below the rest: connectors mask where error texts are born,
 and `storage` and `bot` may import it without breaking the dependency rule (nothing here
@@ -30,6 +32,7 @@ from urllib.parse import quote
 
 MASK = "[redacted]"
 MIN_SECRET = 4  # shorter values (a region, a number) are no secret, and masking them garbles text
+_JWK_PRIVATE = ("d", "p", "q", "dp", "dq", "qi")  # the private members of RSA and EC JWKs
 
 _VALUE = r"[^\s\"'&,;<>()\[\]{}]+"  # a credential's characters, up to a delimiter
 _SEP = r"""["']?\s*[:=]\s*["']?"""  # key=value, key: value, "key": "value"
@@ -50,14 +53,18 @@ _CREDENTIALS = [re.compile(pattern) for pattern in (
     # Slack tokens: bot, user, refresh, configuration (xox?-) and app-level (xapp-).
     r"()(\bxox[a-z]-[A-Za-z0-9-]+|\bxapp-[A-Za-z0-9-]+)",
     # key=value pairs, in a query string, a form, a header or JSON.
-    rf"(?i)(\b(?:[a-z0-9]+[_-])?(?:token|api[_-]?key|apikey|password|passwd|secret|signature)"
-    rf"{_SEP})({_VALUE})",
+    rf"(?i)(\b(?:[a-z0-9]+[_-])?(?:token|api[_-]?key|apikey|password|passwd|secret|signature"
+    rf"|assertion){_SEP})({_VALUE})",
+    # A private key: the body of a PEM block, and the private members of a JWK (RFC 7518).
+    r"(-----BEGIN [A-Z ]*PRIVATE KEY-----)([^-]+)(?=-----END)",
+    r'("(?:d|p|q|dp|dq|qi)"\s*:\s*")([A-Za-z0-9_-]+)',
     # The user info of a URL: scheme://user:password@host.
     r"(://)([^/\s@\"'\[]+)(?=@)",
 )]
 # A word each pattern above needs: most texts (labels, names, ids) hold none of these and no
 # known secret, and are passed by one search instead of a substitution per pattern.
-_HINTS = r"(?i:authoriz|ssws|bearer|basic|dpop|xox|xapp|token|key|passw|secret|signature|://)"
+_HINTS = (r'(?i:authoriz|ssws|bearer|basic|dpop|xox|xapp|token|key|passw|secret|signature'
+          r'|assertion|://)|"(?:d|p|q|dp|dq|qi)"\s*:')
 
 
 
@@ -74,8 +81,9 @@ class Secrets:
     def remember(self, values: Iterable[str | None]) -> None:
         """Mask these secret values from now on, for the life of the process (a secret rotated
         out of the config stays masked: texts from the time it was used may still quote it)."""
-        forms = {form for value in values if value and len(value) >= MIN_SECRET
-                 for form in (value, quote(value, safe=""), json.dumps(value)[1:-1])}
+        forms = {form for value in values if value for part in _parts(value)
+                 if len(part) >= MIN_SECRET
+                 for form in (part, quote(part, safe=""), json.dumps(part)[1:-1])}
         with self._lock:
             if not forms <= self._known:
                 self._known = self._known | forms
@@ -114,6 +122,24 @@ class Secrets:
         secret is cut in two where the mask could no longer know it; then one line, clipped."""
         text = " ".join(self.mask(text).split())
         return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _parts(secret: str) -> list[str]:
+    """The secret, and what of it a text could quote on its own: each line of a PEM private
+    key's body, each private member of a JWK."""
+    parts = [secret]
+    if "PRIVATE KEY-----" in secret:
+        body = secret.replace("\\n", "\n")  # a PEM squeezed into one line
+        parts += [line.strip() for line in body.splitlines()
+                  if line.strip() and not line.startswith("-----")]
+    elif secret.lstrip().startswith("{"):
+        try:
+            members = json.loads(secret)
+        except ValueError:
+            members = None
+        if isinstance(members, dict):
+            parts += [str(members[name]) for name in _JWK_PRIVATE if name in members]
+    return parts
 
 
 _process = Secrets()

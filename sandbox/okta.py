@@ -16,6 +16,12 @@ Admin roles: users and groups hold role assignments (a user's list shows both, w
 assignmentType USER or GROUP); a duplicate direct assignment answers E0000090 (409: status not
 verified); `/groups/{id}/roles` is never paged (no `rel="next"`).
 
+OAuth 2.0 for service apps (`add_service_app`), with private_key_jwt and DPoP, is
+sandbox/okta_oauth.py: each resource call's token must hold the endpoint's scope (as Okta's
+Management API reference names it per endpoint), and the app's admin roles decide the rest; an
+app without an admin role is shown no users (200, an empty list) and refused everything else.
+`ssws_enabled = False` turns API tokens off, to prove a deployment uses OAuth alone.
+
 Token tiers (Okta's standard admin roles), each token owned by an admin service account that `/users/me`
 returns and that no listing shows (so seeded counts stay exact):
   super_admin      SUPER_ADMIN: everything;
@@ -32,9 +38,11 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from email.utils import formatdate
 from urllib.parse import unquote, urlencode
 
+from sandbox.okta_oauth import TOKEN_PATH, AccessToken, AuthorizationServer, Refused, ServiceApp
 from sandbox.server import Call, Reply, SandboxServer
 
 USER_STATUSES = ("ACTIVE", "DEPROVISIONED", "LOCKED_OUT", "PASSWORD_EXPIRED", "PROVISIONED",
@@ -62,6 +70,10 @@ TIERS = {
     "group_app_admin": ({"read", "write"}, ("READ_ONLY_ADMIN", "APP_ADMIN", "USER_ADMIN"), ()),
     "read_only": ({"read", "role_read"}, (), READ_ONLY_PERMISSIONS),
 }
+
+OAUTH_SCOPES = ("okta.users.read", "okta.users.manage", "okta.groups.read", "okta.groups.manage",
+                "okta.apps.read", "okta.apps.manage", "okta.roles.read", "okta.roles.manage",
+                "okta.logs.read", "okta.orgs.read")
 
 MAX_LIMIT = 1000  # Okta's own cap on `limit`
 RATE_LIMIT = 600  # requests per minute reported in X-Rate-Limit-Limit (reported, not enforced)
@@ -112,6 +124,20 @@ class OktaError(Exception):
         })
 
 
+@dataclass(frozen=True)
+class _Caller:
+    """Who a call comes from: an API token's admin (`owner`), or a service app's `token`."""
+
+    rights: frozenset[str]
+    owner: str | None = None
+    token: AccessToken | None = None
+
+    def may(self, right: str, params: dict[str, str]) -> bool:
+        own_roles = right == "role_read" and self.token is not None and \
+            params.get("cid") == self.token.client_id  # a service app may read its own roles
+        return right in self.rights or own_roles
+
+
 def _not_found(object_id: str, kind: str) -> OktaError:
     return OktaError(404, "E0000007", f"Not found: Resource not found: {object_id} ({kind})")
 
@@ -137,6 +163,8 @@ class OktaSandbox(SandboxServer):
         super().__init__()
         self.page_size = page_size
         self.tokens = dict(tokens or {"okta-test-token": "super_admin"})
+        self.ssws_enabled = True
+        self.oauth = AuthorizationServer()
         if unknown := set(self.tokens.values()) - set(TIERS):
             raise ValueError(f"unknown token tier(s) {sorted(unknown)}; use one of {list(TIERS)}")
         self._serial = 0
@@ -235,6 +263,26 @@ class OktaSandbox(SandboxServer):
             self._group_roles.setdefault(group_id, []).append(assignment)
             return assignment["id"]
 
+    def add_service_app(self, public_keys: dict[str, dict], scopes=OAUTH_SCOPES,
+                        roles=("SUPER_ADMIN",), require_dpop: bool = True) -> str:
+        """An API Services app with these public keys (kid → JWK), granted `scopes` and holding
+        the standard admin `roles` (none: Okta shows it no users); returns its client id."""
+        with self.lock:
+            client_id = self._next_id("0oa")
+            app = ServiceApp(client_id, dict(public_keys), set(scopes), require_dpop=require_dpop)
+            app.roles = [self._role_json(t, "CLIENT", f"/oauth2/v1/clients/{client_id}")
+                         for t in roles]
+            self.oauth.apps[client_id] = app
+            return client_id
+
+    def add_app_key(self, client_id: str, key_id: str, public_jwk: dict) -> None:
+        with self.lock:
+            self.oauth.apps[client_id].public_keys[key_id] = dict(public_jwk)
+
+    def remove_app_key(self, client_id: str, key_id: str) -> None:
+        with self.lock:
+            del self.oauth.apps[client_id].public_keys[key_id]
+
     def members(self, group_id: str) -> set[str]:
         with self.lock:
             return set(self._members[group_id])
@@ -306,50 +354,71 @@ class OktaSandbox(SandboxServer):
     def route(self, call: Call) -> Reply:
         with self.lock:
             try:
-                token = self._token(call)
-                handler, right, params = self._resolve(call)
-                if right not in TIERS[self.tokens[token]][0]:
+                if call.path == TOKEN_PATH:
+                    if call.method != "POST":
+                        raise OktaError(405, "E0000022")
+                    return self.oauth.token(call, self.url)
+                caller = self._caller(call)
+                handler, right, scope, params = self._resolve(call)
+                if caller.token is not None:
+                    self.oauth.require_scope(call, self.url, caller.token, scope)
+                if not caller.may(right, params):
+                    if not caller.rights and call.path == "/api/v1/users":
+                        return self._page(call, [], default_limit=200)  # no admin role: no users
                     raise OktaError(403, "E0000006")
                 if params.get("uid") == "me":
-                    params["uid"] = self._owner_of[token]
+                    if caller.owner is None:  # a service app is no user
+                        raise _not_found("me", "User")
+                    params["uid"] = caller.owner
                 return handler(call, **params)
             except OktaError as error:
                 return error.reply()
+            except Refused as refused:
+                return refused.reply
 
-    def _route_table(self) -> list[tuple[re.Pattern, dict[str, tuple[Callable[..., Reply], str]]]]:
-        """path → {method: (handler, the right the token needs: read, write, role_read or
-        role_write)}."""
+    def _route_table(self) -> list[tuple[re.Pattern, dict[str, tuple[Callable[..., Reply], str, str]]]]:
+        """path → {method: (handler, the right the caller needs: read, write, role_read or
+        role_write, and the OAuth scope a service app's token needs, per Okta's reference)}."""
         u, g, a = (r"/api/v1/users/(?P<uid>[^/]+)", r"/api/v1/groups/(?P<gid>[^/]+)",
                    r"/api/v1/apps/(?P<aid>[^/]+)")
+        users, groups, apps, roles = ("okta.users.read", "okta.groups.read", "okta.apps.read",
+                                      "okta.roles.read")
+        manage_groups, manage_apps, manage_roles = ("okta.groups.manage", "okta.apps.manage",
+                                                    "okta.roles.manage")
         routes = [
-            (r"/api/v1/org", {"GET": (self._get_org, "read")}),
-            (r"/api/v1/users", {"GET": (self._list_users, "read")}),
-            (u, {"GET": (self._get_user, "read")}),
-            (u + "/groups", {"GET": (self._list_user_groups, "read")}),
-            (u + "/roles", {"GET": (self._list_user_roles, "role_read"),
-                            "POST": (self._post_user_role, "role_write")}),
-            (u + r"/roles/(?P<rid>[^/]+)", {"GET": (self._get_user_role, "role_read"),
-                                            "DELETE": (self._delete_user_role, "role_write")}),
-            (r"/api/v1/groups", {"GET": (self._list_groups, "read")}),
-            (g, {"GET": (self._get_group, "read")}),
-            (g + "/users", {"GET": (self._list_group_users, "read")}),
-            (g + r"/users/(?P<uid>[^/]+)", {"PUT": (self._put_member, "write"),
-                                            "DELETE": (self._delete_member, "write")}),
-            (g + "/roles", {"GET": (self._list_group_roles, "role_read")}),
-            (r"/api/v1/apps", {"GET": (self._list_apps, "read")}),
-            (a, {"GET": (self._get_app, "read")}),
-            (a + "/users", {"GET": (self._list_app_users, "read"),
-                            "POST": (self._post_app_user, "write")}),
-            (a + r"/users/(?P<uid>[^/]+)", {"GET": (self._get_app_user, "read"),
-                                            "POST": (self._update_app_user, "write"),
-                                            "DELETE": (self._delete_app_user, "write")}),
-            (a + "/groups", {"GET": (self._list_app_groups, "read")}),
-            (a + r"/groups/(?P<gid>[^/]+)", {"GET": (self._get_app_group, "read"),
-                                             "PUT": (self._put_app_group, "write"),
-                                             "DELETE": (self._delete_app_group, "write")}),
-            (r"/api/v1/iam/assignees/users", {"GET": (self._list_role_assignees, "role_read")}),
+            (r"/api/v1/org", {"GET": (self._get_org, "read", "okta.orgs.read")}),
+            (r"/api/v1/users", {"GET": (self._list_users, "read", users)}),
+            (u, {"GET": (self._get_user, "read", users)}),
+            (u + "/groups", {"GET": (self._list_user_groups, "read", users)}),
+            (u + "/roles", {"GET": (self._list_user_roles, "role_read", roles),
+                            "POST": (self._post_user_role, "role_write", manage_roles)}),
+            (u + r"/roles/(?P<rid>[^/]+)", {
+                "GET": (self._get_user_role, "role_read", roles),
+                "DELETE": (self._delete_user_role, "role_write", manage_roles)}),
+            (r"/api/v1/groups", {"GET": (self._list_groups, "read", groups)}),
+            (g, {"GET": (self._get_group, "read", groups)}),
+            (g + "/users", {"GET": (self._list_group_users, "read", groups)}),
+            (g + r"/users/(?P<uid>[^/]+)", {"PUT": (self._put_member, "write", manage_groups),
+                                            "DELETE": (self._delete_member, "write", manage_groups)}),
+            (g + "/roles", {"GET": (self._list_group_roles, "role_read", roles)}),
+            (r"/api/v1/apps", {"GET": (self._list_apps, "read", apps)}),
+            (a, {"GET": (self._get_app, "read", apps)}),
+            (a + "/users", {"GET": (self._list_app_users, "read", apps),
+                            "POST": (self._post_app_user, "write", manage_apps)}),
+            (a + r"/users/(?P<uid>[^/]+)", {
+                "GET": (self._get_app_user, "read", apps),
+                "POST": (self._update_app_user, "write", manage_apps),
+                "DELETE": (self._delete_app_user, "write", manage_apps)}),
+            (a + "/groups", {"GET": (self._list_app_groups, "read", apps)}),
+            (a + r"/groups/(?P<gid>[^/]+)", {
+                "GET": (self._get_app_group, "read", apps),
+                "PUT": (self._put_app_group, "write", manage_apps),
+                "DELETE": (self._delete_app_group, "write", manage_apps)}),
+            (r"/api/v1/iam/assignees/users", {"GET": (self._list_role_assignees, "role_read", roles)}),
             (r"/api/v1/iam/roles/(?P<role>[^/]+)/permissions",
-             {"GET": (self._list_role_permissions, "role_read")}),
+             {"GET": (self._list_role_permissions, "role_read", roles)}),
+            (r"/oauth2/v1/clients/(?P<cid>[^/]+)/roles",
+             {"GET": (self._list_client_roles, "role_read", roles)}),
         ]
         return [(re.compile(path), handlers) for path, handlers in routes]
 
@@ -364,20 +433,23 @@ class OktaSandbox(SandboxServer):
         return {"Date": formatdate(now, usegmt=True), "X-Rate-Limit-Limit": str(RATE_LIMIT),
                 "X-Rate-Limit-Remaining": str(remaining), "X-Rate-Limit-Reset": str(window + 60)}
 
-    def _token(self, call: Call) -> str:
-        scheme, _, token = call.headers.get("authorization", "").partition(" ")
-        if scheme != "SSWS" or token not in self.tokens:
+    def _caller(self, call: Call) -> _Caller:
+        token = self.oauth.bearer(call, self.url)
+        if token is not None:
+            return _Caller(frozenset(self.oauth.apps[token.client_id].rights()), token=token)
+        scheme, _, value = call.headers.get("authorization", "").partition(" ")
+        if scheme != "SSWS" or value not in self.tokens or not self.ssws_enabled:
             raise OktaError(401, "E0000011")
-        return token
+        return _Caller(frozenset(TIERS[self.tokens[value]][0]), owner=self._owner_of[value])
 
-    def _resolve(self, call: Call) -> tuple[Callable[..., Reply], str, dict[str, str]]:
+    def _resolve(self, call: Call) -> tuple[Callable[..., Reply], str, str, dict[str, str]]:
         for pattern, handlers in self._routes:
             match = pattern.fullmatch(call.path)
             if match:
                 if call.method not in handlers:
                     raise OktaError(405, "E0000022")
-                handler, right = handlers[call.method]
-                return handler, right, {k: unquote(v) for k, v in match.groupdict().items()}
+                handler, right, scope = handlers[call.method]
+                return handler, right, scope, {k: unquote(v) for k, v in match.groupdict().items()}
         raise OktaError(404, "E0000008")
 
     # -- endpoints: org, users, groups ----------------------------------------------------------
@@ -539,6 +611,12 @@ class OktaSandbox(SandboxServer):
         # Okta answers this whole and without rel="next"; baton-okta would loop on one.
         roles = self._group_roles.get(self._group(gid)["id"], [])
         return self._json([self._role_out(role) for role in roles])
+
+    def _list_client_roles(self, call: Call, cid: str) -> Reply:
+        app = self.oauth.apps.get(cid)
+        if app is None:
+            raise _not_found(cid, "Client")
+        return self._json([self._role_out(role) for role in app.roles])  # not paged, as in Okta
 
     def _list_role_assignees(self, call: Call) -> Reply:
         holders = sorted(uid for uid in self._users if self._roles_of(uid))

@@ -1,9 +1,9 @@
 """How a request to Okta says who sends it: an `httpx.Auth`, the one piece a new scheme replaces.
 
 The transport (transport.py) hands every attempt of every call to the Auth object it was given,
-so a scheme that needs more than a fixed header, such as OAuth 2.0 access tokens fetched with
-a private_key_jwt client assertion and a DPoP proof signed for each request's method and URL,
-fits here without touching the transport or the resource calls.
+so a scheme that needs more than a fixed header fits without touching the transport or the
+resource calls: `OktaOAuth` (oauth.py) fetches OAuth 2.0 access tokens with a private_key_jwt
+client assertion and signs a DPoP proof for each request's method and URL.
 
 The credential stays inside the object (no repr shows it), so no error message can carry it.
 """

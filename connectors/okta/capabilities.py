@@ -85,10 +85,18 @@ def _provisioning(client: OktaClient, owner: dict) -> list[Capability]:
                 Capability("provision", APPS, True, unknown),
                 Capability("provision", ROLES, False, f"assigning admin roles needs a Super "
                            f"Administrator's token, and {who} cannot even read admin roles")]
+    return provisioning_by_roles(client, roles, f"the token's admin {who}",
+                                 f"assign one to {who}, or use a token created by an admin who "
+                                 "has one")
+
+
+def provisioning_by_roles(client: OktaClient, roles: list[dict], holder: str,
+                          remedy: str) -> list[Capability]:
+    """What `holder` (an admin, or a service app) may change, by the active admin roles it
+    holds; `remedy` says how to give it a role it lacks."""
     types = {role.get("type") for role in roles}
     permissions = {permission for role in roles if role.get("type") == "CUSTOM" and role.get("role")
                    for permission in _permissions(client, role["role"])}
-    held = ", ".join(sorted(role.get("label") or role.get("type", "?") for role in roles)) or "none"
     found = []
     for subject, (standard, permission) in PROVISIONING.items():
         if types & standard or (permission and permission in permissions):
@@ -97,6 +105,10 @@ def _provisioning(client: OktaClient, owner: dict) -> list[Capability]:
         needed = " or ".join(STANDARD_ROLES[t] for t in sorted(standard))
         custom = f", or a custom role with {permission}" if permission else ""
         found.append(Capability("provision", subject, False, (
-            f"the token's admin {who} holds {held}; changing {subject} needs {needed}{custom}: "
-            f"assign one to {who}, or use a token created by an admin who has one")))
+            f"{holder} holds {held_roles(roles)}; changing {subject} needs {needed}{custom}: "
+            f"{remedy}")))
     return found
+
+
+def held_roles(roles: list[dict]) -> str:
+    return ", ".join(sorted(role.get("label") or role.get("type", "?") for role in roles)) or "none"

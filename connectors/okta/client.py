@@ -6,8 +6,9 @@ way to authenticate (auth.py) changes nothing here.  Nothing here knows Latchkey
 resource kinds beside it (groups.py, apps.py, roles.py) map the JSON.
 
 Each list method returns ONE page and the `after` cursor of the next page (None at the end).
-Three reads are not paged: a user's roles, a group's roles (Okta answers them whole; a stray
-`rel="next"` there must not be followed, or a sync would loop) and a role's permissions.
+Four reads are not paged: a user's, a group's and a client app's roles (Okta answers them
+whole; a stray `rel="next"` there must not be followed, or a sync would loop) and a role's
+permissions.
 
 Retrying writes is safe: group-membership PUT/DELETE are idempotent, a repeated role POST answers
 E0000090 (read as "already granted") and a repeated DELETE answers 404 (read as "already gone").
@@ -22,6 +23,7 @@ from urllib.parse import quote
 import httpx
 
 from connectors.okta.auth import SswsToken
+from connectors.okta.oauth import OktaOAuth
 from connectors.okta.transport import OktaTransport, okta_base_url, okta_code
 
 __all__ = ["ListPage", "OktaClient", "okta_base_url", "okta_code"]
@@ -32,7 +34,8 @@ ListPage = tuple[list[dict], str | None]  # one page of wire objects and the nex
 class OktaClient:
     """One Okta org's users, groups, apps and admin roles, reached through one `OktaTransport`.
 
-    `credentials` is an API token (sent as SSWS) or any `httpx.Auth` (see auth.py).
+    `credentials` is an API token (sent as SSWS) or any `httpx.Auth`: `OktaOAuth` (oauth.py)
+    for a service app, or another scheme (see auth.py).
     """
 
     def __init__(self, base_url: str, credentials: str | httpx.Auth, *, page_size: int = 200,
@@ -44,6 +47,12 @@ class OktaClient:
 
     def close(self) -> None:
         self.transport.close()
+
+    @property
+    def oauth(self) -> OktaOAuth | None:
+        """The service app's OAuth, when that is how this client authenticates."""
+        auth = self.transport.auth
+        return auth if isinstance(auth, OktaOAuth) else None
 
     # -- users ----------------------------------------------------------------------------------
     def get_current_user(self) -> dict:
@@ -123,6 +132,11 @@ class OktaClient:
         path = f"/api/v1/iam/roles/{_segment(role_id)}/permissions"
         body = self.transport.request("GET", path).json()
         return [permission["label"] for permission in body.get("permissions") or []]
+
+    def list_client_roles(self, client_id: str) -> list[dict]:
+        """The admin roles assigned to an OAuth client app (a service app's own, to check it)."""
+        path = f"/oauth2/v1/clients/{_segment(client_id)}/roles"
+        return self.transport.request("GET", path).json()
 
     def assign_role(self, user_id: str, role_type: str) -> dict:
         path = f"/api/v1/users/{_segment(user_id)}/roles"

@@ -5,13 +5,14 @@ Each Okta resource type is one small class with the shape every connector's kind
 (roles.py), routed to by a resource's type or by the first part of an entitlement id (e.g.
 `group:00g1abc:member`, `app:0oa1abc:access`, `role:APP_ADMIN:assigned`).  The endpoints live in
 `OktaClient` (client.py), how each call is made (authentication, retries, paging, error mapping)
-in `OktaTransport` (transport.py); what the token may do is worked out in capabilities.py.
+in `OktaTransport` (transport.py); what the credentials may do is worked out in capabilities.py
+(an API token) or oauth_capabilities.py (a service app).
 """
 
 from __future__ import annotations
 
-from connectors.base import Account, Capability, Page, entitlement_id
-from connectors.okta import capabilities
+from connectors.base import Account, Capability, Page, PermissionDeniedError, entitlement_id
+from connectors.okta import capabilities, oauth_capabilities
 from connectors.okta.apps import Apps
 from connectors.okta.client import OktaClient
 from connectors.okta.groups import Groups
@@ -42,6 +43,13 @@ class OktaConnector(RoutedByType):
     def list_accounts(self, cursor: str | None = None) -> Page[Account]:
         # `search=status pr` is what makes Okta include DEPROVISIONED users (as baton-okta does).
         users, next_cursor = self._client.list_users(after=cursor, search="status pr")
+        oauth = self._client.oauth
+        if oauth is not None and cursor is None and not users:
+            # Okta shows a service app without an admin role no users, with a 200: taking that
+            # for an empty org would empty the catalog.  An org always has its admins.
+            raise PermissionDeniedError(f"Okta app {oauth.client_id} sees no users: it probably "
+                                        "has no admin role; "
+                                        + oauth_capabilities.role_remedy(oauth.client_id))
         return Page([_account(user) for user in users], next_cursor)
 
     def find_account(self, email: str) -> Account | None:
@@ -54,6 +62,9 @@ class OktaConnector(RoutedByType):
         return matches[0] if matches else None
 
     def capabilities(self) -> list[Capability]:
+        oauth = self._client.oauth
+        if oauth is not None:
+            return oauth_capabilities.probe(self._client, oauth)
         return capabilities.probe(self._client)
 
     def close(self) -> None:

@@ -15,6 +15,7 @@ knows no endpoint: the resource calls (client.py) name paths and read the JSON.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
@@ -27,6 +28,7 @@ from connectors.base import ConnectorError
 from connectors.http import ApiClient
 
 MAX_PAGE_SIZE = 1000  # Okta caps `limit` here
+_AUTH_PARAM = re.compile(r'([a-z_]+)="([^"]*)"')  # name="value" in a WWW-Authenticate challenge
 
 
 def okta_base_url(domain: str) -> str:
@@ -68,7 +70,14 @@ class OktaTransport(ApiClient):
                  sleep: Callable[[float], None] = time.sleep) -> None:
         super().__init__(base_url, {"Accept": "application/json"}, auth=auth,
                          max_attempts=max_attempts, timeout=timeout, sleep=sleep)
+        self.auth = auth
         self._page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+
+    def close(self) -> None:
+        super().close()
+        close_auth = getattr(self.auth, "close", None)  # an OAuth Auth holds its own client
+        if close_auth is not None:
+            close_auth()
 
     def page(self, path: str, after: str | None, **filters: str | None) -> tuple[Any, str | None]:
         """One page of a list: its JSON body, and the `after` cursor of the next page (None at
@@ -80,9 +89,9 @@ class OktaTransport(ApiClient):
         response = self.request("GET", path, params=params)
         return response.json(), _next_cursor(response, path)
 
-    def check_readable(self, path: str) -> None:
-        """Read one item of a list, to learn whether the credential may read it at all."""
-        self.request("GET", path, params={"limit": "1"})
+    def check_readable(self, path: str) -> Any:
+        """Read one item of a list, to learn whether the credential may read it at all; its JSON."""
+        return self.request("GET", path, params={"limit": "1"}).json()
 
     def error_for(self, method: str, path: str, response: httpx.Response) -> ConnectorError:
         error = super().error_for(method, path, response)
@@ -92,13 +101,13 @@ class OktaTransport(ApiClient):
     def describe_error(self, response: httpx.Response) -> str:
         body = _error_body(response)
         if "errorCode" not in body:
-            return response.reason_phrase
+            return _challenge(response) or response.reason_phrase
         causes = "; ".join(c.get("errorSummary", "") for c in body.get("errorCauses") or [])
         text = f"{body['errorCode']}: {body.get('errorSummary', '')}"
         return f"{text} ({causes})" if causes else text
 
     def retry_after(self, response: httpx.Response) -> float | None:
-        return _rate_limit_reset(response)
+        return rate_limit_reset(response)
 
 
 def _error_body(response: httpx.Response) -> dict:
@@ -109,7 +118,18 @@ def _error_body(response: httpx.Response) -> dict:
     return body if isinstance(body, dict) else {}
 
 
-def _rate_limit_reset(response: httpx.Response) -> float | None:
+def _challenge(response: httpx.Response) -> str:
+    """What an OAuth refusal says in `WWW-Authenticate`, e.g. `insufficient_scope: The access
+    token provided does not contain the required scopes. (needs okta.groups.manage)`: Okta
+    answers a token without the endpoint's scope 403 with no error body, only this header."""
+    params = dict(_AUTH_PARAM.findall(response.headers.get("WWW-Authenticate", "")))
+    if "error" not in params:
+        return ""
+    text = f"{params['error']}: {params.get('error_description', '')}".rstrip(": ")
+    return f"{text} (needs {params['scope']})" if params.get("scope") else text
+
+
+def rate_limit_reset(response: httpx.Response) -> float | None:
     """Seconds until Okta's window resets, by Okta's clock."""
     try:
         reset = int(response.headers["X-Rate-Limit-Reset"])

@@ -19,11 +19,13 @@ def config_data(okta_url: str, owners: Sequence[str] = ("alice@acme.com", BOB), 
                 max_attempts: int = 5, provisioning: bool = True, max_requests_per_hour: int = 20,
                 connectors: dict[str, dict] | None = None, policy: dict[str, Any] | None = None,
                 rules: Sequence[dict] = (), conflicts: Sequence[dict] = (), bundles: Sequence[dict] = (),
-                audit_channel: str | None = None) -> dict[str, Any]:
+                audit_channel: str | None = None, okta_auth: dict | None = None) -> dict[str, Any]:
     """The test config: the Okta sandbox at `okta_url` as connector `okta`, then `connectors`
     (more of them, by id); `policy` adds keys under `policy:` (e.g. `CHASING`), as do `rules`,
-    `conflicts` and `bundles` when given. `approvals` may be any value, to test refusals."""
-    okta = {"type": "okta", "domain": okta_url, "token": "${OKTA_API_TOKEN}", "owners": list(owners),
+    `conflicts` and `bundles` when given. `approvals` may be any value, to test refusals.
+    `okta_auth` is the `auth:` of the Okta connector (OAuth), instead of its API token."""
+    credentials = {"auth": okta_auth} if okta_auth else {"token": "${OKTA_API_TOKEN}"}
+    okta = {"type": "okta", "domain": okta_url, **credentials, "owners": list(owners),
             "provisioning": provisioning, "page_size": 3, "max_attempts": max_attempts}
     lists = {"rules": rules, "conflicts": conflicts, "bundles": bundles}
     data: dict[str, Any] = {

@@ -42,6 +42,12 @@ def test_a_remembered_secret_never_survives_anywhere_in_a_text(secret, before, a
     ('{"api_key": "k-123", "password": "hunter2"}', '{"api_key": "[redacted]", "password": "[redacted]"}'),
     ("X-Api-Key: 9f8e7d", "X-Api-Key: [redacted]"),
     ("cannot connect to postgresql+psycopg://latchkey:hunter2@db/latchkey", "postgresql+psycopg://[redacted]@db/latchkey"),
+    ("grant_type=client_credentials&client_assertion=eyJhbGci.eyJpc3Mi.c2ln&scope=okta.users.read",
+     "&client_assertion=[redacted]&scope=okta.users.read"),
+    ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADAN\nBgkqhkiG9w0B\n-----END PRIVATE KEY-----",
+     "-----BEGIN PRIVATE KEY-----[redacted]-----END PRIVATE KEY-----"),
+    ('{"kty": "EC", "crv": "P-256", "x": "f83O", "d": "870MB6gfuTJ4HtUnUvYMyJpr5eUZNP4Bk43bVdj3eAE"}',
+     '"x": "f83O", "d": "[redacted]"}'),
 ])
 def test_anything_shaped_like_a_credential_is_masked(text, shown):
     assert shown in mask(text)
@@ -72,6 +78,18 @@ policy: {durations: [1h], max_duration: 8h}
     said = mask("bot-token-value-1 signing-value-1 app-token-value-1 db-password-1 "
                 "okta-token-value-1 celigo-token-value-1 acme.okta.com")
     assert said == " ".join([MASK] * 6) + " acme.okta.com"
+
+
+def test_each_part_of_a_remembered_private_key_is_masked_on_its_own():
+    """Given a private key remembered as a secret (PEM, or a JWK), then a text quoting only
+    one line of the PEM, or only the JWK's `d`, is masked too."""
+    secrets = Secrets()
+    pem_lines = ["MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj",
+                 "MzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuictGeurT8jNbvJZHtCSuYEvu"]
+    secrets.remember(["-----BEGIN PRIVATE KEY-----\n" + "\n".join(pem_lines) + "\n-----END PRIVATE KEY-----\n",
+                      '{"kty": "EC", "d": "870MB6gfuTJ4HtUnUvYMyJpr5eUZNP4Bk43bVdj3eAE", "kid": "k1"}'])
+    said = secrets.mask(f"line 2 is {pem_lines[1]}; d was 870MB6gfuTJ4HtUnUvYMyJpr5eUZNP4Bk43bVdj3eAE; kid k1")
+    assert said == f"line 2 is {MASK}; d was {MASK}; kid k1"
 
 
 def test_an_error_body_is_quoted_masked_then_clipped():

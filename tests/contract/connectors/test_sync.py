@@ -10,12 +10,16 @@ from prometheus_client import CollectorRegistry
 from bot.metrics import CATALOG_TYPES_SKIPPED
 from bot.ports import SystemClock
 from bot.sync import sync_catalog
-from connectors.base import TransientError
+from connectors.base import PermissionDeniedError, TransientError
+from connectors.okta.app_keys import load_app_key
 from connectors.okta.client import OktaClient
 from connectors.okta.connector import OktaConnector
+from connectors.okta.oauth import OktaOAuth
+from connectors.okta.oauth_capabilities import DEFAULT_SCOPES
 from sandbox.okta import OktaSandbox
 from storage.catalog import Catalog
 from storage.engine import make_engine, upgrade
+from tests.support.okta_oauth import pem, public_jwk, rsa_key
 
 REGISTRY = CollectorRegistry()
 REGISTRY.register(CATALOG_TYPES_SKIPPED)
@@ -87,3 +91,23 @@ def test_a_target_that_is_down_keeps_the_previous_catalog(tmp_path):
         with pytest.raises(TransientError):
             sync_catalog("okta", connector, Catalog(engine), SystemClock())
     assert "Grafana" in before and [row.name for row in Catalog(engine).search("")] == before
+
+
+def test_a_service_app_that_sees_no_users_fails_the_sync_and_keeps_the_catalog(tmp_path):
+    """Given an org synced once through a service app, when the app loses its admin role (Okta
+    then shows it no users, with a 200), then the sync fails saying so, and the catalog read
+    before stays: an org without users is not taken for an empty org."""
+    with OktaSandbox() as okta:
+        okta_org(okta)
+        app = okta.add_service_app({"k1": public_jwk(rsa_key("app"), "k1")})
+        auth = OktaOAuth(okta.url, app, [load_app_key(pem(rsa_key("app")), "k1")], DEFAULT_SCOPES)
+        connector = OktaConnector(OktaClient(okta.url, auth, max_attempts=1))
+        engine = make_engine(f"sqlite:///{tmp_path}/c.db")
+        upgrade(engine)
+        sync_catalog("okta", connector, Catalog(engine), SystemClock())
+        before = Catalog(engine).search("")
+        okta.oauth.apps[app].roles.clear()
+        with pytest.raises(PermissionDeniedError, match="sees no users: it probably has no admin role"):
+            sync_catalog("okta", connector, Catalog(engine), SystemClock())
+        connector.close()
+    assert before and Catalog(engine).search("") == before

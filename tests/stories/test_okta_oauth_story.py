@@ -1,0 +1,41 @@
+"""The whole loop against an Okta org reached over OAuth alone: a service app's DPoP-bound
+tokens, API tokens switched off in the sandbox, and Okta dropping the token halfway."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.support.harness import ALICE, CAROL, eventually
+from tests.support.okta_oauth import oauth_entry, pem, public_jwk, rsa_key
+from tests.support.slack import request_access, texts
+
+
+def test_request_approve_grant_and_expire_over_oauth_and_dpop(make_bot, slack, okta, clock, monkeypatch):
+    """Given an Okta org that refuses API tokens and a service app Latchkey signs in as, when
+    Carol asks for eng-admins and Alice approves, then Carol is added, and at expiry removed;
+    each time Okta has dropped the token before, Latchkey gets a new one and goes on."""
+    okta.ssws_enabled = False
+    app = okta.add_service_app({"k1": public_jwk(rsa_key("app"), "k1")})
+    monkeypatch.setenv("OKTA_PRIVATE_KEY", pem(rsa_key("app")))
+    bot = make_bot(okta_auth=oauth_entry(app)).start()
+    group, carol = okta.ids["eng-admins"], okta.ids["carol@acme.com"]
+
+    request_access(slack)
+    eventually(lambda: [m for m in slack.dm(ALICE) if "Approve" in str(m["blocks"])])
+    okta.oauth.expire_tokens()  # the token dies between the request and the approval
+    slack.click(ALICE, "approve")
+    eventually(lambda: carol in okta.members(group))
+    eventually(lambda: "You now have" in texts(slack.dm(CAROL)))
+
+    okta.oauth.expire_tokens()  # and again before the access ends
+    clock.advance(timedelta(hours=4, seconds=1))
+    eventually(lambda: carol not in okta.members(group))
+    eventually(lambda: "has ended" in texts(slack.dm(CAROL)))
+
+    request_id = bot.service.lifecycle.queries.in_states("revoked")[0].id
+    assert [e.action for e in bot.service.lifecycle.audit.events(request_id)][-2:] == ["expire", "finish"]
+    api_calls = [c for c in okta.calls if c.path.startswith("/api/")]
+    assert api_calls and all(c.headers["authorization"].startswith("DPoP ") and c.headers.get("dpop")
+                             for c in api_calls)
+    assert okta.oauth.issued >= 3  # the first token, and one after each time Okta dropped it
+    assert [c.method for c in okta.membership_writes()] == ["PUT", "DELETE"]
