@@ -94,13 +94,15 @@ def test_an_expired_cursor_falls_back_to_a_full_sync_and_says_so(bot, okta, poll
     assert len([e for e in bot.service.lifecycle.audit.events() if e.action == AuditAction.FEED_GAP]) == 1
 
 
-def test_a_log_outage_shows_as_lag_and_one_longer_than_the_retention_ends_in_a_full_sync(bot, okta, clock, poll):
+def test_a_log_outage_shows_as_lag_and_one_longer_than_the_retention_ends_in_a_full_sync(make_bot, okta, clock):
     """Given the System Log down, then reads fail, back off and the lag on /metrics grows; when
     it comes back after more than the 90 days it keeps, then a full sync takes its place and
     says so."""
+    bot = make_bot(max_attempts=1).start()  # each failed read fails at once
+    poller = bot.service.pollers["okta"]
+    poll = poller.poll_once
     poll()
     okta.system_log.down = True
-    poller = bot.service.pollers["okta"]
     assert poll() == 0 and poller.next_read_in() > 20
     clock.advance(timedelta(minutes=11))
     assert value(scrape(bot), "latchkey_okta_log_lag_seconds", connector="okta") >= 660
