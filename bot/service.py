@@ -11,7 +11,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from slack_bolt import App
 from sqlalchemy import Engine, text
@@ -134,6 +134,8 @@ class Service:
                                    timedelta(seconds=self.settings.latchkey_sweep_seconds))
         self.lifecycle.wake = self.scheduler.wake_at
         self.pollers = self._feed_pollers()
+        # Connector id → when this process last finished syncing it, drift checked too.
+        self.synced: dict[str, datetime] = {}
         self.metrics = Metrics(self.lifecycle.queries, self.clock, self.catalog,
                                {cid: c.sync_interval for cid, c in self.config.connectors.items()})
         self.slack_app = build_app(client, self.settings.slack_signing_secret.get_secret_value(),
@@ -236,6 +238,7 @@ class Service:
             log.exception("catalog sync of %s failed; the previous catalog stays in use", connector_id)
             return None
         report_drift(self.lifecycle, connector_id, started)
+        self.synced[connector_id] = self.clock.now()
         return summary
 
     def ready(self) -> bool:
