@@ -69,9 +69,9 @@ class Lifecycle:
         core = self.core = Core(self.requests, self.queries, self.audit, self.notifier, self.clock, rules,
                     wake=lambda when: self.wake(when), workers=self.workers)  # both set after start
         self.extensions = Extend(core, invariants, routing)
-        bundles = Bundles(core, self.extensions)
         slots = Slots(self.queries, SlotBaselines(self.requests.engine))
-        take_back = TakeBack(self.connectors, slots)
+        take_back = TakeBack(self.connectors, slots, rules)
+        bundles = Bundles(core, self.extensions, take_back.signs_out)
         self.revocations = Revoke(core, take_back, bundles, self.extensions, routing)
         self.provisions = Provision(core, self.connectors, slots, take_back, self.extensions,
                                     bundles, invariants, routing)

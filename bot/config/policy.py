@@ -59,6 +59,11 @@ class AutoApproveConfig(Strict):
         return self
 
 
+class EndSessionsConfig(Strict):
+    oauth_tokens: bool = Field(default=False, description="also revoke the OpenID Connect and OAuth "
+                               "tokens issued to the person")
+
+
 class _RuleChecks(Strict):
     """What must hold among the keys one rule sets, for the policy and each rule alike."""
 
@@ -98,6 +103,10 @@ class RuleSettings(_RuleChecks):
                               "emergency; the fallback approvers are told and review it")
     extension_needs_approval: bool = Field(default=True, description="false: holders may extend "
                                            "their access without asking again")
+    end_sessions: bool | EndSessionsConfig = Field(
+        default=False, description="when the access ends, also sign the person out of every "
+        "session (Okta: their sessions, and with `{oauth_tokens: true}` their OAuth tokens), so a "
+        "session opened before cannot keep using it; they must sign in again everywhere")
     remind_after: Duration | None = Field(default=timedelta(hours=4), description="first reminder to "
                                           "approvers of a pending request; later ones back off; null: none")
     pending_timeout: Duration = Field(default=timedelta(days=3), description="a request nobody "

@@ -306,6 +306,7 @@ class EndedEarly(Event):
 class AccessRevoked(Event):
     action, kind, transition = AuditAction.FINISH, MessageKind.ACCESS_REVOKED, Step.FINISH
     left_in_place: bool = False  # held before the request: nothing was removed
+    signed_out: bool = False  # the holder's sessions were ended too (the rule's end_sessions)
 
 
 @dataclass(frozen=True, kw_only=True)

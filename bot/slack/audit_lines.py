@@ -132,6 +132,8 @@ def _details(detail: dict, entitlement: str | None) -> list[str]:
                        ("reviewers", "to be reviewed by")):
         if isinstance(detail.get(key), list) and detail[key]:
             parts.append(f"{label}: " + _people(detail[key]))
+    if detail.get("signed_out"):
+        parts.append("signed out of every session")
     if detail.get("preexisting"):
         parts.append("already held before the request")
     if detail.get("attempt"):

@@ -174,6 +174,10 @@ def revoked(request: AccessRequest) -> str:
     return f":lock: Your access to {item(request)} has ended and was removed."
 
 
+def signed_out() -> str:
+    return "You have been signed out everywhere so that the change takes effect: sign in again to carry on."
+
+
 def denied(request: AccessRequest) -> str:
     return f"Your request for {item(request)} was not approved.\n" + outcome(request)
 

@@ -72,6 +72,11 @@ class OktaClient:
         users, _ = self.transport.page("/api/v1/users", None, search=search)
         return users
 
+    def clear_user_sessions(self, user_id: str, oauth_tokens: bool) -> None:
+        """Revoke all of the user's sessions (and their OAuth tokens, if asked); 204."""
+        self.transport.request("DELETE", f"/api/v1/users/{_segment(user_id)}/sessions",
+                               params={"oauthTokens": "true" if oauth_tokens else "false"})
+
     def list_user_groups(self, user_id: str, after: str | None = None) -> ListPage:
         return self.transport.page(f"/api/v1/users/{_segment(user_id)}/groups", after)
 
