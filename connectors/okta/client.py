@@ -3,12 +3,10 @@
 Each method names a path and reads Okta's JSON; how the call is made (authentication, retries,
 rate limits, `Link` pagination, errors) is the `OktaTransport` beneath (transport.py), so a new
 way to authenticate (auth.py) changes nothing here.  Nothing here knows Latchkey's model: the
-resource kinds beside it (groups.py, apps.py, roles.py) map the JSON.
+resource kinds beside it (groups.py, apps.py, roles.py) map the JSON.  The admin-role calls are
+`OktaClient.roles` (role_calls.py).
 
 Each list method returns ONE page and the `after` cursor of the next page (None at the end).
-Four reads are not paged: a user's, a group's and a client app's roles (Okta answers them
-whole; a stray `rel="next"` there must not be followed, or a sync would loop) and a role's
-permissions.
 
 Retrying writes is safe: group-membership PUT/DELETE are idempotent, a repeated role POST answers
 E0000090 (read as "already granted") and a repeated DELETE answers 404 (read as "already gone").
@@ -18,21 +16,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from urllib.parse import quote
 
 import httpx
 
 from connectors.okta.auth import SswsToken
 from connectors.okta.oauth import OktaOAuth
-from connectors.okta.transport import OktaTransport, okta_base_url, okta_code
+from connectors.okta.role_calls import OktaRoleCalls
+from connectors.okta.transport import ListPage, OktaTransport, okta_base_url, okta_code, path_segment
 
 __all__ = ["ListPage", "OktaClient", "okta_base_url", "okta_code"]
 
-ListPage = tuple[list[dict], str | None]  # one page of wire objects and the next `after`
 
 
 class OktaClient:
-    """One Okta org's users, groups, apps and admin roles, reached through one `OktaTransport`.
+    """One Okta org's users, groups, apps and (as `roles`) admin roles, reached through one
+    `OktaTransport`.
 
     `credentials` is an API token (sent as SSWS) or any `httpx.Auth`: `OktaOAuth` (oauth.py)
     for a service app, or another scheme (see auth.py).
@@ -44,6 +42,7 @@ class OktaClient:
         auth = SswsToken(credentials) if isinstance(credentials, str) else credentials
         self.transport = OktaTransport(base_url, auth, page_size=page_size,
                                        max_attempts=max_attempts, timeout=timeout, sleep=sleep)
+        self.roles = OktaRoleCalls(self.transport)  # the admin-role endpoints
 
     def close(self) -> None:
         self.transport.close()
@@ -60,7 +59,7 @@ class OktaClient:
         return self.transport.request("GET", "/api/v1/users/me").json()
 
     def get_user(self, user_id: str) -> dict:
-        return self.transport.request("GET", f"/api/v1/users/{_segment(user_id)}").json()
+        return self.transport.request("GET", f"/api/v1/users/{path_segment(user_id)}").json()
 
     def list_users(self, after: str | None = None, search: str | None = None) -> ListPage:
         return self.transport.page("/api/v1/users", after, search=search)
@@ -74,21 +73,21 @@ class OktaClient:
 
     def clear_user_sessions(self, user_id: str, oauth_tokens: bool) -> None:
         """Revoke all of the user's sessions (and their OAuth tokens, if asked); 204."""
-        self.transport.request("DELETE", f"/api/v1/users/{_segment(user_id)}/sessions",
+        self.transport.request("DELETE", f"/api/v1/users/{path_segment(user_id)}/sessions",
                                params={"oauthTokens": "true" if oauth_tokens else "false"})
 
     def list_user_groups(self, user_id: str, after: str | None = None) -> ListPage:
-        return self.transport.page(f"/api/v1/users/{_segment(user_id)}/groups", after)
+        return self.transport.page(f"/api/v1/users/{path_segment(user_id)}/groups", after)
 
     # -- groups and memberships -----------------------------------------------------------------
     def get_group(self, group_id: str) -> dict:
-        return self.transport.request("GET", f"/api/v1/groups/{_segment(group_id)}").json()
+        return self.transport.request("GET", f"/api/v1/groups/{path_segment(group_id)}").json()
 
     def list_groups(self, after: str | None = None) -> ListPage:
         return self.transport.page("/api/v1/groups", after)
 
     def list_group_members(self, group_id: str, after: str | None = None) -> ListPage:
-        return self.transport.page(f"/api/v1/groups/{_segment(group_id)}/users", after)
+        return self.transport.page(f"/api/v1/groups/{path_segment(group_id)}/users", after)
 
     def add_member(self, group_id: str, user_id: str) -> None:
         self.transport.request("PUT", _membership_path(group_id, user_id))
@@ -101,7 +100,7 @@ class OktaClient:
         return self.transport.page("/api/v1/apps", after, filter=filter)
 
     def list_app_users(self, app_id: str, after: str | None = None) -> ListPage:
-        return self.transport.page(f"/api/v1/apps/{_segment(app_id)}/users", after)
+        return self.transport.page(f"/api/v1/apps/{path_segment(app_id)}/users", after)
 
     def get_app_user(self, app_id: str, user_id: str) -> dict:
         return self.transport.request("GET", _app_user_path(app_id, user_id)).json()
@@ -109,7 +108,7 @@ class OktaClient:
     def assign_app_user(self, app_id: str, user_id: str, user_name: str) -> dict:
         """Create a direct (scope USER) assignment, as baton-okta does."""
         body = {"id": user_id, "scope": "USER", "credentials": {"userName": user_name}}
-        path = f"/api/v1/apps/{_segment(app_id)}/users"
+        path = f"/api/v1/apps/{path_segment(app_id)}/users"
         return self.transport.request("POST", path, json=body).json()
 
     def set_app_user_scope(self, app_id: str, user_id: str, scope: str) -> dict:
@@ -120,49 +119,13 @@ class OktaClient:
     def remove_app_user(self, app_id: str, user_id: str) -> None:
         self.transport.request("DELETE", _app_user_path(app_id, user_id))
 
-    # -- admin roles ----------------------------------------------------------------------------
-    def list_role_assignees(self, after: str | None = None) -> ListPage:
-        """One page of users holding admin roles; paged by the `Link` header (body `value`)."""
-        body, next_cursor = self.transport.page("/api/v1/iam/assignees/users", after)
-        return body.get("value") or [], next_cursor
-
-    def list_user_roles(self, user_id: str) -> list[dict]:
-        return self.transport.request("GET", f"/api/v1/users/{_segment(user_id)}/roles").json()
-
-    def list_group_roles(self, group_id: str) -> list[dict]:
-        return self.transport.request("GET", f"/api/v1/groups/{_segment(group_id)}/roles").json()
-
-    def list_role_permissions(self, role_id: str) -> list[str]:
-        """The permission names of a custom role, e.g. `okta.groups.members.manage`."""
-        path = f"/api/v1/iam/roles/{_segment(role_id)}/permissions"
-        body = self.transport.request("GET", path).json()
-        return [permission["label"] for permission in body.get("permissions") or []]
-
-    def list_client_roles(self, client_id: str) -> list[dict]:
-        """The admin roles assigned to an OAuth client app (a service app's own, to check it)."""
-        path = f"/oauth2/v1/clients/{_segment(client_id)}/roles"
-        return self.transport.request("GET", path).json()
-
-    def assign_role(self, user_id: str, role_type: str) -> dict:
-        path = f"/api/v1/users/{_segment(user_id)}/roles"
-        return self.transport.request("POST", path, json={"type": role_type}).json()
-
-    def remove_role(self, user_id: str, assignment_id: str) -> None:
-        path = f"/api/v1/users/{_segment(user_id)}/roles/{_segment(assignment_id)}"
-        self.transport.request("DELETE", path)
-
 
 def _membership_path(group_id: str, user_id: str) -> str:
-    return f"/api/v1/groups/{_segment(group_id)}/users/{_segment(user_id)}"
+    return f"/api/v1/groups/{path_segment(group_id)}/users/{path_segment(user_id)}"
 
 
 def _app_user_path(app_id: str, user_id: str) -> str:
-    return f"/api/v1/apps/{_segment(app_id)}/users/{_segment(user_id)}"
-
-
-def _segment(value: str) -> str:
-    """Percent-encode an id for a path segment, so an odd id cannot reach another endpoint."""
-    return quote(value, safe="")
+    return f"/api/v1/apps/{path_segment(app_id)}/users/{path_segment(user_id)}"
 
 
 def _quoted(value: str) -> str:
