@@ -10,7 +10,8 @@ An event that moves a request through the transition table names its `transition
 case's compare-and-set takes its target state from that step.
 
 Stored forms: `action` and `kind` are the words existing audit and outbox rows hold, and the
-fields are the keys of their detail, so stored events read back as the same types (`decode`).
+fields are the keys of their detail, so stored events read back as the same types
+(bot/domain/stored_events.py).
 """
 
 from __future__ import annotations
@@ -371,35 +372,3 @@ class ConfigLoaded(Event):
 class ConfigRejected(Event):
     action = AuditAction.CONFIG_REJECTED
     error: str | None = None
-
-
-# -- reading stored events back ----------------------------------------------------------
-def _all(cls: type[Event]) -> list[type[Event]]:
-    return [cls] + [sub for child in cls.__subclasses__() for sub in _all(child)]
-
-
-EVENT_TYPES: tuple[type[Event], ...] = tuple(_all(Event)[1:])
-# A word shared by a class and its subclass (cancel, fail, drift_detected) reads back as the class.
-BY_ACTION: dict[AuditAction, type[Event]] = {}
-BY_KIND: dict[MessageKind, type[Event]] = {}
-for _type in EVENT_TYPES:
-    if _type.action is not None:
-        BY_ACTION.setdefault(_type.action, _type)
-    if _type.kind is not None:
-        BY_KIND.setdefault(_type.kind, _type)
-
-
-def decode(cls: type[Event], request_id: str | None, actor: str, stored: dict[str, Any]) -> Event:
-    """An event of type `cls` from its stored detail.  Keys it does not know are left out (an
-    older or newer Latchkey may have written them); times come back as datetimes."""
-    known = {f.name for f in fields(cls)} - {"request_id", "actor"}
-    values = {}
-    for name, value in stored.items():
-        if name not in known:
-            continue
-        if isinstance(value, list):
-            value = tuple(value)
-        elif name.endswith("_at") and isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        values[name] = value
-    return cls(request_id=request_id, actor=actor, **values)

@@ -14,6 +14,7 @@ import re
 from datetime import UTC, datetime
 
 from bot.domain import events as e
+from bot.domain.stored_events import BY_ACTION
 from bot.slack.text import clip, escape, mention
 from connectors.masking import mask
 from storage.tables import AuditRow
@@ -83,7 +84,7 @@ def format_line(row: AuditRow, entitlement: str | None = None) -> str:
     head = f"{row.at.strftime('%Y-%m-%d %H:%M UTC')} · {_person(row.actor)} "
     # The configuration's own events: never their detail (a config, or a validation message
     # that may quote the file), only what is known to be safe.
-    event_type = e.BY_ACTION.get(row.action)  # type: ignore[call-overload]  # a str, stored
+    event_type = BY_ACTION.get(row.action)  # type: ignore[call-overload]  # a str, stored
     if event_type is e.ConfigLoaded:
         fingerprint = _text(str(detail.get("fingerprint", ""))[:8], 8)
         line = head.rstrip() + f": configuration loaded (fingerprint {fingerprint})"
