@@ -32,6 +32,7 @@ from bot.slack.context import Deps
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackNotifier
 from bot.sync import Progress, sync_catalog
+from bot.tickets import JiraTickets, jira_sites
 from storage.audit_log import AuditLog
 from storage.catalog import Catalog
 from storage.chat import Messages, People, SeenEvents
@@ -111,6 +112,7 @@ class Service:
                                       name_of=self.directory.name)
         # Always built: with no channel configured it does nothing, and a reload may set one.
         self.audit_relay = AuditChannelRelay(self.engine, client, self.config.audit_channel, self.clock)
+        self.tickets = JiraTickets(jira_sites(self.config.policy))
         self.lifecycle = Lifecycle(
             requests=Requests(self.engine), queries=queries, catalog=self.catalog, audit=AuditLog(self.engine),
             connectors=self.connectors,
@@ -120,7 +122,8 @@ class Service:
                                       self.directory),
             notifier=self.notifier, clock=self.clock,
             workers=ThreadPoolExecutor(WORKERS, thread_name_prefix="worker"),
-            connector_types={cid: c.type for cid, c in self.config.connectors.items()})
+            connector_types={cid: c.type for cid, c in self.config.connectors.items()},
+            tickets=self.tickets)
         self.scheduler = Scheduler(self.lifecycle.run_due, self.clock,
                                    timedelta(seconds=self.settings.latchkey_sweep_seconds))
         self.lifecycle.wake = self.scheduler.wake_at
@@ -165,7 +168,8 @@ class Service:
     def apply_config(self, new: Config) -> None:
         """Switch to a new, validated config without a restart, as far as that is possible.
 
-        The policy, each connector's owners and `audit_channel` change at once.  A connector
+        The policy (the Jira sites its rules check tickets in included), each connector's
+        owners and `audit_channel` change at once.  A connector
         added, removed, or changed in anything but its owners (type, domain, token, provisioning,
         intervals …) needs a restart: a warning says so and the running connector keeps its old
         settings until then.  What is in force afterwards is audited by `record_config`.
@@ -185,6 +189,7 @@ class Service:
             # Audited before it takes effect: if the audit log cannot be written, nothing changes
             # and the watcher tries the same file again at its next check.
             record_config(self.lifecycle.audit, effective, self.clock.now())
+            self.tickets.configure(jira_sites(effective.policy))
             self.lifecycle.rules = rules  # requests keep their rule by name (RuleBook.named)
             self.lifecycle.approvers.owners = {cid: list(c.owners) for cid, c in connectors.items()}
             self.audit_relay.channel = effective.audit_channel
@@ -230,4 +235,5 @@ class Service:
         self.audit_relay.stop()
         for connector in self.connectors.values():
             connector.close()
+        self.tickets.close()
         self.engine.dispose()
