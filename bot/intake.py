@@ -63,13 +63,19 @@ class Intake:
         target, entitlements = self._asked_for(connector_id, entitlement_id)
         rule = rules.rule_for(target)
         problems = rule.problems(Form(justification, ticket, break_glass))
-        if ticket and "ticket" not in problems and (ticket_problem := self._ticket_problem(rule, ticket, requester)):
-            problems["ticket"] = ticket_problem
+        facts = None
+        if ticket and "ticket" not in problems:
+            facts, ticket_problem = self._checked_ticket(rule, ticket, requester)
+            if ticket_problem:
+                problems["ticket"] = ticket_problem
         if duration_problem := rule.policy.duration_problem(duration):
             problems["duration"] = duration_problem
         accounts = [self.catalog.account_by_email(e.connector_id, requester.email or "") for e in entitlements]
         request = replace(self._new_request(requester, target, entitlements, accounts, duration,
                                             justification, rule), ticket=ticket or None)
+        if facts is not None:
+            request = replace(request, ticket=facts.key, ticket_summary=facts.summary,
+                              ticket_status=facts.status, ticket_url=facts.url)
         conflicts = self.lookup.read_as(requester.id, lambda ledger: self.invariants.conflicts(request, ledger))
         # A request may carry one conflict's extra approval step; any other conflict refuses it.
         refusing = [c for c in conflicts if c.action == "refuse"] or conflicts[1:]
@@ -94,18 +100,18 @@ class Intake:
         return Draft(request, rule, tuple(c.name for c in conflicts),
                      self.routing.approvers_of(people), missing)
 
-    def _ticket_problem(self, rule: Rule, key: str, requester: Person) -> str | None:
-        """What the rule's tracker says is wrong with the ticket; None when the rule checks
-        none there, or it is fine."""
+    def _checked_ticket(self, rule: Rule, key: str, requester: Person) -> tuple[TicketFacts | None, str | None]:
+        """The ticket as the rule's tracker shows it, and what is wrong with it there; (None,
+        None) when the rule checks no tracker."""
         kind = rule.kind(Ticket)
         if kind.tracker is None:
-            return None
+            return None, None
         site, email = kind.tracker.site, requester.email or ""
         try:
             facts = self.tickets.ticket(site, key)
-            return kind.tracker_problem(key, facts, email, self._account_if_hidden(kind, facts, email))
+            return facts, kind.tracker_problem(key, facts, email, self._account_if_hidden(kind, facts, email))
         except TicketUncheckableError:
-            return f"Cannot check {key} right now; try again in a minute."
+            return None, f"Cannot check {key} right now; try again in a minute."
 
     def _account_if_hidden(self, kind: Ticket, facts: TicketFacts | None, email: str) -> str | None:
         """The requester's account in the tracker, looked up only when it must be compared

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from urllib.parse import quote
 
 from bot.config.policy import JiraConfig, PolicyConfig
 from bot.domain.errors import TicketUncheckableError
@@ -97,5 +98,5 @@ def _facts(site: str, issue: dict) -> TicketFacts:
         key=key, summary=str(fields.get("summary") or ""), status=str(status.get("name") or category or ""),
         # An unknown category (Jira's "undefined") is treated as open: only `done` is resolved.
         category=TicketStatus(category) if category in {s.value for s in TicketStatus} else TicketStatus.TO_DO,
-        url=f"{site}/browse/{key}", assignee_account=assignee.get("accountId"),
+        url=f"{site}/browse/{quote(key, safe='')}", assignee_account=assignee.get("accountId"),
         assignee_email=assignee.get("emailAddress"))

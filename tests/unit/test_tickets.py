@@ -5,7 +5,7 @@ adapter against the Jira sandbox; tests/stories/test_jira_tickets.py the wiring 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
@@ -13,7 +13,9 @@ from bot.config import ConfigError, parse_config
 from bot.domain.errors import TicketUncheckableError
 from bot.domain.kinds import Ticket
 from bot.domain.kinds.ticket import TicketFacts, TicketStatus
+from bot.slack import wording
 from connectors.masking import mask
+from tests.support import in_memory
 from tests.support.config import offline_config_text
 from tests.support.in_memory import OWNERS, POLICY, Form, rulebook
 
@@ -139,3 +141,25 @@ def test_end_with_ticket_needs_jira():
 def test_the_jira_token_is_a_secret_masked_like_the_others():
     parse_config(offline_config_text(OWNERS, **POLICY, rules=[jira_rule(token="jira-0ther-s3cret")]))
     assert mask("Jira said: jira-0ther-s3cret") == "Jira said: [redacted]"
+
+
+# -- what the approvers see --------------------------------------------------------------------
+
+def test_a_checked_ticket_is_kept_on_the_request_for_the_approvers():
+    checked, _ = form(issue())
+    request = checked.submit("eng-admins", ticket="SEC-1").request
+    assert (request.ticket, request.ticket_summary, request.ticket_status, request.ticket_url) == (
+        "SEC-1", "Rotate the prod keys", "In Progress", f"{SITE}/browse/SEC-1")
+
+
+def test_the_approvers_see_the_ticket_as_a_link_with_its_summary_and_status_all_escaped():
+    """Given a ticket whose summary and status are Jira's user text, then they are escaped and
+    the link can be neither ended early nor forged."""
+    request = replace(in_memory.request(), ticket="SEC-1", ticket_summary="Rotate <!channel> & keys",
+                      ticket_status="In <Review>", ticket_url=f"{SITE}/browse/SEC-1|<evil>")
+    assert wording.ticket(request) == (f"<{SITE}/browse/SEC-1%7C%3Cevil%3E|SEC-1> Rotate &lt;!channel&gt; "
+                                       "&amp; keys (In &lt;Review&gt;)")
+
+
+def test_an_unchecked_ticket_is_shown_as_typed():
+    assert wording.ticket(replace(in_memory.request(), ticket="see <#C1>")) == "see &lt;#C1&gt;"
