@@ -30,6 +30,7 @@ from bot.usecases.provision import Provision
 from bot.usecases.revoke import Revoke, TakeBack
 from bot.usecases.submit import Submit
 from bot.usecases.tasks import Tasks
+from bot.usecases.ticket_watch import WatchTickets
 from connectors.base import Connector
 from storage.audit_log import AuditLog
 from storage.catalog import Catalog
@@ -79,6 +80,7 @@ class Lifecycle:
         self.submissions = Submit(core, self.intake, invariants, routing)
         self.decisions = Decide(core, routing, invariants, self.extensions)
         self.tasks = Tasks(core, self.provisions, bundles, routing)
+        self.ticket_watch = WatchTickets(self.queries, rules, self.tickets, self.revocations)
         self.due = Due(core, self.queries, self.provisions, self.revocations, Chase(core, routing), bundles)
         core.work_on = self.due.work_on  # what a use case hands to the workers runs here
 
@@ -143,6 +145,9 @@ class Lifecycle:
 
     def run_due(self) -> datetime | None:
         return self.due.run_due()
+
+    def watch_tickets(self) -> list[str]:
+        return self.ticket_watch.run()
 
     def verify_revocations(self, within: timedelta = timedelta(hours=24)) -> list[str]:
         return self.revocations.verify(within)

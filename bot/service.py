@@ -87,6 +87,7 @@ def _needs_restart(old: Config, new: Config) -> dict[str, str]:
 WORKERS = 8  # grants and revocations in flight at once (each mostly waits on the target's API)
 
 VERIFY_EVERY = timedelta(minutes=15)  # how often recent revocations are read back from the targets
+TICKETS_EVERY = timedelta(minutes=5)  # how often the tickets of access that ends with them are read
 
 
 @dataclass
@@ -152,6 +153,7 @@ class Service:
             self.scheduler.every(f"sync:{connector_id}", connector_config.sync_interval,
                                  lambda cid=connector_id: self.sync(cid))
         self.scheduler.every("verify-revocations", VERIFY_EVERY, self.lifecycle.verify_revocations)
+        self.scheduler.every("watch-tickets", TICKETS_EVERY, self.lifecycle.watch_tickets)
         seen = SeenEvents(self.engine)  # Slack stops retrying an event after minutes; keep a day
         self.scheduler.every("forget-events", timedelta(hours=1),
                              lambda: seen.forget_before(self.clock.now() - timedelta(days=1)))

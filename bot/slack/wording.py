@@ -186,6 +186,12 @@ def revoked(request: AccessRequest) -> str:
     return f":lock: Your access to {item(request)} has ended and was removed."
 
 
+def ticket_resolved(request: AccessRequest) -> str:
+    assert request.ticket is not None
+    return (f"Your access to {item(request)} is ending early: its ticket {ticket(request)} "
+            "was resolved.")
+
+
 def signed_out() -> str:
     return "You have been signed out everywhere so that the change takes effect: sign in again to carry on."
 

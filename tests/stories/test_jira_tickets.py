@@ -73,3 +73,33 @@ def test_jira_down_says_cannot_check_and_files_nothing(make_bot, slack, jira):
     ask(slack, "eng-admins", ticket="SEC-1")
     assert slack.view_errors(CAROL) == {"ticket": "Cannot check SEC-1 right now; try again in a minute."}
     assert pending_requests(bot) == [] and not asked(slack, ALICE)
+
+
+def test_access_that_ends_with_its_ticket_is_ended_when_the_ticket_is_resolved(make_bot, slack, okta, jira):
+    """Given eng-* access ends with its ticket, when Carol's SEC-1 access is granted and SEC-1
+    is then resolved, then the next look at the tickets ends it early through the end-early
+    path: revoked in Okta, audited as ticket_resolved, and Carol is told why."""
+    bot = make_bot(rules=[jira_rule(jira, end_with_ticket=True)]).start()
+    ask(slack, "eng-admins", ticket="SEC-1")
+    eventually(lambda: asked(slack, ALICE))
+    slack.click(ALICE, "approve")
+    request = eventually(lambda: bot.service.lifecycle.queries.in_states("active"))[0]
+    assert bot.service.lifecycle.watch_tickets() == []  # still in review: nothing ends
+    jira.set_status("SEC-1", "Done")
+    assert bot.service.lifecycle.watch_tickets() == [request.id]
+    eventually(lambda: bot.request(request.id).state == "revoked", timeout=10)
+    assert okta.ids["carol@acme.com"] not in okta.members(okta.ids["eng-admins"])
+    assert "ticket_resolved" in [e.action for e in bot.service.lifecycle.audit.events(request.id)]
+    eventually(lambda: "its ticket" in texts(slack.dm(CAROL)) and "was resolved" in texts(slack.dm(CAROL)))
+
+
+def test_a_jira_outage_never_ends_access(make_bot, slack, okta, jira):
+    bot = make_bot(rules=[jira_rule(jira, end_with_ticket=True)]).start()
+    ask(slack, "eng-admins", ticket="SEC-1")
+    eventually(lambda: asked(slack, ALICE))
+    slack.click(ALICE, "approve")
+    request = eventually(lambda: bot.service.lifecycle.queries.in_states("active"))[0]
+    jira.set_status("SEC-1", "Done")
+    jira.inject(lambda call: Reply.json(503, {"errorMessages": ["down"], "errors": {}}), times=100)
+    assert bot.service.lifecycle.watch_tickets() == []
+    assert bot.request(request.id).state == "active"
