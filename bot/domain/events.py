@@ -52,6 +52,7 @@ class AuditAction(enum.StrEnum):
     FINISH = "finish"
     REVOKE_RETRY = "revoke_retry"
     ENDED_EARLY = "ended_early"
+    TICKET_RESOLVED = "ticket_resolved"
     DRIFT = "drift"
     ACCESS_RETURNED = "access_returned"
     REFUSED = "refused"
@@ -85,6 +86,7 @@ class MessageKind(enum.StrEnum):
     ACCESS_REVOKED = "access_revoked"
     REVOCATION_FAILING = "revocation_failing"
     DRIFT_DETECTED = "drift_detected"
+    TICKET_RESOLVED = "ticket_resolved"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -301,6 +303,15 @@ class Expired(Event):
 @dataclass(frozen=True, kw_only=True)
 class EndedEarly(Event):
     action = AuditAction.ENDED_EARLY
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketResolved(Event):
+    """The ticket the access was for was resolved, and its rule ends the access with it."""
+
+    action, kind = AuditAction.TICKET_RESOLVED, MessageKind.TICKET_RESOLVED
+    ticket: str | None = None
+    status: str | None = None  # the ticket's status when it was found resolved
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -48,6 +48,7 @@ WORDS: dict[type[e.Event], str] = {
     e.AccessRevoked: "revoked",
     e.RevokeRetrying: "will retry revoking",
     e.EndedEarly: "gave back the access of",
+    e.TicketResolved: "ended the access of",
     e.DriftFound: "found drift on",
     e.AccessReturned: "found access back for",
     e.Refused: "was refused",
@@ -60,6 +61,7 @@ NOTES: dict[type[e.Event], str] = {
     e.AutoApproved: "its rule approves it without people",
     e.TimedOut: "nobody decided in time",
     e.Expired: "its time is up",
+    e.TicketResolved: "its ticket was resolved",
     e.RefusedMore: "more refused attempts this minute are only counted in /metrics",
 }
 

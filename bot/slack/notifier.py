@@ -39,6 +39,7 @@ from bot.domain.events import (
     RevocationFailing,
     StepApproved,
     TaskAssigned,
+    TicketResolved,
     TimedOut,
 )
 from bot.domain.request import AccessRequest, State
@@ -87,6 +88,7 @@ class SlackNotifier:
             ExtensionClosed: partial(news, wording.extension_closed),
             ExtensionFailed: partial(news, wording.extension_failed),
             TimedOut: partial(news, wording.timed_out), AccessGranted: partial(news, wording.granted),
+            TicketResolved: partial(news, wording.ticket_resolved),
             AccessRevoked: self._revoked,
         }
 

@@ -21,6 +21,7 @@ from bot.domain.events import (
     Expired,
     RevocationFailing,
     RevokeRetrying,
+    TicketResolved,
 )
 from bot.domain.kinds import EndSessions
 from bot.domain.request import AccessRequest, State
@@ -109,6 +110,20 @@ class Revoke:
                 request_id, State.ACTIVE.value, expires_at=min(request.expires_at, core.clock.now()),
                 also=core.recorded(EndedEarly(request_id=request_id, actor=person))):
             raise inactive(core.get(request_id))
+        self.extend.close_extensions(request_id)
+        return self.revoke(request_id)
+
+    def end_with_ticket(self, request_id: str, status: str) -> AccessRequest | None:
+        """The ticket the access was for is resolved: end it now, as its rule asks.  None when
+        it is no longer active (ended or extended meanwhile: nothing to do)."""
+        core = self.core
+        request = core.get(request_id)
+        if request.state is not State.ACTIVE or request.expires_at is None:
+            return None
+        if not core.requests.move(
+                request_id, State.ACTIVE.value, expires_at=min(request.expires_at, core.clock.now()),
+                also=core.recorded(TicketResolved(request_id=request_id, ticket=request.ticket, status=status))):
+            return None
         self.extend.close_extensions(request_id)
         return self.revoke(request_id)
 
