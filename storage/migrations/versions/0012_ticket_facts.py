@@ -1,14 +1,14 @@
 """what a request's ticket was when it was checked in the tracker (Jira): its summary, status
 and address, shown to the approvers
 
-Revision ID: 0013
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-07
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
+revision = "0012"
 down_revision = "0011"
 branch_labels = None
 depends_on = None
