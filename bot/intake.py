@@ -1,22 +1,33 @@
 """A new request, checked before it is stored: what it names, the rule that governs it, and
 everything the requester must fix, by form field.
 
-Pure reading: nothing here writes, asks anyone or calls a connector.
+Pure reading: nothing here writes, asks anyone or calls a connector.  A ticket a rule checks in
+its tracker is read there (`TicketLookup`), outside the requester's lock: it is HTTP.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from bot.approvers import ApproverRouting
-from bot.domain.errors import InvalidRequestError
-from bot.domain.kinds import AutoApproval, Form
+from bot.domain.errors import InvalidRequestError, TicketUncheckableError
+from bot.domain.kinds import AutoApproval, Form, Ticket
+from bot.domain.kinds.ticket import TicketFacts
 from bot.domain.request import AccessRequest, BundleItem, Route, State, new_request_id
 from bot.domain.rules import BUNDLE, Conflict, Rule, RuleBook, Target
 from bot.invariants import Invariants, conflict_text
-from bot.ports import CatalogReads, Clock, Person, RequestLookup, SyncedAccount, SyncedEntitlement
+from bot.ports import (
+    CatalogReads,
+    Clock,
+    NoTracker,
+    Person,
+    RequestLookup,
+    SyncedAccount,
+    SyncedEntitlement,
+    TicketLookup,
+)
 from bot.routing import Routing
 
 
@@ -43,6 +54,7 @@ class Intake:
     clock: Clock
     provisioning: dict[str, bool]  # connector id → may Latchkey change it?
     connector_types: dict[str, str]  # connector id → okta, celigo …
+    tickets: TicketLookup = field(default_factory=NoTracker)
 
     def validate(self, requester: Person, connector_id: str, entitlement_id: str,
                  duration: timedelta | None, justification: str, ticket: str, break_glass: bool) -> Draft:
@@ -51,11 +63,19 @@ class Intake:
         target, entitlements = self._asked_for(connector_id, entitlement_id)
         rule = rules.rule_for(target)
         problems = rule.problems(Form(justification, ticket, break_glass))
+        facts = None
+        if ticket and "ticket" not in problems:
+            facts, ticket_problem = self._checked_ticket(rule, ticket, requester)
+            if ticket_problem:
+                problems["ticket"] = ticket_problem
         if duration_problem := rule.policy.duration_problem(duration):
             problems["duration"] = duration_problem
         accounts = [self.catalog.account_by_email(e.connector_id, requester.email or "") for e in entitlements]
         request = replace(self._new_request(requester, target, entitlements, accounts, duration,
                                             justification, rule), ticket=ticket or None)
+        if facts is not None:
+            request = replace(request, ticket=facts.key, ticket_summary=facts.summary,
+                              ticket_status=facts.status, ticket_url=facts.url)
         conflicts = self.lookup.read_as(requester.id, lambda ledger: self.invariants.conflicts(request, ledger))
         # A request may carry one conflict's extra approval step; any other conflict refuses it.
         refusing = [c for c in conflicts if c.action == "refuse"] or conflicts[1:]
@@ -79,6 +99,28 @@ class Intake:
             raise InvalidRequestError(problems)
         return Draft(request, rule, tuple(c.name for c in conflicts),
                      self.routing.approvers_of(people), missing)
+
+    def _checked_ticket(self, rule: Rule, key: str, requester: Person) -> tuple[TicketFacts | None, str | None]:
+        """The ticket as the rule's tracker shows it, and what is wrong with it there; (None,
+        None) when the rule checks no tracker."""
+        kind = rule.kind(Ticket)
+        if kind.tracker is None:
+            return None, None
+        site, email = kind.tracker.site, requester.email or ""
+        try:
+            facts = self.tickets.ticket(site, key)
+            return facts, kind.tracker_problem(key, facts, email, self._account_if_hidden(kind, facts, email))
+        except TicketUncheckableError:
+            return None, f"Cannot check {key} right now; try again in a minute."
+
+    def _account_if_hidden(self, kind: Ticket, facts: TicketFacts | None, email: str) -> str | None:
+        """The requester's account in the tracker, looked up only when it must be compared
+        with an assignee whose email the tracker hides."""
+        assert kind.tracker is not None
+        if (facts is None or not kind.tracker.must_be_assigned_to_requester or not email
+                or facts.assignee_account is None or facts.assignee_email is not None):
+            return None
+        return self.tickets.account_of(kind.tracker.site, email)
 
     def rule_for(self, connector_id: str, entitlement_id: str) -> Rule | None:
         """The rule a request for this item would be filed under; None if it cannot be asked for."""

@@ -17,7 +17,7 @@ from bot.domain.request import AccessRequest, State
 from bot.domain.rules import Rule, RuleBook
 from bot.intake import Intake
 from bot.invariants import Invariants
-from bot.ports import Clock, Notifier, Person
+from bot.ports import Clock, Notifier, NoTracker, Person, TicketLookup
 from bot.routing import Progress, Routing
 from bot.slots import Slots
 from bot.usecases.bundles import Bundles
@@ -30,6 +30,7 @@ from bot.usecases.provision import Provision
 from bot.usecases.revoke import Revoke, TakeBack
 from bot.usecases.submit import Submit
 from bot.usecases.tasks import Tasks
+from bot.usecases.ticket_watch import WatchTickets
 from connectors.base import Connector
 from storage.audit_log import AuditLog
 from storage.catalog import Catalog
@@ -57,6 +58,7 @@ class Lifecycle:
     # them off the thread that took an approval click (it must be free for the next click).
     workers: Executor = field(default_factory=Inline)
     connector_types: dict[str, str] = field(default_factory=dict)  # connector id → okta, celigo …
+    tickets: TicketLookup = field(default_factory=NoTracker)  # where rules check tickets (Jira)
     routing: Routing = field(init=False)
     core: Core = field(init=False)  # what every use case shares (bot/usecases/core.py)
 
@@ -65,19 +67,20 @@ class Lifecycle:
         routing = self.routing = Routing(rules, self.approvers)
         invariants = Invariants(rules, self.catalog)
         self.intake = Intake(self.queries, self.catalog, rules, routing, self.approvers,
-                             invariants, self.clock, self.provisioning, self.connector_types)
+                             invariants, self.clock, self.provisioning, self.connector_types, self.tickets)
         core = self.core = Core(self.requests, self.queries, self.audit, self.notifier, self.clock, rules,
                     wake=lambda when: self.wake(when), workers=self.workers)  # both set after start
         self.extensions = Extend(core, invariants, routing)
-        bundles = Bundles(core, self.extensions)
         slots = Slots(self.queries, SlotBaselines(self.requests.engine))
-        take_back = TakeBack(self.connectors, slots)
+        take_back = TakeBack(self.connectors, slots, rules)
+        bundles = Bundles(core, self.extensions, take_back.signs_out)
         self.revocations = Revoke(core, take_back, bundles, self.extensions, routing)
         self.provisions = Provision(core, self.connectors, slots, take_back, self.extensions,
                                     bundles, invariants, routing)
         self.submissions = Submit(core, self.intake, invariants, routing)
         self.decisions = Decide(core, routing, invariants, self.extensions)
         self.tasks = Tasks(core, self.provisions, bundles, routing)
+        self.ticket_watch = WatchTickets(self.queries, rules, self.tickets, self.revocations)
         self.due = Due(core, self.queries, self.provisions, self.revocations, Chase(core, routing), bundles)
         core.work_on = self.due.work_on  # what a use case hands to the workers runs here
 
@@ -142,6 +145,9 @@ class Lifecycle:
 
     def run_due(self) -> datetime | None:
         return self.due.run_due()
+
+    def watch_tickets(self) -> list[str]:
+        return self.ticket_watch.run()
 
     def verify_revocations(self, within: timedelta = timedelta(hours=24)) -> list[str]:
         return self.revocations.verify(within)

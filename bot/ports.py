@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+from bot.domain.errors import TicketUncheckableError
 from bot.domain.events import Event
+from bot.domain.kinds.ticket import TicketFacts
 from bot.domain.request import AccessRequest, ApprovalOutcome, Route
 
 T = TypeVar("T")
@@ -108,6 +110,7 @@ class RequestLookup(Protocol):
     def open_for(self, requester: str, connector_id: str, entitlement_id: str) -> AccessRequest | None: ...
     def approvals(self, request_id: str) -> dict[str, int]: ...
     def revoked_since(self, since: datetime) -> list[AccessRequest]: ...
+    def in_states(self, *states: str) -> list[AccessRequest]: ...
     def failed_since(self, since: datetime) -> list[AccessRequest]: ...
 
 
@@ -220,3 +223,25 @@ class AuditStore(Protocol):
 
     def entry(self, event: Event, at: datetime) -> Row: ...
     def append(self, event: Event, at: datetime, also: Iterable[Any] = ()) -> None: ...
+
+
+class TicketLookup(Protocol):
+    """Tickets as their tracker shows them (bot/tickets.py `JiraTickets`), `site` being the
+    tracker's base URL as a rule names it.  Both raise TicketUncheckableError when the tracker
+    cannot be asked now: a ticket is never taken as fine because it could not be checked."""
+
+    def ticket(self, site: str, key: str) -> TicketFacts | None:
+        """The ticket, or None when there is none by that key that Latchkey may see."""
+
+    def account_of(self, site: str, email: str) -> str | None:
+        """The tracker's account id of the person with this email, if it finds exactly one."""
+
+
+class NoTracker:
+    """The lookup where no tracker is configured: every check is refused as uncheckable."""
+
+    def ticket(self, site: str, key: str) -> TicketFacts | None:
+        raise TicketUncheckableError(f"no tracker is configured at {site}")
+
+    def account_of(self, site: str, email: str) -> str | None:
+        raise TicketUncheckableError(f"no tracker is configured at {site}")

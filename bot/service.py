@@ -39,6 +39,7 @@ from bot.slack.context import Deps
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackNotifier
 from bot.sync import Progress, sync_catalog
+from bot.tickets import JiraTickets, jira_sites
 from connectors.changes import change_feed
 from storage.audit_log import AuditLog
 from storage.catalog import Catalog
@@ -95,6 +96,7 @@ def _needs_restart(old: Config, new: Config) -> dict[str, str]:
 WORKERS = 8  # grants and revocations in flight at once (each mostly waits on the target's API)
 
 VERIFY_EVERY = timedelta(minutes=15)  # how often recent revocations are read back from the targets
+TICKETS_EVERY = timedelta(minutes=5)  # how often the tickets of access that ends with them are read
 
 
 @dataclass
@@ -120,6 +122,7 @@ class Service:
                                       name_of=self.directory.name)
         # Always built: with no channel configured it does nothing, and a reload may set one.
         self.audit_relay = AuditChannelRelay(self.engine, client, self.config.audit_channel, self.clock)
+        self.tickets = JiraTickets(jira_sites(self.config.policy))
         self.lifecycle = Lifecycle(
             requests=Requests(self.engine), queries=queries, catalog=self.catalog, audit=AuditLog(self.engine),
             connectors=self.connectors,
@@ -129,7 +132,8 @@ class Service:
                                       self.directory),
             notifier=self.notifier, clock=self.clock,
             workers=ThreadPoolExecutor(WORKERS, thread_name_prefix="worker"),
-            connector_types={cid: c.type for cid, c in self.config.connectors.items()})
+            connector_types={cid: c.type for cid, c in self.config.connectors.items()},
+            tickets=self.tickets)
         self.scheduler = Scheduler(self.lifecycle.run_due, self.clock,
                                    timedelta(seconds=self.settings.latchkey_sweep_seconds))
         self.lifecycle.wake = self.scheduler.wake_at
@@ -165,6 +169,7 @@ class Service:
             self.scheduler.every(f"sync:{connector_id}", connector_config.sync_interval,
                                  lambda cid=connector_id: self.sync(cid))
         self.scheduler.every("verify-revocations", VERIFY_EVERY, self.lifecycle.verify_revocations)
+        self.scheduler.every("watch-tickets", TICKETS_EVERY, self.lifecycle.watch_tickets)
         seen = SeenEvents(self.engine)  # Slack stops retrying an event after minutes; keep a day
         self.scheduler.every("forget-events", timedelta(hours=1),
                              lambda: seen.forget_before(self.clock.now() - timedelta(days=1)))
@@ -191,7 +196,8 @@ class Service:
     def apply_config(self, new: Config) -> None:
         """Switch to a new, validated config without a restart, as far as that is possible.
 
-        The policy, each connector's owners and `audit_channel` change at once.  A connector
+        The policy (the Jira sites its rules check tickets in included), each connector's
+        owners and `audit_channel` change at once.  A connector
         added, removed, or changed in anything but its owners (type, domain, token, provisioning,
         intervals …) needs a restart: a warning says so and the running connector keeps its old
         settings until then.  What is in force afterwards is audited by `record_config`.
@@ -211,6 +217,7 @@ class Service:
             # Audited before it takes effect: if the audit log cannot be written, nothing changes
             # and the watcher tries the same file again at its next check.
             record_config(self.lifecycle.audit, effective, self.clock.now())
+            self.tickets.configure(jira_sites(effective.policy))
             self.lifecycle.rules = rules  # requests keep their rule by name (RuleBook.named)
             self.lifecycle.approvers.owners = {cid: list(c.owners) for cid, c in connectors.items()}
             self.audit_relay.channel = effective.audit_channel
@@ -266,4 +273,5 @@ class Service:
         self.audit_relay.stop()
         for connector in self.connectors.values():
             connector.close()
+        self.tickets.close()
         self.engine.dispose()

@@ -237,3 +237,10 @@ class SlotConnector(Connector, Protocol):
     def slot_level(self, slot: Slot, account_id: str) -> str | None: ...
 
     def set_slot_level(self, slot: Slot, account_id: str, level: str | None) -> None: ...
+
+
+class SessionEnder(Protocol):
+    """A connector that can sign a person out of every session they have, so that access taken
+    back does not live on in a session opened before (rules with `end_sessions`)."""
+
+    def end_sessions(self, account_id: str, oauth_tokens: bool) -> None: ...

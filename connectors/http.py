@@ -1,7 +1,8 @@
 """What every connector's HTTP client shares: one pooled httpx client, a bounded retry policy,
 and the mapping of HTTP answers onto the error tree of connectors/base.py.
 
-Retries, bounded by `max_attempts` calls in all:
+Retries, bounded by `max_attempts` calls in all (and, where someone is waiting on the answer,
+by `max_wait`: a retry that would wait longer is given up at once):
 
 - 429: wait what the API says (`retry_after()`, overridden per API: Okta's X-Rate-Limit-Reset,
   a plain Retry-After elsewhere) plus a little jitter; without it, exponential backoff.
@@ -62,11 +63,12 @@ class ApiClient:
     api_name = "API"
 
     def __init__(self, base_url: str, headers: dict[str, str], *, auth: httpx.Auth | None = None,
-                 max_attempts: int = 5, timeout: float = 10.0,
+                 max_attempts: int = 5, timeout: float = 10.0, max_wait: float | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._max_attempts = max_attempts
+        self._max_wait = max_wait  # a retry that would wait longer is given up at once
         self._sleep = sleep
         self._http = httpx.Client(base_url=base_url, timeout=timeout, headers=headers, auth=auth)
 
@@ -80,9 +82,9 @@ class ApiClient:
             try:
                 return self._send(method, path, kwargs)
             except TransientError as error:
-                if attempt >= self._max_attempts:
-                    raise
                 delay = retry_delay(error, attempt)
+                if attempt >= self._max_attempts or (self._max_wait is not None and delay > self._max_wait):
+                    raise
                 log.warning("%s; attempt %d of %d, retrying in %.2f s",
                             error, attempt, self._max_attempts, delay)
                 if isinstance(error, RateLimitedError):

@@ -201,6 +201,8 @@ class OktaSandbox(SandboxServer):
         self._admins: dict[str, dict] = {}  # token owners: reachable by id, never listed
         self._owner_of: dict[str, str] = {}  # token → owner id
         self._accepted: dict[str, list[Call]] = {"membership": [], "app": [], "role": []}
+        self._sessions: dict[str, int] = {}  # user → sessions open (an identity provider session each)
+        self._user_tokens: dict[str, int] = {}  # user → OAuth tokens issued to them
         self._rate_window, self._rate_used = 0, 0
         self._org = {"id": _okta_id("00o", 0), "companyName": "Latchkey Sandbox",
                      "subdomain": "sandbox", "status": "ACTIVE", "created": _iso()}
@@ -239,6 +241,18 @@ class OktaSandbox(SandboxServer):
             if user_id not in self._users:
                 raise KeyError(user_id)
             self._members[group_id].add(user_id)
+
+    def sign_in(self, user_id: str, tokens: int = 0) -> None:
+        """The user opens a session (as signing in to Okta does), and is issued `tokens` OAuth tokens."""
+        with self.lock:
+            self._user(user_id)
+            self._sessions[user_id] = self._sessions.get(user_id, 0) + 1
+            self._user_tokens[user_id] = self._user_tokens.get(user_id, 0) + tokens
+
+    def signed_in(self, user_id: str) -> tuple[int, int]:
+        """(sessions, OAuth tokens) the user holds now."""
+        with self.lock:
+            return self._sessions.get(user_id, 0), self._user_tokens.get(user_id, 0)
 
     def add_app(self, label: str, status: str = "ACTIVE", sign_on_mode: str = "SAML_2_0") -> str:
         if status not in APP_STATUSES or sign_on_mode not in SIGN_ON_MODES:
@@ -411,6 +425,7 @@ class OktaSandbox(SandboxServer):
             (r"/api/v1/users", {"GET": (self._list_users, "read", users)}),
             (u, {"GET": (self._get_user, "read", users)}),
             (u + "/groups", {"GET": (self._list_user_groups, "read", users)}),
+            (u + "/sessions", {"DELETE": (self._delete_sessions, "write", "okta.users.manage")}),
             (u + "/roles", {"GET": (self._list_user_roles, "role_read", roles),
                             "POST": (self._post_user_role, "role_write", manage_roles)}),
             (u + r"/roles/(?P<rid>[^/]+)", {
@@ -524,6 +539,17 @@ class OktaSandbox(SandboxServer):
         self._modifiable_group(gid, uid)
         self._set_membership(gid, uid, False, self._actor)  # a non-member: 204 too, as in Okta
         self._accepted["membership"].append(call)
+        return Reply(204)
+
+    def _delete_sessions(self, call: Call, uid: str) -> Reply:
+        """Revoke all user sessions: `oauthTokens` (default false) also revokes their OAuth tokens."""
+        user = self._user(uid)
+        revoke_tokens = call.arg("oauthTokens")
+        if revoke_tokens not in (None, "true", "false"):
+            raise _invalid("oauthTokens: must be true or false")
+        self._sessions.pop(user["id"], None)
+        if revoke_tokens == "true":
+            self._user_tokens.pop(user["id"], None)
         return Reply(204)
 
     def _set_membership(self, gid: str, uid: str, member: bool, actor: dict) -> None:

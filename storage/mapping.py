@@ -31,7 +31,8 @@ def to_domain(row: RequestRow) -> AccessRequest:
         manual=row.manual, prior_detail=row.prior_detail, lease_until=row.lease_until,
         attempts=row.attempts, last_error=row.last_error, attention_at=row.attention_at,
         reminders=row.reminders, rule=row.rule, step=row.step, conflict=row.conflict,
-        ticket=row.ticket, route=Route(row.route), reviewed_by=row.reviewed_by,
+        ticket=row.ticket, ticket_summary=row.ticket_summary,
+        ticket_status=row.ticket_status, ticket_url=row.ticket_url, route=Route(row.route), reviewed_by=row.reviewed_by,
         extends=row.extends, bundle=row.bundle,
         items=tuple(BundleItem(**item) for item in json.loads(row.items)) if row.items else ())
 
@@ -49,7 +50,8 @@ def to_row(request: AccessRequest) -> RequestRow:
         manual=request.manual, prior_detail=request.prior_detail, lease_until=request.lease_until,
         attempts=request.attempts, last_error=request.last_error, attention_at=request.attention_at,
         reminders=request.reminders, rule=request.rule, step=request.step, conflict=request.conflict,
-        ticket=request.ticket, route=request.route.value, reviewed_by=request.reviewed_by,
+        ticket=request.ticket, ticket_summary=request.ticket_summary,
+        ticket_status=request.ticket_status, ticket_url=request.ticket_url, route=request.route.value, reviewed_by=request.reviewed_by,
         extends=request.extends, bundle=request.bundle,
         items=json.dumps([asdict(item) for item in request.items]) if request.items else None)
 

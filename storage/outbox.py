@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import aliased
 
-from bot.domain.events import BY_KIND, SYSTEM, Event, MessageKind, decode
+from bot.domain.events import SYSTEM, Event, MessageKind
+from bot.domain.stored_events import BY_KIND, decode
 from connectors.masking import mask_all
 from storage.base import Repository, aware, claim_rows
 from storage.tables import OutboxRow

@@ -91,6 +91,10 @@ class RequestRow(SQLModel, table=True):
     step: int = 0  # the approval step it waits on (0-based)
     conflict: str | None = Field(default=None, max_length=64)  # separation-of-duties rule it breaks
     ticket: str | None = Field(default=None, max_length=255)
+    # The ticket as its tracker (Jira) showed it when the request was checked.
+    ticket_summary: str | None = Field(default=None, sa_column=Column(Text))
+    ticket_status: str | None = Field(default=None, max_length=255)
+    ticket_url: str | None = Field(default=None, max_length=1024)
     # How it was approved: "people", "auto" (the rule approved it) or "break_glass" (the
     # requester did, in an emergency; somebody reviews it afterwards: reviewed_by).
     route: str = Field(default="people", max_length=16)

@@ -12,7 +12,7 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, create_model, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, create_model, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
 from bot.config.fields import GROUP, Approvers, Duration, Strict
@@ -28,10 +28,38 @@ class StepConfig(Strict):
     approvals: int = Field(default=1, ge=1, le=10, description="distinct people of this step who must approve")
 
 
+class JiraConfig(Strict):
+    url: str = Field(pattern=r"^https?://[^/\s]+/?$", description="the Jira Cloud site, e.g. "
+                     "`https://acme.atlassian.net`")
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$", description="the Atlassian account the "
+                       "API token belongs to")
+    token: SecretStr = Field(min_length=1, description="its API token (use ${ENV_VAR})")
+    must_be_open: bool = Field(default=True, description="refuse a ticket whose status is in "
+                               "the done category")
+    must_be_assigned_to_requester: bool = Field(default=False, description="refuse a ticket "
+                                                "assigned to anyone but the requester")
+
+    @field_validator("url")
+    @classmethod
+    def _no_trailing_slash(cls, url: str) -> str:
+        return url.rstrip("/")
+
+
 class TicketConfig(Strict):
     required: bool = Field(default=True, description="a request without a ticket is refused")
     pattern: str | None = Field(default=None, description="a regular expression the whole "
                                 "reference must match, e.g. `(SEC|OPS)-[0-9]+`")
+    jira: JiraConfig | None = Field(default=None, description="check the ticket in Jira Cloud "
+                                    "when the request is made (after `pattern`); the approvers "
+                                    "see its summary and status")
+    end_with_ticket: bool = Field(default=False, description="end the access early when the "
+                                  "ticket is resolved (needs `jira`)")
+
+    @model_validator(mode="after")
+    def _end_needs_jira(self) -> TicketConfig:
+        if self.end_with_ticket and self.jira is None:
+            raise ValueError("end_with_ticket needs `jira` to know when the ticket is resolved")
+        return self
 
     @field_validator("pattern")
     @classmethod
@@ -57,6 +85,11 @@ class AutoApproveConfig(Strict):
         if not self.okta_groups and not self.slack_groups:
             raise ValueError("name at least one of okta_groups or slack_groups")
         return self
+
+
+class EndSessionsConfig(Strict):
+    oauth_tokens: bool = Field(default=False, description="also revoke the OpenID Connect and OAuth "
+                               "tokens issued to the person")
 
 
 class _RuleChecks(Strict):
@@ -98,6 +131,10 @@ class RuleSettings(_RuleChecks):
                               "emergency; the fallback approvers are told and review it")
     extension_needs_approval: bool = Field(default=True, description="false: holders may extend "
                                            "their access without asking again")
+    end_sessions: bool | EndSessionsConfig = Field(
+        default=False, description="when the access ends, also sign the person out of every "
+        "session (Okta: their sessions, and with `{oauth_tokens: true}` their OAuth tokens), so a "
+        "session opened before cannot keep using it; they must sign in again everywhere")
     remind_after: Duration | None = Field(default=timedelta(hours=4), description="first reminder to "
                                           "approvers of a pending request; later ones back off; null: none")
     pending_timeout: Duration = Field(default=timedelta(days=3), description="a request nobody "

@@ -18,6 +18,7 @@ def bundle_items(bundle: AccessRequest) -> list[AccessRequest]:
         duration=bundle.duration, justification=bundle.justification,
         state=State.APPROVED, created_at=bundle.created_at, decided_by=bundle.decided_by,
         decided_at=bundle.decided_at, rule=bundle.rule, route=bundle.route, ticket=bundle.ticket,
+        ticket_summary=bundle.ticket_summary, ticket_status=bundle.ticket_status, ticket_url=bundle.ticket_url,
         conflict=bundle.conflict,
         manual=item.manual, bundle=bundle.id) for item in bundle.items]
 

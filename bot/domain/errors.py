@@ -10,8 +10,10 @@
     ├── NotActiveError             the access is not active (any more): ended, or not granted yet
     ├── PolicyError                the step would break the policy now (a conflict, a later
     │                              step left with nobody); no probe, the message says why
-    └── AlreadyDecidedError        someone acted first; `.request` says who and how
-        └── TaskAlreadyDoneError   a manual task someone has already marked done
+    ├── AlreadyDecidedError        someone acted first; `.request` says who and how
+    │   └── TaskAlreadyDoneError   a manual task someone has already marked done
+    └── TicketUncheckableError     the ticket's tracker cannot be asked now (down, refusing
+                                   Latchkey's credentials, rate limiting after retries)
 
     DuplicateError                 storage refused a second open request for the same thing;
                                    the core turns it into an InvalidRequestError
@@ -73,3 +75,7 @@ class TaskAlreadyDoneError(AlreadyDecidedError):
 class DuplicateError(Exception):
     """The request would break a uniqueness rule of the store (e.g. a second pending request of
     one person for the same thing).  Raised by storage, so that the core need not know it."""
+
+
+class TicketUncheckableError(LatchkeyError):
+    pass

@@ -10,7 +10,8 @@ An event that moves a request through the transition table names its `transition
 case's compare-and-set takes its target state from that step.
 
 Stored forms: `action` and `kind` are the words existing audit and outbox rows hold, and the
-fields are the keys of their detail, so stored events read back as the same types (`decode`).
+fields are the keys of their detail, so stored events read back as the same types
+(bot/domain/stored_events.py).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class AuditAction(enum.StrEnum):
     FINISH = "finish"
     REVOKE_RETRY = "revoke_retry"
     ENDED_EARLY = "ended_early"
+    TICKET_RESOLVED = "ticket_resolved"
     DRIFT = "drift"
     ACCESS_RETURNED = "access_returned"
     REFUSED = "refused"
@@ -85,6 +87,7 @@ class MessageKind(enum.StrEnum):
     ACCESS_REVOKED = "access_revoked"
     REVOCATION_FAILING = "revocation_failing"
     DRIFT_DETECTED = "drift_detected"
+    TICKET_RESOLVED = "ticket_resolved"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -304,9 +307,19 @@ class EndedEarly(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class TicketResolved(Event):
+    """The ticket the access was for was resolved, and its rule ends the access with it."""
+
+    action, kind = AuditAction.TICKET_RESOLVED, MessageKind.TICKET_RESOLVED
+    ticket: str | None = None
+    status: str | None = None  # the ticket's status when it was found resolved
+
+
+@dataclass(frozen=True, kw_only=True)
 class AccessRevoked(Event):
     action, kind, transition = AuditAction.FINISH, MessageKind.ACCESS_REVOKED, Step.FINISH
     left_in_place: bool = False  # held before the request: nothing was removed
+    signed_out: bool = False  # the holder's sessions were ended too (the rule's end_sessions)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -382,35 +395,3 @@ class ChangeFeedGap(Event):
     connector: str | None = None
     feed: str | None = None
     reason: str | None = None
-
-
-# -- reading stored events back ----------------------------------------------------------
-def _all(cls: type[Event]) -> list[type[Event]]:
-    return [cls] + [sub for child in cls.__subclasses__() for sub in _all(child)]
-
-
-EVENT_TYPES: tuple[type[Event], ...] = tuple(_all(Event)[1:])
-# A word shared by a class and its subclass (cancel, fail, drift_detected) reads back as the class.
-BY_ACTION: dict[AuditAction, type[Event]] = {}
-BY_KIND: dict[MessageKind, type[Event]] = {}
-for _type in EVENT_TYPES:
-    if _type.action is not None:
-        BY_ACTION.setdefault(_type.action, _type)
-    if _type.kind is not None:
-        BY_KIND.setdefault(_type.kind, _type)
-
-
-def decode(cls: type[Event], request_id: str | None, actor: str, stored: dict[str, Any]) -> Event:
-    """An event of type `cls` from its stored detail.  Keys it does not know are left out (an
-    older or newer Latchkey may have written them); times come back as datetimes."""
-    known = {f.name for f in fields(cls)} - {"request_id", "actor"}
-    values = {}
-    for name, value in stored.items():
-        if name not in known:
-            continue
-        if isinstance(value, list):
-            value = tuple(value)
-        elif name.endswith("_at") and isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        values[name] = value
-    return cls(request_id=request_id, actor=actor, **values)

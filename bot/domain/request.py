@@ -133,6 +133,10 @@ class AccessRequest:
     step: int = 0  # the approval step it waits on
     conflict: str | None = None  # the separation-of-duties rule it breaks, if allowed with approval
     ticket: str | None = None
+    # The ticket as its tracker showed it when the request was checked (rules that check tickets there).
+    ticket_summary: str | None = None
+    ticket_status: str | None = None
+    ticket_url: str | None = None
     route: Route = Route.PEOPLE
     reviewed_by: str | None = None  # who reviewed a break-glass use
     extends: str | None = None  # for an extension: the request whose access it extends

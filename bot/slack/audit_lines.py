@@ -14,6 +14,7 @@ import re
 from datetime import UTC, datetime
 
 from bot.domain import events as e
+from bot.domain.stored_events import BY_ACTION
 from bot.slack.text import clip, escape, mention
 from connectors.masking import mask
 from storage.tables import AuditRow
@@ -47,6 +48,7 @@ WORDS: dict[type[e.Event], str] = {
     e.AccessRevoked: "revoked",
     e.RevokeRetrying: "will retry revoking",
     e.EndedEarly: "gave back the access of",
+    e.TicketResolved: "ended the access of",
     e.DriftFound: "found drift on",
     e.AccessReturned: "found access back for",
     e.Refused: "was refused",
@@ -60,6 +62,7 @@ NOTES: dict[type[e.Event], str] = {
     e.AutoApproved: "its rule approves it without people",
     e.TimedOut: "nobody decided in time",
     e.Expired: "its time is up",
+    e.TicketResolved: "its ticket was resolved",
     e.RefusedMore: "more refused attempts this minute are only counted in /metrics",
 }
 
@@ -84,7 +87,7 @@ def format_line(row: AuditRow, entitlement: str | None = None) -> str:
     head = f"{row.at.strftime('%Y-%m-%d %H:%M UTC')} · {_person(row.actor)} "
     # The configuration's own events: never their detail (a config, or a validation message
     # that may quote the file), only what is known to be safe.
-    event_type = e.BY_ACTION.get(row.action)  # type: ignore[call-overload]  # a str, stored
+    event_type = BY_ACTION.get(row.action)  # type: ignore[call-overload]  # a str, stored
     if event_type is e.ConfigLoaded:
         fingerprint = _text(str(detail.get("fingerprint", ""))[:8], 8)
         line = head.rstrip() + f": configuration loaded (fingerprint {fingerprint})"
@@ -137,6 +140,8 @@ def _details(detail: dict, entitlement: str | None) -> list[str]:
                        ("reviewers", "to be reviewed by")):
         if isinstance(detail.get(key), list) and detail[key]:
             parts.append(f"{label}: " + _people(detail[key]))
+    if detail.get("signed_out"):
+        parts.append("signed out of every session")
     if detail.get("preexisting"):
         parts.append("already held before the request")
     if detail.get("attempt"):

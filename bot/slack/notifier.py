@@ -39,6 +39,7 @@ from bot.domain.events import (
     RevocationFailing,
     StepApproved,
     TaskAssigned,
+    TicketResolved,
     TimedOut,
 )
 from bot.domain.request import AccessRequest, State
@@ -87,7 +88,8 @@ class SlackNotifier:
             ExtensionClosed: partial(news, wording.extension_closed),
             ExtensionFailed: partial(news, wording.extension_failed),
             TimedOut: partial(news, wording.timed_out), AccessGranted: partial(news, wording.granted),
-            AccessRevoked: partial(news, wording.revoked),
+            TicketResolved: partial(news, wording.ticket_resolved),
+            AccessRevoked: self._revoked,
         }
 
     def start(self) -> None:
@@ -141,6 +143,10 @@ class SlackNotifier:
     def _failed(self, request: AccessRequest, event: ProvisioningFailed) -> None:
         self._news(wording.failed, request, event)
         self._slack.tell_approvers_asked(request, wording.failed(request))
+
+    def _revoked(self, request: AccessRequest, event: AccessRevoked) -> None:
+        said = wording.revoked(request)
+        self._slack.refresh(request, notice=f"{said} {wording.signed_out()}" if event.signed_out else said)
 
     def _task(self, request: AccessRequest, event: TaskAssigned) -> None:
         role = "task_revoke" if event.revoke else "task_grant"

@@ -12,6 +12,13 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def link(url: str, label: str) -> str:
+    """A mrkdwn link whose address and label, user text both, can neither end it early nor
+    forge another (`|` and `>` inside the address are percent-encoded, the label escaped)."""
+    address = url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
+    return f"<{address}|{escape(label)}>"
+
+
 def clip(text: str, limit: int) -> str:
     """Fit `text` into a Block Kit field of `limit` characters."""
     return text if len(text) <= limit else text[: limit - 1] + "…"

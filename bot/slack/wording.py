@@ -11,7 +11,9 @@ from bot.domain.errors import AlreadyDecidedError, TaskAlreadyDoneError
 from bot.domain.policy import describe_duration
 from bot.domain.request import AccessRequest, Route, State
 from bot.routing import Progress
-from bot.slack.text import clip, escape, mention, mentions, when
+from bot.slack.text import clip, escape, link, mention, mentions, when
+
+TICKET_SUMMARY = 150  # characters of a ticket's summary shown, at most
 
 HELP = (
     "*Latchkey* gives you access for a limited time, approved by its owners.\n"
@@ -42,13 +44,23 @@ def details(request: AccessRequest, steps: int) -> str | None:
     """The facts an approver weighs besides the reason: ticket, step, conflicts."""
     facts = []
     if request.ticket:
-        facts.append(f"*Ticket:* {escape(request.ticket)}")
+        facts.append(f"*Ticket:* {ticket(request)}")
     if steps > 1:
         facts.append(f"*Step {min(request.step, steps - 1) + 1} of {steps}*")
     if request.conflict:
         facts.append(f":warning: Breaks separation of duties rule *{escape(request.conflict)}*: "
                      "approve only if that is intended")
     return " · ".join(facts) or None
+
+
+def ticket(request: AccessRequest) -> str:
+    """The ticket's reference; where it was checked in its tracker, a link to it with its
+    summary and status as they were then (Jira's words: user text)."""
+    assert request.ticket is not None
+    if not request.ticket_url:
+        return escape(request.ticket)
+    said = f"{link(request.ticket_url, request.ticket)} {escape(clip(request.ticket_summary or '', TICKET_SUMMARY))}"
+    return f"{said.rstrip()} ({escape(request.ticket_status)})" if request.ticket_status else said.rstrip()
 
 
 def bundle_items(request: AccessRequest) -> str:
@@ -172,6 +184,16 @@ def revoked(request: AccessRequest) -> str:
         return (f":hourglass: Your request for {item(request)} has ended. You held this access "
                 "before, so it stays in place.")
     return f":lock: Your access to {item(request)} has ended and was removed."
+
+
+def ticket_resolved(request: AccessRequest) -> str:
+    assert request.ticket is not None
+    return (f"Your access to {item(request)} is ending early: its ticket {ticket(request)} "
+            "was resolved.")
+
+
+def signed_out() -> str:
+    return "You have been signed out everywhere so that the change takes effect: sign in again to carry on."
 
 
 def denied(request: AccessRequest) -> str:

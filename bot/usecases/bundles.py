@@ -8,6 +8,7 @@ still live ends with it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from bot.domain.errors import AlreadyDecidedError
@@ -18,8 +19,9 @@ from bot.usecases.extend import Extend
 
 
 class Bundles:
-    def __init__(self, core: Core, extend: Extend) -> None:
+    def __init__(self, core: Core, extend: Extend, signs_out: Callable[[AccessRequest], bool]) -> None:
         self.core, self.extend = core, extend
+        self.signs_out = signs_out  # whether ending the bundle signed its holder out (bot/usecases/revoke.py)
 
     def after_item_moved(self, request: AccessRequest) -> AccessRequest:
         """Follow-ups of a grant or revocation: tell the scheduler of a new expiry, close pending
@@ -51,7 +53,8 @@ class Bundles:
             if bundle.state in (State.FAILED, State.REVOKING, State.REVOKED):
                 self._end_items(bundle_id, now)
             if bundle.state is State.REVOKING and states <= {State.REVOKED, State.FAILED}:
-                bundle = core.move(AccessRevoked(request_id=bundle_id), seen=bundle, revoked_at=now,
+                bundle = core.move(AccessRevoked(request_id=bundle_id, signed_out=self.signs_out(bundle)),
+                                   seen=bundle, revoked_at=now,
                                    lease_until=None)
         except AlreadyDecidedError as raced:  # another worker settled it first
             return raced.request

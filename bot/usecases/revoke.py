@@ -8,8 +8,9 @@ after a few.  Access the requester held before the request is left in place.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import cast
 
 from bot import metrics
 from bot.domain.errors import AlreadyDecidedError
@@ -20,14 +21,17 @@ from bot.domain.events import (
     Expired,
     RevocationFailing,
     RevokeRetrying,
+    TicketResolved,
 )
+from bot.domain.kinds import EndSessions
 from bot.domain.request import AccessRequest, State
+from bot.domain.rules import RuleBook
 from bot.routing import Routing
 from bot.slots import Slots, slot_of
 from bot.usecases.bundles import Bundles
 from bot.usecases.core import Core, backoff, inactive
 from bot.usecases.extend import Extend
-from connectors.base import Connector, ConnectorError, NotFoundError, Prior
+from connectors.base import Connector, ConnectorError, NotFoundError, Prior, SessionEnder
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +41,9 @@ ALERT_AFTER_FAILED_REVOKES = 3
 class TakeBack:
     """The connector's part of a revocation, shared with a grant given up half-way."""
 
-    def __init__(self, connectors: Mapping[str, Connector], slots: Slots) -> None:
-        self.connectors, self.slots = connectors, slots
+    def __init__(self, connectors: Mapping[str, Connector], slots: Slots,
+                 rules: Callable[[], RuleBook]) -> None:
+        self.connectors, self.slots, self.rules = connectors, slots, rules
 
     def __call__(self, request: AccessRequest) -> None:
         """Revoke through the connector, then read the target back: revoked must mean gone."""
@@ -56,6 +61,22 @@ class TakeBack:
         if still_there:
             raise ConnectorError("the target still shows the access after it was revoked")
         return None
+
+    def signs_out(self, request: AccessRequest) -> bool:
+        """Whether taking `request` back signs its holder out: the rule asks (`end_sessions`) and
+        the target can (for a bundle: one of its items' targets; each item signs out on its own)."""
+        if request.preexisting or not self.rules().named(request.rule).kind(EndSessions).enabled:
+            return False
+        targets = [item.connector_id for item in request.items if not item.manual] if request.is_bundle \
+            else [] if request.manual else [request.connector_id]
+        # A connector that can end sessions is a SessionEnder (connectors/base.py).
+        return any(getattr(self.connectors.get(target), "end_sessions", None) for target in targets)
+
+    def sign_out(self, request: AccessRequest) -> None:
+        """End the holder's sessions on the target, so that one opened before keeps nothing of
+        what was taken back."""
+        ends = self.rules().named(request.rule).kind(EndSessions)
+        cast(SessionEnder, self.connectors[request.connector_id]).end_sessions(request.account_id, ends.oauth_tokens)
 
     def still_held(self, request: AccessRequest) -> bool:
         """Whether the target shows the access now (never, for a connector no longer configured)."""
@@ -92,6 +113,20 @@ class Revoke:
         self.extend.close_extensions(request_id)
         return self.revoke(request_id)
 
+    def end_with_ticket(self, request_id: str, status: str) -> AccessRequest | None:
+        """The ticket the access was for is resolved: end it now, as its rule asks.  None when
+        it is no longer active (ended or extended meanwhile: nothing to do)."""
+        core = self.core
+        request = core.get(request_id)
+        if request.state is not State.ACTIVE or request.expires_at is None:
+            return None
+        if not core.requests.move(
+                request_id, State.ACTIVE.value, expires_at=min(request.expires_at, core.clock.now()),
+                also=core.recorded(TicketResolved(request_id=request_id, ticket=request.ticket, status=status))):
+            return None
+        self.extend.close_extensions(request_id)
+        return self.revoke(request_id)
+
     def _revoke_claimed(self, request: AccessRequest) -> AccessRequest:
         """Finish a revocation this worker holds the lease on (`request` as claimed)."""
         if request.is_bundle:
@@ -108,9 +143,13 @@ class Revoke:
         return finished[0]
 
     def take_back_claimed(self, request: AccessRequest) -> datetime:
-        """The connector's part of a claimed revocation; returns when it was done."""
+        """The connector's part of a claimed revocation, ending the holder's sessions after it
+        where the rule asks (a failure there is retried like the revocation: taking back again
+        finds nothing to remove); returns when it was done."""
         if not request.preexisting:  # access the requester held before stays in place
             self.take_back(request)
+            if self.take_back.signs_out(request):
+                self.take_back.sign_out(request)
         return self.core.clock.now()
 
     def record_revoked(self, taken_back: list[tuple[AccessRequest, datetime]]) -> list[AccessRequest]:
@@ -121,7 +160,8 @@ class Revoke:
             return []
         core = self.core
         moved = core.requests.move_each([core.step(
-            request, AccessRevoked(request_id=request.id, left_in_place=bool(request.preexisting)),
+            request, AccessRevoked(request_id=request.id, left_in_place=bool(request.preexisting),
+                                   signed_out=self.take_back.signs_out(request)),
             tell=not request.bundle, revoked_at=revoked_at, lease_until=None, last_error=None)
             for request, revoked_at in taken_back])
         core.notifier.wake()

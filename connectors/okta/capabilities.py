@@ -74,7 +74,7 @@ def _sync(client: OktaClient) -> list[Capability]:
 
 def _permissions(client: OktaClient, role_id: str) -> list[str]:
     try:
-        return client.list_role_permissions(role_id)
+        return client.roles.list_role_permissions(role_id)
     except PermissionDeniedError:  # unreadable: count none, so nothing is claimed on a guess
         return []
 
@@ -82,7 +82,7 @@ def _permissions(client: OktaClient, role_id: str) -> list[str]:
 def _provisioning(client: OktaClient, owner: dict) -> list[Capability]:
     who = (owner.get("profile") or {}).get("login") or owner.get("id", "the token's admin")
     try:
-        roles = [r for r in client.list_user_roles(owner["id"]) if r.get("status") != "INACTIVE"]
+        roles = [r for r in client.roles.list_user_roles(owner["id"]) if r.get("status") != "INACTIVE"]
     except PermissionDeniedError as exc:
         unknown = (f"not confirmed: Okta refused to show the admin roles of {who} ({exc}), so "
                    "this right cannot be checked without a write; a grant the token lacks fails "

@@ -3,12 +3,10 @@
 Each method names a path and reads Okta's JSON; how the call is made (authentication, retries,
 rate limits, `Link` pagination, errors) is the `OktaTransport` beneath (transport.py), so a new
 way to authenticate (auth.py) changes nothing here.  Nothing here knows Latchkey's model: the
-resource kinds beside it (groups.py, apps.py, roles.py) map the JSON.
+resource kinds beside it (groups.py, apps.py, roles.py) map the JSON.  The admin-role calls are
+`OktaClient.roles` (role_calls.py).
 
 Each list method returns ONE page and the `after` cursor of the next page (None at the end).
-Four reads are not paged: a user's, a group's and a client app's roles (Okta answers them
-whole; a stray `rel="next"` there must not be followed, or a sync would loop) and a role's
-permissions.
 
 The System Log is read as Okta documents *polling* (`list_log_events`): no `until`, ascending
 order, `since` for the first read and then the `after` of the `rel="next"` link, which a polling
@@ -23,24 +21,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import NamedTuple
-from urllib.parse import quote
 
 import httpx
 
 from connectors.base import ConnectorError
 from connectors.okta.auth import SswsToken
 from connectors.okta.oauth import OktaOAuth
+from connectors.okta.role_calls import OktaRoleCalls
 from connectors.okta.transport import (
+    ListPage,
     OktaTransport,
     next_cursor,
     okta_base_url,
     okta_code,
+    path_segment,
     rate_limit_ceiling,
 )
 
 __all__ = ["ListPage", "LogPage", "OktaClient", "okta_base_url", "okta_code"]
 
-ListPage = tuple[list[dict], str | None]  # one page of wire objects and the next `after`
 LOGS = "/api/v1/logs"
 LOG_PAGE = 1000  # the most events Okta answers at once
 
@@ -54,8 +53,10 @@ class LogPage(NamedTuple):
     limit_per_minute: int | None
 
 
+
 class OktaClient:
-    """One Okta org's users, groups, apps and admin roles, reached through one `OktaTransport`.
+    """One Okta org's users, groups, apps and (as `roles`) admin roles, reached through one
+    `OktaTransport`.
 
     `credentials` is an API token (sent as SSWS) or any `httpx.Auth`: `OktaOAuth` (oauth.py)
     for a service app, or another scheme (see auth.py).
@@ -67,6 +68,7 @@ class OktaClient:
         auth = SswsToken(credentials) if isinstance(credentials, str) else credentials
         self.transport = OktaTransport(base_url, auth, page_size=page_size,
                                        max_attempts=max_attempts, timeout=timeout, sleep=sleep)
+        self.roles = OktaRoleCalls(self.transport)  # the admin-role endpoints
 
     def close(self) -> None:
         self.transport.close()
@@ -83,7 +85,7 @@ class OktaClient:
         return self.transport.request("GET", "/api/v1/users/me").json()
 
     def get_user(self, user_id: str) -> dict:
-        return self.transport.request("GET", f"/api/v1/users/{_segment(user_id)}").json()
+        return self.transport.request("GET", f"/api/v1/users/{path_segment(user_id)}").json()
 
     def list_users(self, after: str | None = None, search: str | None = None) -> ListPage:
         return self.transport.page("/api/v1/users", after, search=search)
@@ -95,18 +97,23 @@ class OktaClient:
         users, _ = self.transport.page("/api/v1/users", None, search=search)
         return users
 
+    def clear_user_sessions(self, user_id: str, oauth_tokens: bool) -> None:
+        """Revoke all of the user's sessions (and their OAuth tokens, if asked); 204."""
+        self.transport.request("DELETE", f"/api/v1/users/{path_segment(user_id)}/sessions",
+                               params={"oauthTokens": "true" if oauth_tokens else "false"})
+
     def list_user_groups(self, user_id: str, after: str | None = None) -> ListPage:
-        return self.transport.page(f"/api/v1/users/{_segment(user_id)}/groups", after)
+        return self.transport.page(f"/api/v1/users/{path_segment(user_id)}/groups", after)
 
     # -- groups and memberships -----------------------------------------------------------------
     def get_group(self, group_id: str) -> dict:
-        return self.transport.request("GET", f"/api/v1/groups/{_segment(group_id)}").json()
+        return self.transport.request("GET", f"/api/v1/groups/{path_segment(group_id)}").json()
 
     def list_groups(self, after: str | None = None) -> ListPage:
         return self.transport.page("/api/v1/groups", after)
 
     def list_group_members(self, group_id: str, after: str | None = None) -> ListPage:
-        return self.transport.page(f"/api/v1/groups/{_segment(group_id)}/users", after)
+        return self.transport.page(f"/api/v1/groups/{path_segment(group_id)}/users", after)
 
     def add_member(self, group_id: str, user_id: str) -> None:
         self.transport.request("PUT", _membership_path(group_id, user_id))
@@ -119,10 +126,10 @@ class OktaClient:
         return self.transport.page("/api/v1/apps", after, filter=filter)
 
     def get_app(self, app_id: str) -> dict:
-        return self.transport.request("GET", f"/api/v1/apps/{_segment(app_id)}").json()
+        return self.transport.request("GET", f"/api/v1/apps/{path_segment(app_id)}").json()
 
     def list_app_users(self, app_id: str, after: str | None = None) -> ListPage:
-        return self.transport.page(f"/api/v1/apps/{_segment(app_id)}/users", after)
+        return self.transport.page(f"/api/v1/apps/{path_segment(app_id)}/users", after)
 
     def get_app_user(self, app_id: str, user_id: str) -> dict:
         return self.transport.request("GET", _app_user_path(app_id, user_id)).json()
@@ -130,7 +137,7 @@ class OktaClient:
     def assign_app_user(self, app_id: str, user_id: str, user_name: str) -> dict:
         """Create a direct (scope USER) assignment, as baton-okta does."""
         body = {"id": user_id, "scope": "USER", "credentials": {"userName": user_name}}
-        path = f"/api/v1/apps/{_segment(app_id)}/users"
+        path = f"/api/v1/apps/{path_segment(app_id)}/users"
         return self.transport.request("POST", path, json=body).json()
 
     def set_app_user_scope(self, app_id: str, user_id: str, scope: str) -> dict:
@@ -140,37 +147,6 @@ class OktaClient:
 
     def remove_app_user(self, app_id: str, user_id: str) -> None:
         self.transport.request("DELETE", _app_user_path(app_id, user_id))
-
-    # -- admin roles ----------------------------------------------------------------------------
-    def list_role_assignees(self, after: str | None = None) -> ListPage:
-        """One page of users holding admin roles; paged by the `Link` header (body `value`)."""
-        body, next_cursor = self.transport.page("/api/v1/iam/assignees/users", after)
-        return body.get("value") or [], next_cursor
-
-    def list_user_roles(self, user_id: str) -> list[dict]:
-        return self.transport.request("GET", f"/api/v1/users/{_segment(user_id)}/roles").json()
-
-    def list_group_roles(self, group_id: str) -> list[dict]:
-        return self.transport.request("GET", f"/api/v1/groups/{_segment(group_id)}/roles").json()
-
-    def list_role_permissions(self, role_id: str) -> list[str]:
-        """The permission names of a custom role, e.g. `okta.groups.members.manage`."""
-        path = f"/api/v1/iam/roles/{_segment(role_id)}/permissions"
-        body = self.transport.request("GET", path).json()
-        return [permission["label"] for permission in body.get("permissions") or []]
-
-    def list_client_roles(self, client_id: str) -> list[dict]:
-        """The admin roles assigned to an OAuth client app (a service app's own, to check it)."""
-        path = f"/oauth2/v1/clients/{_segment(client_id)}/roles"
-        return self.transport.request("GET", path).json()
-
-    def assign_role(self, user_id: str, role_type: str) -> dict:
-        path = f"/api/v1/users/{_segment(user_id)}/roles"
-        return self.transport.request("POST", path, json={"type": role_type}).json()
-
-    def remove_role(self, user_id: str, assignment_id: str) -> None:
-        path = f"/api/v1/users/{_segment(user_id)}/roles/{_segment(assignment_id)}"
-        self.transport.request("DELETE", path)
 
     # -- the System Log -------------------------------------------------------------------------
     def list_log_events(self, after: str | None, since: str, filter: str) -> LogPage:
@@ -187,16 +163,11 @@ class OktaClient:
 
 
 def _membership_path(group_id: str, user_id: str) -> str:
-    return f"/api/v1/groups/{_segment(group_id)}/users/{_segment(user_id)}"
+    return f"/api/v1/groups/{path_segment(group_id)}/users/{path_segment(user_id)}"
 
 
 def _app_user_path(app_id: str, user_id: str) -> str:
-    return f"/api/v1/apps/{_segment(app_id)}/users/{_segment(user_id)}"
-
-
-def _segment(value: str) -> str:
-    """Percent-encode an id for a path segment, so an odd id cannot reach another endpoint."""
-    return quote(value, safe="")
+    return f"/api/v1/apps/{path_segment(app_id)}/users/{path_segment(user_id)}"
 
 
 def _quoted(value: str) -> str:

@@ -71,6 +71,11 @@ class OktaConnector(RoutedByType):
         matches.sort(key=lambda account: not account.active)
         return matches[0] if matches else None
 
+    def end_sessions(self, account_id: str, oauth_tokens: bool) -> None:
+        """Sign the user out of every Okta session (and, with `oauth_tokens`, revoke the OAuth
+        and OIDC tokens issued to them): Okta's "Revoke all user sessions", which answers 204."""
+        self._client.clear_user_sessions(account_id, oauth_tokens)
+
     def capabilities(self) -> list[Capability]:
         oauth = self._client.oauth
         if oauth is not None:

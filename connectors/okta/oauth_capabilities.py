@@ -118,7 +118,7 @@ def _roles(client: OktaClient, client_id: str, granted: set[str],
     """The admin-role row, and the app's active roles (None when Okta would not show them)."""
     remedy = role_remedy(client_id)
     try:
-        roles = [r for r in client.list_client_roles(client_id) if r.get("status") != "INACTIVE"]
+        roles = [r for r in client.roles.list_client_roles(client_id) if r.get("status") != "INACTIVE"]
     except PermissionDeniedError as refused:
         if not users_seen:  # no users and no roles to show: no admin role at all
             return Capability("oauth", ROLE, False, f"{NO_USERS}; {remedy}"), []

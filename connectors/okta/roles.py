@@ -73,11 +73,11 @@ class Roles(HeldBefore):
         """Holders of this role type (directly, or only through a group) among one page of
         Okta's users-with-roles list; each needs its own roles read, as Okta has no per-type
         listing."""
-        assignees, next_cursor = self._client.list_role_assignees(after=cursor)
+        assignees, next_cursor = self._client.roles.list_role_assignees(after=cursor)
         granted = entitlement_id("role", resource.id, self.SLUG)
         grants = []
         for user in assignees:
-            held = [role for role in self._client.list_user_roles(user["id"])
+            held = [role for role in self._client.roles.list_user_roles(user["id"])
                     if role.get("type") == resource.id and role.get("status", "ACTIVE") == "ACTIVE"]
             if held:
                 grants.append(Grant(granted, user["id"],
@@ -88,7 +88,7 @@ class Roles(HeldBefore):
         """The standard role types the user holds now, each with whether directly (else only
         through a group); none for a user that is gone."""
         try:
-            roles = self._client.list_user_roles(user_id)
+            roles = self._client.roles.list_user_roles(user_id)
         except NotFoundError:
             return {}
         held: dict[str, bool] = {}
@@ -103,7 +103,7 @@ class Roles(HeldBefore):
     def grant(self, role_type: str, slug: str, account_id: str) -> GrantOutcome:
         self._check(role_type, slug)
         try:
-            self._client.assign_role(account_id, role_type)
+            self._client.roles.assign_role(account_id, role_type)
         except ConnectorError as error:
             if okta_code(error) == DUPLICATE_ROLE:
                 return GrantOutcome.ALREADY_GRANTED
@@ -115,7 +115,7 @@ class Roles(HeldBefore):
         if assignment is None:
             return RevokeOutcome.ALREADY_REVOKED
         try:
-            self._client.remove_role(account_id, assignment["id"])
+            self._client.roles.remove_role(account_id, assignment["id"])
         except NotFoundError:
             self._client.get_user(account_id)  # raises if the user, not the assignment, is gone
             return RevokeOutcome.ALREADY_REVOKED
@@ -123,7 +123,7 @@ class Roles(HeldBefore):
 
     def _direct_assignment(self, role_type: str, slug: str, account_id: str) -> dict | None:
         self._check(role_type, slug)
-        return next((role for role in self._client.list_user_roles(account_id)
+        return next((role for role in self._client.roles.list_user_roles(account_id)
                      if _direct(role, role_type)), None)
 
     def _check(self, role_type: str, slug: str) -> None:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 
@@ -58,6 +58,9 @@ def okta_base_url(domain: str) -> str:
 def okta_code(error: ConnectorError) -> str | None:
     """Okta's `errorCode` (e.g. `E0000046`) of an error the transport raised, if Okta sent one."""
     return getattr(error, "okta_code", None)
+
+
+ListPage = tuple[list[dict], str | None]  # one page of wire objects and the next `after`
 
 
 class OktaTransport(ApiClient):
@@ -155,3 +158,8 @@ def next_cursor(response: httpx.Response, path: str) -> str | None:
     if not after:  # following it blindly would re-read the first page forever
         raise ConnectorError(f"Okta GET {path} sent a next link without an after cursor")
     return after[0]
+
+
+def path_segment(value: str) -> str:
+    """Percent-encode an id for a path segment, so an odd id cannot reach another endpoint."""
+    return quote(value, safe="")

@@ -39,3 +39,29 @@ def test_request_approve_grant_and_expire_over_oauth_and_dpop(make_bot, slack, o
                              for c in api_calls)
     assert okta.oauth.issued >= 3  # the first token, and one after each time Okta dropped it
     assert [c.method for c in okta.membership_writes()] == ["PUT", "DELETE"]
+
+
+def test_the_key_is_rotated_in_okta_while_access_is_held(make_bot, slack, okta, clock, monkeypatch):
+    """Given Latchkey configured with the app's current key and the next one, when the admin
+    registers the next key in Okta and deletes the old one while Carol holds access (and Okta
+    drops the token), then Latchkey signs in with the next key and revokes on time."""
+    okta.ssws_enabled = False
+    app = okta.add_service_app({"k1": public_jwk(rsa_key("app"), "k1")})
+    monkeypatch.setenv("OKTA_PRIVATE_KEY", pem(rsa_key("app")))
+    monkeypatch.setenv("OKTA_NEXT_PRIVATE_KEY", pem(rsa_key("next")))
+    bot = make_bot(okta_auth={"type": "oauth", "client_id": app, "keys": [
+        {"key_id": "k1", "private_key": "${OKTA_PRIVATE_KEY}"},
+        {"key_id": "k2", "private_key": "${OKTA_NEXT_PRIVATE_KEY}"}]}).start()
+    group, carol = okta.ids["eng-admins"], okta.ids["carol@acme.com"]
+    request_access(slack)
+    eventually(lambda: [m for m in slack.dm(ALICE) if "Approve" in str(m["blocks"])])
+    slack.click(ALICE, "approve")
+    eventually(lambda: carol in okta.members(group))
+
+    okta.add_app_key(app, "k2", public_jwk(rsa_key("next"), "k2"))  # the rotation, in Okta
+    okta.remove_app_key(app, "k1")
+    okta.oauth.expire_tokens()
+    clock.advance(timedelta(hours=4, seconds=1))
+    eventually(lambda: carol not in okta.members(group))
+    eventually(lambda: "has ended" in texts(slack.dm(CAROL)))
+    assert bot.service.lifecycle.queries.in_states("revoked")

@@ -23,7 +23,7 @@ from bot.domain.request import AccessRequest, State
 from bot.domain.rules import BUNDLE, RuleBook
 from bot.intake import Draft, Intake
 from bot.invariants import Invariants
-from bot.ports import Person, SystemClock
+from bot.ports import NoTracker, Person, SystemClock, TicketLookup
 from bot.routing import Routing
 from tests.support.config import offline_config_text
 from tests.support.harness import BOB, CAROL, PEOPLE
@@ -128,6 +128,7 @@ class Form:
     owners: Sequence[str] = OWNERS  # the okta connector's, as in the config the rules came from
     catalog: Catalog = field(default_factory=Catalog)
     directory: Directory = field(default_factory=Directory)
+    tickets: TicketLookup = field(default_factory=NoTracker)  # where the rules check tickets
 
     @property
     def routing(self) -> Routing:
@@ -141,7 +142,7 @@ class Form:
     def intake(self) -> Intake:
         return Intake(NoOtherRequests(), self.catalog, lambda: self.rules, self.routing, self.approvers,
                       Invariants(lambda: self.rules, self.catalog), SystemClock(), {"okta": True},
-                      {"okta": "okta"})
+                      {"okta": "okta"}, self.tickets)
 
     def submit(self, pick: str, user: str = CAROL, duration: str | None = "1h",
                why: str = "Fix the INC-7 outage", ticket: str = "", break_glass: bool = False) -> Draft:

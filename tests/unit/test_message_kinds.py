@@ -4,15 +4,8 @@ the notifier has a way of telling it."""
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
-from bot.domain.events import (
-    BY_ACTION,
-    BY_KIND,
-    EVENT_TYPES,
-    AuditAction,
-    ConfigLoaded,
-    ConfigRejected,
-    MessageKind,
-)
+from bot.domain.events import AuditAction, ConfigLoaded, ConfigRejected, MessageKind
+from bot.domain.stored_events import BY_ACTION, BY_KIND, EVENT_TYPES
 from bot.slack.audit_lines import WORDS
 from bot.slack.notifier import SlackNotifier
 

@@ -237,3 +237,20 @@ def test_every_rule_kind_is_a_key_of_a_rule_in_the_config():
     from bot.config.policy import RuleConfig, RuleSettings
     assert [k.key for k in kinds.KINDS if k.key not in RuleSettings.model_fields] == []
     assert [k.key for k in kinds.KINDS if k.key not in RuleConfig.model_fields] == []
+
+
+@pytest.mark.parametrize("setting, expected", [
+    (None, kinds.EndSessions()),  # off unless a rule asks
+    (True, kinds.EndSessions(enabled=True)),
+    ({"oauth_tokens": True}, kinds.EndSessions(enabled=True, oauth_tokens=True)),
+])
+def test_end_sessions_is_read_from_a_rule(setting, expected):
+    rule = {"name": "admins"} | ({} if setting is None else {"end_sessions": setting})
+    assert rulebook(rules=[rule]).named("admins").kind(kinds.EndSessions) == expected
+
+
+def test_a_bundle_that_signs_out_less_than_its_item_is_weaker():
+    signs_out = kinds.EndSessions(enabled=True, oauth_tokens=True)
+    assert kinds.EndSessions().weaker_than(signs_out)
+    assert kinds.EndSessions(enabled=True).weaker_than(signs_out)
+    assert signs_out.weaker_than(kinds.EndSessions()) is None

@@ -131,7 +131,7 @@ def test_a_grant_that_would_now_break_separation_of_duties_fails_at_the_claim():
     requests = FakeRequests(_request(State.APPROVED, decided_at=NOW))
     core, _, routing, invariants = _parts(requests, book, held=(("okta", "payments"),))
     extend = Extend(core, invariants, routing)
-    provision = Provision(core, {}, None, None, extend, Bundles(core, extend),
+    provision = Provision(core, {}, None, None, extend, Bundles(core, extend, signs_out=lambda request: False),
                           invariants, routing)
     failed = provision.provision("a1")
     assert failed is not None and failed.state is State.FAILED

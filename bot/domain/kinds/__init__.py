@@ -16,12 +16,14 @@ from __future__ import annotations
 from bot.domain.kinds.auto_approval import AutoApproval
 from bot.domain.kinds.base import Form, RuleKind
 from bot.domain.kinds.break_glass import BreakGlass
+from bot.domain.kinds.end_sessions import EndSessions
 from bot.domain.kinds.extension import ExtensionApproval
 from bot.domain.kinds.justification import Justification
 from bot.domain.kinds.ticket import Ticket
 
 # Every kind, in the order the form's problems and a bundle's weaknesses are told.
-KINDS: tuple[type[RuleKind], ...] = (Justification, Ticket, BreakGlass, ExtensionApproval, AutoApproval)
+KINDS: tuple[type[RuleKind], ...] = (Justification, Ticket, BreakGlass, ExtensionApproval, AutoApproval,
+                                     EndSessions)
 
-__all__ = ["KINDS", "AutoApproval", "BreakGlass", "ExtensionApproval", "Form", "Justification",
-           "RuleKind", "Ticket"]
+__all__ = ["KINDS", "AutoApproval", "BreakGlass", "EndSessions", "ExtensionApproval", "Form",
+           "Justification", "RuleKind", "Ticket"]

@@ -291,7 +291,7 @@ def test_group_roles_are_read_once_even_if_a_next_link_appears(okta, org, connec
     next_link = f'<{okta.url}/api/v1/groups/{org["helpdesk"]}/roles?after=x>; rel="next"'
     okta.inject(lambda _call: Reply.json(200, [{"id": "ra1", "type": "HELP_DESK_ADMIN"}],
                                          {"Link": next_link}), path=r"/api/v1/groups/[^/]+/roles")
-    assert [r["type"] for r in client.list_group_roles(org["helpdesk"])] == ["HELP_DESK_ADMIN"]
+    assert [r["type"] for r in client.roles.list_group_roles(org["helpdesk"])] == ["HELP_DESK_ADMIN"]
     assert len(okta.calls_to("GET", r"/api/v1/groups/[^/]+/roles")) == 1
     client.close()
 

@@ -289,3 +289,20 @@ def test_okta_base_url_rejects_what_would_redirect_requests(domain, problem):
     with pytest.raises(ValueError, match=problem) as raised:
         okta_base_url(domain)
     assert "hunter2" not in str(raised.value)
+
+
+@pytest.mark.parametrize("oauth_tokens, left", [(False, (0, 2)), (True, (0, 0))])
+def test_end_sessions_signs_the_user_out(okta, org, connector, oauth_tokens, left):
+    """Given Ada signed in with two OAuth tokens, when the connector ends her sessions, then
+    Okta holds none of her sessions, and her tokens only when asked to revoke them too."""
+    okta.sign_in(org["ada"], tokens=2)
+    connector.end_sessions(org["ada"], oauth_tokens)
+    assert okta.signed_in(org["ada"]) == left
+
+
+def test_end_sessions_for_a_read_only_token_is_permission_denied(okta, org, waits, closing):
+    okta.sign_in(org["ada"])
+    reader = closing(make_connector(okta, waits, token=READ_ONLY))
+    with pytest.raises(PermissionDeniedError):
+        reader.end_sessions(org["ada"], False)
+    assert okta.signed_in(org["ada"]) == (1, 0)

@@ -292,3 +292,14 @@ def test_ssws_can_be_switched_off(okta, http):
     okta.ssws_enabled = False
     refused = http.get("/api/v1/groups", headers=headers)
     assert refused.status_code == 401 and refused.json()["errorCode"] == "E0000011"
+
+
+def test_ending_a_users_sessions_needs_okta_users_manage(okta, app, http, proof_key):
+    """Given a token with only the read scopes, when it ends a user's sessions, then 403 naming
+    okta.users.manage, and the sessions stay."""
+    user = okta.add_user("bo@acme.com")
+    okta.sign_in(user)
+    token = token_for(http, okta, app, proof_key, scopes=READ_SCOPES)
+    answer = resource(http, okta, token, proof_key, "DELETE", f"/api/v1/users/{user}/sessions")
+    assert answer.status_code == 403 and 'scope="okta.users.manage"' in answer.headers["WWW-Authenticate"]
+    assert okta.signed_in(user) == (1, 0)

@@ -307,3 +307,27 @@ def test_read_only_tier_is_a_custom_role_that_reads_roles_and_writes_nothing(okt
                          ro.post(f"/api/v1/users/{user}/roles", json={"type": "APP_ADMIN"})):
             assert error_of(response) == (403, "E0000006")
     assert okta.app_users(app) == {} and okta.app_writes() == []
+
+
+def test_revoking_a_users_sessions_ends_them_and_tokens_only_when_asked(okta, http):
+    """Given a user signed in twice with three OAuth tokens, when their sessions are revoked,
+    then 204 and no sessions remain; their tokens go only with oauthTokens=true (Okta's default
+    is false); a bad flag is a 400 and an unknown user a 404, in Okta's error shape."""
+    user = okta.add_user("bo@acme.com")
+    okta.sign_in(user, tokens=3)
+    okta.sign_in(user)
+    assert http.delete(f"/api/v1/users/{user}/sessions").status_code == 204
+    assert okta.signed_in(user) == (0, 3)
+    okta.sign_in(user)
+    assert http.delete(f"/api/v1/users/{user}/sessions", params={"oauthTokens": "true"}).status_code == 204
+    assert okta.signed_in(user) == (0, 0)
+    assert error_of(http.delete(f"/api/v1/users/{user}/sessions", params={"oauthTokens": "yes"})) == (400, "E0000001")
+    assert error_of(http.delete("/api/v1/users/00unobody/sessions")) == (404, "E0000007")
+
+
+def test_a_read_only_token_cannot_end_sessions(okta):
+    user = okta.add_user("bo@acme.com")
+    okta.sign_in(user)
+    with client_for(okta, READ_ONLY) as client:
+        assert error_of(client.delete(f"/api/v1/users/{user}/sessions")) == (403, "E0000006")
+    assert okta.signed_in(user) == (1, 0)

@@ -167,12 +167,12 @@ def snapshot(engine) -> dict:
 
 
 # -- the migration --------------------------------------------------------------------------
-def _upgraded_from_0011(url: str) -> tuple[set[str], list]:
-    """The tables, and each sync's (connector, revision), of a database at 0011 that had synced,
-    once upgraded."""
+def _upgraded_from_0012(url: str) -> tuple[set[str], list]:
+    """The tables, and each sync's (connector, revision), of a database at 0012 (the revision
+    before the feed's) that had synced, once upgraded."""
     engine = make_engine(url)
     try:
-        upgrade(engine, "0011")
+        upgrade(engine, "0012")
         old_sync = table("catalog_sync", column("connector_id", String), column("finished_at", DateTime),
                          column("entitlements", Integer), column("accounts", Integer),
                          column("holdings", Integer))
@@ -189,11 +189,11 @@ def _upgraded_from_0011(url: str) -> tuple[set[str], list]:
 
 
 def test_the_migration_brings_the_feed_to_a_database_in_use_on_sqlite(tmp_path):
-    tables, synced = _upgraded_from_0011(f"sqlite:///{tmp_path}/old.db")
+    tables, synced = _upgraded_from_0012(f"sqlite:///{tmp_path}/old.db")
     assert FeedCursorRow.__tablename__ in tables and synced == [("okta", 0)]
 
 
 def test_the_migration_brings_the_feed_to_a_database_in_use_on_postgresql():
     with throwaway_database() as url:
-        tables, synced = _upgraded_from_0011(url)
+        tables, synced = _upgraded_from_0012(url)
     assert FeedCursorRow.__tablename__ in tables and synced == [("okta", 0)]

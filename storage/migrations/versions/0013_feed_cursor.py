@@ -1,8 +1,8 @@
 """change feeds: how far each connector's feed (Okta's System Log) has been applied to the
 catalog, under a lease; the catalog's revision, which incremental changes move
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-10
 """
 import sqlalchemy as sa
@@ -10,8 +10,8 @@ from alembic import op
 
 import storage.tables
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
