@@ -1,14 +1,16 @@
 """The sandboxes, instrumented for measuring: bench-only subclasses, the sandbox API unchanged.
 
 `TimedSlack` sends every signed delivery over one pooled HTTP client and records how long the
-bot took to answer it (the acknowledgement latency, as Slack sees it).  `TimedOkta` stamps each
-membership write with the moment it arrived, and pages large orgs without rebuilding the whole
-list on every call, so that a 100,000-user org costs the sandbox per page, not per user.
+bot took to answer it (the acknowledgement latency, as Slack sees it), and when each message the
+bot posted arrived.  `TimedOkta` stamps each membership write with the moment it arrived, and
+pages large orgs without rebuilding the whole list on every call, so that a 100,000-user org
+costs the sandbox per page, not per user.
 """
 
 from __future__ import annotations
 
 import bisect
+import json
 import re
 import threading
 import time
@@ -45,9 +47,19 @@ class TimedSlack(SlackSandbox):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._mine = threading.local()
+        self.posted_at: dict[str, float] = {}  # ts of each message the bot posted → time.time()
 
     def last_ack(self) -> float:
         return self._mine.elapsed
+
+    def dispatch(self, call: Call) -> Reply:
+        reply = super().dispatch(call)
+        if call.path == "/api/chat.postMessage" and reply.status == 200:
+            answer = json.loads(reply.body)
+            if answer.get("ok"):
+                with self.lock:
+                    self.posted_at[answer["ts"]] = time.time()
+        return reply
 
     def post_raw(self, body: bytes, content_type: str, **signing) -> httpx.Response:
         started = time.perf_counter()
@@ -136,6 +148,8 @@ class TimedOkta(OktaSandbox):
 def bucket(call: Call) -> str:
     """Okta's rate-limit bucket for a call (developer.okta.com, "Management rate limits")."""
     path = call.path
+    if path == "/api/v1/logs":
+        return path
     if path == "/api/v1/users" and call.method in ("GET", "POST"):
         return "/api/v1/users"
     if path.startswith("/api/v1/users/"):

@@ -26,7 +26,9 @@ def free_port() -> int:
 
 
 def config_text(okta_url: str, owners: list[str], page_size: int = 1000,
-                sync_interval: str = "15m") -> str:
+                sync_interval: str | None = None) -> str:
+    """Latchkey's defaults but for the owners and the page size (and `sync_interval`, if given)."""
+    every = f"\n    sync_interval: {sync_interval}" if sync_interval else ""
     return f"""
 connectors:
   okta:
@@ -34,8 +36,7 @@ connectors:
     domain: {okta_url}
     token: ${{OKTA_API_TOKEN}}
     owners: [{", ".join(owners)}]
-    page_size: {page_size}
-    sync_interval: {sync_interval}
+    page_size: {page_size}{every}
 policy:
   durations: [1h, 4h]
   max_duration: 8h

@@ -11,7 +11,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from slack_bolt import App
 from sqlalchemy import Engine, text
@@ -20,8 +20,15 @@ from bot.approvers import ApproverRouting
 from bot.config import Config, Settings
 from bot.domain.events import AuditAction, ConfigLoaded, ConfigRejected
 from bot.drift import report_drift
+from bot.feed_poller import FeedPoller
 from bot.lifecycle import Lifecycle
-from bot.metrics import CATALOG_SYNC_FAILURES, CATALOG_SYNCING, InstrumentedConnector, Metrics
+from bot.metrics import (
+    CATALOG_SYNC_FAILURES,
+    CATALOG_SYNCING,
+    OKTA_LOG_LAG,
+    InstrumentedConnector,
+    Metrics,
+)
 from bot.ports import Clock, SystemClock
 from bot.refusals import RefusedAttempts
 from bot.reload import ConfigWatcher
@@ -33,10 +40,12 @@ from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackNotifier
 from bot.sync import Progress, sync_catalog
 from bot.tickets import JiraTickets, jira_sites
+from connectors.changes import change_feed
 from storage.audit_log import AuditLog
 from storage.catalog import Catalog
 from storage.chat import Messages, People, SeenEvents
 from storage.engine import make_engine, upgrade
+from storage.feed_cursors import FeedCursors
 from storage.outbox import Outbox
 from storage.request_queries import RequestQueries
 from storage.requests import Requests
@@ -128,6 +137,9 @@ class Service:
         self.scheduler = Scheduler(self.lifecycle.run_due, self.clock,
                                    timedelta(seconds=self.settings.latchkey_sweep_seconds))
         self.lifecycle.wake = self.scheduler.wake_at
+        self.pollers = self._feed_pollers()
+        # Connector id → when this process last finished syncing it, drift checked too.
+        self.synced: dict[str, datetime] = {}
         self.metrics = Metrics(self.lifecycle.queries, self.clock, self.catalog,
                                {cid: c.sync_interval for cid, c in self.config.connectors.items()})
         self.slack_app = build_app(client, self.settings.slack_signing_secret.get_secret_value(),
@@ -149,6 +161,10 @@ class Service:
         self.scheduler.start()
         self.notifier.start()
         self.audit_relay.start()
+        for connector_id, poller in self.pollers.items():
+            if self.config.connectors[connector_id].type == "okta":
+                OKTA_LOG_LAG.labels(connector_id).set_function(poller.lag_seconds)
+            poller.start()
         for connector_id, connector_config in self.config.connectors.items():
             self.scheduler.every(f"sync:{connector_id}", connector_config.sync_interval,
                                  lambda cid=connector_id: self.sync(cid))
@@ -159,6 +175,16 @@ class Service:
                              lambda: seen.forget_before(self.clock.now() - timedelta(days=1)))
         self.scheduler.every("reload-config", timedelta(seconds=self.settings.latchkey_reload_seconds),
                              self.check_config)
+
+    def _feed_pollers(self) -> dict[str, FeedPoller]:
+        """A poller for each connector whose target has a change feed that is turned on."""
+        pollers, cursors = {}, FeedCursors(self.engine)
+        for connector_id, connector_config in self.config.connectors.items():
+            feed, every = change_feed(self.connectors[connector_id]), connector_config.change_feed_interval()
+            if feed is not None and every > 0:
+                pollers[connector_id] = FeedPoller(connector_id, feed, self.catalog, cursors,
+                                                   self.lifecycle, self.clock, every, self.sync)
+        return pollers
 
     # -- configuration reload ----------------------------------------------------------------
 
@@ -204,12 +230,14 @@ class Service:
         self.lifecycle.audit.append(ConfigRejected(error=message), self.clock.now())
 
     def sync(self, connector_id: str, progress: Progress | None = None, raise_errors: bool = False):
-        """Refresh one connector's catalog, then report drift against the fresh snapshot."""
+        """Refresh one connector's catalog, then report drift against the fresh snapshot.  A
+        change feed that is followed reads on from the moment the sync began."""
         started = self.clock.now()
         try:
             with CATALOG_SYNCING.labels(connector_id).track_inprogress():
                 summary = sync_catalog(connector_id, self.connectors[connector_id], self.catalog,
-                                       self.clock, *([progress] if progress else []))
+                                       self.clock, *([progress] if progress else []),
+                                       feed_from=started if connector_id in self.pollers else None)
         except Exception as exc:
             CATALOG_SYNC_FAILURES.labels(connector_id, type(exc).__name__).inc()
             if raise_errors:
@@ -217,6 +245,7 @@ class Service:
             log.exception("catalog sync of %s failed; the previous catalog stays in use", connector_id)
             return None
         report_drift(self.lifecycle, connector_id, started)
+        self.synced[connector_id] = self.clock.now()
         return summary
 
     def ready(self) -> bool:
@@ -233,6 +262,13 @@ class Service:
         # run of the scheduler ends with them instead of working off its whole backlog.
         self.lifecycle.workers.shutdown(wait=True, cancel_futures=True)
         self.scheduler.shutdown()
+        for connector_id, poller in self.pollers.items():
+            poller.stop()
+            if self.config.connectors[connector_id].type == "okta":
+                try:
+                    OKTA_LOG_LAG.remove(connector_id)  # a stopped poller's lag means nothing
+                except KeyError:
+                    pass  # another service of this process (a test's) removed it first
         self.notifier.close()
         self.audit_relay.stop()
         for connector in self.connectors.values():

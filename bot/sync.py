@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import TypeVar
 
 from bot.metrics import CATALOG_TYPES_SKIPPED
 from bot.ports import Clock
 from connectors.base import Connector, ConnectorError, Page, PermissionDeniedError, TransientError
 from storage.catalog import Catalog
+from storage.catalog_changes import entitlement_row
 from storage.tables import SyncRow
 
 log = logging.getLogger(__name__)
@@ -30,7 +32,10 @@ def pages(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
 
 
 def sync_catalog(connector_id: str, connector: Connector, catalog: Catalog, clock: Clock,
-                 progress: Progress = lambda what, count: None) -> SyncRow:
+                 progress: Progress = lambda what, count: None,
+                 feed_from: datetime | None = None) -> SyncRow:
+    """Read the whole catalog and swap it in; `feed_from` (when the connector's change feed is
+    followed: the moment this sync began) restarts the feed there (`Catalog.replace`)."""
     entitlements, holdings = [], []
     for resource_type in connector.resource_types():
         try:
@@ -52,7 +57,8 @@ def sync_catalog(connector_id: str, connector: Connector, catalog: Catalog, cloc
             yield dict(id=account.id, email=account.email.lower(), display_name=account.display_name,
                        active=account.active)
 
-    summary = catalog.replace(connector_id, entitlements, accounts(), holdings, clock.now())
+    summary = catalog.replace(connector_id, entitlements, accounts(), holdings, clock.now(),
+                              feed_from=feed_from)
     log.info("synced %s: %d entitlements, %d accounts, %d holdings", connector_id,
              summary.entitlements, summary.accounts, summary.holdings)
     return summary
@@ -75,10 +81,7 @@ def _sync_type(connector: Connector, resource_type, progress: Progress) -> tuple
     entitlements, holdings = [], []
     for resource in pages(lambda cursor: connector.list_resources(resource_type.id, cursor)):
         found = connector.list_entitlements(resource)
-        entitlements += [dict(id=e.id, resource_type=resource.type, resource_id=resource.id,
-                              name=e.display_name, resource_name=resource.name, description=e.description,
-                              requestable=e.requestable, provisionable=e.provisionable)
-                         for e in found]
+        entitlements += [entitlement_row(e) for e in found]
         progress(resource_type.display_name, 1)
         # Holdings matter only where someone could ask for the access.
         if any(e.requestable for e in found):

@@ -12,7 +12,8 @@ Errors form one tree, so callers can retry exactly what is worth retrying::
     │   └── RateLimitedError        429 after our own bounded retries; carries `retry_after`
     ├── PermissionDeniedError       the credentials lack a right (e.g. Okta read-only admin)
     ├── NotFoundError               the resource or account does not exist
-    └── InvalidRequestError         the target rejected the request as malformed or disallowed
+    ├── InvalidRequestError         the target rejected the request as malformed or disallowed
+    └── FeedGapError                a change feed cannot go on from where it was: sync in full
 """
 
 from __future__ import annotations
@@ -58,6 +59,11 @@ class NotFoundError(ConnectorError):
 
 class InvalidRequestError(ConnectorError):
     pass
+
+
+class FeedGapError(ConnectorError):
+    """A change feed cannot carry on from the position it was given (the target refused it as
+    expired or invalid): changes may have been missed, so only a full sync can catch up."""
 
 
 @dataclass(frozen=True)

@@ -26,3 +26,8 @@ class ConnectorSettings(BaseModel):
     def build(self) -> Connector:
         """A connector talking to the target these settings describe."""
         raise NotImplementedError
+
+    def change_feed_interval(self) -> float:
+        """Seconds between reads of the target's change feed (connectors/changes.py); 0 when the
+        type has none or it is turned off.  A type with a feed overrides this."""
+        return 0.0

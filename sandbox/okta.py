@@ -22,6 +22,12 @@ Management API reference names it per endpoint), and the app's admin roles decid
 app without an admin role is shown no users (200, an empty list) and refused everything else.
 `ssws_enabled = False` turns API tokens off, to prove a deployment uses OAuth alone.
 
+The System Log (`/api/v1/logs`, sandbox/okta_log.py) records an event for every change made
+through the API (membership, app assignment, admin role; a group's members gaining or losing an
+app it is assigned to) and for every change `console` makes as an admin would in the Admin
+Console (sandbox/okta_console.py).  The seeding helpers below set up the org as it stood before
+the test, and record nothing.
+
 Token tiers (Okta's standard admin roles), each token owned by an admin service account that `/users/me`
 returns and that no listing shows (so seeded counts stay exact):
   super_admin      SUPER_ADMIN: everything;
@@ -42,6 +48,17 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from urllib.parse import unquote, urlencode
 
+from sandbox.okta_console import OktaConsole
+from sandbox.okta_log import (
+    SYSTEM_ACTOR,
+    SystemLog,
+    app_target,
+    app_user_target,
+    client_actor,
+    group_target,
+    role_target,
+    user_target,
+)
 from sandbox.okta_oauth import TOKEN_PATH, AccessToken, AuthorizationServer, Refused, ServiceApp
 from sandbox.server import Call, Reply, SandboxServer
 
@@ -165,6 +182,9 @@ class OktaSandbox(SandboxServer):
         self.tokens = dict(tokens or {"okta-test-token": "super_admin"})
         self.ssws_enabled = True
         self.oauth = AuthorizationServer()
+        self.system_log = SystemLog()
+        self.console = OktaConsole(self)
+        self._actor = SYSTEM_ACTOR  # who the call being answered comes from, for the log
         if unknown := set(self.tokens.values()) - set(TIERS):
             raise ValueError(f"unknown token tier(s) {sorted(unknown)}; use one of {list(TIERS)}")
         self._serial = 0
@@ -373,6 +393,7 @@ class OktaSandbox(SandboxServer):
                         raise OktaError(405, "E0000022")
                     return self.oauth.token(call, self.url)
                 caller = self._caller(call)
+                self._actor = self._actor_of(caller)
                 handler, right, scope, params = self._resolve(call)
                 if caller.token is not None:
                     self.oauth.require_scope(call, self.url, caller.token, scope)
@@ -434,6 +455,7 @@ class OktaSandbox(SandboxServer):
              {"GET": (self._list_role_permissions, "role_read", roles)}),
             (r"/oauth2/v1/clients/(?P<cid>[^/]+)/roles",
              {"GET": (self._list_client_roles, "role_read", roles)}),
+            (r"/api/v1/logs", {"GET": (self._list_logs, "read", "okta.logs.read")}),
         ]
         return [(re.compile(path), handlers) for path, handlers in routes]
 
@@ -447,6 +469,12 @@ class OktaSandbox(SandboxServer):
             remaining = max(RATE_LIMIT - self._rate_used, 0)
         return {"Date": formatdate(now, usegmt=True), "X-Rate-Limit-Limit": str(RATE_LIMIT),
                 "X-Rate-Limit-Remaining": str(remaining), "X-Rate-Limit-Reset": str(window + 60)}
+
+    def _actor_of(self, caller: _Caller) -> dict:
+        """Who the System Log says acted: the token's admin, or the service app."""
+        if caller.token is not None:
+            return client_actor(caller.token.client_id)
+        return user_target(self._user(caller.owner)) if caller.owner else SYSTEM_ACTOR
 
     def _caller(self, call: Call) -> _Caller:
         token = self.oauth.bearer(call, self.url)
@@ -502,18 +530,14 @@ class OktaSandbox(SandboxServer):
                           default_limit=1000)
 
     def _put_member(self, call: Call, gid: str, uid: str) -> Reply:
-        group = self._modifiable_group(gid, uid)
-        if uid not in self._members[gid]:
-            self._members[gid].add(uid)
-            group["lastMembershipUpdated"] = _iso()
+        self._modifiable_group(gid, uid)
+        self._set_membership(gid, uid, True, self._actor)
         self._accepted["membership"].append(call)
         return Reply(204)
 
     def _delete_member(self, call: Call, gid: str, uid: str) -> Reply:
-        group = self._modifiable_group(gid, uid)
-        if uid in self._members[gid]:  # removing a non-member is a 204 too, as in Okta
-            self._members[gid].discard(uid)
-            group["lastMembershipUpdated"] = _iso()
+        self._modifiable_group(gid, uid)
+        self._set_membership(gid, uid, False, self._actor)  # a non-member: 204 too, as in Okta
         self._accepted["membership"].append(call)
         return Reply(204)
 
@@ -527,6 +551,37 @@ class OktaSandbox(SandboxServer):
         if revoke_tokens == "true":
             self._user_tokens.pop(user["id"], None)
         return Reply(204)
+
+    def _set_membership(self, gid: str, uid: str, member: bool, actor: dict) -> None:
+        """Add or remove a member, logging it and the apps the user gains or loses through it."""
+        if (uid in self._members[gid]) == member:
+            return
+        apps = self._apps_through(gid, uid)
+        (self._members[gid].add if member else self._members[gid].discard)(uid)
+        self._groups[gid]["lastMembershipUpdated"] = _iso()
+        self.system_log.record(f"group.user_membership.{'add' if member else 'remove'}", actor,
+                               [user_target(self._user(uid)), group_target(self._groups[gid])])
+        for aid in sorted(apps ^ self._apps_through(gid, uid)):
+            self._log_assignment(aid, uid, aid not in apps, SYSTEM_ACTOR)
+
+    def _apps_through(self, gid: str, uid: str) -> set[str]:
+        """Apps assigned to the group that the user is an app user of (in any scope)."""
+        return {aid for aid, groups in self._app_groups.items()
+                if gid in groups and uid in self._app_users(aid)}
+
+    def _log_assignment(self, aid: str, uid: str, added: bool, actor: dict) -> None:
+        app, user = self._apps[aid], self._user(uid)
+        self.system_log.record(f"application.user_membership.{'add' if added else 'remove'}",
+                               actor, [app_user_target(app, user), app_target(app), user_target(user)])
+
+    def _log_role(self, uid: str, role_type: str, granted: bool, actor: dict) -> None:
+        label = STANDARD_ROLES.get(role_type, role_type)
+        self.system_log.record(f"user.account.privilege.{'grant' if granted else 'revoke'}", actor,
+                               [user_target(self._user(uid)), role_target(role_type, label)],
+                               debug={"privilegeGranted" if granted else "privilegeRevoked": label})
+
+    def _list_logs(self, call: Call) -> Reply:
+        return self.system_log.answer(call, self.url)
 
     # -- endpoints: apps ------------------------------------------------------------------------
     def _list_apps(self, call: Call) -> Reply:
@@ -557,7 +612,10 @@ class OktaSandbox(SandboxServer):
         uid = self._user(str(body.get("id") or ""))["id"]
         if body.get("scope", "USER") != "USER":
             raise _invalid("scope: an assignment created for a user must have scope USER")
+        assigned = uid in self._app_users(aid)
         self._set_scope(aid, uid, "USER", body.get("credentials"))
+        if not assigned:
+            self._log_assignment(aid, uid, True, self._actor)
         self._accepted["app"].append(call)
         return self._json(self._app_user_reply(aid, uid))
 
@@ -582,6 +640,7 @@ class OktaSandbox(SandboxServer):
                      "memberships grant them access")
             raise OktaError(403, "E0000046", causes=(cause,))
         del self._direct[aid][uid]
+        self._log_assignment(aid, uid, False, self._actor)
         self._accepted["app"].append(call)
         return Reply(204)
 
@@ -598,15 +657,25 @@ class OktaSandbox(SandboxServer):
 
     def _put_app_group(self, call: Call, aid: str, gid: str) -> Reply:
         body = self._body(call) if call.body else {}
-        assignment = self._assign_group(self._app(aid)["id"], self._group(gid)["id"], body)
+        before = set(self._app_users(self._app(aid)["id"]))
+        assignment = self._assign_group(aid, self._group(gid)["id"], body)
+        self._log_app_users(aid, before)
         self._accepted["app"].append(call)
         return self._json(self._app_group_json(aid, assignment))
 
     def _delete_app_group(self, call: Call, aid: str, gid: str) -> Reply:
-        if self._app_groups[self._app(aid)["id"]].pop(gid, None) is None:
+        before = set(self._app_users(self._app(aid)["id"]))
+        if self._app_groups[aid].pop(gid, None) is None:
             raise _not_found(gid, "ApplicationGroupAssignment")
+        self._log_app_users(aid, before)
         self._accepted["app"].append(call)
         return Reply(204)
+
+    def _log_app_users(self, aid: str, before: set[str]) -> None:
+        """Log the users who became, or stopped being, app users since `before`."""
+        after = set(self._app_users(aid))
+        for uid in sorted(before ^ after):
+            self._log_assignment(aid, uid, uid in after, SYSTEM_ACTOR)
 
     # -- endpoints: admin roles -----------------------------------------------------------------
     def _list_user_roles(self, call: Call, uid: str) -> Reply:
@@ -622,6 +691,7 @@ class OktaSandbox(SandboxServer):
     def _post_user_role(self, call: Call, uid: str) -> Reply:
         role_type = self._body(call).get("type")
         assignment = self._assign_role(self._user(uid)["id"], role_type)
+        self._log_role(uid, role_type, True, self._actor)
         self._accepted["role"].append(call)
         return Reply.json(201, self._role_out(assignment))
 
@@ -629,7 +699,9 @@ class OktaSandbox(SandboxServer):
         direct = self._user_roles.get(self._user(uid)["id"], [])
         if not any(role["id"] == rid for role in direct):
             raise _not_found(rid, "RoleAssignment")
+        [removed] = [role for role in direct if role["id"] == rid]
         self._user_roles[uid] = [role for role in direct if role["id"] != rid]
+        self._log_role(uid, removed["type"], False, self._actor)
         self._accepted["role"].append(call)
         return Reply(204)
 

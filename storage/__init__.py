@@ -11,6 +11,8 @@ knows); the tables stay here.
     requests.py            access requests: their compare-and-set transitions
     request_queries.py     access requests: what the use cases look up, the due-work scan, listings
     catalog.py             the synced catalog and the typeahead's search index
+    catalog_changes.py     one change of a connector's change feed, applied to the catalog
+    feed_cursors.py        how far each connector's change feed has been applied, under a lease
     audit_log.py           the append-only audit log
     outbox.py              messages to deliver, kept until delivered
     chat.py                where the bot's messages are, who people are, which events were handled

@@ -1,4 +1,9 @@
-"""The synced catalog: entitlements, accounts and holdings, and the typeahead's search index."""
+"""The synced catalog: entitlements, accounts and holdings, and the typeahead's search index.
+
+A full sync swaps in a whole snapshot (`replace`); between syncs, a connector's change feed is
+applied change by change (`apply`, connectors/changes.py), each change idempotent, in the
+transaction that moves the feed's cursor (storage/feed_cursors.py) over them.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,18 @@ import itertools
 import threading
 from array import array
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 from typing import NamedTuple
 
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlmodel import Session
 
+from connectors.changes import Change
 from storage.base import Repository
-from storage.tables import AccountRow, EntitlementRow, HoldingRow, SyncRow
+from storage.catalog_changes import apply_change, restart_feed
+from storage.tables import AccountRow, EntitlementRow, FeedCursorRow, HoldingRow, SyncRow
 
 
 class SearchHit(NamedTuple):
@@ -56,6 +65,19 @@ class _SearchIndex:
         return found
 
 
+@dataclass(frozen=True)
+class FeedStep:
+    """Where applying a page of a change feed leaves its cursor: moved from `version` (as the
+    poller read it) to `position` / `read_through`, by `holder`, whose lease now runs to
+    `lease_until`."""
+
+    holder: str
+    version: int
+    position: str
+    read_through: datetime
+    lease_until: datetime
+
+
 class Catalog(Repository):
     """The synced picture of each connector: entitlements, accounts, and who holds what."""
 
@@ -65,17 +87,17 @@ class Catalog(Repository):
         self._index_lock = threading.Lock()
 
     def replace(self, connector_id: str, entitlements: Iterable[dict], accounts: Iterable[dict],
-                holdings: Iterable[dict], now: datetime) -> SyncRow:
-        """Swap in a new snapshot for one connector atomically: readers see old or new, never half."""
+                holdings: Iterable[dict], now: datetime, feed_from: datetime | None = None) -> SyncRow:
+        """Swap in a new snapshot for one connector atomically: readers see old or new, never half.
+
+        `feed_from` (the moment the snapshot began to be read) restarts the connector's change
+        feed there: changes the feed applied while the snapshot was read may be missing from it,
+        so they are read and applied again (harmlessly, they are idempotent), and none older
+        are needed."""
         tables = ((EntitlementRow, entitlements), (AccountRow, accounts), (HoldingRow, holdings))
         counts = {}
         with self._session() as session:
-            if self.engine.dialect.name == "postgresql":
-                # Replicas sync at the same moments: one replace per connector at a time, or
-                # both delete, both insert, and one fails on the other's keys.  (SQLite's
-                # BEGIN IMMEDIATE already serialises writers.)
-                session.execute(select(func.pg_advisory_xact_lock(func.hashtext(
-                    "latchkey.catalog:" + connector_id))))
+            self._one_writer(session, connector_id)
             for table, rows in tables:
                 session.execute(delete(table).where(table.connector_id == connector_id))
                 counts[table] = 0
@@ -86,8 +108,41 @@ class Catalog(Repository):
                               entitlements=counts[EntitlementRow], accounts=counts[AccountRow],
                               holdings=counts[HoldingRow])
             session.merge(summary)
+            if feed_from is not None:
+                restart_feed(session, connector_id, feed_from)
             session.commit()
         return summary
+
+    def apply(self, connector_id: str, changes: list[Change], step: FeedStep) -> bool:
+        """Apply one page of the connector's change feed and move its cursor over it, in one
+        transaction; False (nothing applied) if the cursor moved meanwhile (a full sync
+        restarted it, or another replica took the lease over)."""
+        with self._session() as session:
+            self._one_writer(session, connector_id)
+            moved = session.execute(update(FeedCursorRow).where(
+                FeedCursorRow.connector_id == connector_id, FeedCursorRow.holder == step.holder,
+                FeedCursorRow.version == step.version,
+            ).values(position=step.position, read_through=step.read_through,
+                     version=step.version + 1, lease_until=step.lease_until)).rowcount == 1
+            if not moved:
+                session.rollback()
+                return False
+            changed = False
+            for change in changes:
+                changed = apply_change(session, connector_id, change) or changed
+            if changed:  # the typeahead's index of every replica is stale
+                session.execute(update(SyncRow).where(SyncRow.connector_id == connector_id)
+                                .values(revision=SyncRow.revision + 1))
+            session.commit()
+        return True
+
+    def _one_writer(self, session: Session, connector_id: str) -> None:
+        if self.engine.dialect.name == "postgresql":
+            # Replicas sync at the same moments: one replace (or feed page) per connector at a
+            # time, or both delete, both insert, and one fails on the other's keys.  (SQLite's
+            # BEGIN IMMEDIATE already serialises writers.)
+            session.execute(select(func.pg_advisory_xact_lock(func.hashtext(
+                "latchkey.catalog:" + connector_id))))
 
     def search(self, text: str, limit: int = 100) -> list[SearchHit]:
         """Requestable entitlements whose name contains `text` (any case), shortest name first.
@@ -101,7 +156,8 @@ class Catalog(Repository):
 
     def _search_index(self) -> _SearchIndex:
         with self._reading() as session:
-            version = tuple(session.execute(select(SyncRow.connector_id, SyncRow.finished_at)
+            version = tuple(session.execute(select(SyncRow.connector_id, SyncRow.finished_at,
+                                                   SyncRow.revision)
                                             .order_by(SyncRow.connector_id)).all())
             index = self._index
             if index is not None and index.version == version:

@@ -123,6 +123,17 @@ class RequestQueries(Repository):
             return _requests(session.execute(select(RequestRow).where(
                 RequestRow.connector_id == connector_id, RequestRow.state.in_(states))))
 
+    def on_pairs(self, connector_id: str, pairs: set[tuple[str, str]],
+                 *states: str) -> list[AccessRequest]:
+        """Requests in these states for any of the (entitlement id, account id) pairs."""
+        entitlements, found = sorted({entitlement for entitlement, _ in pairs}), []
+        with self._session() as session:
+            for start in range(0, len(entitlements), 500):  # within any database's bound variables
+                found += _requests(session.execute(select(RequestRow).where(
+                    RequestRow.connector_id == connector_id, RequestRow.state.in_(states),
+                    RequestRow.entitlement_id.in_(entitlements[start:start + 500]))))
+        return [request for request in found if (request.entitlement_id, request.account_id) in pairs]
+
     def granting_on(self, connector_id: str, account_id: str) -> list[AccessRequest]:
         """Latchkey's own live grants to one account in one connector (see
         storage/request_conditions.py)."""

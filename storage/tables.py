@@ -149,12 +149,34 @@ class HoldingRow(SQLModel, table=True):
 
 
 class SyncRow(SQLModel, table=True):
+    """The last full sync of a connector; `revision` counts the entitlement changes applied
+    since from its change feed (what the typeahead's index must notice)."""
+
     __tablename__ = "catalog_sync"
     connector_id: str = Field(primary_key=True, max_length=64)
     finished_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     entitlements: int = 0
     accounts: int = 0
     holdings: int = 0
+    revision: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
+
+
+class FeedCursorRow(SQLModel, table=True):
+    """How far a connector's change feed (Okta's System Log) has been applied to the catalog.
+
+    `position` is the connector's own cursor (None: read from `read_through` on, as after a
+    full sync); `read_through` the time up to which the feed has been applied (the lag and the
+    retention are measured from it).  It moves in the transaction that applies the changes it
+    covers, by compare-and-set on `version`.  Only the `holder` of an unexpired lease polls.
+    """
+
+    __tablename__ = "feed_cursor"
+    connector_id: str = Field(primary_key=True, max_length=64)
+    position: str | None = Field(default=None, sa_column=Column(Text))
+    read_through: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    version: int = 0
+    holder: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = _when()
 
 
 class AuditRow(SQLModel, table=True):

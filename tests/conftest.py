@@ -59,6 +59,7 @@ def migrated_database(tmp_path_factory) -> Path:
 def make_bot(tmp_path, slack, okta, clock, monkeypatch, migrated_database):
     """Build (not start) a bot; keyword arguments change the YAML config."""
     monkeypatch.setenv("OKTA_API_TOKEN", OKTA_TOKEN)
+    okta.system_log.clock = lambda: clock.now().timestamp()  # Okta's time and the bot's agree
     shutil.copy(migrated_database, tmp_path / "latchkey.db")
     bots = []
 

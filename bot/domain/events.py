@@ -59,6 +59,7 @@ class AuditAction(enum.StrEnum):
     REFUSED_MORE = "refused_more"
     CONFIG_LOADED = "config_loaded"
     CONFIG_REJECTED = "config_rejected"
+    FEED_GAP = "feed_gap"
 
 
 class MessageKind(enum.StrEnum):
@@ -383,3 +384,14 @@ class ConfigLoaded(Event):
 class ConfigRejected(Event):
     action = AuditAction.CONFIG_REJECTED
     error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeFeedGap(Event):
+    """A connector's change feed (`feed`: Okta's System Log) could not go on from where it was
+    (`reason`), so a full sync of `connector` takes its place."""
+
+    action = AuditAction.FEED_GAP
+    connector: str | None = None
+    feed: str | None = None
+    reason: str | None = None

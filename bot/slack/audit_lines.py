@@ -53,6 +53,7 @@ WORDS: dict[type[e.Event], str] = {
     e.AccessReturned: "found access back for",
     e.Refused: "was refused",
     e.RefusedMore: "kept being refused",
+    e.ChangeFeedGap: "ran a full sync of",
 }
 
 # A note that says why, or what it means.
@@ -103,6 +104,8 @@ def format_line(row: AuditRow, entitlement: str | None = None) -> str:
     line = head + words
     if row.request_id:
         line += f" `{_text(row.request_id, 32)}`"
+    elif detail.get("connector"):  # what Latchkey did to a connector as a whole
+        line += " " + _text(detail["connector"], NAME_LIMIT)
     notes = [NOTES[event_type]] if event_type in NOTES else []
     return clip(" · ".join([line, *notes, *_details(detail, entitlement)]), MAX_CHARS)
 
@@ -129,6 +132,8 @@ def _details(detail: dict, entitlement: str | None) -> list[str]:
         parts.append("ticket " + _text(detail["ticket"], NAME_LIMIT))
     if detail.get("justification"):
         parts.append("why: " + _text(detail["justification"], TEXT_LIMIT))
+    if detail.get("feed"):
+        parts.append(_text(detail["feed"], NAME_LIMIT) + " gap: full sync")
     if detail.get("reason"):
         parts.append("reason: " + _text(detail["reason"], TEXT_LIMIT))
     for key, label in (("approvers", "approvers"), ("next_approvers", "next"),

@@ -67,6 +67,17 @@ class Apps:
             requestable=resource.attributes.get("okta_status") == "ACTIVE",
         )]
 
+    def entitlements_of(self, app_id: str) -> list[Entitlement]:
+        """The app's entitlements as they are now; none once it is deleted, or inactive when
+        only active apps are synced."""
+        try:
+            app = self._client.get_app(app_id)
+        except NotFoundError:
+            return []
+        if self._filter is not None and app.get("status") != "ACTIVE":
+            return []
+        return self.entitlements(app_resource(app))
+
     def grants(self, resource: Resource, cursor: str | None) -> Page[Grant]:
         users, next_cursor = self._client.list_app_users(resource.id, after=cursor)
         granted = entitlement_id("app", resource.id, self.SLUG)
@@ -75,16 +86,16 @@ class Apps:
 
     def has_grant(self, app_id: str, slug: str, account_id: str) -> bool:
         require_slug("Okta apps", slug, (self.SLUG,))
-        return self._scope(app_id, account_id) == DIRECT
+        return self.scope(app_id, account_id) == DIRECT
 
     def prior(self, app_id: str, slug: str, account_id: str) -> Prior:
         require_slug("Okta apps", slug, (self.SLUG,))
-        scope = self._scope(app_id, account_id)
+        scope = self.scope(app_id, account_id)
         return Prior(held=scope == DIRECT, detail=json.dumps({"scope": scope}) if scope else None)
 
     def grant(self, app_id: str, slug: str, account_id: str) -> GrantOutcome:
         require_slug("Okta apps", slug, (self.SLUG,))
-        scope = self._scope(app_id, account_id)
+        scope = self.scope(app_id, account_id)
         if scope == DIRECT:
             return GrantOutcome.ALREADY_GRANTED
         if scope == VIA_GROUP:
@@ -97,7 +108,7 @@ class Apps:
 
     def revoke(self, app_id: str, slug: str, account_id: str, prior: Prior) -> RevokeOutcome:
         require_slug("Okta apps", slug, (self.SLUG,))
-        if self._scope(app_id, account_id) != DIRECT:
+        if self.scope(app_id, account_id) != DIRECT:
             return RevokeOutcome.ALREADY_REVOKED  # no direct assignment: nothing of ours is left
         try:
             self._client.remove_app_user(app_id, account_id)
@@ -110,7 +121,7 @@ class Apps:
             self._client.set_app_user_scope(app_id, account_id, VIA_GROUP)
         return RevokeOutcome.REVOKED
 
-    def _scope(self, app_id: str, account_id: str) -> str | None:
+    def scope(self, app_id: str, account_id: str) -> str | None:
         """USER, GROUP, or None when the user is not assigned (Okta answers 404 E0000007)."""
         try:
             return self._client.get_app_user(app_id, account_id).get("scope")

@@ -28,8 +28,12 @@ SYNC_READS = {  # subject → the list a sync of it walks first
     "groups and their members": "/api/v1/groups",
     "apps and their assignments": "/api/v1/apps",
     "admin role assignments": "/api/v1/iam/assignees/users",
+    "changes from the System Log": "/api/v1/logs",
 }
 GROUPS, APPS, ROLES = "group membership", "app assignment", "admin roles"
+SYSTEM_LOG = "changes from the System Log"
+WITHOUT_LOG = ("without it, changes made in Okta are seen at the next full sync only (or set "
+               "log_poll_interval: 0)")
 # Which standard roles (or custom-role permissions) let the token change each thing.
 PROVISIONING = {
     GROUPS: ({"SUPER_ADMIN", "ORG_ADMIN", "USER_ADMIN", "GROUP_MEMBERSHIP_ADMIN"},
@@ -61,6 +65,8 @@ def _sync(client: OktaClient) -> list[Capability]:
             continue
         hint = (ROLE_READ_HINT if subject == "admin role assignments"
                 else "give the token's admin at least the Read-Only Administrator role")
+        if subject == SYSTEM_LOG:
+            hint += f"; {WITHOUT_LOG}"
         found.append(Capability("sync", subject, False, f"Okta refused to list {subject} "
                                                         f"({refused}); {hint}"))
     return found

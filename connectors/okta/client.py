@@ -8,6 +8,10 @@ resource kinds beside it (groups.py, apps.py, roles.py) map the JSON.  The admin
 
 Each list method returns ONE page and the `after` cursor of the next page (None at the end).
 
+The System Log is read as Okta documents *polling* (`list_log_events`): no `until`, ascending
+order, `since` for the first read and then the `after` of the `rel="next"` link, which a polling
+answer always carries, even when it holds no events.
+
 Retrying writes is safe: group-membership PUT/DELETE are idempotent, a repeated role POST answers
 E0000090 (read as "already granted") and a repeated DELETE answers 404 (read as "already gone").
 """
@@ -16,15 +20,37 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 import httpx
 
+from connectors.base import ConnectorError
 from connectors.okta.auth import SswsToken
 from connectors.okta.oauth import OktaOAuth
 from connectors.okta.role_calls import OktaRoleCalls
-from connectors.okta.transport import ListPage, OktaTransport, okta_base_url, okta_code, path_segment
+from connectors.okta.transport import (
+    ListPage,
+    OktaTransport,
+    next_cursor,
+    okta_base_url,
+    okta_code,
+    path_segment,
+    rate_limit_ceiling,
+)
 
-__all__ = ["ListPage", "OktaClient", "okta_base_url", "okta_code"]
+__all__ = ["ListPage", "LogPage", "OktaClient", "okta_base_url", "okta_code"]
+
+LOGS = "/api/v1/logs"
+LOG_PAGE = 1000  # the most events Okta answers at once
+
+
+class LogPage(NamedTuple):
+    """One polling read of the System Log: its events (LogEvent objects, in the order Okta stored
+    them), the `after` to read on from, and the log's rate limit a minute, if Okta said."""
+
+    events: list[dict]
+    after: str
+    limit_per_minute: int | None
 
 
 
@@ -99,6 +125,9 @@ class OktaClient:
     def list_apps(self, after: str | None = None, filter: str | None = None) -> ListPage:
         return self.transport.page("/api/v1/apps", after, filter=filter)
 
+    def get_app(self, app_id: str) -> dict:
+        return self.transport.request("GET", f"/api/v1/apps/{path_segment(app_id)}").json()
+
     def list_app_users(self, app_id: str, after: str | None = None) -> ListPage:
         return self.transport.page(f"/api/v1/apps/{path_segment(app_id)}/users", after)
 
@@ -118,6 +147,19 @@ class OktaClient:
 
     def remove_app_user(self, app_id: str, user_id: str) -> None:
         self.transport.request("DELETE", _app_user_path(app_id, user_id))
+
+    # -- the System Log -------------------------------------------------------------------------
+    def list_log_events(self, after: str | None, since: str, filter: str) -> LogPage:
+        """One page of log events after `after`, or from `since` (an RFC 3339 time) without one
+        (Okta refuses both at once); `filter` is a SCIM expression such as
+        `eventType eq "group.user_membership.add"`."""
+        params = {"limit": str(LOG_PAGE), "sortOrder": "ASCENDING", "filter": filter}
+        params.update({"after": after} if after else {"since": since})
+        response = self.transport.request("GET", LOGS, params=params)
+        following = next_cursor(response, LOGS)
+        if following is None:  # without it the next read could only start over
+            raise ConnectorError(f"Okta GET {LOGS} answered a polling read without a next link")
+        return LogPage(response.json(), following, rate_limit_ceiling(response))
 
 
 def _membership_path(group_id: str, user_id: str) -> str:

@@ -6,17 +6,22 @@ Each Okta resource type is one small class with the shape every connector's kind
 `group:00g1abc:member`, `app:0oa1abc:access`, `role:APP_ADMIN:assigned`).  The endpoints live in
 `OktaClient` (client.py), how each call is made (authentication, retries, paging, error mapping)
 in `OktaTransport` (transport.py); what the credentials may do is worked out in capabilities.py
-(an API token) or oauth_capabilities.py (a service app).
+(an API token) or oauth_capabilities.py (a service app).  Between full syncs, the System Log
+tells what changed (`read_changes`, system_log.py): Okta is a change feed (connectors/changes.py).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from connectors.base import Account, Capability, Page, PermissionDeniedError, entitlement_id
+from connectors.changes import ChangePage
 from connectors.okta import capabilities, oauth_capabilities
 from connectors.okta.apps import Apps
 from connectors.okta.client import OktaClient
 from connectors.okta.groups import Groups
 from connectors.okta.roles import Roles
+from connectors.okta.system_log import SystemLog
 from connectors.routing import ResourceKind, RoutedByType
 
 __all__ = ["ACTIVE_STATUSES", "OktaConnector", "entitlement_id"]
@@ -33,12 +38,17 @@ class OktaConnector(RoutedByType):
     """
 
     target_name = "Okta"
+    feed_name = SystemLog.feed_name
 
     def __init__(self, client: OktaClient, sync_inactive_apps: bool = True) -> None:
         self._client = client
-        kinds: list[ResourceKind] = [Groups(client), Apps(client, sync_inactive_apps),
-                                     Roles(client)]
+        groups, apps, roles = Groups(client), Apps(client, sync_inactive_apps), Roles(client)
+        kinds: list[ResourceKind] = [groups, apps, roles]
         super().__init__(kinds)
+        self._log = SystemLog(client, groups, apps, roles, _account)
+
+    def read_changes(self, position: str | None, since: datetime) -> ChangePage:
+        return self._log.read_changes(position, since)
 
     def list_accounts(self, cursor: str | None = None) -> Page[Account]:
         # `search=status pr` is what makes Okta include DEPROVISIONED users (as baton-okta does).

@@ -41,6 +41,13 @@ class Groups(HeldBefore):
             requestable=resource.attributes.get("okta_type") == "OKTA_GROUP",
         )]
 
+    def entitlements_of(self, group_id: str) -> list[Entitlement]:
+        """The group's entitlements as they are now; none once it is deleted."""
+        try:
+            return self.entitlements(group_resource(self._client.get_group(group_id)))
+        except NotFoundError:
+            return []
+
     def grants(self, resource: Resource, cursor: str | None) -> Page[Grant]:
         users, next_cursor = self._client.list_group_members(resource.id, after=cursor)
         granted = entitlement_id("group", resource.id, self.SLUG)

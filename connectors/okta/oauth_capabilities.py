@@ -30,6 +30,8 @@ from connectors.okta.capabilities import (
     PROVISIONING,
     ROLES,
     SYNC_READS,
+    SYSTEM_LOG,
+    WITHOUT_LOG,
     held_roles,
     provisioning_by_roles,
 )
@@ -38,10 +40,12 @@ from connectors.okta.oauth import OktaOAuth
 
 SYNC_SCOPES = {"users": "okta.users.read", "groups and their members": "okta.groups.read",
                "apps and their assignments": "okta.apps.read",
-               "admin role assignments": "okta.roles.read"}
+               "admin role assignments": "okta.roles.read", SYSTEM_LOG: "okta.logs.read"}
 PROVISION_SCOPES = {GROUPS: "okta.groups.manage", APPS: "okta.apps.manage",
                     ROLES: "okta.roles.manage"}
-DEFAULT_SCOPES = (*SYNC_SCOPES.values(), *PROVISION_SCOPES.values())
+# What Latchkey reads to sync, what it changes, then the log that keeps it current in between.
+DEFAULT_SCOPES = (*[s for s in SYNC_SCOPES.values() if s != "okta.logs.read"],
+                  *PROVISION_SCOPES.values(), "okta.logs.read")
 TOKEN, SCOPES, ROLE = "access token", "scopes", "admin role"
 SEE_ROLE = "see `oauth admin role` for the role to assign"
 NO_USERS = ("the app sees no users: it probably has no admin role (Okta shows a service app "
@@ -92,7 +96,8 @@ def _sync(client: OktaClient, granted: set[str]) -> tuple[list[Capability], bool
     for subject, path in SYNC_READS.items():
         scope = SYNC_SCOPES[subject]
         if scope not in granted:
-            found.append(Capability("sync", subject, False, _lacks(scope)))
+            why = _lacks(scope) + (f"; {WITHOUT_LOG}" if subject == SYSTEM_LOG else "")
+            found.append(Capability("sync", subject, False, why))
             continue
         page: list = []
         refused = refusal(lambda path=path, page=page:

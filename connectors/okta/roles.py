@@ -84,6 +84,19 @@ class Roles(HeldBefore):
                                     direct=any(_direct(role, resource.id) for role in held)))
         return Page(grants, next_cursor)
 
+    def held_by(self, user_id: str) -> dict[str, bool]:
+        """The standard role types the user holds now, each with whether directly (else only
+        through a group); none for a user that is gone."""
+        try:
+            roles = self._client.roles.list_user_roles(user_id)
+        except NotFoundError:
+            return {}
+        held: dict[str, bool] = {}
+        for role in roles:
+            if role.get("type") in STANDARD_ROLES and role.get("status", "ACTIVE") == "ACTIVE":
+                held[role["type"]] = held.get(role["type"], False) or _direct(role, role["type"])
+        return held
+
     def has_grant(self, role_type: str, slug: str, account_id: str) -> bool:
         return self._direct_assignment(role_type, slug, account_id) is not None
 

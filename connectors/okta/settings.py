@@ -29,6 +29,9 @@ class OktaSettings(ConnectorSettings):
     sync_inactive_apps: bool = Field(default=True, description="also sync apps that are not ACTIVE")
     timeout: float = Field(default=10.0, gt=0, le=300, description="seconds to wait for each answer "
                            "from Okta; a call that takes longer is retried like a 5xx")
+    log_poll_interval: float = Field(default=20.0, ge=0, le=3600, description="seconds between "
+                                     "reads of the System Log, which keeps the catalog current "
+                                     "between full syncs (needs okta.logs.read); 0 turns it off")
 
     @field_validator("domain")
     @classmethod
@@ -44,6 +47,9 @@ class OktaSettings(ConnectorSettings):
             raise ValueError("give `token` or `auth`, not both: Latchkey would not know which "
                              "one Okta is meant to see")
         return self
+
+    def change_feed_interval(self) -> float:
+        return self.log_poll_interval
 
     def build(self) -> OktaConnector:
         client = OktaClient(okta_base_url(self.domain), self._credentials(),

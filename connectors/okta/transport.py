@@ -90,7 +90,7 @@ class OktaTransport(ApiClient):
             params["after"] = after
         params.update({name: value for name, value in filters.items() if value is not None})
         response = self.request("GET", path, params=params)
-        return response.json(), _next_cursor(response, path)
+        return response.json(), next_cursor(response, path)
 
     def check_readable(self, path: str) -> Any:
         """Read one item of a list, to learn whether the credential may read it at all; its JSON."""
@@ -142,7 +142,15 @@ def rate_limit_reset(response: httpx.Response) -> float | None:
     return max(reset - date, 0.0)
 
 
-def _next_cursor(response: httpx.Response, path: str) -> str | None:
+def rate_limit_ceiling(response: httpx.Response) -> int | None:
+    """The calls a minute Okta allows the endpoint's bucket (`X-Rate-Limit-Limit`), if it says."""
+    try:
+        return int(response.headers["X-Rate-Limit-Limit"])
+    except (KeyError, ValueError):
+        return None
+
+
+def next_cursor(response: httpx.Response, path: str) -> str | None:
     link = response.links.get("next")
     if link is None:
         return None

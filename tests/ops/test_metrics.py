@@ -79,10 +79,11 @@ def test_a_wait_after_a_429_is_observed_under_the_connector_and_method_that_wait
 
 
 def test_each_connectors_sync_interval_is_exported_beside_its_last_sync(bot):
-    """Given the okta connector synced every 15 minutes (the default), then /metrics says so,
-    so that an alert can tell a stale catalog from one that is merely between syncs."""
+    """Given the okta connector synced in full daily (the default while its System Log is
+    followed), then /metrics says so, so that an alert can tell a stale catalog from one that
+    is merely between syncs."""
     samples = scrape(bot)
-    assert value(samples, "latchkey_catalog_sync_interval_seconds", connector="okta") == 15 * 60
+    assert value(samples, "latchkey_catalog_sync_interval_seconds", connector="okta") == 24 * 3600
     assert ("latchkey_catalog_last_sync_timestamp_seconds", (("connector", "okta"),)) in samples
 
 

@@ -64,8 +64,8 @@ class Bot:
         self.service.start()
         self.server = BackgroundServer(self.service).start()
         self.slack.bot_url = self.server.url + "/slack/events"
-        if wait_for_sync:
-            eventually(lambda: all(self.service.catalog.last_sync(c) for c in self.config.connectors),
+        if wait_for_sync:  # the start-up sync, and its drift check, which a test must not race
+            eventually(lambda: all(c in self.service.synced for c in self.config.connectors),
                        timeout=10)
         return self
 

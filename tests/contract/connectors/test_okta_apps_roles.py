@@ -306,7 +306,7 @@ def capabilities_of(okta, waits, token) -> dict[tuple[str, str], tuple[bool, str
 
 SUBJECTS = {("sync", "users"), ("sync", "groups and their members"),
             ("sync", "apps and their assignments"), ("sync", "admin role assignments"),
-            ("provision", "group membership"), ("provision", "app assignment"),
+            ("sync", "changes from the System Log"), ("provision", "group membership"), ("provision", "app assignment"),
             ("provision", "admin roles")}
 
 
