@@ -60,6 +60,7 @@ class AuditAction(enum.StrEnum):
     CONFIG_LOADED = "config_loaded"
     CONFIG_REJECTED = "config_rejected"
     FEED_GAP = "feed_gap"
+    CHANNEL_UNREACHABLE = "channel_unreachable"
 
 
 class MessageKind(enum.StrEnum):
@@ -352,6 +353,16 @@ class AccessReturned(DriftFound):
 
     action = AuditAction.ACCESS_RETURNED
     outcome: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalChannelUnreachable(Event):
+    """The request could not be posted in its rule's approval `channel` (`error`: Slack's
+    answer, e.g. not_in_channel), so its approvers were asked by DM instead."""
+
+    action = AuditAction.CHANNEL_UNREACHABLE
+    channel: str | None = None
+    error: str | None = None
 
 
 # -- Latchkey itself ---------------------------------------------------------------------

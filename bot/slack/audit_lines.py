@@ -54,6 +54,7 @@ WORDS: dict[type[e.Event], str] = {
     e.Refused: "was refused",
     e.RefusedMore: "kept being refused",
     e.ChangeFeedGap: "ran a full sync of",
+    e.ApprovalChannelUnreachable: "asked by DM, not in the approval channel, for",
 }
 
 # A note that says why, or what it means.
@@ -64,6 +65,7 @@ NOTES: dict[type[e.Event], str] = {
     e.Expired: "its time is up",
     e.TicketResolved: "its ticket was resolved",
     e.RefusedMore: "more refused attempts this minute are only counted in /metrics",
+    e.ApprovalChannelUnreachable: "invite the app to the channel, or fix `approval_channel`",
 }
 
 
@@ -132,6 +134,8 @@ def _details(detail: dict, entitlement: str | None) -> list[str]:
         parts.append("ticket " + _text(detail["ticket"], NAME_LIMIT))
     if detail.get("justification"):
         parts.append("why: " + _text(detail["justification"], TEXT_LIMIT))
+    if detail.get("channel"):
+        parts.append("channel " + _text(detail["channel"], NAME_LIMIT))
     if detail.get("feed"):
         parts.append(_text(detail["feed"], NAME_LIMIT) + " gap: full sync")
     if detail.get("reason"):

@@ -42,6 +42,7 @@ from bot.domain.events import (
     TicketResolved,
     TimedOut,
 )
+from bot.domain.notify import Notify
 from bot.domain.request import AccessRequest, State
 from bot.outbox import OutboxDispatcher
 from bot.ports import Clock
@@ -63,12 +64,21 @@ def post_notice(client: WebClient, user: str, mrkdwn: str, name_of: Callable[[st
                                    blocks=blocks.notice(mrkdwn)["blocks"])
 
 
+def post_private(client: WebClient, channel: str, user: str, mrkdwn: str,
+                 name_of: Callable[[str], str]) -> dict:
+    """Show `user` alone one section of mrkdwn in `channel` (an ephemeral message)."""
+    return client.chat_postEphemeral(channel=channel, user=user, text=clip(plain(mrkdwn, name_of), 4000),
+                                     blocks=blocks.notice(mrkdwn)["blocks"])
+
+
 class SlackNotifier:
     def __init__(self, client: WebClient, messages: Messages, outbox: Outbox, requests: RequestQueries,
                  clock: Clock, progress: Callable[[AccessRequest], Progress],
-                 name_of: Callable[[str], str]) -> None:
+                 name_of: Callable[[str], str],
+                 notify_of: Callable[[AccessRequest], Notify] = lambda request: Notify(),
+                 audit: Callable[[Event], None] = lambda event: None) -> None:
         self._requests, self._clock = requests, clock
-        self._slack = RequestMessages(client, messages, progress, name_of)
+        self._slack = RequestMessages(client, messages, progress, name_of, notify_of, audit)
         self.dispatcher = OutboxDispatcher(outbox, self._deliver, clock)
         # How each event is told, by type; test_message_kinds checks every event that tells
         # someone has one.  An update in place redraws the request's messages, with news for
@@ -123,13 +133,13 @@ class SlackNotifier:
     def _escalated(self, request: AccessRequest, event: Escalated) -> None:
         if request.state is not State.PENDING:
             return
-        self._slack.tell(event.approvers, wording.escalated(request))
+        self._slack.chase(request, event.approvers, wording.escalated(request))
         self._slack.refresh(request)  # the requester now waits on the fallback approvers too
         self._slack.ask(request, event.approvers, self._slack.progress(request))
 
     def _reminded(self, request: AccessRequest, event: Reminded) -> None:
         if request.state is State.PENDING:  # decided since the reminder was due: nothing to chase
-            self._slack.tell(event.approvers, wording.reminder(request))
+            self._slack.chase(request, event.approvers, wording.reminder(request))
 
     def _break_glass_used(self, request: AccessRequest, event: BreakGlassUsed) -> None:
         for reviewer in event.reviewers:

@@ -1,0 +1,180 @@
+"""Approval channels, end to end over Slack HTTP: a rule with `approval_channel` and `notify`
+posts each request once in the channel; any eligible approver decides there and the message is
+redrawn in place; anyone else is refused privately and nothing changes; N-of-M and steps show
+their progress in the same message; reminders are replies in its thread; a channel the app
+cannot post in falls back to DMs and tells the operator."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sandbox.server import Reply
+from tests.support.config import CHASING
+from tests.support.harness import ALICE, BOB, CAROL, DAVE, eventually
+from tests.support.requests import jump, pending
+from tests.support.slack import asked, request_access, texts
+
+CHANNEL = "C0APPROVE"
+
+
+def in_channel(**policy) -> dict:
+    return {"approval_channel": CHANNEL, "notify": "channel", **policy}
+
+
+def start(make_bot, slack, bot_in_channel: bool = True, **config):
+    slack.add_channel(CHANNEL, "access-approvals", members=(ALICE, BOB, CAROL, DAVE), bot=bot_in_channel)
+    return make_bot(**config).start()
+
+
+def posted(slack) -> dict:
+    """The one message the channel shows, once it is there."""
+    shown = eventually(lambda: slack.channel(CHANNEL))
+    assert len(shown) == 1, shown
+    return shown[0]
+
+
+def shown_with(slack, words: str) -> dict:
+    """The channel's one message, once it says `words`."""
+    return eventually(lambda: next((m for m in [posted(slack)] if words in texts([m])), None))
+
+
+def buttons(message) -> list[str]:
+    return [b["action_id"] for b in slack_buttons(message)]
+
+
+def slack_buttons(message) -> list[dict]:
+    return [e for block in message["blocks"] if block["type"] == "actions" for e in block["elements"]]
+
+
+def private_answers(slack, user) -> str:
+    return texts(slack.ephemerals(user))
+
+
+def test_a_request_is_posted_once_in_the_channel_and_an_approver_decides_there(make_bot, slack, okta):
+    """Given eng requests go to #access-approvals, when Carol asks, then the channel gets one
+    message with Approve / Deny and no approver gets a DM; when Alice approves there, the same
+    message shows the outcome without buttons, and Carol holds the group."""
+    bot = start(make_bot, slack, policy=in_channel())
+    request_access(slack)
+    message = posted(slack)
+    assert buttons(message) == ["approve", "deny"] and "asks for" in texts([message])
+    eventually(lambda: "waiting for approval" in texts(slack.dm(CAROL)))
+    assert slack.dm(ALICE) == [] and slack.dm(BOB) == []
+    slack.click(ALICE, "approve", message=message)
+    request = eventually(lambda: bot.service.lifecycle.queries.in_states("active"))[0]
+    redrawn = shown_with(slack, "Approved by")
+    assert redrawn["ts"] == message["ts"] and buttons(redrawn) == []
+    assert okta.ids["carol@acme.com"] in okta.members(okta.ids["eng-admins"])
+    assert bot.request(request.id).state == "active"
+
+
+def test_an_outsiders_click_is_refused_privately_and_changes_nothing(make_bot, slack, okta):
+    """Given the request in the channel, when Dave (no approver) and Carol (the requester)
+    press Approve there, then each alone is told why, the request stays pending, and the
+    channel shows the same message with its buttons and nothing more."""
+    bot = start(make_bot, slack, policy=in_channel())
+    request_access(slack)
+    message = posted(slack)
+    slack.click(DAVE, "approve", message=message)
+    slack.click(CAROL, "approve", message=message)
+    eventually(lambda: slack.ephemerals(DAVE) and slack.ephemerals(CAROL))
+    print("DAVE", private_answers(slack, DAVE)); print("CAROL", private_answers(slack, CAROL))
+    assert slack.ephemerals(ALICE) == [] and slack.ephemerals(BOB) == []
+    assert [r.state for r in bot.service.lifecycle.queries.in_states("pending")] == ["pending"]
+    assert posted(slack) == message and okta.membership_writes() == []
+
+
+def test_two_approvals_show_their_progress_in_place(make_bot, slack, okta):
+    """Given 2 approvals, when Alice approves in the channel, then the message says she did and
+    that it waits for 1 more from Bob, buttons still there; when Bob approves, it is granted."""
+    bot = start(make_bot, slack, policy=in_channel(), approvals=2)
+    request_access(slack)
+    message = posted(slack)
+    slack.click(ALICE, "approve", message=message)
+    progress = shown_with(slack, "1 more approval")
+    assert f"Approved by <@{ALICE}>; waiting for 1 more approval from <@{BOB}>" in texts([progress])
+    assert buttons(progress) == ["approve", "deny"] and progress["ts"] == message["ts"]
+    slack.click(ALICE, "approve", message=progress)  # a second click by the same person counts once
+    eventually(lambda: slack.ephemerals(ALICE))
+    assert bot.service.lifecycle.queries.in_states("pending")
+    slack.click(BOB, "approve", message=progress)
+    eventually(lambda: bot.service.lifecycle.queries.in_states("active"))
+    eventually(lambda: buttons(posted(slack)) == [])
+
+
+def test_steps_move_on_in_the_same_message(make_bot, slack, okta):
+    """Given step 1 by Alice then step 2 by Bob, when Bob presses first, he is refused
+    privately; after Alice, the message says step 1 is done and now waits on Bob, who
+    approves it there; the channel holds one message throughout."""
+    rule = {"name": "two-steps", "steps": [{"approvers": [ALICE]}, {"approvers": [BOB]}]}
+    bot = start(make_bot, slack, policy=in_channel(), rules=[rule])
+    request_access(slack)
+    message = posted(slack)
+    assert "Step 1 of 2" in texts([message])
+    slack.click(BOB, "approve", message=message)
+    eventually(lambda: slack.ephemerals(BOB))
+    slack.click(ALICE, "approve", message=message)
+    second = shown_with(slack, "Step 2 of 2")
+    assert f"Step 1 approved by <@{ALICE}>; waiting for approval from <@{BOB}>" in texts([second])
+    slack.click(BOB, "approve", message=second)
+    eventually(lambda: bot.service.lifecycle.queries.in_states("active"))
+    assert slack.dm(ALICE) == [] and slack.dm(BOB) == []
+
+
+def test_a_reminder_is_a_reply_in_the_requests_thread(make_bot, slack, okta, clock):
+    """Given reminders after an hour, when nobody decides, then the reminder is a reply in the
+    request's thread naming Alice and Bob; the channel still shows one message, and nobody
+    gets a DM."""
+    bot = start(make_bot, slack, policy=in_channel(**CHASING))
+    request_access(slack)
+    message = posted(slack)
+    jump(bot, clock, timedelta(hours=1, minutes=1))
+    reply = eventually(lambda: slack.replies(CHANNEL, message["ts"]))[0]
+    assert "Reminder:" in texts([reply]) and f"<@{ALICE}>, <@{BOB}>" in texts([reply])
+    assert len(slack.channel(CHANNEL)) == 1 and slack.dm(ALICE) == []
+
+
+def test_without_the_app_in_the_channel_approvers_are_asked_by_dm_and_the_operator_is_told(
+        make_bot, slack, okta):
+    """Given nobody invited the app to the channel, when Carol asks, then Alice and Bob get
+    DMs as usual, the audit log and the audit channel say the channel could not be used and
+    why, and Alice's DM approves as always."""
+    bot = start(make_bot, slack, bot_in_channel=False, policy=in_channel(), audit_channel="C0GENERAL")
+    request_access(slack)
+    eventually(lambda: asked(slack, ALICE) and asked(slack, BOB))
+    request = pending(bot)
+    unreachable = [e for e in bot.service.lifecycle.audit.events(request.id) if e.action == "channel_unreachable"]
+    assert len(unreachable) == 1 and "not_in_channel" in unreachable[0].detail
+    eventually(lambda: "not in the approval channel" in texts(slack.messages("C0GENERAL")))
+    assert slack.messages(CHANNEL) == []
+    slack.click(ALICE, "approve")
+    eventually(lambda: bot.request(request.id).state == "active")
+
+
+def test_both_asks_by_dm_too_and_redraws_every_copy(make_bot, slack, okta):
+    """Given notify: both, when Alice approves from her DM, then the channel's message is
+    redrawn with the outcome too."""
+    bot = start(make_bot, slack, policy=in_channel(notify="both"))
+    request_access(slack)
+    eventually(lambda: asked(slack, ALICE) and asked(slack, BOB))
+    assert buttons(posted(slack)) == ["approve", "deny"]
+    slack.click(ALICE, "approve")
+    eventually(lambda: bot.service.lifecycle.queries.in_states("active"))
+    eventually(lambda: buttons(posted(slack)) == [] and "Approved by" in texts(slack.channel(CHANNEL)))
+
+
+def test_a_delivery_retried_after_the_channel_post_does_not_post_it_again(make_bot, slack, okta, clock):
+    """Given Slack fails the DM to Alice right after the channel post, when the delivery is
+    retried, then the channel still has one message and both approvers get their DM."""
+    bot = start(make_bot, slack, policy=in_channel(notify="both"))
+    seen = []
+
+    def third_fails(call):
+        seen.append(call)
+        return Reply.json(200, {"ok": False, "error": "fatal_error"}) if len(seen) == 3 else slack.route(call)
+    slack.inject(third_fails, path="/api/chat.postMessage", times=3)
+    request_access(slack)
+    eventually(lambda: len(seen) == 3)
+    jump(bot, clock, timedelta(seconds=5))  # past the outbox's backoff
+    eventually(lambda: asked(slack, ALICE) and asked(slack, BOB))
+    assert len(posted(slack)["blocks"]) and len(slack.messages(CHANNEL)) == 1
