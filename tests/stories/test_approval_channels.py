@@ -78,7 +78,9 @@ def test_an_outsiders_click_is_refused_privately_and_changes_nothing(make_bot, s
     slack.click(DAVE, "approve", message=message)
     slack.click(CAROL, "approve", message=message)
     eventually(lambda: slack.ephemerals(DAVE) and slack.ephemerals(CAROL))
-    print("DAVE", private_answers(slack, DAVE)); print("CAROL", private_answers(slack, CAROL))
+    assert "You are not an approver for this access." in private_answers(slack, DAVE)
+    assert "Nobody can decide their own request." in private_answers(slack, CAROL)
+    assert [e["channel"] for e in slack.ephemerals(DAVE) + slack.ephemerals(CAROL)] == [CHANNEL, CHANNEL]
     assert slack.ephemerals(ALICE) == [] and slack.ephemerals(BOB) == []
     assert [r.state for r in bot.service.lifecycle.queries.in_states("pending")] == ["pending"]
     assert posted(slack) == message and okta.membership_writes() == []
@@ -177,4 +179,4 @@ def test_a_delivery_retried_after_the_channel_post_does_not_post_it_again(make_b
     eventually(lambda: len(seen) == 3)
     jump(bot, clock, timedelta(seconds=5))  # past the outbox's backoff
     eventually(lambda: asked(slack, ALICE) and asked(slack, BOB))
-    assert len(posted(slack)["blocks"]) and len(slack.messages(CHANNEL)) == 1
+    assert len(slack.messages(CHANNEL)) == 1 and buttons(posted(slack)) == ["approve", "deny"]
