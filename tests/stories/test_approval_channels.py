@@ -86,6 +86,24 @@ def test_an_outsiders_click_is_refused_privately_and_changes_nothing(make_bot, s
     assert posted(slack) == message and okta.membership_writes() == []
 
 
+def test_an_approver_denies_in_the_channel_and_an_outsider_cannot_even_open_the_form(make_bot, slack, okta):
+    """Given the request in the channel, when Dave presses Deny there, then he alone is told he
+    is no approver and no form opens; when Bob denies with a reason, the message shows the
+    denial, escaped, without buttons."""
+    bot = start(make_bot, slack, policy=in_channel())
+    request_access(slack)
+    message = posted(slack)
+    slack.click(DAVE, "deny", message=message)
+    eventually(lambda: "You are not an approver" in private_answers(slack, DAVE))
+    assert slack.open_view(DAVE) is None
+    slack.click(BOB, "deny", message=message)
+    eventually(lambda: slack.open_view(BOB))
+    slack.submit(BOB, {"reason": "Use <staging> first"})
+    denied = shown_with(slack, f"Denied by <@{BOB}>")
+    assert "Use &lt;staging&gt; first" in texts([denied]) and buttons(denied) == []
+    assert bot.service.lifecycle.queries.in_states("denied") and okta.membership_writes() == []
+
+
 def test_two_approvals_show_their_progress_in_place(make_bot, slack, okta):
     """Given 2 approvals, when Alice approves in the channel, then the message says she did and
     that it waits for 1 more from Bob, buttons still there; when Bob approves, it is granted."""
@@ -134,6 +152,22 @@ def test_a_reminder_is_a_reply_in_the_requests_thread(make_bot, slack, okta, clo
     reply = eventually(lambda: slack.replies(CHANNEL, message["ts"]))[0]
     assert "Reminder:" in texts([reply]) and f"<@{ALICE}>, <@{BOB}>" in texts([reply])
     assert len(slack.channel(CHANNEL)) == 1 and slack.dm(ALICE) == []
+
+
+def test_an_escalation_is_a_reply_in_the_thread_naming_the_fallback(make_bot, slack, okta, clock):
+    """Given escalation to Dave after one unanswered reminder, when it comes, then the thread
+    gets the escalation naming Dave, the message now lists him among whom it waits on, and his
+    Approve in the channel grants the access."""
+    bot = start(make_bot, slack, policy=in_channel(**CHASING, fallback=[DAVE], escalate_after=1))
+    request_access(slack)
+    message = posted(slack)
+    jump(bot, clock, timedelta(hours=1, minutes=1))
+    eventually(lambda: any("Escalated" in texts([m]) for m in slack.replies(CHANNEL, message["ts"])))
+    escalated = next(m for m in slack.replies(CHANNEL, message["ts"]) if "Escalated" in texts([m]))
+    assert f"<@{DAVE}>" in texts([escalated]) and slack.dm(DAVE) == []
+    now = shown_with(slack, f"<@{DAVE}>")
+    slack.click(DAVE, "approve", message=now)
+    eventually(lambda: bot.service.lifecycle.queries.in_states("active"))
 
 
 def test_without_the_app_in_the_channel_approvers_are_asked_by_dm_and_the_operator_is_told(
