@@ -103,6 +103,8 @@ class WebApi:
     def chat_update(self, args: dict) -> dict:
         # chat.update wants the conversation id: a user id is not a DM id here.
         channel = self.ws.resolve_channel(args.get("channel"), user_ids=False)
+        if channel in self.ws.private_channels and not self.ws.is_member(channel, BOT_USER_ID):
+            raise SlackError("channel_not_found")  # a private channel the app left is gone for it
         text, blocks = _content(args)
         if text and len(text) > MAX_UPDATE_TEXT:
             raise SlackError("msg_too_long")

@@ -29,6 +29,9 @@ CHANNEL = "channel"  # the role of a request's message in its approval channel
 # What Slack answers when the app cannot post in a channel: it was never invited, was
 # removed, or the channel is private, gone or archived.  Anything else is retried.
 UNREACHABLE = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
+# What Slack answers when a channel message cannot be redrawn any more (the app was removed,
+# the message deleted): the other copies are redrawn all the same.
+GONE = UNREACHABLE | {"message_not_found", "cant_update_message", "edit_window_closed"}
 
 
 class RequestMessages:
@@ -68,7 +71,14 @@ class RequestMessages:
         progress = self.progress(request)
         for message in self._messages.for_request(request.id):
             body = self._redrawn(request, progress, message.role, message.recipient)
-            self._client.chat_update(channel=message.channel, ts=message.ts, **self._plain(body))
+            try:
+                self._client.chat_update(channel=message.channel, ts=message.ts, **self._plain(body))
+            except SlackApiError as error:
+                code = str(error.response.get("error"))
+                if message.role != CHANNEL or code not in GONE:
+                    raise  # the outbox retries it
+                log.warning("request %s: cannot redraw its message in approval channel %s (%s); "
+                            "its other messages are redrawn", request.id, message.channel, code)
         if notice:
             self.post(request.requester, blocks.notice(notice))
 

@@ -199,6 +199,23 @@ def test_both_asks_by_dm_too_and_redraws_every_copy(make_bot, slack, okta):
     eventually(lambda: buttons(posted(slack)) == [] and "Approved by" in texts(slack.channel(CHANNEL)))
 
 
+def test_a_private_channel_the_app_was_removed_from_never_holds_up_the_other_messages(make_bot, slack, okta):
+    """Given notify: both in a private channel, when the app is removed from it after posting
+    and Alice approves from her DM, then the access is granted and Carol and both approvers see
+    the outcome, though the channel's copy can no longer be redrawn."""
+    slack.add_channel("G0PRIVATE", "secret-approvals", members=(ALICE, BOB), private=True)
+    bot = make_bot(policy={"approval_channel": "G0PRIVATE", "notify": "both"}).start()
+    request_access(slack)
+    eventually(lambda: slack.messages("G0PRIVATE") and asked(slack, ALICE) and asked(slack, BOB))
+    slack.remove_from_channel("G0PRIVATE", slack.bot_user_id)
+    slack.click(ALICE, "approve")
+    eventually(lambda: bot.service.lifecycle.queries.in_states("active"))
+    for person in (ALICE, BOB):
+        eventually(lambda person=person: "Approved by" in texts(slack.dm(person)))
+    eventually(lambda: "until" in texts(slack.dm(CAROL)))
+    assert buttons(slack.messages("G0PRIVATE")[0]) == ["approve", "deny"]  # as it was
+
+
 def test_a_delivery_retried_after_the_channel_post_does_not_post_it_again(make_bot, slack, okta, clock):
     """Given Slack fails the DM to Alice right after the channel post, when the delivery is
     retried, then the channel still has one message and both approvers get their DM."""
