@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sandbox.server import Reply
 from tests.support.config import CHASING
-from tests.support.harness import ALICE, BOB, CAROL, DAVE, eventually
+from tests.support.harness import ALICE, BOB, CAROL, DAVE, Bot, eventually
 from tests.support.requests import jump, pending
 from tests.support.slack import asked, request_access, texts
 
@@ -231,3 +231,25 @@ def test_a_delivery_retried_after_the_channel_post_does_not_post_it_again(make_b
     jump(bot, clock, timedelta(seconds=5))  # past the outbox's backoff
     eventually(lambda: asked(slack, ALICE) and asked(slack, BOB))
     assert len(slack.messages(CHANNEL)) == 1 and buttons(posted(slack)) == ["approve", "deny"]
+
+
+def test_two_replicas_post_it_once(make_bot, slack, okta, clock):
+    """Given two replicas on one database, both delivering messages, when Slack is slow to
+    answer the channel post, then the request is still posted once, and redrawn in place when
+    Alice approves it there."""
+    first = start(make_bot, slack, policy=in_channel())
+    second = Bot(first.settings, first.config, clock, slack).start()
+    try:
+        slow = slack.hold(path="/api/chat.postMessage")
+        request_access(slack)
+        eventually(lambda: slack.calls_to("POST", r"/api/chat\.postMessage"))  # one replica is posting
+        # Meanwhile neither replica can take the request's messages again.
+        assert [bot.service.notifier.dispatcher.run_once() for bot in (first, second)] == [0, 0]
+        slow.set()
+        message = posted(slack)
+        slack.click(ALICE, "approve", message=message)
+        eventually(lambda: first.service.lifecycle.queries.in_states("active"))
+        shown_with(slack, "Approved by")
+        assert len(slack.messages(CHANNEL)) == 1
+    finally:
+        second.stop()
