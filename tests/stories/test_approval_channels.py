@@ -39,11 +39,8 @@ def shown_with(slack, words: str) -> dict:
 
 
 def buttons(message) -> list[str]:
-    return [b["action_id"] for b in slack_buttons(message)]
-
-
-def slack_buttons(message) -> list[dict]:
-    return [e for block in message["blocks"] if block["type"] == "actions" for e in block["elements"]]
+    return [e["action_id"] for block in message["blocks"] if block["type"] == "actions"
+            for e in block["elements"]]
 
 
 def private_answers(slack, user) -> str:
