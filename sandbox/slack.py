@@ -11,6 +11,8 @@ signed requests to the bot on behalf of users.  It refuses what Slack refuses.
         slack.select("U1", "pick", "okta-admins")     # sent only if the input dispatches
         slack.submit("U1")                            # what was entered (or pass values)
         slack.click("U2", "approve")                  # the approver's DM button
+        slack.add_channel("C0APPROVE", "approvals", members=("U1", "U2"))  # the app is in it
+        slack.click("U2", "approve", message=slack.channel("C0APPROVE")[0])  # a button there
 
 Routes: `{url}/api/<method>` (Web API), `{url}/response/<id>` (response_url).
 Layout: slack_workspace (state), slack_webapi (methods), slack_platform (deliveries to the bot),

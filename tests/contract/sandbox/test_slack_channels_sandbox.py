@@ -44,6 +44,15 @@ def test_the_app_posts_only_in_channels_it_was_invited_to(slack, client):
     assert error_of(lambda: client.chat_postMessage(channel="C0APPROVE", text="x")) == "not_in_channel"
 
 
+def test_a_private_channel_the_app_left_is_gone_for_it(slack, client):
+    """Its messages can no longer be updated: the channel does not exist for the app."""
+    slack.add_channel("G0TEAM", "team", members=("U1",), private=True)
+    posted = client.chat_postMessage(channel="G0TEAM", text="request")
+    slack.remove_from_channel("G0TEAM", slack.bot_user_id)
+    assert error_of(lambda: client.chat_update(channel="G0TEAM", ts=posted["ts"], text="x")) == "channel_not_found"
+    assert error_of(lambda: client.conversations_info(channel="G0TEAM")) == "channel_not_found"
+
+
 def test_a_reply_goes_to_its_thread_not_to_the_channel(slack, client):
     """thread_ts makes a reply: the channel shows the parent with its reply_count, and
     conversations.replies returns the parent then its replies, a page at a time."""
