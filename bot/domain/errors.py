@@ -12,8 +12,9 @@
     │                              step left with nobody); no probe, the message says why
     ├── AlreadyDecidedError        someone acted first; `.request` says who and how
     │   └── TaskAlreadyDoneError   a manual task someone has already marked done
-    └── TicketUncheckableError     the ticket's tracker cannot be asked now (down, refusing
-                                   Latchkey's credentials, rate limiting after retries)
+    ├── TicketUncheckableError     the ticket's tracker cannot be asked now (down, refusing
+    │                              Latchkey's credentials, rate limiting after retries)
+    └── ManagerUncheckableError    the directory (Okta) cannot say now who someone's manager is
 
     DuplicateError                 storage refused a second open request for the same thing;
                                    the core turns it into an InvalidRequestError
@@ -78,4 +79,8 @@ class DuplicateError(Exception):
 
 
 class TicketUncheckableError(LatchkeyError):
+    pass
+
+
+class ManagerUncheckableError(LatchkeyError):
     pass
