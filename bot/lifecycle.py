@@ -17,7 +17,7 @@ from bot.domain.request import AccessRequest, State
 from bot.domain.rules import Rule, RuleBook
 from bot.intake import Intake
 from bot.invariants import Invariants
-from bot.ports import Clock, Notifier, NoTracker, Person, TicketLookup
+from bot.ports import Clock, ManagerLookup, NoManagers, Notifier, NoTracker, Person, TicketLookup
 from bot.routing import Progress, Routing
 from bot.slots import Slots
 from bot.usecases.bundles import Bundles
@@ -59,13 +59,15 @@ class Lifecycle:
     workers: Executor = field(default_factory=Inline)
     connector_types: dict[str, str] = field(default_factory=dict)  # connector id → okta, celigo …
     tickets: TicketLookup = field(default_factory=NoTracker)  # where rules check tickets (Jira)
+    managers: ManagerLookup = field(default_factory=NoManagers)  # who manages whom (Okta)
+    email_of: Callable[[str], str] = lambda person: ""  # a person's email, from the directory
     routing: Routing = field(init=False)
     core: Core = field(init=False)  # what every use case shares (bot/usecases/core.py)
 
     def __post_init__(self) -> None:
         rules = lambda: self.rules  # noqa: E731 - a reload replaces self.rules as a whole
         routing = self.routing = Routing(rules, self.approvers)
-        invariants = Invariants(rules, self.catalog)
+        invariants = Invariants(rules, self.catalog, self.managers)
         self.intake = Intake(self.queries, self.catalog, rules, routing, self.approvers,
                              invariants, self.clock, self.provisioning, self.connector_types, self.tickets)
         core = self.core = Core(self.requests, self.queries, self.audit, self.notifier, self.clock, rules,
@@ -78,7 +80,7 @@ class Lifecycle:
         self.provisions = Provision(core, self.connectors, slots, take_back, self.extensions,
                                     bundles, invariants, routing)
         self.submissions = Submit(core, self.intake, invariants, routing)
-        self.decisions = Decide(core, routing, invariants, self.extensions)
+        self.decisions = Decide(core, routing, invariants, self.extensions, self.email_of)
         self.tasks = Tasks(core, self.provisions, bundles, routing)
         self.ticket_watch = WatchTickets(self.queries, rules, self.tickets, self.revocations)
         self.due = Due(core, self.queries, self.provisions, self.revocations, Chase(core, routing), bundles)
@@ -107,9 +109,9 @@ class Lifecycle:
     # -- the use cases people start (bot/usecases/) ----------------------------------------
     def submit(self, requester: Person, connector_id: str, entitlement_id: str,
                duration: timedelta | None, justification: str, ticket: str = "",
-               break_glass: bool = False) -> AccessRequest:
+               break_glass: bool = False, filer: Person | None = None) -> AccessRequest:
         return self.submissions.submit(requester, connector_id, entitlement_id, duration,
-                                       justification, ticket, break_glass)
+                                       justification, ticket, break_glass, filer)
 
     def approve(self, request_id: str, approver: str) -> AccessRequest:
         return self.decisions.approve(request_id, approver)
@@ -119,6 +121,9 @@ class Lifecycle:
 
     def cancel(self, request_id: str, person: str) -> AccessRequest:
         return self.decisions.cancel(request_id, person)
+
+    def decline(self, request_id: str, person: str) -> AccessRequest:
+        return self.decisions.decline(request_id, person)
 
     def check_decidable(self, request_id: str, approver: str) -> AccessRequest:
         return self.decisions.check_decidable(request_id, approver)

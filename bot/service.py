@@ -22,6 +22,7 @@ from bot.domain.events import AuditAction, ConfigLoaded, ConfigRejected
 from bot.drift import report_drift
 from bot.feed_poller import FeedPoller
 from bot.lifecycle import Lifecycle
+from bot.managers import OktaManagers
 from bot.metrics import (
     CATALOG_SYNC_FAILURES,
     CATALOG_SYNCING,
@@ -29,7 +30,7 @@ from bot.metrics import (
     InstrumentedConnector,
     Metrics,
 )
-from bot.ports import Clock, SystemClock
+from bot.ports import Clock, ManagerLookup, NoManagers, SystemClock
 from bot.refusals import RefusedAttempts
 from bot.reload import ConfigWatcher
 from bot.scheduler import Scheduler
@@ -133,7 +134,8 @@ class Service:
             notifier=self.notifier, clock=self.clock,
             workers=ThreadPoolExecutor(WORKERS, thread_name_prefix="worker"),
             connector_types={cid: c.type for cid, c in self.config.connectors.items()},
-            tickets=self.tickets)
+            tickets=self.tickets, managers=self._managers(),
+            email_of=lambda person: self.directory.person(person).email or "")
         self.scheduler = Scheduler(self.lifecycle.run_due, self.clock,
                                    timedelta(seconds=self.settings.latchkey_sweep_seconds))
         self.lifecycle.wake = self.scheduler.wake_at
@@ -175,6 +177,12 @@ class Service:
                              lambda: seen.forget_before(self.clock.now() - timedelta(days=1)))
         self.scheduler.every("reload-config", timedelta(seconds=self.settings.latchkey_reload_seconds),
                              self.check_config)
+
+    def _managers(self) -> ManagerLookup:
+        """Who manages whom, as the first Okta connector's user profiles say; with no Okta
+        connector, nobody is anyone's manager."""
+        okta = next((cid for cid, c in self.config.connectors.items() if c.type == "okta"), None)
+        return OktaManagers(self.connectors[okta]) if okta else NoManagers()  # type: ignore[arg-type]
 
     def _feed_pollers(self) -> dict[str, FeedPoller]:
         """A poller for each connector whose target has a change feed that is turned on."""

@@ -47,21 +47,22 @@ class RequestFor(RuleKind):
         return {}
 
     def refusal(self, standing: FilerStanding) -> str | None:
-        """Why this filer may not file for the beneficiary, or None when they may.  A manager
-        the directory could not confirm is refused: an unchecked right never passes."""
+        """Why this filer may not file for the beneficiary, or None when they may (said of the
+        beneficiary as "them").  A manager the directory could not confirm is refused: an
+        unchecked right never passes."""
         if Filer.ANYONE in self.filers or (Filer.APPROVERS in self.filers and standing.approver):
             return None
         if Filer.MANAGERS in self.filers:
             if standing.manager:
                 return None
             if standing.manager is None:
-                return ("Cannot check in Okta right now whether you are their manager; "
-                        "try again in a minute.")
-        return f"You may not request this access for them: only {self._who()} may."
+                return "Okta cannot say right now who their manager is; try again in a minute."
+        return f"Only {self._who()} may request this access for someone else."
 
     def _who(self) -> str:
         names = {Filer.MANAGERS: "their manager (as Okta shows it)", Filer.APPROVERS: "its approvers"}
-        return " or ".join(names[f] for f in (Filer.MANAGERS, Filer.APPROVERS) if f in self.filers) or "they"
+        return " or ".join(names[f] for f in (Filer.MANAGERS, Filer.APPROVERS) if f in self.filers) \
+            or "the person themselves"
 
     def covers(self, filer: Filer) -> bool:
         return Filer.ANYONE in self.filers or filer in self.filers
