@@ -130,6 +130,8 @@ class Decide:
 
     def cancel(self, request_id: str, person: str) -> AccessRequest:
         request = self.core.get(request_id)
+        if request.filed_by is not None:  # the person it was filed for withdraws it: a decline
+            return self.decline(request_id, person)
         if person != request.requester:
             raise NotRequesterError("Only the requester can cancel a request.")
         return self.core.move(RequestCancelled(request_id=request_id, actor=person),
