@@ -196,18 +196,18 @@ class Intake:
     def _access_problem(self, requester: Person, entitlements: list[SyncedEntitlement],
                         accounts: list[SyncedAccount | None], request: AccessRequest,
                         refusing: list[Conflict], missing: str | None) -> str | None:
-        found = []
+        found, you = [], "They" if request.filed_by else "You"
         for entitlement, account in zip(entitlements, accounts):
             if not account or not account.active:
                 email = requester.email or "your Slack profile (it shows no email)"
                 return f"There is no active {entitlement.connector_id} account for {email}."
             found.append(account)
         if all(self.catalog.holds(e.connector_id, e.id, a.id) for e, a in zip(entitlements, found)):
-            return f"You already have {'everything in ' if request.is_bundle else ''}{request.entitlement_name}."
+            return f"{you} already have {'everything in ' if request.is_bundle else ''}{request.entitlement_name}."
         if (existing := self.lookup.open_for(requester.id, request.connector_id, request.entitlement_id)):
             if existing.state == State.ACTIVE:
-                return f"You already have {request.entitlement_name} through request {existing.id}."
-            return f"You already have a request for {request.entitlement_name} waiting ({existing.id})."
+                return f"{you} already have {request.entitlement_name} through request {existing.id}."
+            return f"{you} already have a request for {request.entitlement_name} waiting ({existing.id})."
         if refusing:
             return conflict_text(refusing[0])
         if request.route is Route.PEOPLE:

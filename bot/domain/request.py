@@ -4,7 +4,7 @@
        ├─deny──> denied                          └──fail──> failed
        ├─cancel──> cancelled
        ├─time_out──> timed_out   (nobody decided in time)
-       └─decline──> cancelled    (the beneficiary of a request filed for them; also from approved)
+       └─decline──> cancelled    (the person a request was filed for does not want it)
 
     An extension is a request of its own for more time on active access:
     pending ──approve──> approved ──apply──> extended   (the access's expiry moved)
@@ -76,7 +76,6 @@ TRANSITIONS: dict[tuple[State, Step], State] = {
     (State.PENDING, Step.CANCEL): State.CANCELLED,
     (State.PENDING, Step.TIME_OUT): State.TIMED_OUT,
     (State.PENDING, Step.DECLINE): State.CANCELLED,
-    (State.APPROVED, Step.DECLINE): State.CANCELLED,  # approved, but nothing granted yet
     (State.APPROVED, Step.CLAIM): State.PROVISIONING,
     (State.PROVISIONING, Step.ACTIVATE): State.ACTIVE,
     (State.PROVISIONING, Step.FAIL): State.FAILED,

@@ -98,17 +98,19 @@ def request_modal(rules: RuleBook, search: str = "", preselected=None, rule: Rul
 
 
 def request_modal_for(rule: Rule, search: str = "", chosen: dict | None = None,
-                      duration: str | None = None) -> dict:
+                      duration: str | None = None, someone_picked: bool = False) -> dict:
     """The form redrawn once the requester has picked `chosen`, for the rule that governs it:
     only its durations (keeping `duration` if it still offers it), the ticket field only if it
-    asks for tickets, break-glass only if it allows it, the reason required only if it wants one.
+    asks for tickets, break-glass only if it allows it, the reason required only if it wants one,
+    the person picker only if it lets someone file for others (or someone is picked already: the
+    submission then says why not, rather than filing for the requester instead).
 
     Blocks and elements keep their ids, so Slack keeps what the requester already typed or chose
     (views.update: "Preserving input entry")."""
     return _request_form(search, chosen, _duration_input(rule.policy.offered_durations(), duration),
                          _justification_input(optional=not rule.kind(Justification).required),
                          _rule_ticket_input(rule.kind(Ticket)), rule.kind(BreakGlass).allowed,
-                         rule.kind(RequestFor).allowed)
+                         rule.kind(RequestFor).allowed or someone_picked)
 
 
 def _request_form(search: str, chosen: dict | None, duration: dict, justification: dict,

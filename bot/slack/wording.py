@@ -34,8 +34,8 @@ def item(request: AccessRequest) -> str:
 
 def ask_approver(request: AccessRequest) -> str:
     if request.filed_by:
-        return (f"{mention(request.filed_by)} asks for {item(request)} for {mention(request.requester)} "
-                f"for *{describe_duration(request.duration)}* (the access goes to {mention(request.requester)}).")
+        return (f"{mention(request.filed_by)} asks for {item(request)} for {mention(request.requester)}, "
+                f"who would hold it, for *{describe_duration(request.duration)}*.")
     if request.extends:
         return (f"{mention(request.requester)} asks to keep {item(request)} "
                 f"*{describe_duration(request.duration)}* longer.")
@@ -249,6 +249,8 @@ def already_decided(error: AlreadyDecidedError) -> str:
         return "You have already approved this request."
     if request.state is State.CANCELLED and request.extends and request.decided_by:
         return "This extension was closed: the access it would extend has ended."
+    if request.state is State.CANCELLED and request.filed_by:
+        return f"This request was declined by {mention(request.requester)}, whom it was for."
     if request.state is State.CANCELLED:
         return "This request was cancelled by the requester."
     if request.state is State.TIMED_OUT:

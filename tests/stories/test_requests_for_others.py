@@ -72,7 +72,7 @@ def test_the_beneficiary_declines_before_the_grant_and_nothing_is_granted(make_b
     eventually(lambda: not asked(slack, ALICE))
     eventually(lambda: f"<@{CAROL}> declined *eng-admins*" in texts(slack.dm(DAVE)))
     forge_click(slack, ALICE, "approve", request.id)
-    eventually(lambda: ephemeral_answers(slack, ALICE))
+    eventually(lambda: f"declined by <@{CAROL}>, whom it was for" in ephemeral_answers(slack, ALICE))
     assert okta.ids["carol@acme.com"] not in okta.members(okta.ids["eng-admins"])
     assert okta.membership_writes() == []
 

@@ -199,3 +199,25 @@ def test_the_filing_right_is_checked_again_against_the_rule_in_force():
     book = rulebook()
     assert invariants.filing_problem(filed, MANAGER) is not None
     assert invariants.filing_problem(request(requester=CAROL), NEITHER) is None  # her own: nothing to check
+
+
+# -- the form's person picker -------------------------------------------------------------------
+def _blocks(view: dict) -> list[str]:
+    return [block.get("block_id", "") for block in view["blocks"]]
+
+
+def test_the_person_picker_is_shown_only_where_some_rule_allows_filing_for_others():
+    """Given no rule lets anyone file for others, then the form has no picker; given one does,
+    then the form opens with it, and a redraw for an item keeps it only under such a rule, or
+    when someone is picked already (so the submission says why, not files for the filer)."""
+    from bot.slack import blocks
+
+    plain = rulebook()
+    assert blocks.FOR not in _blocks(blocks.request_modal(plain))
+    some = rulebook(rules=[{"name": "team", "match": {"resource": "team-*"}, "request_for": ["managers"]}])
+    assert blocks.FOR in _blocks(blocks.request_modal(some))
+    assert blocks.FOR in _blocks(blocks.request_modal_for(some.rules[0]))
+    assert blocks.FOR not in _blocks(blocks.request_modal_for(some.default))
+    assert blocks.FOR in _blocks(blocks.request_modal_for(some.default, someone_picked=True))
+    picker = next(b for b in blocks.request_modal(some)["blocks"] if b.get("block_id") == blocks.FOR)
+    assert picker["element"]["type"] == "users_select" and picker["optional"]
