@@ -42,6 +42,7 @@ from bot.slack.notifier import SlackNotifier
 from bot.sync import Progress, sync_catalog
 from bot.tickets import JiraTickets, jira_sites
 from connectors.changes import change_feed
+from connectors.okta.settings import OktaSettings
 from storage.audit_log import AuditLog
 from storage.catalog import Catalog
 from storage.chat import Messages, People, SeenEvents
@@ -109,6 +110,7 @@ class Service:
     lifecycle: Lifecycle = field(init=False)
     scheduler: Scheduler = field(init=False)
     slack_app: App = field(init=False)
+    _manager_reads: InstrumentedConnector | None = field(init=False, default=None)  # Okta, for forms
 
     def __post_init__(self) -> None:
         self.engine = make_engine(self.settings.database_url)
@@ -181,8 +183,14 @@ class Service:
     def _managers(self) -> ManagerLookup:
         """Who manages whom, as the first Okta connector's user profiles say; with no Okta
         connector, nobody is anyone's manager."""
-        okta = next((cid for cid, c in self.config.connectors.items() if c.type == "okta"), None)
-        return OktaManagers(self.connectors[okta]) if okta else NoManagers()  # type: ignore[arg-type]
+        okta = next((cid for cid, c in self.config.connectors.items() if isinstance(c, OktaSettings)), None)
+        if okta is None:
+            return NoManagers()
+        settings = self.config.connectors[okta]
+        assert isinstance(settings, OktaSettings)
+        # Its own client, with a form's short limits: a filer waits on the answer.
+        self._manager_reads = InstrumentedConnector(okta, settings.build_for_forms())
+        return OktaManagers(self._manager_reads)  # type: ignore[arg-type]  # an OktaConnector, counted
 
     def _feed_pollers(self) -> dict[str, FeedPoller]:
         """A poller for each connector whose target has a change feed that is turned on."""
@@ -282,4 +290,6 @@ class Service:
         for connector in self.connectors.values():
             connector.close()
         self.tickets.close()
+        if self._manager_reads is not None:
+            self._manager_reads.close()
         self.engine.dispose()

@@ -10,8 +10,10 @@ import pytest
 
 from bot.domain.errors import ManagerUncheckableError
 from bot.managers import OktaManagers
+from connectors.http import FORM_ATTEMPTS
 from connectors.okta.client import OktaClient
 from connectors.okta.connector import OktaConnector
+from connectors.okta.settings import OktaSettings
 from sandbox.okta import OktaSandbox
 from tests.support.connectors import MAX_ATTEMPTS
 
@@ -73,3 +75,15 @@ def test_an_okta_outage_is_uncheckable_never_a_pass(okta, people, managers):
     okta.fail(503, times=MAX_ATTEMPTS, path="/api/v1/users")
     with pytest.raises(ManagerUncheckableError):
         managers.is_manager("mona@example.com", "ray@example.com")
+
+
+def test_the_lookup_a_form_waits_on_gives_up_within_the_forms_seconds(okta, people):
+    """Given Okta answers 503 however often it is asked, when the form's lookup (the settings'
+    build_for_forms) checks a manager, then it is uncheckable after two short tries, within
+    Slack's 3 seconds for a form."""
+    settings = OktaSettings.model_validate({"type": "okta", "domain": okta.url, "token": TOKEN})
+    managers = OktaManagers(settings.build_for_forms())
+    okta.fail(503, times=100, path="/api/v1/users")
+    with pytest.raises(ManagerUncheckableError):
+        managers.is_manager("mona@example.com", "ray@example.com")
+    assert len(okta.calls_to("GET", "/api/v1/users")) == FORM_ATTEMPTS
