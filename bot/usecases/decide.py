@@ -30,6 +30,7 @@ from bot.domain.events import (
     StepApproved,
 )
 from bot.domain.request import AccessRequest, ApprovalOutcome, Route, State, Step, advance
+from bot.domain.step_up import Decision
 from bot.invariants import Invariants
 from bot.routing import Routing
 from bot.usecases.core import Core
@@ -45,6 +46,7 @@ class Decide:
         provision the access straight away."""
         core = self.core
         request = self.check_decidable(request_id, approver)
+        self.invariants.check_step_up(request, approver, Decision.APPROVE)
         steps = self.routing.steps(request)
         step, last = steps[request.step], request.step == len(steps) - 1
         # Looked up before the transaction: it must not hold the row lock across a Slack call.
@@ -123,15 +125,23 @@ class Decide:
     def review(self, request_id: str, person: str) -> AccessRequest:
         """Someone other than the requester looks over a break-glass use and marks it reviewed."""
         core = self.core
-        request = core.get(request_id)
+        self.check_reviewable(request_id, person)
+        self.invariants.check_step_up(core.get(request_id), person, Decision.REVIEW)
+        if not core.requests.set_once(request_id, "reviewed_by", person, also=core.recorded(
+                BreakGlassReviewed(request_id=request_id, actor=person))):
+            raise TaskAlreadyDoneError(core.get(request_id))
+        core.notifier.wake()
+        return core.get(request_id)
+
+    def check_reviewable(self, request_id: str, person: str) -> AccessRequest:
+        """Authorisation at click time of a break-glass review."""
+        request = self.core.get(request_id)
         if person == request.requester:
             raise SelfApprovalError("Someone other than the person who broke the glass must review it.")
         if request.route is not Route.BREAK_GLASS:
             raise NotAllowedError("Only break-glass access is reviewed.")
         if person not in self.routing.break_glass_reviewers(request):
             raise NotAnApproverError("Only the fallback approvers or approvers of this access can review it.")
-        if not core.requests.set_once(request_id, "reviewed_by", person, also=core.recorded(
-                BreakGlassReviewed(request_id=request_id, actor=person))):
-            raise TaskAlreadyDoneError(core.get(request_id))
-        core.notifier.wake()
-        return core.get(request_id)
+        if request.reviewed_by is not None:
+            raise TaskAlreadyDoneError(request)
+        return request
