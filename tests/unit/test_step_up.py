@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import yaml
 
 from bot.config import ConfigError, parse_config
 from bot.domain.errors import (
@@ -256,3 +257,11 @@ def test_a_review_under_the_rule_waits_for_the_push_too():
     assert decide.reviewed == [] and phone.sent == 1
     step_ups.settle()
     assert decide.reviewed == [ALICE]
+
+
+def test_step_up_without_an_okta_connector_to_send_the_push_is_refused():
+    data = yaml.safe_load(offline_config_text(["U0ALICE"], durations=["1h"], max_duration="1h",
+                                              rules=[{"name": "fin", "step_up": "okta_verify"}]))
+    data["connectors"] = {"celigo": {"type": "celigo", "token": "t0ken", "owners": ["U0ALICE"]}}
+    with pytest.raises(ConfigError, match=r"step_up: okta_verify needs an Okta connector .*rule fin"):
+        parse_config(yaml.safe_dump(data))
