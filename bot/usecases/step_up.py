@@ -108,17 +108,20 @@ class StepUps:
         return self._apply(challenge)
 
     def _apply(self, challenge: Challenge) -> int:
-        """The confirmed decision, through the same checks and compare-and-set as any other."""
-        if self._applied(challenge):  # before a restart, all but closing the challenge was done
-            self.challenges.move(challenge.id, ChallengeState.PASSED, ChallengeState.DONE)
-            return 1
-        try:
-            if challenge.decision is Decision.APPROVE:
-                self.decide.approve(challenge.request_id, challenge.approver)
-            else:
-                self.decide.review(challenge.request_id, challenge.approver)
-        except LatchkeyError as error:
-            return self._fail(challenge, ChallengeState.PASSED, _refusal(error))
+        """The confirmed decision, through the same checks and compare-and-set as any other.
+        Already applied (before a restart, or by another replica at the same moment), it only
+        closes the challenge."""
+        refusal = None
+        if not self._applied(challenge):
+            try:
+                if challenge.decision is Decision.APPROVE:
+                    self.decide.approve(challenge.request_id, challenge.approver)
+                else:
+                    self.decide.review(challenge.request_id, challenge.approver)
+            except LatchkeyError as error:
+                refusal = None if self._applied(challenge) else _refusal(error)
+        if refusal is not None:
+            return self._fail(challenge, ChallengeState.PASSED, refusal)
         self.challenges.move(challenge.id, ChallengeState.PASSED, ChallengeState.DONE)
         return 1
 

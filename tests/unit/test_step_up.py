@@ -265,3 +265,16 @@ def test_step_up_without_an_okta_connector_to_send_the_push_is_refused():
     data["connectors"] = {"celigo": {"type": "celigo", "token": "t0ken", "owners": ["U0ALICE"]}}
     with pytest.raises(ConfigError, match=r"step_up: okta_verify needs an Okta connector .*rule fin"):
         parse_config(yaml.safe_dump(data))
+
+
+def test_a_decision_another_replica_applied_at_the_same_moment_is_closed_not_failed():
+    step_ups, challenges, decide, phone = _step_ups(phone=Phone(results=[PushResult.SUCCESS]))
+    step_ups.approve("a1", ALICE)
+
+    def counted_elsewhere(request_id: str, approver: str) -> AccessRequest:
+        decide.approvals[approver] = 0  # the other replica's approval, counted first
+        raise AlreadyDecidedError(REQUEST)
+    decide.approve = counted_elsewhere  # type: ignore[method-assign]
+    step_ups.settle()
+    assert challenges.rows["c0"].state is ChallengeState.DONE
+    assert not any(isinstance(e, StepUpFailed) for e in challenges.events())
