@@ -88,8 +88,25 @@ def test_an_approver_without_a_push_factor_is_told_and_cannot_approve(make_step_
     assert okta.factors.sent == []
     assert bot.request(request.id).state == "pending"
     assert bot.service.lifecycle.queries.approvals(request.id) == {}
+    failed, = [e for e in bot.service.lifecycle.audit.events(request.id) if e.action == "step_up_failed"]
+    assert failed.actor == BOB and "no active Okta Verify push" in failed.detail
     slack.click(BOB, "approve")  # and trying again is refused the same way, not "already waiting"
     eventually(lambda: ephemeral_answers(slack, BOB).count("no active Okta Verify push") == 2)
+
+
+def test_okta_refusing_the_push_is_told_at_the_click_and_a_later_click_works(make_step_up_bot, slack, okta):
+    """Given Okta refusing the verify call once, when Alice approves, then she is told Okta cannot
+    send the push now and nothing counts; her next click sends the push."""
+    bot = make_step_up_bot()
+    request = pending_request(bot, slack)
+    okta.fail(403, times=1, path=r"/api/v1/users/[^/]+/factors/[^/]+/verify", method="POST")
+    slack.click(ALICE, "approve")
+    eventually(lambda: "cannot send the push" in ephemeral_answers(slack, ALICE))
+    assert bot.service.lifecycle.queries.approvals(request.id) == {}
+    slack.click(ALICE, "approve")
+    alice = _pushed(okta, "alice@acme.com")
+    okta.factors.answer(alice, "SUCCESS")
+    eventually(lambda: bot.request(request.id).state == "active")
 
 
 def test_a_double_click_sends_one_push_and_approves_once(make_step_up_bot, slack, okta):
