@@ -2,7 +2,9 @@
 
 Who may act is checked at click time (`check_decidable`), never taken from what a message
 shows.  An approval counts for the step the request is at; after the last step's approvals the
-request is approved, and provisioned straight away.
+request is approved, and provisioned straight away.  Under a rule with step-up, an approval or
+a review counts only once the person accepted a push for it (bot/usecases/step_up.py sends it,
+then calls here): the invariant is checked after the click-time checks.
 """
 
 from __future__ import annotations
@@ -125,8 +127,8 @@ class Decide:
     def review(self, request_id: str, person: str) -> AccessRequest:
         """Someone other than the requester looks over a break-glass use and marks it reviewed."""
         core = self.core
-        self.check_reviewable(request_id, person)
-        self.invariants.check_step_up(core.get(request_id), person, Decision.REVIEW)
+        request = self.check_reviewable(request_id, person)
+        self.invariants.check_step_up(request, person, Decision.REVIEW)
         if not core.requests.set_once(request_id, "reviewed_by", person, also=core.recorded(
                 BreakGlassReviewed(request_id=request_id, actor=person))):
             raise TaskAlreadyDoneError(core.get(request_id))
