@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 # A challenge whose push was never confirmed sent (the process stopped mid-call) is given up
 # after this: Okta's own pushes expire after five minutes.
 LOST_AFTER = timedelta(minutes=5)
+_FAILED = {PushResult.REJECTED: "the push was rejected", PushResult.TIMEOUT: "the push timed out"}
 
 
 class StepUps:
@@ -99,7 +100,7 @@ class StepUps:
         if result is PushResult.WAITING:
             return 0
         if result is not PushResult.SUCCESS:
-            return self._fail(challenge, ChallengeState.WAITING, f"the push was {result.value.lower()}")
+            return self._fail(challenge, ChallengeState.WAITING, _FAILED[result])
         if not self.challenges.move(challenge.id, ChallengeState.WAITING, ChallengeState.PASSED,
                                     also=self.core.recorded(StepUpPassed(
                                         request_id=challenge.request_id, actor=challenge.approver,

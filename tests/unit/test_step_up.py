@@ -203,14 +203,15 @@ def test_success_applies_the_decision_once_and_closes_the_challenge():
     assert [type(e) for e in challenges.events()] == [StepUpStarted, StepUpPassed]
 
 
-@pytest.mark.parametrize("result", [PushResult.REJECTED, PushResult.TIMEOUT])
-def test_a_rejected_or_timed_out_push_applies_nothing_and_is_audited(result):
+@pytest.mark.parametrize("result, outcome", [(PushResult.REJECTED, "the push was rejected"),
+                                             (PushResult.TIMEOUT, "the push timed out")])
+def test_a_rejected_or_timed_out_push_applies_nothing_and_is_audited(result, outcome):
     step_ups, challenges, decide, phone = _step_ups(phone=Phone(results=[result]))
     step_ups.approve("a1", ALICE)
     step_ups.settle()
     assert decide.approvals == {}
     failed = challenges.events()[-1]
-    assert isinstance(failed, StepUpFailed) and failed.outcome == f"the push was {result.value.lower()}"
+    assert isinstance(failed, StepUpFailed) and failed.outcome == outcome
     assert ("message", failed) in challenges.written  # the approver is told
 
 
