@@ -302,8 +302,9 @@ def own_requests(requests: list[AccessRequest], now) -> list[dict]:
     for request in requests[:LISTED_AT_MOST]:
         row = _section(wording.listed(request, now))
         rows.append(row)
-        if request.state is State.PENDING:
-            row["accessory"] = _button("Cancel", CANCEL, request.id)
+        if request.state is State.PENDING:  # filed for them by someone else: theirs to decline
+            row["accessory"] = _button("Decline", DECLINE, request.id) if request.filed_by \
+                else _button("Cancel", CANCEL, request.id)
         elif request.state is State.ACTIVE:
             rows.append(_holder_actions(request, f"holding-{request.id}"))
     return rows

@@ -297,6 +297,9 @@ def listed(request: AccessRequest, now) -> str:
     if request.state is State.ACTIVE:
         return (f":unlock: {item(request)}: yours until {when(request.expires_at)} "
                 f"({time_left(request.expires_at - now)})")
+    if request.state is State.PENDING and request.filed_by:
+        return (f":hourglass: {item(request)} for {describe_duration(request.duration)}, asked for you by "
+                f"{mention(request.filed_by)}: waiting for approval")
     if request.state is State.PENDING:
         return f":hourglass: {item(request)} for {describe_duration(request.duration)}: waiting for approval"
     return f":gear: {item(request)}: {request.state.value}"

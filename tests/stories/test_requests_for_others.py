@@ -137,3 +137,15 @@ def test_an_okta_outage_at_the_approval_refuses_it(make_bot, slack, managed):
     slack.click(ALICE, "approve")
     eventually(lambda: "try again in a minute" in ephemeral_answers(slack, ALICE), timeout=15)
     assert bot.request(request.id).state == "pending"
+
+
+def test_the_beneficiarys_list_offers_decline_and_says_who_asked(make_bot, slack, managed):
+    """Given Dave filed for Carol, when Carol types /request-access list, then the request is
+    listed as asked for her by Dave, with Decline (not Cancel)."""
+    bot = make_bot(rules=[ONBOARDING]).start()
+    ask(slack, "eng-admins", user=DAVE, **{"for": CAROL})
+    request = filed(bot)
+    slack.command(CAROL, text="list")
+    listing = eventually(lambda: ephemeral_answers(slack, CAROL))
+    assert f"asked for you by <@{DAVE}>" in listing and "'decline'" in listing and "'cancel'" not in listing
+    assert request.id in listing
