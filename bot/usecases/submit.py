@@ -85,7 +85,8 @@ class Submit:
         core, now = self.core, request.created_at
         by_people = request.route == Route.PEOPLE
         submitted = core.recorded(RequestSubmitted(
-            request_id=request.id, actor=request.filed_by or request.requester, rule=rule.name, entitlement=request.entitlement_id,
+            request_id=request.id, actor=request.filed_by or request.requester, rule=rule.name,
+            entitlement=request.entitlement_id,
             connector=request.connector_id, duration=describe_duration(request.duration),
             justification=request.justification, ticket=request.ticket,
             approvers=tuple(approvers) if by_people else (), filed_by=request.filed_by,
