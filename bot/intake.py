@@ -57,12 +57,14 @@ class Intake:
     tickets: TicketLookup = field(default_factory=NoTracker)
 
     def validate(self, requester: Person, connector_id: str, entitlement_id: str,
-                 duration: timedelta | None, justification: str, ticket: str, break_glass: bool) -> Draft:
-        """The checked submission, or InvalidRequestError saying what to fix, by field."""
+                 duration: timedelta | None, justification: str, ticket: str, break_glass: bool,
+                 filer: Person | None = None) -> Draft:
+        """The checked submission, or InvalidRequestError saying what to fix, by field.
+        `filer`: who files it, when not the requester (the request is then for `requester`)."""
         rules = self.rules()  # one reading throughout, even if a reload swaps them meanwhile
         target, entitlements = self._asked_for(connector_id, entitlement_id)
         rule = rules.rule_for(target)
-        problems = rule.problems(Form(justification, ticket, break_glass))
+        problems = rule.problems(Form(justification, ticket, break_glass, for_someone_else=filer is not None))
         facts = None
         if ticket and "ticket" not in problems:
             facts, ticket_problem = self._checked_ticket(rule, ticket, requester)
@@ -76,13 +78,16 @@ class Intake:
         if facts is not None:
             request = replace(request, ticket=facts.key, ticket_summary=facts.summary,
                               ticket_status=facts.status, ticket_url=facts.url)
+        if filer is not None:
+            request = replace(request, filed_by=filer.id)
+            problems.update(self._filing_problems(request, filer, break_glass, problems))
         conflicts = self.lookup.read_as(requester.id, lambda ledger: self.invariants.conflicts(request, ledger))
         # A request may carry one conflict's extra approval step; any other conflict refuses it.
         refusing = [c for c in conflicts if c.action == "refuse"] or conflicts[1:]
         people = replace(request, conflict=conflicts[0].name if conflicts and not refusing else None)
         request = replace(people, route=(  # `people`: as it would be if people decide it
             Route.BREAK_GLASS if break_glass else
-            Route.AUTO if not conflicts and self._auto_approves(requester, rule) else Route.PEOPLE))
+            Route.AUTO if not conflicts and not filer and self._auto_approves(requester, rule) else Route.PEOPLE))
         if conflicts and request.route == Route.BREAK_GLASS:
             problems["break_glass"] = f"Break-glass cannot be used here: {conflict_text(conflicts[0])}"
         elif request.route == Route.BREAK_GLASS and not self.routing.break_glass_reviewers(people):
@@ -99,6 +104,19 @@ class Intake:
             raise InvalidRequestError(problems)
         return Draft(request, rule, tuple(c.name for c in conflicts),
                      self.routing.approvers_of(people), missing)
+
+    def _filing_problems(self, request: AccessRequest, filer: Person, break_glass: bool,
+                         found: dict[str, str]) -> dict[str, str]:
+        """What stops `filer` filing `request` for its requester: break-glass (never for
+        someone else; nor is auto-approval), and who the rule lets file for others."""
+        problems = {"break_glass": "Break-glass is only for your own access: ask for approval instead."} \
+            if break_glass else {}
+        if "for" not in found:
+            standing = self.invariants.filer_standing(
+                request, filer.email or "", self.routing.approves_under_rule(request, filer.id))
+            if problem := self.invariants.filing_problem(request, standing):
+                problems["for"] = problem
+        return problems
 
     def _checked_ticket(self, rule: Rule, key: str, requester: Person) -> tuple[TicketFacts | None, str | None]:
         """The ticket as the rule's tracker shows it, and what is wrong with it there; (None,
@@ -178,18 +196,18 @@ class Intake:
     def _access_problem(self, requester: Person, entitlements: list[SyncedEntitlement],
                         accounts: list[SyncedAccount | None], request: AccessRequest,
                         refusing: list[Conflict], missing: str | None) -> str | None:
-        found = []
+        found, you = [], "They" if request.filed_by else "You"
         for entitlement, account in zip(entitlements, accounts):
             if not account or not account.active:
                 email = requester.email or "your Slack profile (it shows no email)"
                 return f"There is no active {entitlement.connector_id} account for {email}."
             found.append(account)
         if all(self.catalog.holds(e.connector_id, e.id, a.id) for e, a in zip(entitlements, found)):
-            return f"You already have {'everything in ' if request.is_bundle else ''}{request.entitlement_name}."
+            return f"{you} already have {'everything in ' if request.is_bundle else ''}{request.entitlement_name}."
         if (existing := self.lookup.open_for(requester.id, request.connector_id, request.entitlement_id)):
             if existing.state == State.ACTIVE:
-                return f"You already have {request.entitlement_name} through request {existing.id}."
-            return f"You already have a request for {request.entitlement_name} waiting ({existing.id})."
+                return f"{you} already have {request.entitlement_name} through request {existing.id}."
+            return f"{you} already have a request for {request.entitlement_name} waiting ({existing.id})."
         if refusing:
             return conflict_text(refusing[0])
         if request.route is Route.PEOPLE:

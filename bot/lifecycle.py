@@ -17,7 +17,17 @@ from bot.domain.request import AccessRequest, State
 from bot.domain.rules import Rule, RuleBook
 from bot.intake import Intake
 from bot.invariants import Invariants
-from bot.ports import Clock, NoPushService, Notifier, NoTracker, Person, PushVerifier, TicketLookup
+from bot.ports import (
+    Clock,
+    ManagerLookup,
+    NoManagers,
+    NoPushService,
+    Notifier,
+    NoTracker,
+    Person,
+    PushVerifier,
+    TicketLookup,
+)
 from bot.routing import Progress, Routing
 from bot.slots import Slots
 from bot.usecases.bundles import Bundles
@@ -61,8 +71,10 @@ class Lifecycle:
     workers: Executor = field(default_factory=Inline)
     connector_types: dict[str, str] = field(default_factory=dict)  # connector id → okta, celigo …
     tickets: TicketLookup = field(default_factory=NoTracker)  # where rules check tickets (Jira)
+    managers: ManagerLookup = field(default_factory=NoManagers)  # who manages whom (Okta)
     push: PushVerifier = field(default_factory=NoPushService)  # step-up pushes (Okta Verify)
-    email_of: Callable[[str], str | None] = lambda person: None  # an approver's email, for the push
+    # A person's email, from the directory: an approver's for the push, a filer's for Okta's managers.
+    email_of: Callable[[str], str | None] = lambda person: None
     routing: Routing = field(init=False)
     core: Core = field(init=False)  # what every use case shares (bot/usecases/core.py)
 
@@ -70,7 +82,7 @@ class Lifecycle:
         rules = lambda: self.rules  # noqa: E731 - a reload replaces self.rules as a whole
         routing = self.routing = Routing(rules, self.approvers)
         challenges = StepUpChallenges(self.requests.engine)
-        invariants = Invariants(rules, self.catalog, stepped_up=challenges.passed)
+        invariants = Invariants(rules, self.catalog, stepped_up=challenges.passed, managers=self.managers)
         self.intake = Intake(self.queries, self.catalog, rules, routing, self.approvers,
                              invariants, self.clock, self.provisioning, self.connector_types, self.tickets)
         core = self.core = Core(self.requests, self.queries, self.audit, self.notifier, self.clock, rules,
@@ -83,7 +95,7 @@ class Lifecycle:
         self.provisions = Provision(core, self.connectors, slots, take_back, self.extensions,
                                     bundles, invariants, routing)
         self.submissions = Submit(core, self.intake, invariants, routing)
-        self.decisions = Decide(core, routing, invariants, self.extensions)
+        self.decisions = Decide(core, routing, invariants, self.extensions, lambda p: self.email_of(p) or "")
         self.step_ups = StepUps(core, self.decisions, challenges, self.push, lambda p: self.email_of(p))
         self.tasks = Tasks(core, self.provisions, bundles, routing)
         self.ticket_watch = WatchTickets(self.queries, rules, self.tickets, self.revocations)
@@ -113,9 +125,9 @@ class Lifecycle:
     # -- the use cases people start (bot/usecases/) ----------------------------------------
     def submit(self, requester: Person, connector_id: str, entitlement_id: str,
                duration: timedelta | None, justification: str, ticket: str = "",
-               break_glass: bool = False) -> AccessRequest:
+               break_glass: bool = False, filer: Person | None = None) -> AccessRequest:
         return self.submissions.submit(requester, connector_id, entitlement_id, duration,
-                                       justification, ticket, break_glass)
+                                       justification, ticket, break_glass, filer)
 
     def approve(self, request_id: str, approver: str) -> AccessRequest:
         """Approve, or (under a rule with step-up) send the push that the approval waits on."""
@@ -126,6 +138,9 @@ class Lifecycle:
 
     def cancel(self, request_id: str, person: str) -> AccessRequest:
         return self.decisions.cancel(request_id, person)
+
+    def decline(self, request_id: str, person: str) -> AccessRequest:
+        return self.decisions.decline(request_id, person)
 
     def check_decidable(self, request_id: str, approver: str) -> AccessRequest:
         return self.decisions.check_decidable(request_id, approver)

@@ -144,7 +144,7 @@ class RequestTransitions(Protocol):
                           also: Callable[[AccessRequest], Iterable[Any]] = ...) -> list[AccessRequest]: ...
     def approve(self, request_id: str, approver: str, step: int, needed: int, last_step: bool, now: datetime,
                 *, approved: str, also: Callable[[AccessRequest, ApprovalOutcome], Iterable[Any]] = ...,
-                guard: Callable[[Ledger, AccessRequest], None] | None = None
+                guard: Callable[[Ledger, AccessRequest, bool], None] | None = None
                 ) -> tuple[ApprovalOutcome, AccessRequest | None]: ...
     def apply_extension(self, extension_id: str, original_id: str, seen_expiry: datetime,
                         changes: dict[str, Any], *, extended: str, also: Iterable[Any] = ()) -> bool: ...
@@ -283,3 +283,19 @@ class NoTracker:
 
     def account_of(self, site: str, email: str) -> str | None:
         raise TicketUncheckableError(f"no tracker is configured at {site}")
+
+
+class ManagerLookup(Protocol):
+    """Who manages whom, as the directory shows it now (bot/managers.py `OktaManagers`: the
+    Okta profile's `managerId`).  Raises ManagerUncheckableError when it cannot be asked now:
+    nobody is taken for a manager because the directory could not answer."""
+
+    def is_manager(self, manager_email: str, report_email: str) -> bool:
+        """Whether the person with `manager_email` is the manager of the one with `report_email`."""
+
+
+class NoManagers:
+    """The lookup where no directory says who manages whom: nobody is anyone's manager."""
+
+    def is_manager(self, manager_email: str, report_email: str) -> bool:
+        return False

@@ -22,6 +22,7 @@ from bot.domain.events import AuditAction, ConfigLoaded, ConfigRejected
 from bot.drift import report_drift
 from bot.feed_poller import FeedPoller
 from bot.lifecycle import Lifecycle
+from bot.managers import OktaManagers
 from bot.metrics import (
     CATALOG_SYNC_FAILURES,
     CATALOG_SYNCING,
@@ -30,7 +31,7 @@ from bot.metrics import (
     Metrics,
 )
 from bot.okta_verify import push_verifier
-from bot.ports import Clock, SystemClock
+from bot.ports import Clock, ManagerLookup, NoManagers, SystemClock
 from bot.refusals import RefusedAttempts
 from bot.reload import ConfigWatcher
 from bot.scheduler import Scheduler
@@ -42,6 +43,7 @@ from bot.slack.notifier import SlackNotifier
 from bot.sync import Progress, sync_catalog
 from bot.tickets import JiraTickets, jira_sites
 from connectors.changes import change_feed
+from connectors.okta.settings import OktaSettings
 from storage.audit_log import AuditLog
 from storage.catalog import Catalog
 from storage.chat import Messages, People, SeenEvents
@@ -109,6 +111,7 @@ class Service:
     lifecycle: Lifecycle = field(init=False)
     scheduler: Scheduler = field(init=False)
     slack_app: App = field(init=False)
+    _manager_reads: InstrumentedConnector | None = field(init=False, default=None)  # Okta, for forms
 
     def __post_init__(self) -> None:
         self.engine = make_engine(self.settings.database_url)
@@ -134,7 +137,7 @@ class Service:
             notifier=self.notifier, clock=self.clock,
             workers=ThreadPoolExecutor(WORKERS, thread_name_prefix="worker"),
             connector_types={cid: c.type for cid, c in self.config.connectors.items()},
-            tickets=self.tickets, push=push_verifier(self.connectors),
+            tickets=self.tickets, managers=self._managers(), push=push_verifier(self.connectors),
             email_of=lambda person: self.directory.person(person).email)
         self.scheduler = Scheduler(self.lifecycle.run_due, self.clock,
                                    timedelta(seconds=self.settings.latchkey_sweep_seconds))
@@ -179,6 +182,18 @@ class Service:
                              lambda: seen.forget_before(self.clock.now() - timedelta(days=1)))
         self.scheduler.every("reload-config", timedelta(seconds=self.settings.latchkey_reload_seconds),
                              self.check_config)
+
+    def _managers(self) -> ManagerLookup:
+        """Who manages whom, as the first Okta connector's user profiles say; with no Okta
+        connector, nobody is anyone's manager."""
+        okta = next((cid for cid, c in self.config.connectors.items() if isinstance(c, OktaSettings)), None)
+        if okta is None:
+            return NoManagers()
+        settings = self.config.connectors[okta]
+        assert isinstance(settings, OktaSettings)
+        # Its own client, with a form's short limits: a filer waits on the answer.
+        self._manager_reads = InstrumentedConnector(okta, settings.build_for_forms())
+        return OktaManagers(self._manager_reads)  # type: ignore[arg-type]  # an OktaConnector, counted
 
     def _feed_pollers(self) -> dict[str, FeedPoller]:
         """A poller for each connector whose target has a change feed that is turned on."""
@@ -278,4 +293,6 @@ class Service:
         for connector in self.connectors.values():
             connector.close()
         self.tickets.close()
+        if self._manager_reads is not None:
+            self._manager_reads.close()
         self.engine.dispose()

@@ -226,6 +226,21 @@ class OktaSandbox(SandboxServer):
             self._users[user["id"]] = user
             return user["id"]
 
+    def set_manager(self, user_id: str, manager_id: str | None) -> None:
+        """Name a user's manager in their profile as Okta's base profile holds it: `managerId`,
+        the manager's user id, and `manager`, their display name (unset: both absent).  As an
+        admin's edit in Okta, it is logged (`user.account.update_profile`)."""
+        with self.lock:
+            profile = self._user(user_id)["profile"]
+            profile.pop("managerId", None)
+            profile.pop("manager", None)
+            if manager_id is not None:
+                manager = self._user(manager_id)["profile"]
+                profile["managerId"] = manager_id
+                profile["manager"] = manager["displayName"] or manager["login"]
+            self._user(user_id)["lastUpdated"] = _iso()
+            self.system_log.record("user.account.update_profile", SYSTEM_ACTOR, [user_target(self._user(user_id))])
+
     def add_group(self, name: str, type: str = "OKTA_GROUP", description: str = "") -> str:
         if type not in GROUP_TYPES:
             raise ValueError(f"unknown group type {type!r}")

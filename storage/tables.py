@@ -104,6 +104,8 @@ class RequestRow(SQLModel, table=True):
     # child request each on approval; children name their bundle in `bundle`.
     bundle: str | None = Field(default=None, max_length=32, index=True)
     items: str | None = Field(default=None, sa_column=Column(Text))
+    # Who filed it for someone else (the requester, who gets the access); None: the requester did.
+    filed_by: str | None = Field(default=None, max_length=64)
 
 
 class ApprovalRow(SQLModel, table=True):

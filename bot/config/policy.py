@@ -129,6 +129,11 @@ class RuleSettings(_RuleChecks):
                                                    "for members of these groups")
     break_glass: bool = Field(default=False, description="requesters may approve themselves in an "
                               "emergency; the fallback approvers are told and review it")
+    request_for: list[Literal["managers", "approvers", "anyone"]] | None = Field(
+        default=None, description="who may file a request for someone else, the access going to "
+        "that person: `managers` (their manager per the Okta profile's `managerId`), `approvers` "
+        "(an approver of this rule), `anyone`; default: nobody. Such a request is never "
+        "auto-approved nor break-glass")
     extension_needs_approval: bool = Field(default=True, description="false: holders may extend "
                                            "their access without asking again")
     end_sessions: bool | EndSessionsConfig = Field(

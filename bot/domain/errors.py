@@ -14,6 +14,7 @@
     │   └── TaskAlreadyDoneError   a manual task someone has already marked done
     ├── TicketUncheckableError     the ticket's tracker cannot be asked now (down, refusing
     │                              Latchkey's credentials, rate limiting after retries)
+    ├── ManagerUncheckableError    the directory (Okta) cannot say now who someone's manager is
     └── StepUpError                the approver's step-up MFA stops the decision for now
         ├── StepUpPendingError     a push for this decision is already waiting on their phone
         ├── NoPushFactorError      the approver has no active Okta Verify push factor
@@ -83,6 +84,10 @@ class DuplicateError(Exception):
 
 
 class TicketUncheckableError(LatchkeyError):
+    pass
+
+
+class ManagerUncheckableError(LatchkeyError):
     pass
 
 

@@ -39,6 +39,7 @@ class AuditAction(enum.StrEnum):
     APPROVED = "approved"
     DENY = "deny"
     CANCEL = "cancel"
+    DECLINED = "declined"
     TIME_OUT = "time_out"
     REMINDED = "reminded"
     ESCALATED = "escalated"
@@ -77,6 +78,7 @@ class MessageKind(enum.StrEnum):
     REQUEST_APPROVED = "request_approved"
     REQUEST_DENIED = "request_denied"
     REQUEST_CANCELLED = "request_cancelled"
+    BENEFICIARY_DECLINED = "beneficiary_declined"
     REQUEST_TIMED_OUT = "request_timed_out"
     BREAK_GLASS_USED = "break_glass_used"
     BREAK_GLASS_REVIEWED = "break_glass_reviewed"
@@ -133,6 +135,9 @@ class RequestSubmitted(Event):
     justification: str | None = None
     ticket: str | None = None
     approvers: tuple[str, ...] = ()
+    # Filed for someone else: `actor` is the filer (`filed_by`), the access goes to `beneficiary`.
+    filed_by: str | None = None
+    beneficiary: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -229,6 +234,15 @@ class RequestDenied(Event):
 @dataclass(frozen=True, kw_only=True)
 class RequestCancelled(Event):
     action, kind, transition = AuditAction.CANCEL, MessageKind.REQUEST_CANCELLED, Step.CANCEL
+
+
+@dataclass(frozen=True, kw_only=True)
+class BeneficiaryDeclined(Event):
+    """The person a request was filed for does not want it (`actor`), before anything was
+    granted; the request ends, and `filed_by` is told."""
+
+    action, kind, transition = AuditAction.DECLINED, MessageKind.BENEFICIARY_DECLINED, Step.DECLINE
+    filed_by: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -34,6 +34,7 @@ WORDS: dict[type[e.Event], str] = {
     e.RequestApproved: "approved",
     e.RequestDenied: "denied",
     e.RequestCancelled: "cancelled",
+    e.BeneficiaryDeclined: "declined",
     e.TimedOut: "timed out",
     e.Reminded: "reminded the approvers of",
     e.Escalated: "escalated",
@@ -64,6 +65,7 @@ NOTES: dict[type[e.Event], str] = {
     e.ApprovalCounted: "more approvals needed",
     e.AutoApproved: "its rule approves it without people",
     e.TimedOut: "nobody decided in time",
+    e.BeneficiaryDeclined: "the person it was filed for does not want it",
     e.Expired: "its time is up",
     e.TicketResolved: "its ticket was resolved",
     e.RefusedMore: "more refused attempts this minute are only counted in /metrics",
@@ -119,6 +121,8 @@ def _details(detail: dict, entitlement: str | None) -> list[str]:
     if name:
         parts.append(_text(name, NAME_LIMIT) + (
             f" ({_text(detail['connector'], NAME_LIMIT)})" if detail.get("connector") else ""))
+    if isinstance(detail.get("beneficiary"), str):  # filed for someone else
+        parts.append("on behalf of " + _people([detail["beneficiary"]]))
     if detail.get("extends"):
         parts.append(f"extends `{_text(detail['extends'], 32)}`")
     if detail.get("by"):

@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 
 from bot.domain.request import AccessRequest
 from bot.routing import Progress
-from bot.slack import blocks
+from bot.slack import blocks, wording
 from bot.slack.text import clip, plain
 from storage.chat import Messages
 
@@ -34,6 +34,8 @@ class RequestMessages:
             self._client.chat_update(channel=message.channel, ts=message.ts, **self._plain(body))
         if notice:
             self.post(request.requester, blocks.notice(notice))
+            if request.filed_by:  # whoever filed it for the requester sees what became of it too
+                self.post(request.filed_by, blocks.notice(wording.for_filer(request, notice)))
 
     def tell(self, people: tuple[str, ...], mrkdwn: str) -> None:
         """A notice to each of `people`, not kept for redrawing."""
@@ -53,6 +55,10 @@ class RequestMessages:
             return blocks.break_glass_message(request)
         if role == "holder":
             return blocks.expiry_warning(request)
+        if role == "beneficiary":
+            return blocks.beneficiary_message(request, progress)
+        if role == "filer":
+            return blocks.filer_message(request, progress)
         if role.startswith("task_"):
             return blocks.task_message(request, revoke=role == "task_revoke")
         return blocks.requester_message(request, progress)

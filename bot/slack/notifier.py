@@ -20,6 +20,7 @@ from bot.domain.events import (
     AccessGranted,
     AccessRevoked,
     ApprovalCounted,
+    BeneficiaryDeclined,
     BreakGlassReviewed,
     BreakGlassUsed,
     DriftFound,
@@ -87,6 +88,7 @@ class SlackNotifier:
             RequestApproved: lambda request, event: redraw(request),
             BreakGlassReviewed: lambda request, event: redraw(request),
             RequestDenied: partial(news, wording.denied), RequestCancelled: partial(news, wording.cancelled),
+            BeneficiaryDeclined: partial(news, wording.declined),
             ExtensionClosed: partial(news, wording.extension_closed),
             ExtensionFailed: partial(news, wording.extension_failed),
             TimedOut: partial(news, wording.timed_out), AccessGranted: partial(news, wording.granted),
@@ -119,7 +121,11 @@ class SlackNotifier:
 
     def _submitted(self, request: AccessRequest, event: RequestSubmitted | ExtensionRequested) -> None:
         progress = self._slack.progress(request)
-        self._slack.dm(request, request.requester, "requester", blocks.requester_message(request, progress))
+        if request.filed_by:  # filed for someone else: they may decline it; the filer follows it
+            self._slack.dm(request, request.requester, "beneficiary", blocks.beneficiary_message(request, progress))
+            self._slack.dm(request, request.filed_by, "filer", blocks.filer_message(request, progress))
+        else:
+            self._slack.dm(request, request.requester, "requester", blocks.requester_message(request, progress))
         self._slack.ask(request, event.approvers, progress)
 
     def _next_step(self, request: AccessRequest, event: StepApproved) -> None:

@@ -1,4 +1,5 @@
-"""Decide: approve, deny or cancel a pending request, and review a break-glass use.
+"""Decide: approve, deny or cancel a pending request, let the person a request was filed for
+decline it, and review a break-glass use.
 
 Who may act is checked at click time (`check_decidable`), never taken from what a message
 shows.  An approval counts for the step the request is at; after the last step's approvals the
@@ -9,6 +10,7 @@ then calls here): the invariant is checked after the click-time checks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -16,6 +18,7 @@ from bot import metrics
 from bot.domain.derived import bundle_items
 from bot.domain.errors import (
     AlreadyDecidedError,
+    NotActiveError,
     NotAllowedError,
     NotAnApproverError,
     NotRequesterError,
@@ -25,23 +28,28 @@ from bot.domain.errors import (
 )
 from bot.domain.events import (
     ApprovalCounted,
+    BeneficiaryDeclined,
     BreakGlassReviewed,
     RequestApproved,
     RequestCancelled,
     RequestDenied,
     StepApproved,
 )
+from bot.domain.kinds import FilerStanding
 from bot.domain.request import AccessRequest, ApprovalOutcome, Route, State, Step, advance
 from bot.domain.step_up import Decision
 from bot.invariants import Invariants
+from bot.ports import Ledger
 from bot.routing import Routing
 from bot.usecases.core import Core
 from bot.usecases.extend import Extend
 
 
 class Decide:
-    def __init__(self, core: Core, routing: Routing, invariants: Invariants, extend: Extend) -> None:
+    def __init__(self, core: Core, routing: Routing, invariants: Invariants, extend: Extend,
+                 email_of: Callable[[str], str] = lambda person: "") -> None:
         self.core, self.routing, self.invariants, self.extend = core, routing, invariants, extend
+        self.email_of = email_of  # a person's email, for the directory's word on who manages whom
 
     def approve(self, request_id: str, approver: str) -> AccessRequest:
         """Count an approval for the step the request is at; after the last step's approvals,
@@ -73,10 +81,17 @@ class Decide:
                                                    approvers=after.decided_by)),
                     *bundle_items(after)]
 
+        standing = self._filer_standing(request)  # read from Okta before the transaction
+
+        def guard(ledger: Ledger, current: AccessRequest, approves: bool) -> None:
+            if problem := self.invariants.filing_problem(current, standing):
+                raise PolicyError(f"Whoever filed this request for someone else may not do so now. {problem}")
+            if approves:
+                self.invariants.check_conflicts(current, ledger)
+
         outcome, after = core.requests.approve(
             request_id, approver, request.step, step.approvals, last, now,
-            approved=advance(State.PENDING, Step.APPROVE).value, also=recorded,
-            guard=lambda ledger, current: self.invariants.check_conflicts(current, ledger))
+            approved=advance(State.PENDING, Step.APPROVE).value, also=recorded, guard=guard)
         if outcome is ApprovalOutcome.MOVED:  # another approval finished the step first: check for the new one
             return self.approve(request_id, approver)
         assert after is not None  # it was there when checked, and requests are never deleted
@@ -88,6 +103,27 @@ class Decide:
             core.hand_over(request_id, State.APPROVED)
         return after
 
+    def _filer_standing(self, request: AccessRequest) -> FilerStanding:
+        """What the filer of a request filed for someone else is to its beneficiary now."""
+        if request.filed_by is None:
+            return FilerStanding(manager=False, approver=False)
+        return self.invariants.filer_standing(request, self.email_of(request.filed_by),
+                                              self.routing.approves_under_rule(request, request.filed_by))
+
+    def decline(self, request_id: str, person: str) -> AccessRequest:
+        """The person a request was filed for does not want it: it ends before anything is
+        granted.  Once approved, it is theirs to end (End now) when it has been granted."""
+        request = self.core.get(request_id)
+        if request.filed_by is None or person != request.requester:
+            raise NotRequesterError("Only the person a request was filed for can decline it.")
+        if request.state is not State.PENDING:
+            if request.state in (State.DENIED, State.CANCELLED, State.TIMED_OUT):
+                raise AlreadyDecidedError(request)
+            raise NotActiveError("It is too late to decline: this access was already approved for you. "
+                                 "Once it is granted, End now gives it up.")
+        return self.core.move(BeneficiaryDeclined(request_id=request_id, actor=person, filed_by=request.filed_by),
+                              decided_by=person, decided_at=self.core.clock.now(), seen=request)
+
     def deny(self, request_id: str, approver: str, reason: str) -> AccessRequest:
         """A deny at any step ends the request."""
         self.check_decidable(request_id, approver)
@@ -98,6 +134,8 @@ class Decide:
 
     def cancel(self, request_id: str, person: str) -> AccessRequest:
         request = self.core.get(request_id)
+        if request.filed_by is not None:  # the person it was filed for withdraws it: a decline
+            return self.decline(request_id, person)
         if person != request.requester:
             raise NotRequesterError("Only the requester can cancel a request.")
         return self.core.move(RequestCancelled(request_id=request_id, actor=person),
@@ -109,8 +147,8 @@ class Decide:
         already."""
         core = self.core
         request = core.get(request_id)
-        if approver == request.requester:
-            raise SelfApprovalError("Nobody can decide their own request.")
+        if own := self.invariants.own_request(request, approver):
+            raise SelfApprovalError(own)
         if request.state != State.PENDING:
             raise AlreadyDecidedError(request)
         approved = core.lookup.approvals(request_id)
@@ -138,7 +176,7 @@ class Decide:
     def check_reviewable(self, request_id: str, person: str) -> AccessRequest:
         """Authorisation at click time of a break-glass review."""
         request = self.core.get(request_id)
-        if person == request.requester:
+        if self.invariants.own_request(request, person):
             raise SelfApprovalError("Someone other than the person who broke the glass must review it.")
         if request.route is not Route.BREAK_GLASS:
             raise NotAllowedError("Only break-glass access is reviewed.")

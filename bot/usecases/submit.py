@@ -34,12 +34,13 @@ class Submit:
 
     def submit(self, requester: Person, connector_id: str, entitlement_id: str,
                duration: timedelta | None, justification: str, ticket: str = "",
-               break_glass: bool = False) -> AccessRequest:
+               break_glass: bool = False, filer: Person | None = None) -> AccessRequest:
         """Validate and store a new request under its rule; ask its approvers, or approve it
-        at once when the rule does (auto-approval) or the requester breaks the glass."""
+        at once when the rule does (auto-approval) or the requester breaks the glass.
+        `filer`: who files it for `requester`, when someone else does (people always decide)."""
         for _ in range(FILING_TRIES):
             draft = self.intake.validate(requester, connector_id, entitlement_id, duration,
-                                         justification.strip(), ticket.strip(), break_glass)
+                                         justification.strip(), ticket.strip(), break_glass, filer)
             try:
                 request = self._file(draft)
             except StandingChanged:
@@ -84,10 +85,12 @@ class Submit:
         core, now = self.core, request.created_at
         by_people = request.route == Route.PEOPLE
         submitted = core.recorded(RequestSubmitted(
-            request_id=request.id, actor=request.requester, rule=rule.name, entitlement=request.entitlement_id,
+            request_id=request.id, actor=request.filed_by or request.requester, rule=rule.name,
+            entitlement=request.entitlement_id,
             connector=request.connector_id, duration=describe_duration(request.duration),
             justification=request.justification, ticket=request.ticket,
-            approvers=tuple(approvers) if by_people else ()))
+            approvers=tuple(approvers) if by_people else (), filed_by=request.filed_by,
+            beneficiary=request.requester if request.filed_by else None))
         if by_people:
             return request, submitted
         approved = advance(State.PENDING, Step.APPROVE)  # filed as approved: no people needed

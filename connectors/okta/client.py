@@ -64,11 +64,11 @@ class OktaClient:
     """
 
     def __init__(self, base_url: str, credentials: str | httpx.Auth, *, page_size: int = 200,
-                 max_attempts: int = 5, timeout: float = 10.0,
+                 max_attempts: int = 5, timeout: float = 10.0, max_wait: float | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         auth = SswsToken(credentials) if isinstance(credentials, str) else credentials
-        self.transport = OktaTransport(base_url, auth, page_size=page_size,
-                                       max_attempts=max_attempts, timeout=timeout, sleep=sleep)
+        self.transport = OktaTransport(base_url, auth, page_size=page_size, max_attempts=max_attempts,
+                                       timeout=timeout, max_wait=max_wait, sleep=sleep)
         self.roles = OktaRoleCalls(self.transport)  # the admin-role endpoints
         self.factors = OktaFactorCalls(self.transport)  # a user's MFA factors, and push verification
 

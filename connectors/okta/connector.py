@@ -71,6 +71,16 @@ class OktaConnector(RoutedByType):
         matches.sort(key=lambda account: not account.active)
         return matches[0] if matches else None
 
+    def manager_of(self, email: str) -> str | None:
+        """The Okta user id of the manager of the user with this email, read now: their
+        profile's `managerId` (Okta's `manager` is a display name, which is not unique, so it
+        is not used); None when they have none, or there is no such user."""
+        wanted = email.strip().lower()
+        users = [user for user in self._client.find_users_by_email(wanted)
+                 if ((user.get("profile") or {}).get("email") or "").lower() == wanted]
+        users.sort(key=lambda user: user.get("status") not in ACTIVE_STATUSES)  # as find_account
+        return ((users[0].get("profile") or {}).get("managerId") or None) if users else None
+
     def end_sessions(self, account_id: str, oauth_tokens: bool) -> None:
         """Sign the user out of every Okta session (and, with `oauth_tokens`, revoke the OAuth
         and OIDC tokens issued to them): Okta's "Revoke all user sessions", which answers 204."""
