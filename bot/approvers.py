@@ -2,8 +2,11 @@
 
 An approver entry is a person id (used as is), an email (looked up once, then cached) or a user
 group (`@handle` or `S…`, whose members are looked up again after a few minutes, so a change in
-the group reaches Latchkey without a restart).  An entry that does not resolve yet (directory
-down, nobody found) is tried again on the next call instead of being dropped for good.
+the group reaches Latchkey without a restart) or an on-call schedule (`on_call:pagerduty/P123`:
+whoever it has on call, asked of the service at every call, so that a handover reaches Latchkey
+at once, and found in the directory by email).  An entry that does not resolve yet (directory or
+on-call service down, nobody found) is tried again on the next call instead of being dropped
+for good.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ import threading
 import time
 from collections.abc import Iterable
 
-from bot.ports import Directory
+from bot.domain.errors import OnCallUnknownError
+from bot.domain.on_call import OnCallEntry
+from bot.ports import Directory, NoOnCall, OnCall
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +30,10 @@ def is_group(entry: str) -> bool:
 
 
 class ApproverRouting:
-    def __init__(self, owners: dict[str, list[str]], directory: Directory) -> None:
+    def __init__(self, owners: dict[str, list[str]], directory: Directory, on_call: OnCall | None = None) -> None:
         self.owners = owners  # connector id → entries; the approvers when a rule names nobody
         self._directory = directory
+        self._on_call = on_call or NoOnCall()
         self._emails: dict[str, str] = {}
         self._groups: dict[str, tuple[float, list[str]]] = {}
         self._lock = threading.Lock()
@@ -37,10 +43,24 @@ class ApproverRouting:
         entries = tuple(entries) or tuple(self.owners.get(connector_id, ()))
         people: list[str] = []
         for entry in entries:
-            for person in self._group(entry) if is_group(entry) else [self._person(entry)]:
+            for person in self._people(entry):
                 if person and person not in people:
                     people.append(person)
         return people
+
+    def _people(self, entry: str) -> list[str | None]:
+        if (on_call := OnCallEntry.parse(entry)) is not None:
+            return [self._person(email) for email in self._on_call_now(on_call)]
+        return list(self._group(entry)) if is_group(entry) else [self._person(entry)]
+
+    def _on_call_now(self, entry: OnCallEntry) -> list[str]:
+        """Emails of whoever the schedule has on call now; nobody while the service cannot say."""
+        try:
+            return [shift.email for shift in self._on_call.on_call(entry.source, (entry.schedule,))
+                    if shift.schedule == entry.schedule]
+        except OnCallUnknownError as exc:
+            log.warning("could not learn who is on call for %s: %s", entry, exc)
+            return []
 
     def members(self, groups: Iterable[str]) -> set[str]:
         return {person for group in groups for person in self._group(group)}

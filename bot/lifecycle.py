@@ -17,7 +17,7 @@ from bot.domain.request import AccessRequest, State
 from bot.domain.rules import Rule, RuleBook
 from bot.intake import Intake
 from bot.invariants import Invariants
-from bot.ports import Clock, Notifier, NoTracker, Person, TicketLookup
+from bot.ports import Clock, NoOnCall, Notifier, NoTracker, OnCall, Person, TicketLookup
 from bot.routing import Progress, Routing
 from bot.slots import Slots
 from bot.usecases.bundles import Bundles
@@ -59,6 +59,7 @@ class Lifecycle:
     workers: Executor = field(default_factory=Inline)
     connector_types: dict[str, str] = field(default_factory=dict)  # connector id → okta, celigo …
     tickets: TicketLookup = field(default_factory=NoTracker)  # where rules check tickets (Jira)
+    on_call: OnCall = field(default_factory=NoOnCall)  # who is on call (PagerDuty, Opsgenie)
     routing: Routing = field(init=False)
     core: Core = field(init=False)  # what every use case shares (bot/usecases/core.py)
 
@@ -67,7 +68,8 @@ class Lifecycle:
         routing = self.routing = Routing(rules, self.approvers)
         invariants = Invariants(rules, self.catalog)
         self.intake = Intake(self.queries, self.catalog, rules, routing, self.approvers,
-                             invariants, self.clock, self.provisioning, self.connector_types, self.tickets)
+                             invariants, self.clock, self.provisioning, self.connector_types, self.tickets,
+                             self.on_call)
         core = self.core = Core(self.requests, self.queries, self.audit, self.notifier, self.clock, rules,
                     wake=lambda when: self.wake(when), workers=self.workers)  # both set after start
         self.extensions = Extend(core, invariants, routing)

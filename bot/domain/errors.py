@@ -12,8 +12,10 @@
     │                              step left with nobody); no probe, the message says why
     ├── AlreadyDecidedError        someone acted first; `.request` says who and how
     │   └── TaskAlreadyDoneError   a manual task someone has already marked done
-    └── TicketUncheckableError     the ticket's tracker cannot be asked now (down, refusing
-                                   Latchkey's credentials, rate limiting after retries)
+    ├── TicketUncheckableError     the ticket's tracker cannot be asked now (down, refusing
+    │                              Latchkey's credentials, rate limiting after retries)
+    └── OnCallUnknownError         who is on call cannot be learnt now (the on-call service
+                                   is down, slow, refusing Latchkey or rate limiting)
 
     DuplicateError                 storage refused a second open request for the same thing;
                                    the core turns it into an InvalidRequestError
@@ -78,4 +80,8 @@ class DuplicateError(Exception):
 
 
 class TicketUncheckableError(LatchkeyError):
+    pass
+
+
+class OnCallUnknownError(LatchkeyError):
     pass
