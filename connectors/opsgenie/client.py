@@ -22,7 +22,7 @@ import httpx
 
 from connectors.http import READ_AT_MOST, ApiClient
 
-ATTEMPTS, TIMEOUT, MAX_WAIT = 2, 1.0, 1.0  # as PagerDuty's: someone waits on the answer
+ATTEMPTS, TIMEOUT, MAX_WAIT = 2, 0.8, 0.7  # as PagerDuty's: someone waits on the answer
 _ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 

@@ -24,9 +24,10 @@ import httpx
 from connectors.http import READ_AT_MOST, ApiClient
 
 PAGE = 100  # on-calls per page, PagerDuty's most
-# Whoever waits on the answer (a request form, an approval click) waits on this too: two short
-# tries, and a 429 asking for a long wait is given up at once (the lookup then fails safe).
-ATTEMPTS, TIMEOUT, MAX_WAIT = 2, 1.0, 1.0
+# Whoever waits on the answer (a request form, which Slack gives 3 seconds; an approval click)
+# waits on this too: two tries of at most 0.8 s, a retry only after a short wait, and a 429
+# asking for more is given up at once (the lookup then fails safe: nobody is on call).
+ATTEMPTS, TIMEOUT, MAX_WAIT = 2, 0.8, 0.7
 
 
 class PagerDutyClient(ApiClient):
