@@ -132,10 +132,12 @@ def _details(detail: dict, entitlement: str | None) -> list[str]:
         parts.append(f"step {detail['step']}")
     if detail.get("ticket"):
         parts.append("ticket " + _text(detail["ticket"], NAME_LIMIT))
-    if detail.get("source"):  # an on-call service, and where it found the requester on call
+    if detail.get("level"):  # where an on-call service found the requester on call
         parts.append("on call in " + " ".join(_text(detail[key], NAME_LIMIT) for key in
                                               ("source", "schedule", "escalation_policy") if detail.get(key))
-                     + (f" at level {_text(detail['level'], 10)}" if detail.get("level") else ""))
+                     + f" at level {_text(detail['level'], 10)}")
+    elif detail.get("source"):  # an on-call service that could not say
+        parts.append("asked " + _text(detail["source"], NAME_LIMIT))
     if detail.get("justification"):
         parts.append("why: " + _text(detail["justification"], TEXT_LIMIT))
     if detail.get("feed"):

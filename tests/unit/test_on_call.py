@@ -6,6 +6,7 @@ adapter against the sandboxes, tests/stories/test_on_call.py the wiring through 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -19,8 +20,10 @@ from bot.domain.kinds import AutoApproval
 from bot.domain.on_call import OnCallCheck, OnCallEntry, OnCallShift
 from bot.domain.request import Route, State
 from bot.invariants import Invariants
+from bot.slack.audit_lines import format_line
 from bot.usecases.core import Core
 from bot.usecases.submit import Submit
+from storage.tables import AuditRow
 from tests.support.config import offline_config_text
 from tests.support.harness import ALICE, CAROL, DAVE
 from tests.support.in_memory import OWNERS, POLICY, T0, Form, rulebook
@@ -230,3 +233,18 @@ def test_the_on_call_section_keeps_its_secret_out_of_the_rules():
     kind = loaded.policy.to_rulebook().named("on-call").kind(AutoApproval)
     assert kind.on_call == OnCallCheck("pagerduty", (), ("OPS",), 1)
     assert "pd-s3cret-token" not in repr(loaded)
+
+
+# -- what people read ------------------------------------------------------------------------
+def test_the_audit_channel_line_names_where_and_at_which_level_the_requester_was_on_call():
+    at = T0
+    approved = AuditRow(seq=1, at=at, actor="latchkey", action="auto_approved", request_id="0a1b", detail=json.dumps(
+        {"rule": "on-call", "source": "pagerduty", "schedule": "PRIMARY", "escalation_policy": "OPS", "level": 2}))
+    assert format_line(approved, "eng-admins") == (
+        "2026-12-06 09:00 UTC · latchkey auto-approved `0a1b` · its rule approves it without people"
+        " · eng-admins · rule on-call · on call in pagerduty PRIMARY OPS at level 2")
+    unknown = AuditRow(seq=2, at=at, actor="latchkey", action="on_call_unknown", request_id="0a1b", detail=json.dumps(
+        {"rule": "on-call", "source": "pagerduty", "reason": "PagerDuty GET /oncalls answered 503 <down>"}))
+    assert format_line(unknown) == (
+        "2026-12-06 09:00 UTC · latchkey could not learn who is on call for `0a1b` · people decide it"
+        " instead · rule on-call · asked pagerduty · reason: PagerDuty GET /oncalls answered 503 &lt;down&gt;")
