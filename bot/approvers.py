@@ -53,6 +53,17 @@ class ApproverRouting:
             return [self._person(email) for email in self._on_call_now(on_call)]
         return list(self._group(entry)) if is_group(entry) else [self._person(entry)]
 
+    def unknown_on_call(self, entries: Iterable[str]) -> OnCallEntry | None:
+        """The first of `entries` naming an on-call schedule whose service cannot say now who
+        is on call (so that whoever is cannot be asked, or let decide), if any."""
+        for entry in entries:
+            if (on_call := OnCallEntry.parse(entry)) is not None:
+                try:
+                    self._on_call.on_call(on_call.source, (on_call.schedule,))
+                except OnCallUnknownError:
+                    return on_call
+        return None
+
     def _on_call_now(self, entry: OnCallEntry) -> list[str]:
         """Emails of whoever the schedule has on call now; nobody while the service cannot say."""
         try:

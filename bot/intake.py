@@ -104,6 +104,8 @@ class Intake:
             problems["break_glass"] = ("Break-glass cannot be used here: nobody but you could review it "
                                        "afterwards. Ask for approval instead.")
         missing = self.routing.missing_approvers(people)
+        if missing:  # nobody left: say so plainly where it is an on-call service that cannot answer
+            missing = self.routing.on_call_unknown(people) or missing
         if access_problem := self._access_problem(requester, entitlements, accounts, request,
                                                   refusing, missing):
             problems["access"] = access_problem

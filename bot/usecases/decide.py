@@ -113,8 +113,8 @@ class Decide:
         if approver in approved:
             raise AlreadyDecidedError(request)
         if approver not in self.routing.deciders(request, approved):
-            raise NotAnApproverError("You are not an approver for this access"
-                                     + (" at this step." if request.step else "."))
+            raise NotAnApproverError(self.routing.on_call_unknown(request) or (
+                "You are not an approver for this access" + (" at this step." if request.step else ".")))
         if request.extends and core.get(request.extends).state is not State.ACTIVE:
             self.extend.close_extensions(request.extends)
             raise AlreadyDecidedError(core.get(request_id))

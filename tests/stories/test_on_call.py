@@ -111,7 +111,8 @@ def routed_rule(**more) -> dict:
 def test_a_handover_mid_request_reaches_the_new_person_on_call(make_bot, slack, okta, pagerduty, clock):
     """Given eng-* is approved by whoever SECONDARY has on call (Dave), when Carol asks and the
     shift passes to Bob before anyone decides, then the next reminder gives Bob the request with
-    its buttons, Dave may no longer decide, and Bob's approval grants it."""
+    its buttons, Dave may no longer decide, Bob's click while PagerDuty cannot answer is refused
+    with why, and his approval once it can grants it."""
     bot = make_bot(on_call=on_call(pagerduty), policy=CHASING, rules=[routed_rule()]).start()
     ask(slack, "eng-admins")
     eventually(lambda: asked(slack, DAVE))
@@ -126,6 +127,11 @@ def test_a_handover_mid_request_reaches_the_new_person_on_call(make_bot, slack, 
     slack.click(DAVE, "approve", message=daves_copy, stale=True)
     eventually(lambda: "not an approver" in ephemeral_answers(slack, DAVE))
     assert bot.request(request.id).state == "pending"
+    pagerduty.rate_limited, pagerduty.retry_after = 1000, 30  # who is on call cannot be learnt
+    slack.click(BOB, "approve")
+    eventually(lambda: "cannot learn who is on call for SECONDARY" in ephemeral_answers(slack, BOB))
+    assert bot.request(request.id).state == "pending"
+    pagerduty.rate_limited = 0
     slack.click(BOB, "approve")
     eventually(lambda: bot.request(request.id).state == "active")
     assert bot.request(request.id).decided_by == (BOB,)

@@ -205,7 +205,17 @@ def test_the_requester_alone_on_call_with_no_fallback_is_refused_in_the_form():
 
 def test_an_on_call_service_that_cannot_answer_asks_nobody_through_it():
     checked = routed(shift(email="dave@acme.com"), down=True, fallback=[ALICE])
-    assert checked.submit("eng-admins").approvers == [ALICE]
+    draft = checked.submit("eng-admins")
+    assert draft.approvers == [ALICE]
+    assert checked.routing.on_call_unknown(draft.request) == (  # what Dave is told if he clicks
+        "Latchkey cannot learn who is on call for PRIMARY right now, so whoever is cannot be asked "
+        "or decide. Try again in a minute.")
+
+
+def test_with_nobody_else_to_ask_the_form_says_who_is_on_call_cannot_be_learnt_now():
+    assert routed(shift(email="dave@acme.com"), down=True).problems("eng-admins") == {
+        "access": "Latchkey cannot learn who is on call for PRIMARY right now, so whoever is cannot "
+                  "be asked or decide. Try again in a minute."}
 
 
 # -- the config ----------------------------------------------------------------------------
