@@ -23,6 +23,7 @@ from bot.invariants import Invariants
 from bot.slack.audit_lines import format_line
 from bot.usecases.core import Core
 from bot.usecases.submit import Submit
+from connectors.masking import mask
 from storage.tables import AuditRow
 from tests.support.config import offline_config_text
 from tests.support.harness import ALICE, CAROL, DAVE
@@ -238,11 +239,12 @@ def test_a_config_naming_an_unconfigured_or_unusable_on_call_source_is_refused(o
         config(on_call, rules=rules)
 
 
-def test_the_on_call_section_keeps_its_secret_out_of_the_rules():
+def test_the_on_call_section_keeps_its_secret_out_of_the_rules_and_out_of_every_text():
     loaded = config(PAGERDUTY, rules=[on_call_rule(max_level=1)])
     kind = loaded.policy.to_rulebook().named("on-call").kind(AutoApproval)
     assert kind.on_call == OnCallCheck("pagerduty", (), ("OPS",), 1)
     assert "pd-s3cret-token" not in repr(loaded)
+    assert mask("PagerDuty said: key pd-s3cret-token is revoked") == "PagerDuty said: key [redacted] is revoked"
 
 
 # -- what people read ------------------------------------------------------------------------
