@@ -13,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from bot.config.connector_entries import ConnectorConfig
 from bot.config.fields import Strict, secrets_in
-from bot.config.on_call import OnCallConfig, sources_named
+from bot.config.on_call import OnCallConfig, lookups_named
 from bot.config.policy import PolicyConfig
 from bot.domain.rules import BUNDLE
 from connectors.masking import remember
@@ -57,7 +57,7 @@ class Config(Strict):
     @model_validator(mode="after")
     def _on_call_sources_configured(self) -> Config:
         configured = self.on_call.sources() if self.on_call else set()
-        for where, source in sources_named(self.policy):
+        for where, source, _, _ in lookups_named(self.policy):
             if source not in configured:
                 raise ValueError(f"policy: {where} asks {source} who is on call, but `on_call:` "
                                  f"does not configure {source}")

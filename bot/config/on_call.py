@@ -61,19 +61,21 @@ class OnCallRuleConfig(Strict):
         return self
 
 
-def sources_named(policy) -> Iterator[tuple[str, str]]:
-    """(where, source) of every on-call source the policy names: in auto-approvals and in
-    approver entries `on_call:<source>/<schedule>`."""
+def lookups_named(policy) -> Iterator[tuple[str, str, tuple[str, ...], tuple[str, ...]]]:
+    """(where, source, schedules, escalation policies) of every on-call lookup the policy makes:
+    its auto-approvals' and its approver entries' `on_call:<source>/<schedule>`."""
     for rule in (policy, *policy.rules):
         where = f"rule {rule.name!r}" if rule is not policy else "policy"
-        if rule.auto_approve and rule.auto_approve.on_call:
-            yield where, rule.auto_approve.on_call.source
+        if rule.auto_approve and (check := rule.auto_approve.on_call):
+            yield where, check.source, tuple(check.schedules), tuple(check.escalation_policies)
         entries = [*(rule.approvers or ()), *(rule.fallback or ()),
                    *(e for step in rule.steps or () for e in step.approvers or ())]
-        for entry in entries:
-            if (on_call := OnCallEntry.parse(entry)) is not None:
-                yield where, on_call.source
+        yield from _entries(where, entries)
     for conflict in policy.conflicts:
-        for entry in conflict.approvers or ():
-            if (on_call := OnCallEntry.parse(entry)) is not None:
-                yield f"conflict {conflict.name!r}", on_call.source
+        yield from _entries(f"conflict {conflict.name!r}", conflict.approvers or ())
+
+
+def _entries(where: str, entries) -> Iterator[tuple[str, str, tuple[str, ...], tuple[str, ...]]]:
+    for entry in entries:
+        if (on_call := OnCallEntry.parse(entry)) is not None:
+            yield where, on_call.source, (on_call.schedule,), ()
