@@ -170,3 +170,15 @@ def test_no_server_and_an_unconfigured_source_are_unknown(waits):
         lookup.on_call("pagerduty", ("PRIMARY",))
     with pytest.raises(OnCallUnknownError, match="no on-call service opsgenie"):
         lookup.on_call("opsgenie", ("ops-primary",))
+
+
+def test_a_reloaded_config_is_used_from_the_next_lookup(pagerduty, opsgenie, waits):
+    """Given the services are configured again (a config reload), then the next lookup asks
+    the services now configured, and a source no longer configured is unknown."""
+    lookup = services(waits, pagerduty.url)
+    assert lookup.on_call("pagerduty", ("PRIMARY",))
+    lookup.configure(OnCallConfig.model_validate({"opsgenie": {"api_key": API_KEY, "url": opsgenie.url}}))
+    assert [s.email for s in lookup.on_call("opsgenie", ("ops-primary",))] == ["carol@acme.com", "dave@acme.com"]
+    with pytest.raises(OnCallUnknownError, match="no on-call service pagerduty"):
+        lookup.on_call("pagerduty", ("PRIMARY",))
+    lookup.close()
