@@ -12,6 +12,9 @@
     somebody other than the requester can review            config load (bot/config/), submit
       a break-glass use
     a bundle is at least as strict as each item's rule      config load (bot/config/), submit
+    under a rule with step-up, an approval or a break-      approve, review (an extension's
+      glass review counts only once the approver accepted     approval included), after the
+      a push for it (bot/usecases/step_up.py)                 click-time checks
 
 Nobody deciding their own request is kept by routing itself (bot/routing.py: the requester is
 never among the people asked, reviewers included) and checked again at every click.
@@ -29,10 +32,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.domain.errors import PolicyError
-from bot.domain.kinds import AutoApproval
+from bot.domain.errors import PolicyError, StepUpRequiredError
+from bot.domain.kinds import AutoApproval, StepUp
 from bot.domain.request import AccessRequest, Route, State
 from bot.domain.rules import Conflict, Rule, RuleBook, Target
+from bot.domain.step_up import Decision
 from bot.ports import CatalogReads, Ledger
 
 HOUR = timedelta(hours=1)
@@ -52,6 +56,9 @@ def conflict_text(conflict: Conflict) -> str:
 class Invariants:
     rules: Callable[[], RuleBook]  # the rules in force (a reload replaces them)
     catalog: CatalogReads
+    # Whether (request id, person, decision) has a push the person accepted and that is not yet
+    # applied (storage/step_ups.py); by default none has.
+    stepped_up: Callable[[str, str, Decision], bool] = lambda request_id, person, decision: False
 
     # -- separation of duties --------------------------------------------------------------
     def conflicts(self, request: AccessRequest, ledger: Ledger, pending_too: bool = True) -> list[Conflict]:
@@ -127,6 +134,16 @@ class Invariants:
         if original.granted_at is None or original.expires_at is None:
             return False
         return original.expires_at + more - original.granted_at > rule.policy.max_total_duration
+
+    # -- step-up ---------------------------------------------------------------------------
+    def check_step_up(self, request: AccessRequest, person: str, decision: Decision) -> None:
+        """Refuse a decision its rule wants confirmed on the person's phone and that was not.
+        Checked just before the decision's compare-and-set: an accepted push never becomes
+        unaccepted, so what is checked still holds when the decision is written."""
+        if self.rules().named(request.rule).kind(StepUp).required and \
+                not self.stepped_up(request.id, person, decision):
+            raise StepUpRequiredError("This needs you to confirm it on your phone first: click "
+                                      "the button again to get a push.")
 
     # -- bundles ---------------------------------------------------------------------------
     def bundle_problem(self, rule: Rule, item_targets: list[Target]) -> str | None:

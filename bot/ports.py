@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from bot.domain.errors import OnCallUnknownError, TicketUncheckableError
+from bot.domain.errors import NoPushFactorError, OnCallUnknownError, TicketUncheckableError
 from bot.domain.events import Event
 from bot.domain.kinds.ticket import TicketFacts
 from bot.domain.on_call import OnCallShift
 from bot.domain.request import AccessRequest, ApprovalOutcome, Route
+from bot.domain.step_up import Challenge, ChallengeState, Decision, PushResult
 
 T = TypeVar("T")
 
@@ -224,6 +225,43 @@ class AuditStore(Protocol):
 
     def entry(self, event: Event, at: datetime) -> Row: ...
     def append(self, event: Event, at: datetime, also: Iterable[Any] = ()) -> None: ...
+
+
+class PushVerifier(Protocol):
+    """Sends an approver a push to confirm a decision on their phone (Okta Verify), and reads
+    its outcome.  Raises NoPushFactorError when the person has no active push factor, and
+    another LatchkeyError when the service cannot be asked now."""
+
+    def send_push(self, email: str) -> str:
+        """Send the push; returns where its outcome is read (Okta's poll link)."""
+        ...
+
+    def push_result(self, poll: str) -> PushResult: ...
+
+
+class NoPushService:
+    """Where no connector can send a push: nobody can pass a step-up."""
+
+    def send_push(self, email: str) -> str:
+        raise NoPushFactorError("Latchkey has no Okta connector to send a push to your phone with.")
+
+    def push_result(self, poll: str) -> PushResult:
+        return PushResult.TIMEOUT
+
+
+class StepUpStore(Protocol):
+    """Step-up challenges (storage/step_ups.py): each move a compare-and-set that writes `also`
+    only if it wins."""
+
+    def open(self, request_id: str, approver: str, decision: Decision, now: datetime) -> Challenge | None:
+        """A new waiting challenge, or None while one for the same decision is open."""
+        ...
+
+    def sent(self, challenge_id: str, poll: str, also: Iterable[Any] = ()) -> bool: ...
+    def move(self, challenge_id: str, seen: ChallengeState, to: ChallengeState,
+             also: Iterable[Any] = ()) -> bool: ...
+    def in_state(self, state: ChallengeState) -> list[Challenge]: ...
+    def passed(self, request_id: str, approver: str, decision: Decision) -> bool: ...
 
 
 class TicketLookup(Protocol):

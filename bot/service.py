@@ -29,6 +29,7 @@ from bot.metrics import (
     InstrumentedConnector,
     Metrics,
 )
+from bot.okta_verify import push_verifier
 from bot.on_call import OnCallServices
 from bot.ports import Clock, SystemClock
 from bot.refusals import RefusedAttempts
@@ -135,7 +136,8 @@ class Service:
             notifier=self.notifier, clock=self.clock,
             workers=ThreadPoolExecutor(WORKERS, thread_name_prefix="worker"),
             connector_types={cid: c.type for cid, c in self.config.connectors.items()},
-            tickets=self.tickets, on_call=self.on_call)
+            tickets=self.tickets, on_call=self.on_call, push=push_verifier(self.connectors),
+            email_of=lambda person: self.directory.person(person).email)
         self.scheduler = Scheduler(self.lifecycle.run_due, self.clock,
                                    timedelta(seconds=self.settings.latchkey_sweep_seconds))
         self.lifecycle.wake = self.scheduler.wake_at
@@ -172,6 +174,8 @@ class Service:
                                  lambda cid=connector_id: self.sync(cid))
         self.scheduler.every("verify-revocations", VERIFY_EVERY, self.lifecycle.verify_revocations)
         self.scheduler.every("watch-tickets", TICKETS_EVERY, self.lifecycle.watch_tickets)
+        self.scheduler.every("step-ups", timedelta(seconds=self.settings.latchkey_step_up_poll_seconds),
+                             self.lifecycle.settle_step_ups)
         seen = SeenEvents(self.engine)  # Slack stops retrying an event after minutes; keep a day
         self.scheduler.every("forget-events", timedelta(hours=1),
                              lambda: seen.forget_before(self.clock.now() - timedelta(days=1)))

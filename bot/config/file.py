@@ -64,6 +64,17 @@ class Config(Strict):
         return self
 
     @model_validator(mode="after")
+    def _step_up_has_okta(self) -> Config:
+        """Okta Verify pushes are sent through an Okta connector: without one, nobody could
+        approve under a rule that asks for step-up."""
+        stepping_up = [rule.name for rule in self.policy.rules if rule.step_up] + \
+            (["(the default rule)"] if self.policy.step_up else [])
+        if stepping_up and not any(c.type == "okta" for c in self.connectors.values()):
+            raise ValueError(f"policy: step_up: okta_verify needs an Okta connector to send the push "
+                             f"with (rule {', '.join(stepping_up)})")
+        return self
+
+    @model_validator(mode="after")
     def _policy_can_be_kept(self) -> Config:
         """Guarantees the config alone can break (bot/invariants.py checks them again at run time)."""
         book = self.policy.to_rulebook()

@@ -139,6 +139,9 @@ class RuleSettings(_RuleChecks):
         default=False, description="when the access ends, also sign the person out of every "
         "session (Okta: their sessions, and with `{oauth_tokens: true}` their OAuth tokens), so a "
         "session opened before cannot keep using it; they must sign in again everywhere")
+    step_up: Literal["okta_verify"] | None = Field(
+        default=None, description="an approval (a break-glass review, an extension's approval) "
+        "counts only once the approver accepts an Okta Verify push Latchkey sends to their phone")
     remind_after: Duration | None = Field(default=timedelta(hours=4), description="first reminder to "
                                           "approvers of a pending request; later ones back off; null: none")
     pending_timeout: Duration = Field(default=timedelta(days=3), description="a request nobody "

@@ -61,6 +61,9 @@ class AuditAction(enum.StrEnum):
     CONFIG_LOADED = "config_loaded"
     CONFIG_REJECTED = "config_rejected"
     FEED_GAP = "feed_gap"
+    STEP_UP_STARTED = "step_up_started"
+    STEP_UP_PASSED = "step_up_passed"
+    STEP_UP_FAILED = "step_up_failed"
 
 
 class MessageKind(enum.StrEnum):
@@ -90,6 +93,8 @@ class MessageKind(enum.StrEnum):
     REVOCATION_FAILING = "revocation_failing"
     DRIFT_DETECTED = "drift_detected"
     TICKET_RESOLVED = "ticket_resolved"
+    STEP_UP_STARTED = "step_up_started"
+    STEP_UP_FAILED = "step_up_failed"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -183,6 +188,32 @@ class ExtensionRequested(Event):
 
 
 # -- deciding ----------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class StepUpStarted(Event):
+    """A push was sent to the approver (`actor`) to confirm their `decision` (approve or review)."""
+
+    action, kind = AuditAction.STEP_UP_STARTED, MessageKind.STEP_UP_STARTED
+    decision: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepUpPassed(Event):
+    """The approver accepted the push: their `decision` now goes through the usual checks."""
+
+    action = AuditAction.STEP_UP_PASSED  # the decision's own messages tell of it
+    decision: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepUpFailed(Event):
+    """The approver's `decision` counts for nothing: the push was rejected, timed out, or
+    could not be followed (`outcome`)."""
+
+    action, kind = AuditAction.STEP_UP_FAILED, MessageKind.STEP_UP_FAILED
+    decision: str | None = None
+    outcome: str | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class ApprovalCounted(Event):
     """One approval of a step that needs `needed`; `step` counts from 1."""

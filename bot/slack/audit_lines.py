@@ -55,6 +55,9 @@ WORDS: dict[type[e.Event], str] = {
     e.Refused: "was refused",
     e.RefusedMore: "kept being refused",
     e.ChangeFeedGap: "ran a full sync of",
+    e.StepUpStarted: "was sent a push to confirm a decision on",
+    e.StepUpPassed: "confirmed on their phone a decision on",
+    e.StepUpFailed: "did not confirm a decision on",
 }
 
 # A note that says why, or what it means.
@@ -154,6 +157,8 @@ def _details(detail: dict, entitlement: str | None) -> list[str]:
         parts.append("already held before the request")
     if detail.get("attempt"):
         parts.append(f"attempt {_text(detail['attempt'], 10)}")
+    if detail.get("decision") in ("approve", "review"):  # what a step-up push confirms
+        parts.append(f"to {detail['decision']}")
     if detail.get("attempted"):  # a refused attempt (bot/refusals.py)
         parts.append("tried " + _text(str(detail["attempted"]).replace("_", " "), 40))
     if detail.get("refusal"):

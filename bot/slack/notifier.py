@@ -39,6 +39,8 @@ from bot.domain.events import (
     RequestSubmitted,
     RevocationFailing,
     StepApproved,
+    StepUpFailed,
+    StepUpStarted,
     TaskAssigned,
     TicketResolved,
     TimedOut,
@@ -92,6 +94,10 @@ class SlackNotifier:
             TicketResolved: partial(news, wording.ticket_resolved),
             OnCallUnknown: self._on_call_unknown,
             AccessRevoked: self._revoked,
+            StepUpStarted: lambda request, event: self._slack.tell([event.actor], wording.step_up_started(
+                request, event.decision)),
+            StepUpFailed: lambda request, event: self._slack.tell([event.actor], wording.step_up_failed(
+                request, event.decision, event.outcome or "")),
         }
 
     def start(self) -> None:

@@ -192,6 +192,21 @@ def ticket_resolved(request: AccessRequest) -> str:
             "was resolved.")
 
 
+def _decision(decision: str | None) -> str:
+    return "review of the break-glass use of" if decision == "review" else "approval of"
+
+
+def step_up_started(request: AccessRequest, decision: str | None) -> str:
+    return (f":iphone: Check your phone: accept the Okta Verify push to confirm your "
+            f"{_decision(decision)} {item(request)} for {mention(request.requester)}. "
+            "It counts only once you accept it.")
+
+
+def step_up_failed(request: AccessRequest, decision: str | None, outcome: str) -> str:
+    return (f"Your {_decision(decision)} {item(request)} for {mention(request.requester)} did not "
+            f"count: {escape(outcome)}. Click the button again to get a new push.")
+
+
 def signed_out() -> str:
     return "You have been signed out everywhere so that the change takes effect: sign in again to carry on."
 

@@ -2,7 +2,9 @@
 
 Who may act is checked at click time (`check_decidable`), never taken from what a message
 shows.  An approval counts for the step the request is at; after the last step's approvals the
-request is approved, and provisioned straight away.
+request is approved, and provisioned straight away.  Under a rule with step-up, an approval or
+a review counts only once the person accepted a push for it (bot/usecases/step_up.py sends it,
+then calls here): the invariant is checked after the click-time checks.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from bot.domain.events import (
     StepApproved,
 )
 from bot.domain.request import AccessRequest, ApprovalOutcome, Route, State, Step, advance
+from bot.domain.step_up import Decision
 from bot.invariants import Invariants
 from bot.routing import Routing
 from bot.usecases.core import Core
@@ -45,6 +48,7 @@ class Decide:
         provision the access straight away."""
         core = self.core
         request = self.check_decidable(request_id, approver)
+        self.invariants.check_step_up(request, approver, Decision.APPROVE)
         steps = self.routing.steps(request)
         step, last = steps[request.step], request.step == len(steps) - 1
         # Looked up before the transaction: it must not hold the row lock across a Slack call.
@@ -123,15 +127,23 @@ class Decide:
     def review(self, request_id: str, person: str) -> AccessRequest:
         """Someone other than the requester looks over a break-glass use and marks it reviewed."""
         core = self.core
-        request = core.get(request_id)
+        request = self.check_reviewable(request_id, person)
+        self.invariants.check_step_up(request, person, Decision.REVIEW)
+        if not core.requests.set_once(request_id, "reviewed_by", person, also=core.recorded(
+                BreakGlassReviewed(request_id=request_id, actor=person))):
+            raise TaskAlreadyDoneError(core.get(request_id))
+        core.notifier.wake()
+        return core.get(request_id)
+
+    def check_reviewable(self, request_id: str, person: str) -> AccessRequest:
+        """Authorisation at click time of a break-glass review."""
+        request = self.core.get(request_id)
         if person == request.requester:
             raise SelfApprovalError("Someone other than the person who broke the glass must review it.")
         if request.route is not Route.BREAK_GLASS:
             raise NotAllowedError("Only break-glass access is reviewed.")
         if person not in self.routing.break_glass_reviewers(request):
             raise NotAnApproverError("Only the fallback approvers or approvers of this access can review it.")
-        if not core.requests.set_once(request_id, "reviewed_by", person, also=core.recorded(
-                BreakGlassReviewed(request_id=request_id, actor=person))):
-            raise TaskAlreadyDoneError(core.get(request_id))
-        core.notifier.wake()
-        return core.get(request_id)
+        if request.reviewed_by is not None:
+            raise TaskAlreadyDoneError(request)
+        return request

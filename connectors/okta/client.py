@@ -4,7 +4,7 @@ Each method names a path and reads Okta's JSON; how the call is made (authentica
 rate limits, `Link` pagination, errors) is the `OktaTransport` beneath (transport.py), so a new
 way to authenticate (auth.py) changes nothing here.  Nothing here knows Latchkey's model: the
 resource kinds beside it (groups.py, apps.py, roles.py) map the JSON.  The admin-role calls are
-`OktaClient.roles` (role_calls.py).
+`OktaClient.roles` (role_calls.py), the MFA factor calls `OktaClient.factors` (factor_calls.py).
 
 Each list method returns ONE page and the `after` cursor of the next page (None at the end).
 
@@ -26,6 +26,7 @@ import httpx
 
 from connectors.base import ConnectorError
 from connectors.okta.auth import SswsToken
+from connectors.okta.factor_calls import OktaFactorCalls
 from connectors.okta.oauth import OktaOAuth
 from connectors.okta.role_calls import OktaRoleCalls
 from connectors.okta.transport import (
@@ -69,6 +70,7 @@ class OktaClient:
         self.transport = OktaTransport(base_url, auth, page_size=page_size,
                                        max_attempts=max_attempts, timeout=timeout, sleep=sleep)
         self.roles = OktaRoleCalls(self.transport)  # the admin-role endpoints
+        self.factors = OktaFactorCalls(self.transport)  # a user's MFA factors, and push verification
 
     def close(self) -> None:
         self.transport.close()

@@ -76,6 +76,22 @@ class OktaConnector(RoutedByType):
         and OIDC tokens issued to them): Okta's "Revoke all user sessions", which answers 204."""
         self._client.clear_user_sessions(account_id, oauth_tokens)
 
+    # -- step-up: an Okta Verify push to a person's phone (connectors/mfa.py) ------------------
+    def send_push(self, email: str) -> str | None:
+        """Send an Okta Verify push to the person with this email; the path its outcome is polled
+        at, or None when they have no account that can sign in or no active push factor."""
+        account = self.find_account(email)
+        if account is None or not account.active:
+            return None
+        factors = self._client.factors.list_factors(account.id)
+        push = next((f for f in factors if f.get("factorType") == "push" and f.get("provider") == "OKTA"
+                     and f.get("status") == "ACTIVE"), None)
+        return None if push is None else self._client.factors.verify_push(account.id, push["id"])
+
+    def push_result(self, poll: str) -> str:
+        """The push's `factorResult`: WAITING, SUCCESS, REJECTED or TIMEOUT."""
+        return self._client.factors.transaction_result(poll)
+
     def capabilities(self) -> list[Capability]:
         oauth = self._client.oauth
         if oauth is not None:

@@ -73,7 +73,7 @@ class OktaTransport(ApiClient):
                  sleep: Callable[[float], None] = time.sleep) -> None:
         super().__init__(base_url, {"Accept": "application/json"}, auth=auth,
                          max_attempts=max_attempts, timeout=timeout, sleep=sleep)
-        self.auth = auth
+        self.auth, self.base_url = auth, base_url
         self._page_size = max(1, min(page_size, MAX_PAGE_SIZE))
 
     def close(self) -> None:
