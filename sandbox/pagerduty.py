@@ -9,8 +9,10 @@ HTTP and answered as PagerDuty's reference ("List all of the on-calls") describe
   `include[]=users` embeds each user whole with its `email`, else a `user_reference`.
   Classic pagination: `offset`, `limit` (default 25, at most 100, else 400 "Invalid Input
   Provided"), `more`, `total: null`.
-- Rate limiting: `rate_limited` calls are answered 429 with `Retry-After`.  An outage (500)
-  and a slow answer are the base server's `inject()`, `latency` and `hold()`.
+- Rate limiting (PagerDuty's "REST API Rate Limits"): `rate_limited` calls are answered 429
+  with `ratelimit-limit`, `ratelimit-remaining` and `ratelimit-reset` (the seconds to wait
+  before retrying, `retry_after`).  An outage (500) and a slow answer are the base server's
+  `inject()`, `latency` and `hold()`.
 """
 
 from __future__ import annotations
@@ -76,7 +78,8 @@ class PagerDutySandbox(SandboxServer):
             if self.rate_limited:
                 self.rate_limited -= 1
                 return Reply.json(429, {"error": {"message": "Rate Limit Exceeded", "code": 2020}},
-                                  {"Retry-After": str(self.retry_after)})
+                                  {"ratelimit-limit": "960", "ratelimit-remaining": "0",
+                                   "ratelimit-reset": str(self.retry_after)})
         if call.method == "GET" and call.path == "/oncalls":
             return self._on_calls(call)
         return _error(404, "Not Found", 2100)

@@ -9,7 +9,8 @@ Wire facts, from PagerDuty's REST API v2 reference ("List all of the on-calls"):
   call now.  Each on-call names its `user`, `escalation_policy`, `escalation_level` and
   `schedule` (null for a person named in the policy directly, who is always on call).
 - Classic pagination: `offset` and `limit` (at most 100), and `more` while pages remain.
-- Errors: `{"error": {"message": ..., "code": ..., "errors": [...]}}`; 429 when rate limited.
+- Errors: `{"error": {"message": ..., "code": ..., "errors": [...]}}`; 429 when rate limited,
+  with `ratelimit-reset`: the seconds to wait before retrying ("REST API Rate Limits").
 
 Every call here is a read, so retrying is always safe.
 """
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 
-from connectors.http import READ_AT_MOST, ApiClient
+from connectors.http import READ_AT_MOST, ApiClient, retry_after_header
 
 PAGE = 100  # on-calls per page, PagerDuty's most
 # Whoever waits on the answer (a request form, which Slack gives 3 seconds; an approval click)
@@ -58,6 +59,13 @@ class PagerDutyClient(ApiClient):
         while offset is not None:
             page, offset = self.on_calls_page(schedules, escalation_policies, offset)
             yield from page
+
+    def retry_after(self, response: httpx.Response) -> float | None:
+        """Seconds to wait after a 429: PagerDuty's `ratelimit-reset`, else a `Retry-After`."""
+        try:
+            return max(float(response.headers["ratelimit-reset"]), 0.0)
+        except (KeyError, ValueError):
+            return retry_after_header(response)
 
     def describe_error(self, response: httpx.Response) -> str:
         try:

@@ -136,6 +136,16 @@ def test_a_429_or_5xx_is_retried_once_after_a_short_wait(pagerduty, opsgenie, wa
     assert len(waits) == 3 and all(w <= MAX_WAIT for w in waits)
 
 
+def test_pagerdutys_ratelimit_reset_says_how_long_to_wait(pagerduty, waits):
+    pagerduty.rate_limited, pagerduty.retry_after = 1, 0
+    client = PagerDutyClient(pagerduty.url, TOKEN, max_wait=None, sleep=waits.append)
+    assert list(client.on_calls(("PRIMARY",), ()))
+    pagerduty.rate_limited, pagerduty.retry_after = 1, 5
+    assert list(client.on_calls(("PRIMARY",), ()))
+    assert waits[0] <= 0.5 and 5 <= waits[1] <= 5.5  # what PagerDuty said, plus at most 0.5 s of jitter
+    client.close()
+
+
 def test_a_429_asking_for_a_long_wait_is_unknown_at_once(pagerduty, waits):
     pagerduty.rate_limited, pagerduty.retry_after = 1, 30
     with pytest.raises(OnCallUnknownError, match="429 Rate Limit Exceeded"):

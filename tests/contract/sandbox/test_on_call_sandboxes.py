@@ -64,7 +64,8 @@ def test_pagerduty_errors_have_its_error_body(pagerduty):
     assert bad.status_code == 400 and bad.json()["error"]["code"] == 2001
     pagerduty.rate_limited, pagerduty.retry_after = 1, 3
     limited = pd_get(pagerduty, {})
-    assert limited.status_code == 429 and limited.headers["Retry-After"] == "3"
+    assert limited.status_code == 429 and limited.headers["ratelimit-reset"] == "3"
+    assert limited.headers["ratelimit-remaining"] == "0"
     assert limited.json()["error"]["message"] == "Rate Limit Exceeded"
     assert pd_get(pagerduty, {}).status_code == 200
 
