@@ -7,8 +7,10 @@ answered as Opsgenie's REST API documentation describes it.
   `name`; `flat=true` answers `data.onCallRecipients` (usernames, i.e. emails), otherwise
   `data.onCallParticipants` (`{id, name, type: "user"}`); `data._parent` names the schedule.
   An unknown schedule answers 404.
-- Rate limiting: `rate_limited` calls are answered 429 with `Retry-After`.  An outage (500)
-  and a slow answer are the base server's `inject()`, `latency` and `hold()`.
+- Rate limiting ("Rate Limiting": a token bucket per domain, schedule on-calls being one):
+  `rate_limited` calls are answered 429 with `X-RateLimit-State: THROTTLED` and the domain and
+  period, but no time to wait (so a client backs off).  An outage (500) and a slow answer are
+  the base server's `inject()`, `latency` and `hold()`.
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ class OpsgenieSandbox(SandboxServer):
         self.api_keys = api_keys or {"og-test-key"}
         self.schedules: dict[str, Schedule] = {}  # by id
         self.rate_limited = 0
-        self.retry_after = 1
 
     def add_schedule(self, name: str, *on_call: str) -> Schedule:
         with self.lock:
@@ -54,8 +55,9 @@ class OpsgenieSandbox(SandboxServer):
         with self.lock:
             if self.rate_limited:
                 self.rate_limited -= 1
-                return Reply.json(429, _body("Too many requests"), {"Retry-After": str(self.retry_after),
-                                                                    "X-RateLimit-State": "THROTTLED"})
+                return Reply.json(429, _body("Too many requests"), {
+                    "X-RateLimit-State": "THROTTLED", "X-RateLimit-Reason": "SCHEDULE_ONCALL",
+                    "X-RateLimit-Period-In-Sec": "60"})
         match = ON_CALLS.fullmatch(call.path)
         if call.method != "GET" or not match:
             return _error(404, "Not found")

@@ -8,7 +8,8 @@ Wire facts, from Opsgenie's REST API documentation ("Who is On Call API"):
   (emails) in `data.onCallRecipients`; `data._parent` names the schedule.  Without `date` it
   answers for now.
 - Errors: `{"message": ..., "took": ..., "requestId": ...}`, e.g. 404 for an unknown schedule,
-  403 for a key whose team may not see it; 429 when rate limited.
+  403 for a key whose team may not see it; 429 when rate limited (`X-RateLimit-State:
+  THROTTLED`, with no time to wait: the shared backoff applies).
 """
 
 from __future__ import annotations

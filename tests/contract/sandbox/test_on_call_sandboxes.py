@@ -94,4 +94,5 @@ def test_opsgenie_errors_have_its_error_body(opsgenie):
     assert refused.status_code == 401 and refused.json()["message"] == "Could not authenticate"
     opsgenie.rate_limited = 1
     limited = og_get(opsgenie, "ops-primary", {"scheduleIdentifierType": "name"})
-    assert limited.status_code == 429 and "Retry-After" in limited.headers
+    assert limited.status_code == 429 and limited.headers["X-RateLimit-State"] == "THROTTLED"
+    assert limited.json()["message"] == "Too many requests"
