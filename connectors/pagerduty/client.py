@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 
-from connectors.http import READ_AT_MOST, ApiClient, retry_after_header
+from connectors.http import READ_AT_MOST, ApiClient, every_item, retry_after_header
 
 PAGE = 100  # on-calls per page, PagerDuty's most
 # Whoever waits on the answer (a request form, which Slack gives 3 seconds; an approval click)
@@ -43,22 +43,20 @@ class PagerDutyClient(ApiClient):
         self._page_size = page_size
 
     def on_calls_page(self, schedules: tuple[str, ...], escalation_policies: tuple[str, ...],
-                      offset: int = 0) -> tuple[list[dict], int | None]:
+                      cursor: str | None = None) -> tuple[list[dict], str | None]:
         """One page of who is on call now, and the offset of the next page (None: the last)."""
+        offset = int(cursor or 0)
         params: list[tuple[str, str | int]] = [("include[]", "users"), ("limit", self._page_size),
                                                ("offset", offset)]
         params += [("schedule_ids[]", s) for s in schedules]
         params += [("escalation_policy_ids[]", p) for p in escalation_policies]
         body = self.request("GET", "/oncalls", params=params).json()
         page = list(body.get("oncalls") or [])
-        return page, (offset + len(page) if body.get("more") and page else None)
+        return page, (str(offset + len(page)) if body.get("more") and page else None)
 
     def on_calls(self, schedules: tuple[str, ...], escalation_policies: tuple[str, ...]) -> Iterator[dict]:
-        """Every on-call now for these schedules and policies, page by page."""
-        offset: int | None = 0
-        while offset is not None:
-            page, offset = self.on_calls_page(schedules, escalation_policies, offset)
-            yield from page
+        """Every on-call now for these schedules and policies, page by page (a few people)."""
+        return every_item(lambda cursor: self.on_calls_page(schedules, escalation_policies, cursor))
 
     def retry_after(self, response: httpx.Response) -> float | None:
         """Seconds to wait after a 429: PagerDuty's `ratelimit-reset`, else a `Retry-After`."""
