@@ -4,7 +4,8 @@ one client per service the `on_call:` section configures.
 What being on call allows is the core's business (bot/domain/on_call.py); this only reads the
 services and maps their JSON to shifts.  A service that cannot answer (down, slow, 5xx or 429
 after its short retries, refusing the credentials, an unknown schedule) raises
-OnCallUnknownError: nobody is ever taken as on call because a lookup failed.
+OnCallUnknownError, as does an answer that is not the service's JSON: nobody is ever taken as
+on call because a lookup failed.
 """
 
 from __future__ import annotations
@@ -68,9 +69,9 @@ class OnCallServices:
             if isinstance(client, OpsgenieClient):
                 return [OnCallShift(email, source, schedule) for schedule in schedules
                         for email in client.on_call_recipients(schedule)]
-        except ConnectorError as exc:
+        except (ConnectorError, ValueError) as exc:  # ValueError: an answer that is not its JSON
             log.warning("cannot learn who is on call in %s: %s", source, exc)
-            raise OnCallUnknownError(str(exc)) from exc
+            raise OnCallUnknownError(str(exc) or type(exc).__name__) from exc
         raise OnCallUnknownError(f"no on-call service {source} is configured")
 
 

@@ -174,6 +174,18 @@ def test_a_service_too_slow_to_answer_is_unknown(pagerduty, waits):
         released.set()
 
 
+def test_an_answer_that_is_not_the_services_json_is_unknown(pagerduty, opsgenie, waits):
+    """Given a proxy answering 200 with its own HTML page, then the lookup is unknown, not a crash."""
+    def portal(call):
+        return Reply(200, b"<html>Sign in to the corporate proxy</html>", {"Content-Type": "text/html"})
+    pagerduty.inject(portal)
+    opsgenie.inject(portal)
+    lookup = services(waits, pagerduty.url, opsgenie.url)
+    for source, schedule in (("pagerduty", "PRIMARY"), ("opsgenie", "ops-primary")):
+        with pytest.raises(OnCallUnknownError):
+            lookup.on_call(source, (schedule,))
+
+
 def test_no_server_and_an_unconfigured_source_are_unknown(waits):
     lookup = services(waits, url_with_no_listener())
     with pytest.raises(OnCallUnknownError):
