@@ -15,7 +15,7 @@ import pytest
 from sandbox.opsgenie import OpsgenieSandbox
 from sandbox.pagerduty import Level, PagerDutySandbox
 from sandbox.server import Reply
-from tests.support.config import CHASING
+from tests.support.config import CHASING, edit_config
 from tests.support.harness import ALICE, BOB, CAROL, DAVE, PEOPLE, eventually, forge_click
 from tests.support.requests import jump, pending
 from tests.support.slack import ask, asked, ephemeral_answers, texts
@@ -173,3 +173,19 @@ def test_whoever_an_opsgenie_schedule_has_on_call_is_approved_at_once(make_bot, 
         request = eventually(lambda: bot.service.lifecycle.queries.of_requester(CAROL, ("active",)))[0]
         detail = audited(bot, request.id, "auto_approved")
         assert (detail["source"], detail["schedule"], detail["level"]) == ("opsgenie", "ops-primary", 1)
+
+
+def test_a_reloaded_on_call_section_is_asked_from_the_next_request(make_bot, slack, okta, pagerduty, monkeypatch):
+    """Given the on-call key in the config is one PagerDuty refuses, Carol's request goes to
+    the approvers; when the file is corrected, her next request is approved at once, with no
+    restart."""
+    rule = {**auto_rule(), "match": {"resource": "*-admins"}}
+    monkeypatch.setenv("OLD_PAGERDUTY_TOKEN", "revoked-key")
+    stale = {"pagerduty": {"token": "${OLD_PAGERDUTY_TOKEN}", "url": pagerduty.url}}
+    bot = make_bot(on_call=stale, rules=[rule]).start()
+    ask(slack, "eng-admins")
+    eventually(lambda: asked(slack, ALICE))
+    edit_config(bot, okta, on_call=on_call(pagerduty), rules=[rule])
+    assert bot.service.check_config() is True  # as the watcher does on its schedule
+    ask(slack, "data-admins")
+    eventually(lambda: bot.service.lifecycle.queries.of_requester(CAROL, ("active",)))
