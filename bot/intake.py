@@ -75,6 +75,7 @@ class Intake:
                  duration: timedelta | None, justification: str, ticket: str, break_glass: bool) -> Draft:
         """The checked submission, or InvalidRequestError saying what to fix, by field."""
         rules = self.rules()  # one reading throughout, even if a reload swaps them meanwhile
+        self.approvers.forget_on_call()  # whoever is on call now is asked, not who was
         target, entitlements = self._asked_for(connector_id, entitlement_id)
         rule = rules.rule_for(target)
         problems = rule.problems(Form(justification, ticket, break_glass))

@@ -116,6 +116,7 @@ class Decide:
         approved = core.lookup.approvals(request_id)
         if approver in approved:
             raise AlreadyDecidedError(request)
+        self.routing.approvers.forget_on_call()  # whoever is on call now may decide, not who was
         if approver not in self.routing.deciders(request, approved):
             raise NotAnApproverError(self.routing.on_call_unknown(request) or (
                 "You are not an approver for this access" + (" at this step." if request.step else ".")))

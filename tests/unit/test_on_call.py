@@ -260,3 +260,20 @@ def test_the_audit_channel_line_names_where_and_at_which_level_the_requester_was
     assert format_line(unknown) == (
         "2026-12-06 09:00 UTC · latchkey could not learn who is on call for `0a1b` · people decide it"
         " instead · rule on-call · asked pagerduty · reason: PagerDuty GET /oncalls answered 503 &lt;down&gt;")
+
+
+def test_who_is_on_call_is_remembered_for_showing_a_request_and_asked_afresh_for_a_decision():
+    """Given a request routed to whoever PRIMARY has on call, then redraws within seconds ask
+    the service once, and a decision (forget_on_call) asks it again and sees a handover."""
+    checked = routed(shift(email="dave@acme.com"))
+    service = checked.on_call
+    draft = checked.submit("eng-admins")
+    routing = checked.routing  # one routing, as the service has
+    assert routing.deciders(draft.request, {}) == [DAVE]
+    asked_before = len(service.asked)  # type: ignore[attr-defined]
+    for _ in range(3):
+        assert routing.deciders(draft.request, {}) == [DAVE]
+    assert len(service.asked) == asked_before  # type: ignore[attr-defined]
+    service.shifts[:] = [shift(email="alice@acme.com")]  # type: ignore[attr-defined]
+    routing.approvers.forget_on_call()
+    assert routing.deciders(draft.request, {}) == [ALICE]
