@@ -21,9 +21,11 @@ from bot.ports import (
     Clock,
     ManagerLookup,
     NoManagers,
+    NoOnCall,
     NoPushService,
     Notifier,
     NoTracker,
+    OnCall,
     Person,
     PushVerifier,
     TicketLookup,
@@ -72,6 +74,7 @@ class Lifecycle:
     connector_types: dict[str, str] = field(default_factory=dict)  # connector id → okta, celigo …
     tickets: TicketLookup = field(default_factory=NoTracker)  # where rules check tickets (Jira)
     managers: ManagerLookup = field(default_factory=NoManagers)  # who manages whom (Okta)
+    on_call: OnCall = field(default_factory=NoOnCall)  # who is on call (PagerDuty, Opsgenie)
     push: PushVerifier = field(default_factory=NoPushService)  # step-up pushes (Okta Verify)
     # A person's email, from the directory: an approver's for the push, a filer's for Okta's managers.
     email_of: Callable[[str], str | None] = lambda person: None
@@ -84,7 +87,8 @@ class Lifecycle:
         challenges = StepUpChallenges(self.requests.engine)
         invariants = Invariants(rules, self.catalog, stepped_up=challenges.passed, managers=self.managers)
         self.intake = Intake(self.queries, self.catalog, rules, routing, self.approvers,
-                             invariants, self.clock, self.provisioning, self.connector_types, self.tickets)
+                             invariants, self.clock, self.provisioning, self.connector_types, self.tickets,
+                             self.on_call)
         core = self.core = Core(self.requests, self.queries, self.audit, self.notifier, self.clock, rules,
                     wake=lambda when: self.wake(when), workers=self.workers)  # both set after start
         self.extensions = Extend(core, invariants, routing)

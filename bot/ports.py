@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from bot.domain.errors import NoPushFactorError, TicketUncheckableError
+from bot.domain.errors import NoPushFactorError, OnCallUnknownError, TicketUncheckableError
 from bot.domain.events import Event
 from bot.domain.kinds.ticket import TicketFacts
+from bot.domain.on_call import OnCallShift
 from bot.domain.request import AccessRequest, ApprovalOutcome, Route
 from bot.domain.step_up import Challenge, ChallengeState, Decision, PushResult
 
@@ -299,3 +300,20 @@ class NoManagers:
 
     def is_manager(self, manager_email: str, report_email: str) -> bool:
         return False
+
+
+class OnCall(Protocol):
+    """Who is on call now (bot/on_call.py `OnCallServices`), as `source` (pagerduty, opsgenie)
+    reports it for these schedules and escalation policies.  Raises OnCallUnknownError when the
+    service cannot be asked now: nobody is taken as on call because a lookup failed."""
+
+    def on_call(self, source: str, schedules: tuple[str, ...] = (),
+                escalation_policies: tuple[str, ...] = ()) -> list[OnCallShift]: ...
+
+
+class NoOnCall:
+    """The lookup where no on-call service is configured: nobody can be found on call."""
+
+    def on_call(self, source: str, schedules: tuple[str, ...] = (),
+                escalation_policies: tuple[str, ...] = ()) -> list[OnCallShift]:
+        raise OnCallUnknownError(f"no on-call service {source} is configured")

@@ -86,6 +86,16 @@ class Routing:
         return any(person in people for people in steps) or (
             bool(fallback) and person in self.approvers.resolve(fallback, request.connector_id))
 
+    def on_call_unknown(self, request: AccessRequest) -> str | None:
+        """Why someone who may be on call for the step the request is at (or its fallback)
+        cannot be asked or let decide now, if so: their on-call service cannot say who it is."""
+        steps = self.steps(request)
+        entries = (*steps[min(request.step, len(steps) - 1)].approvers, *self.rule(request).fallback)
+        if (entry := self.approvers.unknown_on_call(entries)) is None:
+            return None
+        return (f"Latchkey cannot learn who is on call for {entry.schedule} right now, so whoever "
+                "is cannot be asked or decide. Try again in a minute.")
+
     def conflict(self, request: AccessRequest) -> Conflict | None:
         return next((c for c in self.rules().conflicts if c.name == request.conflict), None)
 

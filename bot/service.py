@@ -31,6 +31,7 @@ from bot.metrics import (
     Metrics,
 )
 from bot.okta_verify import push_verifier
+from bot.on_call import OnCallServices
 from bot.ports import Clock, ManagerLookup, NoManagers, SystemClock
 from bot.refusals import RefusedAttempts
 from bot.reload import ConfigWatcher
@@ -127,17 +128,19 @@ class Service:
         # Always built: with no channel configured it does nothing, and a reload may set one.
         self.audit_relay = AuditChannelRelay(self.engine, client, self.config.audit_channel, self.clock)
         self.tickets = JiraTickets(jira_sites(self.config.policy))
+        self.on_call = OnCallServices(self.config.on_call)
         self.lifecycle = Lifecycle(
             requests=Requests(self.engine), queries=queries, catalog=self.catalog, audit=AuditLog(self.engine),
             connectors=self.connectors,
             provisioning={cid: c.provisioning for cid, c in self.config.connectors.items()},
             rules=self.config.policy.to_rulebook(),
             approvers=ApproverRouting({cid: c.owners for cid, c in self.config.connectors.items()},
-                                      self.directory),
+                                      self.directory, self.on_call),
             notifier=self.notifier, clock=self.clock,
             workers=ThreadPoolExecutor(WORKERS, thread_name_prefix="worker"),
             connector_types={cid: c.type for cid, c in self.config.connectors.items()},
-            tickets=self.tickets, managers=self._managers(), push=push_verifier(self.connectors),
+            tickets=self.tickets, managers=self._managers(), on_call=self.on_call,
+            push=push_verifier(self.connectors),
             email_of=lambda person: self.directory.person(person).email)
         self.scheduler = Scheduler(self.lifecycle.run_due, self.clock,
                                    timedelta(seconds=self.settings.latchkey_sweep_seconds))
@@ -215,7 +218,7 @@ class Service:
     def apply_config(self, new: Config) -> None:
         """Switch to a new, validated config without a restart, as far as that is possible.
 
-        The policy (the Jira sites its rules check tickets in included), each connector's
+        The policy (the Jira sites its rules check tickets in included), the on-call services, each connector's
         owners and `audit_channel` change at once.  A connector
         added, removed, or changed in anything but its owners (type, domain, token, provisioning,
         intervals …) needs a restart: a warning says so and the running connector keeps its old
@@ -237,6 +240,7 @@ class Service:
             # and the watcher tries the same file again at its next check.
             record_config(self.lifecycle.audit, effective, self.clock.now())
             self.tickets.configure(jira_sites(effective.policy))
+            self.on_call.configure(effective.on_call)
             self.lifecycle.rules = rules  # requests keep their rule by name (RuleBook.named)
             self.lifecycle.approvers.owners = {cid: list(c.owners) for cid, c in connectors.items()}
             self.audit_relay.channel = effective.audit_channel
@@ -295,4 +299,5 @@ class Service:
         self.tickets.close()
         if self._manager_reads is not None:
             self._manager_reads.close()
+        self.on_call.close()
         self.engine.dispose()

@@ -15,7 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, SecretStr, create_model, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
-from bot.config.fields import GROUP, Approvers, Duration, Strict
+from bot.config.fields import GROUP, ON_CALL, Approvers, Duration, Strict
+from bot.config.on_call import OnCallRuleConfig
 from bot.config.rulebook import to_rulebook
 from bot.domain.rules import EntitlementPattern, RuleBook, first_unfillable
 
@@ -79,11 +80,14 @@ class AutoApproveConfig(Strict):
     max_uses: int | None = Field(default=None, ge=1, description="auto-approvals per person within "
                                  "`period`; later requests go to the approvers")
     period: Duration = Field(default=timedelta(days=1), description="the window `max_uses` counts in")
+    on_call: OnCallRuleConfig | None = Field(default=None, description="whoever is on call now in "
+                                             "these schedules or escalation policies is approved at "
+                                             "once; a lookup that fails leaves the request to people")
 
     @model_validator(mode="after")
     def _names_someone(self) -> AutoApproveConfig:
-        if not self.okta_groups and not self.slack_groups:
-            raise ValueError("name at least one of okta_groups or slack_groups")
+        if not self.okta_groups and not self.slack_groups and not self.on_call:
+            raise ValueError("name at least one of okta_groups, slack_groups or on_call")
         return self
 
 
@@ -126,7 +130,7 @@ class RuleSettings(_RuleChecks):
     justification_required: bool = Field(default=True, description="a request must say why")
     ticket: TicketConfig | None = Field(default=None, description="ask for a ticket reference")
     auto_approve: AutoApproveConfig | None = Field(default=None, description="approve at once "
-                                                   "for members of these groups")
+                                                   "for members of these groups, or whoever is on call")
     break_glass: bool = Field(default=False, description="requesters may approve themselves in an "
                               "emergency; the fallback approvers are told and review it")
     request_for: list[Literal["managers", "approvers", "anyone"]] | None = Field(
@@ -253,7 +257,8 @@ class PolicyConfig(RuleSettings):
         rules = self.to_rulebook()
         for rule in (rules.default, *rules.rules):
             named = [entry for step in rule.steps for entry in step.approvers] + list(rule.fallback)
-            if not all(step.approvers for step in rule.steps) or any(GROUP.fullmatch(entry) for entry in named):
+            if not all(step.approvers for step in rule.steps) or any(
+                    GROUP.fullmatch(entry) or ON_CALL.fullmatch(entry) for entry in named):
                 continue
             short = first_unfillable([(step.approvals, [*step.approvers, *rule.fallback])
                                       for step in rule.steps])

@@ -15,6 +15,8 @@
     ├── TicketUncheckableError     the ticket's tracker cannot be asked now (down, refusing
     │                              Latchkey's credentials, rate limiting after retries)
     ├── ManagerUncheckableError    the directory (Okta) cannot say now who someone's manager is
+    ├── OnCallUnknownError         who is on call cannot be learnt now (the on-call service
+    │                              is down, slow, refusing Latchkey or rate limiting)
     └── StepUpError                the approver's step-up MFA stops the decision for now
         ├── StepUpPendingError     a push for this decision is already waiting on their phone
         ├── NoPushFactorError      the approver has no active Okta Verify push factor
@@ -88,6 +90,10 @@ class TicketUncheckableError(LatchkeyError):
 
 
 class ManagerUncheckableError(LatchkeyError):
+    pass
+
+
+class OnCallUnknownError(LatchkeyError):
     pass
 
 

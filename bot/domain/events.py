@@ -31,6 +31,7 @@ class AuditAction(enum.StrEnum):
 
     SUBMITTED = "submitted"
     AUTO_APPROVED = "auto_approved"
+    ON_CALL_UNKNOWN = "on_call_unknown"
     BREAK_GLASS = "break_glass"
     REVIEWED = "reviewed"
     EXTENSION_REQUESTED = "extension_requested"
@@ -70,6 +71,7 @@ class MessageKind(enum.StrEnum):
     """The name an event is stored under in the outbox, for the notifier to deliver."""
 
     REQUEST_SUBMITTED = "request_submitted"
+    ON_CALL_UNKNOWN = "on_call_unknown"
     EXTENSION_REQUESTED = "extension_requested"
     APPROVAL_COUNTED = "approval_counted"
     NEXT_STEP = "next_step"
@@ -142,10 +144,26 @@ class RequestSubmitted(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class AutoApproved(Event):
-    """Its rule approved it without people (the requester hears of it as submitted)."""
+    """Its rule approved it without people (the requester hears of it as submitted); when it
+    was because the requester is on call, where and at which escalation level."""
 
     action = AuditAction.AUTO_APPROVED
     rule: str | None = None
+    source: str | None = None  # the on-call service, e.g. pagerduty
+    schedule: str | None = None
+    escalation_policy: str | None = None
+    level: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OnCallUnknown(Event):
+    """Whether the requester is on call could not be learnt, so the rule's on-call
+    auto-approval did not apply: people decide, and the requester is told why."""
+
+    action, kind = AuditAction.ON_CALL_UNKNOWN, MessageKind.ON_CALL_UNKNOWN
+    rule: str | None = None
+    source: str | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,6 +27,7 @@ _SLACK_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 WORDS: dict[type[e.Event], str] = {
     e.RequestSubmitted: "requested",
     e.AutoApproved: "auto-approved",
+    e.OnCallUnknown: "could not learn who is on call for",
     e.BreakGlassUsed: "used break-glass for",
     e.BreakGlassReviewed: "reviewed the break-glass use of",
     e.ApprovalCounted: "approved",
@@ -64,6 +65,7 @@ WORDS: dict[type[e.Event], str] = {
 NOTES: dict[type[e.Event], str] = {
     e.ApprovalCounted: "more approvals needed",
     e.AutoApproved: "its rule approves it without people",
+    e.OnCallUnknown: "people decide it instead",
     e.TimedOut: "nobody decided in time",
     e.BeneficiaryDeclined: "the person it was filed for does not want it",
     e.Expired: "its time is up",
@@ -137,6 +139,12 @@ def _details(detail: dict, entitlement: str | None) -> list[str]:
         parts.append(f"step {detail['step']}")
     if detail.get("ticket"):
         parts.append("ticket " + _text(detail["ticket"], NAME_LIMIT))
+    if detail.get("level"):  # where an on-call service found the requester on call
+        parts.append("on call in " + " ".join(_text(detail[key], NAME_LIMIT) for key in
+                                              ("source", "schedule", "escalation_policy") if detail.get(key))
+                     + f" at level {_text(detail['level'], 10)}")
+    elif detail.get("source"):  # an on-call service that could not say
+        parts.append("asked " + _text(detail["source"], NAME_LIMIT))
     if detail.get("justification"):
         parts.append("why: " + _text(detail["justification"], TEXT_LIMIT))
     if detail.get("feed"):

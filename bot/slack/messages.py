@@ -25,6 +25,10 @@ class RequestMessages:
         for approver in approvers:
             self.dm(request, approver, "approver", blocks.approver_message(request, progress, approver))
 
+    def asked(self, request: AccessRequest) -> set[str]:
+        """Who has been sent the request to decide."""
+        return {message.recipient for message in self._messages.for_request(request.id, "approver")}
+
     def refresh(self, request: AccessRequest, notice: str | None = None) -> None:
         """Redraw every message about the request as it is now, then tell the requester if
         there is news."""

@@ -31,6 +31,7 @@ from bot.domain.events import (
     ExtensionClosed,
     ExtensionFailed,
     ExtensionRequested,
+    OnCallUnknown,
     ProvisioningFailed,
     Reminded,
     RequestApproved,
@@ -93,6 +94,7 @@ class SlackNotifier:
             ExtensionFailed: partial(news, wording.extension_failed),
             TimedOut: partial(news, wording.timed_out), AccessGranted: partial(news, wording.granted),
             TicketResolved: partial(news, wording.ticket_resolved),
+            OnCallUnknown: self._on_call_unknown,
             AccessRevoked: self._revoked,
             StepUpStarted: lambda request, event: self._slack.tell([event.actor], wording.step_up_started(
                 request, event.decision)),
@@ -140,8 +142,18 @@ class SlackNotifier:
         self._slack.ask(request, event.approvers, self._slack.progress(request))
 
     def _reminded(self, request: AccessRequest, event: Reminded) -> None:
-        if request.state is State.PENDING:  # decided since the reminder was due: nothing to chase
-            self._slack.tell(event.approvers, wording.reminder(request))
+        """Remind those asked already; anyone who may decide now but was never asked (the new
+        person on call, after a handover) gets the whole request with its buttons."""
+        if request.state is not State.PENDING:  # decided since the reminder was due: nothing to chase
+            return
+        asked = self._slack.asked(request)
+        if newcomers := tuple(p for p in event.approvers if p not in asked):
+            self._slack.refresh(request)  # whoever is no longer on call loses the buttons
+            self._slack.ask(request, newcomers, self._slack.progress(request))
+        self._slack.tell(tuple(p for p in event.approvers if p in asked), wording.reminder(request))
+
+    def _on_call_unknown(self, request: AccessRequest, event: OnCallUnknown) -> None:
+        self._slack.tell((request.requester,), wording.on_call_unknown(request, event.source or ""))
 
     def _break_glass_used(self, request: AccessRequest, event: BreakGlassUsed) -> None:
         for reviewer in event.reviewers:

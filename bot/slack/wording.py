@@ -353,6 +353,15 @@ def expiry_warning(request: AccessRequest) -> str:
             "Extend it if you need more time, or end it now if you are done.")
 
 
+def on_call_unknown(request: AccessRequest, source: str) -> str:
+    return (f":warning: Latchkey could not check with {escape(ON_CALL_SERVICES.get(source, source))} whether you "
+            f"are on call, so {item(request)} is not approved automatically: your request waits for "
+            f"the approvers (request `{request.id}`).")
+
+
+ON_CALL_SERVICES = {"pagerduty": "PagerDuty", "opsgenie": "Opsgenie"}
+
+
 def escalated(request: AccessRequest) -> str:
     return (f":rotating_light: Escalated to you: {mention(request.requester)} has been waiting for "
             f"{item(request)} since {when(request.created_at)} and the approvers have not answered.")

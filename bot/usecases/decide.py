@@ -154,9 +154,10 @@ class Decide:
         approved = core.lookup.approvals(request_id)
         if approver in approved:
             raise AlreadyDecidedError(request)
+        self.routing.approvers.forget_on_call()  # whoever is on call now may decide, not who was
         if approver not in self.routing.deciders(request, approved):
-            raise NotAnApproverError("You are not an approver for this access"
-                                     + (" at this step." if request.step else "."))
+            raise NotAnApproverError(self.routing.on_call_unknown(request) or (
+                "You are not an approver for this access" + (" at this step." if request.step else ".")))
         if request.extends and core.get(request.extends).state is not State.ACTIVE:
             self.extend.close_extensions(request.extends)
             raise AlreadyDecidedError(core.get(request_id))
