@@ -1,7 +1,8 @@
 """`latchkey check`: is this deployment able to work?  Says what is wrong before a user finds out.
 
 It validates the environment and the YAML file, reaches the database, asks Slack who the token
-belongs to (`auth.test`), and asks every connector what its credentials allow (`capabilities()`).
+belongs to (`auth.test`), asks every connector what its credentials allow (`capabilities()`),
+and asks the on-call services who is on call for each schedule and policy the rules name.
 The exit status is 0 only when nothing is wrong, so it can gate a rollout as an init container.
 It changes nothing: no migration, no sync, no message.
 """
@@ -47,6 +48,8 @@ def run_checks(settings: Settings | None = None, config: Config | None = None) -
                            lambda c=channel: _approval_channel(settings, c))
     for connector_id, connector_config in config.connectors.items():
         findings += _guard(connector_id, "capabilities", lambda c=connector_config: _connector(c))
+    if config.on_call:
+        findings += _guard("on_call", "who is on call", lambda: _on_call(config))
     return findings
 
 
@@ -135,6 +138,30 @@ def _connector(connector_config) -> list[tuple[str, str, str]]:
             rows.append((what, PROBLEM, capability.reason or "not available"))
     if not capabilities:
         rows.append(("capabilities", PROBLEM, "the connector reported nothing it can do"))
+    return rows
+
+
+def _on_call(config: Config) -> list[tuple[str, str, str]]:
+    """Who is on call now for each lookup the rules make: a failure is a problem (on-call
+    auto-approval would never approve, and on-call approvers could not be asked)."""
+    from bot.config.on_call import lookups_named
+    from bot.domain.errors import OnCallUnknownError
+    from bot.on_call import OnCallServices
+
+    services = OnCallServices(config.on_call, sleep=lambda seconds: None)
+    rows = []
+    try:
+        for source, schedules, policies in sorted({found[1:] for found in lookups_named(config.policy)}):
+            what = f"{source} {', '.join((*schedules, *policies))}"
+            try:
+                emails = sorted({shift.email for shift in services.on_call(source, schedules, policies)})
+            except OnCallUnknownError as exc:
+                rows.append((what, PROBLEM, str(exc)))
+                continue
+            rows.append((what, OK, "on call now: " + ", ".join(emails)) if emails else
+                        (what, INFO, "nobody is on call now"))
+    finally:
+        services.close()
     return rows
 
 

@@ -143,7 +143,9 @@ def check() -> None:
 
 @cli.command()
 def demo(minutes: int = typer.Option(1, min=1, help="how long the demo access lasts"),
-         fast: bool = typer.Option(False, help="jump the bot's clock to the expiry instead of waiting")) -> None:
+         fast: bool = typer.Option(False, help="jump the bot's clock to the expiry instead of waiting"),
+         step_up: bool = typer.Option(False, "--step-up", help="then a second story: an approval "
+                                      "confirmed with an Okta Verify push")) -> None:
     """Play one whole story against local stand-ins for Slack and Okta: no workspace needed."""
     try:
         from bot.demo import run_demo
@@ -154,7 +156,7 @@ def demo(minutes: int = typer.Option(1, min=1, help="how long the demo access la
               "does not ship: run `make demo` in a clone of the repository")
 
     _setup_logging(_environment(CommonSettings), "WARNING")
-    sys.exit(run_demo(minutes, fast))
+    sys.exit(run_demo(minutes, fast, step_up))
 
 
 @cli.command()

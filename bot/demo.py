@@ -3,6 +3,9 @@
 Carol asks for eng-admins, Alice approves, Okta gains the membership, Bob's late click is
 turned away, and when the minute is up Latchkey removes the membership again.  The transcript
 shows what each person sees in Slack and what Okta holds at every step.
+
+With `--step-up`, a second story follows: billing-admins is under a rule with step-up MFA, so
+Alice's Approve counts only once she accepts the Okta Verify push on her (stand-in) phone.
 """
 
 from __future__ import annotations
@@ -29,19 +32,21 @@ ALICE, BOB, CAROL = PEOPLE
 console = Console(highlight=False)
 
 
-def run_demo(minutes: int = 1, fast: bool = False) -> int:
-    """Play the story; `fast` moves the bot's clock past the expiry instead of waiting for it."""
+def run_demo(minutes: int = 1, fast: bool = False, step_up: bool = False) -> int:
+    """Play the story; `fast` moves the bot's clock past the expiry instead of waiting for it;
+    `step_up` plays the step-up story after it."""
     with SlackSandbox(bot_token="xoxb-demo", signing_secret="demo-secret") as slack, \
             OktaSandbox(tokens={"demo-okta-token": "super_admin"}) as okta, \
             tempfile.TemporaryDirectory() as workdir:
-        group, emails = _seed(slack, okta)
+        group, emails, billing = _seed(slack, okta)
         service = Service(_settings(slack, workdir), parse_config(_config(okta.url, minutes)),
                           clock=ShiftedClock())
         service.start()
         server = BackgroundServer(service).start()
         slack.bot_url = server.url + "/slack/events"
         try:
-            return _story(slack, okta, service, group, emails, minutes, fast)
+            played = _story(slack, okta, service, group, emails, minutes, fast)
+            return _step_up_story(slack, okta, service, billing, emails) if step_up and played == 0 else played
         finally:
             server.stop()
             service.stop()
@@ -103,9 +108,40 @@ def _story(slack, okta, service, group, emails, minutes, fast) -> int:
     return 0 if ok else 1
 
 
+def _step_up_story(slack, okta, service, group, emails) -> int:
+    alice_okta = next(i for i, e in emails.items() if e == PEOPLE[ALICE][1])
+    step = _Steps(slack, okta, group, emails, "billing-admins")
+    step.shown = {m["ts"]: _render(m) for m in slack.dm(ALICE)}  # shown in the first story
+    console.rule("[bold]Step-up: approvals confirmed on the approver's phone")
+    console.print("billing-admins is under a rule with `step_up: okta_verify`; Alice has Okta Verify.\n")
+    step.say("Carol asks for billing-admins for 1 hour, \"Close the books (FIN-7)\"")
+    slack.command(CAROL, text="billing")
+    _wait(lambda: slack.open_view(CAROL))
+    choice = slack.suggest(CAROL, "entitlement", "billing")["option_groups"][0]["options"][0]
+    seen = len(slack.dm(ALICE))
+    slack.submit(CAROL, {"access": choice, "duration": "1h", "justification": "Close the books (FIN-7)"})
+    _wait(lambda: len(slack.dm(ALICE)) > seen)
+    request = service.lifecycle.queries.in_states("pending")[0]
+    step.say("Alice clicks [green]Approve[/]: Latchkey sends a push to her phone, and waits")
+    slack.click(ALICE, "approve", message=slack.dm(ALICE)[-1])
+    _wait(lambda: okta.factors.pushes(alice_okta) and "Check your phone" in str(slack.dm(ALICE)))
+    step.dms(ALICE)
+    step.okta("While the push waits")
+    step.say("Alice taps [green]Approve[/] in Okta Verify")
+    okta.factors.answer(alice_okta, "SUCCESS")
+    _wait(lambda: service.lifecycle.queries.get(request.id).state is State.ACTIVE)
+    step.okta("After she accepted")
+    actions = [e.action for e in service.lifecycle.audit.events(request.id)]
+    console.print(f"\n[bold]Audit log[/] of request {request.id}: {' → '.join(actions)}")
+    ok = actions.index("step_up_passed") < actions.index("approved")
+    console.rule("[green]Step-up demo complete" if ok else "[red]Step-up demo did not finish as expected")
+    return 0 if ok else 1
+
+
 class _Steps:
-    def __init__(self, slack, okta, group, emails) -> None:
+    def __init__(self, slack, okta, group, emails, name: str = "eng-admins") -> None:
         self.slack, self.okta_server, self.group, self.emails, self.n = slack, okta, group, emails, 0
+        self.name = name
         self.shown: dict[str, str] = {}  # message ts → how it looked when last printed
 
     def say(self, text: str) -> None:
@@ -124,7 +160,7 @@ class _Steps:
 
     def okta(self, when: str) -> None:
         members = sorted(self.emails[u] for u in self.okta_server.members(self.group))
-        console.print(f"  [magenta]Okta[/] eng-admins members ({when.lower()}): {', '.join(members) or 'nobody'}")
+        console.print(f"  [magenta]Okta[/] {self.name} members ({when.lower()}): {', '.join(members) or 'nobody'}")
 
 
 def _render(message: dict) -> str:
@@ -152,16 +188,17 @@ def _seed(slack: SlackSandbox, okta: OktaSandbox):
     for user_id, (name, email) in PEOPLE.items():
         slack.add_user(user_id, email, real_name=name)
         emails[okta.add_user(email, name, "Acme")] = email
+    okta.factors.enroll(next(i for i, e in emails.items() if e == PEOPLE[ALICE][1]))  # Okta Verify
     group = okta.add_group("eng-admins", description="Production deploy rights")
-    for name in ("eng-readers", "billing-admins"):
-        okta.add_group(name)
-    return group, emails
+    others = {name: okta.add_group(name) for name in ("eng-readers", "billing-admins")}
+    return group, emails, others["billing-admins"]
 
 
 def _settings(slack: SlackSandbox, workdir: str) -> Settings:
     return Settings(slack_bot_token="xoxb-demo", slack_signing_secret="demo-secret",
                     slack_api_url=slack.url + "/api/", database_url=f"sqlite:///{Path(workdir)}/demo.db",
-                    latchkey_config=Path(workdir) / "unused.yaml", latchkey_sweep_seconds=5)
+                    latchkey_config=Path(workdir) / "unused.yaml", latchkey_sweep_seconds=5,
+                    latchkey_step_up_poll_seconds=0.5)
 
 
 def _config(okta_url: str, minutes: int) -> str:
@@ -175,6 +212,10 @@ connectors:
 policy:
   durations: [{minutes}m, 1h, 4h]
   max_duration: 4h
+  rules:
+    - name: finance
+      match: {{resource: "billing-*"}}
+      step_up: okta_verify
 """
 
 

@@ -2,7 +2,8 @@
 everything the requester must fix, by form field.
 
 Pure reading: nothing here writes, asks anyone or calls a connector.  A ticket a rule checks in
-its tracker is read there (`TicketLookup`), outside the requester's lock: it is HTTP.
+its tracker is read there (`TicketLookup`), and whether the requester is on call is asked of the
+on-call service (`OnCall`), both outside the requester's lock: they are HTTP.
 """
 
 from __future__ import annotations
@@ -12,16 +13,19 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from bot.approvers import ApproverRouting
-from bot.domain.errors import InvalidRequestError, TicketUncheckableError
+from bot.domain.errors import InvalidRequestError, OnCallUnknownError, TicketUncheckableError
 from bot.domain.kinds import AutoApproval, Form, Ticket
 from bot.domain.kinds.ticket import TicketFacts
+from bot.domain.on_call import OnCallShift
 from bot.domain.request import AccessRequest, BundleItem, Route, State, new_request_id
 from bot.domain.rules import BUNDLE, Conflict, Rule, RuleBook, Target
 from bot.invariants import Invariants, conflict_text
 from bot.ports import (
     CatalogReads,
     Clock,
+    NoOnCall,
     NoTracker,
+    OnCall,
     Person,
     RequestLookup,
     SyncedAccount,
@@ -29,6 +33,15 @@ from bot.ports import (
     TicketLookup,
 )
 from bot.routing import Routing
+
+
+@dataclass(frozen=True)
+class AutoFinding:
+    """Whether the rule's auto-approval applies to the requester, and what it found."""
+
+    approves: bool
+    shift: OnCallShift | None = None  # the on-call shift that approves them
+    unknown: str | None = None  # why whether they are on call could not be learnt
 
 
 @dataclass(frozen=True)
@@ -41,6 +54,7 @@ class Draft:
     conflicts: tuple[str, ...]  # names of the separation-of-duties rules it would break
     approvers: list[str]  # whom to ask if people decide it
     missing: str | None  # why people could never approve it, if so
+    auto: AutoFinding = AutoFinding(False)  # why it is approved at once, or not
 
 
 @dataclass
@@ -55,14 +69,18 @@ class Intake:
     provisioning: dict[str, bool]  # connector id → may Latchkey change it?
     connector_types: dict[str, str]  # connector id → okta, celigo …
     tickets: TicketLookup = field(default_factory=NoTracker)
+    on_call: OnCall = field(default_factory=NoOnCall)
 
     def validate(self, requester: Person, connector_id: str, entitlement_id: str,
-                 duration: timedelta | None, justification: str, ticket: str, break_glass: bool) -> Draft:
-        """The checked submission, or InvalidRequestError saying what to fix, by field."""
+                 duration: timedelta | None, justification: str, ticket: str, break_glass: bool,
+                 filer: Person | None = None) -> Draft:
+        """The checked submission, or InvalidRequestError saying what to fix, by field.
+        `filer`: who files it, when not the requester (the request is then for `requester`)."""
         rules = self.rules()  # one reading throughout, even if a reload swaps them meanwhile
+        self.approvers.forget_on_call()  # whoever is on call now is asked, not who was
         target, entitlements = self._asked_for(connector_id, entitlement_id)
         rule = rules.rule_for(target)
-        problems = rule.problems(Form(justification, ticket, break_glass))
+        problems = rule.problems(Form(justification, ticket, break_glass, for_someone_else=filer is not None))
         facts = None
         if ticket and "ticket" not in problems:
             facts, ticket_problem = self._checked_ticket(rule, ticket, requester)
@@ -76,19 +94,25 @@ class Intake:
         if facts is not None:
             request = replace(request, ticket=facts.key, ticket_summary=facts.summary,
                               ticket_status=facts.status, ticket_url=facts.url)
+        if filer is not None:
+            request = replace(request, filed_by=filer.id)
+            problems.update(self._filing_problems(request, filer, break_glass, problems))
         conflicts = self.lookup.read_as(requester.id, lambda ledger: self.invariants.conflicts(request, ledger))
         # A request may carry one conflict's extra approval step; any other conflict refuses it.
         refusing = [c for c in conflicts if c.action == "refuse"] or conflicts[1:]
         people = replace(request, conflict=conflicts[0].name if conflicts and not refusing else None)
+        # Nobody is approved at once on someone else's behalf: people decide what others file.
+        auto = AutoFinding(False) if break_glass or conflicts or filer else self._auto_approves(requester, rule)
         request = replace(people, route=(  # `people`: as it would be if people decide it
-            Route.BREAK_GLASS if break_glass else
-            Route.AUTO if not conflicts and self._auto_approves(requester, rule) else Route.PEOPLE))
+            Route.BREAK_GLASS if break_glass else Route.AUTO if auto.approves else Route.PEOPLE))
         if conflicts and request.route == Route.BREAK_GLASS:
             problems["break_glass"] = f"Break-glass cannot be used here: {conflict_text(conflicts[0])}"
         elif request.route == Route.BREAK_GLASS and not self.routing.break_glass_reviewers(people):
             problems["break_glass"] = ("Break-glass cannot be used here: nobody but you could review it "
                                        "afterwards. Ask for approval instead.")
         missing = self.routing.missing_approvers(people)
+        if missing:  # nobody left: say so plainly where it is an on-call service that cannot answer
+            missing = self.routing.on_call_unknown(people) or missing
         if access_problem := self._access_problem(requester, entitlements, accounts, request,
                                                   refusing, missing):
             problems["access"] = access_problem
@@ -98,7 +122,20 @@ class Intake:
         if problems:
             raise InvalidRequestError(problems)
         return Draft(request, rule, tuple(c.name for c in conflicts),
-                     self.routing.approvers_of(people), missing)
+                     self.routing.approvers_of(people), missing, auto)
+
+    def _filing_problems(self, request: AccessRequest, filer: Person, break_glass: bool,
+                         found: dict[str, str]) -> dict[str, str]:
+        """What stops `filer` filing `request` for its requester: break-glass (never for
+        someone else; nor is auto-approval), and who the rule lets file for others."""
+        problems = {"break_glass": "Break-glass is only for your own access: ask for approval instead."} \
+            if break_glass else {}
+        if "for" not in found:
+            standing = self.invariants.filer_standing(
+                request, filer.email or "", self.routing.approves_under_rule(request, filer.id))
+            if problem := self.invariants.filing_problem(request, standing):
+                problems["for"] = problem
+        return problems
 
     def _checked_ticket(self, rule: Rule, key: str, requester: Person) -> tuple[TicketFacts | None, str | None]:
         """The ticket as the rule's tracker shows it, and what is wrong with it there; (None,
@@ -178,31 +215,41 @@ class Intake:
     def _access_problem(self, requester: Person, entitlements: list[SyncedEntitlement],
                         accounts: list[SyncedAccount | None], request: AccessRequest,
                         refusing: list[Conflict], missing: str | None) -> str | None:
-        found = []
+        found, you = [], "They" if request.filed_by else "You"
         for entitlement, account in zip(entitlements, accounts):
             if not account or not account.active:
                 email = requester.email or "your Slack profile (it shows no email)"
                 return f"There is no active {entitlement.connector_id} account for {email}."
             found.append(account)
         if all(self.catalog.holds(e.connector_id, e.id, a.id) for e, a in zip(entitlements, found)):
-            return f"You already have {'everything in ' if request.is_bundle else ''}{request.entitlement_name}."
+            return f"{you} already have {'everything in ' if request.is_bundle else ''}{request.entitlement_name}."
         if (existing := self.lookup.open_for(requester.id, request.connector_id, request.entitlement_id)):
             if existing.state == State.ACTIVE:
-                return f"You already have {request.entitlement_name} through request {existing.id}."
-            return f"You already have a request for {request.entitlement_name} waiting ({existing.id})."
+                return f"{you} already have {request.entitlement_name} through request {existing.id}."
+            return f"{you} already have a request for {request.entitlement_name} waiting ({existing.id})."
         if refusing:
             return conflict_text(refusing[0])
         if request.route is Route.PEOPLE:
             return missing
         return None
 
-    def _auto_approves(self, requester: Person, rule: Rule) -> bool:
-        """Is the requester in one of the rule's auto-approval groups?  (Its cap on uses is
-        counted when the request is filed, under the requester's lock.)"""
+    def _auto_approves(self, requester: Person, rule: Rule) -> AutoFinding:
+        """Is the requester in one of the rule's auto-approval groups, or on call now as it
+        asks?  (Its cap on uses is counted when the request is filed, under the requester's
+        lock.)  An on-call service that cannot answer approves nobody."""
         auto = rule.kind(AutoApproval)
         if not auto.anyone:
-            return False
-        return requester.id in self.approvers.members(auto.slack_groups) or any(
-            held for connector_id, kind in self.connector_types.items() if kind == "okta"
-            for held in self.catalog.groups_of(connector_id, requester.email or "")
-            if held in auto.okta_groups)
+            return AutoFinding(False)
+        if requester.id in self.approvers.members(auto.slack_groups) or any(
+                held for connector_id, kind in self.connector_types.items() if kind == "okta"
+                for held in self.catalog.groups_of(connector_id, requester.email or "")
+                if held in auto.okta_groups):
+            return AutoFinding(True)
+        if (check := auto.on_call) is None:
+            return AutoFinding(False)
+        try:
+            shifts = self.on_call.on_call(check.source, check.schedules, check.escalation_policies)
+        except OnCallUnknownError as exc:
+            return AutoFinding(False, unknown=str(exc) or "no answer")
+        shift = check.shift_of(requester.email or "", shifts)
+        return AutoFinding(shift is not None, shift)

@@ -12,9 +12,15 @@
     somebody other than the requester can review            config load (bot/config/), submit
       a break-glass use
     a bundle is at least as strict as each item's rule      config load (bot/config/), submit
+    only those the rule's `request_for` names may file for   submit, every approval (the filer's
+      someone else (a manager: as Okta says now)              standing read just before)
+    under a rule with step-up, an approval or a break-      approve, review (an extension's
+      glass review counts only once the approver accepted     approval included), after the
+      a push for it (bot/usecases/step_up.py)                 click-time checks
 
-Nobody deciding their own request is kept by routing itself (bot/routing.py: the requester is
-never among the people asked, reviewers included) and checked again at every click.
+Nobody deciding their own request is kept by routing itself (bot/routing.py: the request's
+parties, its requester and whoever filed it for them, are never among the people asked,
+reviewers included) and checked again at every click (`own_request`).
 
 The checks that depend on what else the requester has (conflicts, caps) read it through a
 `Ledger` (bot/ports.py) taken inside `Requests.guarded()` or the approval's own transaction:
@@ -26,14 +32,15 @@ checked one after the other, and cannot both pass.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.domain.errors import PolicyError
-from bot.domain.kinds import AutoApproval
+from bot.domain.errors import ManagerUncheckableError, PolicyError, StepUpRequiredError
+from bot.domain.kinds import AutoApproval, Filer, FilerStanding, RequestFor, StepUp
 from bot.domain.request import AccessRequest, Route, State
 from bot.domain.rules import Conflict, Rule, RuleBook, Target
-from bot.ports import CatalogReads, Ledger
+from bot.domain.step_up import Decision
+from bot.ports import CatalogReads, Ledger, ManagerLookup, NoManagers
 
 HOUR = timedelta(hours=1)
 
@@ -52,6 +59,40 @@ def conflict_text(conflict: Conflict) -> str:
 class Invariants:
     rules: Callable[[], RuleBook]  # the rules in force (a reload replaces them)
     catalog: CatalogReads
+    managers: ManagerLookup = field(default_factory=NoManagers)  # who manages whom (Okta)
+    # Whether (request id, person, decision) has a push the person accepted and that is not yet
+    # applied (storage/step_ups.py); by default none has.
+    stepped_up: Callable[[str, str, Decision], bool] = lambda request_id, person, decision: False
+
+    # -- nobody decides their own request --------------------------------------------------
+    @staticmethod
+    def own_request(request: AccessRequest, person: str) -> str | None:
+        """Why `person` may not decide or review `request`: it is for them, or they filed it."""
+        if person == request.requester:
+            return "Nobody can decide their own request."
+        if person == request.filed_by:
+            return "Nobody can decide a request they filed for someone else."
+        return None
+
+    # -- requests for someone else ---------------------------------------------------------
+    def filer_standing(self, request: AccessRequest, filer_email: str, approves: bool) -> FilerStanding:
+        """What the filer is to the request's beneficiary now.  Asks Okta, so it is called
+        outside any transaction; the answer is checked inside (`filing_problem`)."""
+        filers = self.rules().named(request.rule).kind(RequestFor)
+        if not filers.covers(Filer.MANAGERS) or filers.covers(Filer.ANYONE):
+            return FilerStanding(manager=False, approver=approves)
+        try:
+            manager: bool | None = self.managers.is_manager(filer_email, request.requester_email)
+        except ManagerUncheckableError:
+            manager = None  # refused: an unchecked manager never passes
+        return FilerStanding(manager=manager, approver=approves)
+
+    def filing_problem(self, request: AccessRequest, standing: FilerStanding) -> str | None:
+        """At filing and at every approval: why the filer may not (any longer) file this request
+        for its beneficiary under the rule in force; None for a request filed by its requester."""
+        if request.filed_by is None:
+            return None
+        return self.rules().named(request.rule).kind(RequestFor).refusal(standing)
 
     # -- separation of duties --------------------------------------------------------------
     def conflicts(self, request: AccessRequest, ledger: Ledger, pending_too: bool = True) -> list[Conflict]:
@@ -127,6 +168,16 @@ class Invariants:
         if original.granted_at is None or original.expires_at is None:
             return False
         return original.expires_at + more - original.granted_at > rule.policy.max_total_duration
+
+    # -- step-up ---------------------------------------------------------------------------
+    def check_step_up(self, request: AccessRequest, person: str, decision: Decision) -> None:
+        """Refuse a decision its rule wants confirmed on the person's phone and that was not.
+        Checked just before the decision's compare-and-set: an accepted push never becomes
+        unaccepted, so what is checked still holds when the decision is written."""
+        if self.rules().named(request.rule).kind(StepUp).required and \
+                not self.stepped_up(request.id, person, decision):
+            raise StepUpRequiredError("This needs you to confirm it on your phone first: click "
+                                      "the button again to get a push.")
 
     # -- bundles ---------------------------------------------------------------------------
     def bundle_problem(self, rule: Rule, item_targets: list[Target]) -> str | None:

@@ -17,7 +17,19 @@ from bot.domain.request import AccessRequest, State
 from bot.domain.rules import Rule, RuleBook
 from bot.intake import Intake
 from bot.invariants import Invariants
-from bot.ports import Clock, Notifier, NoTracker, Person, TicketLookup
+from bot.ports import (
+    Clock,
+    ManagerLookup,
+    NoManagers,
+    NoOnCall,
+    NoPushService,
+    Notifier,
+    NoTracker,
+    OnCall,
+    Person,
+    PushVerifier,
+    TicketLookup,
+)
 from bot.routing import Progress, Routing
 from bot.slots import Slots
 from bot.usecases.bundles import Bundles
@@ -28,6 +40,7 @@ from bot.usecases.due import Due, Inline
 from bot.usecases.extend import Extend
 from bot.usecases.provision import Provision
 from bot.usecases.revoke import Revoke, TakeBack
+from bot.usecases.step_up import StepUps
 from bot.usecases.submit import Submit
 from bot.usecases.tasks import Tasks
 from bot.usecases.ticket_watch import WatchTickets
@@ -37,6 +50,7 @@ from storage.catalog import Catalog
 from storage.request_queries import RequestQueries
 from storage.requests import Requests
 from storage.slot_baselines import SlotBaselines
+from storage.step_ups import StepUpChallenges
 
 LIVE = (State.PENDING, State.APPROVED, State.PROVISIONING, State.ACTIVE, State.REVOKING)  # what "my requests" lists
 
@@ -59,15 +73,22 @@ class Lifecycle:
     workers: Executor = field(default_factory=Inline)
     connector_types: dict[str, str] = field(default_factory=dict)  # connector id → okta, celigo …
     tickets: TicketLookup = field(default_factory=NoTracker)  # where rules check tickets (Jira)
+    managers: ManagerLookup = field(default_factory=NoManagers)  # who manages whom (Okta)
+    on_call: OnCall = field(default_factory=NoOnCall)  # who is on call (PagerDuty, Opsgenie)
+    push: PushVerifier = field(default_factory=NoPushService)  # step-up pushes (Okta Verify)
+    # A person's email, from the directory: an approver's for the push, a filer's for Okta's managers.
+    email_of: Callable[[str], str | None] = lambda person: None
     routing: Routing = field(init=False)
     core: Core = field(init=False)  # what every use case shares (bot/usecases/core.py)
 
     def __post_init__(self) -> None:
         rules = lambda: self.rules  # noqa: E731 - a reload replaces self.rules as a whole
         routing = self.routing = Routing(rules, self.approvers)
-        invariants = Invariants(rules, self.catalog)
+        challenges = StepUpChallenges(self.requests.engine)
+        invariants = Invariants(rules, self.catalog, stepped_up=challenges.passed, managers=self.managers)
         self.intake = Intake(self.queries, self.catalog, rules, routing, self.approvers,
-                             invariants, self.clock, self.provisioning, self.connector_types, self.tickets)
+                             invariants, self.clock, self.provisioning, self.connector_types, self.tickets,
+                             self.on_call)
         core = self.core = Core(self.requests, self.queries, self.audit, self.notifier, self.clock, rules,
                     wake=lambda when: self.wake(when), workers=self.workers)  # both set after start
         self.extensions = Extend(core, invariants, routing)
@@ -78,7 +99,8 @@ class Lifecycle:
         self.provisions = Provision(core, self.connectors, slots, take_back, self.extensions,
                                     bundles, invariants, routing)
         self.submissions = Submit(core, self.intake, invariants, routing)
-        self.decisions = Decide(core, routing, invariants, self.extensions)
+        self.decisions = Decide(core, routing, invariants, self.extensions, lambda p: self.email_of(p) or "")
+        self.step_ups = StepUps(core, self.decisions, challenges, self.push, lambda p: self.email_of(p))
         self.tasks = Tasks(core, self.provisions, bundles, routing)
         self.ticket_watch = WatchTickets(self.queries, rules, self.tickets, self.revocations)
         self.due = Due(core, self.queries, self.provisions, self.revocations, Chase(core, routing), bundles)
@@ -107,12 +129,13 @@ class Lifecycle:
     # -- the use cases people start (bot/usecases/) ----------------------------------------
     def submit(self, requester: Person, connector_id: str, entitlement_id: str,
                duration: timedelta | None, justification: str, ticket: str = "",
-               break_glass: bool = False) -> AccessRequest:
+               break_glass: bool = False, filer: Person | None = None) -> AccessRequest:
         return self.submissions.submit(requester, connector_id, entitlement_id, duration,
-                                       justification, ticket, break_glass)
+                                       justification, ticket, break_glass, filer)
 
     def approve(self, request_id: str, approver: str) -> AccessRequest:
-        return self.decisions.approve(request_id, approver)
+        """Approve, or (under a rule with step-up) send the push that the approval waits on."""
+        return self.step_ups.approve(request_id, approver)
 
     def deny(self, request_id: str, approver: str, reason: str) -> AccessRequest:
         return self.decisions.deny(request_id, approver, reason)
@@ -120,11 +143,14 @@ class Lifecycle:
     def cancel(self, request_id: str, person: str) -> AccessRequest:
         return self.decisions.cancel(request_id, person)
 
+    def decline(self, request_id: str, person: str) -> AccessRequest:
+        return self.decisions.decline(request_id, person)
+
     def check_decidable(self, request_id: str, approver: str) -> AccessRequest:
         return self.decisions.check_decidable(request_id, approver)
 
     def review(self, request_id: str, person: str) -> AccessRequest:
-        return self.decisions.review(request_id, person)
+        return self.step_ups.review(request_id, person)
 
     def extend(self, request_id: str, person: str, duration: timedelta | None,
                justification: str) -> AccessRequest:
@@ -145,6 +171,9 @@ class Lifecycle:
 
     def run_due(self) -> datetime | None:
         return self.due.run_due()
+
+    def settle_step_ups(self) -> int:
+        return self.step_ups.settle()
 
     def watch_tickets(self) -> list[str]:
         return self.ticket_watch.run()

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from bot.domain.errors import TicketUncheckableError
+from bot.domain.errors import NoPushFactorError, OnCallUnknownError, TicketUncheckableError
 from bot.domain.events import Event
 from bot.domain.kinds.ticket import TicketFacts
+from bot.domain.on_call import OnCallShift
 from bot.domain.request import AccessRequest, ApprovalOutcome, Route
+from bot.domain.step_up import Challenge, ChallengeState, Decision, PushResult
 
 T = TypeVar("T")
 
@@ -143,7 +145,7 @@ class RequestTransitions(Protocol):
                           also: Callable[[AccessRequest], Iterable[Any]] = ...) -> list[AccessRequest]: ...
     def approve(self, request_id: str, approver: str, step: int, needed: int, last_step: bool, now: datetime,
                 *, approved: str, also: Callable[[AccessRequest, ApprovalOutcome], Iterable[Any]] = ...,
-                guard: Callable[[Ledger, AccessRequest], None] | None = None
+                guard: Callable[[Ledger, AccessRequest, bool], None] | None = None
                 ) -> tuple[ApprovalOutcome, AccessRequest | None]: ...
     def apply_extension(self, extension_id: str, original_id: str, seen_expiry: datetime,
                         changes: dict[str, Any], *, extended: str, also: Iterable[Any] = ()) -> bool: ...
@@ -225,6 +227,43 @@ class AuditStore(Protocol):
     def append(self, event: Event, at: datetime, also: Iterable[Any] = ()) -> None: ...
 
 
+class PushVerifier(Protocol):
+    """Sends an approver a push to confirm a decision on their phone (Okta Verify), and reads
+    its outcome.  Raises NoPushFactorError when the person has no active push factor, and
+    another LatchkeyError when the service cannot be asked now."""
+
+    def send_push(self, email: str) -> str:
+        """Send the push; returns where its outcome is read (Okta's poll link)."""
+        ...
+
+    def push_result(self, poll: str) -> PushResult: ...
+
+
+class NoPushService:
+    """Where no connector can send a push: nobody can pass a step-up."""
+
+    def send_push(self, email: str) -> str:
+        raise NoPushFactorError("Latchkey has no Okta connector to send a push to your phone with.")
+
+    def push_result(self, poll: str) -> PushResult:
+        return PushResult.TIMEOUT
+
+
+class StepUpStore(Protocol):
+    """Step-up challenges (storage/step_ups.py): each move a compare-and-set that writes `also`
+    only if it wins."""
+
+    def open(self, request_id: str, approver: str, decision: Decision, now: datetime) -> Challenge | None:
+        """A new waiting challenge, or None while one for the same decision is open."""
+        ...
+
+    def sent(self, challenge_id: str, poll: str, also: Iterable[Any] = ()) -> bool: ...
+    def move(self, challenge_id: str, seen: ChallengeState, to: ChallengeState,
+             also: Iterable[Any] = ()) -> bool: ...
+    def in_state(self, state: ChallengeState) -> list[Challenge]: ...
+    def passed(self, request_id: str, approver: str, decision: Decision) -> bool: ...
+
+
 class TicketLookup(Protocol):
     """Tickets as their tracker shows them (bot/tickets.py `JiraTickets`), `site` being the
     tracker's base URL as a rule names it.  Both raise TicketUncheckableError when the tracker
@@ -245,3 +284,36 @@ class NoTracker:
 
     def account_of(self, site: str, email: str) -> str | None:
         raise TicketUncheckableError(f"no tracker is configured at {site}")
+
+
+class ManagerLookup(Protocol):
+    """Who manages whom, as the directory shows it now (bot/managers.py `OktaManagers`: the
+    Okta profile's `managerId`).  Raises ManagerUncheckableError when it cannot be asked now:
+    nobody is taken for a manager because the directory could not answer."""
+
+    def is_manager(self, manager_email: str, report_email: str) -> bool:
+        """Whether the person with `manager_email` is the manager of the one with `report_email`."""
+
+
+class NoManagers:
+    """The lookup where no directory says who manages whom: nobody is anyone's manager."""
+
+    def is_manager(self, manager_email: str, report_email: str) -> bool:
+        return False
+
+
+class OnCall(Protocol):
+    """Who is on call now (bot/on_call.py `OnCallServices`), as `source` (pagerduty, opsgenie)
+    reports it for these schedules and escalation policies.  Raises OnCallUnknownError when the
+    service cannot be asked now: nobody is taken as on call because a lookup failed."""
+
+    def on_call(self, source: str, schedules: tuple[str, ...] = (),
+                escalation_policies: tuple[str, ...] = ()) -> list[OnCallShift]: ...
+
+
+class NoOnCall:
+    """The lookup where no on-call service is configured: nobody can be found on call."""
+
+    def on_call(self, source: str, schedules: tuple[str, ...] = (),
+                escalation_policies: tuple[str, ...] = ()) -> list[OnCallShift]:
+        raise OnCallUnknownError(f"no on-call service {source} is configured")

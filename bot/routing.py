@@ -72,9 +72,29 @@ class Routing:
         return fallback + [p for p in self.step_people(request, 0) if p not in fallback]
 
     def people(self, entries, request: AccessRequest, connector_id: str | None = None) -> list[str]:
-        """Person ids named by `entries` (the connector's owners if none), never the requester."""
+        """Person ids named by `entries` (the connector's owners if none), never the request's
+        parties (its requester, and whoever filed it for them)."""
         people = self.approvers.resolve(entries, connector_id or request.connector_id)
-        return [p for p in people if p != request.requester]
+        return [p for p in people if p not in request.parties]
+
+    def approves_under_rule(self, request: AccessRequest, person: str) -> bool:
+        """Whether the rule names `person` among its approvers, at any step or as a fallback
+        (what `request_for: [approvers]` asks of whoever files a request for someone else)."""
+        steps = [self.approvers.resolve(step.approvers, step.connector or request.connector_id)
+                 for step in self.steps(request)]
+        fallback = self.rule(request).fallback
+        return any(person in people for people in steps) or (
+            bool(fallback) and person in self.approvers.resolve(fallback, request.connector_id))
+
+    def on_call_unknown(self, request: AccessRequest) -> str | None:
+        """Why someone who may be on call for the step the request is at (or its fallback)
+        cannot be asked or let decide now, if so: their on-call service cannot say who it is."""
+        steps = self.steps(request)
+        entries = (*steps[min(request.step, len(steps) - 1)].approvers, *self.rule(request).fallback)
+        if (entry := self.approvers.unknown_on_call(entries)) is None:
+            return None
+        return (f"Latchkey cannot learn who is on call for {entry.schedule} right now, so whoever "
+                "is cannot be asked or decide. Try again in a minute.")
 
     def conflict(self, request: AccessRequest) -> Conflict | None:
         return next((c for c in self.rules().conflicts if c.name == request.conflict), None)

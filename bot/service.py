@@ -22,6 +22,7 @@ from bot.domain.events import AuditAction, ConfigLoaded, ConfigRejected
 from bot.drift import report_drift
 from bot.feed_poller import FeedPoller
 from bot.lifecycle import Lifecycle
+from bot.managers import OktaManagers
 from bot.metrics import (
     CATALOG_SYNC_FAILURES,
     CATALOG_SYNCING,
@@ -29,7 +30,9 @@ from bot.metrics import (
     InstrumentedConnector,
     Metrics,
 )
-from bot.ports import Clock, SystemClock
+from bot.okta_verify import push_verifier
+from bot.on_call import OnCallServices
+from bot.ports import Clock, ManagerLookup, NoManagers, SystemClock
 from bot.refusals import RefusedAttempts
 from bot.reload import ConfigWatcher
 from bot.scheduler import Scheduler
@@ -41,6 +44,7 @@ from bot.slack.notifier import SlackNotifier
 from bot.sync import Progress, sync_catalog
 from bot.tickets import JiraTickets, jira_sites
 from connectors.changes import change_feed
+from connectors.okta.settings import OktaSettings
 from storage.audit_log import AuditLog
 from storage.catalog import Catalog
 from storage.chat import Messages, People, SeenEvents
@@ -108,6 +112,7 @@ class Service:
     lifecycle: Lifecycle = field(init=False)
     scheduler: Scheduler = field(init=False)
     slack_app: App = field(init=False)
+    _manager_reads: InstrumentedConnector | None = field(init=False, default=None)  # Okta, for forms
 
     def __post_init__(self) -> None:
         self.engine = make_engine(self.settings.database_url)
@@ -125,17 +130,20 @@ class Service:
         # Always built: with no channel configured it does nothing, and a reload may set one.
         self.audit_relay = AuditChannelRelay(self.engine, client, self.config.audit_channel, self.clock)
         self.tickets = JiraTickets(jira_sites(self.config.policy))
+        self.on_call = OnCallServices(self.config.on_call)
         self.lifecycle = Lifecycle(
             requests=Requests(self.engine), queries=queries, catalog=self.catalog, audit=AuditLog(self.engine),
             connectors=self.connectors,
             provisioning={cid: c.provisioning for cid, c in self.config.connectors.items()},
             rules=self.config.policy.to_rulebook(),
             approvers=ApproverRouting({cid: c.owners for cid, c in self.config.connectors.items()},
-                                      self.directory),
+                                      self.directory, self.on_call),
             notifier=self.notifier, clock=self.clock,
             workers=ThreadPoolExecutor(WORKERS, thread_name_prefix="worker"),
             connector_types={cid: c.type for cid, c in self.config.connectors.items()},
-            tickets=self.tickets)
+            tickets=self.tickets, managers=self._managers(), on_call=self.on_call,
+            push=push_verifier(self.connectors),
+            email_of=lambda person: self.directory.person(person).email)
         self.scheduler = Scheduler(self.lifecycle.run_due, self.clock,
                                    timedelta(seconds=self.settings.latchkey_sweep_seconds))
         self.lifecycle.wake = self.scheduler.wake_at
@@ -172,11 +180,25 @@ class Service:
                                  lambda cid=connector_id: self.sync(cid))
         self.scheduler.every("verify-revocations", VERIFY_EVERY, self.lifecycle.verify_revocations)
         self.scheduler.every("watch-tickets", TICKETS_EVERY, self.lifecycle.watch_tickets)
+        self.scheduler.every("step-ups", timedelta(seconds=self.settings.latchkey_step_up_poll_seconds),
+                             self.lifecycle.settle_step_ups)
         seen = SeenEvents(self.engine)  # Slack stops retrying an event after minutes; keep a day
         self.scheduler.every("forget-events", timedelta(hours=1),
                              lambda: seen.forget_before(self.clock.now() - timedelta(days=1)))
         self.scheduler.every("reload-config", timedelta(seconds=self.settings.latchkey_reload_seconds),
                              self.check_config)
+
+    def _managers(self) -> ManagerLookup:
+        """Who manages whom, as the first Okta connector's user profiles say; with no Okta
+        connector, nobody is anyone's manager."""
+        okta = next((cid for cid, c in self.config.connectors.items() if isinstance(c, OktaSettings)), None)
+        if okta is None:
+            return NoManagers()
+        settings = self.config.connectors[okta]
+        assert isinstance(settings, OktaSettings)
+        # Its own client, with a form's short limits: a filer waits on the answer.
+        self._manager_reads = InstrumentedConnector(okta, settings.build_for_forms())
+        return OktaManagers(self._manager_reads)  # type: ignore[arg-type]  # an OktaConnector, counted
 
     def _feed_pollers(self) -> dict[str, FeedPoller]:
         """A poller for each connector whose target has a change feed that is turned on."""
@@ -198,7 +220,7 @@ class Service:
     def apply_config(self, new: Config) -> None:
         """Switch to a new, validated config without a restart, as far as that is possible.
 
-        The policy (the Jira sites its rules check tickets in included), each connector's
+        The policy (the Jira sites its rules check tickets in included), the on-call services, each connector's
         owners and `audit_channel` change at once.  A connector
         added, removed, or changed in anything but its owners (type, domain, token, provisioning,
         intervals …) needs a restart: a warning says so and the running connector keeps its old
@@ -220,6 +242,7 @@ class Service:
             # and the watcher tries the same file again at its next check.
             record_config(self.lifecycle.audit, effective, self.clock.now())
             self.tickets.configure(jira_sites(effective.policy))
+            self.on_call.configure(effective.on_call)
             self.lifecycle.rules = rules  # requests keep their rule by name (RuleBook.named)
             self.lifecycle.approvers.owners = {cid: list(c.owners) for cid, c in connectors.items()}
             self.audit_relay.channel = effective.audit_channel
@@ -276,4 +299,7 @@ class Service:
         for connector in self.connectors.values():
             connector.close()
         self.tickets.close()
+        if self._manager_reads is not None:
+            self._manager_reads.close()
+        self.on_call.close()
         self.engine.dispose()

@@ -42,6 +42,10 @@ MAX_RATE_LIMIT_WAIT = 60.0
 FIRST_BACKOFF = 0.5
 MAX_BACKOFF = 30.0
 
+# Someone waits on the request form for a check, and Slack gives a form 3 seconds to answer:
+# two tries of at most 0.8 s, and a retry only after a short wait (a 5xx's first backoff; a
+# 429 asking for more is given up at once, as "cannot check right now").
+FORM_ATTEMPTS, FORM_TIMEOUT, FORM_MAX_WAIT = 2, 0.8, 0.7
 QUOTED = 300  # characters of an API's error account quoted in a message, at most
 READ_AT_MOST = 4000  # of a raw body: more could never show within QUOTED, however it is masked
 

@@ -13,7 +13,7 @@ It masks two things:
   reloaded), also in their URL-encoded and JSON-escaped forms, and each part of a private key
   that could be quoted alone (a line of a PEM's body, a private member of a JWK);
 * anything shaped like a credential: the value of an Authorization header (any scheme), a
-  token after SSWS / Bearer / Basic / DPoP, Slack tokens, `token=` / `api_key=` /
+  token after SSWS / GenieKey / Bearer / Basic / DPoP, Slack tokens, `token=` / `api_key=` /
   `password=` / `client_assertion=`-style pairs (also as JSON), the body of a PEM private key,
   the private members of a JWK, and the user info of a URL.
 
@@ -44,10 +44,11 @@ _CREDENTIALS = [re.compile(pattern) for pattern in (
     # (one token, or Digest's parameters).
     rf"(?i)(\b(?:proxy-)?authorization{_SEP}(?:[a-z][\w-]*\s+(?=\S))?)"
     rf"({_PARAM}(?:\s*,\s*{_PARAM})*)",
-    # A scheme and its credentials anywhere: Okta's SSWS always; Bearer and DPoP when what
+    # A scheme and its credentials anywhere: Okta's SSWS and Opsgenie's GenieKey always
+    # (PagerDuty's `Token token=` is a key=value pair, below); Bearer and DPoP when what
     # follows looks like a token rather than a word (a digit or token punctuation in it);
     # Basic when it is base64, in whole groups of four.
-    rf"(\bSSWS\s+)({_VALUE})",
+    rf"(\b(?:SSWS|GenieKey)\s+)({_VALUE})",
     r"(?i)(\b(?:bearer|dpop)\s+)((?=[A-Za-z0-9._~+/-]*[0-9._~+/=-])[A-Za-z0-9._~+/-]{6,}=*)",
     r"(?i)(\bbasic\s+)((?:[A-Za-z0-9+/]{4}){2,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?(?![\w+/=]))",
     # Slack tokens: bot, user, refresh, configuration (xox?-) and app-level (xapp-).
@@ -63,7 +64,7 @@ _CREDENTIALS = [re.compile(pattern) for pattern in (
 )]
 # A word each pattern above needs: most texts (labels, names, ids) hold none of these and no
 # known secret, and are passed by one search instead of a substitution per pattern.
-_HINTS = (r'(?i:authoriz|ssws|bearer|basic|dpop|xox|xapp|token|key|passw|secret|signature'
+_HINTS = (r'(?i:authoriz|ssws|geniekey|bearer|basic|dpop|xox|xapp|token|key|passw|secret|signature'
           r'|assertion|://)|"(?:d|p|q|dp|dq|qi)"\s*:')
 
 

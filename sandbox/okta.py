@@ -22,6 +22,8 @@ Management API reference names it per endpoint), and the app's admin roles decid
 app without an admin role is shown no users (200, an empty list) and refused everything else.
 `ssws_enabled = False` turns API tokens off, to prove a deployment uses OAuth alone.
 
+MFA factors and Okta Verify pushes (`/users/{id}/factors…`) are sandbox/okta_factors.py.
+
 The System Log (`/api/v1/logs`, sandbox/okta_log.py) records an event for every change made
 through the API (membership, app assignment, admin role; a group's members gaining or losing an
 app it is assigned to) and for every change `console` makes as an admin would in the Admin
@@ -49,6 +51,7 @@ from email.utils import formatdate
 from urllib.parse import unquote, urlencode
 
 from sandbox.okta_console import OktaConsole
+from sandbox.okta_factors import OktaFactors
 from sandbox.okta_log import (
     SYSTEM_ACTOR,
     SystemLog,
@@ -184,6 +187,7 @@ class OktaSandbox(SandboxServer):
         self.oauth = AuthorizationServer()
         self.system_log = SystemLog()
         self.console = OktaConsole(self)
+        self.factors = OktaFactors(self._user, lambda: self.url, self._next_id)  # MFA: sandbox/okta_factors.py
         self._actor = SYSTEM_ACTOR  # who the call being answered comes from, for the log
         if unknown := set(self.tokens.values()) - set(TIERS):
             raise ValueError(f"unknown token tier(s) {sorted(unknown)}; use one of {list(TIERS)}")
@@ -221,6 +225,21 @@ class OktaSandbox(SandboxServer):
             user = self._new_user(email, first, last, status)
             self._users[user["id"]] = user
             return user["id"]
+
+    def set_manager(self, user_id: str, manager_id: str | None) -> None:
+        """Name a user's manager in their profile as Okta's base profile holds it: `managerId`,
+        the manager's user id, and `manager`, their display name (unset: both absent).  As an
+        admin's edit in Okta, it is logged (`user.account.update_profile`)."""
+        with self.lock:
+            profile = self._user(user_id)["profile"]
+            profile.pop("managerId", None)
+            profile.pop("manager", None)
+            if manager_id is not None:
+                manager = self._user(manager_id)["profile"]
+                profile["managerId"] = manager_id
+                profile["manager"] = manager["displayName"] or manager["login"]
+            self._user(user_id)["lastUpdated"] = _iso()
+            self.system_log.record("user.account.update_profile", SYSTEM_ACTOR, [user_target(self._user(user_id))])
 
     def add_group(self, name: str, type: str = "OKTA_GROUP", description: str = "") -> str:
         if type not in GROUP_TYPES:
@@ -426,6 +445,10 @@ class OktaSandbox(SandboxServer):
             (u, {"GET": (self._get_user, "read", users)}),
             (u + "/groups", {"GET": (self._list_user_groups, "read", users)}),
             (u + "/sessions", {"DELETE": (self._delete_sessions, "write", "okta.users.manage")}),
+            (u + "/factors", {"GET": (self.factors.list_factors, "read", users)}),
+            (u + r"/factors/(?P<fid>[^/]+)/verify", {"POST": (self.factors.verify, "write", "okta.users.manage")}),
+            (u + r"/factors/(?P<fid>[^/]+)/transactions/(?P<tid>[^/]+)",
+             {"GET": (self.factors.transaction, "read", users)}),
             (u + "/roles", {"GET": (self._list_user_roles, "role_read", roles),
                             "POST": (self._post_user_role, "role_write", manage_roles)}),
             (u + r"/roles/(?P<rid>[^/]+)", {

@@ -54,6 +54,7 @@ MESSAGES = {
     "application.user_membership.add": "Add user to application membership",
     "application.user_membership.remove": "Remove users application membership",
     "user.account.privilege.grant": "Grant user privilege",
+    "user.account.update_profile": "Update user profile for Okta",
     "user.account.privilege.revoke": "Revoke user privilege",
     "group.lifecycle.create": "Create Okta group",
     "group.lifecycle.delete": "Delete Okta group",

@@ -18,4 +18,5 @@ knows); the tables stay here.
     chat.py                where the bot's messages are, who people are, which events were handled
     slot_baselines.py      single-valued slots' levels found before Latchkey's first grant
     relay_cursor.py        how far each relay of the audit log has got
+    step_ups.py            step-up pushes sent to approvers, one open per decision, until applied
 """

@@ -34,7 +34,8 @@ def to_domain(row: RequestRow) -> AccessRequest:
         ticket=row.ticket, ticket_summary=row.ticket_summary,
         ticket_status=row.ticket_status, ticket_url=row.ticket_url, route=Route(row.route), reviewed_by=row.reviewed_by,
         extends=row.extends, bundle=row.bundle,
-        items=tuple(BundleItem(**item) for item in json.loads(row.items)) if row.items else ())
+        items=tuple(BundleItem(**item) for item in json.loads(row.items)) if row.items else (),
+        filed_by=row.filed_by)
 
 
 def to_row(request: AccessRequest) -> RequestRow:
@@ -53,7 +54,8 @@ def to_row(request: AccessRequest) -> RequestRow:
         ticket=request.ticket, ticket_summary=request.ticket_summary,
         ticket_status=request.ticket_status, ticket_url=request.ticket_url, route=request.route.value, reviewed_by=request.reviewed_by,
         extends=request.extends, bundle=request.bundle,
-        items=json.dumps([asdict(item) for item in request.items]) if request.items else None)
+        items=json.dumps([asdict(item) for item in request.items]) if request.items else None,
+        filed_by=request.filed_by)
 
 
 def rows_of(written: Iterable[object]) -> list[object]:

@@ -188,7 +188,7 @@ class Requests(Repository):
     def approve(self, request_id: str, approver: str, step: int, needed: int, last_step: bool,
                 now: datetime, *, approved: str,
                 also: Callable[[AccessRequest, ApprovalOutcome], Iterable] = lambda request, outcome: (),
-                guard: Callable[[RequesterReads, AccessRequest], None] | None = None
+                guard: Callable[[RequesterReads, AccessRequest, bool], None] | None = None
                 ) -> tuple[ApprovalOutcome, AccessRequest | None]:
         """Count `approver`'s approval for `step`; once `needed` people of that step agree, move
         on to the next step, or to approved after the last one.
@@ -198,8 +198,9 @@ class Requests(Repository):
         request row is locked for the whole transaction (FOR UPDATE on PostgreSQL, BEGIN
         IMMEDIATE on SQLite) so concurrent approvers are counted one at a time.
 
-        `guard(reads, request)` is called, under the requester's lock, before the approval that
-        approves the request is written; it raises to write nothing (see `guarded()`).
+        `guard(reads, request, approves)` is called, under the requester's lock, before every
+        approval is counted (`approves` False), and again before the approval that approves the
+        request is written (`approves` True); it raises to write nothing (see `guarded()`).
         """
         with self._session() as session:
             if guard is not None:  # the requester never changes: their lock comes before the row's
@@ -214,6 +215,8 @@ class Requests(Repository):
                 return ApprovalOutcome.MOVED, to_domain(row)
             if session.get(ApprovalRow, (request_id, approver)) is not None:
                 return ApprovalOutcome.DUPLICATE, to_domain(row)
+            if guard is not None:
+                guard(RequesterReads(session, row.requester), to_domain(row), False)
             session.add(ApprovalRow(request_id=request_id, approver=approver, approved_at=now, step=step))
             session.flush()
             approvers = session.execute(select(ApprovalRow.approver).where(
@@ -223,7 +226,7 @@ class Requests(Repository):
             outcome = ApprovalOutcome.COUNTED
             if in_step >= needed and last_step:
                 if guard is not None:
-                    guard(RequesterReads(session, row.requester), to_domain(row))
+                    guard(RequesterReads(session, row.requester), to_domain(row), True)
                 outcome, row.state, row.decided_by, row.decided_at = ApprovalOutcome.APPROVED, approved, ",".join(approvers), now
             elif in_step >= needed:
                 outcome, row.step, row.reminders = ApprovalOutcome.NEXT_STEP, step + 1, 0

@@ -104,6 +104,8 @@ class RequestRow(SQLModel, table=True):
     # child request each on approval; children name their bundle in `bundle`.
     bundle: str | None = Field(default=None, max_length=32, index=True)
     items: str | None = Field(default=None, sa_column=Column(Text))
+    # Who filed it for someone else (the requester, who gets the access); None: the requester did.
+    filed_by: str | None = Field(default=None, max_length=64)
 
 
 class ApprovalRow(SQLModel, table=True):
@@ -112,6 +114,22 @@ class ApprovalRow(SQLModel, table=True):
     approver: str = Field(primary_key=True, max_length=64)
     approved_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     step: int = 0
+
+
+class StepUpRow(SQLModel, table=True):
+    """A push sent to an approver to confirm a decision (bot/domain/step_up.py)."""
+
+    __tablename__ = "step_up_challenge"
+    id: str = Field(primary_key=True, max_length=32)
+    request_id: str = Field(foreign_key="access_request.id", max_length=32, index=True)
+    approver: str = Field(max_length=64)
+    decision: str = Field(max_length=16)
+    state: str = Field(max_length=16, index=True)
+    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    poll: str | None = Field(default=None, sa_column=Column(Text))
+    # Set while the challenge is open (waiting or passed), NULL once closed: unique, so that a
+    # double click or two replicas cannot send a second push for the same decision.
+    open_key: str | None = Field(default=None, max_length=128, unique=True)
 
 
 class EntitlementRow(SQLModel, table=True):

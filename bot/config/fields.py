@@ -28,14 +28,17 @@ Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 PERSON = re.compile(r"[UW][A-Z0-9]{2,}|[^@\s]+@[^@\s]+\.[^@\s]+")
 GROUP = re.compile(r"@[a-z0-9][a-z0-9._-]*|S[A-Z0-9]{2,}")
+ON_CALL = re.compile(r"on_call:(pagerduty|opsgenie)/[^/\s]+")  # whoever a schedule has on call now
 
 
 def approver_entries(entries: list[str] | None) -> list[str] | None:
-    """`entries` if each names a person (Slack user id or email) or a Slack user group."""
+    """`entries` if each names a person (Slack user id or email), a Slack user group or an
+    on-call schedule."""
     for entry in entries or ():
-        if not (PERSON.fullmatch(entry) or GROUP.fullmatch(entry)):
-            raise ValueError(f"{entry!r} is neither a Slack user id (U…), an email address or a "
-                             "Slack user group (@handle or S…)")
+        if not (PERSON.fullmatch(entry) or GROUP.fullmatch(entry) or ON_CALL.fullmatch(entry)):
+            raise ValueError(f"{entry!r} is neither a Slack user id (U…), an email address, a "
+                             "Slack user group (@handle or S…) or an on-call schedule "
+                             "(on_call:pagerduty/<schedule id>, on_call:opsgenie/<schedule>)")
     return entries
 
 

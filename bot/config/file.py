@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from bot.config.connector_entries import ConnectorConfig
 from bot.config.fields import Strict, secrets_in
+from bot.config.on_call import OnCallConfig, lookups_named
 from bot.config.policy import PolicyConfig
 from bot.domain.rules import BUNDLE
 from connectors.masking import remember
@@ -25,6 +26,9 @@ class Config(Strict):
     audit_channel: str | None = Field(default=None, pattern=r"^[CG][A-Z0-9]{2,}$", description=
                                       "a Slack channel id (C…) that gets one line per audit event; "
                                       "invite the app to it")
+    on_call: OnCallConfig | None = Field(default=None, description="the on-call services rules may "
+                                         "ask who is on call now (`auto_approve.on_call`, approvers "
+                                         "`on_call:<source>/<schedule>`)")
 
     @field_validator("connectors")
     @classmethod
@@ -48,6 +52,26 @@ class Config(Strict):
                 if (connector := item.partition(":")[0]) not in self.connectors:
                     raise ValueError(f"policy.bundles {bundle.name!r}: no connector {connector!r} "
                                      f"for item {item!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _on_call_sources_configured(self) -> Config:
+        configured = self.on_call.sources() if self.on_call else set()
+        for where, source, _, _ in lookups_named(self.policy):
+            if source not in configured:
+                raise ValueError(f"policy: {where} asks {source} who is on call, but `on_call:` "
+                                 f"does not configure {source}")
+        return self
+
+    @model_validator(mode="after")
+    def _step_up_has_okta(self) -> Config:
+        """Okta Verify pushes are sent through an Okta connector: without one, nobody could
+        approve under a rule that asks for step-up."""
+        stepping_up = [rule.name for rule in self.policy.rules if rule.step_up] + \
+            (["(the default rule)"] if self.policy.step_up else [])
+        if stepping_up and not any(c.type == "okta" for c in self.connectors.values()):
+            raise ValueError(f"policy: step_up: okta_verify needs an Okta connector to send the push "
+                             f"with (rule {', '.join(stepping_up)})")
         return self
 
     @model_validator(mode="after")

@@ -15,7 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, SecretStr, create_model, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
-from bot.config.fields import GROUP, Approvers, Duration, Strict
+from bot.config.fields import GROUP, ON_CALL, Approvers, Duration, Strict
+from bot.config.on_call import OnCallRuleConfig
 from bot.config.rulebook import to_rulebook
 from bot.domain.rules import EntitlementPattern, RuleBook, first_unfillable
 
@@ -79,11 +80,14 @@ class AutoApproveConfig(Strict):
     max_uses: int | None = Field(default=None, ge=1, description="auto-approvals per person within "
                                  "`period`; later requests go to the approvers")
     period: Duration = Field(default=timedelta(days=1), description="the window `max_uses` counts in")
+    on_call: OnCallRuleConfig | None = Field(default=None, description="whoever is on call now in "
+                                             "these schedules or escalation policies is approved at "
+                                             "once; a lookup that fails leaves the request to people")
 
     @model_validator(mode="after")
     def _names_someone(self) -> AutoApproveConfig:
-        if not self.okta_groups and not self.slack_groups:
-            raise ValueError("name at least one of okta_groups or slack_groups")
+        if not self.okta_groups and not self.slack_groups and not self.on_call:
+            raise ValueError("name at least one of okta_groups, slack_groups or on_call")
         return self
 
 
@@ -126,15 +130,23 @@ class RuleSettings(_RuleChecks):
     justification_required: bool = Field(default=True, description="a request must say why")
     ticket: TicketConfig | None = Field(default=None, description="ask for a ticket reference")
     auto_approve: AutoApproveConfig | None = Field(default=None, description="approve at once "
-                                                   "for members of these groups")
+                                                   "for members of these groups, or whoever is on call")
     break_glass: bool = Field(default=False, description="requesters may approve themselves in an "
                               "emergency; the fallback approvers are told and review it")
+    request_for: list[Literal["managers", "approvers", "anyone"]] | None = Field(
+        default=None, description="who may file a request for someone else, the access going to "
+        "that person: `managers` (their manager per the Okta profile's `managerId`), `approvers` "
+        "(an approver of this rule), `anyone`; default: nobody. Such a request is never "
+        "auto-approved nor break-glass")
     extension_needs_approval: bool = Field(default=True, description="false: holders may extend "
                                            "their access without asking again")
     end_sessions: bool | EndSessionsConfig = Field(
         default=False, description="when the access ends, also sign the person out of every "
         "session (Okta: their sessions, and with `{oauth_tokens: true}` their OAuth tokens), so a "
         "session opened before cannot keep using it; they must sign in again everywhere")
+    step_up: Literal["okta_verify"] | None = Field(
+        default=None, description="an approval (a break-glass review, an extension's approval) "
+        "counts only once the approver accepts an Okta Verify push Latchkey sends to their phone")
     remind_after: Duration | None = Field(default=timedelta(hours=4), description="first reminder to "
                                           "approvers of a pending request; later ones back off; null: none")
     pending_timeout: Duration = Field(default=timedelta(days=3), description="a request nobody "
@@ -251,7 +263,8 @@ class PolicyConfig(RuleSettings):
         rules = self.to_rulebook()
         for rule in (rules.default, *rules.rules):
             named = [entry for step in rule.steps for entry in step.approvers] + list(rule.fallback)
-            if not all(step.approvers for step in rule.steps) or any(GROUP.fullmatch(entry) for entry in named):
+            if not all(step.approvers for step in rule.steps) or any(
+                    GROUP.fullmatch(entry) or ON_CALL.fullmatch(entry) for entry in named):
                 continue
             short = first_unfillable([(step.approvals, [*step.approvers, *rule.fallback])
                                       for step in rule.steps])

@@ -57,6 +57,8 @@ class Settings(CommonSettings):
                                           description="how often the safety-net sweep runs")
     latchkey_reload_seconds: float = Field(default=10.0, gt=0,
                                            description="how often the config file is checked for changes")
+    latchkey_step_up_poll_seconds: float = Field(default=3.0, gt=0, description="how often "
+                                                 "pending step-up pushes (Okta Verify) are checked")
 
     @field_validator("slack_api_url")
     @classmethod

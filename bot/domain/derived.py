@@ -19,7 +19,7 @@ def bundle_items(bundle: AccessRequest) -> list[AccessRequest]:
         state=State.APPROVED, created_at=bundle.created_at, decided_by=bundle.decided_by,
         decided_at=bundle.decided_at, rule=bundle.rule, route=bundle.route, ticket=bundle.ticket,
         ticket_summary=bundle.ticket_summary, ticket_status=bundle.ticket_status, ticket_url=bundle.ticket_url,
-        conflict=bundle.conflict,
+        conflict=bundle.conflict, filed_by=bundle.filed_by,
         manual=item.manual, bundle=bundle.id) for item in bundle.items]
 
 

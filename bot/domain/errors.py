@@ -12,8 +12,16 @@
     │                              step left with nobody); no probe, the message says why
     ├── AlreadyDecidedError        someone acted first; `.request` says who and how
     │   └── TaskAlreadyDoneError   a manual task someone has already marked done
-    └── TicketUncheckableError     the ticket's tracker cannot be asked now (down, refusing
-                                   Latchkey's credentials, rate limiting after retries)
+    ├── TicketUncheckableError     the ticket's tracker cannot be asked now (down, refusing
+    │                              Latchkey's credentials, rate limiting after retries)
+    ├── ManagerUncheckableError    the directory (Okta) cannot say now who someone's manager is
+    ├── OnCallUnknownError         who is on call cannot be learnt now (the on-call service
+    │                              is down, slow, refusing Latchkey or rate limiting)
+    └── StepUpError                the approver's step-up MFA stops the decision for now
+        ├── StepUpPendingError     a push for this decision is already waiting on their phone
+        ├── NoPushFactorError      the approver has no active Okta Verify push factor
+        ├── StepUpRequiredError    the decision came without a passed step-up (never from a click)
+        └── StepUpUnavailableError the push service (Okta) cannot be asked now
 
     DuplicateError                 storage refused a second open request for the same thing;
                                    the core turns it into an InvalidRequestError
@@ -78,4 +86,32 @@ class DuplicateError(Exception):
 
 
 class TicketUncheckableError(LatchkeyError):
+    pass
+
+
+class ManagerUncheckableError(LatchkeyError):
+    pass
+
+
+class OnCallUnknownError(LatchkeyError):
+    pass
+
+
+class StepUpError(LatchkeyError):
+    pass
+
+
+class StepUpPendingError(StepUpError):
+    pass
+
+
+class NoPushFactorError(StepUpError):
+    pass
+
+
+class StepUpRequiredError(StepUpError):
+    pass
+
+
+class StepUpUnavailableError(StepUpError):
     pass

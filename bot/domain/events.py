@@ -31,6 +31,7 @@ class AuditAction(enum.StrEnum):
 
     SUBMITTED = "submitted"
     AUTO_APPROVED = "auto_approved"
+    ON_CALL_UNKNOWN = "on_call_unknown"
     BREAK_GLASS = "break_glass"
     REVIEWED = "reviewed"
     EXTENSION_REQUESTED = "extension_requested"
@@ -39,6 +40,7 @@ class AuditAction(enum.StrEnum):
     APPROVED = "approved"
     DENY = "deny"
     CANCEL = "cancel"
+    DECLINED = "declined"
     TIME_OUT = "time_out"
     REMINDED = "reminded"
     ESCALATED = "escalated"
@@ -60,6 +62,9 @@ class AuditAction(enum.StrEnum):
     CONFIG_LOADED = "config_loaded"
     CONFIG_REJECTED = "config_rejected"
     FEED_GAP = "feed_gap"
+    STEP_UP_STARTED = "step_up_started"
+    STEP_UP_PASSED = "step_up_passed"
+    STEP_UP_FAILED = "step_up_failed"
     CHANNEL_UNREACHABLE = "channel_unreachable"
 
 
@@ -67,6 +72,7 @@ class MessageKind(enum.StrEnum):
     """The name an event is stored under in the outbox, for the notifier to deliver."""
 
     REQUEST_SUBMITTED = "request_submitted"
+    ON_CALL_UNKNOWN = "on_call_unknown"
     EXTENSION_REQUESTED = "extension_requested"
     APPROVAL_COUNTED = "approval_counted"
     NEXT_STEP = "next_step"
@@ -75,6 +81,7 @@ class MessageKind(enum.StrEnum):
     REQUEST_APPROVED = "request_approved"
     REQUEST_DENIED = "request_denied"
     REQUEST_CANCELLED = "request_cancelled"
+    BENEFICIARY_DECLINED = "beneficiary_declined"
     REQUEST_TIMED_OUT = "request_timed_out"
     BREAK_GLASS_USED = "break_glass_used"
     BREAK_GLASS_REVIEWED = "break_glass_reviewed"
@@ -89,6 +96,8 @@ class MessageKind(enum.StrEnum):
     REVOCATION_FAILING = "revocation_failing"
     DRIFT_DETECTED = "drift_detected"
     TICKET_RESOLVED = "ticket_resolved"
+    STEP_UP_STARTED = "step_up_started"
+    STEP_UP_FAILED = "step_up_failed"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,14 +138,33 @@ class RequestSubmitted(Event):
     justification: str | None = None
     ticket: str | None = None
     approvers: tuple[str, ...] = ()
+    # Filed for someone else: `actor` is the filer (`filed_by`), the access goes to `beneficiary`.
+    filed_by: str | None = None
+    beneficiary: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class AutoApproved(Event):
-    """Its rule approved it without people (the requester hears of it as submitted)."""
+    """Its rule approved it without people (the requester hears of it as submitted); when it
+    was because the requester is on call, where and at which escalation level."""
 
     action = AuditAction.AUTO_APPROVED
     rule: str | None = None
+    source: str | None = None  # the on-call service, e.g. pagerduty
+    schedule: str | None = None
+    escalation_policy: str | None = None
+    level: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OnCallUnknown(Event):
+    """Whether the requester is on call could not be learnt, so the rule's on-call
+    auto-approval did not apply: people decide, and the requester is told why."""
+
+    action, kind = AuditAction.ON_CALL_UNKNOWN, MessageKind.ON_CALL_UNKNOWN
+    rule: str | None = None
+    source: str | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,6 +194,32 @@ class ExtensionRequested(Event):
 
 
 # -- deciding ----------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class StepUpStarted(Event):
+    """A push was sent to the approver (`actor`) to confirm their `decision` (approve or review)."""
+
+    action, kind = AuditAction.STEP_UP_STARTED, MessageKind.STEP_UP_STARTED
+    decision: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepUpPassed(Event):
+    """The approver accepted the push: their `decision` now goes through the usual checks."""
+
+    action = AuditAction.STEP_UP_PASSED  # the decision's own messages tell of it
+    decision: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepUpFailed(Event):
+    """The approver's `decision` counts for nothing: the push was rejected, timed out, or
+    could not be followed (`outcome`)."""
+
+    action, kind = AuditAction.STEP_UP_FAILED, MessageKind.STEP_UP_FAILED
+    decision: str | None = None
+    outcome: str | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class ApprovalCounted(Event):
     """One approval of a step that needs `needed`; `step` counts from 1."""
@@ -199,6 +253,15 @@ class RequestDenied(Event):
 @dataclass(frozen=True, kw_only=True)
 class RequestCancelled(Event):
     action, kind, transition = AuditAction.CANCEL, MessageKind.REQUEST_CANCELLED, Step.CANCEL
+
+
+@dataclass(frozen=True, kw_only=True)
+class BeneficiaryDeclined(Event):
+    """The person a request was filed for does not want it (`actor`), before anything was
+    granted; the request ends, and `filed_by` is told."""
+
+    action, kind, transition = AuditAction.DECLINED, MessageKind.BENEFICIARY_DECLINED, Step.DECLINE
+    filed_by: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,7 +3,8 @@
     pending ──approve──> approved ──claim──> provisioning ──activate──> active ──expire──> revoking ──finish──> revoked
        ├─deny──> denied                          └──fail──> failed
        ├─cancel──> cancelled
-       └─time_out──> timed_out   (nobody decided in time)
+       ├─time_out──> timed_out   (nobody decided in time)
+       └─decline──> cancelled    (the person a request was filed for does not want it)
 
     An extension is a request of its own for more time on active access:
     pending ──approve──> approved ──apply──> extended   (the access's expiry moved)
@@ -66,6 +67,7 @@ class Step(enum.StrEnum):
     EXPIRE = "expire"
     FINISH = "finish"
     APPLY = "apply"  # an approved extension moves its access's expiry
+    DECLINE = "decline"  # the beneficiary of a request filed for them does not want it
 
 
 TRANSITIONS: dict[tuple[State, Step], State] = {
@@ -73,6 +75,7 @@ TRANSITIONS: dict[tuple[State, Step], State] = {
     (State.PENDING, Step.DENY): State.DENIED,
     (State.PENDING, Step.CANCEL): State.CANCELLED,
     (State.PENDING, Step.TIME_OUT): State.TIMED_OUT,
+    (State.PENDING, Step.DECLINE): State.CANCELLED,
     (State.APPROVED, Step.CLAIM): State.PROVISIONING,
     (State.PROVISIONING, Step.ACTIVATE): State.ACTIVE,
     (State.PROVISIONING, Step.FAIL): State.FAILED,
@@ -142,10 +145,18 @@ class AccessRequest:
     extends: str | None = None  # for an extension: the request whose access it extends
     bundle: str | None = None  # for an item of a bundle: the bundle's request
     items: tuple[BundleItem, ...] = ()  # for a bundle: what it grants
+    # Who filed it, when they filed it for someone else: the requester is then the beneficiary,
+    # who gets the access.
+    filed_by: str | None = None
 
     @property
     def is_bundle(self) -> bool:
         return bool(self.items)
+
+    @property
+    def parties(self) -> frozenset[str]:
+        """Who it is by and for: none of them may decide it."""
+        return frozenset(filter(None, (self.requester, self.filed_by)))
 
 
 @dataclass(frozen=True)

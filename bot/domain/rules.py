@@ -14,7 +14,7 @@ from datetime import timedelta
 from fnmatch import fnmatchcase
 from typing import TypeVar
 
-from bot.domain.kinds import KINDS, BreakGlass, Form, RuleKind, Ticket
+from bot.domain.kinds import KINDS, BreakGlass, Form, RequestFor, RuleKind, Ticket
 from bot.domain.notify import Notify
 from bot.domain.policy import Policy
 
@@ -226,6 +226,11 @@ class RuleBook:
     @property
     def break_glass_anywhere(self) -> bool:
         return any(rule.kind(BreakGlass).allowed for rule in (self.default, *self.rules))
+
+    @property
+    def request_for_anywhere(self) -> bool:
+        """Whether some rule lets someone file a request for another person."""
+        return any(rule.kind(RequestFor).allowed for rule in (self.default, *self.rules))
 
     @property
     def tickets_anywhere(self) -> bool:

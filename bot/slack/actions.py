@@ -1,5 +1,5 @@
 """Buttons: Approve, Deny (asks for a reason first), Cancel, Extend (asks how long), End now,
-Mark reviewed (break-glass) and Done on a manual task.
+Mark reviewed (break-glass), Done on a manual task, and Decline (a request filed for you).
 
 Who may press them is checked by the lifecycle at click time, never by what the message shows.
 """
@@ -53,7 +53,8 @@ def register(app: App, deps: Deps) -> None:
     lifecycle = deps.lifecycle
     # Buttons that act at once: each calls one lifecycle use case with (request id, clicker).
     use_cases = {blocks.APPROVE: "approve", blocks.CANCEL: "cancel", blocks.REVIEW: "review",
-                 blocks.TASK_DONE: "complete_task", blocks.END_NOW: "end_early"}
+                 blocks.TASK_DONE: "complete_task", blocks.END_NOW: "end_early",
+                 blocks.DECLINE: "decline"}
     for action_id, use_case in use_cases.items():
         app.action(action_id)(guarded(_button_calling(action_id, use_case, deps)))
 

@@ -27,6 +27,7 @@ _SLACK_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 WORDS: dict[type[e.Event], str] = {
     e.RequestSubmitted: "requested",
     e.AutoApproved: "auto-approved",
+    e.OnCallUnknown: "could not learn who is on call for",
     e.BreakGlassUsed: "used break-glass for",
     e.BreakGlassReviewed: "reviewed the break-glass use of",
     e.ApprovalCounted: "approved",
@@ -34,6 +35,7 @@ WORDS: dict[type[e.Event], str] = {
     e.RequestApproved: "approved",
     e.RequestDenied: "denied",
     e.RequestCancelled: "cancelled",
+    e.BeneficiaryDeclined: "declined",
     e.TimedOut: "timed out",
     e.Reminded: "reminded the approvers of",
     e.Escalated: "escalated",
@@ -54,6 +56,9 @@ WORDS: dict[type[e.Event], str] = {
     e.Refused: "was refused",
     e.RefusedMore: "kept being refused",
     e.ChangeFeedGap: "ran a full sync of",
+    e.StepUpStarted: "was sent a push to confirm a decision on",
+    e.StepUpPassed: "confirmed on their phone a decision on",
+    e.StepUpFailed: "did not confirm a decision on",
     e.ApprovalChannelUnreachable: "asked by DM, not in the approval channel, for",
 }
 
@@ -61,7 +66,9 @@ WORDS: dict[type[e.Event], str] = {
 NOTES: dict[type[e.Event], str] = {
     e.ApprovalCounted: "more approvals needed",
     e.AutoApproved: "its rule approves it without people",
+    e.OnCallUnknown: "people decide it instead",
     e.TimedOut: "nobody decided in time",
+    e.BeneficiaryDeclined: "the person it was filed for does not want it",
     e.Expired: "its time is up",
     e.TicketResolved: "its ticket was resolved",
     e.RefusedMore: "more refused attempts this minute are only counted in /metrics",
@@ -118,6 +125,8 @@ def _details(detail: dict, entitlement: str | None) -> list[str]:
     if name:
         parts.append(_text(name, NAME_LIMIT) + (
             f" ({_text(detail['connector'], NAME_LIMIT)})" if detail.get("connector") else ""))
+    if isinstance(detail.get("beneficiary"), str):  # filed for someone else
+        parts.append("on behalf of " + _people([detail["beneficiary"]]))
     if detail.get("extends"):
         parts.append(f"extends `{_text(detail['extends'], 32)}`")
     if detail.get("by"):
@@ -132,6 +141,12 @@ def _details(detail: dict, entitlement: str | None) -> list[str]:
         parts.append(f"step {detail['step']}")
     if detail.get("ticket"):
         parts.append("ticket " + _text(detail["ticket"], NAME_LIMIT))
+    if detail.get("level"):  # where an on-call service found the requester on call
+        parts.append("on call in " + " ".join(_text(detail[key], NAME_LIMIT) for key in
+                                              ("source", "schedule", "escalation_policy") if detail.get(key))
+                     + f" at level {_text(detail['level'], 10)}")
+    elif detail.get("source"):  # an on-call service that could not say
+        parts.append("asked " + _text(detail["source"], NAME_LIMIT))
     if detail.get("justification"):
         parts.append("why: " + _text(detail["justification"], TEXT_LIMIT))
     if detail.get("channel"):
@@ -150,6 +165,8 @@ def _details(detail: dict, entitlement: str | None) -> list[str]:
         parts.append("already held before the request")
     if detail.get("attempt"):
         parts.append(f"attempt {_text(detail['attempt'], 10)}")
+    if detail.get("decision") in ("approve", "review"):  # what a step-up push confirms
+        parts.append(f"to {detail['decision']}")
     if detail.get("attempted"):  # a refused attempt (bot/refusals.py)
         parts.append("tried " + _text(str(detail["attempted"]).replace("_", " "), 40))
     if detail.get("refusal"):

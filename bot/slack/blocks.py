@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from bot.domain.kinds import BreakGlass, Justification, Ticket
+from bot.domain.kinds import BreakGlass, Justification, RequestFor, Ticket
 from bot.domain.policy import describe_duration, format_duration
 from bot.domain.request import AccessRequest, State
 from bot.domain.rules import BUNDLE, Bundle, Rule, RuleBook
@@ -24,7 +24,8 @@ ACCESS, DURATION, JUSTIFICATION, REASON = "access", "duration", "justification",
 TICKET, BREAK_GLASS = "ticket", "break_glass"
 ENTITLEMENT_ACTION = "entitlement"
 APPROVE, DENY, CANCEL, TASK_DONE, END_NOW = "approve", "deny", "cancel", "task_done", "end_now"
-EXTEND, REVIEW = "extend", "review"
+EXTEND, REVIEW, DECLINE = "extend", "review", "decline"
+FOR = "for"  # the person a request is filed for, when not the requester
 LISTED_AT_MOST = 20  # requests per section: keeps a Home tab within Slack's 100 blocks
 
 
@@ -93,24 +94,27 @@ def request_modal(rules: RuleBook, search: str = "", preselected=None, rule: Rul
                            placeholder="e.g. SEC-1234") if rules.tickets_anywhere else None
     return _request_form(search, chosen, _duration_input(rules.offered_durations()),
                          _justification_input(optional=not all(r.kind(Justification).required for r in everyone)),
-                         ticket, rules.break_glass_anywhere)
+                         ticket, rules.break_glass_anywhere, rules.request_for_anywhere)
 
 
 def request_modal_for(rule: Rule, search: str = "", chosen: dict | None = None,
-                      duration: str | None = None) -> dict:
+                      duration: str | None = None, someone_picked: bool = False) -> dict:
     """The form redrawn once the requester has picked `chosen`, for the rule that governs it:
     only its durations (keeping `duration` if it still offers it), the ticket field only if it
-    asks for tickets, break-glass only if it allows it, the reason required only if it wants one.
+    asks for tickets, break-glass only if it allows it, the reason required only if it wants one,
+    the person picker only if it lets someone file for others (or someone is picked already: the
+    submission then says why not, rather than filing for the requester instead).
 
     Blocks and elements keep their ids, so Slack keeps what the requester already typed or chose
     (views.update: "Preserving input entry")."""
     return _request_form(search, chosen, _duration_input(rule.policy.offered_durations(), duration),
                          _justification_input(optional=not rule.kind(Justification).required),
-                         _rule_ticket_input(rule.kind(Ticket)), rule.kind(BreakGlass).allowed)
+                         _rule_ticket_input(rule.kind(Ticket)), rule.kind(BreakGlass).allowed,
+                         rule.kind(RequestFor).allowed or someone_picked)
 
 
 def _request_form(search: str, chosen: dict | None, duration: dict, justification: dict,
-                  ticket: dict | None, break_glass: bool) -> dict:
+                  ticket: dict | None, break_glass: bool, for_others: bool = False) -> dict:
     select = {"type": "external_select", "action_id": ENTITLEMENT_ACTION, "min_query_length": 0,
               "placeholder": _plain("Type to search", 150)}
     if chosen is not None:
@@ -119,6 +123,13 @@ def _request_form(search: str, chosen: dict | None, duration: dict, justificatio
     blocks = [{"type": "input", "block_id": ACCESS, "dispatch_action": True,
                "label": _plain("What do you need?", 2000), "element": select},
               duration, justification]
+    if for_others:
+        blocks.insert(1, {"type": "input", "block_id": FOR, "optional": True,
+                          "label": _plain("For someone else?", 2000),
+                          "hint": _plain("Leave empty for yourself. The access goes to the person you pick, "
+                                         "who is told and may decline it.", 2000),
+                          "element": {"type": "users_select", "action_id": FOR,
+                                      "placeholder": _plain("Pick a person", 150)}})
     if ticket is not None:
         blocks.append(ticket)
     if break_glass:
@@ -256,6 +267,24 @@ def requester_message(request: AccessRequest, progress: Progress) -> dict:
     return {"text": waiting, "blocks": blocks}
 
 
+def beneficiary_message(request: AccessRequest, progress: Progress) -> dict:
+    """What the person a request was filed for gets: Decline while it is pending."""
+    if request.state is not State.PENDING:
+        return requester_message(request, progress)
+    text = wording.filed_for_you(request)
+    return {"text": text, "blocks": [
+        _section(text), _section(wording.reason(request)), _context(wording.request_footer(request)),
+        {"type": "actions", "block_id": "beneficiary", "elements": [
+            _button("Decline", DECLINE, request.id, "danger")]}]}
+
+
+def filer_message(request: AccessRequest, progress: Progress) -> dict:
+    """What whoever filed a request for someone else gets: where it stands, no buttons (the
+    person it is for may decline it; the access is theirs to end)."""
+    message = requester_message(request, progress)
+    return {**message, "blocks": [b for b in message["blocks"] if b["type"] != "actions"]}
+
+
 def task_message(request: AccessRequest, revoke: bool) -> dict:
     """A to-do for an approver: grant or take back by hand, then press Done."""
     waiting = request.state == ("revoking" if revoke else "provisioning")
@@ -293,8 +322,9 @@ def own_requests(requests: list[AccessRequest], now) -> list[dict]:
     for request in requests[:LISTED_AT_MOST]:
         row = _section(wording.listed(request, now))
         rows.append(row)
-        if request.state is State.PENDING:
-            row["accessory"] = _button("Cancel", CANCEL, request.id)
+        if request.state is State.PENDING:  # filed for them by someone else: theirs to decline
+            row["accessory"] = _button("Decline", DECLINE, request.id) if request.filed_by \
+                else _button("Cancel", CANCEL, request.id)
         elif request.state is State.ACTIVE:
             rows.append(_holder_actions(request, f"holding-{request.id}"))
     return rows

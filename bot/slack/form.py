@@ -51,7 +51,8 @@ def register(app: App, deps: Deps) -> None:
         values = (view.get("state") or {}).get("values") or {}
         redrawn = blocks.request_modal_for(
             rule, blocks.modal_search(view), chosen,
-            duration=_selected(values, blocks.DURATION, blocks.DURATION))
+            duration=_selected(values, blocks.DURATION, blocks.DURATION),
+            someone_picked=bool(((values.get(blocks.FOR) or {}).get(blocks.FOR) or {}).get("selected_user")))
         try:
             client.views_update(view_id=view["id"], hash=view.get("hash"), view=redrawn)
         except SlackApiError as error:

@@ -54,16 +54,21 @@ class RequestMessages:
         for approver in approvers:
             self.dm(request, approver, "approver", blocks.approver_message(request, progress, approver))
 
-    def chase(self, request: AccessRequest, approvers: tuple[str, ...], mrkdwn: str) -> None:
+    def chase(self, request: AccessRequest, approvers: tuple[str, ...], mrkdwn: str,
+              by_dm: tuple[str, ...] | None = None) -> None:
         """A reminder or an escalation: a reply in the request's thread in its approval channel,
-        naming `approvers`, and a DM to each where the rule asks by DM or no channel message
-        was posted."""
+        naming `approvers`, and a DM to each of `by_dm` (default: all of them) where the rule
+        asks by DM or no channel message was posted."""
         threads = self._messages.for_request(request.id, CHANNEL)
         for message in threads:
             self.post(message.channel, blocks.notice(f"{mrkdwn}\n{wording.waiting_on(approvers)}"),
                       thread_ts=message.ts)
         if not threads or self._notify_of(request).by_dm:
-            self.tell(approvers, mrkdwn)
+            self.tell(approvers if by_dm is None else by_dm, mrkdwn)
+
+    def asked(self, request: AccessRequest) -> set[str]:
+        """Who has been sent the request to decide by DM."""
+        return {message.recipient for message in self._messages.for_request(request.id, "approver")}
 
     def refresh(self, request: AccessRequest, notice: str | None = None) -> None:
         """Redraw every message about the request as it is now, then tell the requester if
@@ -81,6 +86,8 @@ class RequestMessages:
                             "its other messages are redrawn", request.id, message.channel, code)
         if notice:
             self.post(request.requester, blocks.notice(notice))
+            if request.filed_by:  # whoever filed it for the requester sees what became of it too
+                self.post(request.filed_by, blocks.notice(wording.for_filer(request, notice)))
 
     def tell(self, people: tuple[str, ...], mrkdwn: str) -> None:
         """A notice to each of `people`, not kept for redrawing."""
@@ -124,6 +131,10 @@ class RequestMessages:
             return blocks.break_glass_message(request)
         if role == "holder":
             return blocks.expiry_warning(request)
+        if role == "beneficiary":
+            return blocks.beneficiary_message(request, progress)
+        if role == "filer":
+            return blocks.filer_message(request, progress)
         if role.startswith("task_"):
             return blocks.task_message(request, revoke=role == "task_revoke")
         return blocks.requester_message(request, progress)

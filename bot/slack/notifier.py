@@ -20,6 +20,7 @@ from bot.domain.events import (
     AccessGranted,
     AccessRevoked,
     ApprovalCounted,
+    BeneficiaryDeclined,
     BreakGlassReviewed,
     BreakGlassUsed,
     DriftFound,
@@ -30,6 +31,7 @@ from bot.domain.events import (
     ExtensionClosed,
     ExtensionFailed,
     ExtensionRequested,
+    OnCallUnknown,
     ProvisioningFailed,
     Reminded,
     RequestApproved,
@@ -38,6 +40,8 @@ from bot.domain.events import (
     RequestSubmitted,
     RevocationFailing,
     StepApproved,
+    StepUpFailed,
+    StepUpStarted,
     TaskAssigned,
     TicketResolved,
     TimedOut,
@@ -95,11 +99,17 @@ class SlackNotifier:
             RequestApproved: lambda request, event: redraw(request),
             BreakGlassReviewed: lambda request, event: redraw(request),
             RequestDenied: partial(news, wording.denied), RequestCancelled: partial(news, wording.cancelled),
+            BeneficiaryDeclined: partial(news, wording.declined),
             ExtensionClosed: partial(news, wording.extension_closed),
             ExtensionFailed: partial(news, wording.extension_failed),
             TimedOut: partial(news, wording.timed_out), AccessGranted: partial(news, wording.granted),
             TicketResolved: partial(news, wording.ticket_resolved),
+            OnCallUnknown: self._on_call_unknown,
             AccessRevoked: self._revoked,
+            StepUpStarted: lambda request, event: self._slack.tell([event.actor], wording.step_up_started(
+                request, event.decision)),
+            StepUpFailed: lambda request, event: self._slack.tell([event.actor], wording.step_up_failed(
+                request, event.decision, event.outcome or "")),
         }
 
     def start(self) -> None:
@@ -123,7 +133,11 @@ class SlackNotifier:
 
     def _submitted(self, request: AccessRequest, event: RequestSubmitted | ExtensionRequested) -> None:
         progress = self._slack.progress(request)
-        self._slack.dm(request, request.requester, "requester", blocks.requester_message(request, progress))
+        if request.filed_by:  # filed for someone else: they may decline it; the filer follows it
+            self._slack.dm(request, request.requester, "beneficiary", blocks.beneficiary_message(request, progress))
+            self._slack.dm(request, request.filed_by, "filer", blocks.filer_message(request, progress))
+        else:
+            self._slack.dm(request, request.requester, "requester", blocks.requester_message(request, progress))
         self._slack.ask(request, event.approvers, progress)
 
     def _next_step(self, request: AccessRequest, event: StepApproved) -> None:
@@ -138,8 +152,21 @@ class SlackNotifier:
         self._slack.ask(request, event.approvers, self._slack.progress(request))
 
     def _reminded(self, request: AccessRequest, event: Reminded) -> None:
-        if request.state is State.PENDING:  # decided since the reminder was due: nothing to chase
-            self._slack.chase(request, event.approvers, wording.reminder(request))
+        """Remind those asked already; anyone who may decide now but was never asked (the new
+        person on call, after a handover) gets the whole request with its buttons."""
+        if request.state is not State.PENDING:  # decided since the reminder was due: nothing to chase
+            return
+        asked = self._slack.asked(request)
+        if newcomers := tuple(p for p in event.approvers if p not in asked):
+            self._slack.refresh(request)  # whoever is no longer on call loses the buttons
+            self._slack.ask(request, newcomers, self._slack.progress(request))
+        # In the request's thread in its approval channel, naming all of them; by DM only to
+        # those asked before (the newcomers were just sent the request itself).
+        self._slack.chase(request, event.approvers, wording.reminder(request),
+                          by_dm=tuple(p for p in event.approvers if p in asked))
+
+    def _on_call_unknown(self, request: AccessRequest, event: OnCallUnknown) -> None:
+        self._slack.tell((request.requester,), wording.on_call_unknown(request, event.source or ""))
 
     def _break_glass_used(self, request: AccessRequest, event: BreakGlassUsed) -> None:
         for reviewer in event.reviewers:

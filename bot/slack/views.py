@@ -6,11 +6,15 @@ the field it concerns: the form stays open with what the person entered.
 
 from __future__ import annotations
 
+import re
+
 from slack_bolt import App
+from slack_sdk.errors import SlackApiError
 
 from bot.domain.errors import InvalidRequestError, LatchkeyError
 from bot.domain.policy import format_duration, parse_duration
 from bot.domain.rules import RuleBook
+from bot.ports import Person
 from bot.refusals import Refusal
 from bot.slack import blocks, wording
 from bot.slack.context import Deps
@@ -34,6 +38,24 @@ def _checked(values: dict, block_id: str) -> bool:
     return any(isinstance(o, dict) and o.get("value") == "yes" for o in state.get("selected_options") or [])
 
 
+def _picked_user(values: dict, block_id: str) -> str | None:
+    state = (values.get(block_id) or {}).get(block_id) or {}
+    return state.get("selected_user") or None
+
+
+def _beneficiary(values: dict, person: str, directory) -> Person | None:
+    """The person a request is filed for, when the form names someone other than the filer."""
+    picked = _picked_user(values, blocks.FOR)
+    if picked is None or picked == person:
+        return None
+    if not isinstance(picked, str) or not re.fullmatch(r"[UW][A-Z0-9]{2,20}", picked):
+        raise InvalidRequestError({blocks.FOR: "Pick a person from the list."})
+    try:
+        return directory.person(picked)
+    except SlackApiError:
+        raise InvalidRequestError({blocks.FOR: "Latchkey cannot find that person in Slack."}) from None
+
+
 def _duration(values: dict):
     """The chosen duration; None when there is none, or it is no duration at all (tampered)."""
     try:
@@ -48,7 +70,8 @@ def _tampered(values: dict, rules: RuleBook) -> bool:
     duration = _selected(values, blocks.DURATION, blocks.DURATION)
     offered = {format_duration(d) for d in rules.offered_durations()}
     return (duration is not None and duration not in offered) or \
-        (_checked(values, blocks.BREAK_GLASS) and not rules.break_glass_anywhere)
+        (_checked(values, blocks.BREAK_GLASS) and not rules.break_glass_anywhere) or \
+        (_picked_user(values, blocks.FOR) is not None and not rules.request_for_anywhere)
 
 
 def _shown(problems: dict[str, str], values: dict) -> dict[str, str]:
@@ -90,10 +113,13 @@ def register(app: App, deps: Deps) -> None:
             if not entitlement_id and connector_id in still_reading(deps, set()):
                 raise InvalidRequestError({blocks.ACCESS: wording.still_reading(connector_id)
                                            + " Try again in a minute."})
-            lifecycle.submit(deps.directory.person(person), connector_id, entitlement_id,
+            beneficiary = _beneficiary(values, person, deps.directory)
+            filer = deps.directory.person(person)
+            lifecycle.submit(beneficiary or filer, connector_id, entitlement_id,
                              _duration(values), _typed(values, blocks.JUSTIFICATION),
                              ticket=_typed(values, blocks.TICKET),
-                             break_glass=_checked(values, blocks.BREAK_GLASS))
+                             break_glass=_checked(values, blocks.BREAK_GLASS),
+                             filer=filer if beneficiary else None)
         _submitted(ack, body, view, deps, blocks.REQUEST_MODAL, None, submit)
 
     @app.view(blocks.EXTEND_MODAL)

@@ -33,6 +33,9 @@ def item(request: AccessRequest) -> str:
 
 
 def ask_approver(request: AccessRequest) -> str:
+    if request.filed_by:
+        return (f"{mention(request.filed_by)} asks for {item(request)} for {mention(request.requester)}, "
+                f"who would hold it, for *{describe_duration(request.duration)}*.")
     if request.extends:
         return (f"{mention(request.requester)} asks to keep {item(request)} "
                 f"*{describe_duration(request.duration)}* longer.")
@@ -125,6 +128,9 @@ def _approvals(progress: Progress) -> str:
 
 
 def your_request(request: AccessRequest) -> str:
+    if request.filed_by:
+        return (f"The request {mention(request.filed_by)} filed for {mention(request.requester)}: "
+                f"{item(request)} for {describe_duration(request.duration)}.")
     if request.extends:
         return f"Your request to keep {item(request)} {describe_duration(request.duration)} longer."
     return f"Your request for {item(request)} for {describe_duration(request.duration)}."
@@ -147,6 +153,8 @@ def outcome(request: AccessRequest) -> str:
         return text
     if request.state is State.CANCELLED and request.extends and request.decided_by:
         return f":wastebasket: Closed {decided}: the access it would extend has ended. Nothing to do."
+    if request.state is State.CANCELLED and request.filed_by:
+        return f":wastebasket: Declined by {mention(request.requester)}, whom it was for, {decided}."
     if request.state is State.CANCELLED:
         return f":wastebasket: Cancelled by the requester {decided}."
     if request.state is State.TIMED_OUT:
@@ -206,6 +214,21 @@ def ticket_resolved(request: AccessRequest) -> str:
             "was resolved.")
 
 
+def _decision(decision: str | None) -> str:
+    return "review of the break-glass use of" if decision == "review" else "approval of"
+
+
+def step_up_started(request: AccessRequest, decision: str | None) -> str:
+    return (f":iphone: Check your phone: accept the Okta Verify push to confirm your "
+            f"{_decision(decision)} {item(request)} for {mention(request.requester)}. "
+            "It counts only once you accept it.")
+
+
+def step_up_failed(request: AccessRequest, decision: str | None, outcome: str) -> str:
+    return (f"Your {_decision(decision)} {item(request)} for {mention(request.requester)} did not "
+            f"count: {escape(outcome)}. Click the button again to get a new push.")
+
+
 def signed_out() -> str:
     return "You have been signed out everywhere so that the change takes effect: sign in again to carry on."
 
@@ -221,6 +244,22 @@ def failed(request: AccessRequest) -> str:
 
 def cancelled(request: AccessRequest) -> str:
     return f"You cancelled your request for {item(request)}."
+
+
+def filed_for_you(request: AccessRequest) -> str:
+    """The beneficiary's DM about a request someone filed for them."""
+    return (f"{mention(request.filed_by or '')} asked for {item(request)} for you, for "
+            f"{describe_duration(request.duration)}. If you do not want it, decline it before it is granted.")
+
+
+def for_filer(request: AccessRequest, notice: str) -> str:
+    """News of a request filed for someone else, as its filer gets it: what they were told."""
+    return f"On the request you filed for {mention(request.requester)}, they were told:\n>{notice}"
+
+
+def declined(request: AccessRequest) -> str:
+    return (f"{mention(request.requester)} declined {item(request)}, which "
+            f"{mention(request.filed_by or '')} asked for on their behalf: nothing was granted.")
 
 
 def revocation_failing(request: AccessRequest) -> str:
@@ -239,6 +278,8 @@ def already_decided(error: AlreadyDecidedError) -> str:
         return "You have already approved this request."
     if request.state is State.CANCELLED and request.extends and request.decided_by:
         return "This extension was closed: the access it would extend has ended."
+    if request.state is State.CANCELLED and request.filed_by:
+        return f"This request was declined by {mention(request.requester)}, whom it was for."
     if request.state is State.CANCELLED:
         return "This request was cancelled by the requester."
     if request.state is State.TIMED_OUT:
@@ -270,6 +311,9 @@ def listed(request: AccessRequest, now) -> str:
     if request.state is State.ACTIVE:
         return (f":unlock: {item(request)}: yours until {when(request.expires_at)} "
                 f"({time_left(request.expires_at - now)})")
+    if request.state is State.PENDING and request.filed_by:
+        return (f":hourglass: {item(request)} for {describe_duration(request.duration)}, asked for you by "
+                f"{mention(request.filed_by)}: waiting for approval")
     if request.state is State.PENDING:
         return f":hourglass: {item(request)} for {describe_duration(request.duration)}: waiting for approval"
     return f":gear: {item(request)}: {request.state.value}"
@@ -321,6 +365,15 @@ def expiry_warning(request: AccessRequest) -> str:
             f" {when(request.revoked_at)}." if request.revoked_at else ".")
     return (f":alarm_clock: Your access to {item(request)} ends {when(request.expires_at)}. "
             "Extend it if you need more time, or end it now if you are done.")
+
+
+def on_call_unknown(request: AccessRequest, source: str) -> str:
+    return (f":warning: Latchkey could not check with {escape(ON_CALL_SERVICES.get(source, source))} whether you "
+            f"are on call, so {item(request)} is not approved automatically: your request waits for "
+            f"the approvers (request `{request.id}`).")
+
+
+ON_CALL_SERVICES = {"pagerduty": "PagerDuty", "opsgenie": "Opsgenie"}
 
 
 def escalated(request: AccessRequest) -> str:

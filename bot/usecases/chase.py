@@ -25,6 +25,7 @@ class Chase:
         if now >= request.created_at + rule.policy.pending_timeout:
             return core.move(TimedOut(request_id=request_id), seen=request, decided_at=now, attention_at=None)
         approved, reminders = core.lookup.approvals(request_id), request.reminders + 1
+        self.routing.approvers.forget_on_call()  # a handover since is seen now, and its newcomer asked
         waiting = self.routing.deciders(request, approved)
         also = core.recorded(Reminded(request_id=request_id, approvers=tuple(waiting)))
         if rule.escalate_after == reminders and (newcomers := [

@@ -49,6 +49,7 @@ class Extend:
         by_people = rule.kind(ExtensionApproval).needed or self.invariants.window_exceeded(original, duration, rule)
         request = extension_request(original, person, duration, justification.strip(), now,
                                     rule.policy.first_attention(now), by_people)
+        self.routing.approvers.forget_on_call()  # asked: whoever is on call now, not who was
         if by_people and (missing := self.routing.missing_approvers(request)):
             raise InvalidRequestError({"duration": missing})
         also = core.recorded(ExtensionRequested(

@@ -15,11 +15,12 @@ from typing import Any
 from bot import metrics
 from bot.domain.derived import bundle_items
 from bot.domain.errors import DuplicateError, InvalidRequestError
-from bot.domain.events import SYSTEM, AutoApproved, BreakGlassUsed, RequestSubmitted
+from bot.domain.events import SYSTEM, AutoApproved, BreakGlassUsed, OnCallUnknown, RequestSubmitted
+from bot.domain.kinds import AutoApproval
 from bot.domain.policy import describe_duration
 from bot.domain.request import AccessRequest, Route, State, Step, advance
 from bot.domain.rules import Rule
-from bot.intake import Draft, Intake
+from bot.intake import AutoFinding, Draft, Intake
 from bot.invariants import Invariants, StandingChanged
 from bot.ports import Ledger, Move, Person
 from bot.routing import Routing
@@ -34,12 +35,13 @@ class Submit:
 
     def submit(self, requester: Person, connector_id: str, entitlement_id: str,
                duration: timedelta | None, justification: str, ticket: str = "",
-               break_glass: bool = False) -> AccessRequest:
+               break_glass: bool = False, filer: Person | None = None) -> AccessRequest:
         """Validate and store a new request under its rule; ask its approvers, or approve it
-        at once when the rule does (auto-approval) or the requester breaks the glass."""
+        at once when the rule does (auto-approval) or the requester breaks the glass.
+        `filer`: who files it for `requester`, when someone else does (people always decide)."""
         for _ in range(FILING_TRIES):
             draft = self.intake.validate(requester, connector_id, entitlement_id, duration,
-                                         justification.strip(), ticket.strip(), break_glass)
+                                         justification.strip(), ticket.strip(), break_glass, filer)
             try:
                 request = self._file(draft)
             except StandingChanged:
@@ -67,7 +69,7 @@ class Submit:
                 if draft.missing:
                     raise InvalidRequestError({"access": draft.missing})
                 request = replace(request, route=Route.PEOPLE)  # the rule's auto-approvals are used up: people decide
-            request, written = self._submission(request, rule, draft.approvers)
+            request, written = self._submission(request, rule, draft.approvers, draft.auto)
             return [request, *written], []
 
         try:
@@ -76,28 +78,38 @@ class Submit:
             raise InvalidRequestError({"access": "You already have a pending request for this."}) from None
         return request
 
-    def _submission(self, request: AccessRequest, rule: Rule,
-                    approvers: list[str]) -> tuple[AccessRequest, list[Any]]:
+    def _submission(self, request: AccessRequest, rule: Rule, approvers: list[str],
+                    auto: AutoFinding) -> tuple[AccessRequest, list[Any]]:
         """The new request as it is filed, and what is written with it: its audit event and
-        messages; when it needs no people (auto-approval, break-glass), it is filed approved,
-        with its approval and a bundle's items."""
+        messages (and, when whether the requester is on call could not be learnt, that news);
+        when it needs no people (auto-approval, break-glass), it is filed approved, with its
+        approval and a bundle's items."""
         core, now = self.core, request.created_at
         by_people = request.route == Route.PEOPLE
         submitted = core.recorded(RequestSubmitted(
-            request_id=request.id, actor=request.requester, rule=rule.name, entitlement=request.entitlement_id,
+            request_id=request.id, actor=request.filed_by or request.requester, rule=rule.name,
+            entitlement=request.entitlement_id,
             connector=request.connector_id, duration=describe_duration(request.duration),
             justification=request.justification, ticket=request.ticket,
-            approvers=tuple(approvers) if by_people else ()))
+            approvers=tuple(approvers) if by_people else (), filed_by=request.filed_by,
+            beneficiary=request.requester if request.filed_by else None))
         if by_people:
+            if auto.unknown is not None and (check := rule.kind(AutoApproval).on_call):
+                submitted += core.recorded(OnCallUnknown(request_id=request.id, rule=rule.name,
+                                                         source=check.source, reason=auto.unknown))
             return request, submitted
         approved = advance(State.PENDING, Step.APPROVE)  # filed as approved: no people needed
         request = replace(request, state=approved, decided_at=now, attention_at=None, decided_by=(
             request.requester if request.route == Route.BREAK_GLASS else SYSTEM,))
-        return request, [*submitted, *self._approved_at_once(request, rule), *bundle_items(request)]
+        return request, [*submitted, *self._approved_at_once(request, rule, auto), *bundle_items(request)]
 
-    def _approved_at_once(self, request: AccessRequest, rule: Rule) -> list[Any]:
+    def _approved_at_once(self, request: AccessRequest, rule: Rule, auto: AutoFinding) -> list[Any]:
         if request.route is Route.AUTO:
-            return self.core.recorded(AutoApproved(request_id=request.id, rule=rule.name))
+            if (shift := auto.shift) is None:  # a group's member
+                return self.core.recorded(AutoApproved(request_id=request.id, rule=rule.name))
+            return self.core.recorded(AutoApproved(
+                request_id=request.id, rule=rule.name, source=shift.source, schedule=shift.schedule,
+                escalation_policy=shift.escalation_policy, level=shift.level))
         reviewers = self.routing.fallback(request) or self.routing.break_glass_reviewers(request)
         return self.core.recorded(BreakGlassUsed(request_id=request.id, actor=request.requester, rule=rule.name,
                                                  justification=request.justification, reviewers=tuple(reviewers)))

@@ -22,6 +22,7 @@ class Tasks:
         request = core.get(request_id)
         if person == request.requester:
             raise SelfApprovalError("Someone other than the requester must do this task.")
+        self.routing.approvers.forget_on_call()  # whoever is on call now, not who was
         if person not in self.routing.approvers_of(request):
             raise NotAnApproverError("Only an approver of this access can mark the task done.")
         if not request.manual or request.state not in (State.PROVISIONING, State.REVOKING):

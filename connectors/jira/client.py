@@ -23,13 +23,9 @@ from urllib.parse import quote
 
 import httpx
 
-from connectors.http import READ_AT_MOST, ApiClient
+from connectors.http import FORM_ATTEMPTS, FORM_MAX_WAIT, FORM_TIMEOUT, READ_AT_MOST, ApiClient
 
 ISSUE_FIELDS = "summary,status,assignee"
-# Someone waits on the request form for the check, and Slack gives a form 3 seconds to answer:
-# two tries of at most 0.8 s, and a retry only after a short wait (a 5xx's first backoff; a
-# 429 asking for more is given up at once, as "cannot check right now").
-FORM_ATTEMPTS, FORM_TIMEOUT, FORM_MAX_WAIT = 2, 0.8, 0.7
 USERS_PER_SEARCH = 10  # an email matches one person; a few more show an ambiguous query
 
 

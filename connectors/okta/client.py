@@ -4,7 +4,7 @@ Each method names a path and reads Okta's JSON; how the call is made (authentica
 rate limits, `Link` pagination, errors) is the `OktaTransport` beneath (transport.py), so a new
 way to authenticate (auth.py) changes nothing here.  Nothing here knows Latchkey's model: the
 resource kinds beside it (groups.py, apps.py, roles.py) map the JSON.  The admin-role calls are
-`OktaClient.roles` (role_calls.py).
+`OktaClient.roles` (role_calls.py), the MFA factor calls `OktaClient.factors` (factor_calls.py).
 
 Each list method returns ONE page and the `after` cursor of the next page (None at the end).
 
@@ -26,6 +26,7 @@ import httpx
 
 from connectors.base import ConnectorError
 from connectors.okta.auth import SswsToken
+from connectors.okta.factor_calls import OktaFactorCalls
 from connectors.okta.oauth import OktaOAuth
 from connectors.okta.role_calls import OktaRoleCalls
 from connectors.okta.transport import (
@@ -63,12 +64,13 @@ class OktaClient:
     """
 
     def __init__(self, base_url: str, credentials: str | httpx.Auth, *, page_size: int = 200,
-                 max_attempts: int = 5, timeout: float = 10.0,
+                 max_attempts: int = 5, timeout: float = 10.0, max_wait: float | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         auth = SswsToken(credentials) if isinstance(credentials, str) else credentials
-        self.transport = OktaTransport(base_url, auth, page_size=page_size,
-                                       max_attempts=max_attempts, timeout=timeout, sleep=sleep)
+        self.transport = OktaTransport(base_url, auth, page_size=page_size, max_attempts=max_attempts,
+                                       timeout=timeout, max_wait=max_wait, sleep=sleep)
         self.roles = OktaRoleCalls(self.transport)  # the admin-role endpoints
+        self.factors = OktaFactorCalls(self.transport)  # a user's MFA factors, and push verification
 
     def close(self) -> None:
         self.transport.close()

@@ -71,10 +71,36 @@ class OktaConnector(RoutedByType):
         matches.sort(key=lambda account: not account.active)
         return matches[0] if matches else None
 
+    def manager_of(self, email: str) -> str | None:
+        """The Okta user id of the manager of the user with this email, read now: their
+        profile's `managerId` (Okta's `manager` is a display name, which is not unique, so it
+        is not used); None when they have none, or there is no such user."""
+        wanted = email.strip().lower()
+        users = [user for user in self._client.find_users_by_email(wanted)
+                 if ((user.get("profile") or {}).get("email") or "").lower() == wanted]
+        users.sort(key=lambda user: user.get("status") not in ACTIVE_STATUSES)  # as find_account
+        return ((users[0].get("profile") or {}).get("managerId") or None) if users else None
+
     def end_sessions(self, account_id: str, oauth_tokens: bool) -> None:
         """Sign the user out of every Okta session (and, with `oauth_tokens`, revoke the OAuth
         and OIDC tokens issued to them): Okta's "Revoke all user sessions", which answers 204."""
         self._client.clear_user_sessions(account_id, oauth_tokens)
+
+    # -- step-up: an Okta Verify push to a person's phone (connectors/mfa.py) ------------------
+    def send_push(self, email: str) -> str | None:
+        """Send an Okta Verify push to the person with this email; the path its outcome is polled
+        at, or None when they have no account that can sign in or no active push factor."""
+        account = self.find_account(email)
+        if account is None or not account.active:
+            return None
+        factors = self._client.factors.list_factors(account.id)
+        push = next((f for f in factors if f.get("factorType") == "push" and f.get("provider") == "OKTA"
+                     and f.get("status") == "ACTIVE"), None)
+        return None if push is None else self._client.factors.verify_push(account.id, push["id"])
+
+    def push_result(self, poll: str) -> str:
+        """The push's `factorResult`: WAITING, SUCCESS, REJECTED or TIMEOUT."""
+        return self._client.factors.transaction_result(poll)
 
     def capabilities(self) -> list[Capability]:
         oauth = self._client.oauth

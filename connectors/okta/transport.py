@@ -69,11 +69,11 @@ class OktaTransport(ApiClient):
     api_name = "Okta"
 
     def __init__(self, base_url: str, auth: httpx.Auth, *, page_size: int = 200,
-                 max_attempts: int = 5, timeout: float = 10.0,
+                 max_attempts: int = 5, timeout: float = 10.0, max_wait: float | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         super().__init__(base_url, {"Accept": "application/json"}, auth=auth,
-                         max_attempts=max_attempts, timeout=timeout, sleep=sleep)
-        self.auth = auth
+                         max_attempts=max_attempts, timeout=timeout, max_wait=max_wait, sleep=sleep)
+        self.auth, self.base_url = auth, base_url
         self._page_size = max(1, min(page_size, MAX_PAGE_SIZE))
 
     def close(self) -> None:

@@ -35,6 +35,19 @@ def test_demo_plays_the_whole_story():
     assert "Okta eng-admins members (at the end): nobody" in out
 
 
+def test_demo_with_step_up_shows_an_approval_waiting_on_the_approvers_phone():
+    """Given `latchkey demo --fast --step-up`, then after the first story Alice's approval of
+    billing-admins waits on an Okta Verify push, and counts once she accepts it."""
+    result = run(["demo", "--fast", "--step-up"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "Okta eng-admins members (at the end): nobody" in out  # the first story, whole
+    assert "Check your phone" in out
+    assert "Okta billing-admins members (while the push waits): nobody" in out
+    assert "Okta billing-admins members (after she accepted): carol@acme.com" in out
+    assert "step_up_passed → approved" in " ".join(out.split())
+
+
 def test_version_is_the_installed_package_version():
     result = run(["--version"])
     assert result.returncode == 0 and result.stdout.strip() == f"latchkey {version('latchkey')}"

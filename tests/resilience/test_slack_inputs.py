@@ -41,7 +41,7 @@ from tests.support.harness import (
     seed_okta,
     seed_slack,
 )
-from tests.support.slack import request_access
+from tests.support.slack import ask, request_access
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +49,9 @@ EXAMPLES = settings(max_examples=50, deadline=None, derandomize=True, database=N
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 PEOPLE = [ALICE, BOB, CAROL, DAVE, ERIN]
 OWNERS = {ALICE, BOB}
-ACTIONS = ["approve", "deny", "cancel", "task_done", "end_now", "extend", "review"]
+ACTIONS = ["approve", "deny", "cancel", "task_done", "end_now", "extend", "review", "decline"]
+# prod-* may be asked for on someone else's behalf, so the form has its person picker.
+FOR_OTHERS = {"name": "for-others", "match": {"resource": "prod-*"}, "request_for": ["anyone"]}
 FORM = "application/x-www-form-urlencoded"
 MAX_MESSAGE = 3000  # a clear message is short; it never echoes kilobytes the person typed
 
@@ -74,7 +76,7 @@ def world(request, tmp_path_factory):
         okta.ids = seed_okta(okta)
         seed_slack(slack)
         bot = build_bot(tmp_path_factory.mktemp("inputs"), okta, slack, ShiftedClock(),
-                        database_url=url, max_requests_per_hour=100000).start()
+                        database_url=url, max_requests_per_hour=100000, rules=[FOR_OTHERS]).start()
         try:
             yield bot, okta, slack
         finally:
@@ -83,7 +85,8 @@ def world(request, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def scene(world):
-    """Requests to tamper with: Carol's pending one, Dave's pending one, Dave's active one."""
+    """Requests to tamper with: Carol's pending one, Dave's pending one, Dave's active one, and
+    the one Bob filed for Dave (pending)."""
     bot, _, slack_m = world
     lifecycle = bot.service.lifecycle
 
@@ -92,6 +95,8 @@ def scene(world):
         return eventually(lambda: [r for r in lifecycle.queries.in_states("pending")
                                    if r.requester == user and r.entitlement_name == pick])[0].id
 
+    ask(slack_m, "prod-readers", user=BOB, **{"for": DAVE})
+    filed = eventually(lambda: [r for r in lifecycle.queries.in_states("pending") if r.filed_by == BOB])[0].id
     carols = pending(CAROL, "eng-admins")
     daves = pending(DAVE, "billing-admins")
     active = pending(DAVE, "data-admins")
@@ -100,7 +105,8 @@ def scene(world):
     eventually(lambda: lifecycle.queries.get(active).state == "active")
     for request_id in (carols, daves):
         eventually(lambda request_id=request_id: has_button(slack_m, BOB, "approve", request_id))
-    return {"carols": carols, "daves": daves, "active": active}
+    eventually(lambda: has_button(slack_m, DAVE, "decline", filed))
+    return {"carols": carols, "daves": daves, "active": active, "filed": filed}
 
 
 def state(bot, okta) -> tuple:
@@ -201,9 +207,11 @@ def legitimate(scene, bot, user: str, action_id: str, value) -> bool:
     if row is None:
         return False
     if action_id == "approve":
-        return row.state == "pending" and user in OWNERS and user != row.requester
+        return row.state == "pending" and user in OWNERS and user not in row.parties
     if action_id == "cancel":
         return user == row.requester and row.state == "pending"
+    if action_id == "decline":
+        return user == row.requester and row.filed_by is not None and row.state == "pending"
     if action_id == "end_now":
         return user == row.requester and row.state == "active"
     return False  # extend only opens a form (checked by `told`); nothing here was break-glass
@@ -232,7 +240,8 @@ def test_button_values(world, scene, data, user, action_id):
         assert any(word in message for word in ("approver", "own request", "requester",
                                                 "already", "Already", "holds the access",
                                                 "task", "cancelled", "denied", "not active",
-                                                "break-glass", "Someone other")), message[:300]
+                                                "break-glass", "Someone other", "filed for",
+                                                "too late")), message[:300]
     assert state(bot, okta_m) == before
 
 
@@ -301,6 +310,9 @@ def request_forms(draw, okta_ids):
         values["break_glass"] = {"break_glass": {"type": "checkboxes", "selected_options": draw(
             st.one_of(st.just([{"value": "yes", "text": {"type": "plain_text", "text": "x"}}]),
                       st.lists(st.fixed_dictionaries({"value": words}), max_size=2)))}}
+    if draw(st.booleans()):  # the person picker: a person, themselves, or anything at all
+        values["for"] = {"for": {"type": "users_select", "selected_user": draw(
+            st.one_of(st.sampled_from(PEOPLE), words, st.none(), st.integers()))}}
     if draw(st.booleans()) or choice is not None:
         values["access"] = {"entitlement": {"type": "external_select", "selected_option": (
             {"text": {"type": "plain_text", "text": "x"}, "value": choice} if choice is not None
@@ -331,7 +343,7 @@ def test_request_form_submissions(world, scene, data, user):
         body = answer.json()
         assert body["response_action"] == "errors", body
         assert set(body["errors"]) <= {"access", "duration", "justification", "ticket",
-                                       "break_glass"} | set(values), body
+                                       "break_glass", "for"} | set(values), body
         for problem in body["errors"].values():
             assert_clear(problem)
         assert state(bot, okta_m) == before
@@ -340,10 +352,14 @@ def test_request_form_submissions(world, scene, data, user):
     new = [r for r in lifecycle.queries.in_states("pending") if r.id not in pending_before]
     assert len(new) == 1, new
     row = new[0]
-    assert row.requester == user and row.justification.strip()
+    picked = values.get("for", {}).get("for", {}).get("selected_user")
+    beneficiary = picked if picked in PEOPLE and picked != user else user
+    assert (row.requester, row.filed_by) == (beneficiary, user if beneficiary != user else None)
+    assert row.justification.strip()
     assert f"{row.connector_id}|{row.entitlement_id}" == values["access"]["entitlement"]["selected_option"]["value"]
     assert row.duration.total_seconds() in (3600, 4 * 3600, 8 * 3600)
-    eventually(lambda: has_button(slack_m, user, "cancel", row.id))  # the requester is told
+    told_with = "decline" if row.filed_by else "cancel"  # the person it is for is told
+    eventually(lambda: has_button(slack_m, row.requester, told_with, row.id))
 
 
 @EXAMPLES
@@ -472,6 +488,7 @@ def test_nothing_changed_in_the_end(world, scene):
     lifecycle = bot.service.lifecycle
     assert lifecycle.queries.get(scene["carols"]).state == "pending"
     assert lifecycle.queries.get(scene["daves"]).state == "pending"
+    assert lifecycle.queries.get(scene["filed"]).state == "pending"
     assert lifecycle.queries.get(scene["active"]).state == "active"
     assert [c.method for c in okta_m.membership_writes()] == ["PUT"]
     ids = okta_m.ids

@@ -19,11 +19,13 @@ def config_data(okta_url: str, owners: Sequence[str] = ("alice@acme.com", BOB), 
                 max_attempts: int = 5, provisioning: bool = True, max_requests_per_hour: int = 20,
                 connectors: dict[str, dict] | None = None, policy: dict[str, Any] | None = None,
                 rules: Sequence[dict] = (), conflicts: Sequence[dict] = (), bundles: Sequence[dict] = (),
-                audit_channel: str | None = None, okta_auth: dict | None = None) -> dict[str, Any]:
+                audit_channel: str | None = None, okta_auth: dict | None = None,
+                on_call: dict | None = None) -> dict[str, Any]:
     """The test config: the Okta sandbox at `okta_url` as connector `okta`, then `connectors`
     (more of them, by id); `policy` adds keys under `policy:` (e.g. `CHASING`), as do `rules`,
     `conflicts` and `bundles` when given. `approvals` may be any value, to test refusals.
-    `okta_auth` is the `auth:` of the Okta connector (OAuth), instead of its API token."""
+    `okta_auth` is the `auth:` of the Okta connector (OAuth), instead of its API token;
+    `on_call` the `on_call:` section."""
     credentials = {"auth": okta_auth} if okta_auth else {"token": "${OKTA_API_TOKEN}"}
     okta = {"type": "okta", "domain": okta_url, **credentials, "owners": list(owners),
             "provisioning": provisioning, "page_size": 3, "max_attempts": max_attempts}
@@ -36,6 +38,8 @@ def config_data(okta_url: str, owners: Sequence[str] = ("alice@acme.com", BOB), 
     }
     if audit_channel:
         data["audit_channel"] = audit_channel
+    if on_call:
+        data["on_call"] = on_call
     return data
 
 
@@ -53,8 +57,9 @@ def edit_config(bot, okta, **options) -> None:
     bot.settings.latchkey_config.write_text(config_text(okta.url, **options))
 
 
-def offline_config_text(owners: Sequence[str], **policy) -> str:
+def offline_config_text(owners: Sequence[str], on_call: dict | None = None, **policy) -> str:
     """A config that `parse_config` reads with no environment and no server behind it: one Okta
-    connector owned by `owners` (its token written in), and `policy` as the `policy:` section."""
+    connector owned by `owners` (its token written in), `policy` as the `policy:` section, and
+    `on_call` as the `on_call:` section if given."""
     okta = {"type": "okta", "domain": "acme.okta.com", "token": "t0ken", "owners": list(owners)}
-    return as_yaml({"connectors": {"okta": okta}, "policy": policy})
+    return as_yaml({"connectors": {"okta": okta}, "policy": policy, **({"on_call": on_call} if on_call else {})})

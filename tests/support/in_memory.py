@@ -23,7 +23,7 @@ from bot.domain.request import AccessRequest, State
 from bot.domain.rules import BUNDLE, RuleBook
 from bot.intake import Draft, Intake
 from bot.invariants import Invariants
-from bot.ports import NoTracker, Person, SystemClock, TicketLookup
+from bot.ports import NoOnCall, NoTracker, OnCall, Person, SystemClock, TicketLookup
 from bot.routing import Routing
 from tests.support.config import offline_config_text
 from tests.support.harness import BOB, CAROL, PEOPLE
@@ -129,6 +129,7 @@ class Form:
     catalog: Catalog = field(default_factory=Catalog)
     directory: Directory = field(default_factory=Directory)
     tickets: TicketLookup = field(default_factory=NoTracker)  # where the rules check tickets
+    on_call: OnCall = field(default_factory=NoOnCall)  # who is on call
 
     @property
     def routing(self) -> Routing:
@@ -136,13 +137,13 @@ class Form:
 
     @property
     def approvers(self) -> ApproverRouting:
-        return ApproverRouting({"okta": list(self.owners)}, self.directory)
+        return ApproverRouting({"okta": list(self.owners)}, self.directory, self.on_call)
 
     @property
     def intake(self) -> Intake:
         return Intake(NoOtherRequests(), self.catalog, lambda: self.rules, self.routing, self.approvers,
                       Invariants(lambda: self.rules, self.catalog), SystemClock(), {"okta": True},
-                      {"okta": "okta"}, self.tickets)
+                      {"okta": "okta"}, self.tickets, self.on_call)
 
     def submit(self, pick: str, user: str = CAROL, duration: str | None = "1h",
                why: str = "Fix the INC-7 outage", ticket: str = "", break_glass: bool = False) -> Draft:

@@ -19,11 +19,14 @@ from bot.domain.kinds.break_glass import BreakGlass
 from bot.domain.kinds.end_sessions import EndSessions
 from bot.domain.kinds.extension import ExtensionApproval
 from bot.domain.kinds.justification import Justification
+from bot.domain.kinds.request_for import Filer, FilerStanding, RequestFor
+from bot.domain.kinds.step_up import StepUp, StepUpMethod
 from bot.domain.kinds.ticket import Ticket
 
 # Every kind, in the order the form's problems and a bundle's weaknesses are told.
 KINDS: tuple[type[RuleKind], ...] = (Justification, Ticket, BreakGlass, ExtensionApproval, AutoApproval,
-                                     EndSessions)
+                                     EndSessions, RequestFor, StepUp)
 
-__all__ = ["KINDS", "AutoApproval", "BreakGlass", "EndSessions", "ExtensionApproval", "Form",
-           "Justification", "RuleKind", "Ticket"]
+__all__ = ["KINDS", "AutoApproval", "BreakGlass", "EndSessions", "ExtensionApproval", "Filer",
+           "FilerStanding", "Form", "Justification", "RequestFor", "RuleKind", "StepUp", "StepUpMethod",
+           "Ticket"]

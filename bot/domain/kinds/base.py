@@ -13,6 +13,7 @@ class Form:
     justification: str = ""
     ticket: str = ""
     break_glass: bool = False
+    for_someone_else: bool = False  # filed for another person, who gets the access
 
 
 @dataclass(frozen=True)

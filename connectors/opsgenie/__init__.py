@@ -1,0 +1,1 @@
+"""Opsgenie's Who Is On Call API (connectors/opsgenie/client.py)."""
