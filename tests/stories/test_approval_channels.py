@@ -250,3 +250,24 @@ def test_two_replicas_post_it_once(make_bot, slack, okta, clock):
         assert len(slack.messages(CHANNEL)) == 1
     finally:
         second.stop()
+
+
+def test_a_click_in_the_channel_under_step_up_counts_only_once_the_push_is_accepted(make_bot, slack, okta):
+    """Given eng-* asks for step-up and is decided in the channel, when Alice approves there,
+    then nothing counts and the message is unchanged until she accepts the Okta Verify push;
+    then it is approved and the message shows it."""
+    okta.factors.enroll(okta.ids["alice@acme.com"])
+    rule = {"name": "admins", "match": {"resource": "eng-*"}, "step_up": "okta_verify"}
+    slack.add_channel(CHANNEL, "access-approvals", members=(ALICE, BOB, CAROL, DAVE))
+    bot = make_bot(policy=in_channel(), rules=[rule])
+    bot.settings = bot.settings.model_copy(update={"latchkey_step_up_poll_seconds": 0.1})
+    bot.start()
+    request_access(slack)
+    message = posted(slack)
+    slack.click(ALICE, "approve", message=message)
+    alice = okta.ids["alice@acme.com"]
+    eventually(lambda: okta.factors.pushes(alice) == 1)
+    assert bot.service.lifecycle.queries.approvals(pending(bot).id) == {} and posted(slack) == message
+    okta.factors.answer(alice, "SUCCESS")
+    eventually(lambda: bot.service.lifecycle.queries.in_states("active"))
+    assert buttons(shown_with(slack, "Approved by")) == []
