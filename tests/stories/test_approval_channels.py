@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sandbox.pagerduty import Level, PagerDutySandbox
 from sandbox.server import Reply
 from tests.support.config import CHASING
-from tests.support.harness import ALICE, BOB, CAROL, DAVE, Bot, eventually
+from tests.support.harness import ALICE, BOB, CAROL, DAVE, PEOPLE, Bot, eventually
 from tests.support.requests import jump, pending
 from tests.support.slack import asked, request_access, texts
 
@@ -271,3 +272,33 @@ def test_a_click_in_the_channel_under_step_up_counts_only_once_the_push_is_accep
     okta.factors.answer(alice, "SUCCESS")
     eventually(lambda: bot.service.lifecycle.queries.in_states("active"))
     assert buttons(shown_with(slack, "Approved by")) == []
+
+
+def test_a_handover_mid_request_shows_in_the_channel_and_its_thread(make_bot, slack, okta, clock, monkeypatch):
+    """Given eng-* is approved by whoever PagerDuty's SECONDARY has on call (Dave) and decided in
+    the channel, when the shift passes to Bob before anyone decides, then the next reminder
+    names Bob in the thread, the message now waits on him, Dave's click there is refused, and
+    Bob's grants the access."""
+    monkeypatch.setenv("PAGERDUTY_TOKEN", "pd-channel-s3cret")
+    with PagerDutySandbox({"pd-channel-s3cret"}) as pagerduty:
+        for email in PEOPLE.values():
+            pagerduty.add_user(email)
+        pagerduty.add_schedule("SECONDARY", "dave@acme.com")
+        pagerduty.add_policy("OPS", Level(schedules=["SECONDARY"]))  # PagerDuty's on-calls are per policy
+        rule = {"name": "on-call-approves", "match": {"resource": "eng-*"},
+                "approvers": ["on_call:pagerduty/SECONDARY"]}
+        bot = start(make_bot, slack, policy=in_channel(**CHASING), rules=[rule],
+                    on_call={"pagerduty": {"token": "${PAGERDUTY_TOKEN}", "url": pagerduty.url}})
+        request_access(slack)
+        message = shown_with(slack, f"Waiting for approval from <@{DAVE}>")
+        pagerduty.hand_over("SECONDARY", "bob@acme.com")
+        jump(bot, clock, timedelta(hours=1, minutes=1))
+        reply = eventually(lambda: slack.replies(CHANNEL, message["ts"]))[0]
+        assert "Reminder:" in texts([reply]) and f"<@{BOB}>" in texts([reply])
+        now = shown_with(slack, f"Waiting for approval from <@{BOB}>")
+        slack.click(DAVE, "approve", message=now)
+        eventually(lambda: "not an approver" in private_answers(slack, DAVE))
+        slack.click(BOB, "approve", message=now)
+        eventually(lambda: bot.service.lifecycle.queries.in_states("active"))
+        assert slack.dm(BOB) == [] and slack.dm(DAVE) == [] and len(slack.channel(CHANNEL)) == 1
+        bot.stop()
