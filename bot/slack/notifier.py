@@ -1,4 +1,5 @@
-"""Tells people what happened, by DM, without ever blocking or failing the lifecycle.
+"""Tells people what happened, by DM or in an approval channel, without ever blocking or failing
+the lifecycle.
 
 Each event that tells someone is stored in the outbox, in the same transaction as the state
 change it reports, and delivered by the outbox dispatcher in the background: the Slack listener
