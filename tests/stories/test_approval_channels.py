@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from sandbox.pagerduty import Level, PagerDutySandbox
 from sandbox.server import Reply
 from tests.support.config import CHASING
@@ -168,18 +170,21 @@ def test_an_escalation_is_a_reply_in_the_thread_naming_the_fallback(make_bot, sl
     eventually(lambda: bot.service.lifecycle.queries.in_states("active"))
 
 
-def test_without_the_app_in_the_channel_approvers_are_asked_by_dm_and_the_operator_is_told(
-        make_bot, slack, okta):
-    """Given nobody invited the app to the channel, when Carol asks, then Alice and Bob get
-    DMs as usual, the audit log and the audit channel say the channel could not be used and
-    why, and Alice's DM approves as always."""
-    bot = start(make_bot, slack, bot_in_channel=False, policy=in_channel(), audit_channel="C0GENERAL")
+@pytest.mark.parametrize("channel, error", [(CHANNEL, "not_in_channel"), ("C0DELETED", "channel_not_found")])
+def test_a_channel_the_app_cannot_post_in_falls_back_to_dms_and_the_operator_is_told(
+        make_bot, slack, okta, channel, error):
+    """Given nobody invited the app to the channel (or the channel is gone), when Carol asks,
+    then Alice and Bob get DMs as usual, the audit log and the audit channel say the channel
+    could not be used and why, and Alice's DM approves as always."""
+    bot = start(make_bot, slack, bot_in_channel=False, audit_channel="C0GENERAL",
+                policy={"approval_channel": channel, "notify": "channel"})
     request_access(slack)
     eventually(lambda: asked(slack, ALICE) and asked(slack, BOB))
     request = pending(bot)
     unreachable = [e for e in bot.service.lifecycle.audit.events(request.id) if e.action == "channel_unreachable"]
-    assert len(unreachable) == 1 and "not_in_channel" in unreachable[0].detail
-    eventually(lambda: "not in the approval channel" in texts(slack.messages("C0GENERAL")))
+    assert len(unreachable) == 1 and error in unreachable[0].detail and channel in unreachable[0].detail
+    line = eventually(lambda: [m for m in slack.messages("C0GENERAL") if "approval channel" in texts([m])])
+    assert f"channel {channel}" in texts(line) and f"error: {error}" in texts(line)
     assert slack.messages(CHANNEL) == []
     slack.click(ALICE, "approve")
     eventually(lambda: bot.request(request.id).state == "active")
