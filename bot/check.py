@@ -43,6 +43,9 @@ def run_checks(settings: Settings | None = None, config: Config | None = None) -
     findings.append(Finding("config", str(settings.latchkey_config), OK, f"connectors: {connectors}"))
     findings += _guard("database", "connect", lambda: _database(settings))
     findings += _guard("slack", "auth.test", lambda: _slack(settings))
+    for channel in _approval_channels(config):
+        findings += _guard("slack", f"approval channel {channel}",
+                           lambda c=channel: _approval_channel(settings, c))
     for connector_id, connector_config in config.connectors.items():
         findings += _guard(connector_id, "capabilities", lambda c=connector_config: _connector(c))
     if config.on_call:
@@ -97,6 +100,25 @@ def _slack(settings: Settings) -> list[tuple[str, str, str]]:
     return rows
 
 
+def _approval_channels(config: Config) -> list[str]:
+    rules = config.policy.to_rulebook()
+    return sorted({rule.notify.channel for rule in (rules.default, *rules.rules)
+                   if rule.notify.in_channel and rule.notify.channel})
+
+
+def _approval_channel(settings: Settings, channel: str) -> list[tuple[str, str, str]]:
+    """Whether requests can be posted in the channel: it exists and the app is in it."""
+    from bot.slack.app import web_client
+
+    client = web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    info = client.conversations_info(channel=channel)["channel"]
+    what, name = f"approval channel {channel}", f"#{info.get('name', channel)}"
+    if not info.get("is_member"):
+        return [(what, PROBLEM, f"the app is not in {name}: invite it there (/invite @Latchkey); "
+                 "until then its requests are asked by DM")]
+    return [(what, OK, f"{name}: the app can post requests there")]
+
+
 def _connector(connector_config) -> list[tuple[str, str, str]]:
     connector = connector_config.build()
     try:
@@ -148,7 +170,9 @@ def _reason(exc: Exception) -> str:
         error = exc.response.get("error") if exc.response is not None else None
         hint = {"invalid_auth": "SLACK_BOT_TOKEN is not valid for this workspace",
                 "not_authed": "SLACK_BOT_TOKEN is empty",
-                "token_revoked": "SLACK_BOT_TOKEN was revoked: reinstall the app"}.get(error, "")
+                "token_revoked": "SLACK_BOT_TOKEN was revoked: reinstall the app",
+                "channel_not_found": "no such channel, or a private one the app is not in",
+                "missing_scope": "the app lacks a scope of manifests/slack-app.yaml: reinstall it"}.get(error, "")
         return f"Slack answered {error}" + (f": {hint}" if hint else "")
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 

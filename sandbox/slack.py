@@ -11,6 +11,8 @@ signed requests to the bot on behalf of users.  It refuses what Slack refuses.
         slack.select("U1", "pick", "okta-admins")     # sent only if the input dispatches
         slack.submit("U1")                            # what was entered (or pass values)
         slack.click("U2", "approve")                  # the approver's DM button
+        slack.add_channel("C0APPROVE", "approvals", members=("U1", "U2"))  # the app is in it
+        slack.click("U2", "approve", message=slack.channel("C0APPROVE")[0])  # a button there
 
 Routes: `{url}/api/<method>` (Web API), `{url}/response/<id>` (response_url).
 Layout: slack_workspace (state), slack_webapi (methods), slack_platform (deliveries to the bot),
@@ -32,7 +34,8 @@ from sandbox.slack_platform import SlackPlatform
 from sandbox.slack_webapi import WebApi
 from sandbox.slack_workspace import BOT_USER_ID, TEAM_ID, SlackError, Workspace
 
-SCOPES = "chat:write,commands,im:write,usergroups:read,users:read,users:read.email"
+SCOPES = ("channels:read,chat:write,commands,groups:read,im:write,usergroups:read,users:read,"
+          "users:read.email")
 
 
 class SlackSandbox(SlackPlatform, SandboxServer):
@@ -59,10 +62,18 @@ class SlackSandbox(SlackPlatform, SandboxServer):
         with self.lock:
             return copy.deepcopy(self.workspace.add_user(user_id, email, real_name, is_bot, deleted))
 
-    def add_channel(self, channel_id: str, name: str) -> None:
-        """A public channel (without the #) where users can type commands."""
+    def add_channel(self, channel_id: str, name: str, members: tuple[str, ...] = (),
+                    bot: bool = True, private: bool = False) -> None:
+        """A channel (its name without the #) with these members, and the app among them
+        unless `bot=False` (nobody invited it)."""
         with self.lock:
-            self.workspace.channel_names[channel_id] = name
+            self.workspace.add_channel(channel_id, name, set(members) | ({BOT_USER_ID} if bot else set()),
+                                       private)
+
+    def remove_from_channel(self, channel_id: str, user_id: str) -> None:
+        """The user (or the app, `bot_user_id`) leaves or is removed from the channel."""
+        with self.lock:
+            self.workspace.channel_members[channel_id].discard(user_id)
 
     def add_user_group(self, handle: str, members: list[str], name: str = "",
                        disabled: bool = False) -> str:
@@ -95,6 +106,15 @@ class SlackSandbox(SlackPlatform, SandboxServer):
     def messages(self, channel_id: str) -> list[dict]:
         with self.lock:
             return copy.deepcopy(self.workspace.messages.get(channel_id, []))
+
+    def channel(self, channel_id: str) -> list[dict]:
+        """The channel's messages as its members see them: replies stay in their threads."""
+        return [m for m in self.messages(channel_id) if m.get("thread_ts") in (None, m["ts"])]
+
+    def replies(self, channel_id: str, ts: str) -> list[dict]:
+        """The thread under message `ts`, without the message itself."""
+        with self.lock:
+            return copy.deepcopy(self.workspace.thread(channel_id, ts)[1:])
 
     def dm(self, user_id: str) -> list[dict]:
         """The messages in the user's DM with the bot as they are now, oldest first."""

@@ -38,6 +38,8 @@ class WebApi:
             "chat.update": self.chat_update,
             "chat.postEphemeral": self.chat_post_ephemeral,
             "conversations.open": self.conversations_open,
+            "conversations.info": self.conversations_info,
+            "conversations.replies": self.conversations_replies,
             "users.info": self.users_info,
             "users.lookupByEmail": self.users_lookup_by_email,
             "usergroups.list": self.usergroups_list,
@@ -93,14 +95,16 @@ class WebApi:
         return {"view": self.ws.publish_home(user_id, view)}
 
     def chat_post_message(self, args: dict) -> dict:
-        channel = self.ws.resolve_channel(args.get("channel"))
+        channel = self.ws.visible_channel(args.get("channel"))
         text, blocks = _content(args)
-        message = self.ws.post(channel, text, blocks)
+        message = self.ws.post(channel, text, blocks, args.get("thread_ts") or None)
         return {"channel": channel, "ts": message["ts"], "message": message}
 
     def chat_update(self, args: dict) -> dict:
         # chat.update wants the conversation id: a user id is not a DM id here.
         channel = self.ws.resolve_channel(args.get("channel"), user_ids=False)
+        if channel in self.ws.private_channels and not self.ws.is_member(channel, BOT_USER_ID):
+            raise SlackError("channel_not_found")  # a private channel the app left is gone for it
         text, blocks = _content(args)
         if text and len(text) > MAX_UPDATE_TEXT:
             raise SlackError("msg_too_long")
@@ -108,10 +112,9 @@ class WebApi:
         return {"channel": channel, "ts": message["ts"], "text": message["text"], "message": message}
 
     def chat_post_ephemeral(self, args: dict) -> dict:
-        channel = self.ws.resolve_channel(args.get("channel"))
+        channel = self.ws.visible_channel(args.get("channel"))
         user_id = args.get("user")
-        owner = self.ws.dm_owner(channel)
-        if user_id not in self.ws.users or (owner and owner != user_id):
+        if user_id not in self.ws.users or not self.ws.is_member(channel, user_id):
             raise SlackError("user_not_in_channel")
         text, blocks = _content(args)
         return {"message_ts": self.ws.post_ephemeral(channel, user_id, text, blocks)}
@@ -136,6 +139,24 @@ class WebApi:
         if already_open:
             result.update(no_op=True, already_open=True)
         return result
+
+    def conversations_info(self, args: dict) -> dict:
+        return {"channel": self.ws.conversation(args.get("channel"))}
+
+    def conversations_replies(self, args: dict) -> dict:
+        """A thread, parent first, a page at a time (`limit`, default 1,000; `cursor`)."""
+        channel = self.ws.conversation(args.get("channel"))["id"]
+        if not args.get("ts"):
+            raise SlackError("thread_not_found")
+        thread = self.ws.thread(channel, args["ts"])
+        try:
+            limit = max(1, min(int(args.get("limit") or 1000), 1000))
+            start = int(str(args.get("cursor") or "0").removeprefix("next_ts:"))
+        except ValueError:
+            raise SlackError("invalid_cursor") from None
+        page, more = thread[start:start + limit], start + limit < len(thread)
+        return {"messages": copy.deepcopy(page), "has_more": more,
+                "response_metadata": {"next_cursor": f"next_ts:{start + limit}" if more else ""}}
 
     def users_info(self, args: dict) -> dict:
         return {"user": self.ws.user(args.get("user"))}

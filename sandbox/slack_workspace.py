@@ -67,6 +67,9 @@ class Workspace:
         self.users: dict[str, dict] = {}
         self.user_groups: dict[str, dict] = {}          # id -> usergroup object, with its users
         self.channel_names: dict[str, str] = {GENERAL_CHANNEL: "general"}
+        # Channels' members (DMs and #general, which holds everyone, are not listed here).
+        self.channel_members: dict[str, set[str]] = {}
+        self.private_channels: set[str] = set()
         self.dm_ids: dict[str, str] = {}                 # user id -> DM id
         self.messages: dict[str, list[dict]] = {}        # channel id -> messages, oldest first
         self.message_channel: dict[str, str] = {}        # ts -> channel id (ts are workspace-unique)
@@ -172,18 +175,78 @@ class Workspace:
     def dm_owner(self, channel_id: str) -> str | None:
         return next((u for u, dm in self.dm_ids.items() if dm == channel_id), None)
 
+    def add_channel(self, channel_id: str, name: str, members: set[str], private: bool) -> None:
+        self._check_members(sorted(members - {BOT_USER_ID}))
+        self.channel_names[channel_id] = name
+        self.channel_members[channel_id] = set(members)
+        if private:
+            self.private_channels.add(channel_id)
+
+    def is_member(self, channel_id: str, user_id: str) -> bool:
+        """Whether the user (or the bot) is in the conversation: #general holds everyone, a DM
+        its user and the bot."""
+        if channel_id == GENERAL_CHANNEL:
+            return user_id in self.users
+        owner = self.dm_owner(channel_id)
+        if owner is not None:
+            return user_id in (owner, BOT_USER_ID)
+        return user_id in self.channel_members.get(channel_id, set())
+
+    def visible_channel(self, channel: str | None, *, user_ids: bool = True) -> str:
+        """`resolve_channel`, for a bot that must be in a channel to post there: a private
+        channel it is not in does not exist for it; a public one answers `not_in_channel`."""
+        channel_id = self.resolve_channel(channel, user_ids=user_ids)
+        if not self.is_member(channel_id, BOT_USER_ID):
+            raise SlackError("channel_not_found" if channel_id in self.private_channels else "not_in_channel")
+        return channel_id
+
+    def conversation(self, channel: str | None) -> dict:
+        """A channel as conversations.info shows it (the fields Latchkey and the tests read)."""
+        channel_id = self.resolve_channel(channel, user_ids=False)
+        if channel_id in self.private_channels and not self.is_member(channel_id, BOT_USER_ID):
+            raise SlackError("channel_not_found")
+        owner = self.dm_owner(channel_id)
+        if owner is not None:
+            return {"id": channel_id, "created": TS_EPOCH, "is_im": True, "is_org_shared": False,
+                    "user": owner, "is_user_deleted": self.users[owner]["deleted"]}
+        private = channel_id in self.private_channels
+        return {"id": channel_id, "name": self.channel_names[channel_id],
+                "name_normalized": self.channel_names[channel_id], "is_channel": not private,
+                "is_group": private, "is_im": False, "is_mpim": False, "is_private": private,
+                "is_archived": False, "is_general": channel_id == GENERAL_CHANNEL,
+                "created": TS_EPOCH, "context_team_id": TEAM_ID,
+                "is_member": self.is_member(channel_id, BOT_USER_ID)}
+
     # -- messages ----------------------------------------------------------------------------
     def next_ts(self) -> str:
         n = next(self._ts)
         return f"{TS_EPOCH + n // 1_000_000}.{n % 1_000_000:06d}"
 
-    def post(self, channel_id: str, text: str | None, blocks: list | None) -> dict:
+    def post(self, channel_id: str, text: str | None, blocks: list | None,
+             thread_ts: str | None = None) -> dict:
         message = {"type": "message", "ts": self.next_ts(), "user": BOT_USER_ID, "bot_id": BOT_ID,
                    "app_id": APP_ID, "team": TEAM_ID, "text": text or "",
                    "blocks": with_ids(blocks or [])}
+        if thread_ts:
+            # A reply names its thread by the parent's ts (a reply's own ts names the same
+            # thread); the parent then counts its replies.
+            parent = self.message(channel_id, thread_ts)
+            parent = self.message(channel_id, parent.get("thread_ts", parent["ts"]))
+            parent.update(thread_ts=parent["ts"], reply_count=parent.get("reply_count", 0) + 1,
+                          latest_reply=message["ts"])
+            message.update(thread_ts=parent["ts"], parent_user_id=parent["user"])
         self.messages.setdefault(channel_id, []).append(message)
         self.message_channel[message["ts"]] = channel_id
         return message
+
+    def thread(self, channel_id: str, ts: str | None) -> list[dict]:
+        """The message `ts` and, if it starts a thread, its replies, oldest first."""
+        try:
+            parent = self.message(channel_id, ts)
+        except SlackError:
+            raise SlackError("thread_not_found") from None
+        root = parent.get("thread_ts", parent["ts"])
+        return [m for m in self.messages[channel_id] if m["ts"] == root or m.get("thread_ts") == root]
 
     def message(self, channel_id: str, ts: str | None) -> dict:
         for message in self.messages.get(channel_id, []):

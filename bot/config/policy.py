@@ -153,6 +153,12 @@ class RuleSettings(_RuleChecks):
                                       "decided by then times out")
     warn_before: Duration | None = Field(default=timedelta(minutes=15), description="warn the "
                                          "requester this long before the access ends; null: never")
+    approval_channel: str | None = Field(default=None, pattern=r"^[CG][A-Z0-9]{2,}$", description=(
+        "a Slack channel id (C…) where each request is posted once with Approve / Deny; any "
+        "eligible approver may decide there (invite the app to the channel)"))
+    notify: Literal["dm", "channel", "both"] = Field(default="dm", description=(
+        "how approvers are asked: `dm` each of them, once in the `approval_channel`, or `both`; "
+        "reminders go as replies in the request's thread"))
 
 
 def _inheriting(model: type[BaseModel]) -> type[_RuleChecks]:
@@ -267,6 +273,15 @@ class PolicyConfig(RuleSettings):
                 raise ValueError(f"{where}: step {short + 1} can never be approved: nobody "
                                  "counts twice, not even across steps, and too few people are "
                                  "named for it (add approvers or a fallback)")
+        return self
+
+    @model_validator(mode="after")
+    def _channels_named(self) -> PolicyConfig:
+        rules = self.to_rulebook()
+        for rule in (rules.default, *rules.rules):
+            if problem := rule.notify.problem():
+                where = f"rule {rule.name!r}" if rule is not rules.default else "policy"
+                raise ValueError(f"{where}: {problem}")
         return self
 
     def to_rulebook(self) -> RuleBook:

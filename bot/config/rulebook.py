@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, get_args
 
 from bot.domain.kinds import KINDS
+from bot.domain.notify import Notify, NotifyMode
 from bot.domain.policy import Policy
 from bot.domain.rules import (
     ApprovalStep,
@@ -58,7 +59,8 @@ def _rule(policy: PolicyConfig, name: str, settings: PolicyConfig | RuleConfig,
         resource=match.resource if match else None,
         fallback=tuple(inherited("fallback") or ()),
         escalate_after=inherited("escalate_after"),
-        kinds=tuple(kind.from_config(inherited(kind.key)) for kind in KINDS))
+        kinds=tuple(kind.from_config(inherited(kind.key)) for kind in KINDS),
+        notify=Notify(NotifyMode(inherited("notify")), inherited("approval_channel")))
 
 
 def _steps(policy: PolicyConfig, settings: PolicyConfig | RuleConfig) -> tuple[ApprovalStep, ...]:

@@ -65,6 +65,7 @@ class AuditAction(enum.StrEnum):
     STEP_UP_STARTED = "step_up_started"
     STEP_UP_PASSED = "step_up_passed"
     STEP_UP_FAILED = "step_up_failed"
+    CHANNEL_UNREACHABLE = "channel_unreachable"
 
 
 class MessageKind(enum.StrEnum):
@@ -415,6 +416,16 @@ class AccessReturned(DriftFound):
 
     action = AuditAction.ACCESS_RETURNED
     outcome: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApprovalChannelUnreachable(Event):
+    """The request could not be posted in its rule's approval `channel` (`error`: Slack's
+    answer, e.g. not_in_channel), so its approvers were asked by DM instead."""
+
+    action = AuditAction.CHANNEL_UNREACHABLE
+    channel: str | None = None
+    error: str | None = None
 
 
 # -- Latchkey itself ---------------------------------------------------------------------

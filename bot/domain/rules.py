@@ -15,6 +15,7 @@ from fnmatch import fnmatchcase
 from typing import TypeVar
 
 from bot.domain.kinds import KINDS, BreakGlass, Form, RequestFor, RuleKind, Ticket
+from bot.domain.notify import Notify
 from bot.domain.policy import Policy
 
 K = TypeVar("K", bound=RuleKind)
@@ -49,6 +50,7 @@ class Rule:
     fallback: tuple[str, ...] = ()  # asked when the approvers cannot be, or on escalation
     escalate_after: int | None = 2  # reminders before the fallback approvers are asked too
     kinds: tuple[RuleKind, ...] = ()  # what else it asks (bot/domain/kinds/); unlisted kinds: their default
+    notify: Notify = Notify()  # where its approvers are asked
 
     def matches(self, target: Target) -> bool:
         if target.resource_type == BUNDLE and self.resource_type is None:

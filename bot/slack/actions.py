@@ -6,23 +6,47 @@ Who may press them is checked by the lifecycle at click time, never by what the 
 
 from __future__ import annotations
 
+import logging
+
 from slack_bolt import App
+from slack_sdk.errors import SlackApiError
 
 from bot.domain.errors import LatchkeyError
 from bot.slack import blocks
 from bot.slack.context import Deps
 from bot.slack.errors import explain, guarded
 from bot.slack.home import own_list, publish_home
-from bot.slack.notifier import post_notice
+from bot.slack.notifier import post_notice, post_private
+
+log = logging.getLogger(__name__)
 
 
 def _tell(respond, client, body, deps: Deps, text: str) -> None:
-    """Answer only the clicker: ephemerally under the message, or by DM from the Home tab
-    (its notification in plain words)."""
+    """Answer only the clicker: privately in the channel where they clicked (chat.postEphemeral;
+    everyone else there sees nothing), ephemerally under a DM, or by DM from the Home tab (its
+    notification in plain words)."""
+    channel = _shared_channel(body)
+    if channel:
+        try:
+            post_private(client, channel, body["user"]["id"], text, deps.directory.name)
+            return
+        except SlackApiError as error:  # e.g. a click by someone no longer in the channel
+            log.info("could not answer %s privately in %s (%s): answering through the click",
+                     body["user"]["id"], channel, error.response.get("error"))
     if body.get("response_url"):
         respond(text=text, response_type="ephemeral", replace_original=False)
     else:
         post_notice(client, body["user"]["id"], text, deps.directory.name)
+
+
+def _shared_channel(body) -> str | None:
+    """The channel of a click on a message there (an approval channel), not a DM's or an
+    ephemeral message's."""
+    container = body.get("container") or {}
+    channel = container.get("channel_id")
+    if container.get("type") != "message" or container.get("is_ephemeral") or not isinstance(channel, str):
+        return None
+    return channel if channel[:1] in ("C", "G") else None
 
 
 def register(app: App, deps: Deps) -> None:

@@ -59,6 +59,7 @@ WORDS: dict[type[e.Event], str] = {
     e.StepUpStarted: "was sent a push to confirm a decision on",
     e.StepUpPassed: "confirmed on their phone a decision on",
     e.StepUpFailed: "did not confirm a decision on",
+    e.ApprovalChannelUnreachable: "asked by DM, not in the approval channel, for",
 }
 
 # A note that says why, or what it means.
@@ -71,6 +72,7 @@ NOTES: dict[type[e.Event], str] = {
     e.Expired: "its time is up",
     e.TicketResolved: "its ticket was resolved",
     e.RefusedMore: "more refused attempts this minute are only counted in /metrics",
+    e.ApprovalChannelUnreachable: "invite the app to the channel, or fix `approval_channel`",
 }
 
 
@@ -147,6 +149,8 @@ def _details(detail: dict, entitlement: str | None) -> list[str]:
         parts.append("asked " + _text(detail["source"], NAME_LIMIT))
     if detail.get("justification"):
         parts.append("why: " + _text(detail["justification"], TEXT_LIMIT))
+    if detail.get("channel"):
+        parts.append("channel " + _text(detail["channel"], NAME_LIMIT))
     if detail.get("feed"):
         parts.append(_text(detail["feed"], NAME_LIMIT) + " gap: full sync")
     if detail.get("reason"):

@@ -216,7 +216,31 @@ def deny_modal(request: AccessRequest) -> dict:
 def approver_message(request: AccessRequest, progress: Progress, viewer: str) -> dict:
     """The DM an approver gets: Approve / Deny only while `viewer` may act on the request now;
     where it stands while pending; the outcome afterwards."""
-    blocks = [
+    blocks = _asking(request, progress)
+    if request.state is not State.PENDING:
+        blocks.append(_section(wording.outcome(request)))
+    elif standing := wording.standing(progress, viewer):
+        blocks.append(_context(standing))
+    if request.state is State.PENDING and viewer in progress.deciders:
+        blocks.append(_decision(request))
+    return {"text": wording.ask_approver(request), "blocks": blocks}
+
+
+def channel_message(request: AccessRequest, progress: Progress) -> dict:
+    """The request as posted once in an approval channel, for every approver there: while it is
+    pending, who approved and whom it waits on, and Approve / Deny (who may press them is
+    checked at each click); the outcome afterwards."""
+    blocks = _asking(request, progress)
+    if request.state is not State.PENDING:
+        blocks.append(_section(wording.outcome(request)))
+    else:
+        blocks += [_context(wording.channel_standing(progress)), _decision(request)]
+    return {"text": wording.ask_approver(request), "blocks": blocks}
+
+
+def _asking(request: AccessRequest, progress: Progress) -> list[dict]:
+    """What an approver weighs: who asks for what, for how long and why, and the facts."""
+    return [
         {"type": "header", "text": _plain("Extension request" if request.extends else "Access request", 150)},
         _section(wording.ask_approver(request)),
         *([_section(wording.bundle_items(request))] if request.is_bundle else []),
@@ -224,15 +248,11 @@ def approver_message(request: AccessRequest, progress: Progress, viewer: str) ->
         *([_context(facts)] if (facts := wording.details(request, progress.steps)) else []),
         _context(wording.request_footer(request)),
     ]
-    if request.state is not State.PENDING:
-        blocks.append(_section(wording.outcome(request)))
-    elif standing := wording.standing(progress, viewer):
-        blocks.append(_context(standing))
-    if request.state is State.PENDING and viewer in progress.deciders:
-        blocks.append({"type": "actions", "block_id": "decision", "elements": [
-            _button("Approve", APPROVE, request.id, "primary"),
-            _button("Deny", DENY, request.id, "danger")]})
-    return {"text": wording.ask_approver(request), "blocks": blocks}
+
+
+def _decision(request: AccessRequest) -> dict:
+    return {"type": "actions", "block_id": "decision", "elements": [
+        _button("Approve", APPROVE, request.id, "primary"), _button("Deny", DENY, request.id, "danger")]}
 
 
 def requester_message(request: AccessRequest, progress: Progress) -> dict:

@@ -1,4 +1,5 @@
-"""Tells people what happened, by DM, without ever blocking or failing the lifecycle.
+"""Tells people what happened, by DM or in an approval channel, without ever blocking or failing
+the lifecycle.
 
 Each event that tells someone is stored in the outbox, in the same transaction as the state
 change it reports, and delivered by the outbox dispatcher in the background: the Slack listener
@@ -46,6 +47,7 @@ from bot.domain.events import (
     TicketResolved,
     TimedOut,
 )
+from bot.domain.notify import Notify
 from bot.domain.request import AccessRequest, State
 from bot.outbox import OutboxDispatcher
 from bot.ports import Clock
@@ -67,12 +69,21 @@ def post_notice(client: WebClient, user: str, mrkdwn: str, name_of: Callable[[st
                                    blocks=blocks.notice(mrkdwn)["blocks"])
 
 
+def post_private(client: WebClient, channel: str, user: str, mrkdwn: str,
+                 name_of: Callable[[str], str]) -> dict:
+    """Show `user` alone one section of mrkdwn in `channel` (an ephemeral message)."""
+    return client.chat_postEphemeral(channel=channel, user=user, text=clip(plain(mrkdwn, name_of), 4000),
+                                     blocks=blocks.notice(mrkdwn)["blocks"])
+
+
 class SlackNotifier:
     def __init__(self, client: WebClient, messages: Messages, outbox: Outbox, requests: RequestQueries,
                  clock: Clock, progress: Callable[[AccessRequest], Progress],
-                 name_of: Callable[[str], str]) -> None:
+                 name_of: Callable[[str], str],
+                 notify_of: Callable[[AccessRequest], Notify] = lambda request: Notify(),
+                 audit: Callable[[Event], None] = lambda event: None) -> None:
         self._requests, self._clock = requests, clock
-        self._slack = RequestMessages(client, messages, progress, name_of)
+        self._slack = RequestMessages(client, messages, progress, name_of, notify_of, audit)
         self.dispatcher = OutboxDispatcher(outbox, self._deliver, clock)
         # How each event is told, by type; test_message_kinds checks every event that tells
         # someone has one.  An update in place redraws the request's messages, with news for
@@ -137,7 +148,7 @@ class SlackNotifier:
     def _escalated(self, request: AccessRequest, event: Escalated) -> None:
         if request.state is not State.PENDING:
             return
-        self._slack.tell(event.approvers, wording.escalated(request))
+        self._slack.chase(request, event.approvers, wording.escalated(request))
         self._slack.refresh(request)  # the requester now waits on the fallback approvers too
         self._slack.ask(request, event.approvers, self._slack.progress(request))
 
@@ -150,7 +161,10 @@ class SlackNotifier:
         if newcomers := tuple(p for p in event.approvers if p not in asked):
             self._slack.refresh(request)  # whoever is no longer on call loses the buttons
             self._slack.ask(request, newcomers, self._slack.progress(request))
-        self._slack.tell(tuple(p for p in event.approvers if p in asked), wording.reminder(request))
+        # In the request's thread in its approval channel, naming all of them; by DM only to
+        # those asked before (the newcomers were just sent the request itself).
+        self._slack.chase(request, event.approvers, wording.reminder(request),
+                          by_dm=tuple(p for p in event.approvers if p in asked))
 
     def _on_call_unknown(self, request: AccessRequest, event: OnCallUnknown) -> None:
         self._slack.tell((request.requester,), wording.on_call_unknown(request, event.source or ""))

@@ -106,6 +106,20 @@ def standing(progress: Progress, viewer: str) -> str | None:
     return f":ballot_box_with_check: {said[0].upper()}{said[1:]}."
 
 
+def channel_standing(progress: Progress) -> str:
+    """Where a pending request stands, for its message in an approval channel."""
+    at_step = progress.approvers_of_step(progress.step)
+    done = ([f"Step {progress.step} approved by {mentions(progress.approvers_of_step(progress.step - 1))}"]
+            if progress.step else []) + ([f"approved by {mentions(at_step)}"] if at_step else [])
+    said = "; ".join(done + [f"waiting for {_approvals(progress)} from {mentions(progress.deciders)}"])
+    return f":hourglass_flowing_sand: {said[0].upper()}{said[1:]}."
+
+
+def waiting_on(people) -> str:
+    """Who a reminder in a request's thread is for (mentioned, so that they are notified)."""
+    return f"Waiting on {mentions(people)}."
+
+
 def _approvals(progress: Progress) -> str:
     """'approval', '2 approvals', or '1 more approval' once someone at the step has approved."""
     if progress.approvers_of_step(progress.step):

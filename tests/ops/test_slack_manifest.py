@@ -31,6 +31,8 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "chat.postMessage": {"chat:write"}, "chat.update": {"chat:write"},
     "chat.postEphemeral": {"chat:write"}, "chat.delete": {"chat:write"},
     "conversations.open": {"im:write"},
+    # public and private approval channels alike (`latchkey check`)
+    "conversations.info": {"channels:read", "groups:read"},
     "users.info": {"users:read", "users:read.email"},  # the email is how people map to accounts
     "users.lookupByEmail": {"users:read.email"},
     "usergroups.list": {"usergroups:read"}, "usergroups.users.list": {"usergroups:read"},

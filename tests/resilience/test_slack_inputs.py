@@ -245,6 +245,46 @@ def test_button_values(world, scene, data, user, action_id):
     assert state(bot, okta_m) == before
 
 
+APPROVAL_CHANNEL = "C0APPROVALS"
+
+
+def click_in_channel(slack, user: str, action_id: str, value):
+    """A click on a button of a message in the approval channel (not a DM)."""
+    payload = envelope(slack, "block_actions", user)
+    with slack.lock:
+        url_id = slack.workspace.issue_response_url(user, APPROVAL_CHANNEL, None)
+    action = {"action_id": action_id, "block_id": "decision", "type": "button", "value": value,
+              "text": {"type": "plain_text", "text": "Approve"}, "action_ts": f"{time.time():.6f}"}
+    payload.update(container={"type": "message", "message_ts": "1.000001", "channel_id": APPROVAL_CHANNEL,
+                              "is_ephemeral": False},
+                   channel={"id": APPROVAL_CHANNEL, "name": "access-approvals"},
+                   response_url=f"{slack.url}/response/{url_id}", actions=[action])
+    return post_payload(slack, payload)
+
+
+@EXAMPLES
+@given(data=st.data(), user=st.sampled_from(PEOPLE), action_id=st.sampled_from(["approve", "deny"]))
+def test_channel_button_values(world, scene, data, user, action_id):
+    """Approve or Deny pressed in an approval channel with another request's id, or a random,
+    oversized or malformed value, is refused to the clicker alone (privately in the channel; for
+    Erin, who is not in it, through the click) and changes nothing."""
+    bot, okta_m, slack_m = world
+    slack_m.add_channel(APPROVAL_CHANNEL, "access-approvals", members=(ALICE, BOB, CAROL, DAVE))
+    value = data.draw(st.one_of(st.sampled_from(list(scene.values())), words, st.integers()), label="value")
+    if legitimate(scene, bot, user, action_id, value):
+        value = value + "x"  # the tampered twin of a click that would rightly act
+    before, shown = state(bot, okta_m), seen_by(slack_m, user)
+    with slack_m.lock:
+        slack_m.workspace.clear_modals(user)
+    answer = click_in_channel(slack_m, user, action_id, value)
+    assert answer.status_code == 200, answer.text
+    assert_clear(told(slack_m, user, shown))
+    if user != ERIN and not slack_m.open_view(user):
+        assert slack_m.ephemerals(user)[-1]["channel"] == APPROVAL_CHANNEL
+    assert slack_m.channel(APPROVAL_CHANNEL) == []  # nobody else saw anything
+    assert state(bot, okta_m) == before
+
+
 # -- view submissions -------------------------------------------------------------------------
 def submission(slack, user: str, callback_id: str, values: dict, metadata):
     payload = envelope(slack, "view_submission", user)
