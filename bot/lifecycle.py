@@ -39,6 +39,7 @@ from bot.usecases.decide import Decide
 from bot.usecases.due import Due, Inline
 from bot.usecases.extend import Extend
 from bot.usecases.provision import Provision
+from bot.usecases.reviews import Reviews
 from bot.usecases.revoke import Revoke, TakeBack
 from bot.usecases.step_up import StepUps
 from bot.usecases.submit import Submit
@@ -105,6 +106,7 @@ class Lifecycle:
         self.ticket_watch = WatchTickets(self.queries, rules, self.tickets, self.revocations)
         self.due = Due(core, self.queries, self.provisions, self.revocations, Chase(core, routing), bundles)
         core.work_on = self.due.work_on  # what a use case hands to the workers runs here
+        self.reviews = Reviews(core)  # access reviews: campaigns, decisions, reports
 
     # -- reading ---------------------------------------------------------------------------
     def approvers_of(self, request: AccessRequest) -> list[str]:

@@ -60,6 +60,11 @@ WORDS: dict[type[e.Event], str] = {
     e.StepUpPassed: "confirmed on their phone a decision on",
     e.StepUpFailed: "did not confirm a decision on",
     e.ApprovalChannelUnreachable: "asked by DM, not in the approval channel, for",
+    e.ReviewStarted: "started the access review",
+    e.ItemKept: "kept, in an access review, the access of",
+    e.ItemRevoked: "revoked, in an access review, the access of",
+    e.ReviewEscalated: "escalated the undecided items of the access review",
+    e.ReviewClosed: "closed the access review",
 }
 
 # A note that says why, or what it means.

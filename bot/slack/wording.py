@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.domain.errors import AlreadyDecidedError, TaskAlreadyDoneError
+from bot.domain.events import ReviewAssigned, ReviewReminded
 from bot.domain.policy import describe_duration
 from bot.domain.request import AccessRequest, Route, State
 from bot.routing import Progress
@@ -407,3 +408,15 @@ def extension_failed(request: AccessRequest) -> str:
 def extend_prompt(request: AccessRequest) -> str:
     return f"{item(request)} is yours until {when(request.expires_at)}. How much longer do you need it?"
 
+
+
+def review_assigned(event: ReviewAssigned) -> str:
+    what = ("were handed to you: nobody decided them by the due date" if event.escalated
+            else "are yours to review")
+    return (f"*Access review {escape(event.campaign or '')}*: {event.items} holdings {what}. "
+            f"Keep or revoke each" + (f" by {when(event.due_at)}." if event.due_at else "."))
+
+
+def review_reminded(event: ReviewReminded) -> str:
+    return (f"*Access review {escape(event.campaign or '')}*: {event.undecided} holdings still wait "
+            f"on your decision" + (f", due {when(event.due_at)}." if event.due_at else "."))
