@@ -302,7 +302,7 @@ class ReviewCampaignRow(SQLModel, table=True):
     reminded_at: datetime | None = _when()  # the last reminder sent
     # The name while the campaign is open, NULL once closed: unique, so that two starts at once
     # (a double run, two replicas, the scheduler) open one campaign.
-    open_name: str | None = Field(default=None, max_length=64, unique=True)
+    open_name: str | None = Field(default=None, max_length=64, unique=True, index=True)
 
 
 class ReviewItemRow(SQLModel, table=True):
