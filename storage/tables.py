@@ -129,7 +129,7 @@ class StepUpRow(SQLModel, table=True):
     poll: str | None = Field(default=None, sa_column=Column(Text))
     # Set while the challenge is open (waiting or passed), NULL once closed: unique, so that a
     # double click or two replicas cannot send a second push for the same decision.
-    open_key: str | None = Field(default=None, max_length=128, unique=True)
+    open_key: str | None = Field(default=None, max_length=128, unique=True, index=True)
 
 
 class EntitlementRow(SQLModel, table=True):
