@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import timedelta
 
 import pytest
@@ -161,3 +162,17 @@ def test_access_latchkey_may_not_change_is_taken_back_by_the_owners_task(make_bo
     slack.click(ALICE, "task_done")
     soon(lambda: reviews.item(carols.id).revoked_at is not None)
     assert okta.membership_writes() == []  # a person took it back, not Latchkey
+
+
+def test_the_command_line_names_what_is_wrong_and_writes_json_evidence(okta_review):
+    bot = okta_review
+    unknown = cli(bot, "review", "start", "okta-group")
+    assert unknown.returncode == 1 and "no access review okta-group in the configuration" in unknown.stderr
+    assert "configured: okta-groups" in unknown.stderr
+    never = cli(bot, "review", "report", "okta-groups")
+    assert never.returncode == 1 and "No access review okta-groups has been started" in never.stderr
+    assert cli(bot, "review", "start", "okta-groups").returncode == 0
+    evidence = json.loads(cli(bot, "review", "report", "okta-groups", "--format", "json").stdout)
+    assert evidence["campaign"]["name"] == "okta-groups" and evidence["summary"]["items"] == 3
+    assert evidence["progress"] == [{"at": evidence["campaign"]["started_at"], "decided": 0}]
+    assert {i["holder_email"] for i in evidence["items"]} == {"alice@acme.com", "carol@acme.com", "dave@acme.com"}
