@@ -42,15 +42,17 @@ class Revocations:
                  provisioning: Mapping[str, bool]) -> None:
         self.core, self.catalog, self.connectors, self.provisioning = core, catalog, connectors, provisioning
 
-    def of(self, item: ReviewItem, campaign: Campaign, actor: str, reason: str, now: datetime) -> AccessRequest:
-        entitlement = self.catalog.entitlement(item.connector_id, item.entitlement_id)
-        target = Target(item.connector_id, entitlement.resource_type if entitlement else "",
-                        entitlement.resource_name if entitlement else "")
-        connector = self.connectors.get(item.connector_id)
-        # Access Latchkey may not change becomes a task for the owners, as a manual grant's end does.
-        manual = connector is None or not self.provisioning.get(item.connector_id, True) \
-            or (entitlement is not None and not entitlement.provisionable)
-        slot = None if manual or connector is None else slot_of(connector, item.entitlement_id)
+    def of(self, item: ReviewItem, campaign: Campaign, actor: str, reason: str, now: datetime,
+           seen: dict[tuple[str, str], tuple[bool, str, str | None]] | None = None) -> AccessRequest:
+        """`seen`: what earlier items of the same decision found for their entitlement (the due
+        date revokes thousands at once, most of them of a few entitlements)."""
+        key = (item.connector_id, item.entitlement_id)
+        found = seen.get(key) if seen is not None else None
+        if found is None:
+            found = self._how(*key)
+            if seen is not None:
+                seen[key] = found
+        manual, rule, prior_detail = found
         return AccessRequest(
             # Written under the item's lock, so nobody is looked up here: a holder Slack did not
             # know at the snapshot is named by email (and not told).
@@ -60,9 +62,21 @@ class Revocations:
             entitlement_name=item.entitlement_name, duration=timedelta(0),
             justification=f"Access review {campaign.name}: {reason}", state=State.ACTIVE,
             created_at=now, decided_by=(actor,), decided_at=now, decision_reason=reason, expires_at=now,
-            preexisting=False, manual=manual, rule=self.core.rules().rule_for(target).name,
-            # A level taken away in review goes to none at all, not to one held before.
-            prior_detail=json.dumps({slot.key: None}) if slot else None, route=Route.REVIEW)
+            preexisting=False, manual=manual, rule=rule, prior_detail=prior_detail, route=Route.REVIEW)
+
+    def _how(self, connector_id: str, entitlement_id: str) -> tuple[bool, str, str | None]:
+        """How an entitlement is taken back: by a person (a task)?, under which rule, and what
+        a one-level slot goes back to."""
+        entitlement = self.catalog.entitlement(connector_id, entitlement_id)
+        target = Target(connector_id, entitlement.resource_type if entitlement else "",
+                        entitlement.resource_name if entitlement else "")
+        connector = self.connectors.get(connector_id)
+        # Access Latchkey may not change becomes a task for the owners, as a manual grant's end does.
+        manual = connector is None or not self.provisioning.get(connector_id, True) \
+            or (entitlement is not None and not entitlement.provisionable)
+        slot = None if manual or connector is None else slot_of(connector, entitlement_id)
+        # A level taken away in review goes to none at all, not to one held before.
+        return manual, self.core.rules().rule_for(target).name, json.dumps({slot.key: None}) if slot else None
 
 
 def decided(items: Sequence[ReviewItem], campaign: Campaign, decision: ReviewDecision, actor: str,
@@ -71,12 +85,13 @@ def decided(items: Sequence[ReviewItem], campaign: Campaign, decision: ReviewDec
     its revocation record."""
     changes: list[tuple[str, dict[str, object]]] = []
     also: list[object] = []
+    seen: dict[tuple[str, str], tuple[bool, str, str | None]] = {}
     for item in items:
         values: dict[str, object] = dict(decision=decision, decided_by=actor, decided_at=now, reason=reason or None)
         event_type = ItemKept
         request_id = None
         if decision is ReviewDecision.REVOKE:
-            revocation = revocations.of(item, campaign, actor, reason, now)
+            revocation = revocations.of(item, campaign, actor, reason, now, seen)
             request_id = values["request_id"] = revocation.id
             also.append(revocation)
             event_type = ItemRevoked
