@@ -158,6 +158,7 @@ def test_access_latchkey_may_not_change_is_taken_back_by_the_owners_task(make_bo
     carols, = [i for i in reviews.report("okta-groups").items if i.holder_email == "carol@acme.com"]
     reviews.decide(carols.id, carols.reviewer, ReviewDecision.REVOKE, "moved to sales")
     soon(lambda: "Please take" in texts(slack.dm(ALICE)))
+    assert "an access review revoked it" in texts(slack.dm(ALICE))
     assert reviews.item(carols.id).revoked_at is None
     slack.click(ALICE, "task_done")
     soon(lambda: reviews.item(carols.id).revoked_at is not None)
