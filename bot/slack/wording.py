@@ -204,6 +204,8 @@ def granted(request: AccessRequest) -> str:
 
 
 def revoked(request: AccessRequest) -> str:
+    if request.route is Route.REVIEW:
+        return f":lock: Your access to {item(request)} was removed after an access review."
     if request.manual:
         return f":lock: Your access to {item(request)} has ended; an owner has taken it back."
     if request.preexisting:
