@@ -211,3 +211,14 @@ def test_a_holders_okta_manager_reviews_their_access(make_bot, okta):
     items = items_by_holder(bot, "okta-groups")
     assert items["carol@acme.com", "prod-readers"].reviewer == DAVE
     assert items["alice@acme.com", "data-admins"].reviewer in (DAVE, ERIN)
+
+
+def test_a_review_added_to_the_running_config_can_start_without_a_restart(bot, okta):
+    from bot.domain.errors import ReviewNotFoundError
+    from tests.support.config import edit_config
+
+    with pytest.raises(ReviewNotFoundError, match="configured: none"):
+        bot.service.lifecycle.reviews.start("okta-groups")
+    edit_config(bot, okta, reviews=[OKTA_REVIEW])
+    assert bot.service.check_config() is True
+    assert bot.service.lifecycle.reviews.start("okta-groups").name == "okta-groups"
