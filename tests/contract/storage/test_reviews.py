@@ -182,3 +182,15 @@ def test_a_revocation_a_review_made_is_no_request_of_the_holder(engine):
     seen = queries.read_as("U0CAROL", lambda reads: (reads.asked_since(NOW), [r.id for r in reads.live()]))
     assert seen == (1, ["r2"])
     assert queries.granting_on("okta", "00u1") == []
+
+
+def test_a_start_that_fails_half_way_leaves_nothing_behind(engine):
+    """Given the items of a start cannot all be written (here: two with one id), then neither
+    the campaign nor any item is stored, and the next start opens the campaign."""
+    from sqlalchemy.exc import IntegrityError
+
+    store = ReviewStore(engine)
+    with pytest.raises(IntegrityError):
+        store.open(campaign(), [item("i1"), item("i1")])
+    assert store.campaigns(open_only=False) == [] and store.item("i1") is None
+    assert store.open(campaign(), [item("i1")])
