@@ -17,11 +17,17 @@
     ├── ManagerUncheckableError    the directory (Okta) cannot say now who someone's manager is
     ├── OnCallUnknownError         who is on call cannot be learnt now (the on-call service
     │                              is down, slow, refusing Latchkey or rate limiting)
-    └── StepUpError                the approver's step-up MFA stops the decision for now
-        ├── StepUpPendingError     a push for this decision is already waiting on their phone
-        ├── NoPushFactorError      the approver has no active Okta Verify push factor
-        ├── StepUpRequiredError    the decision came without a passed step-up (never from a click)
-        └── StepUpUnavailableError the push service (Okta) cannot be asked now
+    ├── StepUpError                the approver's step-up MFA stops the decision for now
+    │   ├── StepUpPendingError     a push for this decision is already waiting on their phone
+    │   ├── NoPushFactorError      the approver has no active Okta Verify push factor
+    │   ├── StepUpRequiredError    the decision came without a passed step-up (never from a click)
+    │   └── StepUpUnavailableError the push service (Okta) cannot be asked now
+    └── ReviewError                an access review refuses a step
+        ├── ReviewNotFoundError    no such campaign (configured or started) or item
+        ├── NotYourItemError       the item is someone else's to review (a NotAllowedError too)
+        ├── ItemDecidedError       someone (or the due date) decided the item first
+        ├── ReasonRequiredError    a revoke needs a reason
+        └── CampaignClosedError    the campaign is closed: nothing in it can be decided
 
     DuplicateError                 storage refused a second open request for the same thing;
                                    the core turns it into an InvalidRequestError
@@ -30,6 +36,7 @@
 from __future__ import annotations
 
 from bot.domain.request import AccessRequest
+from bot.domain.reviews import ReviewItem
 
 
 class LatchkeyError(Exception):
@@ -114,4 +121,30 @@ class StepUpRequiredError(StepUpError):
 
 
 class StepUpUnavailableError(StepUpError):
+    pass
+
+
+class ReviewError(LatchkeyError):
+    pass
+
+
+class ReviewNotFoundError(ReviewError):
+    pass
+
+
+class NotYourItemError(ReviewError, NotAllowedError):
+    pass
+
+
+class ItemDecidedError(ReviewError):
+    def __init__(self, item: ReviewItem, message: str) -> None:
+        super().__init__(message)
+        self.item = item  # as decided: by whom, when, how
+
+
+class ReasonRequiredError(ReviewError):
+    pass
+
+
+class CampaignClosedError(ReviewError):
     pass

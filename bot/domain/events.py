@@ -66,6 +66,11 @@ class AuditAction(enum.StrEnum):
     STEP_UP_PASSED = "step_up_passed"
     STEP_UP_FAILED = "step_up_failed"
     CHANNEL_UNREACHABLE = "channel_unreachable"
+    REVIEW_STARTED = "review_started"
+    REVIEW_KEPT = "review_kept"
+    REVIEW_REVOKED = "review_revoked"
+    REVIEW_ESCALATED = "review_escalated"
+    REVIEW_CLOSED = "review_closed"
 
 
 class MessageKind(enum.StrEnum):
@@ -98,6 +103,8 @@ class MessageKind(enum.StrEnum):
     TICKET_RESOLVED = "ticket_resolved"
     STEP_UP_STARTED = "step_up_started"
     STEP_UP_FAILED = "step_up_failed"
+    REVIEW_ASSIGNED = "review_assigned"
+    REVIEW_REMINDER = "review_reminder"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,6 +117,10 @@ class Event:
     action: ClassVar[AuditAction | None] = None  # its audit log entry; None: not audited
     kind: ClassVar[MessageKind | None] = None  # its outbox message; None: nobody is told
     transition: ClassVar[Step | None] = None  # the step it reports, if it moves a request
+
+    def outbox_key(self) -> str | None:
+        """What its message is queued under: messages with one key are delivered in turn."""
+        return self.request_id
 
     def detail(self) -> dict[str, Any]:
         """The fields besides the request and actor, as stored (JSON-ready)."""
@@ -426,6 +437,96 @@ class ApprovalChannelUnreachable(Event):
     action = AuditAction.CHANNEL_UNREACHABLE
     channel: str | None = None
     error: str | None = None
+
+
+# -- access reviews (bot/domain/reviews.py) ---------------------------------------------
+# Their request_id is None, but for a revoke: the revocation record that takes the access back.
+@dataclass(frozen=True, kw_only=True)
+class ReviewStarted(Event):
+    """A campaign took its snapshot: `items` holdings to review (`just_in_time` more listed
+    apart), by `reviewers` people, by `due_at`."""
+
+    action = AuditAction.REVIEW_STARTED
+    campaign: str | None = None
+    campaign_id: str | None = None
+    items: int = 0
+    just_in_time: int = 0
+    reviewers: int = 0
+    due_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewNotice(Event):
+    """A message to one reviewer about one campaign, about no request: its messages are queued
+    per reviewer and campaign, so they arrive in turn."""
+
+    reviewer: str = ""
+    campaign: str | None = None
+    campaign_id: str | None = None
+    due_at: datetime | None = None
+
+    def outbox_key(self) -> str | None:
+        return f"review-{self.campaign_id}-{self.reviewer}"[:32]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewAssigned(ReviewNotice):
+    """`reviewer` has `items` holdings to review (one message per reviewer per campaign;
+    `escalated`: handed over at the due date, when nobody had decided them)."""
+
+    kind = MessageKind.REVIEW_ASSIGNED
+    items: int = 0
+    escalated: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewReminded(ReviewNotice):
+    """`reviewer` still has `undecided` items in the campaign, due at `due_at`."""
+
+    kind = MessageKind.REVIEW_REMINDER
+    undecided: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ItemKept(Event):
+    """The reviewer (`actor`; latchkey when the due date decided) kept a holding."""
+
+    action = AuditAction.REVIEW_KEPT
+    campaign_id: str | None = None
+    item_id: str | None = None
+    entitlement: str | None = None
+    connector: str | None = None
+    holder: str | None = None  # the holder's email
+    reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ItemRevoked(ItemKept):
+    """The reviewer decided a holding must go; `request_id` is the revocation that removes it."""
+
+    action = AuditAction.REVIEW_REVOKED
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewEscalated(Event):
+    """At the due date, `items` undecided holdings went to the fallback `reviewers`."""
+
+    action = AuditAction.REVIEW_ESCALATED
+    campaign: str | None = None
+    campaign_id: str | None = None
+    items: int = 0
+    reviewers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewClosed(Event):
+    """The campaign is over: `no_decision` items nobody decided got `on_no_decision`."""
+
+    action = AuditAction.REVIEW_CLOSED
+    campaign: str | None = None
+    campaign_id: str | None = None
+    no_decision: int = 0
+    on_no_decision: str | None = None
 
 
 # -- Latchkey itself ---------------------------------------------------------------------

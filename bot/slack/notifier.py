@@ -39,6 +39,8 @@ from bot.domain.events import (
     RequestCancelled,
     RequestDenied,
     RequestSubmitted,
+    ReviewAssigned,
+    ReviewReminded,
     RevocationFailing,
     StepApproved,
     StepUpFailed,
@@ -112,6 +114,11 @@ class SlackNotifier:
             StepUpFailed: lambda request, event: self._slack.tell([event.actor], wording.step_up_failed(
                 request, event.decision, event.outcome or "")),
         }
+        # Events about no request (a reviewer's campaign), by type.
+        self.notices: dict[type[Event], Callable[[Any], None]] = {
+            ReviewAssigned: lambda event: self._slack.tell((event.reviewer,), wording.review_assigned(event)),
+            ReviewReminded: lambda event: self._slack.tell((event.reviewer,), wording.review_reminded(event)),
+        }
 
     def start(self) -> None:
         self.dispatcher.start()
@@ -129,7 +136,10 @@ class SlackNotifier:
     # -- delivery ------------------------------------------------------------------------
     def _deliver(self, row: OutboxRow) -> None:
         event = Outbox.event(row)
-        request = self._requests.get(row.request_id)
+        if event.request_id is None:
+            self.notices[type(event)](event)
+            return
+        request = self._requests.get(event.request_id)
         self.tellers[type(event)](request, event)
 
     def _submitted(self, request: AccessRequest, event: RequestSubmitted | ExtensionRequested) -> None:
@@ -184,7 +194,11 @@ class SlackNotifier:
 
     def _revoked(self, request: AccessRequest, event: AccessRevoked) -> None:
         said = wording.revoked(request)
-        self._slack.refresh(request, notice=f"{said} {wording.signed_out()}" if event.signed_out else said)
+        # Access taken away in a review may be held by someone Slack does not know (no user
+        # for their email): there is nobody to tell.
+        told = "@" not in request.requester
+        self._slack.refresh(request, notice=(f"{said} {wording.signed_out()}" if event.signed_out
+                                             else said) if told else None)
 
     def _task(self, request: AccessRequest, event: TaskAssigned) -> None:
         role = "task_revoke" if event.revoke else "task_grant"

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.domain.errors import AlreadyDecidedError, TaskAlreadyDoneError
+from bot.domain.events import ReviewAssigned, ReviewReminded
 from bot.domain.policy import describe_duration
 from bot.domain.request import AccessRequest, Route, State
 from bot.routing import Progress
@@ -171,9 +172,12 @@ def outcome(request: AccessRequest) -> str:
 
 
 def task(request: AccessRequest, revoke: bool) -> str:
-    who = f"{mention(request.requester)} ({escape(request.requester_email)}, account `{escape(request.account_id)}`)"
+    # A holder an access review names by email alone has no Slack user to mention.
+    person = escape(request.requester) if "@" in request.requester else mention(request.requester)
+    who = f"{person} ({escape(request.requester_email)}, account `{escape(request.account_id)}`)"
     if revoke:
-        return (f":wrench: *Task:* the time is up. Please take {item(request)} away from {who}, "
+        why = "an access review revoked it" if request.route is Route.REVIEW else "the time is up"
+        return (f":wrench: *Task:* {why}. Please take {item(request)} away from {who}, "
                 "then press *Done*.")
     return (f":wrench: *Task:* Latchkey cannot grant this automatically. Please give {who} "
             f"{item(request)}, then press *Done*. It will be taken back in "
@@ -200,6 +204,8 @@ def granted(request: AccessRequest) -> str:
 
 
 def revoked(request: AccessRequest) -> str:
+    if request.route is Route.REVIEW:
+        return f":lock: Your access to {item(request)} was removed after an access review."
     if request.manual:
         return f":lock: Your access to {item(request)} has ended; an owner has taken it back."
     if request.preexisting:
@@ -407,3 +413,15 @@ def extension_failed(request: AccessRequest) -> str:
 def extend_prompt(request: AccessRequest) -> str:
     return f"{item(request)} is yours until {when(request.expires_at)}. How much longer do you need it?"
 
+
+
+def review_assigned(event: ReviewAssigned) -> str:
+    what = ("were handed to you: nobody decided them by the due date" if event.escalated
+            else "are yours to review")
+    return (f"*Access review {escape(event.campaign or '')}*: {event.items} holdings {what}. "
+            f"Keep or revoke each" + (f" by {when(event.due_at)}." if event.due_at else "."))
+
+
+def review_reminded(event: ReviewReminded) -> str:
+    return (f"*Access review {escape(event.campaign or '')}*: {event.undecided} holdings still wait "
+            f"on your decision" + (f", due {when(event.due_at)}." if event.due_at else "."))

@@ -24,8 +24,10 @@ def test_the_notifier_tells_every_event_that_tells_someone():
     clock = SimpleNamespace(now=lambda: datetime.now(UTC))
     notifier = SlackNotifier(None, None, None, None, clock, None, None)  # type: ignore[arg-type]
     told = set(BY_KIND.values())  # what stored messages read back as
-    assert sorted(t.__name__ for t in told - set(notifier.tellers)) == []
-    assert sorted(t.__name__ for t in set(notifier.tellers) - told) == []
+    tellers = set(notifier.tellers) | set(notifier.notices)
+    assert not set(notifier.tellers) & set(notifier.notices)
+    assert sorted(t.__name__ for t in told - tellers) == []
+    assert sorted(t.__name__ for t in tellers - told) == []
 
 
 def test_the_audit_channel_words_every_audited_event():
