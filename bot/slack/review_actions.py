@@ -1,0 +1,161 @@
+"""Access reviews in Slack: Open review (from the DM or the Home tab), Keep / Revoke per row,
+Keep all on this page, Previous / Next, and the revoke reason form.
+
+Every click is checked by the Reviews use case at click time, whatever the view showed; a refusal
+is shown where the person clicked: at the top of the review list they clicked in (redrawn as it
+is now), else privately, like any other button.
+"""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.domain.errors import CampaignClosedError, ItemDecidedError, LatchkeyError, NotYourItemError
+from bot.domain.reviews import ReviewDecision, ReviewItem
+from bot.slack import review_blocks as rb
+from bot.slack import review_wording as say
+from bot.slack.actions import _tell
+from bot.slack.context import Deps
+from bot.slack.errors import explain, guarded
+
+
+def review_view(deps: Deps, campaign_id: str, reviewer: str, page: int = 1, notice: str | None = None) -> dict:
+    """The reviewer's review list at `page`, as it is now.  LatchkeyError when the campaign is
+    unknown or closed, or holds nothing for `reviewer`."""
+    reviews = deps.lifecycle.reviews
+    campaign = reviews.campaign(campaign_id)  # ReviewNotFoundError
+    if not any(work.campaign.id == campaign.id for work in reviews.for_reviewer(reviewer)):
+        raise NotYourItemError(say.NOT_YOURS) if campaign.open else CampaignClosedError(say.CLOSED)
+    items, pages = reviews.items(campaign.id, reviewer, page, rb.ROWS_PER_PAGE)
+    return rb.review_page(campaign, items, min(max(page, 1), pages), pages, notice)
+
+
+def register(app: App, deps: Deps) -> None:
+    reviews = deps.lifecycle.reviews
+
+    @app.action(rb.REVIEW_OPEN)
+    @guarded
+    def open_review(ack, body, action, respond, client):
+        ack()
+        clicker = body["user"]["id"]
+        try:
+            view = review_view(deps, str(action.get("value") or ""), clicker)
+        except LatchkeyError as error:
+            _tell(respond, client, body, deps, explain(error, deps, clicker, rb.REVIEW_OPEN, None))
+            return
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.action(rb.REVIEW_KEEP)
+    @guarded
+    def keep(ack, body, action, respond, client):
+        ack()
+        _acting(body, action, respond, client, deps, lambda item_id, reviewer: reviews.decide(
+            item_id, reviewer, ReviewDecision.KEEP))
+
+    @app.action(rb.REVIEW_KEEP_PAGE)
+    @guarded
+    def keep_page(ack, body, action, respond, client):
+        ack()
+        campaign_id, _ = rb.read_metadata(body.get("view") or {})
+        _acting(body, action, respond, client, deps, lambda ids, reviewer: say.kept_all(
+            reviews.keep_all(campaign_id, reviewer, ids.split())))
+
+    for action_id in (rb.REVIEW_PREVIOUS, rb.REVIEW_NEXT):
+        app.action(action_id)(guarded(_turning_page(deps)))
+
+    @app.action(rb.REVIEW_REVOKE)
+    @guarded
+    def revoke(ack, body, action, respond, client):
+        ack()
+        clicker, view = body["user"]["id"], body.get("view") or {}
+        _, page = rb.read_metadata(view)
+        try:
+            item = _revocable(deps, str(action.get("value") or ""), clicker)
+        except LatchkeyError as error:
+            _refused(body, respond, client, deps, error, rb.REVIEW_REVOKE)
+            return
+        # On top of the list, so that Back returns to it; from anywhere else, on its own.
+        opens = client.views_push if _in_review_list(body) else client.views_open
+        opens(trigger_id=body["trigger_id"], view=rb.revoke_modal(item, page))
+
+    @app.view(rb.REVOKE_MODAL)
+    @guarded
+    def submit_revoke(ack, body, view, client):
+        reviewer = body["user"]["id"]
+        item_id, campaign_id, page = rb.read_revoke_metadata(view)
+        reason = str(((view["state"]["values"].get(rb.REVOKE_REASON) or {}).get(rb.REVOKE_REASON) or {})
+                     .get("value") or "")
+        try:
+            item = reviews.decide(item_id, reviewer, ReviewDecision.REVOKE, reason.strip())
+        except LatchkeyError as error:  # no reason, decided meanwhile, not theirs, closed
+            ack(response_action="errors", errors={
+                rb.REVOKE_REASON: explain(error, deps, reviewer, rb.REVOKE_MODAL, None)})
+            return
+        ack()  # closes the reason form: the list below it is redrawn with the decision
+        if view.get("previous_view_id"):
+            client.views_update(view_id=view["previous_view_id"], view=review_view(
+                deps, campaign_id, reviewer, page, say.revoked(item)))
+
+
+def _acting(body, action, respond, client, deps: Deps, act) -> None:
+    """Run `act(value, clicker)`, which returns what to tell (or None); redraw the list clicked
+    in, with that notice or the refusal at its top."""
+    clicker = body["user"]["id"]
+    try:
+        notice = act(str(action.get("value") or ""), clicker)
+    except LatchkeyError as error:
+        _refused(body, respond, client, deps, error, action.get("action_id", ""))
+        return
+    _redraw(body, client, deps, notice if isinstance(notice, str) else None)
+
+
+def _turning_page(deps: Deps):
+    def turn_page(ack, body, action, respond, client):
+        ack()
+        try:
+            page = int(str(action.get("value")))
+        except ValueError:
+            page = 1
+        _redraw(body, client, deps, None, page)
+    return turn_page
+
+
+def _refused(body, respond, client, deps: Deps, error: LatchkeyError, attempted: str) -> None:
+    clicker = body["user"]["id"]
+    said = explain(error, deps, clicker, attempted, None)
+    if _in_review_list(body):
+        _redraw(body, client, deps, f":warning: {said}")
+    else:
+        _tell(respond, client, body, deps, said)
+
+
+def _redraw(body, client, deps: Deps, notice: str | None, page: int | None = None) -> None:
+    """Redraw the review list the click came from, as it is now (a click from elsewhere,
+    forged, has no list to redraw)."""
+    if not _in_review_list(body):
+        return
+    view = body["view"]
+    campaign_id, shown = rb.read_metadata(view)
+    try:
+        redrawn = review_view(deps, campaign_id, body["user"]["id"], page or shown, notice)
+    except LatchkeyError as error:  # closed meanwhile, or the metadata was tampered with
+        redrawn = rb.closed_page(explain(error, deps, body["user"]["id"], "review_list", None))
+    client.views_update(view_id=view["id"], view=redrawn)
+
+
+def _in_review_list(body) -> bool:
+    view = body.get("view")
+    return isinstance(view, dict) and view.get("callback_id") == rb.REVIEW_MODAL and bool(view.get("id"))
+
+
+def _revocable(deps: Deps, item_id: str, reviewer: str) -> ReviewItem:
+    """The item, if `reviewer` may revoke it now, so that nobody is asked a reason for nothing.
+    Only a courtesy: the decision itself is checked again, atomically, by the use case."""
+    item = deps.lifecycle.reviews.item(item_id)  # ReviewNotFoundError
+    if item.reviewer != reviewer:
+        raise NotYourItemError(say.NOT_YOUR_ITEM)
+    if not item.undecided:
+        raise ItemDecidedError(f"Already decided. {say.outcome(item)}")
+    if not deps.lifecycle.reviews.campaign(item.campaign_id).open:
+        raise CampaignClosedError(say.CLOSED)
+    return item
