@@ -4,12 +4,15 @@ person clicked, and the Home tab's progress, over real HTTP against the Slack an
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from bot.config import parse_config
+from bot.domain.reviews import ReviewDecision
 from sandbox import blockkit
 from tests.support.config import as_yaml, config_data
-from tests.support.harness import ALICE, BOB, CAROL, DAVE, eventually
+from tests.support.harness import ALICE, BOB, CAROL, DAVE, eventually, forge_click
 from tests.support.slack import texts
 
 QUARTERLY = {"name": "quarterly", "scope": [{"connector": "okta", "type": "group"}],
@@ -60,3 +63,128 @@ def test_a_reviewer_gets_one_dm_and_keeps_a_holding(review_bot, slack, okta):
     assert (item.decision, item.decided_by) == ("keep", ALICE)
     assert okta.ids["carol@acme.com"] in okta.members(okta.ids["prod-readers"])
     assert len(review_dms(slack, ALICE)) == 1
+
+
+def test_a_revoke_needs_a_reason_and_takes_the_access_away(review_bot, slack, okta):
+    """Given Alice's review open, when she presses Revoke, a reason form opens on top of the list;
+    a blank reason is refused under the field and decides nothing; with a reason the form closes,
+    the list shows the revoke by her, and Okta no longer holds Carol in prod-readers."""
+    bot = review_bot()
+    reviews = bot.service.lifecycle.reviews
+    campaign = reviews.start("quarterly")
+    eventually(lambda: review_dms(slack, ALICE))
+    listed = open_review(slack)
+    slack.click(ALICE, "review_revoke")
+    form = eventually(lambda: (v := slack.open_view(ALICE)) and v["callback_id"] == "review_revoke_reason" and v)
+    assert form["previous_view_id"] == listed["id"]
+
+    slack.submit(ALICE, {"revoke_reason": "   "})
+    assert "revoke_reason" in slack.view_errors(ALICE)
+    assert slack.open_view(ALICE)["id"] == form["id"]
+    assert reviews.items(campaign.id, ALICE)[0][0].decision is None
+
+    slack.submit(ALICE, {"revoke_reason": "Left the <!channel> data team"})
+    shown = eventually(lambda: (v := slack.open_view(ALICE)) and "Revoked by" in texts([v]) and v)
+    assert shown["id"] == listed["id"] and "&lt;!channel&gt;" in texts([shown])
+    eventually(lambda: okta.ids["carol@acme.com"] not in okta.members(okta.ids["prod-readers"]))
+    item = reviews.items(campaign.id, ALICE)[0][0]
+    assert (item.decision, item.decided_by, item.reason) == ("revoke", ALICE, "Left the <!channel> data team")
+
+
+def _holders(okta, people: int, groups: tuple[str, ...]) -> None:
+    """`people` more Okta users, each in every one of `groups`."""
+    for n in range(people):
+        user = okta.add_user(f"holder{n:03d}@acme.com", f"Holder{n:03d}", "Acme")
+        for group in groups:
+            okta.add_member(okta.ids[group], user)
+
+
+def test_paging_through_120_holdings_keeps_every_page_within_slack_limits(review_bot, slack, okta):
+    """Given 120 holdings for Alice to review, then every page of the modal is a view Slack
+    accepts (at most 100 blocks), Next and Previous walk through all of them, each holding shown
+    exactly once, and Keep all on this page keeps exactly the holdings that page showed."""
+    _holders(okta, 40, ("eng-admins", "billing-admins", "data-admins"))
+    bot = review_bot(scope=[{"connector": "okta", "type": "group", "resource": "*-admins"}])
+    reviews = bot.service.lifecycle.reviews
+    campaign = reviews.start("quarterly")
+    eventually(lambda: review_dms(slack, ALICE))
+    view, seen = open_review(slack), []
+    while True:
+        assert not blockkit.view_problems(view, "modal") and len(view["blocks"]) <= 100
+        seen += [b["block_id"] for b in view["blocks"] if b["block_id"].startswith("item-")]
+        if not any(b["action_id"] == "review_next" for b in slack.buttons(view)):
+            break
+        slack.click(ALICE, "review_next")
+        view = eventually(lambda previous=view: (v := slack.open_view(ALICE)) and v["hash"] != previous["hash"] and v)
+    assert len(seen) == len(set(seen)) == 120
+    assert "page 6 of 6" in texts([view])
+
+    slack.click(ALICE, "review_previous")
+    page5 = eventually(lambda: "page 5 of 6" in texts([slack.open_view(ALICE)]) and slack.open_view(ALICE))
+    on_page = {b["block_id"].removeprefix("item-") for b in page5["blocks"] if b["block_id"].startswith("item-")}
+    slack.click(ALICE, "review_keep_page")
+    eventually(lambda: "Kept 20 holdings" in texts([slack.open_view(ALICE)]))
+    items = [i for page in range(1, 3) for i in reviews.items(campaign.id, ALICE, page, 100)[0]]
+    assert {i.id for i in items if i.decision == "keep"} == on_page
+
+
+def test_someone_elses_click_is_refused_where_they_clicked(review_bot, slack, okta):
+    """Given Alice's review, when Dave presses her Open review (a forged click), he is told he has
+    nothing to review there and no modal opens; his forged Keep on her item, and Bob's Revoke,
+    are refused, and the item stays undecided."""
+    bot = review_bot()
+    reviews = bot.service.lifecycle.reviews
+    campaign = reviews.start("quarterly")
+    eventually(lambda: review_dms(slack, ALICE))
+    item = reviews.items(campaign.id, ALICE)[0][0]
+    forge_click(slack, DAVE, "review_open", campaign.id)
+    eventually(lambda: "nothing to review" in str(slack.responses(DAVE)))
+    assert slack.open_view(DAVE) is None
+    forge_click(slack, DAVE, "review_keep", item.id)
+    forge_click(slack, BOB, "review_revoke", item.id)
+    eventually(lambda: "someone else" in str(slack.responses(BOB)) and len(slack.responses(DAVE)) == 2)
+    assert slack.open_view(BOB) is None
+    assert reviews.item(item.id).decision is None
+
+
+def test_a_refusal_inside_the_modal_is_shown_at_the_top_of_the_list(review_bot, slack, okta):
+    """Given Alice's list open, when the item is decided elsewhere first (another device), her
+    Keep is refused at the top of the list, which shows how it was decided."""
+    bot = review_bot()
+    reviews = bot.service.lifecycle.reviews
+    campaign = reviews.start("quarterly")
+    eventually(lambda: review_dms(slack, ALICE))
+    open_review(slack)
+    item = reviews.items(campaign.id, ALICE)[0][0]
+    reviews.decide(item.id, ALICE, ReviewDecision.REVOKE, "Gone from the team")
+    slack.click(ALICE, "review_keep")
+    shown = eventually(lambda: ":warning:" in texts([slack.open_view(ALICE)]) and slack.open_view(ALICE))
+    assert "Revoked by" in texts([shown]) and reviews.item(item.id).decision == "revoke"
+
+
+def test_the_home_tab_shows_progress_and_reminders_reply_under_the_one_dm(review_bot, slack, okta, clock):
+    """Given 2 holdings for Alice, the Home tab shows 0 of 2 decided and the due date with Open
+    review; after she keeps one, 1 of 2; a reminder 3 days on replies in the DM's thread, and
+    she still has one review DM."""
+    bot = review_bot()
+    okta.add_member(okta.ids["eng-admins"], okta.ids["dave@acme.com"])
+    reviews = bot.service.lifecycle.reviews
+    campaign = reviews.start("quarterly")
+    dm, = eventually(lambda: review_dms(slack, ALICE))
+    slack.open_home(ALICE)
+    eventually(lambda: "0 of 2 decided" in texts([slack.home(ALICE) or {}]))
+    home = slack.home(ALICE)
+    assert not blockkit.view_problems(home, "home")
+    slack.click(ALICE, "review_open", view=home)
+    eventually(lambda: slack.open_view(ALICE))
+    slack.click(ALICE, "review_keep")
+    eventually(lambda: "Kept by" in texts([slack.open_view(ALICE)]))
+    slack.open_home(ALICE)
+    eventually(lambda: "1 of 2 decided" in texts([slack.home(ALICE)]))
+
+    clock.advance(timedelta(days=3, minutes=1))
+    reviews.run_due()
+    replies = eventually(lambda: slack.replies(slack.workspace.dm_ids[ALICE], dm["ts"]))
+    assert "still wait on your decision" in texts(replies) and "quarterly" in texts(replies)
+    assert len(review_dms(slack, ALICE)) == 1
+    assert reviews.for_reviewer(ALICE)[0].campaign.id == campaign.id
