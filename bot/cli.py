@@ -1,4 +1,4 @@
-"""The `latchkey` command: serve · check · demo · sync · audit export · db upgrade.
+"""The `latchkey` command: serve · check · demo · sync · review start/report · audit export · db upgrade.
 
 Every command exits 0 when it did its work, 1 when the run failed, and 2 for bad usage or
 configuration (bot/exits.py).  All of them read their settings from the environment through
@@ -22,6 +22,7 @@ from bot.audit_export import ExportFormat
 from bot.config import CommonSettings, Config, ConfigError, Settings, load_config, load_settings
 from bot.exits import ExitStatus
 from bot.logs import LogLevel, configure
+from bot.review_report import ReportFormat
 from storage.engine import upgrade as upgrade_schema
 
 if TYPE_CHECKING:
@@ -33,6 +34,8 @@ db = typer.Typer(help="Database schema.", no_args_is_help=True)
 cli.add_typer(db, name="db")
 audit = typer.Typer(help="The audit log.", no_args_is_help=True)
 cli.add_typer(audit, name="audit")
+review = typer.Typer(help="Access reviews (the config's `reviews:`).", no_args_is_help=True)
+cli.add_typer(review, name="review")
 
 
 def _show_version(asked: bool) -> None:
@@ -192,6 +195,61 @@ def sync(connector: str = typer.Argument(None, help="connector id; all connector
     finally:
         service.stop()
     raise typer.Exit(ExitStatus.FAILED if failed else ExitStatus.OK)
+
+
+@review.command("start")
+def review_start(name: str = typer.Argument(..., help="the name of a `reviews:` entry")) -> None:
+    """Start an access review now: sync its scope, snapshot every holding in it and tell each
+    reviewer.  A review of that name already open is shown, not started again."""
+    from collections import Counter
+
+    from bot.domain.errors import LatchkeyError
+    from bot.service import Service
+
+    settings, config = _load()
+    _setup_logging(settings, "WARNING")
+    service = Service(settings, config)
+    upgrade_schema(service.engine)
+    try:
+        reviews = service.lifecycle.reviews
+        campaign = reviews.start(name)
+        items = reviews.report(campaign.id).items
+    except LatchkeyError as exc:
+        _fail(str(exc), ExitStatus.FAILED)
+    finally:
+        service.stop()
+    reviewed = [item for item in items if not item.just_in_time]
+    by_reviewer = Counter(item.reviewer or "(nobody: no reviewer could be found)" for item in reviewed)
+    typer.echo(f"access review {campaign.name} ({campaign.id}), started "
+               f"{campaign.started_at:%Y-%m-%d %H:%M} UTC, due {campaign.due_at:%Y-%m-%d %H:%M} UTC")
+    typer.echo(f"{len(reviewed)} holdings of {len({i.holder_email for i in reviewed})} holders to review; "
+               f"{len(items) - len(reviewed)} granted just in time, listed apart")
+    for reviewer, count in sorted(by_reviewer.items(), key=lambda pair: (-pair[1], pair[0])):
+        typer.echo(f"  {reviewer}: {count}")
+
+
+@review.command("report")
+def review_report(name: str = typer.Argument(..., help="the review's name (its latest campaign) or a campaign id"),
+                  fmt: ReportFormat = typer.Option(ReportFormat.CSV, "--format", case_sensitive=False,
+                                                   help="csv (one row per holding) or json"),
+                  output: typer.FileTextWrite = typer.Option("-", help="file to write; - for stdout")) -> None:
+    """Write an access review's evidence: every holding, who decided what and when, and when
+    each revocation was verified."""
+    from bot import review_report as report_file
+    from bot.domain.errors import LatchkeyError
+    from bot.service import Service
+
+    settings, config = _load()
+    _setup_logging(settings, "WARNING")
+    service = Service(settings, config)
+    try:
+        report = service.lifecycle.reviews.report(name)
+    except LatchkeyError as exc:
+        _fail(str(exc), ExitStatus.FAILED)
+    finally:
+        service.stop()
+    count = report_file.write(report, output, fmt)
+    typer.echo(f"{count} items", err=True)
 
 
 @audit.command("export")

@@ -36,10 +36,11 @@ class ReviewDue:
     def run(self) -> datetime | None:
         """Do what is due now; the next moment something will be."""
         now = self.core.clock.now()
-        upcoming = [self._start_if_due(spec, now) for spec in self.specs() if spec.schedule]
+        upcoming = []
         for campaign in self.store.campaigns(open_only=True):
             spec = next((s for s in self.specs() if s.name == campaign.name), None)
             upcoming += [self._settle(campaign, spec, now), self._remind(campaign, spec, now)]
+        upcoming += [self._start_if_due(spec, now) for spec in self.specs() if spec.schedule]
         return min(filter(None, upcoming), default=None)
 
     # -- schedules ---------------------------------------------------------------------------
