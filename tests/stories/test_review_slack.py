@@ -8,10 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.config import parse_config
 from bot.domain.reviews import ReviewDecision
 from sandbox import blockkit
-from tests.support.config import as_yaml, config_data
 from tests.support.harness import ALICE, BOB, CAROL, DAVE, eventually, forge_click
 from tests.support.slack import texts
 
@@ -20,17 +18,10 @@ QUARTERLY = {"name": "quarterly", "scope": [{"connector": "okta", "type": "group
 
 
 @pytest.fixture
-def review_bot(make_bot, okta):
+def review_bot(make_bot):
     """A bot whose Okta owner is Alice alone, with the `quarterly` review of every Okta group
     (Bob and Dave review Alice's own access)."""
-    def build(**review):
-        bot = make_bot()
-        text = as_yaml({**config_data(okta.url, owners=("alice@acme.com",)),
-                        "reviews": [{**QUARTERLY, **review}]})
-        bot.settings.latchkey_config.write_text(text)
-        bot.config = parse_config(text)
-        return bot.start()
-    return build
+    return lambda **review: make_bot(owners=("alice@acme.com",), reviews=[{**QUARTERLY, **review}]).start()
 
 
 def review_dms(slack, user) -> list[dict]:
