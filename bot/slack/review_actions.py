@@ -49,8 +49,8 @@ def register(app: App, deps: Deps) -> None:
     @guarded
     def keep(ack, body, action, respond, client):
         ack()
-        _acting(body, action, respond, client, deps, lambda item_id, reviewer: reviews.decide(
-            item_id, reviewer, ReviewDecision.KEEP))
+        _acting(body, action, respond, client, deps, lambda item_id, reviewer: say.kept(reviews.decide(
+            item_id, reviewer, ReviewDecision.KEEP)))
 
     @app.action(rb.REVIEW_KEEP_PAGE)
     @guarded
@@ -98,15 +98,15 @@ def register(app: App, deps: Deps) -> None:
 
 
 def _acting(body, action, respond, client, deps: Deps, act) -> None:
-    """Run `act(value, clicker)`, which returns what to tell (or None); redraw the list clicked
-    in, with that notice or the refusal at its top."""
+    """Run `act(value, clicker)`, which returns what to tell; redraw the list clicked in, with
+    that notice or the refusal at its top."""
     clicker = body["user"]["id"]
     try:
         notice = act(str(action.get("value") or ""), clicker)
     except LatchkeyError as error:
         _refused(body, respond, client, deps, error, action.get("action_id", ""))
         return
-    _redraw(body, client, deps, notice if isinstance(notice, str) else None)
+    _redraw(body, respond, client, deps, notice)
 
 
 def _turning_page(deps: Deps):
@@ -116,23 +116,21 @@ def _turning_page(deps: Deps):
             page = int(str(action.get("value")))
         except ValueError:
             page = 1
-        _redraw(body, client, deps, None, page)
+        _redraw(body, respond, client, deps, None, page)
     return turn_page
 
 
 def _refused(body, respond, client, deps: Deps, error: LatchkeyError, attempted: str) -> None:
     clicker = body["user"]["id"]
     said = explain(error, deps, clicker, attempted, None)
-    if _in_review_list(body):
-        _redraw(body, client, deps, f":warning: {said}")
-    else:
-        _tell(respond, client, body, deps, said)
+    _redraw(body, respond, client, deps, f":warning: {said}" if _in_review_list(body) else said)
 
 
-def _redraw(body, client, deps: Deps, notice: str | None, page: int | None = None) -> None:
-    """Redraw the review list the click came from, as it is now (a click from elsewhere,
-    forged, has no list to redraw)."""
+def _redraw(body, respond, client, deps: Deps, notice: str | None, page: int | None = None) -> None:
+    """Redraw the review list the click came from, as it is now, with `notice` at its top.  A
+    click from anywhere else (forged: the buttons live in the list) is told `notice` instead."""
     if not _in_review_list(body):
+        _tell(respond, client, body, deps, notice or say.OPEN_AGAIN)
         return
     view = body["view"]
     campaign_id, shown = rb.read_metadata(view)

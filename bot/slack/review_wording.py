@@ -74,6 +74,10 @@ def kept_all(items: list[ReviewItem]) -> str:
     return f":white_check_mark: Kept {_count(len(items), 'holding')} on this page."
 
 
+def kept(item: ReviewItem) -> str:
+    return f":white_check_mark: Kept *{escape(item.entitlement_name)}* of {holder(item)}."
+
+
 def revoked(item: ReviewItem) -> str:
     return f":no_entry: Revoking *{escape(item.entitlement_name)}* of {holder(item)}."
 
@@ -81,6 +85,7 @@ def revoked(item: ReviewItem) -> str:
 NOTHING_TO_REVIEW = "Nothing on this page to review."
 CLOSED = "This access review is closed: nothing in it can be decided any more."
 NOT_YOUR_ITEM = "This holding is for someone else to review."
+OPEN_AGAIN = "Open the access review from its message or the Home tab to turn its pages."
 REASON_NEEDED = "Say why, for the audit trail and the holder."
 NOT_YOURS = "You have nothing to review in this access review."
 
