@@ -179,3 +179,28 @@ def test_the_home_tab_shows_progress_and_reminders_reply_under_the_one_dm(review
     assert "still wait on your decision" in texts(replies) and "quarterly" in texts(replies)
     assert len(review_dms(slack, ALICE)) == 1
     assert reviews.for_reviewer(ALICE)[0].campaign.id == campaign.id
+
+
+def test_an_escalation_to_someone_reviewing_already_replies_under_their_one_dm(review_bot, slack, okta, clock):
+    """Given Alice's own eng-admins is reviewed by a fallback reviewer and Carol's prod-readers by
+    Alice, when nobody decides Carol's by the due date and it escalates to that same fallback
+    reviewer, then they still have one review DM, redrawn with both holdings, and a reply in its
+    thread says the holding was handed to them; their list shows it with Keep / Revoke."""
+    okta.add_member(okta.ids["eng-admins"], okta.ids["alice@acme.com"])
+    bot = review_bot(on_no_decision="escalate", due_in="1d")
+    reviews = bot.service.lifecycle.reviews
+    campaign = reviews.start("quarterly")
+    fallback = next(i.reviewer for i in reviews.report(campaign.id).items if i.holder_email == "alice@acme.com")
+    dm, = eventually(lambda: review_dms(slack, fallback))
+    assert "1 holding of 1 person" in texts([dm])
+
+    clock.advance(timedelta(days=1, minutes=1))
+    reviews.run_due()
+    carols = next(i for i in reviews.report(campaign.id).items if i.holder_email == "carol@acme.com")
+    assert (carols.reviewer, carols.escalated) == (fallback, True)
+    replies = eventually(lambda: slack.replies(slack.workspace.dm_ids[fallback], dm["ts"]))
+    assert "handed to you" in texts(replies)
+    redrawn, = eventually(lambda: [m for m in review_dms(slack, fallback) if "2 holdings of 2 people" in texts([m])])
+    assert redrawn["ts"] == dm["ts"]
+    listed = open_review(slack, fallback)
+    assert "prod-readers" in texts([listed]) and "review_revoke" in str(listed["blocks"])
