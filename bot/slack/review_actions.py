@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.domain.errors import CampaignClosedError, ItemDecidedError, LatchkeyError, NotYourItemError
+from bot.domain.errors import CampaignClosedError, LatchkeyError, NotYourItemError
 from bot.domain.reviews import ReviewDecision, ReviewItem
 from bot.slack import review_blocks as rb
 from bot.slack import review_wording as say
 from bot.slack.actions import _tell
 from bot.slack.context import Deps
 from bot.slack.errors import explain, guarded
+from bot.usecases.review_decide import check
 
 
 def review_view(deps: Deps, campaign_id: str, reviewer: str, page: int = 1, notice: str | None = None) -> dict:
@@ -147,13 +148,9 @@ def _in_review_list(body) -> bool:
 
 
 def _revocable(deps: Deps, item_id: str, reviewer: str) -> ReviewItem:
-    """The item, if `reviewer` may revoke it now, so that nobody is asked a reason for nothing.
-    Only a courtesy: the decision itself is checked again, atomically, by the use case."""
-    item = deps.lifecycle.reviews.item(item_id)  # ReviewNotFoundError
-    if item.reviewer != reviewer:
-        raise NotYourItemError(say.NOT_YOUR_ITEM)
-    if not item.undecided:
-        raise ItemDecidedError(f"Already decided. {say.outcome(item)}")
-    if not deps.lifecycle.reviews.campaign(item.campaign_id).open:
-        raise CampaignClosedError(say.CLOSED)
+    """The item, if `reviewer` may revoke it now, so that nobody is asked a reason for nothing:
+    the use case's own check, which the decision repeats atomically when the reason comes."""
+    reviews = deps.lifecycle.reviews
+    item = reviews.item(item_id)  # ReviewNotFoundError
+    check(reviews.campaign(item.campaign_id), item, reviewer)
     return item

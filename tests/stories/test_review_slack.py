@@ -4,6 +4,7 @@ person clicked, and the Home tab's progress, over real HTTP against the Slack an
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -122,7 +123,7 @@ def test_paging_through_120_holdings_keeps_every_page_within_slack_limits(review
 def test_someone_elses_click_is_refused_where_they_clicked(review_bot, slack, okta):
     """Given Alice's review, when Dave presses her Open review (a forged click), he is told he has
     nothing to review there and no modal opens; his forged Keep on her item, and Bob's Revoke,
-    are refused, and the item stays undecided."""
+    are refused, recorded as probes, and the item stays undecided."""
     bot = review_bot()
     reviews = bot.service.lifecycle.reviews
     campaign = reviews.start("quarterly")
@@ -133,9 +134,14 @@ def test_someone_elses_click_is_refused_where_they_clicked(review_bot, slack, ok
     assert slack.open_view(DAVE) is None
     forge_click(slack, DAVE, "review_keep", item.id)
     forge_click(slack, BOB, "review_revoke", item.id)
-    eventually(lambda: "someone else" in str(slack.responses(BOB)) and len(slack.responses(DAVE)) == 2)
+    eventually(lambda: "not yours to review" in str(slack.responses(BOB)) and len(slack.responses(DAVE)) == 2)
+    assert "not yours to review" in str(slack.responses(DAVE)[-1])
     assert slack.open_view(BOB) is None
     assert reviews.item(item.id).decision is None
+    probes = [(e.actor, json.loads(e.detail)) for e in bot.service.lifecycle.audit.events() if e.action == "refused"]
+    assert {(actor, detail["attempted"], detail["refusal"]) for actor, detail in probes} == {
+        (DAVE, "review_open", "not_the_reviewer"), (DAVE, "review_keep", "not_the_reviewer"),
+        (BOB, "review_revoke", "not_the_reviewer")}
 
 
 def test_a_refusal_inside_the_modal_is_shown_at_the_top_of_the_list(review_bot, slack, okta):
