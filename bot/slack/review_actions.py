@@ -84,8 +84,7 @@ def register(app: App, deps: Deps) -> None:
     def submit_revoke(ack, body, view, client):
         reviewer = body["user"]["id"]
         item_id, campaign_id, page = rb.read_revoke_metadata(view)
-        reason = str(((view["state"]["values"].get(rb.REVOKE_REASON) or {}).get(rb.REVOKE_REASON) or {})
-                     .get("value") or "")
+        reason = _typed(view, rb.REVOKE_REASON)
         try:
             item = reviews.decide(item_id, reviewer, ReviewDecision.REVOKE, reason.strip())
         except LatchkeyError as error:  # no reason, decided meanwhile, not theirs, closed
@@ -96,6 +95,13 @@ def register(app: App, deps: Deps) -> None:
         if view.get("previous_view_id"):
             client.views_update(view_id=view["previous_view_id"], view=review_view(
                 deps, campaign_id, reviewer, page, say.revoked(item)))
+
+
+def _typed(view: dict, block_id: str) -> str:
+    """What the person typed into the input `block_id` of `view` ("" if nothing, or not text)."""
+    state = (((view.get("state") or {}).get("values") or {}).get(block_id) or {}).get(block_id) or {}
+    value = state.get("value") if isinstance(state, dict) else None
+    return value if isinstance(value, str) else ""
 
 
 def _acting(body, action, respond, client, deps: Deps, act) -> None:

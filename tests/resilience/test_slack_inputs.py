@@ -348,6 +348,30 @@ def test_review_button_values(world, scene, campaigns, data, user, action_id):
     assert state(bot, okta_m) == before
 
 
+@EXAMPLES
+@given(data=st.data(), user=st.sampled_from(PEOPLE))
+def test_revoke_reason_submissions(world, scene, campaigns, data, user):
+    """The revoke reason form naming another reviewer's item, an unknown or oversized one, with
+    any reason and page, from anyone: refused under the reason, nothing decided or revoked."""
+    bot, okta_m, slack_m = world
+    item_id = data.draw(st.one_of(st.sampled_from(review_values(campaigns)), words), label="item id")
+    reason = data.draw(st.one_of(words, st.none()), label="reason")
+    page = data.draw(st.one_of(st.integers(), words), label="page")
+    if decides(bot, user, "review_keep", item_id) and (reason or "").strip():
+        item_id = item_id + "x"  # the tampered twin of a revoke that would rightly act
+    metadata = data.draw(st.one_of(st.just(json.dumps({"item": item_id, "campaign": next(iter(campaigns)),
+                                                       "page": page})), words), label="metadata")
+    values = {"revoke_reason": {"revoke_reason": {"type": "plain_text_input", "value": reason}}}
+    before, items = state(bot, okta_m), review_rows(bot)
+    answer = submission(slack_m, user, "review_revoke_reason", values, metadata)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["response_action"] == "errors" and set(body["errors"]) == {"revoke_reason"}, body
+    assert_clear(body["errors"]["revoke_reason"])
+    assert review_rows(bot) == items
+    assert state(bot, okta_m) == before
+
+
 # -- view submissions -------------------------------------------------------------------------
 def submission(slack, user: str, callback_id: str, values: dict, metadata):
     payload = envelope(slack, "view_submission", user)
