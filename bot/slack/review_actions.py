@@ -32,8 +32,6 @@ def review_view(deps: Deps, campaign_id: str, reviewer: str, page: int = 1, noti
 
 
 def register(app: App, deps: Deps) -> None:
-    reviews = deps.lifecycle.reviews
-
     @app.action(rb.REVIEW_OPEN)
     @guarded
     def open_review(ack, body, action, respond, client):
@@ -50,8 +48,8 @@ def register(app: App, deps: Deps) -> None:
     @guarded
     def keep(ack, body, action, respond, client):
         ack()
-        _acting(body, action, respond, client, deps, lambda item_id, reviewer: say.kept(reviews.decide(
-            item_id, reviewer, ReviewDecision.KEEP)))
+        _acting(body, action, respond, client, deps, lambda item_id, reviewer: say.kept(
+            deps.lifecycle.reviews.decide(item_id, reviewer, ReviewDecision.KEEP)))
 
     @app.action(rb.REVIEW_KEEP_PAGE)
     @guarded
@@ -59,7 +57,7 @@ def register(app: App, deps: Deps) -> None:
         ack()
         campaign_id, _ = rb.read_metadata(body.get("view") or {})
         _acting(body, action, respond, client, deps, lambda ids, reviewer: say.kept_all(
-            reviews.keep_all(campaign_id, reviewer, ids.split())))
+            deps.lifecycle.reviews.keep_all(campaign_id, reviewer, ids.split())))
 
     for action_id in (rb.REVIEW_PREVIOUS, rb.REVIEW_NEXT):
         app.action(action_id)(guarded(_turning_page(deps)))
@@ -83,10 +81,10 @@ def register(app: App, deps: Deps) -> None:
     @guarded
     def submit_revoke(ack, body, view, client):
         reviewer = body["user"]["id"]
-        item_id, campaign_id, page = rb.read_revoke_metadata(view)
+        item_id, page = rb.read_revoke_metadata(view)
         reason = _typed(view, rb.REVOKE_REASON)
         try:
-            item = reviews.decide(item_id, reviewer, ReviewDecision.REVOKE, reason.strip())
+            item = deps.lifecycle.reviews.decide(item_id, reviewer, ReviewDecision.REVOKE, reason.strip())
         except LatchkeyError as error:  # no reason, decided meanwhile, not theirs, closed
             ack(response_action="errors", errors={
                 rb.REVOKE_REASON: explain(error, deps, reviewer, rb.REVOKE_MODAL, None)})
@@ -94,7 +92,7 @@ def register(app: App, deps: Deps) -> None:
         ack()  # closes the reason form: the list below it is redrawn with the decision
         if view.get("previous_view_id"):
             client.views_update(view_id=view["previous_view_id"], view=review_view(
-                deps, campaign_id, reviewer, page, say.revoked(item)))
+                deps, item.campaign_id, reviewer, page, say.revoked(item)))
 
 
 def _typed(view: dict, block_id: str) -> str:

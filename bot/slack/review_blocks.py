@@ -94,7 +94,7 @@ def revoke_modal(item: ReviewItem, page: int) -> dict:
     return {
         "type": "modal", "callback_id": REVOKE_MODAL, "title": _plain("Revoke access", 24),
         "submit": _plain("Revoke", 24), "close": _plain("Back", 24),
-        "private_metadata": json.dumps({"item": item.id, "campaign": item.campaign_id, "page": page}),
+        "private_metadata": json.dumps({"item": item.id, "page": page}),
         "blocks": [
             _section(say.revoke_prompt(item)),
             {"type": "input", "block_id": REVOKE_REASON,
@@ -105,13 +105,13 @@ def revoke_modal(item: ReviewItem, page: int) -> dict:
     }
 
 
-def read_revoke_metadata(view: dict) -> tuple[str, str, int]:
-    """(item id, campaign id, page) of a revoke reason form; empty ids when it carries none."""
+def read_revoke_metadata(view: dict) -> tuple[str, int]:
+    """(item id, page of the list below) of a revoke reason form; ("", 1) when it carries none."""
     try:
         data = json.loads(view.get("private_metadata") or "{}")
-        return str(data.get("item") or ""), str(data.get("campaign") or ""), int(data.get("page") or 1)
+        return str(data.get("item") or ""), int(data.get("page") or 1)
     except (ValueError, TypeError, AttributeError):
-        return "", "", 1
+        return "", 1
 
 
 # -- the App Home ----------------------------------------------------------------------------------
