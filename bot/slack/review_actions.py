@@ -17,10 +17,12 @@ from bot.slack import review_wording as say
 from bot.slack.actions import _tell
 from bot.slack.context import Deps
 from bot.slack.errors import explain, guarded
+from bot.slack.home import publish_home
 from bot.usecases.review_decide import check
 
 
-def review_view(deps: Deps, campaign_id: str, reviewer: str, page: int = 1, notice: str | None = None) -> dict:
+def review_view(deps: Deps, campaign_id: str, reviewer: str, page: int = 1, notice: str | None = None,
+                from_home: bool = False) -> dict:
     """The reviewer's review list at `page`, as it is now.  LatchkeyError when the campaign is
     unknown or closed, or holds nothing for `reviewer`."""
     reviews = deps.lifecycle.reviews
@@ -28,7 +30,7 @@ def review_view(deps: Deps, campaign_id: str, reviewer: str, page: int = 1, noti
     if not any(work.campaign.id == campaign.id for work in reviews.for_reviewer(reviewer)):
         raise NotYourItemError(say.NOT_YOURS) if campaign.open else CampaignClosedError(say.CLOSED)
     items, pages = reviews.items(campaign.id, reviewer, page, rb.ROWS_PER_PAGE)
-    return rb.review_page(campaign, items, min(max(page, 1), pages), pages, notice)
+    return rb.review_page(campaign, items, min(max(page, 1), pages), pages, notice, from_home)
 
 
 def register(app: App, deps: Deps) -> None:
@@ -38,7 +40,8 @@ def register(app: App, deps: Deps) -> None:
         ack()
         clicker = body["user"]["id"]
         try:
-            view = review_view(deps, str(action.get("value") or ""), clicker)
+            view = review_view(deps, str(action.get("value") or ""), clicker,
+                               from_home=(body.get("view") or {}).get("type") == "home")
         except LatchkeyError as error:
             _tell(respond, client, body, deps, explain(error, deps, clicker, rb.REVIEW_OPEN, None))
             return
@@ -55,7 +58,7 @@ def register(app: App, deps: Deps) -> None:
     @guarded
     def keep_page(ack, body, action, respond, client):
         ack()
-        campaign_id, _ = rb.read_metadata(body.get("view") or {})
+        campaign_id = rb.read_metadata(body.get("view") or {}).campaign_id
         _acting(body, action, respond, client, deps, lambda ids, reviewer: say.kept_all(
             deps.lifecycle.reviews.keep_all(campaign_id, reviewer, ids.split())))
 
@@ -66,8 +69,7 @@ def register(app: App, deps: Deps) -> None:
     @guarded
     def revoke(ack, body, action, respond, client):
         ack()
-        clicker, view = body["user"]["id"], body.get("view") or {}
-        _, page = rb.read_metadata(view)
+        clicker = body["user"]["id"]
         try:
             item = _revocable(deps, str(action.get("value") or ""), clicker)
         except LatchkeyError as error:
@@ -75,16 +77,18 @@ def register(app: App, deps: Deps) -> None:
             return
         # On top of the list, so that Back returns to it; from anywhere else, on its own.
         opens = client.views_push if _in_review_list(body) else client.views_open
-        opens(trigger_id=body["trigger_id"], view=rb.revoke_modal(item, page))
+        below = rb.read_metadata(body.get("view") or {})
+        opens(trigger_id=body["trigger_id"], view=rb.revoke_modal(item, below))
 
     @app.view(rb.REVOKE_MODAL)
     @guarded
     def submit_revoke(ack, body, view, client):
         reviewer = body["user"]["id"]
-        item_id, page = rb.read_revoke_metadata(view)
+        below = rb.read_metadata(view)
         reason = _typed(view, rb.REVOKE_REASON)
         try:
-            item = deps.lifecycle.reviews.decide(item_id, reviewer, ReviewDecision.REVOKE, reason.strip())
+            item = deps.lifecycle.reviews.decide(below.item_id, reviewer, ReviewDecision.REVOKE,
+                                                 reason.strip())
         except LatchkeyError as error:  # no reason, decided meanwhile, not theirs, closed
             ack(response_action="errors", errors={
                 rb.REVOKE_REASON: explain(error, deps, reviewer, rb.REVOKE_MODAL, None)})
@@ -92,7 +96,9 @@ def register(app: App, deps: Deps) -> None:
         ack()  # closes the reason form: the list below it is redrawn with the decision
         if view.get("previous_view_id"):
             client.views_update(view_id=view["previous_view_id"], view=review_view(
-                deps, item.campaign_id, reviewer, page, say.revoked(item)))
+                deps, item.campaign_id, reviewer, below.page, say.revoked(item), below.from_home))
+        if below.from_home:
+            publish_home(client, deps, reviewer)
 
 
 def _typed(view: dict, block_id: str) -> str:
@@ -137,13 +143,15 @@ def _redraw(body, respond, client, deps: Deps, notice: str | None, page: int | N
     if not _in_review_list(body):
         _tell(respond, client, body, deps, notice or say.OPEN_AGAIN)
         return
-    view = body["view"]
-    campaign_id, shown = rb.read_metadata(view)
+    view, reviewer = body["view"], body["user"]["id"]
+    shown = rb.read_metadata(view)
     try:
-        redrawn = review_view(deps, campaign_id, body["user"]["id"], page or shown, notice)
+        redrawn = review_view(deps, shown.campaign_id, reviewer, page or shown.page, notice, shown.from_home)
     except LatchkeyError as error:  # closed meanwhile, or the metadata was tampered with
         redrawn = rb.closed_page(explain(error, deps, body["user"]["id"], "review_list", None))
     client.views_update(view_id=view["id"], view=redrawn)
+    if shown.from_home and page is None:  # a decision, or a refusal: the Home tab shows progress
+        publish_home(client, deps, reviewer)
 
 
 def _in_review_list(body) -> bool:

@@ -10,6 +10,7 @@ decided at click time by the Reviews use case, never by what the view shows.
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
 from bot.domain.reviews import Campaign, ReviewerWork, ReviewItem
 from bot.slack import review_wording as say
@@ -36,8 +37,17 @@ def _open_button(campaign: Campaign, block_id: str) -> dict:
 
 
 # -- the review modal ----------------------------------------------------------------------------
+class Shown(NamedTuple):
+    """What a review list (or a revoke form on top of one) was drawn for, kept in the view."""
+
+    campaign_id: str = ""
+    page: int = 1
+    from_home: bool = False  # opened from the Home tab, which then shows the progress made
+    item_id: str = ""  # the item a revoke form asks about
+
+
 def review_page(campaign: Campaign, items: list[ReviewItem], page: int, pages: int,
-                notice: str | None = None) -> dict:
+                notice: str | None = None, from_home: bool = False) -> dict:
     """One page of the reviewer's items: Keep / Revoke on each undecided row, how each decided
     row was decided, Keep all on this page, Previous / Next."""
     blocks = [_section(say.page_heading(campaign, page, pages))]
@@ -56,7 +66,7 @@ def review_page(campaign: Campaign, items: list[ReviewItem], page: int, pages: i
         blocks.append(_section(say.NOTHING_TO_REVIEW))
     blocks += [{"type": "divider"}, *_page_actions(items, page, pages)]
     return {"type": "modal", "callback_id": REVIEW_MODAL, "title": _plain("Access review", 24),
-            "close": _plain("Close", 24), "private_metadata": page_metadata(campaign.id, page),
+            "close": _plain("Close", 24), "private_metadata": _metadata(Shown(campaign.id, page, from_home)),
             "blocks": blocks}
 
 
@@ -76,25 +86,26 @@ def _page_actions(items: list[ReviewItem], page: int, pages: int) -> list[dict]:
     return [{"type": "actions", "block_id": "review_pages", "elements": buttons}] if buttons else []
 
 
-def page_metadata(campaign_id: str, page: int) -> str:
-    return json.dumps({"campaign": campaign_id, "page": page})
+def _metadata(shown: Shown) -> str:
+    return json.dumps(shown._asdict())
 
 
-def read_metadata(view: dict) -> tuple[str, int]:
-    """(campaign id, page) a review view was drawn for; ("", 1) when it carries none."""
+def read_metadata(view: dict) -> Shown:
+    """What a review view was drawn for; the defaults when it carries nothing readable."""
     try:
         data = json.loads(view.get("private_metadata") or "{}")
-        return str(data.get("campaign") or ""), int(data.get("page") or 1)
+        return Shown(str(data.get("campaign_id") or ""), int(data.get("page") or 1),
+                     data.get("from_home") is True, str(data.get("item_id") or ""))
     except (ValueError, TypeError, AttributeError):
-        return "", 1
+        return Shown()
 
 
-def revoke_modal(item: ReviewItem, page: int) -> dict:
+def revoke_modal(item: ReviewItem, below: Shown) -> dict:
     """Asks the reason for a revoke, pushed on top of the review list (Back returns to it)."""
     return {
         "type": "modal", "callback_id": REVOKE_MODAL, "title": _plain("Revoke access", 24),
         "submit": _plain("Revoke", 24), "close": _plain("Back", 24),
-        "private_metadata": json.dumps({"item": item.id, "page": page}),
+        "private_metadata": _metadata(below._replace(item_id=item.id)),
         "blocks": [
             _section(say.revoke_prompt(item)),
             {"type": "input", "block_id": REVOKE_REASON,
@@ -103,15 +114,6 @@ def revoke_modal(item: ReviewItem, page: int) -> dict:
                          "max_length": 1000}},
         ],
     }
-
-
-def read_revoke_metadata(view: dict) -> tuple[str, int]:
-    """(item id, page of the list below) of a revoke reason form; ("", 1) when it carries none."""
-    try:
-        data = json.loads(view.get("private_metadata") or "{}")
-        return str(data.get("item") or ""), int(data.get("page") or 1)
-    except (ValueError, TypeError, AttributeError):
-        return "", 1
 
 
 # -- the App Home ----------------------------------------------------------------------------------

@@ -81,7 +81,8 @@ class ReviewMessages:
         self._client.chat_update(channel=dm.channel, ts=dm.ts, **self._plain(body))
 
     def _reply(self, dm: MessageRow, mrkdwn: str) -> None:
-        self._client.chat_postMessage(channel=dm.channel, thread_ts=dm.ts, **self._plain(blocks.notice(mrkdwn)))
+        reply = self._plain(blocks.notice(mrkdwn))
+        self._client.chat_postMessage(channel=dm.channel, thread_ts=dm.ts, **reply)
 
     def _plain(self, body: dict) -> dict:
         """The message with its `text` (what a notification shows) in plain words."""

@@ -359,7 +359,7 @@ def test_revoke_reason_submissions(world, scene, campaigns, data, user):
     page = data.draw(st.one_of(st.integers(), words), label="page")
     if decides(bot, user, "review_keep", item_id) and (reason or "").strip():
         item_id = item_id + "x"  # the tampered twin of a revoke that would rightly act
-    metadata = data.draw(st.one_of(st.just(json.dumps({"item": item_id, "page": page})), words),
+    metadata = data.draw(st.one_of(st.just(json.dumps({"item_id": item_id, "page": page})), words),
                          label="metadata")
     values = {"revoke_reason": {"revoke_reason": {"type": "plain_text_input", "value": reason}}}
     before, items = state(bot, okta_m), review_rows(bot)

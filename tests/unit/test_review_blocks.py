@@ -47,7 +47,7 @@ def test_user_text_is_escaped_everywhere():
     """Names and reasons cannot ping @channel or forge links in the list, the DM or the form."""
     decided = item(1, decision=ReviewDecision.REVOKE, decided_by="U0ALICE", decided_at=NOW, reason=HOSTILE)
     drawn = str([review_blocks.review_page(CAMPAIGN, [item(0), decided], 1, 1),
-                 review_blocks.review_dm(CAMPAIGN, [item(0)]), review_blocks.revoke_modal(item(0), 1)])
+                 review_blocks.review_dm(CAMPAIGN, [item(0)]), review_blocks.revoke_modal(item(0), review_blocks.Shown())])
     assert "<!channel>" not in drawn and "<https://evil" not in drawn and "&lt;!channel&gt;" in drawn
 
 
@@ -59,8 +59,10 @@ def test_the_buttons_say_only_ids_and_pages():
               for b in block["elements"]}
     assert values == {("review_keep", item(0).id), ("review_revoke", item(0).id),
                       ("review_keep_page", item(0).id), ("review_previous", "1"), ("review_next", "3")}
-    assert review_blocks.read_metadata(view) == (CAMPAIGN.id, 2)
-    assert review_blocks.read_metadata({"private_metadata": "{not json"}) == ("", 1)
+    assert review_blocks.read_metadata(view) == (CAMPAIGN.id, 2, False, "")
+    assert review_blocks.read_metadata({"private_metadata": "{not json"}) == review_blocks.Shown()
+    form = review_blocks.revoke_modal(item(0), review_blocks.read_metadata(view))
+    assert review_blocks.read_metadata(form) == (CAMPAIGN.id, 2, False, item(0).id)
 
 
 def test_the_home_tab_stays_within_100_blocks_with_every_section_full():
