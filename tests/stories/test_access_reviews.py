@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import timedelta
 
 import pytest
@@ -146,3 +147,30 @@ def test_a_celigo_review_takes_an_access_level_away(make_bot, celigo, slack):
     after = celigo.share(carol)
     assert after.get("accessLevel") is None
     assert after["integrationAccessLevel"] == before["integrationAccessLevel"]
+
+
+def test_access_latchkey_may_not_change_is_taken_back_by_the_owners_task(make_bot, okta, slack):
+    """Given Okta with provisioning: false, when Carol's prod-readers is revoked in review, then
+    the owners get a task to take it back, and the item counts as revoked once one presses Done."""
+    bot = make_bot(provisioning=False, reviews=[OKTA_REVIEW]).start()
+    reviews = bot.service.lifecycle.reviews
+    reviews.start("okta-groups")
+    carols, = [i for i in reviews.report("okta-groups").items if i.holder_email == "carol@acme.com"]
+    reviews.decide(carols.id, carols.reviewer, ReviewDecision.REVOKE, "moved to sales")
+    soon(lambda: "Please take" in texts(slack.dm(ALICE)))
+    assert reviews.item(carols.id).revoked_at is None
+    slack.click(ALICE, "task_done")
+    soon(lambda: reviews.item(carols.id).revoked_at is not None)
+    assert okta.membership_writes() == []  # a person took it back, not Latchkey
+
+
+def test_the_command_line_names_what_is_wrong_and_writes_json_evidence(okta_review):
+    bot = okta_review
+    unknown = cli(bot, "review", "start", "okta-group")
+    assert unknown.returncode == 1 and "no access review okta-group in the configuration" in unknown.stderr
+    assert "configured: okta-groups" in unknown.stderr
+    assert cli(bot, "review", "start", "okta-groups").returncode == 0
+    evidence = json.loads(cli(bot, "review", "report", "okta-groups", "--format", "json").stdout)
+    assert evidence["campaign"]["name"] == "okta-groups" and evidence["summary"]["items"] == 3
+    assert evidence["progress"] == [{"at": evidence["campaign"]["started_at"], "decided": 0}]
+    assert {i["holder_email"] for i in evidence["items"]} == {"alice@acme.com", "carol@acme.com", "dave@acme.com"}
