@@ -57,8 +57,8 @@ class Refusal(enum.Enum):
 
 # Most specific first: the subclasses of NotAllowedError before it.
 _PROBES = ((NotAnApproverError, Refusal.NOT_AN_APPROVER), (SelfApprovalError, Refusal.OWN_REQUEST),
-           (NotRequesterError, Refusal.NOT_THE_REQUESTER), (NotAllowedError, Refusal.NOT_ALLOWED),
-           (RequestNotFoundError, Refusal.NO_SUCH_REQUEST), (NotYourItemError, Refusal.NOT_THE_REVIEWER),
+           (NotRequesterError, Refusal.NOT_THE_REQUESTER), (NotYourItemError, Refusal.NOT_THE_REVIEWER),
+           (NotAllowedError, Refusal.NOT_ALLOWED), (RequestNotFoundError, Refusal.NO_SUCH_REQUEST),
            (ReviewNotFoundError, Refusal.NO_SUCH_REVIEW))
 
 
