@@ -85,7 +85,6 @@ def revoked(item: ReviewItem) -> str:
 NOTHING_TO_REVIEW = "Nothing on this page to review."
 CLOSED = "This access review is closed: nothing in it can be decided any more."
 OPEN_AGAIN = "Open the access review from its message or the Home tab to turn its pages."
-REASON_NEEDED = "Say why, for the audit trail and the holder."
 NOT_YOURS = "You have nothing to review in this access review."
 
 
