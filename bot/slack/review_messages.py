@@ -38,12 +38,12 @@ class ReviewMessages:
         """The reviewer's DM: posted once, else redrawn; an escalation that hands an existing
         reviewer more items also says so in its thread."""
         campaign = self._reviews().campaign(event.campaign_id or "")
-        body = review_blocks.review_dm(campaign, self._items(campaign, event.reviewer), event.escalated)
-        dm = self._dm(campaign.id, event.reviewer)
+        items, dm = self._items(campaign, event.reviewer), self._dm(campaign.id, event.reviewer)
         if dm is None:
-            self._post(campaign, event.reviewer, body)
+            self._post(campaign, event.reviewer, review_blocks.review_dm(campaign, items, event.escalated))
             return
-        self._update(dm, body)
+        # Their own share and what was handed over, together; the reply says what is new.
+        self._update(dm, review_blocks.review_dm(campaign, items))
         if event.escalated:
             self._reply(dm, wording.review_assigned(event))
 
