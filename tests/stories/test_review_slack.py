@@ -60,7 +60,8 @@ def test_a_reviewer_gets_one_dm_and_keeps_a_holding(review_bot, slack, okta):
 def test_a_revoke_needs_a_reason_and_takes_the_access_away(review_bot, slack, okta):
     """Given Alice's review open, when she presses Revoke, a reason form opens on top of the list;
     a blank reason is refused under the field and decides nothing; with a reason the form closes,
-    the list shows the revoke by her, and Okta no longer holds Carol in prod-readers."""
+    the list shows the revoke by her, Okta no longer holds Carol in prod-readers, and once that
+    is read back the list, opened again, says when it was removed."""
     bot = review_bot()
     reviews = bot.service.lifecycle.reviews
     campaign = reviews.start("quarterly")
@@ -81,6 +82,9 @@ def test_a_revoke_needs_a_reason_and_takes_the_access_away(review_bot, slack, ok
     eventually(lambda: okta.ids["carol@acme.com"] not in okta.members(okta.ids["prod-readers"]))
     item = reviews.items(campaign.id, ALICE)[0][0]
     assert (item.decision, item.decided_by, item.reason) == ("revoke", ALICE, "Left the <!channel> data team")
+    eventually(lambda: reviews.run_due() or reviews.item(item.id).revoked_at)
+    slack.click(ALICE, "review_open", message=review_dms(slack, ALICE)[0])  # opened again later
+    eventually(lambda: "Removed" in texts([slack.open_view(ALICE) or {}]))
 
 
 def _holders(okta, people: int, groups: tuple[str, ...]) -> None:
