@@ -193,3 +193,16 @@ def test_what_nobody_decided_by_the_due_date_is_revoked_where_the_review_says_so
     assert okta.ids["carol@acme.com"] not in okta.members(okta.ids["prod-readers"])
     assert okta.ids["dave@acme.com"] in okta.members(okta.ids["eng-admins"])
     assert reviews.item(carols.id).reason == "no decision by the due date" and reviews.campaigns() == []
+
+
+def test_a_holders_okta_manager_reviews_their_access(make_bot, okta):
+    """Given Carol's Okta profile names Dave as her manager and Alice has none, when a review
+    by manager, else owners, starts, then Dave reviews Carol's access; Alice's falls to the
+    owners, who include Alice herself, so a fallback reviewer takes it."""
+    okta.set_manager(okta.ids["carol@acme.com"], okta.ids["dave@acme.com"])
+    okta.add_member(okta.ids["data-admins"], okta.ids["alice@acme.com"])
+    bot = make_bot(reviews=[{**OKTA_REVIEW, "reviewers": ["manager", "owners"]}]).start()
+    bot.service.lifecycle.reviews.start("okta-groups")
+    items = items_by_holder(bot, "okta-groups")
+    assert items["carol@acme.com", "prod-readers"].reviewer == DAVE
+    assert items["alice@acme.com", "data-admins"].reviewer in (DAVE, ERIN)
