@@ -76,3 +76,14 @@ def test_the_home_tab_stays_within_100_blocks_with_every_section_full():
     home["blocks"] += review_blocks.home_section(works)
     assert blockkit.view_problems(home, "home") == []
     assert str(home).count("review_open") == review_blocks.HOME_LISTED_AT_MOST
+
+
+def test_the_dm_counts_people_and_names_the_first_entitlements():
+    """The DM counts holdings and distinct holders, names ten entitlements and counts the rest,
+    leaves out access granted just in time, and says when holdings were handed over."""
+    items = [item(n, holder_email=f"holder{n % 3}@acme.com", entitlement_name=f"group-{n:02d}")
+             for n in range(14)] + [item(99, just_in_time=True, reviewer="")]
+    said = review_blocks.review_dm(CAMPAIGN, items)["text"]
+    assert "14 holdings of 3 people" in said and "*group-09*" in said and "and 4 more" in said
+    assert "group-10" not in said and "Nobody decided" not in said
+    assert "Nobody decided these" in review_blocks.review_dm(CAMPAIGN, items[:1], escalated=True)["text"]
