@@ -1,7 +1,8 @@
 """Refused attempts: what someone could only have sent by probing.
 
 A click on another person's request, an Approve from someone who is no approver, a request id
-that does not exist, a form value the form never offered (a duration, break-glass): each is
+that does not exist, a Keep or Revoke on a holding someone else reviews, a review or item id that
+does not exist, a form value the form never offered (a duration, break-glass): each is
 refused where the person acted, and also written to the audit log as a `refused` event (who,
 what they tried, on which request, why) and counted in `latchkey_refused_attempts_total`, so a
 security team can alert on someone probing.  Ordinary mistakes are not recorded: a late click on
@@ -25,7 +26,9 @@ from bot.domain.errors import (
     NotAllowedError,
     NotAnApproverError,
     NotRequesterError,
+    NotYourItemError,
     RequestNotFoundError,
+    ReviewNotFoundError,
     SelfApprovalError,
 )
 from bot.domain.events import Refused, RefusedMore
@@ -48,12 +51,15 @@ class Refusal(enum.Enum):
     NOT_ALLOWED = "not_allowed"
     NO_SUCH_REQUEST = "no_such_request"
     TAMPERED_FORM = "tampered_form"
+    NOT_THE_REVIEWER = "not_the_reviewer"  # a Keep or Revoke on a holding someone else reviews
+    NO_SUCH_REVIEW = "no_such_review"  # an access review or item id that does not exist
 
 
 # Most specific first: the subclasses of NotAllowedError before it.
 _PROBES = ((NotAnApproverError, Refusal.NOT_AN_APPROVER), (SelfApprovalError, Refusal.OWN_REQUEST),
-           (NotRequesterError, Refusal.NOT_THE_REQUESTER), (NotAllowedError, Refusal.NOT_ALLOWED),
-           (RequestNotFoundError, Refusal.NO_SUCH_REQUEST))
+           (NotRequesterError, Refusal.NOT_THE_REQUESTER), (NotYourItemError, Refusal.NOT_THE_REVIEWER),
+           (NotAllowedError, Refusal.NOT_ALLOWED), (RequestNotFoundError, Refusal.NO_SUCH_REQUEST),
+           (ReviewNotFoundError, Refusal.NO_SUCH_REVIEW))
 
 
 def refusal_of(error: Exception) -> Refusal | None:

@@ -127,7 +127,8 @@ class Service:
                                       self.clock, progress=lambda r: self.lifecycle.progress(r),
                                       name_of=self.directory.name,
                                       notify_of=lambda r: self.lifecycle.rules.named(r.rule).notify,
-                                      audit=lambda event: self.lifecycle.audit.append(event, self.clock.now()))
+                                      audit=lambda event: self.lifecycle.audit.append(event, self.clock.now()),
+                                      reviews=lambda: self.lifecycle.reviews)
         # Always built: with no channel configured it does nothing, and a reload may set one.
         self.audit_relay = AuditChannelRelay(self.engine, client, self.config.audit_channel, self.clock)
         self.tickets = JiraTickets(jira_sites(self.config.policy))

@@ -34,7 +34,7 @@ from sandbox.slack_forms import (
     shown_state,
     state_values,
 )
-from sandbox.slack_workspace import APP_ID, BOT_USER_ID, TEAM_ID, SlackError, Workspace
+from sandbox.slack_workspace import APP_ID, BOT_USER_ID, MAX_MODAL_STACK, TEAM_ID, SlackError, Workspace
 
 FORM = "application/x-www-form-urlencoded"
 VERIFICATION_TOKEN = "sandbox-verification-token"  # deprecated by Slack; bolt ignores it
@@ -396,6 +396,8 @@ class SlackPlatform:
                 updated = ws.replace_view(view_id, answer["view"])
                 updated["state"]["values"] = kept_on_update(submitted["state"]["values"], updated)
             else:
+                assert len(ws.modals.get(user_id, [])) < MAX_MODAL_STACK, \
+                    "Slack would refuse the pushed view: push_limit_reached"
                 ws.push_modal(user_id, answer["view"])
         elif action == "clear":
             ws.clear_modals(user_id)

@@ -33,6 +33,7 @@ class WebApi:
             "auth.test": self.auth_test,
             "views.open": self.views_open,
             "views.update": self.views_update,
+            "views.push": self.views_push,
             "views.publish": self.views_publish,
             "chat.postMessage": self.chat_post_message,
             "chat.update": self.chat_update,
@@ -69,6 +70,18 @@ class WebApi:
         self.ws.check_external_id(view)
         user_id = self.ws.redeem_trigger(trigger_id)
         return {"view": self.ws.open_modal(user_id, view)}
+
+    def views_push(self, args: dict) -> dict:
+        """A view on top of the user's open modal (the trigger comes from a click in it); at
+        most 3 views in a stack ("After a modal is opened, the app is limited to pushing 2
+        additional views"; error `push_limit_reached`)."""
+        trigger_id = args.get("trigger_id") or args.get("interactivity_pointer")
+        if not trigger_id:
+            raise SlackError("invalid_arguments", "[ERROR] missing required field: trigger_id")
+        view = _checked_view(args, "modal")
+        self.ws.check_external_id(view)
+        user_id = self.ws.redeem_trigger(trigger_id)
+        return {"view": self.ws.push_modal(user_id, view, limited=True)}
 
     def views_update(self, args: dict) -> dict:
         view_id, external_id = args.get("view_id"), args.get("external_id")

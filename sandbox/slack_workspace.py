@@ -28,6 +28,9 @@ RESPONSE_URL_USES = 5
 RESPONSE_URL_TTL = 30 * 60.0
 
 
+MAX_MODAL_STACK = 3  # views in one modal stack: the root and two pushed (views.push)
+
+
 class SlackError(Exception):
     """A Web API failure: `code` is Slack's `error`, `messages` its `response_metadata.messages`."""
 
@@ -349,8 +352,14 @@ class Workspace:
         self.modals[user_id] = [stored["id"]]
         return stored
 
-    def push_modal(self, user_id: str, view: dict) -> dict:
+    def push_modal(self, user_id: str, view: dict, limited: bool = False) -> dict:
+        """A view on top of the user's modal stack; `limited` (views.push) refuses a push with
+        no modal open, or onto a stack of 3 already."""
         stack = self.modals.setdefault(user_id, [])
+        if limited and not stack:
+            raise SlackError("not_found")
+        if limited and len(stack) >= MAX_MODAL_STACK:
+            raise SlackError("push_limit_reached")
         stored = self._store(view, f"V{self.serial():010d}", root=stack[0] if stack else None)
         stored["previous_view_id"] = stack[-1] if stack else None
         stack.append(stored["id"])

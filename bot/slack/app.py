@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from bot.logs import ContextExecutor, bind_request_id
-from bot.slack import actions, commands, form, home, options, views
+from bot.slack import actions, commands, form, home, options, review_actions, views
 from bot.slack.context import Deps
 from connectors.masking import mask_all
 
@@ -99,7 +99,7 @@ def build_app(client: WebClient, signing_secret: str, deps: Deps) -> App:
         if event_id and not deps.seen_events.first_time(event_id, deps.lifecycle.clock.now()):
             return BoltResponse(status=200, body="")
         return next()
-    for module in (commands, options, views, actions, form, home):
+    for module in (commands, options, views, actions, form, home, review_actions):
         module.register(app, deps)
 
     @app.error

@@ -56,7 +56,9 @@ from bot.ports import Clock
 from bot.routing import Progress
 from bot.slack import blocks, wording
 from bot.slack.messages import RequestMessages
+from bot.slack.review_messages import ReviewMessages
 from bot.slack.text import clip, plain
+from bot.usecases.reviews import Reviews
 from storage.chat import Messages
 from storage.outbox import Outbox
 from storage.request_queries import RequestQueries
@@ -83,7 +85,8 @@ class SlackNotifier:
                  clock: Clock, progress: Callable[[AccessRequest], Progress],
                  name_of: Callable[[str], str],
                  notify_of: Callable[[AccessRequest], Notify] = lambda request: Notify(),
-                 audit: Callable[[Event], None] = lambda event: None) -> None:
+                 audit: Callable[[Event], None] = lambda event: None,
+                 reviews: Callable[[], Reviews] = lambda: None) -> None:  # type: ignore[assignment,return-value]
         self._requests, self._clock = requests, clock
         self._slack = RequestMessages(client, messages, progress, name_of, notify_of, audit)
         self.dispatcher = OutboxDispatcher(outbox, self._deliver, clock)
@@ -115,9 +118,9 @@ class SlackNotifier:
                 request, event.decision, event.outcome or "")),
         }
         # Events about no request (a reviewer's campaign), by type.
+        review_messages = ReviewMessages(client, messages, reviews, name_of)
         self.notices: dict[type[Event], Callable[[Any], None]] = {
-            ReviewAssigned: lambda event: self._slack.tell((event.reviewer,), wording.review_assigned(event)),
-            ReviewReminded: lambda event: self._slack.tell((event.reviewer,), wording.review_reminded(event)),
+            ReviewAssigned: review_messages.assigned, ReviewReminded: review_messages.reminded,
         }
 
     def start(self) -> None:

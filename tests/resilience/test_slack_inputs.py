@@ -52,6 +52,13 @@ OWNERS = {ALICE, BOB}
 ACTIONS = ["approve", "deny", "cancel", "task_done", "end_now", "extend", "review", "decline"]
 # prod-* may be asked for on someone else's behalf, so the form has its person picker.
 FOR_OTHERS = {"name": "for-others", "match": {"resource": "prod-*"}, "request_for": ["anyone"]}
+# Two access reviews of every Okta group: by the owners (Alice, Bob), and by Erin alone.
+REVIEWS = [{"name": "fuzz", "scope": [{"connector": "okta"}], "reviewers": ["owners"],
+            "fallback": [CAROL, DAVE]},
+           {"name": "other", "scope": [{"connector": "okta"}], "reviewers": [ERIN],
+            "fallback": [CAROL, DAVE]}]
+REVIEW_ACTIONS = ["review_open", "review_keep", "review_revoke", "review_keep_page",
+                  "review_previous", "review_next"]
 FORM = "application/x-www-form-urlencoded"
 MAX_MESSAGE = 3000  # a clear message is short; it never echoes kilobytes the person typed
 
@@ -76,7 +83,8 @@ def world(request, tmp_path_factory):
         okta.ids = seed_okta(okta)
         seed_slack(slack)
         bot = build_bot(tmp_path_factory.mktemp("inputs"), okta, slack, ShiftedClock(),
-                        database_url=url, max_requests_per_hour=100000, rules=[FOR_OTHERS]).start()
+                        database_url=url, max_requests_per_hour=100000, rules=[FOR_OTHERS],
+                        reviews=REVIEWS).start()
         try:
             yield bot, okta, slack
         finally:
@@ -282,6 +290,85 @@ def test_channel_button_values(world, scene, data, user, action_id):
     if user != ERIN and not slack_m.open_view(user):
         assert slack_m.ephemerals(user)[-1]["channel"] == APPROVAL_CHANNEL
     assert slack_m.channel(APPROVAL_CHANNEL) == []  # nobody else saw anything
+    assert state(bot, okta_m) == before
+
+
+# -- access reviews ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def campaigns(world, scene):
+    """Both reviews started once the requests above exist: {campaign id: [its items]}."""
+    bot, _, slack_m = world
+    reviews = bot.service.lifecycle.reviews
+    started = [reviews.start(name) for name in ("fuzz", "other")]
+    eventually(lambda: has_button(slack_m, ERIN, "review_open", started[1].id))
+    return {c.id: reviews.report(c.id).items for c in started}
+
+
+def review_rows(bot) -> list[tuple]:
+    with bot.service.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text("SELECT * FROM review_item ORDER BY id"))]
+
+
+def review_values(campaigns) -> list[str]:
+    """Campaign ids, item ids, and a page of item ids of each campaign."""
+    items = [item for listed in campaigns.values() for item in listed]
+    return [*campaigns, *(item.id for item in items),
+            *(" ".join(item.id for item in listed) for listed in campaigns.values())]
+
+
+def decides(bot, user: str, action_id: str, value) -> bool:
+    """Would this click, from this person, rightly decide something?  (Keep by the item's
+    reviewer; Keep all needs the list it was pressed in, which a forged click lacks.)"""
+    if action_id != "review_keep" or not isinstance(value, str):
+        return False
+    item = next((i for listed in [bot.service.lifecycle.reviews.report(c.id).items
+                                  for c in bot.service.lifecycle.reviews.campaigns()]
+                 for i in listed if i.id == value.replace("\x00", "")), None)
+    return item is not None and item.reviewer == user and item.undecided
+
+
+@EXAMPLES
+@given(data=st.data(), user=st.sampled_from(PEOPLE), action_id=st.sampled_from(REVIEW_ACTIONS))
+def test_review_button_values(world, scene, campaigns, data, user, action_id):
+    """A review button carrying another reviewer's item, another campaign's id, a request id, or
+    a random, oversized or missing value is refused with a clear message to the clicker (or opens
+    only what is theirs), and decides nothing."""
+    bot, okta_m, slack_m = world
+    value = data.draw(st.one_of(st.sampled_from(review_values(campaigns) + list(scene.values())),
+                                words, st.integers(), st.just(None)), label="value")
+    if decides(bot, user, action_id, value):
+        value = value + "x"  # the tampered twin of a click that would rightly decide
+    before, items, shown = state(bot, okta_m), review_rows(bot), seen_by(slack_m, user)
+    with slack_m.lock:
+        slack_m.workspace.clear_modals(user)
+    answer = click(slack_m, user, action_id, value, with_value=value is not None)
+    assert answer.status_code == 200, answer.text
+    assert_clear(told(slack_m, user, shown), error_id_allowed=value is None)
+    assert review_rows(bot) == items
+    assert state(bot, okta_m) == before
+
+
+@EXAMPLES
+@given(data=st.data(), user=st.sampled_from(PEOPLE))
+def test_revoke_reason_submissions(world, scene, campaigns, data, user):
+    """The revoke reason form naming another reviewer's item, an unknown or oversized one, with
+    any reason and page, from anyone: refused under the reason, nothing decided or revoked."""
+    bot, okta_m, slack_m = world
+    item_id = data.draw(st.one_of(st.sampled_from(review_values(campaigns)), words), label="item id")
+    reason = data.draw(st.one_of(words, st.none()), label="reason")
+    page = data.draw(st.one_of(st.integers(), words), label="page")
+    if decides(bot, user, "review_keep", item_id) and (reason or "").strip():
+        item_id = item_id + "x"  # the tampered twin of a revoke that would rightly act
+    metadata = data.draw(st.one_of(st.just(json.dumps({"item_id": item_id, "page": page})), words),
+                         label="metadata")
+    values = {"revoke_reason": {"revoke_reason": {"type": "plain_text_input", "value": reason}}}
+    before, items = state(bot, okta_m), review_rows(bot)
+    answer = submission(slack_m, user, "review_revoke_reason", values, metadata)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["response_action"] == "errors" and set(body["errors"]) == {"revoke_reason"}, body
+    assert_clear(body["errors"]["revoke_reason"])
+    assert review_rows(bot) == items
     assert state(bot, okta_m) == before
 
 

@@ -157,6 +157,34 @@ def test_trigger_expires_after_ttl(slack, bot, client, clock):
         .response["error"] == "expired_trigger_id"
 
 
+def test_views_push_stacks_at_most_three_views(slack, bot, client):
+    """views.push puts a view on top of the open modal, which goes back to the one below when
+    it closes; a fourth view is refused with push_limit_reached, and a push with no modal open
+    with not_found (views.push: "limited to pushing 2 additional views")."""
+    assert error_of(lambda: client.views_push(trigger_id=trigger_from_command(slack, bot), view=modal())) \
+        .response["error"] == "not_found"
+    root = client.views_open(trigger_id=trigger_from_command(slack, bot), view=modal("Root"))["view"]
+    pushed = [client.views_push(trigger_id=trigger_from_command(slack, bot), view=modal(f"Pushed {n}"))["view"]
+              for n in (1, 2)]
+    assert pushed[0]["previous_view_id"] == root["id"] and pushed[1]["root_view_id"] == root["id"]
+    assert slack.open_view("U1")["id"] == pushed[1]["id"]
+    assert error_of(lambda: client.views_push(trigger_id=trigger_from_command(slack, bot), view=modal())) \
+        .response["error"] == "push_limit_reached"
+    with slack.lock:
+        slack.workspace.close_modal("U1", pushed[1]["id"])
+    assert slack.open_view("U1")["id"] == pushed[0]["id"]
+
+
+def test_a_view_of_more_than_100_blocks_is_refused(slack, bot, client):
+    """A modal of 101 blocks is refused with invalid_arguments naming the limit; 100 pass."""
+    block = {"type": "section", "text": {"type": "mrkdwn", "text": "row"}}
+    refused = error_of(lambda: client.views_open(trigger_id=trigger_from_command(slack, bot),
+                                                 view=modal(blocks=[block] * 101)))
+    assert refused.response["error"] == "invalid_arguments"
+    assert "no more than 100 items allowed" in str(refused.response["response_metadata"]["messages"])
+    client.views_open(trigger_id=trigger_from_command(slack, bot), view=modal(blocks=[block] * 100))
+
+
 def test_views_update_by_id_and_external_id_with_hash(slack, bot, client):
     """views.update finds the view by id or external_id, refuses a stale hash and unknown views."""
     opened = client.views_open(trigger_id=trigger_from_command(slack, bot),
