@@ -36,6 +36,10 @@ START_TARGET = 60.0  # seconds
 DM_WAIT = 60.0  # how long after the start every DM may take to arrive
 SETTLE = 3.0  # seconds to wait after the last DM for a second one that should not come
 OKTA_LOGS = "/api/v1/logs"  # read by serve's System Log poller, not by a sync
+# Slack's documented tiers (api.slack.com/docs/rate-limits and each method's page), per minute.
+TIERS = {"chat.postMessage": "special", "chat.update": "Tier 3, 50+", "users.info": "Tier 4, 100+",
+         "usergroups.list": "Tier 2, 20+", "usergroups.users.list": "Tier 2, 20+",
+         "views.open": "Tier 4, 100+", "views.update": "Tier 4, 100+", "views.publish": "Tier 4, 100+"}
 
 
 class CountingSlack(TimedSlack):
@@ -212,8 +216,9 @@ def _figures(m: dict, reviewers: list[str], errors: list[str]) -> Results:
         passed=busiest <= 1, single=True,
         note=f"Slack: one message a second per channel (short bursts tolerated); workspace-wide "
              f"{len(posts)} posts in {_span(posts):.1f} s; Web API calls by method (count, over how "
-             f"long): " + ", ".join(f"{name} {n} ({_span(_of(m['calls'], name)):.1f} s)"
-                                   for name, n in sorted(methods.items()))
+             f"long; tier a minute): " + ", ".join(
+                 f"{name} {n} ({_span(_of(m['calls'], name)):.1f} s; {TIERS.get(name, '?')})"
+                 for name, n in sorted(methods.items()))
              + f"; no views.* call at the start (modals open on a reviewer's click); "
                f"serve logged {len(errors)} errors"))
     result.extras = {"start": took, "sync": sync, "dm_delays": delays}
