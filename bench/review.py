@@ -147,7 +147,7 @@ def _start_and_deliver(serve: Serve, okta: StampedOkta, slack: CountingSlack, en
         raise RuntimeError("latchkey review start did not sync the scope afresh")
     with okta.lock:
         first_okta = min(okta.sync_calls)
-    arrived = _wait_for_dms(slack, reviewers, began)
+    arrived = _wait_for_dms(slack, reviewers)
     time.sleep(SETTLE)  # a second DM, if one were coming, would come now
     with slack.lock:
         calls = list(slack.api_calls)
@@ -169,7 +169,7 @@ def _wait_for_commit(engine, command: subprocess.Popen) -> float:
     return time.time()
 
 
-def _wait_for_dms(slack: CountingSlack, reviewers: list[str], began: float) -> dict[str, float]:
+def _wait_for_dms(slack: CountingSlack, reviewers: list[str]) -> dict[str, float]:
     """Reviewer → when their first DM arrived (time.time()), for those whose DM came in time."""
     expected, arrived = set(reviewers), {}
     deadline = time.monotonic() + DM_WAIT
