@@ -43,7 +43,7 @@ lock: venv
 serve: venv
 	$(BIN)/latchkey serve
 
-# Benchmarks of the real `latchkey serve` against the sandboxes (bench/README.md), about 5
+# Benchmarks of the real `latchkey serve` against the sandboxes (bench/README.md), about 5½
 # minutes; writes bench/results/results.md and plot.png.  Not part of `make test`.
 bench: $(VENV)/.bench-installed
 	$(BIN)/python -m bench

@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import burst, interactive, report, revocation, sync
+from bench import burst, interactive, report, review, revocation, sync
 from bench.figures import Figure, Results
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -20,6 +20,7 @@ SCENARIOS = {
     "burst": burst.run,
     "revocation": revocation.run,
     "sync": sync.run,
+    "review": review.run,
 }
 
 

@@ -1,17 +1,17 @@
 """Access review campaigns in the database, on SQLite and PostgreSQL alike: one open campaign
 per name, items decided once however many clicks and replicas race (the due date included),
-an item's revocation read from its revocation record, and a 50,000-holding start in bulk."""
+an item's revocation read from its revocation record, and a start in bulk (every holding an item, one message per reviewer)."""
 
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
 
 from bot.domain.errors import ItemDecidedError
+from bot.domain.events import ReviewAssigned
 from bot.domain.reviews import Campaign, OnNoDecision, ReviewDecision, ReviewItem
 from storage.audit_log import AuditLog
 from storage.catalog import Catalog
@@ -134,37 +134,35 @@ def test_items_are_listed_undecided_first_a_page_at_a_time(engine):
     assert [i.id for i in store.items("c1")] == ["i2", "i3", "i4", "i1"]
 
 
-@pytest.mark.timeout(120)
-def test_fifty_thousand_holdings_and_two_hundred_reviewers_start_in_under_a_minute(engine):
-    """Given 5,000 Okta accounts holding 10 of 500 groups each, and a review by a Slack user
-    group of 200 people, then the campaign starts (snapshot, assignment, one message per
-    reviewer) within a minute, every holding an item."""
+def test_a_start_makes_every_holding_an_item_spreads_them_over_the_reviewers_and_tells_each_once(engine):
+    """Given 200 Okta accounts holding 10 of 100 groups each, and a review by a Slack user group
+    of 50 people, then the start stores every holding as an item, shares them among the
+    reviewers, and queues exactly one message per reviewer.  (How long a full-size start takes
+    is measured by `make bench`, scenario `review`.)"""
     catalog = Catalog(engine)
     groups = [dict(connector_id="okta", id=f"group:g{n}:member", resource_type="group", resource_id=f"g{n}",
-                   name=f"g{n}", resource_name=f"g{n}") for n in range(500)]
+                   name=f"g{n}", resource_name=f"g{n}") for n in range(100)]
     accounts = [dict(id=f"00u{n}", email=f"user{n}@acme.com", display_name=f"User {n}", active=True)
-                for n in range(5000)]
-    holdings = [dict(entitlement_id=f"group:g{(n * 7 + k) % 500}:member", account_id=f"00u{n}", direct=True)
-                for n in range(5000) for k in range(10)]
+                for n in range(200)]
+    holdings = [dict(entitlement_id=f"group:g{(n * 7 + k) % 100}:member", account_id=f"00u{n}", direct=True)
+                for n in range(200) for k in range(10)]
     catalog.replace("okta", groups, accounts, holdings, NOW)
     from tests.support.in_memory import Directory
 
-    reviewers = [f"UREV{n:04d}" for n in range(200)]
+    reviewers = [f"UREV{n:04d}" for n in range(50)]
     setup = Reviewing(specs=[spec(reviewers=("@auditors",))], audit=AuditLog(engine),
                       notifier=SimpleNamespace(message=lambda event: Outbox.message(event, NOW), wake=lambda: None))
     setup.store = ReviewStore(engine)  # type: ignore[assignment]
     setup.holdings = catalog  # type: ignore[assignment]
     reviews = setup.build()
     reviews.starts.approvers._directory = Directory(groups={"auditors": reviewers})  # type: ignore[attr-defined]
-    began = time.monotonic()
     started = reviews.start("q1")
-    took = time.monotonic() - began
     work = setup.store.counts(campaign_id=started.id)
-    assert sum(total for *_, total in work) == 50_000 and {who for _, who, _, _ in work} <= set(reviewers)
-    assert len(work) > 150  # the work is spread
-    print(f"started in {took:.1f}s")
-    assert took < 60, f"took {took:.1f}s"
-    assert len(Outbox(engine).claim(NOW, NOW + timedelta(minutes=1), limit=500)) == len(work)  # one per reviewer
+    assert sum(total for *_, total in work) == 2_000 and {who for _, who, _, _ in work} <= set(reviewers)
+    assert len(work) > 35  # the work is spread: 200 holders over 50 reviewers reach most of them
+    queued = Outbox(engine).claim(NOW, NOW + timedelta(minutes=1), limit=500)
+    assigned = [event for event in map(Outbox.event, queued) if isinstance(event, ReviewAssigned)]
+    assert sorted(event.reviewer for event in assigned) == sorted(who for _, who, _, _ in work)  # one each
 
 
 def test_a_revocation_a_review_made_is_no_request_of_the_holder(engine):
