@@ -100,8 +100,8 @@ def _needs_restart(old: Config, new: Config) -> dict[str, str]:
 WORKERS = 8  # grants and revocations in flight at once (each mostly waits on the target's API)
 
 VERIFY_EVERY = timedelta(minutes=15)  # how often recent revocations are read back from the targets
-TICKETS_EVERY = timedelta(minutes=5)
-REVIEWS_EVERY = timedelta(minutes=1)  # access reviews: scheduled starts, reminders, due dates  # how often the tickets of access that ends with them are read
+TICKETS_EVERY = timedelta(minutes=5)  # how often the tickets of access that ends with them are read
+REVIEWS_EVERY = timedelta(minutes=1)  # access reviews: scheduled starts, reminders, due dates
 
 
 @dataclass
