@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.domain.reviews import ReviewDecision
+from bot.domain.reviews import NO_DECISION, ReviewDecision
 from sandbox.celigo import CeligoSandbox
 from tests.support.cli import run
 from tests.support.harness import ALICE, BOB, CAROL, DAVE, ERIN, MEMBERSHIP, OKTA_TOKEN, eventually, soon
@@ -198,6 +198,22 @@ def test_what_nobody_decided_by_the_due_date_is_revoked_where_the_review_says_so
     assert okta.ids["carol@acme.com"] not in okta.members(okta.ids["prod-readers"])
     assert okta.ids["dave@acme.com"] in okta.members(okta.ids["eng-admins"])
     assert reviews.item(carols.id).reason == "no decision by the due date" and reviews.campaigns() == []
+
+
+def test_what_nobody_decided_by_the_due_date_is_kept_where_the_review_says_so(make_bot, okta, clock):
+    """Given a review whose undecided holdings are kept at the due date, when nobody decides
+    Carol's prod-readers, then at the due date she is still in the group in Okta, the item is
+    kept as "no decision by the due date" by Latchkey, and the review is closed."""
+    bot = make_bot(reviews=[{**OKTA_REVIEW, "on_no_decision": "keep", "due_in": "7d"}]).start()
+    reviews = bot.service.lifecycle.reviews
+    reviews.start("okta-groups")
+    carols = items_by_holder(bot, "okta-groups")["carol@acme.com", "prod-readers"]
+    clock.advance(timedelta(days=7))
+    reviews.run_due()
+    kept = reviews.item(carols.id)
+    assert (kept.decision, kept.reason, kept.revoked_at) == (ReviewDecision.KEEP, NO_DECISION, None)
+    assert okta.ids["carol@acme.com"] in okta.members(okta.ids["prod-readers"])
+    assert reviews.campaigns() == []
 
 
 def test_a_holders_okta_manager_reviews_their_access(make_bot, okta):
