@@ -4,8 +4,9 @@ and at the due date what nobody decided gets the campaign's `on_no_decision`.
 Each step is a compare-and-set on the campaign (its `reminded_at`, `escalated_at` or
 `closed_at`), written with what it does, so of several replicas (or a run repeated after a
 crash) exactly one takes it.  A close decides the undecided items in batches, each under the
-items' locks: the first with the close, the rest after it, by whichever run finds them left.  A scheduled start is a start like any other: a campaign whose
-name is open already is not started again.
+items' locks: the first with the close, the rest after it, by whichever run finds them left.
+A scheduled start is a start like any other: a campaign whose name is open already is not
+started again.
 """
 
 from __future__ import annotations
