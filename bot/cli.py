@@ -1,4 +1,4 @@
-"""The `latchkey` command: serve · check · demo · sync · audit export · db upgrade.
+"""The `latchkey` command: serve · check · demo · sync · audit export · review report · db upgrade.
 
 Every command exits 0 when it did its work, 1 when the run failed, and 2 for bad usage or
 configuration (bot/exits.py).  All of them read their settings from the environment through
@@ -22,6 +22,7 @@ from bot.audit_export import ExportFormat
 from bot.config import CommonSettings, Config, ConfigError, Settings, load_config, load_settings
 from bot.exits import ExitStatus
 from bot.logs import LogLevel, configure
+from bot.review_report import ReportFormat
 from storage.engine import upgrade as upgrade_schema
 
 if TYPE_CHECKING:
@@ -33,6 +34,8 @@ db = typer.Typer(help="Database schema.", no_args_is_help=True)
 cli.add_typer(db, name="db")
 audit = typer.Typer(help="The audit log.", no_args_is_help=True)
 cli.add_typer(audit, name="audit")
+review = typer.Typer(help="Access reviews.", no_args_is_help=True)
+cli.add_typer(review, name="review")
 
 
 def _show_version(asked: bool) -> None:
@@ -221,6 +224,34 @@ def audit_export(since: str = typer.Option(..., help="2026-11-01, 2026-11-01T09:
     typer.echo(f"{count} events", err=True)
 
 
+@review.command("report")
+def review_report(name: str = typer.Argument(..., help="the campaign's name (its latest run) or id"),
+                  fmt: ReportFormat = typer.Option(ReportFormat.JSON, "--format", case_sensitive=False,
+                                                   help="json, csv, or html (one self-contained page)"),
+                  output: typer.FileTextWrite = typer.Option("-", help="file to write; - for stdout")) -> None:
+    """A campaign's evidence for an auditor: every item with who decided, when and why, the
+    verified removal time of each revocation, and the summary."""
+    from bot import review_report as report_formats
+    from bot.domain.errors import ReviewNotFoundError
+    from bot.service import Service
+
+    settings, config = _load()
+    _setup_logging(settings, "WARNING")
+    service = Service(settings, config)
+    try:
+        with _database_errors():
+            report = service.lifecycle.reviews.report(name)
+    except ReviewNotFoundError as exc:
+        _fail(str(exc))
+    finally:
+        service.stop()
+    report_formats.write(report, output, fmt, service.clock.now())
+    summary = report.summary
+    typer.echo(f"{summary.items} items: {summary.decided} decided ({summary.kept} kept, {summary.revoked} "
+               f"revoked), {summary.overdue} overdue; {summary.just_in_time} just in time, not reviewed",
+               err=True)
+
+
 @db.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
     """Apply the schema migrations to DATABASE_URL."""
@@ -239,18 +270,27 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
 @contextmanager
 def _database() -> Iterator[Engine]:
     """The engine for DATABASE_URL, as `serve` reads it; a database error exits 1, saying why."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from connectors.masking import mask
     from storage.engine import make_engine
 
     engine = make_engine(_environment(CommonSettings).database_url)
     try:
-        yield engine
-    except SQLAlchemyError as exc:
-        _fail(mask(f"database: {exc}"), ExitStatus.FAILED)
+        with _database_errors():
+            yield engine
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _database_errors() -> Iterator[None]:
+    """A database error exits 1, saying why (without the password of DATABASE_URL)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from connectors.masking import mask
+
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        _fail(mask(f"database: {exc}"), ExitStatus.FAILED)
 
 
 def main() -> None:
