@@ -84,7 +84,7 @@ def cell(value: object) -> object:
 
 
 def write_csv(report: Report, out: TextIO) -> None:
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=COLUMNS)  # RFC 4180: CRLF line ends, as the audit export
     writer.writeheader()
     reviewed, just_in_time = ordered(report.items)
     for item in reviewed + just_in_time:
