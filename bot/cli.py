@@ -1,4 +1,4 @@
-"""The `latchkey` command: serve · check · demo · sync · audit export · review report · db upgrade.
+"""The `latchkey` command: serve · check · demo · sync · review start/report · audit export · db upgrade.
 
 Every command exits 0 when it did its work, 1 when the run failed, and 2 for bad usage or
 configuration (bot/exits.py).  All of them read their settings from the environment through
@@ -34,7 +34,7 @@ db = typer.Typer(help="Database schema.", no_args_is_help=True)
 cli.add_typer(db, name="db")
 audit = typer.Typer(help="The audit log.", no_args_is_help=True)
 cli.add_typer(audit, name="audit")
-review = typer.Typer(help="Access reviews.", no_args_is_help=True)
+review = typer.Typer(help="Access reviews (the config's `reviews:`).", no_args_is_help=True)
 cli.add_typer(review, name="review")
 
 
@@ -197,6 +197,66 @@ def sync(connector: str = typer.Argument(None, help="connector id; all connector
     raise typer.Exit(ExitStatus.FAILED if failed else ExitStatus.OK)
 
 
+@review.command("start")
+def review_start(name: str = typer.Argument(..., help="the name of a `reviews:` entry")) -> None:
+    """Start an access review now: sync its scope, snapshot every holding in it and tell each
+    reviewer.  A review of that name already open is shown, not started again."""
+    from collections import Counter
+
+    from bot.domain.errors import LatchkeyError
+    from bot.service import Service
+
+    settings, config = _load()
+    _setup_logging(settings, "WARNING")
+    service = Service(settings, config)
+    upgrade_schema(service.engine)
+    try:
+        reviews = service.lifecycle.reviews
+        campaign = reviews.start(name)
+        items = reviews.report(campaign.id).items
+    except LatchkeyError as exc:
+        _fail(str(exc), ExitStatus.FAILED)
+    finally:
+        service.stop()
+    reviewed = [item for item in items if not item.just_in_time]
+    by_reviewer = Counter(item.reviewer or "(nobody: no reviewer could be found)" for item in reviewed)
+    typer.echo(f"access review {campaign.name} ({campaign.id}), started "
+               f"{campaign.started_at:%Y-%m-%d %H:%M} UTC, due {campaign.due_at:%Y-%m-%d %H:%M} UTC")
+    typer.echo(f"{len(reviewed)} holdings of {len({i.holder_email for i in reviewed})} holders to review; "
+               f"{len(items) - len(reviewed)} granted just in time, listed apart")
+    for reviewer, count in sorted(by_reviewer.items(), key=lambda pair: (-pair[1], pair[0])):
+        typer.echo(f"  {reviewer}: {count}")
+
+
+@review.command("report")
+def review_report(name: str = typer.Argument(..., help="the review's name (its latest campaign) or a campaign id"),
+                  fmt: ReportFormat = typer.Option(ReportFormat.CSV, "--format", case_sensitive=False,
+                                                   help="csv (one row per holding), json, or html (one "
+                                                   "self-contained page)"),
+                  output: typer.FileTextWrite = typer.Option("-", help="file to write; - for stdout")) -> None:
+    """Write an access review's evidence: every holding, who decided what, when and why, when
+    each revocation was verified, and the summary."""
+    from bot import review_report as report_formats
+    from bot.domain.errors import ReviewNotFoundError
+    from bot.service import Service
+
+    settings, config = _load()
+    _setup_logging(settings, "WARNING")
+    service = Service(settings, config)
+    try:
+        with _database_errors():
+            report = service.lifecycle.reviews.report(name)
+    except ReviewNotFoundError as exc:  # a name or id that was never started: bad usage
+        _fail(str(exc))
+    finally:
+        service.stop()
+    report_formats.write(report, output, fmt, service.clock.now())
+    summary = report.summary
+    typer.echo(f"{summary.items} items: {summary.decided} decided ({summary.kept} kept, {summary.revoked} "
+               f"revoked), {summary.overdue} overdue; {summary.just_in_time} just in time, not reviewed",
+               err=True)
+
+
 @audit.command("export")
 def audit_export(since: str = typer.Option(..., help="2026-11-01, 2026-11-01T09:00, or a span back: 7d"),
                  until: str = typer.Option(None, help="end (exclusive), same forms as --since"),
@@ -222,34 +282,6 @@ def audit_export(since: str = typer.Option(..., help="2026-11-01, 2026-11-01T09:
     with _database() as engine:
         count = export.write(AuditLog(engine).stream(start, end), output, fmt)
     typer.echo(f"{count} events", err=True)
-
-
-@review.command("report")
-def review_report(name: str = typer.Argument(..., help="the campaign's name (its latest run) or id"),
-                  fmt: ReportFormat = typer.Option(ReportFormat.JSON, "--format", case_sensitive=False,
-                                                   help="json, csv, or html (one self-contained page)"),
-                  output: typer.FileTextWrite = typer.Option("-", help="file to write; - for stdout")) -> None:
-    """A campaign's evidence for an auditor: every item with who decided, when and why, the
-    verified removal time of each revocation, and the summary."""
-    from bot import review_report as report_formats
-    from bot.domain.errors import ReviewNotFoundError
-    from bot.service import Service
-
-    settings, config = _load()
-    _setup_logging(settings, "WARNING")
-    service = Service(settings, config)
-    try:
-        with _database_errors():
-            report = service.lifecycle.reviews.report(name)
-    except ReviewNotFoundError as exc:
-        _fail(str(exc))
-    finally:
-        service.stop()
-    report_formats.write(report, output, fmt, service.clock.now())
-    summary = report.summary
-    typer.echo(f"{summary.items} items: {summary.decided} decided ({summary.kept} kept, {summary.revoked} "
-               f"revoked), {summary.overdue} overdue; {summary.just_in_time} just in time, not reviewed",
-               err=True)
 
 
 @db.command("upgrade")

@@ -7,13 +7,14 @@ built in dependency order, each given what it calls, so no use case looks anothe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.approvers import ApproverRouting
-from bot.domain.request import AccessRequest, State
+from bot.domain.request import AccessRequest, Route, State
+from bot.domain.review_spec import CampaignSpec
 from bot.domain.rules import Rule, RuleBook
 from bot.intake import Intake
 from bot.invariants import Invariants
@@ -39,6 +40,9 @@ from bot.usecases.decide import Decide
 from bot.usecases.due import Due, Inline
 from bot.usecases.extend import Extend
 from bot.usecases.provision import Provision
+from bot.usecases.review_decide import DecideReview, Revocations
+from bot.usecases.review_due import ReviewDue
+from bot.usecases.review_start import StartReview
 from bot.usecases.reviews import Reviews
 from bot.usecases.revoke import Revoke, TakeBack
 from bot.usecases.step_up import StepUps
@@ -50,6 +54,7 @@ from storage.audit_log import AuditLog
 from storage.catalog import Catalog
 from storage.request_queries import RequestQueries
 from storage.requests import Requests
+from storage.reviews import ReviewStore
 from storage.slot_baselines import SlotBaselines
 from storage.step_ups import StepUpChallenges
 
@@ -79,6 +84,11 @@ class Lifecycle:
     push: PushVerifier = field(default_factory=NoPushService)  # step-up pushes (Okta Verify)
     # A person's email, from the directory: an approver's for the push, a filer's for Okta's managers.
     email_of: Callable[[str], str | None] = lambda person: None
+    campaigns: tuple[CampaignSpec, ...] = ()  # the configured access reviews; replaced on reload
+    # A fresh sync of one connector, before an access review snapshots what it holds.
+    sync: Callable[[str], object] = lambda connector_id: None
+    # People's ids by email, as far as they are known without asking the directory.
+    people_by_email: Callable[[Iterable[str]], dict[str, str]] = lambda emails: {}
     routing: Routing = field(init=False)
     core: Core = field(init=False)  # what every use case shares (bot/usecases/core.py)
 
@@ -106,7 +116,19 @@ class Lifecycle:
         self.ticket_watch = WatchTickets(self.queries, rules, self.tickets, self.revocations)
         self.due = Due(core, self.queries, self.provisions, self.revocations, Chase(core, routing), bundles)
         core.work_on = self.due.work_on  # what a use case hands to the workers runs here
-        self.reviews = Reviews(core)  # access reviews: campaigns, decisions, reports
+        self.reviews = self._reviews(core)
+
+    def _reviews(self, core: Core) -> Reviews:
+        """Access reviews: campaigns, decisions, reports (bot/usecases/reviews.py)."""
+        store = ReviewStore(self.requests.engine)
+        specs = lambda: self.campaigns  # noqa: E731 - a reload replaces them as a whole
+        starts = StartReview(core, store, self.catalog, self.queries, self.approvers, self.managers,
+                             lambda p: self.email_of(p), lambda emails: self.people_by_email(emails),
+                             lambda cid: self.sync(cid), lambda: list(self.connectors))
+        revocations = Revocations(core, self.catalog, self.connectors, self.provisioning)
+        due = ReviewDue(core, store, revocations, self.approvers, lambda p: self.email_of(p), specs,
+                        starts.start)
+        return Reviews(core, store, specs, starts, DecideReview(core, store, revocations), due)
 
     # -- reading ---------------------------------------------------------------------------
     def approvers_of(self, request: AccessRequest) -> list[str]:
@@ -120,8 +142,10 @@ class Lifecycle:
         return self.intake.rule_for(connector_id, entitlement_id)
 
     def of_requester(self, person: str) -> list[AccessRequest]:
-        """The person's own requests that are still waiting or live, oldest first."""
-        return [request for request in self.queries.of_requester(person, LIVE) if not request.bundle]
+        """The person's own requests that are still waiting or live, oldest first (an access
+        review's revocation is none of them)."""
+        return [request for request in self.queries.of_requester(person, LIVE)
+                if not request.bundle and request.route is not Route.REVIEW]
 
     def waiting_on(self, person: str) -> list[AccessRequest]:
         """Pending requests this person may approve and has not approved yet."""

@@ -22,6 +22,7 @@ class ManagedDirectory(Protocol):
 
     def manager_of(self, email: str) -> str | None: ...
     def find_account(self, email: str) -> Account | None: ...
+    def email_of(self, user_id: str) -> str | None: ...
 
 
 class OktaManagers:
@@ -38,3 +39,12 @@ class OktaManagers:
             log.warning("cannot read a manager from Okta: %s", exc)
             raise ManagerUncheckableError(str(exc)) from exc
         return manager is not None and manager.id == manager_id
+
+    def manager_of(self, report_email: str) -> str | None:
+        """The email of the manager of the person with `report_email`, read now."""
+        try:
+            manager_id = self._okta.manager_of(report_email)
+            return None if manager_id is None else self._okta.email_of(manager_id)
+        except ConnectorError as exc:
+            log.warning("cannot read a manager from Okta: %s", exc)
+            raise ManagerUncheckableError(str(exc)) from exc

@@ -17,6 +17,7 @@ from bot.domain.events import Event
 from bot.domain.kinds.ticket import TicketFacts
 from bot.domain.on_call import OnCallShift
 from bot.domain.request import AccessRequest, ApprovalOutcome, Route
+from bot.domain.reviews import Campaign, Holding, ReviewItem
 from bot.domain.step_up import Challenge, ChallengeState, Decision, PushResult
 
 T = TypeVar("T")
@@ -195,6 +196,8 @@ class CatalogReads(Protocol):
         """(connector id, resource name) of everything the accounts with this email hold."""
     def groups_of(self, connector_id: str, email: str) -> list[str]:
         """Names of the groups the connector's account with this email belongs to."""
+    def holdings(self, connector_ids: Iterable[str]) -> list[Holding]:
+        """Everything held directly in these connectors, as of their last sync."""
 
 
 class SlotBaseline(Protocol):
@@ -294,12 +297,18 @@ class ManagerLookup(Protocol):
     def is_manager(self, manager_email: str, report_email: str) -> bool:
         """Whether the person with `manager_email` is the manager of the one with `report_email`."""
 
+    def manager_of(self, report_email: str) -> str | None:
+        """The email of the manager of the person with `report_email` (None: they have none)."""
+
 
 class NoManagers:
     """The lookup where no directory says who manages whom: nobody is anyone's manager."""
 
     def is_manager(self, manager_email: str, report_email: str) -> bool:
         return False
+
+    def manager_of(self, report_email: str) -> str | None:
+        return None
 
 
 class OnCall(Protocol):
@@ -317,3 +326,36 @@ class NoOnCall:
     def on_call(self, source: str, schedules: tuple[str, ...] = (),
                 escalation_policies: tuple[str, ...] = ()) -> list[OnCallShift]:
         raise OnCallUnknownError(f"no on-call service {source} is configured")
+
+
+# What a change of review items writes: (item id, its changes) for each item it changes, and the
+# rows written with them (audit entries, messages, revocations as AccessRequest).
+ItemChanges = tuple[list[tuple[str, dict[str, Any]]], Iterable[Any]]
+
+
+class ReviewStore(Protocol):
+    """Access review campaigns and their items (storage/reviews.py `ReviewStore`)."""
+
+    def open(self, campaign: Campaign, items: list[ReviewItem], also: Iterable[Any] = ()) -> bool:
+        """Store a new campaign with its items, unless one of its name is open: False then."""
+    def campaign(self, campaign_id: str) -> Campaign | None: ...
+    def campaigns(self, open_only: bool = True, name: str | None = None) -> list[Campaign]:
+        """Newest first."""
+    def move_campaign(self, campaign_id: str, seen: dict[str, Any], changes: dict[str, Any],
+                      also: Iterable[Any] = ()) -> bool: ...
+    def item(self, item_id: str) -> ReviewItem | None: ...
+    def items(self, campaign_id: str, reviewer: str | None = None, offset: int = 0,
+              limit: int | None = None) -> list[ReviewItem]:
+        """Undecided first, then by holder and entitlement."""
+    def counts(self, reviewer: str | None = None, campaign_id: str | None = None,
+               open_only: bool = True) -> list[tuple[Campaign, str, int, int]]:
+        """(campaign, reviewer, undecided, total) per reviewer with items in a campaign."""
+    def change_items(self, item_ids: list[str],
+                     change: Callable[[dict[str, Campaign], list[ReviewItem]], ItemChanges]
+                     ) -> list[ReviewItem]:
+        """Lock the items; `change(their campaigns, the items as locked)` checks them and says
+        what to write (or raises to write nothing); returns the changed items."""
+    def settle(self, campaign_id: str, seen: dict[str, Any], changes: dict[str, Any],
+               change: Callable[[Campaign, list[ReviewItem]], ItemChanges]) -> bool:
+        """Compare-and-set the campaign and, if that wins, change its undecided items under
+        their locks, in one transaction."""

@@ -100,7 +100,8 @@ def _needs_restart(old: Config, new: Config) -> dict[str, str]:
 WORKERS = 8  # grants and revocations in flight at once (each mostly waits on the target's API)
 
 VERIFY_EVERY = timedelta(minutes=15)  # how often recent revocations are read back from the targets
-TICKETS_EVERY = timedelta(minutes=5)  # how often the tickets of access that ends with them are read
+TICKETS_EVERY = timedelta(minutes=5)
+REVIEWS_EVERY = timedelta(minutes=1)  # access reviews: scheduled starts, reminders, due dates  # how often the tickets of access that ends with them are read
 
 
 @dataclass
@@ -143,7 +144,9 @@ class Service:
             connector_types={cid: c.type for cid, c in self.config.connectors.items()},
             tickets=self.tickets, managers=self._managers(), on_call=self.on_call,
             push=push_verifier(self.connectors),
-            email_of=lambda person: self.directory.person(person).email)
+            email_of=lambda person: self.directory.person(person).email,
+            campaigns=self.config.campaigns(), sync=lambda cid: self.sync(cid, raise_errors=True),
+            people_by_email=People(self.engine).ids_by_email)
         self.scheduler = Scheduler(self.lifecycle.run_due, self.clock,
                                    timedelta(seconds=self.settings.latchkey_sweep_seconds))
         self.lifecycle.wake = self.scheduler.wake_at
@@ -180,6 +183,7 @@ class Service:
                                  lambda cid=connector_id: self.sync(cid))
         self.scheduler.every("verify-revocations", VERIFY_EVERY, self.lifecycle.verify_revocations)
         self.scheduler.every("watch-tickets", TICKETS_EVERY, self.lifecycle.watch_tickets)
+        self.scheduler.every("access-reviews", REVIEWS_EVERY, self.lifecycle.reviews.run_due)
         self.scheduler.every("step-ups", timedelta(seconds=self.settings.latchkey_step_up_poll_seconds),
                              self.lifecycle.settle_step_ups)
         seen = SeenEvents(self.engine)  # Slack stops retrying an event after minutes; keep a day
@@ -244,6 +248,7 @@ class Service:
             self.tickets.configure(jira_sites(effective.policy))
             self.on_call.configure(effective.on_call)
             self.lifecycle.rules = rules  # requests keep their rule by name (RuleBook.named)
+            self.lifecycle.campaigns = effective.campaigns()  # open campaigns keep their items
             self.lifecycle.approvers.owners = {cid: list(c.owners) for cid, c in connectors.items()}
             self.audit_relay.channel = effective.audit_channel
             self.config = effective

@@ -4,6 +4,7 @@ events it has handled.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -35,6 +36,16 @@ class People(Repository):
     def get(self, person_id: str) -> PersonRow | None:
         with self._reading() as session:
             return session.get(PersonRow, person_id)
+
+    def ids_by_email(self, emails: Iterable[str]) -> dict[str, str]:
+        """Lower-cased email → person id, for the people looked up before (no directory call)."""
+        wanted, found = sorted({email.lower() for email in emails}), {}
+        with self._reading() as session:
+            for start in range(0, len(wanted), 5000):
+                found.update({email: person for person, email in session.execute(
+                    select(PersonRow.id, PersonRow.email).where(
+                        PersonRow.email.in_(wanted[start:start + 5000])))})
+        return found
 
     def put(self, person_id: str, email: str | None, name: str, now: datetime) -> None:
         # An upsert, not merge(): two replicas (or two listeners) looking up the same person at

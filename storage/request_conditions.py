@@ -21,7 +21,7 @@ def granting_on(connector_id: str, account_id: str):
     not held before the request, not an extension (it rides on its original)."""
     return ((RequestRow.connector_id == connector_id) & (RequestRow.account_id == account_id)
             & RequestRow.state.in_(("provisioning", "active")) & RequestRow.extends.is_(None)
-            & RequestRow.manual.is_(False)
+            & RequestRow.manual.is_(False) & (RequestRow.route != "review")  # a review's takes away
             & or_(RequestRow.preexisting.is_(None), RequestRow.preexisting.is_(False)))
 
 

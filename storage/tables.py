@@ -286,3 +286,44 @@ class SlotBaselineRow(SQLModel, table=True):
     slot: str = Field(primary_key=True, max_length=64)
     account_id: str = Field(primary_key=True, max_length=255)
     level: str | None = Field(default=None, max_length=255)  # None: the account had no level
+
+
+class ReviewCampaignRow(SQLModel, table=True):
+    """An access review campaign (bot/domain/reviews.py)."""
+
+    __tablename__ = "review_campaign"
+    id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=64, index=True)
+    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    closed_at: datetime | None = _when()
+    on_no_decision: str = Field(max_length=16)
+    escalated_at: datetime | None = _when()
+    reminded_at: datetime | None = _when()  # the last reminder sent
+    # The name while the campaign is open, NULL once closed: unique, so that two starts at once
+    # (a double run, two replicas, the scheduler) open one campaign.
+    open_name: str | None = Field(default=None, max_length=64, unique=True)
+
+
+class ReviewItemRow(SQLModel, table=True):
+    """One holding a campaign reviews, as it was when the campaign started."""
+
+    __tablename__ = "review_item"
+    __table_args__ = (Index("ix_review_item_reviewer", "campaign_id", "reviewer", "decision"),)
+    id: str = Field(primary_key=True, max_length=32)
+    campaign_id: str = Field(foreign_key="review_campaign.id", max_length=32)
+    connector_id: str = Field(max_length=64)
+    entitlement_id: str = Field(max_length=512)
+    entitlement_name: str = Field(max_length=512)
+    account_id: str = Field(max_length=255)
+    holder_email: str = Field(max_length=320)
+    holder: str | None = Field(default=None, max_length=64)
+    reviewer: str = Field(default="", max_length=64)  # "" for just-in-time access
+    decision: str | None = Field(default=None, max_length=16)
+    decided_by: str | None = Field(default=None, max_length=64)
+    decided_at: datetime | None = _when()
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    just_in_time: bool = False
+    escalated: bool = False
+    # The revocation a revoke decision made: its request row says when the removal was verified.
+    request_id: str | None = Field(default=None, max_length=32)

@@ -8,14 +8,17 @@ Latchkey stores, shows, exports or logs can quote one.
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from bot.config.connector_entries import ConnectorConfig
 from bot.config.fields import Strict, secrets_in
 from bot.config.on_call import OnCallConfig, lookups_named
 from bot.config.policy import PolicyConfig
-from bot.domain.rules import BUNDLE
+from bot.config.reviews import ReviewConfig, unique_names
+from bot.domain.review_spec import CampaignSpec
+from bot.domain.rules import BUNDLE, Match, Target
 from connectors.masking import remember
 
 
@@ -29,6 +32,9 @@ class Config(Strict):
     on_call: OnCallConfig | None = Field(default=None, description="the on-call services rules may "
                                          "ask who is on call now (`auto_approve.on_call`, approvers "
                                          "`on_call:<source>/<schedule>`)")
+    reviews: Annotated[list[ReviewConfig], AfterValidator(unique_names)] = Field(
+        default=[], description="access reviews: campaigns that ask reviewers, holding by holding, "
+        "whether access in their scope should stay")
 
     @field_validator("connectors")
     @classmethod
@@ -73,6 +79,20 @@ class Config(Strict):
             raise ValueError(f"policy: step_up: okta_verify needs an Okta connector to send the push "
                              f"with (rule {', '.join(stepping_up)})")
         return self
+
+    @model_validator(mode="after")
+    def _reviews_cover_connectors(self) -> Config:
+        for review in self.reviews:
+            for match in review.scope:
+                if not any(Match(connector=match.connector).matches(Target(connector, "", ""))
+                           for connector in self.connectors):
+                    raise ValueError(f"reviews {review.name!r}: scope connector {match.connector!r} "
+                                     f"matches no connector (have: {', '.join(self.connectors)})")
+        return self
+
+    def campaigns(self) -> tuple[CampaignSpec, ...]:
+        """The configured access reviews, as the domain knows them."""
+        return tuple(review.to_spec() for review in self.reviews)
 
     @model_validator(mode="after")
     def _policy_can_be_kept(self) -> Config:

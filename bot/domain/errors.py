@@ -36,6 +36,7 @@
 from __future__ import annotations
 
 from bot.domain.request import AccessRequest
+from bot.domain.reviews import ReviewItem
 
 
 class LatchkeyError(Exception):
@@ -136,7 +137,9 @@ class NotYourItemError(ReviewError):
 
 
 class ItemDecidedError(ReviewError):
-    pass
+    def __init__(self, item: ReviewItem, message: str) -> None:
+        super().__init__(message)
+        self.item = item  # as decided: by whom, when, how
 
 
 class ReasonRequiredError(ReviewError):

@@ -520,14 +520,13 @@ class ReviewEscalated(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ReviewClosed(Event):
-    """The campaign is over: what was kept, revoked, and decided by nobody."""
+    """The campaign is over: `no_decision` items nobody decided got `on_no_decision`."""
 
     action = AuditAction.REVIEW_CLOSED
     campaign: str | None = None
     campaign_id: str | None = None
-    kept: int = 0
-    revoked: int = 0
     no_decision: int = 0
+    on_no_decision: str | None = None
 
 
 # -- Latchkey itself ---------------------------------------------------------------------

@@ -43,6 +43,8 @@ class Route(enum.StrEnum):
     PEOPLE = "people"  # its approvers decide
     AUTO = "auto"  # the rule approved it (auto-approval, or an extension that needs nobody)
     BREAK_GLASS = "break_glass"  # the requester did, in an emergency; someone reviews it after
+    REVIEW = "review"  # not a request: an access review's decision to take access away, as a
+    # revocation the ordinary revocation path drives (bot/usecases/reviews.py)
 
 
 class ApprovalOutcome(enum.StrEnum):

@@ -52,6 +52,7 @@ class Campaign:
     closed_at: datetime | None = None
     on_no_decision: OnNoDecision = OnNoDecision.KEEP
     escalated_at: datetime | None = None  # when undecided items went to the fallback reviewers
+    reminded_at: datetime | None = None  # when reviewers were last reminded
 
     @property
     def open(self) -> bool:
@@ -76,7 +77,7 @@ class ReviewItem:
     decided_at: datetime | None = None
     reason: str | None = None
     revoked_at: datetime | None = None  # when the removal was verified in the target
-    revoke_failing: bool = False  # taking it back has failed a few times; still retried
+    revoke_failing: bool = False  # taking it back has failed; it is being retried
     just_in_time: bool = False  # granted by Latchkey just in time: listed apart, not reviewed
     escalated: bool = False  # reassigned to the fallback reviewers at the due date
     request_id: str | None = None  # the revocation record a revoke decision made (and drives)
@@ -114,6 +115,19 @@ def _overdue(item: ReviewItem, due_at: datetime, now: datetime) -> bool:
     if item.decided_at is None:
         return now >= due_at
     return item.decided_at >= due_at
+
+
+class Holding(NamedTuple):
+    """Access an account holds directly, as the last sync of its connector found it."""
+
+    connector_id: str
+    entitlement_id: str
+    entitlement_name: str
+    resource_type: str
+    resource_name: str
+    provisionable: bool
+    account_id: str
+    email: str
 
 
 class ProgressPoint(NamedTuple):

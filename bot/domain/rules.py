@@ -40,6 +40,21 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Match:
+    """Globs on a target's connector, resource type and resource name; None matches anything
+    (what a rule applies to, what an access review covers)."""
+
+    connector: str | None = None
+    resource_type: str | None = None
+    resource: str | None = None
+
+    def matches(self, target: Target) -> bool:
+        wanted = ((self.connector, target.connector_id), (self.resource_type, target.resource_type),
+                  (self.resource, target.resource_name))
+        return all(glob is None or fnmatchcase(value.lower(), glob.lower()) for glob, value in wanted)
+
+
+@dataclass(frozen=True)
 class Rule:
     name: str
     policy: Policy
@@ -55,9 +70,7 @@ class Rule:
     def matches(self, target: Target) -> bool:
         if target.resource_type == BUNDLE and self.resource_type is None:
             return False  # a bundle is governed only by rules that say `type: bundle`
-        wanted = ((self.connector, target.connector_id), (self.resource_type, target.resource_type),
-                  (self.resource, target.resource_name))
-        return all(glob is None or fnmatchcase(value.lower(), glob.lower()) for glob, value in wanted)
+        return Match(self.connector, self.resource_type, self.resource).matches(target)
 
     def kind(self, kind: type[K]) -> K:
         """What this rule asks of that kind: its own, or the kind's default."""

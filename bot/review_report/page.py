@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from html import escape
 
 from bot.domain.reviews import Campaign, CampaignSummary, ProgressPoint, Report, ReviewItem
-from bot.review_report.records import Removal, ordered, record, removal
+from bot.review_report.records import Record, Removal, ordered, record, removal
 
 # Scripts, fonts, images, frames, even a form's target: none; only the inline styles.
 _POLICY = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
@@ -113,19 +113,25 @@ def _removal(item: ReviewItem) -> str:
     return _when(item.revoked_at) if state is Removal.VERIFIED else _text(state.value)
 
 
-def _row(item: ReviewItem) -> str:
-    shown = record(item)
-    holder = _text(item.holder_email) + (f" ({_text(item.holder)})" if item.holder else "")
-    cells = (holder, f"{_text(item.entitlement_name)} ({_text(item.connector_id)})",
-             _text(item.reviewer), _decision(item), _text(item.decided_by), _when(item.decided_at),
-             _text(shown["reason"]), _removal(item))
-    return f'<tr data-item="{_text(item.id)}">' + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
+def _holder_and_entitlement(shown: Record) -> tuple[str, str]:
+    holder = _text(shown["holder_email"]) + (f" ({_text(shown['holder'])})" if shown["holder"] else "")
+    return holder, f"{_text(shown['entitlement_name'])} ({_text(shown['connector_id'])})"
+
+
+def _row(item_id: str, cells: tuple[str, ...]) -> str:
+    return f'<tr data-item="{_text(item_id)}">' + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
+
+
+def _reviewed_row(item: ReviewItem) -> str:
+    shown = record(item)  # masked, like the other formats
+    return _row(item.id, (*_holder_and_entitlement(shown), _text(shown["reviewer"]), _decision(item),
+                          _text(shown["decided_by"]), _when(item.decided_at), _text(shown["reason"]),
+                          _removal(item)))
 
 
 def _just_in_time_row(item: ReviewItem) -> str:
-    holder = _text(item.holder_email) + (f" ({_text(item.holder)})" if item.holder else "")
-    cells = (holder, f"{_text(item.entitlement_name)} ({_text(item.connector_id)})", _text(item.account_id))
-    return f'<tr data-item="{_text(item.id)}">' + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
+    shown = record(item)
+    return _row(item.id, (*_holder_and_entitlement(shown), _text(shown["account_id"])))
 
 
 def _table(table_id: str, headers: tuple[str, ...], rows: list[str]) -> str:
@@ -146,7 +152,7 @@ def page(report: Report, now: datetime) -> str:
             f"<title>Access review: {_text(report.campaign.name)}</title><style>{_STYLE}</style></head>"
             f"<body>{_header(report.campaign, now)}{_summary(report.summary)}"
             f"<h2>Decisions over time</h2>{chart(report.campaign, report.summary.items, report.progress)}"
-            f"<h2>Items</h2>{_table('items', _HEADERS, [_row(item) for item in reviewed])}"
+            f"<h2>Items</h2>{_table('items', _HEADERS, [_reviewed_row(item) for item in reviewed])}"
             "<h2>Just-in-time access</h2><p>Granted by Latchkey for a limited time: it ends by "
             "itself, so it is listed, not reviewed.</p>"
             f"{_table('just-in-time', _JUST_IN_TIME_HEADERS, [_just_in_time_row(i) for i in just_in_time])}"

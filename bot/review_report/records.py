@@ -19,9 +19,11 @@ from typing import TextIO
 from bot.domain.reviews import Campaign, Report, ReviewDecision, ReviewItem
 from connectors.masking import mask
 
-COLUMNS = ("item_id", "connector", "entitlement", "entitlement_id", "account_id", "holder_email",
-           "holder", "reviewer", "decision", "decided_by", "decided_at", "reason", "removal",
-           "revoked_at", "escalated", "just_in_time")
+# An item's fields by the domain's names, and where its removal stands (`removal`).
+ITEM_FIELDS = ("id", "connector_id", "entitlement_id", "entitlement_name", "account_id", "holder_email",
+               "holder", "reviewer", "decision", "decided_by", "decided_at", "reason", "removal",
+               "revoked_at", "revoke_failing", "just_in_time", "escalated")
+COLUMNS = ("campaign", *ITEM_FIELDS)  # the CSV's: several campaigns' files can be concatenated
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -48,15 +50,21 @@ def removal(item: ReviewItem) -> Removal:
     return Removal.FAILING if item.revoke_failing else Removal.PENDING
 
 
-def record(item: ReviewItem) -> dict[str, str | bool | None]:
-    """One item as every format shows it."""
-    return {"item_id": item.id, "connector": item.connector_id, "entitlement": item.entitlement_name,
-            "entitlement_id": item.entitlement_id, "account_id": item.account_id,
-            "holder_email": item.holder_email, "holder": item.holder, "reviewer": item.reviewer or None,
-            "decision": item.decision.value if item.decision else None, "decided_by": item.decided_by,
-            "decided_at": utc(item.decided_at), "reason": mask(item.reason) if item.reason else None,
-            "removal": removal(item).value or None, "revoked_at": utc(item.revoked_at),
-            "escalated": item.escalated, "just_in_time": item.just_in_time}
+Record = dict[str, str | bool | None]
+
+
+def record(item: ReviewItem) -> Record:
+    """One item as every format shows it: times in ISO 8601 UTC, the decision by its word, every
+    text masked (a reason is free text: someone may paste a token into it)."""
+    shown: Record = {
+        "id": item.id, "connector_id": item.connector_id, "entitlement_id": item.entitlement_id,
+        "entitlement_name": item.entitlement_name, "account_id": item.account_id,
+        "holder_email": item.holder_email, "holder": item.holder, "reviewer": item.reviewer or None,
+        "decision": item.decision.value if item.decision else None, "decided_by": item.decided_by,
+        "decided_at": utc(item.decided_at), "reason": item.reason, "removal": removal(item).value or None,
+        "revoked_at": utc(item.revoked_at), "revoke_failing": item.revoke_failing,
+        "just_in_time": item.just_in_time, "escalated": item.escalated}
+    return {key: mask(value) if isinstance(value, str) else value for key, value in shown.items()}
 
 
 def ordered(items: list[ReviewItem]) -> tuple[list[ReviewItem], list[ReviewItem]]:
@@ -70,7 +78,8 @@ def ordered(items: list[ReviewItem]) -> tuple[list[ReviewItem], list[ReviewItem]
 def campaign_record(campaign: Campaign) -> dict[str, str | None]:
     return {"id": campaign.id, "name": campaign.name, "started_at": utc(campaign.started_at),
             "due_at": utc(campaign.due_at), "closed_at": utc(campaign.closed_at),
-            "on_no_decision": campaign.on_no_decision.value}
+            "on_no_decision": campaign.on_no_decision.value,
+            "escalated_at": utc(campaign.escalated_at)}
 
 
 def cell(value: object) -> object:
@@ -88,7 +97,8 @@ def write_csv(report: Report, out: TextIO) -> None:
     writer.writeheader()
     reviewed, just_in_time = ordered(report.items)
     for item in reviewed + just_in_time:
-        writer.writerow({key: cell(value) for key, value in record(item).items()})
+        row = {"campaign": report.campaign.name, **record(item)}
+        writer.writerow({key: cell(value) for key, value in row.items()})
 
 
 def write_json(report: Report, out: TextIO) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from connectors.base import Account, Capability, Page, PermissionDeniedError, entitlement_id
+from connectors.base import Account, Capability, NotFoundError, Page, PermissionDeniedError, entitlement_id
 from connectors.changes import ChangePage
 from connectors.okta import capabilities, oauth_capabilities
 from connectors.okta.apps import Apps
@@ -80,6 +80,14 @@ class OktaConnector(RoutedByType):
                  if ((user.get("profile") or {}).get("email") or "").lower() == wanted]
         users.sort(key=lambda user: user.get("status") not in ACTIVE_STATUSES)  # as find_account
         return ((users[0].get("profile") or {}).get("managerId") or None) if users else None
+
+    def email_of(self, user_id: str) -> str | None:
+        """The profile email of the Okta user with this id, read now; None when there is none."""
+        try:
+            user = self._client.get_user(user_id)
+        except NotFoundError:
+            return None
+        return ((user.get("profile") or {}).get("email") or "").lower() or None
 
     def end_sessions(self, account_id: str, oauth_tokens: bool) -> None:
         """Sign the user out of every Okta session (and, with `oauth_tokens`, revoke the OAuth

@@ -20,12 +20,12 @@ def config_data(okta_url: str, owners: Sequence[str] = ("alice@acme.com", BOB), 
                 connectors: dict[str, dict] | None = None, policy: dict[str, Any] | None = None,
                 rules: Sequence[dict] = (), conflicts: Sequence[dict] = (), bundles: Sequence[dict] = (),
                 audit_channel: str | None = None, okta_auth: dict | None = None,
-                on_call: dict | None = None) -> dict[str, Any]:
+                on_call: dict | None = None, reviews: Sequence[dict] = ()) -> dict[str, Any]:
     """The test config: the Okta sandbox at `okta_url` as connector `okta`, then `connectors`
     (more of them, by id); `policy` adds keys under `policy:` (e.g. `CHASING`), as do `rules`,
     `conflicts` and `bundles` when given. `approvals` may be any value, to test refusals.
     `okta_auth` is the `auth:` of the Okta connector (OAuth), instead of its API token;
-    `on_call` the `on_call:` section."""
+    `on_call` the `on_call:` section; `reviews` the `reviews:` section."""
     credentials = {"auth": okta_auth} if okta_auth else {"token": "${OKTA_API_TOKEN}"}
     okta = {"type": "okta", "domain": okta_url, **credentials, "owners": list(owners),
             "provisioning": provisioning, "page_size": 3, "max_attempts": max_attempts}
@@ -40,6 +40,8 @@ def config_data(okta_url: str, owners: Sequence[str] = ("alice@acme.com", BOB), 
         data["audit_channel"] = audit_channel
     if on_call:
         data["on_call"] = on_call
+    if reviews:
+        data["reviews"] = list(reviews)
     return data
 
 

@@ -62,8 +62,8 @@ def test_csv_has_a_header_and_a_row_per_item_with_just_in_time_access_last():
     was verified."""
     rows = csv_rows(report(item("jit", just_in_time=True, reviewer=""), kept("k", 1, reason="on call"),
                            revoked("r", 2, revoked_at=START + timedelta(days=2, minutes=3)), item("u")))
-    assert [row["item_id"] for row in rows] == ["k", "r", "u", "jit"]  # the order: by holder, then id
-    by_id = {row["item_id"]: row for row in rows}
+    assert [row["id"] for row in rows] == ["k", "r", "u", "jit"]  # the order: by holder, then id
+    by_id = {row["id"]: row for row in rows}
     assert {k: by_id["r"][k] for k in ("decision", "decided_by", "decided_at", "reason", "removal",
                                        "revoked_at")} == {
         "decision": "revoke", "decided_by": "U0ALICE", "decided_at": "2026-12-03T09:00:00+00:00",
@@ -71,6 +71,7 @@ def test_csv_has_a_header_and_a_row_per_item_with_just_in_time_access_last():
     assert (by_id["k"]["decision"], by_id["k"]["reason"], by_id["k"]["removal"]) == ("keep", "on call", "")
     assert (by_id["u"]["decision"], by_id["u"]["decided_at"]) == ("", "")
     assert (by_id["jit"]["just_in_time"], by_id["u"]["just_in_time"]) == ("true", "false")
+    assert {row["campaign"] for row in rows} == {"okta-quarterly"}  # files of campaigns concatenate
 
 
 def test_csv_cells_that_a_spreadsheet_would_run_start_with_an_apostrophe():
@@ -79,7 +80,7 @@ def test_csv_cells_that_a_spreadsheet_would_run_start_with_an_apostrophe():
     formulas = ["=HYPERLINK(\"http://evil\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd"]
     rows = csv_rows(report(*(revoked(f"r{n}", 1, reason=text, holder_email=text)
                              for n, text in enumerate(formulas)), kept("k", 1, reason="a=b, c+d")))
-    by_id = {row["item_id"]: row for row in rows}
+    by_id = {row["id"]: row for row in rows}
     for n, text in enumerate(formulas):
         assert by_id[f"r{n}"]["reason"] == by_id[f"r{n}"]["holder_email"] == "'" + text
     assert by_id["k"]["reason"] == "a=b, c+d"
@@ -97,13 +98,14 @@ def test_json_is_stable_with_iso_times_the_summary_and_just_in_time_apart():
     assert list(document) == sorted(document) and list(document["items"][0]) == sorted(document["items"][0])
     assert document["summary"] == {"items": 3, "decided": 2, "kept": 1, "revoked": 1, "overdue": 1,
                                    "just_in_time": 1}
-    assert [i["item_id"] for i in document["items"]] == ["k", "r", "u"]
-    assert [i["item_id"] for i in document["just_in_time"]] == ["jit"]
+    assert [i["id"] for i in document["items"]] == ["k", "r", "u"]
+    assert [i["id"] for i in document["just_in_time"]] == ["jit"]
     assert document["items"][0]["decided_at"] == "2026-12-02T09:00:00+00:00"
     assert document["items"][1]["removal"] == "pending" and document["items"][1]["revoked_at"] is None
     assert document["campaign"] == {"id": "c0ffee", "name": "okta-quarterly", "on_no_decision": "revoke",
                                     "started_at": "2026-12-01T09:00:00+00:00",
-                                    "due_at": "2026-12-08T09:00:00+00:00", "closed_at": None}
+                                    "due_at": "2026-12-08T09:00:00+00:00", "closed_at": None,
+                                    "escalated_at": None}
     assert document["progress"] == [{"at": "2026-12-01T09:00:00+00:00", "decided": 0},
                                     {"at": "2026-12-02T09:00:00+00:00", "decided": 1},
                                     {"at": "2026-12-03T09:00:00+00:00", "decided": 2}]
