@@ -3,14 +3,34 @@ Chromium, headless), and what it shows."""
 
 from __future__ import annotations
 
+import csv
 import io
+import json
 from datetime import UTC, datetime, timedelta
 
 from selenium.webdriver.common.by import By
+from typer.testing import CliRunner
 
-from bot.domain.reviews import Campaign, CampaignSummary, Report, ReviewDecision, ReviewItem, progress
+from bot.cli import cli
+from bot.domain.events import SYSTEM
+from bot.domain.reviews import (
+    NO_DECISION,
+    Campaign,
+    CampaignSummary,
+    Report,
+    ReviewDecision,
+    ReviewItem,
+    progress,
+)
 from bot.review_report import ReportFormat, write
 from tests.support.browser import chromium, open_page
+from tests.support.harness import BOB, BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET, soon
+from tests.support.requests import active_request
+
+
+def when(moment: datetime | None) -> str:
+    """A time as the page shows it."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else ""
 
 START = datetime(2026, 12, 1, 9, tzinfo=UTC)
 CAMPAIGN = Campaign("c0ffee", "okta <quarterly>", START, START + timedelta(days=7))
@@ -70,3 +90,83 @@ def test_the_page_shows_the_items_the_summary_and_the_chart_and_runs_no_user_tex
         assert all(dot.is_displayed() and dot.size["width"] > 0 for dot in dots)
         heights = [dot.location["y"] for dot in dots]
         assert heights == sorted(heights, reverse=True) and heights[0] > heights[-1]  # climbing
+
+
+REVIEW = {"name": "okta-groups", "scope": [{"connector": "okta"}], "reviewers": ["owners"],
+          "fallback": ["alice@acme.com", BOB], "due_in": "7d", "on_no_decision": "keep"}
+
+
+def test_the_report_in_every_format_matches_the_decisions_made(make_bot, okta, slack, clock, tmp_path):
+    """Given a review of the Okta groups where a reviewer keeps one holding, revokes another with a
+    reason (taken out of Okta and read back) and leaves a third to the due date (kept, no
+    decision), and Carol's access granted just in time, when `latchkey review report` writes CSV,
+    JSON and HTML, then every row of each says exactly what was decided, by whom, when and why,
+    the just-in-time access is listed apart, and the page in Chromium shows it."""
+    ids = okta.ids
+    okta.add_member(ids["eng-admins"], ids["dave@acme.com"])
+    okta.add_member(ids["billing-admins"], ids["dave@acme.com"])
+    bot = make_bot(reviews=[REVIEW]).start()
+    just_in_time = active_request(bot, slack)  # Carol's eng-admins, for an hour
+    reviews = bot.service.lifecycle.reviews
+    campaign = reviews.start("okta-groups")
+    items = {(i.holder_email, i.entitlement_name): i for i in reviews.report(campaign.id).items}
+    assert set(items) == {("carol@acme.com", "prod-readers"), ("dave@acme.com", "eng-admins"),
+                          ("dave@acme.com", "billing-admins"), ("carol@acme.com", "eng-admins")}
+    keep, revoke, silent, granted = (items["carol@acme.com", "prod-readers"], items["dave@acme.com", "eng-admins"],
+                                     items["dave@acme.com", "billing-admins"], items["carol@acme.com", "eng-admins"])
+    assert granted.just_in_time and just_in_time.state == "active"
+
+    kept = reviews.decide(keep.id, keep.reviewer, ReviewDecision.KEEP)
+    revoked = reviews.decide(revoke.id, revoke.reviewer, ReviewDecision.REVOKE, "moved to sales")
+    soon(lambda: reviews.item(revoke.id).revoked_at)
+    assert ids["dave@acme.com"] not in okta.members(ids["eng-admins"])  # really gone from Okta
+    clock.advance(timedelta(days=7, minutes=1))
+    reviews.run_due()
+    closed = reviews.item(silent.id)
+    assert (closed.decision, closed.decided_by, closed.reason) == (ReviewDecision.KEEP, SYSTEM, NO_DECISION)
+
+    removed_at = reviews.item(revoke.id).revoked_at
+    expected = {  # id: holder, entitlement, decision, decided by, decided at, reason, verified removal
+        keep.id: ("carol@acme.com", "prod-readers", "keep", keep.reviewer, kept.decided_at, None, None),
+        revoke.id: ("dave@acme.com", "eng-admins", "revoke", revoke.reviewer, revoked.decided_at,
+                    "moved to sales", removed_at),
+        silent.id: ("dave@acme.com", "billing-admins", "keep", SYSTEM, closed.decided_at, NO_DECISION, None)}
+    env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+           "SLACK_API_URL": slack.url + "/api/", "DATABASE_URL": bot.settings.database_url,
+           "LATCHKEY_CONFIG": str(bot.settings.latchkey_config), "OKTA_API_TOKEN": OKTA_TOKEN}
+
+    def report(fmt: str) -> str:  # the command itself, in this process (a new one imports for seconds)
+        result = CliRunner().invoke(cli, ["review", "report", "okta-groups", "--format", fmt], env=env)
+        assert result.exit_code == 0, result.stderr
+        assert "3 items: 3 decided (2 kept, 1 revoked), 1 overdue; 1 just in time" in result.stderr
+        return result.stdout
+
+    def iso(moment: datetime | None) -> str | None:
+        return moment.isoformat() if moment else None
+
+    def fields(record: dict) -> tuple:
+        return tuple(record[key] or None for key in ("holder_email", "entitlement_name", "decision",
+                                                     "decided_by", "decided_at", "reason", "revoked_at"))
+
+    as_written = {i: (who, what, d, by, iso(at), why, iso(gone))
+                  for i, (who, what, d, by, at, why, gone) in expected.items()}
+    rows = list(csv.DictReader(io.StringIO(report("csv"))))
+    assert {r["id"]: fields(r) for r in rows if r["just_in_time"] == "false"} == as_written
+    assert [r["id"] for r in rows if r["just_in_time"] == "true"] == [granted.id]
+    document = json.loads(report("json"))
+    assert {i["id"]: fields(i) for i in document["items"]} == as_written
+    assert [i["id"] for i in document["just_in_time"]] == [granted.id]
+    assert document["summary"] == {"items": 3, "decided": 3, "kept": 2, "revoked": 1, "overdue": 1,
+                                   "just_in_time": 1}
+    with chromium() as browser:
+        open_page(browser, report("html"), tmp_path)
+        shown = {row.get_attribute("data-item"): cells(row)
+                 for row in browser.find_elements(By.CSS_SELECTOR, "#items tbody tr")}
+        assert {i: (c[0].split(" (")[0], c[1], *c[3:]) for i, c in shown.items()} == {
+            i: (who, f"{what} (okta)", d, by, when(at), why or "", when(gone))
+            for i, (who, what, d, by, at, why, gone) in expected.items()}
+        assert [row.get_attribute("data-item") for row in
+                browser.find_elements(By.CSS_SELECTOR, "#just-in-time tbody tr")] == [granted.id]
+        assert browser.find_element(By.CSS_SELECTOR, "#summary-decided .number").text == "3"
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#progress-chart circle.point")) == \
+            len(document["progress"])
