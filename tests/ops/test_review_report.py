@@ -24,6 +24,8 @@ from bot.domain.reviews import (
 )
 from bot.review_report import ReportFormat, write
 from tests.support.browser import chromium, open_page
+from tests.support.cli import serve_env
+from tests.support.config import config_text
 from tests.support.harness import BOB, BOT_TOKEN, OKTA_TOKEN, SIGNING_SECRET, soon
 from tests.support.requests import active_request
 
@@ -170,3 +172,19 @@ def test_the_report_in_every_format_matches_the_decisions_made(make_bot, okta, s
         assert browser.find_element(By.CSS_SELECTOR, "#summary-decided .number").text == "3"
         assert len(browser.find_elements(By.CSS_SELECTOR, "#progress-chart circle.point")) == \
             len(document["progress"])
+
+
+def test_a_report_of_no_such_review_exits_2_and_an_unreachable_database_1(tmp_path, slack, okta):
+    """`latchkey review report` of a review never started says so and exits 2 (bad usage); with
+    the database down it says why, without the password, and exits 1; neither writes a report."""
+    env = serve_env(tmp_path, slack.url, config_text(okta.url, reviews=[REVIEW]))
+    result = CliRunner().invoke(cli, ["db", "upgrade"], env=env)
+    assert result.exit_code == 0, result.stderr
+    result = CliRunner().invoke(cli, ["review", "report", "okta-groups"], env=env)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert "latchkey: No access review okta-groups has been started." in result.stderr
+
+    down = {**env, "DATABASE_URL": "postgresql+psycopg://latchkey:hunter2@127.0.0.1:9/latchkey"}
+    result = CliRunner().invoke(cli, ["review", "report", "okta-groups", "--format", "html"], env=down)
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert "latchkey: database:" in result.stderr and "hunter2" not in result.stderr
