@@ -147,3 +147,14 @@ def test_the_chart_has_a_dot_per_moment_something_was_decided_inside_its_frame()
     assert all(0 <= float(x) <= width and 0 <= float(y) <= height for x, y in dots)
     ys = [float(y) for _, y in dots]
     assert ys == sorted(ys, reverse=True) and ys[0] > ys[-1]  # climbing: 0, 2, then 3 of 4
+
+
+def test_the_chart_of_a_large_campaign_keeps_one_dot_per_pixel_column_ending_at_the_total():
+    """Given 50,000 decisions a few seconds apart, then the chart draws at most one dot per
+    pixel column of its width, and its last dot stands at the final count."""
+    many = [kept(f"i{n}", 0, decided_at=START + timedelta(seconds=5 * n)) for n in range(50_000)]
+    page = rendered(report(*many), ReportFormat.HTML)
+    dots = re.findall(r'<circle class="point" cx="([\d.]+)" cy="([\d.]+)"', page)
+    width = int(re.search(r'viewBox="0 0 (\d+)', page).group(1))
+    assert 1 < len(dots) <= width
+    assert "50000 decided</title></circle></svg>" in page  # the last dot: all of them
