@@ -40,8 +40,9 @@ class Reviewers:
     def __init__(self, spec: CampaignSpec, rules: RuleBook, approvers: ApproverRouting,
                  managers: ManagerLookup, email_of: Callable[[str], str | None]) -> None:
         self.spec, self.rules, self.approvers, self.managers = spec, rules, approvers, managers
-        self.email_of = cache(lambda person: (email_of(person) or "").lower())
         self._resolve = cache(lambda entries, connector_id: tuple(approvers.resolve(entries, connector_id)))
+        # The people of one source, as ids and emails (to know the holder among them by either).
+        self._known = cache(lambda people: frozenset(people) | {(email_of(p) or "").lower() for p in people})
         self._manager = cache(self._manager_email)
 
     def of(self, holding: Holding, holder: str | None) -> str:
@@ -50,17 +51,20 @@ class Reviewers:
         for source in self.spec.reviewers:
             people = self._people(source, holding)
             if people:
-                if not any(self._is_holder(person, holding, holder) for person in people):
+                if not self._holder_among(people, holding, holder):
                     return spread(people, holding.email)
                 break
         return self.fallback(holding, holder)
 
     def fallback(self, holding: Holding, holder: str | None) -> str:
         people = self._resolve(self.spec.fallback, holding.connector_id)
-        return spread([p for p in people if not self._is_holder(p, holding, holder)], holding.email)
+        if self._holder_among(people, holding, holder):
+            people = tuple(p for p in people if not self._holder_among((p,), holding, holder))
+        return spread(people, holding.email)
 
-    def _is_holder(self, person: str, holding: Holding, holder: str | None) -> bool:
-        return person == holder or self.email_of(person) == holding.email.lower()
+    def _holder_among(self, people: tuple[str, ...], holding: Holding, holder: str | None) -> bool:
+        known = self._known(people)
+        return holder in known or holding.email.lower() in known
 
     def _people(self, source: str, holding: Holding) -> tuple[str, ...]:
         if source == ReviewerSource.OWNERS:

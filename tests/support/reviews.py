@@ -173,13 +173,16 @@ class Reviewing:
     clock: StillClock = field(default_factory=StillClock)
     store: FakeStore = field(default_factory=FakeStore)
     handed: list[Any] = field(default_factory=list)  # what went to the workers
+    # What the core writes with a change: audit entries and messages (tuples, or real rows).
+    audit: Any = field(default_factory=lambda: SimpleNamespace(entry=lambda event, at: ("audit", event)))
+    notifier: Any = field(default_factory=lambda: SimpleNamespace(message=lambda event: ("message", event),
+                                                                  wake=lambda: None))
     synced: list[str] = field(default_factory=list)
 
     def build(self) -> Reviews:
         lookup = SimpleNamespace(in_states=lambda *states: [r for r in self.live if r.state in states])
-        core = Core(SimpleNamespace(), lookup, SimpleNamespace(entry=lambda event, at: ("audit", event)),  # type: ignore[arg-type]
-                    SimpleNamespace(message=lambda event: ("message", event), wake=lambda: None),
-                    self.clock, lambda: self.rules, wake=lambda when: None,
+        core = Core(SimpleNamespace(), lookup, self.audit, self.notifier, self.clock,  # type: ignore[arg-type]
+                    lambda: self.rules, wake=lambda when: None,
                     workers=SimpleNamespace(submit=lambda fn, arg: self.handed.append(arg)))  # type: ignore[arg-type]
         approvers = ApproverRouting(self.owners, Directory())
         email_of = PEOPLE.get
