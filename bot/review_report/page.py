@@ -45,6 +45,13 @@ def _when(moment: datetime | None) -> str:
     return "" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _time(moment: datetime | None) -> str:
+    """A time in a table: to the minute for the eye, to the microsecond in its `datetime`."""
+    if moment is None:
+        return ""
+    return f'<time datetime="{moment.astimezone(UTC).isoformat()}">{_when(moment)}</time>'
+
+
 def _header(campaign: Campaign, now: datetime) -> str:
     state = f"closed {_when(campaign.closed_at)}" if campaign.closed_at else "open"
     return (f"<h1>Access review: {_text(campaign.name)}</h1>"
@@ -113,7 +120,7 @@ def _decision(item: ReviewItem) -> str:
 
 def _removal(item: ReviewItem) -> str:
     state = removal(item)
-    return _when(item.revoked_at) if state is Removal.VERIFIED else _text(state.value)
+    return _time(item.revoked_at) if state is Removal.VERIFIED else _text(state.value)
 
 
 def _holder_and_entitlement(shown: Record) -> tuple[str, str]:
@@ -128,7 +135,7 @@ def _row(item_id: str, cells: tuple[str, ...]) -> str:
 def _reviewed_row(item: ReviewItem) -> str:
     shown = record(item)  # masked, like the other formats
     return _row(item.id, (*_holder_and_entitlement(shown), _text(shown["reviewer"]), _decision(item),
-                          _text(shown["decided_by"]), _when(item.decided_at), _text(shown["reason"]),
+                          _text(shown["decided_by"]), _time(item.decided_at), _text(shown["reason"]),
                           _removal(item)))
 
 

@@ -3,8 +3,8 @@
 Each item: its holder, entitlement, reviewer, decision, who decided, when and why, and for a
 revocation where its removal stands (`removal`) and when it was verified in the target
 (`revoked_at`).  Access Latchkey granted just in time is listed apart: after the reviewed items
-in CSV (`just_in_time` true), under its own key in JSON.  Reasons are masked once more on the way
-out, like the audit export.
+in CSV (`just_in_time` true), under its own key in JSON.  Every text is masked once more on the
+way out, like the audit export's.
 """
 
 from __future__ import annotations

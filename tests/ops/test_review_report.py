@@ -162,11 +162,15 @@ def test_the_report_in_every_format_matches_the_decisions_made(make_bot, okta, s
                                    "just_in_time": 1}
     with chromium() as browser:
         open_page(browser, report("html"), tmp_path)
-        shown = {row.get_attribute("data-item"): cells(row)
-                 for row in browser.find_elements(By.CSS_SELECTOR, "#items tbody tr")}
+        rows = browser.find_elements(By.CSS_SELECTOR, "#items tbody tr")
+        shown = {row.get_attribute("data-item"): cells(row) for row in rows}
         assert {i: (c[0].split(" (")[0], c[1], *c[3:]) for i, c in shown.items()} == {
             i: (who, f"{what} (okta)", d, by, when(at), why or "", when(gone))
             for i, (who, what, d, by, at, why, gone) in expected.items()}
+        exact = {row.get_attribute("data-item"): [t.get_attribute("datetime") for t in
+                                                  row.find_elements(By.TAG_NAME, "time")] for row in rows}
+        assert exact == {i: [iso(at), *([iso(gone)] if gone else [])]  # to the microsecond, as stored
+                         for i, (_, _, _, _, at, _, gone) in expected.items()}
         assert [row.get_attribute("data-item") for row in
                 browser.find_elements(By.CSS_SELECTOR, "#just-in-time tbody tr")] == [granted.id]
         assert browser.find_element(By.CSS_SELECTOR, "#summary-decided .number").text == "3"
