@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 from selenium.webdriver.common.by import By
@@ -181,14 +182,18 @@ def test_the_report_in_every_format_matches_the_decisions_made(make_bot, okta, s
 
 
 def test_a_report_of_no_such_review_exits_2_and_an_unreachable_database_1(tmp_path, slack, okta):
-    """`latchkey review report` of a review never started says so and exits 2 (bad usage); with
-    the database down it says why, without the password, and exits 1; neither writes a report."""
+    """`latchkey review report` of a review never started, or in a format it does not write, says
+    so and exits 2 (bad usage); with the database down it says why, without the password, and
+    exits 1; none of them writes a report."""
     env = serve_env(tmp_path, slack.url, config_text(okta.url, reviews=[REVIEW]))
     result = CliRunner().invoke(cli, ["db", "upgrade"], env=env)
     assert result.exit_code == 0, result.stderr
     result = CliRunner().invoke(cli, ["review", "report", "okta-groups"], env=env)
     assert (result.exit_code, result.stdout) == (2, "")
     assert "latchkey: No access review okta-groups has been started." in result.stderr
+    result = CliRunner().invoke(cli, ["review", "report", "okta-groups", "--format", "pdf"], env=env)
+    said = " ".join(re.sub("[│╭╮╰╯─]", " ", result.stderr).split())  # without typer's box
+    assert (result.exit_code, result.stdout) == (2, "") and "'pdf' is not one of 'csv', 'json', 'html'" in said
 
     down = {**env, "DATABASE_URL": "postgresql+psycopg://latchkey:hunter2@127.0.0.1:9/latchkey"}
     result = CliRunner().invoke(cli, ["review", "report", "okta-groups", "--format", "html"], env=down)
