@@ -19,4 +19,5 @@ knows); the tables stay here.
     slot_baselines.py      single-valued slots' levels found before Latchkey's first grant
     relay_cursor.py        how far each relay of the audit log has got
     step_ups.py            step-up pushes sent to approvers, one open per decision, until applied
+    reviews.py             access review campaigns and their items, decided under the items' locks
 """

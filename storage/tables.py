@@ -129,7 +129,7 @@ class StepUpRow(SQLModel, table=True):
     poll: str | None = Field(default=None, sa_column=Column(Text))
     # Set while the challenge is open (waiting or passed), NULL once closed: unique, so that a
     # double click or two replicas cannot send a second push for the same decision.
-    open_key: str | None = Field(default=None, max_length=128, unique=True)
+    open_key: str | None = Field(default=None, max_length=128, unique=True, index=True)
 
 
 class EntitlementRow(SQLModel, table=True):
@@ -302,7 +302,7 @@ class ReviewCampaignRow(SQLModel, table=True):
     reminded_at: datetime | None = _when()  # the last reminder sent
     # The name while the campaign is open, NULL once closed: unique, so that two starts at once
     # (a double run, two replicas, the scheduler) open one campaign.
-    open_name: str | None = Field(default=None, max_length=64, unique=True)
+    open_name: str | None = Field(default=None, max_length=64, unique=True, index=True)
 
 
 class ReviewItemRow(SQLModel, table=True):

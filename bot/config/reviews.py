@@ -26,6 +26,11 @@ def _reviewer_entries(entries: list[str]) -> list[str]:
     return entries
 
 
+class ScopeConfig(MatchConfig):
+    """What a review covers, matched as a rule's `match` is; a holding is in scope when one
+    entry matches its entitlement."""
+
+
 class EveryConfig(Strict):
     every: Duration = Field(description="the time from one campaign's start to the next, e.g. 90d")
 
@@ -37,7 +42,7 @@ class ReviewConfig(Strict):
     schedule: str | EveryConfig | None = Field(default=None, description=(
         "when a campaign starts by itself: a cron expression in UTC (`0 9 1 */3 *`: 09:00 on "
         "the first day of every third month) or `{every: 90d}`; none: only by hand"))
-    scope: list[MatchConfig] = Field(min_length=1, description=(
+    scope: list[ScopeConfig] = Field(min_length=1, description=(
         "what it covers, as rules match (connector, type, resource globs): a holding is in "
         "scope when one entry matches; `[{}]` covers everything"))
     reviewers: Annotated[list[str], Field(min_length=1), AfterValidator(_reviewer_entries)] = Field(

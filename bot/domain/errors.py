@@ -24,7 +24,7 @@
     │   └── StepUpUnavailableError the push service (Okta) cannot be asked now
     └── ReviewError                an access review refuses a step
         ├── ReviewNotFoundError    no such campaign (configured or started) or item
-        ├── NotYourItemError       the item is assigned to another reviewer
+        ├── NotYourItemError       the item is someone else's to review (a NotAllowedError too)
         ├── ItemDecidedError       someone (or the due date) decided the item first
         ├── ReasonRequiredError    a revoke needs a reason
         └── CampaignClosedError    the campaign is closed: nothing in it can be decided
@@ -132,7 +132,7 @@ class ReviewNotFoundError(ReviewError):
     pass
 
 
-class NotYourItemError(ReviewError):
+class NotYourItemError(ReviewError, NotAllowedError):
     pass
 
 

@@ -60,11 +60,11 @@ WORDS: dict[type[e.Event], str] = {
     e.StepUpPassed: "confirmed on their phone a decision on",
     e.StepUpFailed: "did not confirm a decision on",
     e.ApprovalChannelUnreachable: "asked by DM, not in the approval channel, for",
-    e.ReviewStarted: "started the access review",
-    e.ItemKept: "kept, in an access review, the access of",
-    e.ItemRevoked: "revoked, in an access review, the access of",
-    e.ReviewEscalated: "escalated the undecided items of the access review",
-    e.ReviewClosed: "closed the access review",
+    e.ReviewStarted: "started an access review",
+    e.ItemKept: "kept access in an access review",
+    e.ItemRevoked: "revoked access in an access review, by",
+    e.ReviewEscalated: "escalated what nobody decided in an access review",
+    e.ReviewClosed: "closed an access review",
 }
 
 # A note that says why, or what it means.
@@ -118,7 +118,7 @@ def format_line(row: AuditRow, entitlement: str | None = None) -> str:
     line = head + words
     if row.request_id:
         line += f" `{_text(row.request_id, 32)}`"
-    elif detail.get("connector"):  # what Latchkey did to a connector as a whole
+    elif detail.get("connector") and not detail.get("entitlement"):  # to a connector as a whole
         line += " " + _text(detail["connector"], NAME_LIMIT)
     notes = [NOTES[event_type]] if event_type in NOTES else []
     return clip(" · ".join([line, *notes, *_details(detail, entitlement)]), MAX_CHARS)
@@ -130,6 +130,16 @@ def _details(detail: dict, entitlement: str | None) -> list[str]:
     if name:
         parts.append(_text(name, NAME_LIMIT) + (
             f" ({_text(detail['connector'], NAME_LIMIT)})" if detail.get("connector") else ""))
+    if detail.get("holder"):  # whose access an access review decided
+        parts.append("held by " + _text(detail["holder"], NAME_LIMIT))
+    if detail.get("campaign"):
+        parts.append("review " + _text(detail["campaign"], NAME_LIMIT))
+    for key, label in (("items", "items"), ("just_in_time", "just in time, listed apart"),
+                       ("no_decision", "decided by nobody")):
+        if isinstance(detail.get(key), int) and detail[key]:
+            parts.append(f"{detail[key]} {label}")
+    if detail.get("on_no_decision"):
+        parts.append("then: " + _text(detail["on_no_decision"], 20))
     if isinstance(detail.get("beneficiary"), str):  # filed for someone else
         parts.append("on behalf of " + _people([detail["beneficiary"]]))
     if detail.get("extends"):

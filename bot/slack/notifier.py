@@ -194,7 +194,11 @@ class SlackNotifier:
 
     def _revoked(self, request: AccessRequest, event: AccessRevoked) -> None:
         said = wording.revoked(request)
-        self._slack.refresh(request, notice=f"{said} {wording.signed_out()}" if event.signed_out else said)
+        # Access taken away in a review may be held by someone Slack does not know (no user
+        # for their email): there is nobody to tell.
+        told = "@" not in request.requester
+        self._slack.refresh(request, notice=(f"{said} {wording.signed_out()}" if event.signed_out
+                                             else said) if told else None)
 
     def _task(self, request: AccessRequest, event: TaskAssigned) -> None:
         role = "task_revoke" if event.revoke else "task_grant"

@@ -10,6 +10,8 @@
     tasks.py      an owner reports a manual grant or take-back done
     chase.py      reminders, escalation, timeouts, expiry warnings
     due.py        the due-work loop: batch claims, the workers
+    reviews.py    access reviews: start (review_start.py), keep or revoke (review_decide.py),
+                  reminders, due dates and schedules (review_due.py)
 
 Each takes what it calls as constructor arguments (bot/lifecycle.py wires them), and the calls
 point one way:
@@ -17,6 +19,7 @@ point one way:
     due ──> provision, revoke, chase, bundles      tasks ──> provision, bundles
     provision ──> revoke.TakeBack, extend, bundles revoke ──> bundles, extend
     decide ──> extend                              bundles ──> extend
+    reviews ──> (a revoke: a revocation record, handed to the due loop like an expiry)
 
 The one call back, "have the workers act on this request now" (an approval, a bundle's items),
 goes through `Core.hand_over`, which runs the due loop's `work_on` on the workers.

@@ -17,6 +17,7 @@ from sandbox.pagerduty import Level, PagerDutySandbox
 from sandbox.server import Reply
 from tests.support.config import CHASING, edit_config
 from tests.support.harness import ALICE, BOB, CAROL, DAVE, PEOPLE, eventually, forge_click
+from tests.support.on_call import pagerduty_rota
 from tests.support.requests import jump, pending
 from tests.support.slack import ask, asked, ephemeral_answers, texts
 
@@ -25,15 +26,8 @@ PD_TOKEN, OG_KEY = "pd-story-s3cret", "og-story-s3cret"
 
 @pytest.fixture
 def pagerduty(monkeypatch) -> Iterator[PagerDutySandbox]:
-    """PRIMARY has Carol on call; OPS escalates PRIMARY, then SECONDARY (Dave), then Erin."""
     monkeypatch.setenv("PAGERDUTY_TOKEN", PD_TOKEN)
-    with PagerDutySandbox({PD_TOKEN}) as sandbox:
-        for email in PEOPLE.values():
-            sandbox.add_user(email)
-        sandbox.add_schedule("PRIMARY", "carol@acme.com")
-        sandbox.add_schedule("SECONDARY", "dave@acme.com")
-        sandbox.add_policy("OPS", Level(schedules=["PRIMARY"]), Level(schedules=["SECONDARY"]),
-                           Level(users=[sandbox.user_id("erin@acme.com")]))
+    with pagerduty_rota(PD_TOKEN, PEOPLE.values()) as sandbox:
         yield sandbox
 
 

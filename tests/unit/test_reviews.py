@@ -4,7 +4,7 @@ date does with what nobody decided (tests/support/reviews.py wires the real use 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -325,3 +325,20 @@ def test_summary_and_progress_count_decisions_over_time():
     assert [(p.at - campaign.started_at, p.decided) for p in report.progress] == [(timedelta(0), 0), (DAYS, 1)]
     with pytest.raises(ReviewNotFoundError, match="No access review q7"):
         reviews.report("q7")
+
+
+def test_the_audit_channel_tells_what_a_review_did_with_user_text_escaped():
+    from bot.slack.audit_lines import format_line
+    from storage.audit_log import AuditLog
+
+    at = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+    revoked = AuditLog.entry(ItemRevoked(request_id="0a1b", actor=ALICE, campaign_id="c1", item_id="i1",
+                                         entitlement="prod-readers", connector="okta", holder="carol@acme.com",
+                                         reason="<!channel> moved"), at)
+    assert format_line(revoked) == (
+        "2026-12-06 09:00 UTC · <@U0ALICE> revoked access in an access review, by `0a1b` · prod-readers (okta)"
+        " · held by carol@acme.com · reason: &lt;!channel&gt; moved")
+    begun = AuditLog.entry(ReviewStarted(campaign="q1", campaign_id="c1", items=3, just_in_time=1,
+                                         reviewers=2, due_at=at), at)
+    assert format_line(begun) == ("2026-12-06 09:00 UTC · latchkey started an access review · review q1"
+                                  " · 3 items · 1 just in time, listed apart")

@@ -29,13 +29,15 @@ def upgrade() -> None:
         sa.Column("open_key", sa.String(length=128), nullable=True),
         sa.ForeignKeyConstraint(["request_id"], ["access_request.id"]),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("open_key"),
     )
     op.create_index("ix_step_up_challenge_request_id", "step_up_challenge", ["request_id"])
     op.create_index("ix_step_up_challenge_state", "step_up_challenge", ["state"])
+    # A unique index, not a constraint: SQLite and PostgreSQL then show the same schema.
+    op.create_index("ix_step_up_challenge_open_key", "step_up_challenge", ["open_key"], unique=True)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_step_up_challenge_open_key", table_name="step_up_challenge")
     op.drop_index("ix_step_up_challenge_state", table_name="step_up_challenge")
     op.drop_index("ix_step_up_challenge_request_id", table_name="step_up_challenge")
     op.drop_table("step_up_challenge")

@@ -28,9 +28,10 @@ def upgrade() -> None:
         sa.Column("reminded_at", storage.tables.UTCDateTime(), nullable=True),
         sa.Column("open_name", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("open_name"),
     )
     op.create_index("ix_review_campaign_name", "review_campaign", ["name"])
+    # A unique index, not a constraint: SQLite and PostgreSQL then show the same schema.
+    op.create_index("ix_review_campaign_open_name", "review_campaign", ["open_name"], unique=True)
     op.create_table(
         "review_item",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -58,5 +59,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_review_item_reviewer", table_name="review_item")
     op.drop_table("review_item")
+    op.drop_index("ix_review_campaign_open_name", table_name="review_campaign")
     op.drop_index("ix_review_campaign_name", table_name="review_campaign")
     op.drop_table("review_campaign")

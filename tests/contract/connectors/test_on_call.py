@@ -16,22 +16,17 @@ from bot.domain.on_call import OnCallShift
 from bot.on_call import OnCallServices
 from connectors.pagerduty.client import MAX_WAIT, PagerDutyClient
 from sandbox.opsgenie import OpsgenieSandbox
-from sandbox.pagerduty import Level, PagerDutySandbox
+from sandbox.pagerduty import PagerDutySandbox
 from sandbox.server import Reply
 from tests.support.connectors import url_with_no_listener
+from tests.support.on_call import pagerduty_rota
 
 TOKEN, API_KEY = "pd-s3cret-api-token", "og-s3cret-api-key"
 
 
 @pytest.fixture
 def pagerduty() -> Iterator[PagerDutySandbox]:
-    with PagerDutySandbox({TOKEN}) as sandbox:
-        for email in ("carol@acme.com", "dave@acme.com", "erin@acme.com"):
-            sandbox.add_user(email)
-        sandbox.add_schedule("PRIMARY", "carol@acme.com")
-        sandbox.add_schedule("SECONDARY", "dave@acme.com")
-        sandbox.add_policy("OPS", Level(schedules=["PRIMARY"]), Level(schedules=["SECONDARY"]),
-                           Level(users=[sandbox.user_id("erin@acme.com")]))
+    with pagerduty_rota(TOKEN, ("carol@acme.com", "dave@acme.com", "erin@acme.com")) as sandbox:
         yield sandbox
 
 

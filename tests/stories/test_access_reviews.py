@@ -1,0 +1,178 @@
+"""Access reviews end to end: a campaign started with `latchkey review start` in its own
+process against the running bot's database, reviewers told in Slack, and a revoke that really
+removes the access in the target (the Okta and Celigo sandboxes), read back, retried and
+alerted like any revocation."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+
+import pytest
+
+from bot.domain.reviews import ReviewDecision
+from sandbox.celigo import CeligoSandbox
+from tests.support.cli import run
+from tests.support.harness import ALICE, BOB, DAVE, ERIN, MEMBERSHIP, OKTA_TOKEN, eventually, soon
+from tests.support.slack import texts
+
+OKTA_REVIEW = {"name": "okta-groups", "scope": [{"connector": "okta", "type": "group"}],
+               "reviewers": ["owners"], "fallback": [DAVE, ERIN]}
+
+
+def cli(bot, *args: str):
+    """`latchkey ARGS` as a separate process, on the running bot's database and config file."""
+    env = {"SLACK_BOT_TOKEN": "xoxb-test-token", "SLACK_SIGNING_SECRET": "test-signing-secret",
+           "SLACK_API_URL": str(bot.settings.slack_api_url), "DATABASE_URL": bot.settings.database_url,
+           "LATCHKEY_CONFIG": str(bot.settings.latchkey_config), "OKTA_API_TOKEN": OKTA_TOKEN}
+    return run(list(args), env=env)
+
+
+def items_by_holder(bot, name: str) -> dict[tuple[str, str], object]:
+    return {(i.holder_email, i.entitlement_name): i for i in bot.service.lifecycle.reviews.report(name).items}
+
+
+@pytest.fixture
+def okta_review(make_bot, okta):
+    """Carol in prod-readers (seeded), Dave in eng-admins, and Alice (an owner) in data-admins."""
+    okta.add_member(okta.ids["eng-admins"], okta.ids["dave@acme.com"])
+    okta.add_member(okta.ids["data-admins"], okta.ids["alice@acme.com"])
+    return make_bot(reviews=[OKTA_REVIEW]).start()
+
+
+def test_an_okta_review_started_by_cli_keeps_and_revokes_group_memberships(okta_review, okta, slack):
+    """Given the Okta review, when it is started from the command line, then the owners are
+    told how much they have to review and the owner Alice's own membership goes to the fallback
+    Dave; when Bob keeps Dave's eng-admins and revokes Carol's prod-readers, then Carol is out
+    of the group in Okta, the item says when that was verified, and the report shows both."""
+    bot = okta_review
+    started = cli(bot, "review", "start", "okta-groups")
+    assert started.returncode == 0, started.stderr
+    assert "3 holdings of 3 holders" in started.stdout
+    assert cli(bot, "review", "start", "okta-groups").stdout.count("okta-groups") == 1  # shown, not started again
+    items = items_by_holder(bot, "okta-groups")
+    alices = items["alice@acme.com", "data-admins"]
+    assert alices.reviewer in (DAVE, ERIN)  # a fallback reviewer: Alice owns Okta
+    carols, daves = items["carol@acme.com", "prod-readers"], items["dave@acme.com", "eng-admins"]
+    for reviewer in {carols.reviewer, daves.reviewer, alices.reviewer}:
+        soon(lambda reviewer=reviewer: "Access review okta-groups" in texts(slack.dm(reviewer)))
+
+    reviews = bot.service.lifecycle.reviews
+    reviews.decide(daves.id, daves.reviewer, ReviewDecision.KEEP)
+    reviews.decide(carols.id, carols.reviewer, ReviewDecision.REVOKE, "moved to sales")
+    group, carol = okta.ids["prod-readers"], okta.ids["carol@acme.com"]
+    soon(lambda: reviews.item(carols.id).revoked_at is not None)
+    assert carol not in okta.members(group)
+    assert okta.ids["dave@acme.com"] in okta.members(okta.ids["eng-admins"])
+    assert len([c for c in okta.membership_writes() if c.method == "DELETE"]) == 1
+
+    report = cli(bot, "review", "report", "okta-groups", "--format", "csv")
+    rows = {(r["holder_email"], r["entitlement_name"]): r for r in csv.DictReader(io.StringIO(report.stdout))}
+    assert rows["carol@acme.com", "prod-readers"]["decision"] == "revoke"
+    assert rows["carol@acme.com", "prod-readers"]["reason"] == "moved to sales"
+    assert rows["carol@acme.com", "prod-readers"]["revoked_at"]
+    assert rows["dave@acme.com", "eng-admins"]["decision"] == "keep"
+    assert rows["alice@acme.com", "data-admins"]["decision"] == ""
+
+
+def test_a_revoke_okta_refuses_is_retried_and_the_owners_alerted(okta_review, okta, slack, clock):
+    bot = okta_review
+    assert cli(bot, "review", "start", "okta-groups").returncode == 0
+    carols = items_by_holder(bot, "okta-groups")["carol@acme.com", "prod-readers"]
+    okta.fail(status=403, times=3, path=MEMBERSHIP, method="DELETE")
+    reviews = bot.service.lifecycle.reviews
+    reviews.decide(carols.id, carols.reviewer, ReviewDecision.REVOKE, "moved to sales")
+    request_id = reviews.item(carols.id).request_id
+    eventually(lambda: reviews.item(carols.id).revoke_failing)
+    for attempt in (1, 2, 3):
+        eventually(lambda attempt=attempt: bot.request(request_id).attempts == attempt)
+        clock.advance(timedelta(minutes=15))
+        bot.service.scheduler.wake_at(clock.now())
+    soon(lambda: "cannot remove" in texts(slack.dm(ALICE)) and "cannot remove" in texts(slack.dm(BOB)))
+    soon(lambda: reviews.item(carols.id).revoked_at is not None)
+    assert okta.ids["carol@acme.com"] not in okta.members(okta.ids["prod-readers"])
+    assert not reviews.item(carols.id).revoke_failing
+
+
+def test_a_restart_mid_campaign_loses_no_decision_and_revokes_once(okta_review, okta, clock):
+    """Given a campaign with one kept and one revoke still failing, when the bot stops and a
+    new one starts on the same database, then both decisions stand, the revoke completes once,
+    and the still-open campaign is not started again."""
+    bot = okta_review
+    assert cli(bot, "review", "start", "okta-groups").returncode == 0
+    items = items_by_holder(bot, "okta-groups")
+    carols, daves = items["carol@acme.com", "prod-readers"], items["dave@acme.com", "eng-admins"]
+    okta.fail(status=403, times=1, path=MEMBERSHIP, method="DELETE")
+    reviews = bot.service.lifecycle.reviews
+    reviews.decide(daves.id, daves.reviewer, ReviewDecision.KEEP)
+    reviews.decide(carols.id, carols.reviewer, ReviewDecision.REVOKE, "moved to sales")
+    eventually(lambda: reviews.item(carols.id).revoke_failing)
+    bot.stop()
+    bot.start()
+    reviews = bot.service.lifecycle.reviews
+    assert reviews.item(carols.id).revoked_at is None  # waiting out its backoff
+    clock.advance(timedelta(minutes=15))
+    bot.service.scheduler.wake_at(clock.now())
+    soon(lambda: reviews.item(carols.id).revoked_at is not None)
+    assert reviews.item(daves.id).decision is ReviewDecision.KEEP
+    assert len([c for c in okta.membership_writes() if c.method == "DELETE"]) == 1
+    assert len(reviews.campaigns()) == 1 and reviews.start("okta-groups").id == carols.campaign_id
+
+
+@pytest.fixture
+def celigo():
+    with CeligoSandbox(tokens={"celigo-token": "admin"}) as server:
+        yield server
+
+
+def test_a_celigo_review_takes_an_access_level_away(make_bot, celigo, slack):
+    """Given Carol is a Celigo 'manage' user with per-integration access, when her reviewer
+    revokes the level, then her share has no account-wide level left and keeps the rest."""
+    carol = celigo.add_share("carol@acme.com", "Carol", "manage")
+    celigo.add_integration("Orders to NetSuite", access={carol: "monitor"})
+    before = celigo.share(carol)
+    bot = make_bot(connectors={"celigo": {"type": "celigo", "token": "celigo-token", "base_url": celigo.url,
+                                          "owners": [ALICE, BOB]}},
+                   reviews=[{"name": "celigo-levels", "scope": [{"connector": "celigo", "type": "role"}],
+                             "reviewers": ["owners"], "fallback": [DAVE, ERIN]}])
+    bot.start()
+    started = cli(bot, "review", "start", "celigo-levels")
+    assert started.returncode == 0, started.stderr
+    item, = bot.service.lifecycle.reviews.report("celigo-levels").items
+    assert (item.entitlement_name, item.holder_email) == ("Celigo Manage (all integrations)", "carol@acme.com")
+    bot.service.lifecycle.reviews.decide(item.id, item.reviewer, ReviewDecision.REVOKE, "read-only from now")
+    soon(lambda: bot.service.lifecycle.reviews.item(item.id).revoked_at is not None)
+    after = celigo.share(carol)
+    assert after.get("accessLevel") is None
+    assert after["integrationAccessLevel"] == before["integrationAccessLevel"]
+
+
+def test_access_latchkey_may_not_change_is_taken_back_by_the_owners_task(make_bot, okta, slack):
+    """Given Okta with provisioning: false, when Carol's prod-readers is revoked in review, then
+    the owners get a task to take it back, and the item counts as revoked once one presses Done."""
+    bot = make_bot(provisioning=False, reviews=[OKTA_REVIEW]).start()
+    reviews = bot.service.lifecycle.reviews
+    reviews.start("okta-groups")
+    carols, = [i for i in reviews.report("okta-groups").items if i.holder_email == "carol@acme.com"]
+    reviews.decide(carols.id, carols.reviewer, ReviewDecision.REVOKE, "moved to sales")
+    soon(lambda: "Please take" in texts(slack.dm(ALICE)))
+    assert reviews.item(carols.id).revoked_at is None
+    slack.click(ALICE, "task_done")
+    soon(lambda: reviews.item(carols.id).revoked_at is not None)
+    assert okta.membership_writes() == []  # a person took it back, not Latchkey
+
+
+def test_the_command_line_names_what_is_wrong_and_writes_json_evidence(okta_review):
+    bot = okta_review
+    unknown = cli(bot, "review", "start", "okta-group")
+    assert unknown.returncode == 1 and "no access review okta-group in the configuration" in unknown.stderr
+    assert "configured: okta-groups" in unknown.stderr
+    never = cli(bot, "review", "report", "okta-groups")
+    assert never.returncode == 1 and "No access review okta-groups has been started" in never.stderr
+    assert cli(bot, "review", "start", "okta-groups").returncode == 0
+    evidence = json.loads(cli(bot, "review", "report", "okta-groups", "--format", "json").stdout)
+    assert evidence["campaign"]["name"] == "okta-groups" and evidence["summary"]["items"] == 3
+    assert evidence["progress"] == [{"at": evidence["campaign"]["started_at"], "decided": 0}]
+    assert {i["holder_email"] for i in evidence["items"]} == {"alice@acme.com", "carol@acme.com", "dave@acme.com"}
