@@ -170,7 +170,7 @@ def test_the_command_line_names_what_is_wrong_and_writes_json_evidence(okta_revi
     assert unknown.returncode == 1 and "no access review okta-group in the configuration" in unknown.stderr
     assert "configured: okta-groups" in unknown.stderr
     never = cli(bot, "review", "report", "okta-groups")
-    assert never.returncode == 1 and "No access review okta-groups has been started" in never.stderr
+    assert never.returncode == 2 and "No access review okta-groups has been started" in never.stderr
     assert cli(bot, "review", "start", "okta-groups").returncode == 0
     evidence = json.loads(cli(bot, "review", "report", "okta-groups", "--format", "json").stdout)
     assert evidence["campaign"]["name"] == "okta-groups" and evidence["summary"]["items"] == 3
