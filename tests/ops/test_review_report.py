@@ -9,6 +9,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from selenium.webdriver.common.by import By
 from typer.testing import CliRunner
 
@@ -199,3 +200,10 @@ def test_a_report_of_no_such_review_exits_2_and_an_unreachable_database_1(tmp_pa
     result = CliRunner().invoke(cli, ["review", "report", "okta-groups", "--format", "html"], env=down)
     assert (result.exit_code, result.stdout) == (1, "")
     assert "latchkey: database:" in result.stderr and "hunter2" not in result.stderr
+
+
+def test_a_machine_without_chromium_fails_the_browser_tests_saying_how_to_install_it(monkeypatch):
+    """The page's checks never skip: without the browser they fail, naming the packages."""
+    monkeypatch.setattr("tests.support.browser.CHROMIUM", "/nonexistent/chromium")
+    with pytest.raises(pytest.fail.Exception, match="apt-get install -y chromium chromium-driver"), chromium():
+        pass
