@@ -125,8 +125,7 @@ class Lifecycle:
         starts = StartReview(core, store, self.catalog, self.queries, self.approvers, self.managers,
                              lambda p: self.email_of(p), lambda emails: self.people_by_email(emails),
                              lambda cid: self.sync(cid), lambda: list(self.connectors))
-        revocations = Revocations(core, self.catalog, self.connectors, self.provisioning,
-                                  lambda email: next(iter(self.approvers.resolve((email,), "")), None))
+        revocations = Revocations(core, self.catalog, self.connectors, self.provisioning)
         due = ReviewDue(core, store, revocations, self.approvers, lambda p: self.email_of(p), specs,
                         starts.start)
         return Reviews(core, store, specs, starts, DecideReview(core, store, revocations), due)

@@ -13,7 +13,7 @@ record's: when the removal was verified.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from bot.domain.errors import (
@@ -39,10 +39,8 @@ class Revocations:
     """The revocation record a revoke decision writes, for the revocation path to drive."""
 
     def __init__(self, core: Core, catalog: CatalogReads, connectors: Mapping[str, Connector],
-                 provisioning: Mapping[str, bool],
-                 person_for_email: Callable[[str], str | None] = lambda email: None) -> None:
+                 provisioning: Mapping[str, bool]) -> None:
         self.core, self.catalog, self.connectors, self.provisioning = core, catalog, connectors, provisioning
-        self.person_for_email = person_for_email  # the holder, to tell them (the snapshot may not know them)
 
     def of(self, item: ReviewItem, campaign: Campaign, actor: str, reason: str, now: datetime) -> AccessRequest:
         entitlement = self.catalog.entitlement(item.connector_id, item.entitlement_id)
@@ -54,8 +52,9 @@ class Revocations:
             or (entitlement is not None and not entitlement.provisionable)
         slot = None if manual or connector is None else slot_of(connector, item.entitlement_id)
         return AccessRequest(
-            id=new_request_id(), requester=item.holder or self.person_for_email(item.holder_email)
-            or item.holder_email[:64],
+            # Written under the item's lock, so nobody is looked up here: a holder Slack did not
+            # know at the snapshot is named by email (and not told).
+            id=new_request_id(), requester=item.holder or item.holder_email[:64],
             requester_email=item.holder_email, account_id=item.account_id,
             connector_id=item.connector_id, entitlement_id=item.entitlement_id,
             entitlement_name=item.entitlement_name, duration=timedelta(0),

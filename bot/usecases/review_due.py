@@ -85,8 +85,11 @@ class ReviewDue:
         if due > now:
             return due
         if campaign.on_no_decision is OnNoDecision.ESCALATE and campaign.escalated_at is None and spec:
+            # Looked up before the items are locked: the directory may write its cache, and
+            # SQLite has one writer, which the lock holds.
+            fallback = [(p, (self.email_of(p) or "").lower()) for p in self.approvers.resolve(spec.fallback, "")]
             self.store.settle(campaign.id, {"escalated_at": None, "closed_at": None}, {"escalated_at": now},
-                              lambda c, items: self._escalated(c, spec, items))
+                              lambda c, items: self._escalated(c, spec, fallback, items))
         elif self.store.settle(campaign.id, {"closed_at": None}, {"closed_at": now, "open_name": None},
                                lambda c, items: self._closed(c, items, now)):
             self.core.wake(now)  # revocations the due date made are due now
@@ -101,12 +104,13 @@ class ReviewDue:
                               on_no_decision=campaign.on_no_decision.value)
         return changes, [*also, *self.core.recorded(closed)]
 
-    def _escalated(self, campaign: Campaign, spec: CampaignSpec, items: list[ReviewItem]) -> ItemChanges:
-        """Undecided items go to the fallback reviewers (but the holder), each told once."""
+    def _escalated(self, campaign: Campaign, spec: CampaignSpec, fallback: list[tuple[str, str]],
+                   items: list[ReviewItem]) -> ItemChanges:
+        """Undecided items go to the fallback reviewers (`fallback`: person, email), but the
+        holder, each told once."""
         changes: list[tuple[str, dict[str, object]]] = []
         for item in items:
-            people = [p for p in self.approvers.resolve(spec.fallback, item.connector_id)
-                      if p != item.holder and (self.email_of(p) or "").lower() != item.holder_email.lower()]
+            people = [p for p, email in fallback if p != item.holder and email != item.holder_email.lower()]
             if reviewer := spread(people, item.holder_email):
                 changes.append((item.id, {"reviewer": reviewer, "escalated": True}))
         by_reviewer: dict[str, int] = {}

@@ -169,10 +169,40 @@ def test_the_command_line_names_what_is_wrong_and_writes_json_evidence(okta_revi
     unknown = cli(bot, "review", "start", "okta-group")
     assert unknown.returncode == 1 and "no access review okta-group in the configuration" in unknown.stderr
     assert "configured: okta-groups" in unknown.stderr
-    never = cli(bot, "review", "report", "okta-groups")
-    assert never.returncode == 2 and "No access review okta-groups has been started" in never.stderr
     assert cli(bot, "review", "start", "okta-groups").returncode == 0
     evidence = json.loads(cli(bot, "review", "report", "okta-groups", "--format", "json").stdout)
     assert evidence["campaign"]["name"] == "okta-groups" and evidence["summary"]["items"] == 3
     assert evidence["progress"] == [{"at": evidence["campaign"]["started_at"], "decided": 0}]
     assert {i["holder_email"] for i in evidence["items"]} == {"alice@acme.com", "carol@acme.com", "dave@acme.com"}
+
+
+def test_what_nobody_decided_by_the_due_date_is_revoked_where_the_review_says_so(make_bot, okta, clock):
+    """Given a review whose undecided holdings are revoked at the due date, when Dave's
+    eng-admins is kept and nobody decides Carol's prod-readers, then at the due date Carol is
+    out of the group in Okta, Dave is still in his, and the review is closed."""
+    okta.add_member(okta.ids["eng-admins"], okta.ids["dave@acme.com"])
+    bot = make_bot(reviews=[{**OKTA_REVIEW, "on_no_decision": "revoke", "due_in": "7d"}]).start()
+    reviews = bot.service.lifecycle.reviews
+    reviews.start("okta-groups")
+    items = items_by_holder(bot, "okta-groups")
+    daves, carols = items["dave@acme.com", "eng-admins"], items["carol@acme.com", "prod-readers"]
+    reviews.decide(daves.id, daves.reviewer, ReviewDecision.KEEP)
+    clock.advance(timedelta(days=7))
+    reviews.run_due()
+    soon(lambda: reviews.item(carols.id).revoked_at is not None)
+    assert okta.ids["carol@acme.com"] not in okta.members(okta.ids["prod-readers"])
+    assert okta.ids["dave@acme.com"] in okta.members(okta.ids["eng-admins"])
+    assert reviews.item(carols.id).reason == "no decision by the due date" and reviews.campaigns() == []
+
+
+def test_a_holders_okta_manager_reviews_their_access(make_bot, okta):
+    """Given Carol's Okta profile names Dave as her manager and Alice has none, when a review
+    by manager, else owners, starts, then Dave reviews Carol's access; Alice's falls to the
+    owners, who include Alice herself, so a fallback reviewer takes it."""
+    okta.set_manager(okta.ids["carol@acme.com"], okta.ids["dave@acme.com"])
+    okta.add_member(okta.ids["data-admins"], okta.ids["alice@acme.com"])
+    bot = make_bot(reviews=[{**OKTA_REVIEW, "reviewers": ["manager", "owners"]}]).start()
+    bot.service.lifecycle.reviews.start("okta-groups")
+    items = items_by_holder(bot, "okta-groups")
+    assert items["carol@acme.com", "prod-readers"].reviewer == DAVE
+    assert items["alice@acme.com", "data-admins"].reviewer in (DAVE, ERIN)

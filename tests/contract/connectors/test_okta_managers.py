@@ -87,3 +87,14 @@ def test_the_lookup_a_form_waits_on_gives_up_within_the_forms_seconds(okta, peop
     with pytest.raises(ManagerUncheckableError):
         managers.is_manager("mona@example.com", "ray@example.com")
     assert len(okta.calls_to("GET", "/api/v1/users")) == FORM_ATTEMPTS
+
+
+def test_a_reviews_manager_is_the_one_the_profile_names_by_email(okta, people, managers):
+    """Given Ray's managerId names Mona, then an access review finds Mona's email as his
+    manager, nobody for Mona, and nobody for an email without an account."""
+    assert managers.manager_of("Ray@Example.com") == "mona@example.com"
+    assert managers.manager_of("mona@example.com") is None
+    assert managers.manager_of("stranger@example.com") is None
+    okta.fail(503, times=MAX_ATTEMPTS, path="/api/v1/users")
+    with pytest.raises(ManagerUncheckableError):
+        managers.manager_of("ray@example.com")
