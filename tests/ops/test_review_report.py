@@ -1,5 +1,5 @@
-"""The review report as an auditor gets it: the page opened in a real browser (Debian's
-Chromium, headless), and what it shows."""
+"""The review report as an auditor gets it: `latchkey review report` in each format, matching
+the decisions made, and the page opened in a real browser (Debian's Chromium, headless)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ from tests.support.requests import active_request
 def when(moment: datetime | None) -> str:
     """A time as the page shows it."""
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+
 
 START = datetime(2026, 12, 1, 9, tzinfo=UTC)
 CAMPAIGN = Campaign("c0ffee", "okta <quarterly>", START, START + timedelta(days=7))
