@@ -128,7 +128,8 @@ class Lifecycle:
         revocations = Revocations(core, self.catalog, self.connectors, self.provisioning)
         due = ReviewDue(core, store, revocations, self.approvers, lambda p: self.email_of(p), specs,
                         starts.start)
-        return Reviews(core, store, specs, starts, DecideReview(core, store, revocations), due)
+        decisions = DecideReview(core, store, revocations, lambda p: self.email_of(p))
+        return Reviews(core, store, specs, starts, decisions, due)
 
     # -- reading ---------------------------------------------------------------------------
     def approvers_of(self, request: AccessRequest) -> list[str]:

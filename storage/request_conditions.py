@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import or_
 
+from bot.domain.request import Route
 from storage.tables import RequestRow
 
 # Requests a worker is granting or revoking through a connector.  Manual ones wait for a
@@ -21,7 +22,7 @@ def granting_on(connector_id: str, account_id: str):
     not held before the request, not an extension (it rides on its original)."""
     return ((RequestRow.connector_id == connector_id) & (RequestRow.account_id == account_id)
             & RequestRow.state.in_(("provisioning", "active")) & RequestRow.extends.is_(None)
-            & RequestRow.manual.is_(False) & (RequestRow.route != "review")  # a review's takes away
+            & RequestRow.manual.is_(False) & (RequestRow.route != Route.REVIEW.value)  # it takes away
             & or_(RequestRow.preexisting.is_(None), RequestRow.preexisting.is_(False)))
 
 

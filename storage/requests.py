@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bot.domain.errors import DuplicateError
-from bot.domain.request import AccessRequest, ApprovalOutcome
+from bot.domain.request import AccessRequest, ApprovalOutcome, Route
 from storage import request_conditions as condition
 from storage.base import Repository, claim_rows
 from storage.mapping import rows_of, to_domain, to_row
@@ -39,16 +39,19 @@ class RequesterReads:
         self._session, self.requester = session, requester
 
     def live(self) -> list[AccessRequest]:
-        """Their requests that are waiting, approved, being granted, held or being taken back."""
+        """Their requests that are waiting, approved, being granted, held or being taken back
+        (not an access review's revocation of what they held: no request of theirs)."""
         return [to_domain(row) for row in self._session.execute(select(RequestRow).where(
-            RequestRow.requester == self.requester, RequestRow.state.in_(condition.LIVE))).scalars()]
+            RequestRow.requester == self.requester, RequestRow.state.in_(condition.LIVE),
+            RequestRow.route != Route.REVIEW.value)).scalars()]
 
     def asked_since(self, since: datetime) -> int:
         """How many requests (extensions included) they filed since `since`; a bundle's items
-        are written by its approval, not asked for, so they do not count."""
+        are written by its approval, not asked for, so they do not count, nor does access an
+        access review took away."""
         return self._session.execute(select(func.count()).select_from(RequestRow).where(
             RequestRow.requester == self.requester, RequestRow.bundle.is_(None),
-            RequestRow.created_at >= since)).scalar_one()
+            RequestRow.route != Route.REVIEW.value, RequestRow.created_at >= since)).scalar_one()
 
     def routed_since(self, rule: str, route: str, since: datetime) -> int:
         """How often `rule` approved their requests by `route` (e.g. auto) since `since`."""

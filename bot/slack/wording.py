@@ -172,9 +172,12 @@ def outcome(request: AccessRequest) -> str:
 
 
 def task(request: AccessRequest, revoke: bool) -> str:
-    who = f"{mention(request.requester)} ({escape(request.requester_email)}, account `{escape(request.account_id)}`)"
+    # A holder an access review names by email alone has no Slack user to mention.
+    person = escape(request.requester) if "@" in request.requester else mention(request.requester)
+    who = f"{person} ({escape(request.requester_email)}, account `{escape(request.account_id)}`)"
     if revoke:
-        return (f":wrench: *Task:* the time is up. Please take {item(request)} away from {who}, "
+        why = "an access review revoked it" if request.route is Route.REVIEW else "the time is up"
+        return (f":wrench: *Task:* {why}. Please take {item(request)} away from {who}, "
                 "then press *Done*.")
     return (f":wrench: *Task:* Latchkey cannot grant this automatically. Please give {who} "
             f"{item(request)}, then press *Done*. It will be taken back in "
@@ -201,6 +204,8 @@ def granted(request: AccessRequest) -> str:
 
 
 def revoked(request: AccessRequest) -> str:
+    if request.route is Route.REVIEW:
+        return f":lock: Your access to {item(request)} was removed after an access review."
     if request.manual:
         return f":lock: Your access to {item(request)} has ended; an owner has taken it back."
     if request.preexisting:

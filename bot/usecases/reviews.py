@@ -94,7 +94,7 @@ class Reviews:
     # -- deciding -------------------------------------------------------------------------------
     def decide(self, item_id: str, reviewer: str, decision: ReviewDecision, reason: str = "") -> ReviewItem:
         """Keep or revoke one item, as a compare-and-set (undecided → decided), checked now:
-        NotYourItemError (assigned to someone else), ItemDecidedError (decided first, by a
+        NotYourItemError (assigned to someone else, or the reviewer's own), ItemDecidedError (decided first, by a
         click or the due date), ReasonRequiredError (a revoke without a reason),
         CampaignClosedError.  A revoke hands the access to the revocation path, which takes it
         back and reads it back (`revoked_at` is set once it is verified gone)."""
@@ -123,8 +123,9 @@ class Reviews:
 
     # -- the scheduler --------------------------------------------------------------------------
     def run_due(self) -> datetime | None:
-        """Start campaigns whose schedule is due, remind reviewers, apply `on_no_decision` to
-        campaigns past their due date, mark revoked items verified; returns when to run next."""
+        """Start campaigns whose schedule is due, remind reviewers, and apply `on_no_decision`
+        to campaigns past their due date; returns when to run next.  (A revoked item's
+        `revoked_at` needs nothing here: it is read from its revocation, verified there.)"""
         return self.due.run()
 
 

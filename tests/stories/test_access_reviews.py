@@ -15,7 +15,7 @@ import pytest
 from bot.domain.reviews import ReviewDecision
 from sandbox.celigo import CeligoSandbox
 from tests.support.cli import run
-from tests.support.harness import ALICE, BOB, DAVE, ERIN, MEMBERSHIP, OKTA_TOKEN, eventually, soon
+from tests.support.harness import ALICE, BOB, CAROL, DAVE, ERIN, MEMBERSHIP, OKTA_TOKEN, eventually, soon
 from tests.support.slack import texts
 
 OKTA_REVIEW = {"name": "okta-groups", "scope": [{"connector": "okta", "type": "group"}],
@@ -48,6 +48,7 @@ def test_an_okta_review_started_by_cli_keeps_and_revokes_group_memberships(okta_
     Dave; when Bob keeps Dave's eng-admins and revokes Carol's prod-readers, then Carol is out
     of the group in Okta, the item says when that was verified, and the report shows both."""
     bot = okta_review
+    bot.service.directory.person(CAROL)  # Carol has used Latchkey: Slack knows her by email
     started = cli(bot, "review", "start", "okta-groups")
     assert started.returncode == 0, started.stderr
     assert "3 holdings of 3 holders" in started.stdout
@@ -56,6 +57,7 @@ def test_an_okta_review_started_by_cli_keeps_and_revokes_group_memberships(okta_
     alices = items["alice@acme.com", "data-admins"]
     assert alices.reviewer in (DAVE, ERIN)  # a fallback reviewer: Alice owns Okta
     carols, daves = items["carol@acme.com", "prod-readers"], items["dave@acme.com", "eng-admins"]
+    assert (carols.holder, daves.holder) == (CAROL, None)
     for reviewer in {carols.reviewer, daves.reviewer, alices.reviewer}:
         soon(lambda reviewer=reviewer: "Access review okta-groups" in texts(slack.dm(reviewer)))
 
@@ -67,6 +69,8 @@ def test_an_okta_review_started_by_cli_keeps_and_revokes_group_memberships(okta_
     assert carol not in okta.members(group)
     assert okta.ids["dave@acme.com"] in okta.members(okta.ids["eng-admins"])
     assert len([c for c in okta.membership_writes() if c.method == "DELETE"]) == 1
+    soon(lambda: "was removed after an access review" in texts(slack.dm(CAROL)))
+    assert "prod-readers" in texts(slack.dm(CAROL))
 
     report = cli(bot, "review", "report", "okta-groups", "--format", "csv")
     rows = {(r["holder_email"], r["entitlement_name"]): r for r in csv.DictReader(io.StringIO(report.stdout))}
@@ -158,6 +162,7 @@ def test_access_latchkey_may_not_change_is_taken_back_by_the_owners_task(make_bo
     carols, = [i for i in reviews.report("okta-groups").items if i.holder_email == "carol@acme.com"]
     reviews.decide(carols.id, carols.reviewer, ReviewDecision.REVOKE, "moved to sales")
     soon(lambda: "Please take" in texts(slack.dm(ALICE)))
+    assert "an access review revoked it" in texts(slack.dm(ALICE))
     assert reviews.item(carols.id).revoked_at is None
     slack.click(ALICE, "task_done")
     soon(lambda: reviews.item(carols.id).revoked_at is not None)
@@ -206,3 +211,14 @@ def test_a_holders_okta_manager_reviews_their_access(make_bot, okta):
     items = items_by_holder(bot, "okta-groups")
     assert items["carol@acme.com", "prod-readers"].reviewer == DAVE
     assert items["alice@acme.com", "data-admins"].reviewer in (DAVE, ERIN)
+
+
+def test_a_review_added_to_the_running_config_can_start_without_a_restart(bot, okta):
+    from bot.domain.errors import ReviewNotFoundError
+    from tests.support.config import edit_config
+
+    with pytest.raises(ReviewNotFoundError, match="configured: none"):
+        bot.service.lifecycle.reviews.start("okta-groups")
+    edit_config(bot, okta, reviews=[OKTA_REVIEW])
+    assert bot.service.check_config() is True
+    assert bot.service.lifecycle.reviews.start("okta-groups").name == "okta-groups"

@@ -56,7 +56,10 @@ def test_the_key_is_rotated_in_okta_while_access_is_held(make_bot, slack, okta, 
     request_access(slack)
     eventually(lambda: [m for m in slack.dm(ALICE) if "Approve" in str(m["blocks"])])
     slack.click(ALICE, "approve")
-    eventually(lambda: carol in okta.members(group))
+    # Granted in Okta first, then recorded as active (its expiry counted from then): wait for
+    # both, or the clock may move before the expiry is set.
+    eventually(lambda: bot.service.lifecycle.queries.in_states("active"))
+    assert carol in okta.members(group)
 
     okta.add_app_key(app, "k2", public_jwk(rsa_key("next"), "k2"))  # the rotation, in Okta
     okta.remove_app_key(app, "k1")

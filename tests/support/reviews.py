@@ -191,4 +191,5 @@ class Reviewing:
                              email_of, people, self.synced.append, lambda: list(self.connectors))
         revocations = Revocations(core, self.holdings, self.connectors, self.provisioning)  # type: ignore[arg-type]
         due = ReviewDue(core, self.store, revocations, approvers, email_of, lambda: self.specs, starts.start)
-        return Reviews(core, self.store, lambda: self.specs, starts, DecideReview(core, self.store, revocations), due)
+        decisions = DecideReview(core, self.store, revocations, email_of)
+        return Reviews(core, self.store, lambda: self.specs, starts, decisions, due)

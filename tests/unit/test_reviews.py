@@ -342,3 +342,17 @@ def test_the_audit_channel_tells_what_a_review_did_with_user_text_escaped():
                                          reviewers=2, due_at=at), at)
     assert format_line(begun) == ("2026-12-06 09:00 UTC · latchkey started an access review · review q1"
                                   " · 3 items · 1 just in time, listed apart")
+
+
+def test_nobody_decides_their_own_access_even_when_it_was_assigned_to_them():
+    """Given an item that names its holder as reviewer (say, assigned before they were known
+    by that address), then their keep is refused, and so is their page's keep-all."""
+    from dataclasses import replace
+
+    setup, reviews, campaign, item = _one()
+    setup.store.items_by_id[item.id] = replace(item, reviewer=CAROL, holder=None)  # known by email only
+    with pytest.raises(NotYourItemError, match="own access"):
+        reviews.decide(item.id, CAROL, ReviewDecision.KEEP)
+    with pytest.raises(NotYourItemError, match="own access"):
+        reviews.keep_all(campaign.id, CAROL, [item.id])
+    assert reviews.item(item.id).decision is None

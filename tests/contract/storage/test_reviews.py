@@ -165,3 +165,32 @@ def test_fifty_thousand_holdings_and_two_hundred_reviewers_start_in_under_a_minu
     print(f"started in {took:.1f}s")
     assert took < 60, f"took {took:.1f}s"
     assert len(Outbox(engine).claim(NOW, NOW + timedelta(minutes=1), limit=500)) == len(work)  # one per reviewer
+
+
+def test_a_revocation_a_review_made_is_no_request_of_the_holder(engine):
+    """Given an access review took Carol's access away, then it neither counts toward the
+    requests she filed this hour nor stands among her live requests, nor as a grant on her
+    account (what a one-level slot is set from)."""
+    from bot.domain.request import Route
+    from storage.request_queries import RequestQueries
+
+    requests = Requests(engine)
+    requests.add(stored_request(NOW, id="r1", requester="U0CAROL", state="active", expires_at=NOW,
+                                route=Route.REVIEW, preexisting=False))
+    requests.add(stored_request(NOW, id="r2", requester="U0CAROL", state="pending", entitlement_id="group:g2:member"))
+    queries = RequestQueries(engine)
+    seen = queries.read_as("U0CAROL", lambda reads: (reads.asked_since(NOW), [r.id for r in reads.live()]))
+    assert seen == (1, ["r2"])
+    assert queries.granting_on("okta", "00u1") == []
+
+
+def test_a_start_that_fails_half_way_leaves_nothing_behind(engine):
+    """Given the items of a start cannot all be written (here: two with one id), then neither
+    the campaign nor any item is stored, and the next start opens the campaign."""
+    from sqlalchemy.exc import IntegrityError
+
+    store = ReviewStore(engine)
+    with pytest.raises(IntegrityError):
+        store.open(campaign(), [item("i1"), item("i1")])
+    assert store.campaigns(open_only=False) == [] and store.item("i1") is None
+    assert store.open(campaign(), [item("i1")])
