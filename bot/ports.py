@@ -356,6 +356,11 @@ class ReviewStore(Protocol):
         """Lock the items; `change(their campaigns, the items as locked)` checks them and says
         what to write (or raises to write nothing); returns the changed items."""
     def settle(self, campaign_id: str, seen: dict[str, Any], changes: dict[str, Any],
-               change: Callable[[Campaign, list[ReviewItem]], ItemChanges]) -> bool:
-        """Compare-and-set the campaign and, if that wins, change its undecided items under
-        their locks, in one transaction."""
+               change: Callable[[Campaign, list[ReviewItem]], ItemChanges], limit: int | None = None) -> bool:
+        """Compare-and-set the campaign and, if that wins, change its undecided items (the
+        first `limit`) under their locks, in one transaction."""
+    def settle_more(self, campaign_id: str, change: Callable[[Campaign, list[ReviewItem]], ItemChanges],
+                    limit: int) -> int:
+        """Change up to `limit` more undecided items of a settled campaign; how many."""
+    def closing(self) -> list[Campaign]:
+        """Closed campaigns with undecided items left."""

@@ -115,20 +115,45 @@ class ReviewStore(Repository):
         return self._reread(changed)
 
     def settle(self, campaign_id: str, seen: dict, changes: dict,
-               change: Callable[[Campaign, list[ReviewItem]], Changes]) -> bool:
+               change: Callable[[Campaign, list[ReviewItem]], Changes], limit: int | None = None) -> bool:
         """Compare-and-set the campaign from `seen` to `changes` and, if that wins, change its
-        undecided items under their locks as `change(campaign as changed, items)` says, all in
-        one transaction.  False when another replica (or an earlier run) settled it first."""
+        undecided items (the first `limit` of them) under their locks as `change(campaign as
+        changed, items)` says, all in one transaction.  False when another replica (or an
+        earlier run) settled it first."""
         with self._session() as session:
             if session.execute(_campaign_cas(campaign_id, seen, changes)).rowcount != 1:
                 session.rollback()
                 return False
-            campaign = _campaign(session.get(ReviewCampaignRow, campaign_id))  # type: ignore[arg-type]
-            items = _locked(session, (ReviewItemRow.campaign_id == campaign_id)
-                            & ReviewItemRow.decision.is_(None) & ReviewItemRow.just_in_time.is_(False))
-            _write(session, change(campaign, items))
+            self._change_undecided(session, campaign_id, change, limit)
             session.commit()
         return True
+
+    def settle_more(self, campaign_id: str, change: Callable[[Campaign, list[ReviewItem]], Changes],
+                    limit: int) -> int:
+        """Change up to `limit` more undecided items of a settled campaign, in a transaction of
+        their own; how many there were."""
+        with self._session() as session:
+            changed = self._change_undecided(session, campaign_id, change, limit)
+            session.commit()
+        return changed
+
+    def closing(self) -> list[Campaign]:
+        """Closed campaigns with undecided items left (a close that stopped half way)."""
+        undecided = select(ReviewItemRow.id).where(
+            ReviewItemRow.campaign_id == ReviewCampaignRow.id, ReviewItemRow.decision.is_(None),
+            ReviewItemRow.just_in_time.is_(False)).exists()
+        with self._reading() as session:
+            return [_campaign(row) for row in session.execute(select(ReviewCampaignRow).where(
+                ReviewCampaignRow.closed_at.is_not(None), undecided)).scalars()]
+
+    @staticmethod
+    def _change_undecided(session: Session, campaign_id: str,
+                          change: Callable[[Campaign, list[ReviewItem]], Changes], limit: int | None) -> int:
+        campaign = _campaign(session.get(ReviewCampaignRow, campaign_id))  # type: ignore[arg-type]
+        items = _locked(session, (ReviewItemRow.campaign_id == campaign_id) & ReviewItemRow.decision.is_(None)
+                        & ReviewItemRow.just_in_time.is_(False), limit)
+        _write(session, change(campaign, items))
+        return len(items)
 
     def _reread(self, item_ids: list[str]) -> list[ReviewItem]:
         with self._reading() as session:
@@ -137,11 +162,11 @@ class ReviewStore(Repository):
         return [found[item_id] for item_id in item_ids]
 
 
-def _locked(session: Session, condition) -> list[ReviewItem]:
-    """The items meeting `condition`, locked until the transaction ends (in id order, so two
-    lockers never wait on each other), as they are once locked."""
+def _locked(session: Session, condition, limit: int | None = None) -> list[ReviewItem]:
+    """The items meeting `condition` (the first `limit`), locked until the transaction ends (in
+    id order, so two lockers never wait on each other), as they are once locked."""
     ids = list(session.execute(select(ReviewItemRow.id).where(condition).order_by(ReviewItemRow.id)
-                               .with_for_update()).scalars())
+                               .limit(limit).with_for_update()).scalars())
     rows = []
     for start in range(0, len(ids), BULK):
         rows += session.execute(_items().where(ReviewItemRow.id.in_(ids[start:start + BULK]))).all()

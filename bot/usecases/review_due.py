@@ -2,8 +2,9 @@
 and at the due date what nobody decided gets the campaign's `on_no_decision`.
 
 Each step is a compare-and-set on the campaign (its `reminded_at`, `escalated_at` or
-`closed_at`), written with everything it does, so of several replicas (or a run repeated after
-a crash) exactly one takes it.  A scheduled start is a start like any other: a campaign whose
+`closed_at`), written with what it does, so of several replicas (or a run repeated after a
+crash) exactly one takes it.  A close decides the undecided items in batches, each under the
+items' locks: the first with the close, the rest after it, by whichever run finds them left.  A scheduled start is a start like any other: a campaign whose
 name is open already is not started again.
 """
 
@@ -24,6 +25,10 @@ from bot.usecases.review_start import spread
 
 log = logging.getLogger(__name__)
 
+# Undecided items the due date decides per transaction: a campaign of tens of thousands must
+# not hold the database (SQLite's one writer) for long; the campaign closes with the first.
+CLOSE_BATCH = 1000
+
 
 class ReviewDue:
     def __init__(self, core: Core, store: ReviewStore, revocations: Revocations, approvers: ApproverRouting,
@@ -36,6 +41,8 @@ class ReviewDue:
     def run(self) -> datetime | None:
         """Do what is due now; the next moment something will be."""
         now = self.core.clock.now()
+        for campaign in self.store.closing():  # a close that stopped half way (a crash)
+            self._finish(campaign, now)
         upcoming = []
         for campaign in self.store.campaigns(open_only=True):
             spec = next((s for s in self.specs() if s.name == campaign.name), None)
@@ -90,19 +97,29 @@ class ReviewDue:
             fallback = [(p, (self.email_of(p) or "").lower()) for p in self.approvers.resolve(spec.fallback, "")]
             self.store.settle(campaign.id, {"escalated_at": None, "closed_at": None}, {"escalated_at": now},
                               lambda c, items: self._escalated(c, spec, fallback, items))
-        elif self.store.settle(campaign.id, {"closed_at": None}, {"closed_at": now, "open_name": None},
-                               lambda c, items: self._closed(c, items, now)):
-            self.core.wake(now)  # revocations the due date made are due now
+        else:
+            undecided = sum(waiting for _, _, waiting, _ in self.store.counts(campaign_id=campaign.id))
+            closed = ReviewClosed(campaign=campaign.name, campaign_id=campaign.id, no_decision=undecided,
+                                  on_no_decision=campaign.on_no_decision.value)
+            if self.store.settle(campaign.id, {"closed_at": None}, {"closed_at": now, "open_name": None},
+                                 lambda c, items: self._closed(c, items, now, closed), limit=CLOSE_BATCH):
+                self._finish(campaign, now)
         self.core.notifier.wake()
         return None
 
-    def _closed(self, campaign: Campaign, items: list[ReviewItem], now: datetime) -> ItemChanges:
-        """Undecided items get the campaign's `on_no_decision` (escalated ones are kept)."""
+    def _finish(self, campaign: Campaign, now: datetime) -> None:
+        """Decide the rest of a closed campaign's undecided items, a batch at a time."""
+        while self.store.settle_more(campaign.id, lambda c, items: self._closed(c, items, now), CLOSE_BATCH):
+            pass
+        self.core.wake(now)  # revocations the due date made are due now
+
+    def _closed(self, campaign: Campaign, items: list[ReviewItem], now: datetime,
+                closed: ReviewClosed | None = None) -> ItemChanges:
+        """Undecided items get the campaign's `on_no_decision` (escalated ones are kept); the
+        first batch is written with the close (`closed`: its event)."""
         decision = ReviewDecision.REVOKE if campaign.on_no_decision is OnNoDecision.REVOKE else ReviewDecision.KEEP
         changes, also = decided(items, campaign, decision, SYSTEM, NO_DECISION, now, self.core, self.revocations)
-        closed = ReviewClosed(campaign=campaign.name, campaign_id=campaign.id, no_decision=len(items),
-                              on_no_decision=campaign.on_no_decision.value)
-        return changes, [*also, *self.core.recorded(closed)]
+        return changes, [*also, *(self.core.recorded(closed) if closed else [])]
 
     def _escalated(self, campaign: Campaign, spec: CampaignSpec, fallback: list[tuple[str, str]],
                    items: list[ReviewItem]) -> ItemChanges:

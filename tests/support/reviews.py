@@ -95,13 +95,26 @@ class FakeStore:
         items = sorted((self.items_by_id[i] for i in set(item_ids) if i in self.items_by_id), key=lambda i: i.id)
         return self._apply(change({c.id: c for c in self.by_id.values()}, items))
 
-    def settle(self, campaign_id: str, seen: dict, changes: dict, change: Any) -> bool:
+    def settle(self, campaign_id: str, seen: dict, changes: dict, change: Any, limit: int | None = None) -> bool:
         if not self.move_campaign(campaign_id, seen, changes):
             return False
-        items = sorted((i for i in self.items_by_id.values() if i.campaign_id == campaign_id
-                        and i.decision is None and not i.just_in_time), key=lambda i: i.id)
-        self._apply(change(self.by_id[campaign_id], items))
+        self._batch(campaign_id, change, limit)
         return True
+
+    def settle_more(self, campaign_id: str, change: Any, limit: int | None) -> int:
+        return self._batch(campaign_id, change, limit)
+
+    def _batch(self, campaign_id: str, change: Any, limit: int | None) -> int:
+        items = self._undecided(campaign_id)[:limit]
+        self._apply(change(self.by_id[campaign_id], items))
+        return len(items)
+
+    def closing(self) -> list[Campaign]:
+        return [c for c in self.by_id.values() if c.closed_at is not None and self._undecided(c.id)]
+
+    def _undecided(self, campaign_id: str) -> list[ReviewItem]:
+        return sorted((i for i in self.items_by_id.values() if i.campaign_id == campaign_id
+                       and i.decision is None and not i.just_in_time), key=lambda i: i.id)
 
     def _apply(self, changes: Any) -> list[ReviewItem]:
         each, also = changes

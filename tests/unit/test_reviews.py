@@ -356,3 +356,25 @@ def test_nobody_decides_their_own_access_even_when_it_was_assigned_to_them():
     with pytest.raises(NotYourItemError, match="own access"):
         reviews.keep_all(campaign.id, CAROL, [item.id])
     assert reviews.item(item.id).decision is None
+
+
+def test_the_due_date_decides_a_big_review_a_batch_at_a_time_and_finishes_after_a_crash(monkeypatch):
+    """Given three undecided items and batches of one, when the run deciding them stops after
+    the first batch (a crash), then the review is closed with one close event, and the next run
+    decides the other two, each once."""
+    from bot.usecases import review_due
+
+    monkeypatch.setattr(review_due, "CLOSE_BATCH", 1)
+    setup = reviewing(*[(f"{who}@acme.com", "eng-admins") for who in ("carol", "dave", "erin")])
+    reviews, campaign, _ = started(setup)
+    setup.clock.advance(14 * DAYS)
+    real = setup.store.settle_more
+    setup.store.settle_more = lambda *args: (_ for _ in ()).throw(RuntimeError("killed"))
+    with pytest.raises(RuntimeError):
+        reviews.run_due()
+    assert reviews.campaigns() == [] and [i.decision for i in reviews.report("q1").items].count(None) == 2
+    setup.store.settle_more = real
+    reviews.run_due()
+    assert all(i.decided_by == SYSTEM for i in reviews.report("q1").items)
+    assert len(setup.store.events(ItemKept)) == 3
+    assert [(e.no_decision, e.on_no_decision) for e in setup.store.events(ReviewClosed)] == [(3, "keep")]

@@ -194,3 +194,16 @@ def test_a_start_that_fails_half_way_leaves_nothing_behind(engine):
         store.open(campaign(), [item("i1"), item("i1")])
     assert store.campaigns(open_only=False) == [] and store.item("i1") is None
     assert store.open(campaign(), [item("i1")])
+
+
+def test_a_close_decides_a_batch_and_the_rest_follows_in_batches_of_their_own(engine):
+    store = ReviewStore(engine)
+    store.open(campaign(), [item(f"i{n}") for n in range(5)])
+
+    def keep(c, items):
+        return [(i.id, {"decision": ReviewDecision.KEEP, "decided_by": "latchkey", "decided_at": NOW})
+                for i in items], []
+    assert store.settle("c1", {"closed_at": None}, {"closed_at": NOW, "open_name": None}, keep, limit=2)
+    assert [c.id for c in store.closing()] == ["c1"]
+    assert [store.settle_more("c1", keep, 2) for _ in range(3)] == [2, 1, 0]
+    assert store.closing() == [] and all(i.decision is ReviewDecision.KEEP for i in store.items("c1"))
