@@ -231,25 +231,30 @@ def review_start(name: str = typer.Argument(..., help="the name of a `reviews:` 
 @review.command("report")
 def review_report(name: str = typer.Argument(..., help="the review's name (its latest campaign) or a campaign id"),
                   fmt: ReportFormat = typer.Option(ReportFormat.CSV, "--format", case_sensitive=False,
-                                                   help="csv (one row per holding) or json"),
+                                                   help="csv (one row per holding), json, or html (one "
+                                                   "self-contained page)"),
                   output: typer.FileTextWrite = typer.Option("-", help="file to write; - for stdout")) -> None:
-    """Write an access review's evidence: every holding, who decided what and when, and when
-    each revocation was verified."""
-    from bot import review_report as report_file
-    from bot.domain.errors import LatchkeyError
+    """Write an access review's evidence: every holding, who decided what, when and why, when
+    each revocation was verified, and the summary."""
+    from bot import review_report as report_formats
+    from bot.domain.errors import ReviewNotFoundError
     from bot.service import Service
 
     settings, config = _load()
     _setup_logging(settings, "WARNING")
     service = Service(settings, config)
     try:
-        report = service.lifecycle.reviews.report(name)
-    except LatchkeyError as exc:
-        _fail(str(exc), ExitStatus.FAILED)
+        with _database_errors():
+            report = service.lifecycle.reviews.report(name)
+    except ReviewNotFoundError as exc:  # a name or id that was never started: bad usage
+        _fail(str(exc))
     finally:
         service.stop()
-    count = report_file.write(report, output, fmt)
-    typer.echo(f"{count} items", err=True)
+    report_formats.write(report, output, fmt, service.clock.now())
+    summary = report.summary
+    typer.echo(f"{summary.items} items: {summary.decided} decided ({summary.kept} kept, {summary.revoked} "
+               f"revoked), {summary.overdue} overdue; {summary.just_in_time} just in time, not reviewed",
+               err=True)
 
 
 @audit.command("export")
@@ -297,18 +302,27 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
 @contextmanager
 def _database() -> Iterator[Engine]:
     """The engine for DATABASE_URL, as `serve` reads it; a database error exits 1, saying why."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from connectors.masking import mask
     from storage.engine import make_engine
 
     engine = make_engine(_environment(CommonSettings).database_url)
     try:
-        yield engine
-    except SQLAlchemyError as exc:
-        _fail(mask(f"database: {exc}"), ExitStatus.FAILED)
+        with _database_errors():
+            yield engine
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _database_errors() -> Iterator[None]:
+    """A database error exits 1, saying why (without the password of DATABASE_URL)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from connectors.masking import mask
+
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        _fail(mask(f"database: {exc}"), ExitStatus.FAILED)
 
 
 def main() -> None:
