@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test unit lint lock serve docs bench venv clean
+.PHONY: demo test unit lint lock serve docs bench venv clean browser
 
 venv: $(VENV)/.installed
 
@@ -19,9 +19,21 @@ demo: venv
 
 # Most tests wait on sockets, not the CPU: four workers roughly halve the time on 2 cores.
 # The crash, replica and fault tests time real processes, so they run on their own afterwards.
-test: venv
+test: venv browser
 	$(BIN)/python -m pytest -q -n 4 --ignore=tests/resilience
 	$(BIN)/python -m pytest -q tests/resilience
+
+# The review report's page is checked in a real browser (tests/support/browser.py): Debian's
+# Chromium and its driver, installed with apt-get when missing, so that the test runs, never skips.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	  else \
+	    echo "make test: the report page's test needs Debian's chromium and chromium-driver" \
+	         "(sudo apt-get install chromium chromium-driver)" >&2; \
+	  fi; \
+	fi
 
 # The fast loop while changing a rule or a use case: in memory, no sandbox, no database, seconds.
 unit: venv

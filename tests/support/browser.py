@@ -1,7 +1,7 @@
 """A real browser for tests: Debian's Chromium, headless, driven by Selenium.
 
 It never skips: where Chromium or its driver is missing the test fails saying how to install
-them (.ci/run installs both with apt-get).  Selenium is pointed at the installed driver, so its
+them (`make test` installs both with apt-get where it can).  Selenium is pointed at the installed driver, so its
 own manager never tries to download one.
 """
 
@@ -35,7 +35,7 @@ def chromium() -> Iterator[WebDriver]:
     missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not Path(path).exists()]
     if missing:
         pytest.fail(f"{', '.join(missing)} missing: install Debian's browser with "
-                    "`apt-get install -y chromium chromium-driver` (.ci/run does)", pytrace=False)
+                    "`apt-get install -y chromium chromium-driver` (`make test` does, as root)", pytrace=False)
     profile = tempfile.mkdtemp(prefix="latchkey-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
