@@ -203,7 +203,7 @@ def review_start(name: str = typer.Argument(..., help="the name of a `reviews:` 
     reviewer.  A review of that name already open is shown, not started again."""
     from collections import Counter
 
-    from bot.domain.errors import LatchkeyError
+    from bot.domain.errors import LatchkeyError, ReviewNotFoundError
     from bot.service import Service
 
     settings, config = _load()
@@ -214,6 +214,8 @@ def review_start(name: str = typer.Argument(..., help="the name of a `reviews:` 
         reviews = service.lifecycle.reviews
         campaign = reviews.start(name)
         items = reviews.report(campaign.id).items
+    except ReviewNotFoundError as exc:  # no review of that name is configured: bad usage, as in `report`
+        _fail(str(exc))
     except LatchkeyError as exc:
         _fail(str(exc), ExitStatus.FAILED)
     finally:

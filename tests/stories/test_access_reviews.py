@@ -172,7 +172,7 @@ def test_access_latchkey_may_not_change_is_taken_back_by_the_owners_task(make_bo
 def test_the_command_line_names_what_is_wrong_and_writes_json_evidence(okta_review):
     bot = okta_review
     unknown = cli(bot, "review", "start", "okta-group")
-    assert unknown.returncode == 1 and "no access review okta-group in the configuration" in unknown.stderr
+    assert unknown.returncode == 2 and "no access review okta-group in the configuration" in unknown.stderr
     assert "configured: okta-groups" in unknown.stderr
     assert cli(bot, "review", "start", "okta-groups").returncode == 0
     evidence = json.loads(cli(bot, "review", "report", "okta-groups", "--format", "json").stdout)
