@@ -63,25 +63,24 @@ class WebApi:
                 "app_id": APP_ID, "is_enterprise_install": False}
 
     def views_open(self, args: dict) -> dict:
-        trigger_id = args.get("trigger_id") or args.get("interactivity_pointer")
-        if not trigger_id:
-            raise SlackError("invalid_arguments", "[ERROR] missing required field: trigger_id")
-        view = _checked_view(args, "modal")
-        self.ws.check_external_id(view)
-        user_id = self.ws.redeem_trigger(trigger_id)
+        user_id, view = self._triggered_modal(args)
         return {"view": self.ws.open_modal(user_id, view)}
 
     def views_push(self, args: dict) -> dict:
         """A view on top of the user's open modal (the trigger comes from a click in it); at
         most 3 views in a stack ("After a modal is opened, the app is limited to pushing 2
         additional views"; error `push_limit_reached`)."""
+        user_id, view = self._triggered_modal(args)
+        return {"view": self.ws.push_modal(user_id, view, limited=True)}
+
+    def _triggered_modal(self, args: dict) -> tuple[str, dict]:
+        """The user whose click's trigger opens (or pushes) the modal, and the modal, checked."""
         trigger_id = args.get("trigger_id") or args.get("interactivity_pointer")
         if not trigger_id:
             raise SlackError("invalid_arguments", "[ERROR] missing required field: trigger_id")
         view = _checked_view(args, "modal")
         self.ws.check_external_id(view)
-        user_id = self.ws.redeem_trigger(trigger_id)
-        return {"view": self.ws.push_modal(user_id, view, limited=True)}
+        return self.ws.redeem_trigger(trigger_id), view
 
     def views_update(self, args: dict) -> dict:
         view_id, external_id = args.get("view_id"), args.get("external_id")
